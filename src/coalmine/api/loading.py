@@ -1,0 +1,253 @@
+"""From YAML text to resource models, with errors that name the document, the field and the fix.
+
+Every problem reads like `canary go-demo-7: spec.analysis.stepWeights: must be increasing
+and at most 100, got [20, 10]`. Unknown fields are errors, with a "did you mean" when a
+valid name is close. Files written for Flagger (`flagger.app/v1beta1`) load as they are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from coalmine.api.alert_provider import AlertProvider
+from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP, Model
+from coalmine.api.metric_template import MetricTemplate
+from coalmine.errors import ManifestError, Problem
+
+__all__ = [
+    "CUSTOM_RESOURCES",
+    "Kind",
+    "LoadedFile",
+    "load_file",
+    "load_text",
+    "parse_resource",
+]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of object coalmine reads: its model and the apiVersions it is accepted under."""
+
+    model: type[Model]
+    api_versions: tuple[str, ...]
+
+
+def _custom(model: type[Model]) -> Kind:
+    return Kind(model, (f"{COALMINE_GROUP}/v1beta1", f"{FLAGGER_GROUP}/v1beta1"))
+
+
+CUSTOM_RESOURCES: Mapping[str, Kind] = {
+    "Canary": _custom(Canary),
+    "MetricTemplate": _custom(MetricTemplate),
+    "AlertProvider": _custom(AlertProvider),
+}
+"""coalmine's own resources. Runtimes extend this with the objects they understand."""
+
+
+@dataclass
+class LoadedFile:
+    """What one file gave: the resources that parsed and the problems of those that did not."""
+
+    resources: list[Model] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    documents: int = 0
+    """Documents read, valid or not."""
+
+
+def load_file(
+    path: Path,
+    *,
+    kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
+    min_interval: timedelta = MIN_INTERVAL,
+) -> LoadedFile:
+    """Read every YAML document of a file; never raises for bad content."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        return LoadedFile(problems=[Problem(str(path), "", f"cannot read: {error.strerror}")])
+    return load_text(text, source=str(path), kinds=kinds, min_interval=min_interval)
+
+
+def load_text(
+    text: str,
+    *,
+    source: str = "<input>",
+    kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
+    min_interval: timedelta = MIN_INTERVAL,
+) -> LoadedFile:
+    loaded = LoadedFile()
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        loaded.problems.append(Problem(f"{source}{line}", "", f"not valid YAML: {problem}"))
+        return loaded
+    loaded.documents = len(documents)
+    for index, document in enumerate(documents, start=1):
+        try:
+            loaded.resources.append(
+                parse_resource(document, kinds=kinds, min_interval=min_interval)
+            )
+        except ManifestError as error:
+            for problem in error.problems:
+                if not problem.document:
+                    problem = Problem(f"{source} document {index}", problem.path, problem.message)
+                loaded.problems.append(problem)
+    return loaded
+
+
+def parse_resource(
+    document: object,
+    *,
+    kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
+    min_interval: timedelta = MIN_INTERVAL,
+) -> Model:
+    """Validate one document into its model, or raise ManifestError listing every problem."""
+    if not isinstance(document, dict):
+        raise ManifestError([Problem("", "", "must be a mapping with apiVersion and kind")])
+    kind_name = document.get("kind")
+    name = (
+        (document.get("metadata") or {}).get("name")
+        if isinstance(document.get("metadata"), dict)
+        else None
+    )
+    label = f"{str(kind_name).lower()} {name}" if kind_name and name else ""
+    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        raise ManifestError(
+            [Problem(label, "kind", f"must be one of {', '.join(kinds)}, got {kind_name!r}")]
+        )
+    api_version = document.get("apiVersion")
+    if api_version not in kind.api_versions:
+        allowed = " or ".join(kind.api_versions)
+        raise ManifestError(
+            [Problem(label, "apiVersion", f"must be {allowed}, got {api_version!r}")]
+        )
+    try:
+        return kind.model.model_validate(
+            document, by_alias=True, by_name=False, context={"min_interval": min_interval}
+        )
+    except ValidationError as error:
+        raise ManifestError(_problems(label, kind.model, error.errors())) from None
+
+
+def _problems(label: str, model: type[BaseModel], errors: Iterable[ErrorDetails]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in errors:
+        path, parent = _walk(model, error["loc"])
+        if path in seen:  # one line per field: a union reports each of its members
+            continue
+        seen.add(path)
+        problems.append(Problem(label, path, _message(error, parent)))
+    return problems
+
+
+def _message(error: ErrorDetails, parent: type[BaseModel] | None) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_field(str(error["loc"][-1]), parent)
+    if kind == "missing":
+        return "required field is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:] if message else message
+    given = error.get("input")
+    if kind != "value_error" and not isinstance(given, dict) and "got" not in message:
+        message = f"{message}, got {given!r}"
+    return message
+
+
+def _unknown_field(name: str, parent: type[BaseModel] | None) -> str:
+    if parent is None:
+        return "unknown field"
+    valid = sorted(info.alias or field_name for field_name, info in parent.model_fields.items())
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field; did you mean {close[0]}?"
+    return f"unknown field; valid fields are {', '.join(valid)}"
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, type[BaseModel] | None]:
+    """Turn pydantic's error location into a readable path, and find the model holding its end.
+
+    Locations name union members ("int", "str", a model's name) that are not fields;
+    they are skipped so that the path is the one a user writes in YAML.
+    """
+    path = ""
+    current: Any = model
+    parent: type[BaseModel] | None = None
+    for part in loc:
+        current = _strip_optional(current)
+        if _is_union(current):
+            members = [m for m in typing.get_args(current) if m is not type(None)]
+            chosen = next((m for m in members if _type_name(m) == part), None)
+            if chosen is not None:
+                current = chosen
+                continue
+            current = members[0]
+        if isinstance(part, int):
+            path += f"[{part}]"
+            current = _item_type(current)
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            parent = current
+            field_info = next(
+                (
+                    info
+                    for name, info in current.model_fields.items()
+                    if (info.alias or name) == part
+                ),
+                None,
+            )
+            current = field_info.annotation if field_info is not None else None
+            path += f".{part}" if path else part
+        elif typing.get_origin(current) in (dict, Mapping):
+            path += f".{part}" if path else part
+            current = typing.get_args(current)[1]
+        else:
+            path += f".{part}" if path else part
+            current = None
+    return path, parent
+
+
+def _strip_optional(annotation: Any) -> Any:
+    annotation = _unannotate(annotation)
+    if _is_union(annotation):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        if len(members) == 1:
+            return _unannotate(members[0])
+    return annotation
+
+
+def _unannotate(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _item_type(annotation: Any) -> Any:
+    args = typing.get_args(annotation)
+    return _unannotate(args[0]) if args else None
+
+
+def _type_name(annotation: Any) -> str:
+    annotation = _unannotate(annotation)
+    return getattr(annotation, "__name__", str(annotation))

@@ -1,0 +1,35 @@
+"""MetricTemplate: a named, reusable query that a Canary's metric points at."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from coalmine.api.common import LocalObjectReference, Model, ObjectMeta
+
+__all__ = ["MetricTemplate", "MetricTemplateProvider", "MetricTemplateSpec"]
+
+
+class MetricTemplateProvider(Model):
+    type: Literal["prometheus"] = "prometheus"
+    """Only Prometheus is supported; other Flagger providers are rejected by name."""
+    address: str | None = None
+    """Prometheus base URL; defaults to the controller's metrics server."""
+    secret_ref: LocalObjectReference | None = None
+    """Credentials: a Secret (Kubernetes) with token, or username and password."""
+    insecure_skip_verify: bool = False
+    headers: dict[str, str] | None = None
+    """coalmine addition: extra HTTP headers sent with every query."""
+
+
+class MetricTemplateSpec(Model):
+    provider: MetricTemplateProvider = Field(default_factory=MetricTemplateProvider)
+    query: Annotated[str, Field(min_length=1)]
+
+
+class MetricTemplate(Model):
+    api_version: str
+    kind: Literal["MetricTemplate"] = "MetricTemplate"
+    metadata: ObjectMeta
+    spec: MetricTemplateSpec

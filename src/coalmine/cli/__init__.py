@@ -1,0 +1,1 @@
+"""The command-line interface (typer). `coalmine.cli.main:run` is the console script."""

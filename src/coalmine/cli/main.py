@@ -1,0 +1,62 @@
+"""The `coalmine` command: every subcommand is registered here, imported lazily.
+
+Errors that coalmine raises on purpose end as one red line and their exit code;
+anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from coalmine import __version__
+from coalmine.cli import simulate, validate
+from coalmine.errors import CoalmineError
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="coalmine",
+    help="Canary deployments that decide for themselves.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"coalmine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Canary deployments that decide for themselves.
+
+    Ship a release to a slice of real traffic, measure it, then promote it step by
+    step or roll it back, on Kubernetes with Istio, or on one machine with Envoy.
+    """
+
+
+app.command("validate")(validate.validate)
+app.command("simulate")(simulate.simulate)
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    try:
+        app()  # standalone: click handles --help, usage errors and typer.Exit itself
+    except CoalmineError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(error.exit_code)

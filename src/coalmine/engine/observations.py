@@ -1,0 +1,111 @@
+"""What the engine sees of the world in one tick: plain values gathered through the ports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+__all__ = [
+    "HookResult",
+    "Measurement",
+    "Observations",
+    "Routes",
+    "WorkloadState",
+]
+
+
+@dataclass(frozen=True)
+class WorkloadState:
+    """One Deployment (the target or the primary) as its platform reports it.
+
+    The counts mean what they mean in a Kubernetes Deployment status; the local
+    runtime reports its processes in the same terms.
+    """
+
+    revision: str
+    """Hash of the pod template: a new one is a new revision."""
+    replicas: int
+    """Desired replicas (spec.replicas)."""
+    updated: int
+    """Replicas running the current template."""
+    available: int
+    """Updated replicas that are ready."""
+    total: int | None = None
+    """All replicas, old ones pending termination included; None means equal to `updated`."""
+    settled: bool = True
+    """The platform has seen the latest spec (observedGeneration caught up)."""
+    unavailable_since: datetime | None = None
+    """When it last stopped having its minimum of available replicas, if it has not now."""
+    deadline_exceeded: bool = False
+    """The platform itself declared the rollout stuck (Kubernetes ProgressDeadlineExceeded)."""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """How traffic is split between primary and canary, in percent."""
+
+    primary: int
+    canary: int
+    mirrored: bool = False
+    """A copy of the primary's traffic also goes to the canary (its answers are dropped)."""
+
+    @classmethod
+    def all_primary(cls) -> Routes:
+        return cls(primary=100, canary=0)
+
+
+@dataclass(frozen=True)
+class HookResult:
+    ok: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One metric's value for the canary, or why there is none.
+
+    "No data" is never a pass: an empty result, NaN, infinity or an error all
+    leave `value` as None and say why in `reason`.
+    """
+
+    value: float | None
+    reason: str = ""
+    query: str = ""
+
+    @classmethod
+    def of(cls, value: float, query: str = "") -> Measurement:
+        if math.isnan(value):
+            return cls(None, "the query returned NaN", query)
+        if math.isinf(value):
+            return cls(None, "the query returned infinity", query)
+        return cls(value, "", query)
+
+    @classmethod
+    def no_data(cls, reason: str, query: str = "") -> Measurement:
+        return cls(None, reason, query)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Everything a decision may look at. Filled in as the decision asks (see `Need`)."""
+
+    target: WorkloadState | None
+    """None when the target Deployment does not exist."""
+    primary: WorkloadState | None
+    """None when the primary has not been created (or was deleted)."""
+    routes: Routes | None = None
+    hooks: Mapping[str, HookResult] = field(default_factory=dict)
+    """Answers of the webhooks called in this tick, by webhook name."""
+    measurements: Mapping[str, Measurement] | None = None
+    """Metric values for this tick, by metric name; None until asked for."""
+
+    def with_routes(self, routes: Routes) -> Observations:
+        return replace(self, routes=routes)
+
+    def with_hook(self, name: str, result: HookResult) -> Observations:
+        return replace(self, hooks={**self.hooks, name: result})
+
+    def with_measurements(self, measurements: Mapping[str, Measurement]) -> Observations:
+        return replace(self, measurements=dict(measurements))

@@ -1,0 +1,1 @@
+"""Shared fixtures. Test modules mirror src/coalmine; end-to-end tests live in tests/e2e."""
