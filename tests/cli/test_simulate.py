@@ -1,0 +1,55 @@
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from coalmine.cli.main import app
+
+CANARY = Path(__file__).parents[2] / "examples" / "workshop" / "canary.yaml"
+runner = CliRunner()
+
+
+def test_good_values_are_promoted() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "-f",
+            str(CANARY),
+            "-m",
+            "request-success-rate=99.9",
+            "-m",
+            "request-duration=200",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Advance go-demo-7.go-demo-7 canary weight 60" in result.output
+    assert result.output.rstrip().endswith("-- verdict: promoted")
+
+
+def test_a_failing_metric_is_rolled_back_with_exit_one() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "-f",
+            str(CANARY),
+            "-m",
+            "request-success-rate=99.9,80",
+            "-m",
+            "request-duration=200",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Rolling back go-demo-7.go-demo-7 failed checks threshold reached 5" in result.output
+
+
+def test_a_metric_without_values_has_no_data_and_fails() -> None:
+    result = runner.invoke(app, ["simulate", "-f", str(CANARY), "-m", "request-success-rate=100"])
+    assert result.exit_code == 1
+    assert "request-duration: no data" in result.output
+
+
+def test_bad_metric_option_is_explained() -> None:
+    result = runner.invoke(app, ["simulate", "-f", str(CANARY), "-m", "oops"])
+    assert result.exit_code == 1
+    assert "--metric 'oops': write NAME=VALUE or NAME=V1,V2,..." in str(result.exception)
