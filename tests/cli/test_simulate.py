@@ -53,3 +53,26 @@ def test_bad_metric_option_is_explained() -> None:
     result = runner.invoke(app, ["simulate", "-f", str(CANARY), "-m", "oops"])
     assert result.exit_code == 1
     assert "--metric 'oops': write NAME=VALUE or NAME=V1,V2,..." in str(result.exception)
+
+
+def passing_value(minimum: float | None, maximum: float | None) -> float:
+    if minimum is not None and maximum is not None:
+        return (minimum + maximum) / 2
+    return minimum if minimum is not None else (maximum or 0) / 2
+
+
+def test_every_example_canary_is_promoted_with_good_values() -> None:
+    from coalmine.api import Canary, load_file
+
+    examples = sorted((CANARY.parents[1]).rglob("*.yaml"))
+    canaries = [
+        (path, r) for path in examples for r in load_file(path).resources if isinstance(r, Canary)
+    ]
+    assert len(canaries) >= 4
+    for path, canary in canaries:
+        options = []
+        for metric in canary.spec.analysis.metrics:
+            value = passing_value(metric.range.min, metric.range.max)
+            options += ["-m", f"{metric.name}={value}"]
+        result = runner.invoke(app, ["simulate", "-f", str(path), *options])
+        assert result.exit_code == 0, (path, result.output)

@@ -312,7 +312,8 @@ class CanaryService(Model):
 
 
 class CanarySpec(Model):
-    provider: str | None = None
+    provider: Literal["istio"] | None = None
+    """The mesh. Only Istio in Kubernetes; local mode runs the same Canary on its Envoy."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
     autoscaler_ref: LocalObjectReference | None = None

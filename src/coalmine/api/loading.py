@@ -24,10 +24,18 @@ from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP, Model
 from coalmine.api.metric_template import MetricTemplate
+from coalmine.api.networking import (
+    ISTIO_API_VERSIONS,
+    DestinationRule,
+    Gateway,
+    VirtualService,
+)
+from coalmine.api.workloads import Deployment, Service
 from coalmine.errors import ManifestError, Problem
 
 __all__ = [
     "CUSTOM_RESOURCES",
+    "LOCAL_RESOURCES",
     "Kind",
     "LoadedFile",
     "load_file",
@@ -53,7 +61,17 @@ CUSTOM_RESOURCES: Mapping[str, Kind] = {
     "MetricTemplate": _custom(MetricTemplate),
     "AlertProvider": _custom(AlertProvider),
 }
-"""coalmine's own resources. Runtimes extend this with the objects they understand."""
+"""coalmine's own resources."""
+
+LOCAL_RESOURCES: Mapping[str, Kind] = {
+    **CUSTOM_RESOURCES,
+    "Deployment": Kind(Deployment, ("apps/v1",)),
+    "Service": Kind(Service, ("v1",)),
+    "Gateway": Kind(Gateway, ISTIO_API_VERSIONS),
+    "VirtualService": Kind(VirtualService, ISTIO_API_VERSIONS),
+    "DestinationRule": Kind(DestinationRule, ISTIO_API_VERSIONS),
+}
+"""Everything the local runtime (`coalmine up`) understands."""
 
 
 @dataclass
@@ -64,6 +82,8 @@ class LoadedFile:
     problems: list[Problem] = field(default_factory=list)
     documents: int = 0
     """Documents read, valid or not."""
+    skipped: list[str] = field(default_factory=list)
+    """Documents of kinds not asked for, when told to skip them ("deployment go-demo-7")."""
 
 
 def load_file(
@@ -71,13 +91,20 @@ def load_file(
     *,
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
     min_interval: timedelta = MIN_INTERVAL,
+    skip_other_kinds: bool = False,
 ) -> LoadedFile:
     """Read every YAML document of a file; never raises for bad content."""
     try:
         text = path.read_text()
     except OSError as error:
         return LoadedFile(problems=[Problem(str(path), "", f"cannot read: {error.strerror}")])
-    return load_text(text, source=str(path), kinds=kinds, min_interval=min_interval)
+    return load_text(
+        text,
+        source=str(path),
+        kinds=kinds,
+        min_interval=min_interval,
+        skip_other_kinds=skip_other_kinds,
+    )
 
 
 def load_text(
@@ -86,7 +113,9 @@ def load_text(
     source: str = "<input>",
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
     min_interval: timedelta = MIN_INTERVAL,
+    skip_other_kinds: bool = False,
 ) -> LoadedFile:
+    """Parse every document; with skip_other_kinds, kinds not in `kinds` are listed, not errors."""
     loaded = LoadedFile()
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
@@ -98,6 +127,9 @@ def load_text(
         return loaded
     loaded.documents = len(documents)
     for index, document in enumerate(documents, start=1):
+        if skip_other_kinds and _kind_of(document) not in kinds:
+            loaded.skipped.append(_label(document) or f"{source} document {index}")
+            continue
         try:
             loaded.resources.append(
                 parse_resource(document, kinds=kinds, min_interval=min_interval)
@@ -119,14 +151,9 @@ def parse_resource(
     """Validate one document into its model, or raise ManifestError listing every problem."""
     if not isinstance(document, dict):
         raise ManifestError([Problem("", "", "must be a mapping with apiVersion and kind")])
-    kind_name = document.get("kind")
-    name = (
-        (document.get("metadata") or {}).get("name")
-        if isinstance(document.get("metadata"), dict)
-        else None
-    )
-    label = f"{str(kind_name).lower()} {name}" if kind_name and name else ""
-    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    kind_name = _kind_of(document)
+    label = _label(document)
+    kind = kinds.get(kind_name) if kind_name else None
     if kind is None:
         raise ManifestError(
             [Problem(label, "kind", f"must be one of {', '.join(kinds)}, got {kind_name!r}")]
@@ -143,6 +170,21 @@ def parse_resource(
         )
     except ValidationError as error:
         raise ManifestError(_problems(label, kind.model, error.errors())) from None
+
+
+def _kind_of(document: object) -> str | None:
+    kind = document.get("kind") if isinstance(document, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _label(document: object) -> str:
+    """How problems name a document: "canary go-demo-7"; empty when it has no kind or name."""
+    if not isinstance(document, dict):
+        return ""
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    kind = _kind_of(document)
+    return f"{kind.lower()} {name}" if kind and name else ""
 
 
 def _problems(label: str, model: type[BaseModel], errors: Iterable[ErrorDetails]) -> list[Problem]:
@@ -174,6 +216,8 @@ def _message(error: ErrorDetails, parent: type[BaseModel] | None) -> str:
 def _unknown_field(name: str, parent: type[BaseModel] | None) -> str:
     if parent is None:
         return "unknown field"
+    if name in getattr(parent, "unsupported", ()):
+        return "not supported by the local runtime (coalmine up); remove it, or use Kubernetes"
     valid = sorted(info.alias or field_name for field_name, info in parent.model_fields.items())
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
     if close:

@@ -25,22 +25,31 @@ def manifest_paths(paths: list[Path]) -> list[Path]:
 
 def validate(
     files: Annotated[list[Path], typer.Option("-f", "--filename", help=FILES_HELP)],
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Also check Deployments, Services and Istio objects for the local runtime.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print problems only.")] = False,
 ) -> None:
     """Check Canary, MetricTemplate and AlertProvider manifests.
 
     Every problem names the document, the field and what is allowed. Files written
-    for Flagger (apiVersion flagger.app/v1beta1) are accepted as they are.
+    for Flagger (apiVersion flagger.app/v1beta1) are accepted as they are. Other kinds
+    are skipped, unless --local asks to check them against what `coalmine up` supports.
     Exit code 0 when all is valid, 1 when anything is not.
 
-    Example:  coalmine validate -f examples/canary.yaml -f deploy/
+    Example:  coalmine validate -f examples/canaries/ -f my-canary.yaml
     """
-    from coalmine.api.loading import load_file
+    from coalmine.api.loading import CUSTOM_RESOURCES, LOCAL_RESOURCES, load_file
 
+    kinds = LOCAL_RESOURCES if local else CUSTOM_RESOURCES
     problems = 0
     documents = 0
     for path in manifest_paths(files):
-        loaded = load_file(path)
+        loaded = load_file(path, kinds=kinds, skip_other_kinds=not local)
         documents += loaded.documents
         for problem in loaded.problems:
             typer.secho(str(problem), fg=typer.colors.RED, err=True)
@@ -50,6 +59,8 @@ def validate(
                 kind = resource.__class__.__name__.lower()
                 name = getattr(getattr(resource, "metadata", None), "name", "?")
                 typer.echo(f"{path}: {kind} {name} is valid")
+            for label in loaded.skipped:
+                typer.echo(f"{path}: {label} skipped (not a coalmine resource; see --local)")
     if problems:
         summary = f"{problems} problem(s) in {documents} document(s)"
         typer.secho(summary, fg=typer.colors.RED, err=True)

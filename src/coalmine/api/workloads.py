@@ -1,0 +1,210 @@
+"""Deployment and Service, as the local runtime understands them.
+
+The shape is Kubernetes' (apps/v1, v1), restricted to what a local process can honour.
+Fields Kubernetes has but the local runtime cannot honour are rejected by name
+(see `LOCAL_ONLY_NOTE`), so a manifest never half-works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from coalmine.api.common import Model, ObjectMeta
+
+__all__ = [
+    "Container",
+    "ContainerPort",
+    "Deployment",
+    "DeploymentSpec",
+    "EnvVar",
+    "HTTPGetAction",
+    "PodTemplate",
+    "Probe",
+    "Service",
+    "ServicePort",
+    "ServiceSpec",
+    "pod_template_hash",
+]
+
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+class LocalModel(Model):
+    """A model whose Kubernetes-only fields get a clear "not supported locally" message."""
+
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+    """Field names Kubernetes accepts here that the local runtime cannot honour."""
+
+
+class EnvVar(LocalModel):
+    unsupported = frozenset({"valueFrom"})
+    name: Annotated[str, Field(min_length=1)]
+    value: str = ""
+
+
+class ContainerPort(LocalModel):
+    unsupported = frozenset({"hostPort", "hostIP"})
+    container_port: PortNumber
+    name: str | None = None
+    protocol: Literal["TCP"] = "TCP"
+
+
+class HTTPGetAction(LocalModel):
+    unsupported = frozenset({"host", "scheme", "httpHeaders"})
+    path: str = "/"
+    port: int | str
+
+
+class Probe(LocalModel):
+    unsupported = frozenset({"exec", "tcpSocket", "grpc", "terminationGracePeriodSeconds"})
+    http_get: HTTPGetAction
+    initial_delay_seconds: Annotated[int, Field(ge=0)] = 0
+    period_seconds: Annotated[int, Field(ge=1)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1)] = 1
+    success_threshold: Annotated[int, Field(ge=1)] = 1
+    failure_threshold: Annotated[int, Field(ge=1)] = 3
+
+
+class Container(LocalModel):
+    unsupported = frozenset(
+        {
+            "resources",
+            "volumeMounts",
+            "volumeDevices",
+            "securityContext",
+            "imagePullPolicy",
+            "lifecycle",
+            "startupProbe",
+            "envFrom",
+            "stdin",
+            "tty",
+            "terminationMessagePath",
+            "terminationMessagePolicy",
+            "resizePolicy",
+            "restartPolicy",
+        }
+    )
+    name: Annotated[str, Field(min_length=1)]
+    image: str | None = None
+    """Recorded as part of the revision; local processes do not pull images."""
+    command: Annotated[list[str], Field(min_length=1)]
+    """The program to run: required locally, since there is no image entry point."""
+    args: list[str] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list)
+    ports: list[ContainerPort] = Field(default_factory=list)
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    working_dir: str | None = None
+
+
+class PodSpec(LocalModel):
+    unsupported = frozenset(
+        {
+            "volumes",
+            "initContainers",
+            "serviceAccountName",
+            "serviceAccount",
+            "nodeSelector",
+            "affinity",
+            "tolerations",
+            "securityContext",
+            "imagePullSecrets",
+            "hostNetwork",
+            "dnsPolicy",
+            "priorityClassName",
+            "topologySpreadConstraints",
+        }
+    )
+    containers: Annotated[list[Container], Field(min_length=1, max_length=1)]
+    """Exactly one container: each replica is one local process."""
+    termination_grace_period_seconds: Annotated[int, Field(ge=0)] = 30
+
+
+class PodTemplateMeta(LocalModel):
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class PodTemplate(LocalModel):
+    metadata: PodTemplateMeta = Field(default_factory=PodTemplateMeta)
+    spec: PodSpec
+
+
+class LabelSelector(LocalModel):
+    unsupported = frozenset({"matchExpressions"})
+    match_labels: dict[str, str]
+
+
+class DeploymentSpec(LocalModel):
+    unsupported = frozenset({"paused", "revisionHistoryLimit"})
+    replicas: Annotated[int, Field(ge=0)] = 1
+    selector: LabelSelector
+    template: PodTemplate
+    strategy: dict[str, Any] | None = None
+    """Accepted for compatibility; locally every update is a surge-one rolling update."""
+    min_ready_seconds: Annotated[int, Field(ge=0)] = 0
+    progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
+
+    @model_validator(mode="after")
+    def _selector_matches_template(self) -> DeploymentSpec:
+        labels = self.template.metadata.labels
+        missing = {k: v for k, v in self.selector.match_labels.items() if labels.get(k) != v}
+        if missing:
+            raise ValueError(
+                f"selector.matchLabels {missing} must match template.metadata.labels {labels}"
+            )
+        return self
+
+
+class Deployment(LocalModel):
+    api_version: Literal["apps/v1"] = "apps/v1"
+    kind: Literal["Deployment"] = "Deployment"
+    metadata: ObjectMeta
+    spec: DeploymentSpec
+    status: dict[str, Any] | None = None
+    """Written by the runtime, ignored on apply."""
+
+
+def pod_template_hash(template: PodTemplate) -> str:
+    """The revision of a pod template: equal templates, equal revisions."""
+    encoded = json.dumps(template.to_manifest(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
+
+
+class ServicePort(LocalModel):
+    unsupported = frozenset({"nodePort", "appProtocol"})
+    name: str | None = None
+    port: PortNumber
+    target_port: int | str | None = None
+    """A container port number or name; defaults to `port`."""
+    protocol: Literal["TCP"] = "TCP"
+
+
+class ServiceSpec(LocalModel):
+    unsupported = frozenset(
+        {
+            "clusterIP",
+            "clusterIPs",
+            "externalIPs",
+            "externalName",
+            "loadBalancerIP",
+            "sessionAffinity",
+            "externalTrafficPolicy",
+            "ipFamilies",
+            "ipFamilyPolicy",
+        }
+    )
+    selector: dict[str, str]
+    ports: Annotated[list[ServicePort], Field(min_length=1)]
+    type: Literal["ClusterIP"] = "ClusterIP"
+
+
+class Service(LocalModel):
+    api_version: Literal["v1"] = "v1"
+    kind: Literal["Service"] = "Service"
+    metadata: ObjectMeta
+    spec: ServiceSpec
