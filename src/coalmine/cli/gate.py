@@ -46,8 +46,10 @@ Url = Annotated[
 def gate(
     action: Action, canary: CanaryName, namespace: Namespace = "default", url: Url = DEFAULT_URL
 ) -> None:
-    """Open or close a Canary's manual gate (confirm-rollout, confirm-traffic-increase,
-    confirm-promotion webhooks pointed at the load tester's /gate/check).
+    """Open, close or check a Canary's manual gate on the load tester.
+
+    The gate is what confirm-rollout, confirm-traffic-increase and confirm-promotion
+    webhooks pointed at the load tester's /gate/check wait for.
 
     Example:  coalmine gate open go-demo-7 -n go-demo-7 --url http://127.0.0.1:8080
     """
@@ -57,8 +59,10 @@ def gate(
 def rollback_gate(
     action: Action, canary: CanaryName, namespace: Namespace = "default", url: Url = DEFAULT_URL
 ) -> None:
-    """Open or close a Canary's rollback gate (a rollback webhook pointed at the load
-    tester's /rollback/check): once open, the running analysis is rolled back.
+    """Open, close or check a Canary's rollback gate on the load tester.
+
+    Once open, a rollback webhook pointed at the load tester's /rollback/check rolls
+    the running analysis back at its next interval. Close it before the next rollout.
 
     Example:  coalmine rollback-gate open go-demo-7 -n go-demo-7
     """
