@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import gate, loadtester, simulate, validate
+from coalmine.cli import apply, describe, events, gate, get, loadtester, simulate, validate
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -50,6 +50,11 @@ def main(
 
 
 app.command("validate")(validate.validate)
+app.command("apply")(apply.apply)
+app.command("delete")(apply.delete)
+app.command("get")(get.get)
+app.command("describe")(describe.describe)
+app.command("events")(events.events)
 app.command("simulate")(simulate.simulate)
 app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)

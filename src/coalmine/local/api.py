@@ -1,0 +1,182 @@
+"""The local control plane's HTTP API: how `coalmine apply/get/...` talk to `coalmine up`.
+
+It listens on 127.0.0.1 on a free port and requires a bearer token. Both are written
+to `<state-dir>/api.json` (readable by the owner only), which is how the CLI finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from coalmine import __version__
+from coalmine.errors import CoalmineError, ManifestError, NotFound
+from coalmine.local.objects import Applied
+from coalmine.local.store import EventRecord, StoredObject
+
+__all__ = ["ApiEndpoint", "ControlPlane", "endpoint_file", "make_app", "serve"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ControlPlane(Protocol):
+    """What the API serves; the local runtime implements it."""
+
+    async def apply(self, text: str, source: str) -> list[Applied]: ...
+
+    async def delete(self, text: str, source: str) -> list[Applied]: ...
+
+    def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]: ...
+
+    def get(self, kind: str, namespace: str, name: str) -> StoredObject: ...
+
+    def events(
+        self, namespace: str | None, name: str | None, after: int, limit: int
+    ) -> list[EventRecord]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the runtime: gateway address, Envoy admin, state directory."""
+        ...
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    url: str
+    token: str
+    pid: int
+
+
+def endpoint_file(state_dir: Path) -> Path:
+    return state_dir / "api.json"
+
+
+def make_app(plane: ControlPlane, token: str) -> web.Application:
+    app = web.Application(middlewares=[_errors, _auth(token)])
+    app.router.add_get("/v1/health", _health(plane))
+    app.router.add_post("/v1/apply", _apply(plane, delete=False))
+    app.router.add_post("/v1/delete", _apply(plane, delete=True))
+    app.router.add_get("/v1/objects", _objects(plane))
+    app.router.add_get("/v1/objects/{kind}/{namespace}/{name}", _object(plane))
+    app.router.add_get("/v1/events", _events(plane))
+    return app
+
+
+async def serve(plane: ControlPlane, state_dir: Path, host: str = "127.0.0.1") -> web.AppRunner:
+    """Start the API on a free port and publish its address and token in the state directory."""
+    token = secrets.token_urlsafe(32)
+    runner = web.AppRunner(make_app(plane, token), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = _bound_port(site)
+    endpoint = ApiEndpoint(f"http://{host}:{port}", token, os.getpid())
+    path = endpoint_file(state_dir)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(asdict(endpoint)))
+    temporary.chmod(0o600)
+    temporary.replace(path)
+    return runner
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    """The port the OS chose for a site bound to port 0."""
+    server: Any = site._server  # aiohttp keeps the asyncio Server here and offers no getter
+    return int(server.sockets[0].getsockname()[1])
+
+
+def _auth(token: str) -> Any:
+    expected = f"Bearer {token}"
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
+            return web.json_response({"error": "missing or wrong token"}, status=401)
+        return await handler(request)
+
+    return middleware
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Deliberate errors become JSON the client turns back into the same error."""
+    try:
+        return await handler(request)
+    except ManifestError as error:
+        problems = [asdict(p) for p in error.problems]
+        return web.json_response({"error": str(error), "problems": problems}, status=422)
+    except NotFound as error:
+        return web.json_response({"error": str(error)}, status=404)
+    except CoalmineError as error:
+        return web.json_response({"error": str(error)}, status=400)
+
+
+def _health(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"version": __version__, "pid": os.getpid(), **plane.describe()})
+
+    return handler
+
+
+def _apply(plane: ControlPlane, *, delete: bool) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        text, source = str(body.get("text", "")), str(body.get("source", "<input>"))
+        done = await (plane.delete if delete else plane.apply)(text, source)
+        return web.json_response({"results": [asdict(a) for a in done]})
+
+    return handler
+
+
+def _objects(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        found = plane.objects(request.query.get("kind"), request.query.get("namespace"))
+        return web.json_response({"items": [_object_json(o) for o in found]})
+
+    return handler
+
+
+def _object(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        stored = plane.get(info["kind"], info["namespace"], info["name"])
+        return web.json_response(_object_json(stored))
+
+    return handler
+
+
+def _events(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        query = request.query
+        found = plane.events(
+            query.get("namespace"),
+            query.get("name"),
+            int(query.get("after", "0")),
+            int(query.get("limit", "200")),
+        )
+        return web.json_response({"items": [_event_json(e) for e in found]})
+
+    return handler
+
+
+def _object_json(stored: StoredObject) -> dict[str, Any]:
+    return {
+        "kind": stored.kind,
+        "namespace": stored.namespace,
+        "name": stored.name,
+        "manifest": stored.manifest,
+        "status": stored.status,
+        "owner": stored.owner,
+        "generation": stored.generation,
+        "updated": stored.updated.isoformat(),
+    }
+
+
+def _event_json(event: EventRecord) -> dict[str, Any]:
+    return {**asdict(event), "time": event.time.isoformat()}

@@ -1,0 +1,206 @@
+"""Applying and deleting objects in the local store: validated as a whole, written as a whole.
+
+An apply parses every document, checks each on its own (the models) and all of them
+together with what is already stored (a route to an unknown Service, an unknown
+subset or Gateway), and writes nothing unless everything is right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.common import Model
+from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
+from coalmine.api.networking import DestinationRule, Gateway, VirtualService
+from coalmine.api.workloads import Service
+from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.store import Store, StoredObject
+
+__all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]
+
+Action = Literal["created", "configured", "unchanged", "deleted"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    kind: str
+    namespace: str
+    name: str
+    action: Action
+
+    def __str__(self) -> str:
+        return f"{self.kind.lower()}/{self.name} {self.action} (namespace {self.namespace})"
+
+
+def label_of(resource: Model) -> tuple[str, str, str]:
+    metadata = getattr(resource, "metadata")  # noqa: B009 - every stored kind has metadata
+    return (type(resource).__name__, metadata.namespace, metadata.name)
+
+
+def host_service_name(host: str, namespace: str) -> tuple[str, str]:
+    """(namespace, name) of the Service a route host names: "svc", "svc.ns" or the FQDN."""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return namespace, parts[0]
+    return parts[1], parts[0]
+
+
+class ObjectBook:
+    """The user's view of the store: apply, delete, read, with the runtime's validation rules."""
+
+    def __init__(self, store: Store, *, min_interval: timedelta = MIN_INTERVAL) -> None:
+        self.store = store
+        self.min_interval = min_interval
+
+    def parse(self, text: str, source: str) -> list[Model]:
+        loaded = load_text(
+            text, source=source, kinds=LOCAL_RESOURCES, min_interval=self.min_interval
+        )
+        if loaded.problems:
+            raise ManifestError(loaded.problems)
+        if not loaded.resources:
+            raise ManifestError([Problem(source, "", "no objects to apply")])
+        return loaded.resources
+
+    def apply(self, text: str, source: str = "<input>") -> list[Applied]:
+        resources = self.parse(text, source)
+        problems = _cross_check(resources, self.store)
+        if problems:
+            raise ManifestError(problems)
+        applied = []
+        with self.store.transaction():
+            for resource in resources:
+                applied.append(self._put(resource))
+        return applied
+
+    def delete(self, text: str, source: str = "<input>") -> list[Applied]:
+        loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+        if loaded.problems:
+            raise ManifestError(loaded.problems)
+        missing = [label_of(r) for r in loaded.resources if self.store.get(*label_of(r)) is None]
+        if missing:
+            names = ", ".join(f"{k.lower()}/{n} (namespace {ns})" for k, ns, n in missing)
+            raise NotFound(f"not found, nothing deleted: {names}")
+        with self.store.transaction():
+            for resource in loaded.resources:
+                self.store.delete(*label_of(resource))
+        return [Applied(*label_of(r), "deleted") for r in loaded.resources]
+
+    def get(self, kind: str, namespace: str, name: str) -> StoredObject:
+        stored = self.store.get(kind, namespace, name)
+        if stored is None:
+            raise NotFound(f"{kind.lower()} {name} not found in namespace {namespace}")
+        return stored
+
+    def model(self, stored: StoredObject) -> Model:
+        """The stored manifest (with its status) as a model."""
+        document = dict(stored.manifest)
+        if stored.status is not None:
+            document["status"] = stored.status
+        return parse_resource(document, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+
+    def canaries(self) -> list[Canary]:
+        found = [self.model(stored) for stored in self.store.objects("Canary")]
+        return [c for c in found if isinstance(c, Canary)]
+
+    def _put(self, resource: Model) -> Applied:
+        kind, namespace, name = label_of(resource)
+        manifest = _user_manifest(resource)
+        before = self.store.get(kind, namespace, name)
+        after = self.store.put(kind, namespace, name, manifest, owner=None)
+        if before is None:
+            return Applied(kind, namespace, name, "created")
+        changed = after.generation != before.generation
+        return Applied(kind, namespace, name, "configured" if changed else "unchanged")
+
+
+def _user_manifest(resource: Model) -> dict[str, Any]:
+    """What the user wrote, without status or server-set metadata."""
+    manifest = resource.to_manifest()
+    manifest.pop("status", None)
+    metadata = manifest.get("metadata", {})
+    for key in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"):
+        metadata.pop(key, None)
+    return manifest
+
+
+def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
+    """Problems that only show with all objects together: what routes point at must exist."""
+    services = _known(resources, store, Service)
+    gateways = _known(resources, store, Gateway)
+    subsets: dict[tuple[str, str], set[str]] = {}
+    for rule in _all(resources, store, DestinationRule):
+        host = host_service_name(rule.spec.host, rule.metadata.namespace)
+        subsets.setdefault(host, set()).update(s.name for s in rule.spec.subsets)
+    problems = []
+    for resource in resources:
+        if isinstance(resource, VirtualService):
+            problems += _check_virtual_service(resource, services, gateways, subsets)
+        if isinstance(resource, DestinationRule):
+            host = host_service_name(resource.spec.host, resource.metadata.namespace)
+            if host not in services:
+                problems.append(_problem(resource, "spec.host", _unknown_service(host)))
+    return problems
+
+
+def _check_virtual_service(
+    vs: VirtualService,
+    services: set[tuple[str, str]],
+    gateways: set[tuple[str, str]],
+    subsets: dict[tuple[str, str], set[str]],
+) -> list[Problem]:
+    namespace = vs.metadata.namespace
+    problems = []
+    for index, gateway in enumerate(vs.spec.gateways or []):
+        if gateway == "mesh":
+            continue
+        ns, _, name = gateway.rpartition("/")
+        if (ns or namespace, name) not in gateways:
+            message = f"gateway {gateway!r} not found; apply the Gateway first or use mesh"
+            problems.append(_problem(vs, f"spec.gateways[{index}]", message))
+    for r, route in enumerate(vs.spec.http):
+        for d, target in enumerate(route.route):
+            destination = target.destination
+            path = f"spec.http[{r}].route[{d}].destination"
+            host = host_service_name(destination.host, namespace)
+            if host not in services:
+                problems.append(_problem(vs, f"{path}.host", _unknown_service(host)))
+            elif destination.subset and destination.subset not in subsets.get(host, set()):
+                known = sorted(subsets.get(host, set())) or "none"
+                message = (
+                    f"subset {destination.subset!r} is not defined by a DestinationRule for "
+                    f"{host[1]}; defined subsets: {known}"
+                )
+                problems.append(_problem(vs, f"{path}.subset", message))
+    return problems
+
+
+def _unknown_service(host: tuple[str, str]) -> str:
+    return f"service {host[1]} not found in namespace {host[0]}; apply the Service first"
+
+
+def _problem(resource: Model, path: str, message: str) -> Problem:
+    kind, _, name = label_of(resource)
+    return Problem(f"{kind.lower()} {name}", path, message)
+
+
+Named = TypeVar("Named", Service, Gateway, DestinationRule, VirtualService)
+
+
+def _known(resources: Iterable[Model], store: Store, kind: type[Named]) -> set[tuple[str, str]]:
+    return {(r.metadata.namespace, r.metadata.name) for r in _all(resources, store, kind)}
+
+
+def _all(resources: Iterable[Model], store: Store, kind: type[Named]) -> list[Named]:
+    given = [r for r in resources if isinstance(r, kind)]
+    keys = {label_of(r) for r in given}
+    stored = [
+        parse_resource(o.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+        for o in store.objects(kind.__name__)
+        if o.key not in keys
+    ]
+    return given + [r for r in stored if isinstance(r, kind)]

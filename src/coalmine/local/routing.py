@@ -1,0 +1,93 @@
+"""The Router port in local mode: the canary's Services and VirtualService, in the local store.
+
+The objects have the shape Istio has (see routing.virtual_service); the runtime turns
+them into Envoy configuration. `set_routes` returns only once Envoy serves the new
+weights, so that a rollback has moved all traffic to the primary before the canary is
+scaled down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from coalmine.api.canary import Canary
+from coalmine.engine.observations import Routes
+from coalmine.errors import AdapterError
+from coalmine.local.store import Store
+from coalmine.local.workload import primary_labels, target_labels
+from coalmine.routing.virtual_service import (
+    apex_name,
+    canary_host,
+    primary_host,
+    routes_of,
+    virtual_service_spec,
+)
+
+__all__ = ["LocalRouter", "owner_of"]
+
+ISTIO = "networking.istio.io/v1beta1"
+
+
+def owner_of(canary: Canary) -> str:
+    return f"Canary/{canary.name}"
+
+
+class LocalRouter:
+    def __init__(self, store: Store, sync: Callable[[], Awaitable[None]]) -> None:
+        self.store = store
+        self.sync = sync
+        """Pushes the stored routing objects to Envoy and returns once they are served."""
+
+    async def reconcile(self, canary: Canary) -> None:
+        labels = target_labels(self.store, canary)
+        if labels is None:
+            raise AdapterError(f"deployment {canary.target_key} not found")
+        primary = primary_labels(labels)
+        self._service(canary, apex_name(canary), primary)
+        self._service(canary, primary_host(canary), primary)
+        self._service(canary, canary_host(canary), labels)
+        current = self.store.get("VirtualService", canary.namespace, apex_name(canary))
+        routes = Routes.all_primary()
+        if current is not None and current.owner == owner_of(canary):
+            routes = routes_of(canary, current.manifest["spec"])
+        self._virtual_service(canary, routes)
+        await self.sync()
+
+    async def get_routes(self, canary: Canary) -> Routes:
+        stored = self.store.get("VirtualService", canary.namespace, apex_name(canary))
+        if stored is None:
+            raise AdapterError(
+                f"virtualservice {apex_name(canary)} not found in {canary.namespace}"
+            )
+        return routes_of(canary, stored.manifest["spec"])
+
+    async def set_routes(self, canary: Canary, routes: Routes) -> None:
+        self._virtual_service(canary, routes)
+        await self.sync()
+
+    def _service(self, canary: Canary, name: str, selector: dict[str, str]) -> None:
+        port = canary.spec.service
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": canary.namespace},
+            "spec": {
+                "selector": selector,
+                "ports": [
+                    {"name": "http", "port": port.port, "targetPort": port.target_port or port.port}
+                ],
+            },
+        }
+        self.store.put("Service", canary.namespace, name, manifest, owner=owner_of(canary))
+
+    def _virtual_service(self, canary: Canary, routes: Routes) -> None:
+        manifest: dict[str, Any] = {
+            "apiVersion": ISTIO,
+            "kind": "VirtualService",
+            "metadata": {"name": apex_name(canary), "namespace": canary.namespace},
+            "spec": virtual_service_spec(canary, routes),
+        }
+        self.store.put(
+            "VirtualService", canary.namespace, apex_name(canary), manifest, owner=owner_of(canary)
+        )

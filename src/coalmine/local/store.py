@@ -1,0 +1,400 @@
+"""The local runtime's state in one SQLite file: objects, canary status, events, checks, ticks.
+
+Everything `coalmine up` must remember across its own restart lives here; nothing
+else is state. Writes are small and synchronous (SQLite in WAL mode answers in
+microseconds), so the daemon calls the store directly from its event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CheckRecord", "EventRecord", "Store", "StoredObject", "TickRecord"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    status TEXT,
+    owner TEXT,
+    generation INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_object ON events (namespace, name, id);
+CREATE TABLE IF NOT EXISTS checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    canary TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    min REAL,
+    max REAL,
+    passed INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    query TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checks_by_canary ON checks (namespace, canary, id);
+CREATE TABLE IF NOT EXISTS ticks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    canary TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    canary_weight INTEGER NOT NULL,
+    failed_checks INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ticks_by_canary ON ticks (namespace, canary, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    kind: str
+    namespace: str
+    name: str
+    manifest: dict[str, Any]
+    status: dict[str, Any] | None
+    owner: str | None
+    """Who made it: None for the user, "Canary/<name>" for objects a canary generated."""
+    generation: int
+    """Bumped when the manifest changes (not when only the status does)."""
+    revision: int
+    """The store-wide change counter at the object's last write."""
+    updated: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    time: datetime
+    kind: str
+    namespace: str
+    name: str
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    time: datetime
+    namespace: str
+    canary: str
+    revision: str
+    metric: str
+    value: float | None
+    min: float | None
+    max: float | None
+    passed: bool
+    reason: str
+    query: str
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    time: datetime
+    phase: str
+    canary_weight: int
+    failed_checks: int
+
+
+class Store:
+    """One SQLite database; safe to reopen after a crash (WAL, one transaction per call)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside happen, or none do."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # Objects -------------------------------------------------------------------------
+
+    def put(
+        self, kind: str, namespace: str, name: str, manifest: dict[str, Any], owner: str | None
+    ) -> StoredObject:
+        """Create or replace an object's manifest, keeping its status."""
+        current = self.get(kind, namespace, name)
+        changed = current is None or current.manifest != manifest
+        generation = (current.generation if current else 0) + (1 if changed else 0)
+        revision = self._next_revision()
+        self._db.execute(
+            "INSERT INTO objects (kind, namespace, name, manifest, status, owner, generation,"
+            " revision, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, namespace, name) DO UPDATE SET manifest = excluded.manifest,"
+            " owner = excluded.owner, generation = excluded.generation,"
+            " revision = excluded.revision, updated = excluded.updated",
+            (
+                kind,
+                namespace,
+                name,
+                json.dumps(manifest, sort_keys=True),
+                None,
+                owner,
+                generation,
+                revision,
+                _now(),
+            ),
+        )
+        stored = self.get(kind, namespace, name)
+        assert stored is not None
+        return stored
+
+    def write_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        revision = self._next_revision()
+        cursor = self._db.execute(
+            "UPDATE objects SET status = ?, revision = ?, updated = ?"
+            " WHERE kind = ? AND namespace = ? AND name = ?",
+            (json.dumps(status, sort_keys=True), revision, _now(), kind, namespace, name),
+        )
+        if cursor.rowcount == 0:
+            raise KeyError(f"{kind} {namespace}/{name}")
+
+    def get(self, kind: str, namespace: str, name: str) -> StoredObject | None:
+        row = self._db.execute(
+            "SELECT * FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        ).fetchone()
+        return _object(row) if row else None
+
+    def objects(self, kind: str | None = None, namespace: str | None = None) -> list[StoredObject]:
+        clauses, args = [], []
+        if kind is not None:
+            clauses.append("kind = ?")
+            args.append(kind)
+        if namespace is not None:
+            clauses.append("namespace = ?")
+            args.append(namespace)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT * FROM objects{where} ORDER BY kind, namespace, name",  # noqa: S608
+            args,
+        )
+        return [_object(row) for row in rows]
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        self._next_revision()
+        cursor = self._db.execute(
+            "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        )
+        return cursor.rowcount > 0
+
+    def revision(self) -> int:
+        """The store-wide change counter: it moves whenever any object changes."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def _next_revision(self) -> int:
+        revision = self.revision() + 1
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('revision', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(revision),),
+        )
+        return revision
+
+    # Events, checks, ticks -----------------------------------------------------------
+
+    def add_event(
+        self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str
+    ) -> EventRecord:
+        time = _now()
+        cursor = self._db.execute(
+            "INSERT INTO events (time, kind, namespace, name, type, reason, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time, kind, namespace, name, type_, reason, message),
+        )
+        assert cursor.lastrowid is not None
+        return EventRecord(
+            cursor.lastrowid,
+            datetime.fromisoformat(time),
+            kind,
+            namespace,
+            name,
+            type_,
+            reason,
+            message,
+        )
+
+    def events(
+        self,
+        namespace: str | None = None,
+        name: str | None = None,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[EventRecord]:
+        """Events after id `after`, oldest first, at most `limit` (the newest of them)."""
+        clauses, args = ["id > ?"], [str(after)]
+        if namespace is not None:
+            clauses.append("namespace = ?")
+            args.append(namespace)
+        if name is not None:
+            clauses.append("name = ?")
+            args.append(name)
+        rows = self._db.execute(
+            f"SELECT * FROM events WHERE {' AND '.join(clauses)}"  # noqa: S608
+            " ORDER BY id DESC LIMIT ?",
+            [*args, str(limit)],
+        ).fetchall()
+        return [_event(row) for row in reversed(rows)]
+
+    def add_checks(self, namespace: str, canary: str, revision: str, checks: Iterable[Any]) -> None:
+        """Record what each check saw (engine CheckResult objects)."""
+        time = _now()
+        self._db.executemany(
+            "INSERT INTO checks (time, namespace, canary, revision, metric, value, min, max,"
+            " passed, reason, query) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    time,
+                    namespace,
+                    canary,
+                    revision,
+                    c.metric,
+                    c.value,
+                    c.range.min,
+                    c.range.max,
+                    int(c.passed),
+                    c.reason,
+                    c.query,
+                )
+                for c in checks
+            ],
+        )
+
+    def checks(self, namespace: str, canary: str, *, limit: int = 1000) -> list[CheckRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM checks WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",
+            (namespace, canary, limit),
+        ).fetchall()
+        return [_check(row) for row in reversed(rows)]
+
+    def add_tick(
+        self, namespace: str, canary: str, phase: str, canary_weight: int, failed_checks: int
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO ticks (time, namespace, canary, phase, canary_weight, failed_checks)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (_now(), namespace, canary, phase, canary_weight, failed_checks),
+        )
+
+    def ticks(self, namespace: str, canary: str, *, limit: int = 10000) -> list[TickRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM ticks WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",
+            (namespace, canary, limit),
+        ).fetchall()
+        return [
+            TickRecord(
+                datetime.fromisoformat(r["time"]),
+                r["phase"],
+                r["canary_weight"],
+                r["failed_checks"],
+            )
+            for r in reversed(rows)
+        ]
+
+    # Small values ---------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row["value"]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _object(row: sqlite3.Row) -> StoredObject:
+    return StoredObject(
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        manifest=json.loads(row["manifest"]),
+        status=json.loads(row["status"]) if row["status"] else None,
+        owner=row["owner"],
+        generation=row["generation"],
+        revision=row["revision"],
+        updated=datetime.fromisoformat(row["updated"]),
+    )
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(
+        row["id"],
+        datetime.fromisoformat(row["time"]),
+        row["kind"],
+        row["namespace"],
+        row["name"],
+        row["type"],
+        row["reason"],
+        row["message"],
+    )
+
+
+def _check(row: sqlite3.Row) -> CheckRecord:
+    return CheckRecord(
+        datetime.fromisoformat(row["time"]),
+        row["namespace"],
+        row["canary"],
+        row["revision"],
+        row["metric"],
+        row["value"],
+        row["min"],
+        row["max"],
+        bool(row["passed"]),
+        row["reason"],
+        row["query"],
+    )

@@ -1,0 +1,130 @@
+"""The Workload port in local mode: the target Deployment and its `-primary` copy, as processes.
+
+The desired state lives in the store (manifests, plus a `scaledToZero` mark in the
+target's status); `sync` makes the processes match it. Labels are rewritten the way
+Flagger does: every selector label's value gets `-primary` on the primary.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from coalmine.api.canary import Canary
+from coalmine.api.workloads import Deployment, pod_template_hash
+from coalmine.engine.observations import WorkloadState
+from coalmine.errors import AdapterError
+from coalmine.local.store import Store
+
+__all__ = [
+    "LocalWorkload",
+    "ProcessStates",
+    "desired_replicas",
+    "primary_labels",
+    "target_labels",
+]
+
+SCALED_TO_ZERO = "scaledToZero"
+"""Key in a target Deployment's stored status: the canary scaled it to zero."""
+
+
+class ProcessStates(Protocol):
+    def workload_state(self, namespace: str, name: str) -> WorkloadState | None:
+        """What the processes of a Deployment look like now; None when none are managed."""
+        ...
+
+
+def target_labels(store: Store, canary: Canary) -> dict[str, str] | None:
+    stored = store.get("Deployment", canary.namespace, canary.spec.target_ref.name)
+    if stored is None:
+        return None
+    labels: dict[str, str] = stored.manifest["spec"]["selector"]["matchLabels"]
+    return dict(labels)
+
+
+def primary_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {key: f"{value}-primary" for key, value in labels.items()}
+
+
+def desired_replicas(manifest: dict[str, Any], status: dict[str, Any] | None) -> int:
+    """What a stored Deployment should run: zero while a canary holds it down."""
+    if status and status.get(SCALED_TO_ZERO):
+        return 0
+    return int(manifest.get("spec", {}).get("replicas", 1))
+
+
+class LocalWorkload:
+    def __init__(
+        self, store: Store, processes: ProcessStates, sync: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.store = store
+        self.processes = processes
+        self.sync = sync
+        """Makes the processes match the stored Deployments."""
+
+    async def observe_target(self, canary: Canary) -> WorkloadState | None:
+        return self._observe(canary.namespace, canary.spec.target_ref.name)
+
+    async def observe_primary(self, canary: Canary) -> WorkloadState | None:
+        return self._observe(canary.namespace, canary.primary_name)
+
+    async def create_primary(self, canary: Canary) -> None:
+        if self.store.get("Deployment", canary.namespace, canary.primary_name) is not None:
+            return
+        target = self._target_manifest(canary)
+        self.store.put(
+            "Deployment",
+            canary.namespace,
+            canary.primary_name,
+            _as_primary(target, canary.primary_name),
+            owner=f"Canary/{canary.name}",
+        )
+        await self.sync()
+
+    async def scale_canary(self, canary: Canary, *, up: bool) -> None:
+        stored = self.store.get("Deployment", canary.namespace, canary.spec.target_ref.name)
+        if stored is None:
+            raise AdapterError(f"deployment {canary.target_key} not found")
+        status = {**(stored.status or {}), SCALED_TO_ZERO: not up}
+        self.store.write_status("Deployment", canary.namespace, stored.name, status)
+        await self.sync()
+
+    async def promote(self, canary: Canary, revision: str) -> None:
+        target = self._target_manifest(canary)
+        current = pod_template_hash(Deployment.model_validate(target).spec.template)
+        if current != revision:
+            raise AdapterError(
+                f"{canary.target_key} moved from revision {revision} to {current}; not promoting"
+            )
+        primary = self.store.get("Deployment", canary.namespace, canary.primary_name)
+        if primary is None:
+            raise AdapterError(f"deployment {canary.primary_name}.{canary.namespace} not found")
+        promoted = _as_primary(target, canary.primary_name)
+        promoted["spec"]["replicas"] = primary.manifest["spec"].get("replicas", 1)
+        self.store.put("Deployment", canary.namespace, primary.name, promoted, owner=primary.owner)
+        await self.sync()
+
+    def _observe(self, namespace: str, name: str) -> WorkloadState | None:
+        if self.store.get("Deployment", namespace, name) is None:
+            return None
+        return self.processes.workload_state(namespace, name)
+
+    def _target_manifest(self, canary: Canary) -> dict[str, Any]:
+        stored = self.store.get("Deployment", canary.namespace, canary.spec.target_ref.name)
+        if stored is None:
+            raise AdapterError(f"deployment {canary.target_key} not found")
+        return stored.manifest
+
+
+def _as_primary(target: dict[str, Any], name: str) -> dict[str, Any]:
+    """The target's manifest renamed, with selector and pod labels rewritten to `-primary`."""
+    primary = copy.deepcopy(target)
+    primary["metadata"] = {**primary["metadata"], "name": name}
+    spec = primary["spec"]
+    selector = spec["selector"]["matchLabels"]
+    renamed = primary_labels(selector)
+    spec["selector"]["matchLabels"] = renamed
+    template_labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+    template_labels.update(renamed)
+    return primary

@@ -1,0 +1,108 @@
+"""The VirtualService a Canary owns, as plain data: built from weights, read back into weights.
+
+Both routers use it: the Istio router writes it to Kubernetes, the local router to the
+local store (and from there to Envoy). Field names are Istio's (networking/v1beta1).
+The shape follows Flagger's Istio router: one weighted route primary/canary; for A/B
+testing a first route for the matching requests and a second one, all to the primary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coalmine.api.canary import Canary
+from coalmine.engine.observations import Routes
+
+__all__ = [
+    "apex_name",
+    "canary_host",
+    "primary_host",
+    "routes_of",
+    "virtual_service_spec",
+]
+
+
+def apex_name(canary: Canary) -> str:
+    """The Service (and VirtualService) name: service.name, else the target's name."""
+    return canary.spec.service.name or canary.spec.target_ref.name
+
+
+def primary_host(canary: Canary) -> str:
+    return f"{apex_name(canary)}-primary"
+
+
+def canary_host(canary: Canary) -> str:
+    return f"{apex_name(canary)}-canary"
+
+
+def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
+    """The spec of the canary's VirtualService carrying `routes`."""
+    service = canary.spec.service
+    analysis = canary.spec.analysis
+    spec: dict[str, Any] = {
+        "hosts": [*(service.hosts or []), apex_name(canary)],
+        "gateways": list(service.gateways or ["mesh"]),
+    }
+    weighted = _route(canary, _destinations(canary, routes), service.match)
+    if routes.mirrored:
+        weighted["mirror"] = {"host": canary_host(canary)}
+        if analysis.mirror_weight is not None:
+            weighted["mirrorPercentage"] = {"value": float(analysis.mirror_weight)}
+    if analysis.match:
+        matches = [_dump(m) for m in analysis.match]
+        ab_route = _route(canary, _destinations(canary, routes), None)
+        ab_route["match"] = _merge_matches(matches, [_dump(m) for m in service.match or []])
+        everyone = _route(canary, _destinations(canary, Routes.all_primary()), service.match)
+        spec["http"] = [ab_route, everyone]
+    else:
+        spec["http"] = [weighted]
+    return spec
+
+
+def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
+    """The weights a VirtualService spec carries (the first route that names the canary)."""
+    primary, canary_name = primary_host(canary), canary_host(canary)
+    for route in spec.get("http", []):
+        weights = {d["destination"]["host"]: d.get("weight", 0) for d in route.get("route", [])}
+        if canary_name in weights:
+            mirrored = (route.get("mirror") or {}).get("host") == canary_name
+            return Routes(weights.get(primary, 0), weights[canary_name], mirrored)
+    return Routes.all_primary()
+
+
+def _destinations(canary: Canary, routes: Routes) -> list[dict[str, Any]]:
+    port = {"number": canary.spec.service.port}
+    return [
+        {"destination": {"host": primary_host(canary), "port": port}, "weight": routes.primary},
+        {"destination": {"host": canary_host(canary), "port": port}, "weight": routes.canary},
+    ]
+
+
+def _route(
+    canary: Canary, destinations: list[dict[str, Any]], match: list[Any] | None
+) -> dict[str, Any]:
+    service = canary.spec.service
+    route: dict[str, Any] = {"route": destinations}
+    if match:
+        route["match"] = [_dump(m) for m in match]
+    optional = {
+        "retries": service.retries,
+        "headers": service.headers,
+        "corsPolicy": service.cors_policy,
+        "rewrite": service.rewrite,
+    }
+    route.update({key: _dump(value) for key, value in optional.items() if value is not None})
+    if service.timeout:
+        route["timeout"] = service.timeout
+    return route
+
+
+def _merge_matches(ab: list[dict[str, Any]], service: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each A/B condition combined with each of the service's own (Flagger's merge)."""
+    if not service:
+        return ab
+    return [{**s, **a} for a in ab for s in service]
+
+
+def _dump(model: Any) -> Any:
+    return model.to_manifest()
