@@ -27,9 +27,9 @@ HOOK_PATHS = {
 }
 
 
-def every_hook_canary(receiver: Receiver) -> Canary:
+def every_hook_canary(hook_endpoint: Receiver) -> Canary:
     hooks: list[dict[str, Any]] = [
-        {"name": type_, "type": type_, "url": receiver.url(path)}
+        {"name": type_, "type": type_, "url": hook_endpoint.url(path)}
         for type_, path in HOOK_PATHS.items()
     ]
     hooks[1]["metadata"] = {"cmd": "hey -z 1m http://go-demo-7-canary.test/?a=1&b=2"}
@@ -44,49 +44,51 @@ async def started(c: Canary, hooks: HttpHooks) -> Simulation:
     return sim
 
 
-def gate_calls(receiver: Receiver, start: int = 0) -> list[tuple[str, str]]:
+def gate_calls(hook_endpoint: Receiver, start: int = 0) -> list[tuple[str, str]]:
     """(path, phase) of every call but the event webhook's."""
     return [
-        (call.path, call.json["phase"]) for call in receiver.calls[start:] if call.path != "/events"
+        (call.path, call.json["phase"])
+        for call in hook_endpoint.calls[start:]
+        if call.path != "/events"
     ]
 
 
-def event_messages(receiver: Receiver, start: int = 0) -> list[str]:
-    calls = receiver.calls[start:]
+def event_messages(hook_endpoint: Receiver, start: int = 0) -> list[str]:
+    calls = hook_endpoint.calls[start:]
     return [call.json["metadata"]["eventMessage"] for call in calls if call.path == "/events"]
 
 
 async def test_every_hook_is_called_in_order_through_promotion(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/rollback", Answer(403, "Forbidden"))  # no rollback asked for
-    sim = await started(every_hook_canary(receiver), http_hooks)
-    before = len(receiver.calls)
+    hook_endpoint.answer("/rollback", Answer(403, "Forbidden"))  # no rollback asked for
+    sim = await started(every_hook_canary(hook_endpoint), http_hooks)
+    before = len(hook_endpoint.calls)
     sim.deploy("0.0.2")
     await sim.run_until_phase(Phase.SUCCEEDED, max_ticks=10)
 
     P, S = "Progressing", "Succeeded"
-    assert gate_calls(receiver, before) == [
+    assert gate_calls(hook_endpoint, before) == [
         ("/confirm-rollout", P),  # tick 1: the gate, then the canary is scaled up
         ("/rollback", P), ("/pre-rollout", P), ("/traffic", P),  # tick 2: weight 20
         ("/rollback", P), ("/rollout", P), ("/traffic", P),  # tick 3: weight 40
         ("/rollback", P), ("/rollout", P), ("/promotion", P),  # tick 4: promote
         ("/post", S),  # ticks 5 and 6: traffic back to the primary, then Succeeded
     ]  # fmt: skip
-    assert event_messages(receiver) == sim.notifier.messages
+    assert event_messages(hook_endpoint) == sim.notifier.messages
     assert "Post-rollout check post-rollout passed" in sim.notifier.messages
 
 
 async def test_payloads_are_flaggers_byte_for_byte(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/rollback", Answer(403))
-    sim = await started(every_hook_canary(receiver), http_hooks)
-    before = len(receiver.calls)
+    hook_endpoint.answer("/rollback", Answer(403))
+    sim = await started(every_hook_canary(hook_endpoint), http_hooks)
+    before = len(hook_endpoint.calls)
     sim.deploy("0.0.2")
     await sim.tick()
     await sim.tick()
-    calls = {call.path: call for call in reversed(receiver.calls[before:])}
+    calls = {call.path: call for call in reversed(hook_endpoint.calls[before:])}
     checksum = calls["/pre-rollout"].json["checksum"]
     assert calls["/pre-rollout"].body == (
         b'{"name":"go-demo-7","namespace":"test","phase":"Progressing","checksum":"'
@@ -98,7 +100,7 @@ async def test_payloads_are_flaggers_byte_for_byte(
         + checksum.encode()
         + b'"}'
     )
-    first_event = next(c for c in receiver.calls[before:] if c.path == "/events")
+    first_event = next(c for c in hook_endpoint.calls[before:] if c.path == "/events")
     timestamp = int(sim.clock.now().timestamp() * 1000) - 60_000  # one tick ago
     assert first_event.body == (
         b'{"name":"go-demo-7","namespace":"test","phase":"Progressing","checksum":"'
@@ -112,49 +114,49 @@ async def test_payloads_are_flaggers_byte_for_byte(
 
 
 async def test_a_rollback_webhook_rolls_back_and_post_rollout_sees_failed(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/rollback", Answer(403))
-    sim = await started(every_hook_canary(receiver), http_hooks)
+    hook_endpoint.answer("/rollback", Answer(403))
+    sim = await started(every_hook_canary(hook_endpoint), http_hooks)
     sim.deploy("0.0.2")
     await sim.tick()
     await sim.tick()
-    first_checksum = receiver.calls[-1].json["checksum"]
-    before = len(receiver.calls)
-    receiver.answer("/rollback", Answer(200, "roll it back"))
+    first_checksum = hook_endpoint.calls[-1].json["checksum"]
+    before = len(hook_endpoint.calls)
+    hook_endpoint.answer("/rollback", Answer(200, "roll it back"))
     await sim.tick()
 
     assert sim.phase == Phase.FAILED
-    assert gate_calls(receiver, before) == [("/rollback", "Progressing"), ("/post", "Failed")]
-    assert event_messages(receiver, before) == [
+    assert gate_calls(hook_endpoint, before) == [("/rollback", "Progressing"), ("/post", "Failed")]
+    assert event_messages(hook_endpoint, before) == [
         "Rollback check rollback passed",
         "Rolling back go-demo-7.test manual webhook invoked",
         "Canary failed! Scaling down go-demo-7.test",
         "Post-rollout check post-rollout passed",
     ]
     event_types = [
-        c.json["metadata"]["eventType"] for c in receiver.calls[before:] if c.path == "/events"
+        c.json["metadata"]["eventType"] for c in hook_endpoint.calls[before:] if c.path == "/events"
     ]
     assert event_types == ["Warning", "Warning", "Warning", "Normal"]
-    assert receiver.calls[-1].json["checksum"] == first_checksum  # one rollout, one checksum
+    assert hook_endpoint.calls[-1].json["checksum"] == first_checksum  # one rollout, one checksum
 
-    receiver.answer("/rollback", Answer(403))
+    hook_endpoint.answer("/rollback", Answer(403))
     sim.deploy("0.0.3")
     await sim.run_until(lambda s: s.routes is not None and s.routes.canary == 20)
-    assert receiver.calls[-1].json["checksum"] != first_checksum
+    assert hook_endpoint.calls[-1].json["checksum"] != first_checksum
 
 
 async def test_a_timeout_and_a_500_each_fail_the_hook_with_the_reason_in_the_event(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/slow", Answer(delay=1))
-    receiver.answer("/broken", Answer(500, "database down"))
+    hook_endpoint.answer("/slow", Answer(delay=1))
+    hook_endpoint.answer("/broken", Answer(500, "database down"))
     c = canary(
         {
             "threshold": 3,
             "webhooks": [
-                {"name": "slow", "url": receiver.url("/slow"), "timeout": "200ms"},
-                {"name": "broken", "url": receiver.url("/broken")},  # type defaults to rollout
+                {"name": "slow", "url": hook_endpoint.url("/slow"), "timeout": "200ms"},
+                {"name": "broken", "url": hook_endpoint.url("/broken")},  # type defaults to rollout
             ],
         }
     )
@@ -164,12 +166,12 @@ async def test_a_timeout_and_a_500_each_fail_the_hook_with_the_reason_in_the_eve
     shown = len(sim.notifier.messages)
 
     await sim.tick()
-    receiver.answer("/slow", Answer(200))
+    hook_endpoint.answer("/slow", Answer(200))
     await sim.tick()
 
     assert sim.notifier.messages[shown:] == [
         f"Halt go-demo-7.test advancement external check slow failed "
-        f"no answer from {receiver.url('/slow')} within 0.2s (timeout)",
+        f"no answer from {hook_endpoint.url('/slow')} within 0.2s (timeout)",
         "Halt go-demo-7.test advancement external check broken failed HTTP 500: database down",
     ]
     assert sim.canary.status.failed_checks == 2

@@ -13,15 +13,15 @@ from tests.fixtures.hooks import Answer, Receiver
 
 
 async def test_events_reach_every_event_webhook_and_alerts_only_the_inner_notifier(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/down", Answer(503, "maintenance"))
+    hook_endpoint.answer("/down", Answer(503, "maintenance"))
     c = canary(
         {
             "webhooks": [
-                {"name": "down", "type": "event", "url": receiver.url("/down")},
-                {"name": "chat", "type": "event", "url": receiver.url("/chat")},
-                {"name": "gate", "type": "confirm-rollout", "url": receiver.url("/gate")},
+                {"name": "down", "type": "event", "url": hook_endpoint.url("/down")},
+                {"name": "chat", "type": "event", "url": hook_endpoint.url("/chat")},
+                {"name": "gate", "type": "confirm-rollout", "url": hook_endpoint.url("/gate")},
             ]
         }
     )
@@ -34,8 +34,8 @@ async def test_events_reach_every_event_webhook_and_alerts_only_the_inner_notifi
 
     assert inner.messages == ["Halt advancement"]
     assert [a.message for a in inner.alerts] == ["Canary is waiting for approval."]
-    assert receiver.paths() == ["/down", "/chat"]  # a failing one does not stop the next
-    assert receiver.calls[1].json["metadata"] == {
+    assert hook_endpoint.paths() == ["/down", "/chat"]  # a failing one does not stop the next
+    assert hook_endpoint.calls[1].json["metadata"] == {
         "eventMessage": "Halt advancement",
         "eventType": "Warning",
         "timestamp": "1767225600000",

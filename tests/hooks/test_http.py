@@ -22,15 +22,15 @@ def rolling_out() -> Canary:
 
 
 async def test_posts_flaggers_payload_as_go_encodes_it(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
     c = rolling_out()
     hook = webhook(
-        receiver.url("/hook"), metadata={"type": "cmd", "cmd": "hey -z 1m http://x/?a=1&b=2"}
+        hook_endpoint.url("/hook"), metadata={"type": "cmd", "cmd": "hey -z 1m http://x/?a=1&b=2"}
     )
     result = await http_hooks.call(c, hook, Phase.PROGRESSING)
     assert result.ok
-    [call] = receiver.calls
+    [call] = hook_endpoint.calls
     assert call.body == (
         b'{"name":"podinfo","namespace":"test","phase":"Progressing",'
         b'"checksum":"' + checksum(c).encode() + b'",'
@@ -39,10 +39,12 @@ async def test_posts_flaggers_payload_as_go_encodes_it(
     assert call.headers["Content-Type"] == "application/json"
 
 
-async def test_no_metadata_leaves_the_field_out(receiver: Receiver, http_hooks: HttpHooks) -> None:
-    await http_hooks.call(rolling_out(), webhook(receiver.url("/hook")), Phase.SUCCEEDED)
-    assert list(receiver.calls[0].json) == ["name", "namespace", "phase", "checksum"]
-    assert receiver.calls[0].json["phase"] == "Succeeded"
+async def test_no_metadata_leaves_the_field_out(
+    hook_endpoint: Receiver, http_hooks: HttpHooks
+) -> None:
+    await http_hooks.call(rolling_out(), webhook(hook_endpoint.url("/hook")), Phase.SUCCEEDED)
+    assert list(hook_endpoint.calls[0].json) == ["name", "namespace", "phase", "checksum"]
+    assert hook_endpoint.calls[0].json["phase"] == "Succeeded"
 
 
 @pytest.mark.parametrize(
@@ -56,29 +58,33 @@ async def test_no_metadata_leaves_the_field_out(receiver: Receiver, http_hooks: 
     ],
 )
 async def test_status_202_or_lower_passes_anything_else_fails_with_the_body(
-    receiver: Receiver, http_hooks: HttpHooks, status: int, text: str, ok: bool, message: str
+    hook_endpoint: Receiver, http_hooks: HttpHooks, status: int, text: str, ok: bool, message: str
 ) -> None:
-    receiver.answer("/hook", Answer(status, text))
-    result = await http_hooks.call(rolling_out(), webhook(receiver.url("/hook")), Phase.PROGRESSING)
+    hook_endpoint.answer("/hook", Answer(status, text))
+    result = await http_hooks.call(
+        rolling_out(), webhook(hook_endpoint.url("/hook")), Phase.PROGRESSING
+    )
     assert (result.ok, result.message) == (ok, message)
 
 
 async def test_a_long_body_is_cut_keeping_its_start_and_end(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/hook", Answer(400, "first line\n" + "x" * 5000 + "\nthe real error"))
-    result = await http_hooks.call(rolling_out(), webhook(receiver.url("/hook")), Phase.PROGRESSING)
+    hook_endpoint.answer("/hook", Answer(400, "first line\n" + "x" * 5000 + "\nthe real error"))
+    result = await http_hooks.call(
+        rolling_out(), webhook(hook_endpoint.url("/hook")), Phase.PROGRESSING
+    )
     assert len(result.message) < 520
     assert result.message.startswith("HTTP 400: first line x")
     assert result.message.endswith("x the real error")
 
 
-async def test_a_timeout_fails_naming_it(receiver: Receiver, http_hooks: HttpHooks) -> None:
-    receiver.answer("/slow", Answer(delay=2))
-    hook = webhook(receiver.url("/slow"), timeout="200ms")
+async def test_a_timeout_fails_naming_it(hook_endpoint: Receiver, http_hooks: HttpHooks) -> None:
+    hook_endpoint.answer("/slow", Answer(delay=2))
+    hook = webhook(hook_endpoint.url("/slow"), timeout="200ms")
     result = await http_hooks.call(rolling_out(), hook, Phase.PROGRESSING)
     assert not result.ok
-    assert result.message == f"no answer from {receiver.url('/slow')} within 0.2s (timeout)"
+    assert result.message == f"no answer from {hook_endpoint.url('/slow')} within 0.2s (timeout)"
 
 
 async def test_an_unreachable_receiver_fails_naming_it(http_hooks: HttpHooks) -> None:
@@ -92,16 +98,16 @@ async def test_an_unreachable_receiver_fails_naming_it(http_hooks: HttpHooks) ->
 
 
 async def test_retries_server_errors_but_not_answers(
-    receiver: Receiver, http_hooks: HttpHooks
+    hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    receiver.answer("/flaky", Answer(503), Answer(500), Answer(200, "fine"))
-    receiver.answer("/closed", Answer(403, "Forbidden"))
+    hook_endpoint.answer("/flaky", Answer(503), Answer(500), Answer(200, "fine"))
+    hook_endpoint.answer("/closed", Answer(403, "Forbidden"))
     flaky = await http_hooks.call(
-        rolling_out(), webhook(receiver.url("/flaky"), retries=2), Phase.PROGRESSING
+        rolling_out(), webhook(hook_endpoint.url("/flaky"), retries=2), Phase.PROGRESSING
     )
     closed = await http_hooks.call(
-        rolling_out(), webhook(receiver.url("/closed"), retries=2), Phase.PROGRESSING
+        rolling_out(), webhook(hook_endpoint.url("/closed"), retries=2), Phase.PROGRESSING
     )
     assert (flaky.ok, flaky.message) == (True, "HTTP 200: fine")
     assert (closed.ok, closed.message) == (False, "HTTP 403: Forbidden")
-    assert receiver.paths() == ["/flaky"] * 3 + ["/closed"]
+    assert hook_endpoint.paths() == ["/flaky"] * 3 + ["/closed"]
