@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.hooks import post_json
 
 CANARY = {"name": "go-demo-7", "namespace": "test"}
@@ -83,7 +85,9 @@ async def test_cmd_is_killed_at_its_timeout(loadtester: str, tmp_path: Path) -> 
     await eventually(lambda: not alive(pid))
 
 
-async def test_bash_waits_and_answers_with_the_output(loadtester: str) -> None:
+async def test_bash_waits_and_answers_with_the_output(
+    loadtester: str, caplog: pytest.LogCaptureFixture
+) -> None:
     assert await task(loadtester, type="bash", cmd="echo all good; echo on stderr >&2") == (
         200,
         "all good\non stderr\n",
@@ -92,6 +96,10 @@ async def test_bash_waits_and_answers_with_the_output(loadtester: str) -> None:
         500,
         "exit code 1: 2 tests failed\n",
     )
+    [failed] = [r for r in caplog.records if r.getMessage().startswith("task failed")]
+    assert (failed.canary, failed.namespace) == ("go-demo-7", "test")  # type: ignore[attr-defined]
+    assert "exitCode=1" in failed.getMessage()
+    assert 'output="2 tests failed\\n"' in failed.getMessage()
 
 
 async def test_bash_is_killed_at_its_timeout_with_what_it_started(

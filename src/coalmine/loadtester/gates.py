@@ -62,7 +62,7 @@ def _checker(gates: Gates, kind: str, key_prefix: str) -> Handler:
         except BadRequest as error:
             return web.Response(status=400, text=str(error))
         is_open = gates.is_open(key_prefix + payload.canary)
-        log_event(f"{kind} check", canary=payload.canary, open=is_open)
+        log_event(f"{kind} check", payload, open=is_open)
         if is_open:
             return web.Response(text="Approved")
         return web.Response(status=403, text="Forbidden")
@@ -78,7 +78,7 @@ def _setter(gates: Gates, kind: str, key_prefix: str, is_open: bool) -> Handler:
             return web.Response(status=400, text=str(error))
         gates.set(key_prefix + payload.canary, is_open)
         state = "opened" if is_open else "closed"
-        log_event(f"{kind} {state}", canary=payload.canary)
+        log_event(f"{kind} {state}", payload)
         return web.Response(status=202, text=f"{kind} {state} for {payload.canary}")
 
     return set_gate

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from aiohttp import web
 
@@ -20,7 +19,9 @@ SHUTDOWN_SECONDS = 5.0
 
 def serve(host: str, port: int, settings: TaskSettings | None = None) -> None:
     """Serve until stopped. Raises OSError when the port cannot be bound."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    from coalmine.logs import configure_logging
+
+    configure_logging(logging.INFO, json_lines=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     log_event("listening", host=host, port=port)
     web.run_app(

@@ -16,6 +16,7 @@ Commands come only from the webhook's own metadata, that is from the Canary.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -62,8 +63,7 @@ class TaskHandler:
             payload = await read_payload(request)
             return await self._dispatch(payload)
         except BadRequest as error:
-            canary = payload.canary if payload else None
-            log_event("task refused", canary=canary, reason=str(error))
+            log_event("task refused", payload, level=logging.WARNING, reason=str(error))
             return web.Response(status=400, text=str(error))
 
     async def _dispatch(self, payload: HookPayload) -> web.Response:
@@ -84,14 +84,14 @@ class TaskHandler:
         timeout = _timeout(payload.metadata, self.settings.background_timeout)
         key: TaskKey = (payload.canary, f"cmd {command}")
         if not self.background.claim(key):
-            log_event("task skipped", canary=payload.canary, type="cmd", cmd=command)
+            log_event("task skipped", payload, type="cmd", cmd=command)
             return web.Response(status=202, text=f"already running for {payload.canary}")
         try:
             running = await RunningCommand.start(argv)
         except OSError as error:
             self.background.release(key)
             raise BadRequest(f"cannot start {argv[0]!r}: {error.strerror or error}") from None
-        log_event("task started", canary=payload.canary, type="cmd", cmd=command, timeout=timeout)
+        log_event("task started", payload, type="cmd", cmd=command, timeout=timeout)
         log_output = payload.metadata.get("logCmdOutput", "").lower() == "true"
         self.background.run(key, _finish(running, timeout, payload, command, log_output))
         return web.Response(status=202, text=f"started for {payload.canary}")
@@ -99,7 +99,7 @@ class TaskHandler:
     async def _bash(self, payload: HookPayload) -> web.Response:
         command = _required(payload.metadata, "cmd")
         timeout = _timeout(payload.metadata, self.settings.blocking_timeout)
-        log_event("task started", canary=payload.canary, type="bash", cmd=command, timeout=timeout)
+        log_event("task started", payload, type="bash", cmd=command, timeout=timeout)
         try:
             running = await RunningCommand.start(["bash", "-c", command])
         except OSError as error:
@@ -119,10 +119,10 @@ class TaskHandler:
         what = f"load {plan.method} {plan.url} {plan.rps:g}/s {plan.duration:g}s {plan.headers}"
         key: TaskKey = (payload.canary, what)
         if not self.background.claim(key):
-            log_event("task skipped", canary=payload.canary, type="load", url=plan.url)
+            log_event("task skipped", payload, type="load", url=plan.url)
             return web.Response(status=202, text=f"already running for {payload.canary}")
         log_event(
-            "task started", canary=payload.canary, type="load", url=plan.url, rps=plan.rps,
+            "task started", payload, type="load", url=plan.url, rps=plan.rps,
             duration=plan.duration, method=plan.method,
         )  # fmt: skip
         self.background.run(key, _run_load(self.generate, plan, payload))
@@ -142,10 +142,10 @@ async def _run_load(generate: LoadGenerator, plan: LoadPlan, payload: HookPayloa
         async with asyncio.timeout(deadline):
             tally = await generate(plan)
     except TimeoutError:
-        log_event("task failed", canary=payload.canary, type="load", url=plan.url, timedOut=True)
+        log_event("task failed", payload, level=logging.WARNING, url=plan.url, timedOut=True)
         return
     log_event(
-        "task finished", canary=payload.canary, type="load", url=plan.url, sent=tally.sent,
+        "task finished", payload, type="load", url=plan.url, sent=tally.sent,
         statuses=dict(tally.statuses), errors=tally.errors, skipped=tally.skipped,
     )  # fmt: skip
 
@@ -155,10 +155,15 @@ def _log_result(
 ) -> None:
     log_event(
         "task finished" if result.ok else "task failed",
-        canary=payload.canary, type=kind, cmd=command, exitCode=result.exit_code,
-        timedOut=result.exit_code is None, seconds=round(result.seconds, 3),
+        payload,
+        level=logging.INFO if result.ok else logging.WARNING,
+        type=kind,
+        cmd=command,
+        exitCode=result.exit_code,
+        timedOut=result.exit_code is None,
+        seconds=round(result.seconds, 3),
         output=result.output[-2000:] if log_output else None,
-    )  # fmt: skip
+    )
 
 
 def _required(metadata: Mapping[str, str], name: str) -> str:
