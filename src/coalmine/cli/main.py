@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import simulate, validate
+from coalmine.cli import demo_app, load, simulate, validate
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -51,6 +51,8 @@ def main(
 
 app.command("validate")(validate.validate)
 app.command("simulate")(simulate.simulate)
+app.command("load")(load.load)
+app.command("demo-app")(demo_app.demo_app)
 
 
 def run() -> None:
