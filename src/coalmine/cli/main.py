@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import apply, describe, events, get, simulate, validate
+from coalmine.cli import apply, demo_app, describe, events, get, load, simulate, validate
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -56,6 +56,8 @@ app.command("get")(get.get)
 app.command("describe")(describe.describe)
 app.command("events")(events.events)
 app.command("simulate")(simulate.simulate)
+app.command("load")(load.load)
+app.command("demo-app")(demo_app.demo_app)
 
 
 def run() -> None:
