@@ -1,3 +1,7 @@
 """Shared fixtures. Test modules mirror src/coalmine; end-to-end tests live in tests/e2e."""
 
-pytest_plugins = ["tests.fixtures.hooks", "tests.fixtures.notify"]
+pytest_plugins = [
+    "tests.fixtures.demo",
+    "tests.fixtures.hooks",
+    "tests.fixtures.notify",
+]

@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import apply, describe, events, gate, get, loadtester, simulate, validate
+from coalmine.cli import (
+    apply,
+    demo_app,
+    describe,
+    events,
+    gate,
+    get,
+    load,
+    loadtester,
+    simulate,
+    validate,
+)
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -56,6 +67,8 @@ app.command("get")(get.get)
 app.command("describe")(describe.describe)
 app.command("events")(events.events)
 app.command("simulate")(simulate.simulate)
+app.command("load")(load.load)
+app.command("demo-app")(demo_app.demo_app)
 app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
