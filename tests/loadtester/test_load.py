@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from coalmine.loadtester import LoadPlan
+from coalmine.loadtester import plan_from_metadata
 from tests.fixtures.hooks import post_json, serve
 
 CANARY = {"name": "go-demo-7", "namespace": "test"}
@@ -50,16 +50,21 @@ async def test_load_sends_the_requested_rate_once_per_canary(loadtester: str) ->
 
 
 def test_a_plan_is_read_from_metadata_or_refused_naming_the_field() -> None:
-    plan = LoadPlan.from_metadata(
+    plan = plan_from_metadata(
         {"url": "http://demo.test/", "rps": "2.5", "duration": "1m", "headers": "A: 1\nB: x:y"}
     )
-    assert (plan.rps, plan.duration, plan.total) == (2.5, 60.0, 150)
-    assert plan.headers == (("A", "1"), ("B", "x:y"))
+    assert (plan.urls, plan.rate, plan.duration, plan.method) == (
+        ("http://demo.test/",),
+        2.5,
+        60.0,
+        "GET",
+    )
+    assert plan.headers == {"A": "1", "B": "x:y"}
     with pytest.raises(ValueError, match=r"^metadata\.url must be an http\(s\) URL"):
-        LoadPlan.from_metadata({"url": "demo.test", "rps": "1", "duration": "1m"})
+        plan_from_metadata({"url": "demo.test", "rps": "1", "duration": "1m"})
     with pytest.raises(ValueError, match=r"^metadata\.duration is required"):
-        LoadPlan.from_metadata({"url": "http://demo.test/", "rps": "1"})
+        plan_from_metadata({"url": "http://demo.test/", "rps": "1"})
     with pytest.raises(ValueError, match=r"^metadata\.headers: write one 'Name: value'"):
-        LoadPlan.from_metadata(
+        plan_from_metadata(
             {"url": "http://demo.test/", "rps": "1", "duration": "1s", "headers": "oops"}
         )

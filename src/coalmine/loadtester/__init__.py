@@ -7,17 +7,16 @@ It speaks Flagger's load tester protocol, so Canaries written for Flagger's
 """
 
 from coalmine.loadtester.app import create_app
-from coalmine.loadtester.load import LoadPlan, LoadTally
+from coalmine.loadtester.load import plan_from_metadata
 from coalmine.loadtester.server import DEFAULT_PORT, serve
-from coalmine.loadtester.tasks import TASK_TYPES, LoadGenerator, TaskSettings
+from coalmine.loadtester.tasks import TASK_TYPES, LoadRunner, TaskSettings
 
 __all__ = [
     "DEFAULT_PORT",
     "TASK_TYPES",
-    "LoadGenerator",
-    "LoadPlan",
-    "LoadTally",
+    "LoadRunner",
     "TaskSettings",
     "create_app",
+    "plan_from_metadata",
     "serve",
 ]

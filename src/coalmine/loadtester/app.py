@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from coalmine.load import generate_load
 from coalmine.loadtester.background import BackgroundTasks
 from coalmine.loadtester.gates import Gates, add_gate_routes
-from coalmine.loadtester.load import generate
-from coalmine.loadtester.tasks import LoadGenerator, TaskHandler, TaskSettings
+from coalmine.loadtester.tasks import LoadRunner, TaskHandler, TaskSettings
 
 __all__ = ["BACKGROUND", "GATES", "create_app"]
 
@@ -16,13 +16,13 @@ BACKGROUND = web.AppKey("background", BackgroundTasks)
 
 
 def create_app(
-    settings: TaskSettings | None = None, *, load_generator: LoadGenerator = generate
+    settings: TaskSettings | None = None, *, run_load: LoadRunner = generate_load
 ) -> web.Application:
     """A load tester. Its background tasks stop (and their processes die) on app cleanup."""
     app = web.Application()
     app[GATES] = Gates()
     app[BACKGROUND] = BackgroundTasks()
-    tasks = TaskHandler(settings or TaskSettings(), app[BACKGROUND], load_generator)
+    tasks = TaskHandler(settings or TaskSettings(), app[BACKGROUND], run_load)
     app.router.add_post("/", tasks.handle)
     app.router.add_get("/healthz", _healthz)
     add_gate_routes(app, app[GATES])

@@ -6,7 +6,8 @@
 - `bash`: run `bash -c "$cmd"`, wait for it, answer 200 with its output when it exits 0
   and 500 with its output when it does not, so the webhook fails with that output.
 - `load`: send HTTP requests at `metadata.rps` for `metadata.duration` to
-  `metadata.url` in the background (coalmine's addition; no external tool needed).
+  `metadata.url` in the background, with `coalmine.load` (coalmine's addition: no
+  external tool needed).
 
 Background tasks are deduplicated per canary: one identical to a task still running is
 not started again. Every task has a deadline (`metadata.timeout`) and is killed there.
@@ -24,18 +25,20 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from coalmine.api.common import parse_duration
+from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.background import BackgroundTasks, TaskKey
 from coalmine.loadtester.commands import CommandResult, RunningCommand
-from coalmine.loadtester.load import REQUEST_TIMEOUT, LoadPlan, LoadTally
+from coalmine.loadtester.load import plan_from_metadata
 from coalmine.loadtester.logs import log_event
 from coalmine.loadtester.payload import BadRequest, HookPayload, read_payload
 
-__all__ = ["TASK_TYPES", "LoadGenerator", "TaskHandler", "TaskSettings"]
+__all__ = ["TASK_TYPES", "LoadRunner", "TaskHandler", "TaskSettings"]
 
 TASK_TYPES = ("cmd", "bash", "load")
 
-LoadGenerator = Callable[[LoadPlan], Awaitable[LoadTally]]
-"""What the `load` task needs from a load generator: a plan in, a tally out."""
+LoadRunner = Callable[[LoadPlan], Awaitable[LoadResult]]
+"""What the `load` task needs from a load generator: a plan in, a result out
+(`coalmine.load.generate_load`)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class TaskHandler:
     """Serves `POST /`: reads the payload, runs the task its metadata names."""
 
     def __init__(
-        self, settings: TaskSettings, background: BackgroundTasks, generate: LoadGenerator
+        self, settings: TaskSettings, background: BackgroundTasks, generate: LoadRunner
     ) -> None:
         self.settings = settings
         self.background = background
@@ -113,18 +116,24 @@ class TaskHandler:
 
     def _load(self, payload: HookPayload) -> web.Response:
         try:
-            plan = LoadPlan.from_metadata(payload.metadata)
+            plan = plan_from_metadata(payload.metadata)
         except ValueError as error:
             raise BadRequest(str(error)) from None
-        what = f"load {plan.method} {plan.url} {plan.rps:g}/s {plan.duration:g}s {plan.headers}"
+        headers = sorted(plan.headers.items())
+        what = f"load {plan.method} {plan.urls} {plan.rate:g}/s {plan.duration:g}s {headers}"
         key: TaskKey = (payload.canary, what)
         if not self.background.claim(key):
-            log_event("task skipped", payload, type="load", url=plan.url)
+            log_event("task skipped", payload, type="load", url=plan.urls[0])
             return web.Response(status=202, text=f"already running for {payload.canary}")
         log_event(
-            "task started", payload, type="load", url=plan.url, rps=plan.rps,
-            duration=plan.duration, method=plan.method,
-        )  # fmt: skip
+            "task started",
+            payload,
+            type="load",
+            url=plan.urls[0],
+            rps=plan.rate,
+            duration=plan.duration,
+            method=plan.method,
+        )
         self.background.run(key, _run_load(self.generate, plan, payload))
         return web.Response(status=202, text=f"started for {payload.canary}")
 
@@ -136,18 +145,28 @@ async def _finish(
     _log_result(payload, "cmd", command, result, log_output=log_output or not result.ok)
 
 
-async def _run_load(generate: LoadGenerator, plan: LoadPlan, payload: HookPayload) -> None:
-    deadline = plan.duration + REQUEST_TIMEOUT + 5
+async def _run_load(generate: LoadRunner, plan: LoadPlan, payload: HookPayload) -> None:
+    deadline = plan.duration + plan.timeout + 5
+    url = plan.urls[0]
     try:
         async with asyncio.timeout(deadline):
-            tally = await generate(plan)
+            result = await generate(plan)
     except TimeoutError:
-        log_event("task failed", payload, level=logging.WARNING, url=plan.url, timedOut=True)
+        log_event("task failed", payload, level=logging.WARNING, url=url, timedOut=True)
         return
+    latency = result.latency
     log_event(
-        "task finished", payload, type="load", url=plan.url, sent=tally.sent,
-        statuses=dict(tally.statuses), errors=tally.errors, skipped=tally.skipped,
-    )  # fmt: skip
+        "task finished",
+        payload,
+        type="load",
+        url=url,
+        sent=result.sent,
+        rate=round(result.rate, 1),
+        statuses=dict(result.statuses),
+        errors=dict(result.errors),
+        dropped=result.dropped,
+        p99Ms=round(latency.p99 * 1000, 1) if latency else None,
+    )
 
 
 def _log_result(
