@@ -1,1 +1,3 @@
 """Shared fixtures. Test modules mirror src/coalmine; end-to-end tests live in tests/e2e."""
+
+pytest_plugins = ["tests.fixtures.kube"]
