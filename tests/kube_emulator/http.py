@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -16,3 +18,17 @@ async def call(
 ) -> tuple[int, Any]:
     async with http.request(method, path, json=body, **kwargs) as response:
         return response.status, await response.json()
+
+
+async def watch_events(
+    http: aiohttp.ClientSession, path: str, params: dict[str, str], count: int, deadline: float = 5
+) -> list[dict[str, Any]]:
+    """Read up to `count` events from a watch stream (fewer if it ends), within a deadline."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(deadline), http.get(path, params=params) as response:
+        assert response.status == 200, await response.text()
+        async for line in response.content:
+            events.append(json.loads(line))
+            if len(events) == count:
+                break
+    return events

@@ -113,12 +113,6 @@ async def test_deployment_scale_subresource(
     )
     assert (status, scaled["spec"]["replicas"]) == (200, 0)
     stored = kube_emulator.get("apps/v1", "deployments", "web", "default")
-    assert (
-        stored is not None
-    )
-    assert (
-        stored["spec"]["replicas"] == 0
-    )
-    assert (
-        stored["metadata"]["generation"] == 2
-    )
+    assert stored is not None
+    assert stored["spec"]["replicas"] == 0
+    assert stored["metadata"]["generation"] == 2

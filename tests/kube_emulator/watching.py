@@ -31,8 +31,10 @@ from .storage import CLOSE, Obj, Store, StoredEvent
 DEFAULT_TIMEOUT = 1800.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class WatchOptions:
+    """Shared by all streams of one emulator; tests may change it while it runs."""
+
     bookmark_interval: float
 
 
