@@ -22,7 +22,8 @@ from .watching import WatchOptions, WatchStream
 
 
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    quoted = [w.replace("\\", "\\\\").replace('"', '\\"') for w in warnings or []]
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in quoted)} if quoted else None
     text = json.dumps(body, separators=(",", ":"))
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
 
