@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -32,3 +33,12 @@ async def watch_events(
             if len(events) == count:
                 break
     return events
+
+
+async def eventually(check: Callable[[], object], deadline: float = 10, step: float = 0.02) -> None:
+    """Wait until `check()` is truthy; fail the test after `deadline` seconds."""
+    for _ in range(int(deadline / step)):
+        if check():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"still not true after {deadline} s: {check}")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 
 from tests.kube_emulator import KubeEmulator
-from tests.kube_emulator.http import MERGE, call, watch_events
+from tests.kube_emulator.http import MERGE, call, eventually, watch_events
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
 async def _eventually_gone(emulator: KubeEmulator, name: str, namespace: str = "default") -> None:
-    async with asyncio.timeout(5):
-        while emulator.get("v1", "configmaps", name, namespace) is not None:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: emulator.get("v1", "configmaps", name, namespace) is None)
 
 
 def _owned(name: str, *owners: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +143,8 @@ async def test_orphan_deletion_keeps_dependents(
     await call(kube_http, "DELETE", f"{CONFIGMAPS}/owner", params={"propagationPolicy": "Orphan"})
     await _eventually_gone(kube_emulator, "owner")
     child = kube_emulator.get("v1", "configmaps", "child", "default")
-    assert child is not None and "ownerReferences" not in child["metadata"]
+    assert child is not None
+    assert "ownerReferences" not in child["metadata"]
 
 
 async def test_deleting_a_namespace_deletes_its_objects(
@@ -158,9 +156,7 @@ async def test_deleting_a_namespace_deletes_its_objects(
     )
     status, deleting = await call(kube_http, "DELETE", "/api/v1/namespaces/team")
     assert (status, deleting["metadata"]["name"]) == (200, "team")
-    async with asyncio.timeout(5):
-        while kube_emulator.get("v1", "namespaces", "team") is not None:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: kube_emulator.get("v1", "namespaces", "team") is None)
     assert kube_emulator.objects("v1", "configmaps", "team") == []
 
 
@@ -173,7 +169,8 @@ async def test_a_terminating_namespace_refuses_new_objects(
     await call(kube_http, "DELETE", "/api/v1/namespaces/team")
     kube_emulator.collect_garbage()
     namespace = kube_emulator.get("v1", "namespaces", "team")
-    assert namespace is not None and namespace["status"]["phase"] == "Terminating"
+    assert namespace is not None
+    assert namespace["status"]["phase"] == "Terminating"
     status, body = await call(
         kube_http, "POST", "/api/v1/namespaces/team/configmaps", {"metadata": {"name": "new"}}
     )

@@ -221,10 +221,9 @@ async def test_kr8s_create_get_patch_delete(kr8s_api: Any, kube_emulator: KubeEm
     assert fetched.raw["spec"]["replicas"] == 4
     assert fetched.metadata.generation == 2
     await fetched.label(tier="web")
-    assert (
-        kube_emulator.get("apps/v1", "deployments", "web", "default")["metadata"]["labels"]["tier"]
-        == "web"
-    )
+    stored = kube_emulator.get("apps/v1", "deployments", "web", "default")
+    assert stored is not None
+    assert stored["metadata"]["labels"]["tier"] == "web"
     config = await ConfigMap({"metadata": {"name": "cfg"}, "data": {"a": "1"}}, api=kr8s_api)
     await config.create()
     names = [d.name async for d in kr8s_api.get("deployments", namespace="default")]

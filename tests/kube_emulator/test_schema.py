@@ -24,23 +24,23 @@ def _errors(spec: dict[str, Any]) -> list[str]:
     [
         (
             {"analysis": {"stepWeight": 200}},
-            "spec.analysis.stepWeight: Invalid value: 200: spec.analysis.stepWeight in body should be less than or equal to 100",
+            "spec.analysis.stepWeight: Invalid value: 200: spec.analysis.stepWeight in body should be less than or equal to 100",  # noqa: E501
         ),
         (
             {"analysis": {"stepWeight": -1}},
-            "spec.analysis.stepWeight: Invalid value: -1: spec.analysis.stepWeight in body should be greater than or equal to 0",
+            "spec.analysis.stepWeight: Invalid value: -1: spec.analysis.stepWeight in body should be greater than or equal to 0",  # noqa: E501
         ),
         (
             {"analysis": {"maxWeight": 100}},
-            "spec.analysis.maxWeight: Invalid value: 100: spec.analysis.maxWeight in body should be less than 100",
+            "spec.analysis.maxWeight: Invalid value: 100: spec.analysis.maxWeight in body should be less than 100",  # noqa: E501
         ),
         (
             {"analysis": {"stepWeight": "ten"}},
-            'spec.analysis.stepWeight: Invalid value: "string": spec.analysis.stepWeight in body must be of type integer: "string"',
+            'spec.analysis.stepWeight: Invalid value: "string": spec.analysis.stepWeight in body must be of type integer: "string"',  # noqa: E501
         ),
         (
             {"analysis": {"interval": "soon"}},
-            "spec.analysis.interval: Invalid value: \"soon\": spec.analysis.interval in body should match '^[0-9]+(s|m)$'",
+            "spec.analysis.interval: Invalid value: \"soon\": spec.analysis.interval in body should match '^[0-9]+(s|m)$'",  # noqa: E501
         ),
         (
             {"analysis": {}, "mode": "yolo"},
@@ -52,7 +52,7 @@ def _errors(spec: dict[str, Any]) -> list[str]:
         ),
         (
             {"analysis": {}, "name": "waytoolong"},
-            'spec.name: Invalid value: "waytoolong": spec.name in body should be at most 8 chars long',
+            'spec.name: Invalid value: "waytoolong": spec.name in body should be at most 8 chars long',  # noqa: E501
         ),
         (
             {"analysis": {}, "tags": ["a", "b", "c"]},
@@ -64,11 +64,11 @@ def _errors(spec: dict[str, Any]) -> list[str]:
         ),
         (
             {"analysis": {}, "labels": {"a": 1}},
-            'spec.labels.a: Invalid value: "integer": spec.labels.a in body must be of type string: "integer"',
+            'spec.labels.a: Invalid value: "integer": spec.labels.a in body must be of type string: "integer"',  # noqa: E501
         ),
         (
             {"analysis": {}, "port": True},
-            'spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',
+            'spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',  # noqa: E501
         ),
         ({}, "spec.analysis: Required value"),
     ],
@@ -134,11 +134,11 @@ async def test_invalid_custom_resource_is_422_like_the_real_server(
     assert body["details"]["causes"] == [
         {
             "reason": "FieldValueInvalid",
-            "message": "Invalid value: 200: spec.analysis.stepWeight in body should be less than or equal to 100",
+            "message": "Invalid value: 200: spec.analysis.stepWeight in body should be less than or equal to 100",  # noqa: E501
             "field": "spec.analysis.stepWeight",
         }
     ]
-    _, created = await call(kube_http, "POST", WIDGETS, widget("w"))
+    _, _created = await call(kube_http, "POST", WIDGETS, widget("w"))
     status, body = await call(
         kube_http, "PATCH", f"{WIDGETS}/w", {"spec": {"mode": "x", "name": "y"}}, headers=MERGE
     )

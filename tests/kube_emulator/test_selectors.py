@@ -109,7 +109,7 @@ async def test_list_across_namespaces(kube_http: aiohttp.ClientSession, three_po
 
 
 async def test_limit_and_continue(kube_http: aiohttp.ClientSession, three_pods: None) -> None:
-    status, first = await call(
+    _status, first = await call(
         kube_http, "GET", "/api/v1/namespaces/default/pods", params={"limit": "2"}
     )
     assert [i["metadata"]["name"] for i in first["items"]] == ["a", "b"]

@@ -37,7 +37,8 @@ async def test_watch_starts_with_the_current_state_then_follows(
     await changer
     assert _summary(events) == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
-    assert versions == sorted(versions) and len(set(versions)) == 3
+    assert versions == sorted(versions)
+    assert len(set(versions)) == 3
     assert events[0]["object"]["kind"] == "ConfigMap"
 
 

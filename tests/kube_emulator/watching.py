@@ -29,6 +29,7 @@ from .selectors import object_filter
 from .storage import CLOSE, Obj, Store, StoredEvent
 
 DEFAULT_TIMEOUT = 1800.0
+CLIENT_CHECK_INTERVAL = 1.0  # how soon a watch notices that its client has gone
 
 
 @dataclass
@@ -131,23 +132,32 @@ class WatchStream:
             response = web.StreamResponse(headers={"Content-Type": "application/json"})
             response.enable_chunked_encoding()
             await response.prepare(request)
-            await response.write(b"".join(first))
-            await self._follow(response, queue)
+            try:
+                await response.write(b"".join(first))
+                await self._follow(request, response, queue)
+            except ConnectionError:
+                pass  # the client went away mid-write
             return response
         finally:
             self.store.unsubscribe(self.rt.storage_key, queue)
 
     async def _follow(
-        self, response: web.StreamResponse, queue: asyncio.Queue[StoredEvent | None]
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        queue: asyncio.Queue[StoredEvent | None],
     ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         next_bookmark = loop.time() + self.bookmark_interval
         while (remaining := deadline - loop.time()) > 0:
             wait = min(remaining, next_bookmark - loop.time()) if self.bookmarks else remaining
+            wait = min(wait, CLIENT_CHECK_INTERVAL)
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0))
             except TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    return  # the client went away
                 if self.bookmarks and loop.time() >= next_bookmark:
                     self.position = max(self.position, self.store.resource_version)
                     await response.write(self._bookmark())
