@@ -193,3 +193,21 @@ async def test_kr8s_watch(kr8s_api: Any, kube_emulator: KubeEmulator) -> None:
     await web.scale(3)
     await asyncio.wait_for(watcher, timeout=5)
     assert seen == [("ADDED", "web"), ("MODIFIED", "web")]
+
+
+async def test_deleting_a_crd_ends_its_watches(kube_http: aiohttp.ClientSession) -> None:
+    from tests.kube_emulator.http import CRDS
+    from tests.kube_emulator.samples import GROUP, widget, widget_crd
+
+    await call(kube_http, "POST", CRDS, widget_crd())
+    widgets = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    await call(kube_http, "POST", widgets, widget("w"))
+
+    async def delete_later() -> None:
+        await asyncio.sleep(0.05)
+        await call(kube_http, "DELETE", f"{CRDS}/widgets.{GROUP}")
+
+    deleter = asyncio.create_task(delete_later())
+    events = await watch_events(kube_http, widgets, {"watch": "true"}, count=10)
+    await deleter
+    assert _summary(events) == [("ADDED", "w"), ("DELETED", "w")]

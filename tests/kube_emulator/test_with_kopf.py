@@ -12,7 +12,7 @@ import pytest
 
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.http import CRDS, call, eventually
-from tests.kube_emulator.samples import GROUP, widget, widget_crd
+from tests.kube_emulator.samples import GROUP, kopf_peering_documents, widget, widget_crd
 
 WIDGETS = f"/apis/{GROUP}/v1/namespaces/default/widgets"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
@@ -98,3 +98,47 @@ async def test_kopf_operator_reacts_patches_status_and_finalizes(
     assert status_patches
     assert {r.content_type for r in status_patches} == {"application/merge-patch+json"}
     assert all(r.status == 200 for r in status_patches)
+
+
+async def test_kopf_peering_with_its_own_crds(
+    kube_emulator: KubeEmulator,
+    kubeconfig: Path,
+    kube_http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kopf
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    for document in kopf_peering_documents():
+        kind = document["kind"]
+        plural = {"CustomResourceDefinition": "customresourcedefinitions"}.get(
+            kind, kind.lower() + "s"
+        )
+        namespace = document["metadata"].get("namespace")
+        kube_emulator.create(document["apiVersion"], plural, document, namespace=namespace)
+    registry, settings = _operator([])
+    stop, ready = asyncio.Event(), asyncio.Event()
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=settings,
+            peering_name="default",
+            namespaces=["default"],
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=10)
+
+        def peers() -> dict[str, Any]:
+            peering = kube_emulator.get("kopf.dev/v1", "kopfpeerings", "default", "default")
+            return dict((peering or {}).get("status") or {})
+
+        await eventually(lambda: len(peers()) == 1)
+        [(identity, record)] = peers().items()
+        assert record["lifetime"] > 0
+        assert identity
+    finally:
+        stop.set()
+        await asyncio.wait_for(operator, timeout=10)
