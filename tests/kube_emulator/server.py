@@ -72,6 +72,7 @@ class KubeEmulator:
         self.gc = GarbageCollector(self.registry)
         self.watch_options = WatchOptions(bookmark_interval=bookmark_interval)
         self.requests: list[RecordedRequest] = []
+        self.internal_errors: list[str] = []  # emulator bugs (500s); the fixture fails on them
         self.url = ""
         self._runner: web.AppRunner | None = None
         for name in INITIAL_NAMESPACES:
@@ -160,6 +161,7 @@ class KubeEmulator:
             )
         except Exception as error:
             logger.exception("kube emulator failed on %s %s", request.method, request.path_qs)
+            self.internal_errors.append(f"{request.method} {request.path_qs}: {error!r}")
             response = json_response(errors.internal(repr(error)).status_body(), 500)
         self.requests.append(
             RecordedRequest(
