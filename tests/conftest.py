@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.demo",
     "tests.fixtures.hooks",
+    "tests.fixtures.kube",
     "tests.fixtures.notify",
 ]
