@@ -11,8 +11,10 @@ import pytest
 
 from coalmine.errors import EnvoyRejected, InvalidDataPlane, Unavailable
 from coalmine.local.envoy import (
+    Cluster,
     DataPlane,
     Destination,
+    Endpoint,
     EnvoyDataPlane,
     Listener,
     Route,
@@ -83,6 +85,26 @@ async def test_replacing_the_cluster_behind_a_route_under_load_fails_no_request(
 
     assert load.failures() == [], f"{len(load.failures())} of {len(answers)} requests failed"
     assert backends(answers).keys() == {"blue", "green"}
+
+
+async def test_scaling_a_cluster_under_load_fails_no_request(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """Replicas come and go as endpoints of one cluster (a CDS update of that cluster)."""
+    first, second = await make_backend("first"), await make_backend("second")
+    one = split({first: 100})
+    both = Cluster("test_first", (*one.clusters[0].endpoints, Endpoint("127.0.0.1", second.port)))
+    two = dataclasses.replace(one, clusters=(both,))
+    await dataplane.apply(one)
+    load = Load(http, gateway_url(dataplane), workers=8)
+    load.start()
+    for change in range(10):
+        await dataplane.apply(two if change % 2 == 0 else one)
+        await load.more(50)
+    answers = await load.stop()
+
+    assert load.failures() == [], f"{len(load.failures())} of {len(answers)} requests failed"
+    assert backends(answers).keys() == {"first", "second"}
 
 
 async def test_weights_not_summing_to_100_are_refused_and_routes_stay(

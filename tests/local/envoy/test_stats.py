@@ -141,8 +141,9 @@ def test_one_sample_is_not_enough() -> None:
 def test_samples_older_than_the_window_are_no_data() -> None:
     """The collector stopped getting samples (Envoy down): old numbers are not reused."""
     samples = [_sample(0.0, c=_counters(0, 0, NONE, 0.0)), _sample(1.0, c=_counters(9, 0, NONE, 0))]
-    window = summarize(samples, "c", window_s=60.0, now=120.0)
+    window = summarize(samples, "c", 60.0, now=120.0, scrape_error="Envoy is not running")
     assert window.success_rate.value is None
+    assert window.success_rate.reason.endswith("; the last scrape failed: Envoy is not running")
 
 
 def test_an_unknown_cluster_says_so() -> None:

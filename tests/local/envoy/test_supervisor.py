@@ -45,7 +45,7 @@ async def test_killed_envoy_is_restarted_with_the_same_routes(
         clusters=(cluster_of(primary), cluster_of(canary)),
     )
     await dataplane.apply(plane)
-    first_pid = dataplane.supervisor.pid
+    first_pid, first_admin = dataplane.supervisor.pid, dataplane.admin_url
     assert first_pid is not None
     load = Load(http, gateway_url(dataplane, "/primary"), workers=4)
     load.start()
@@ -58,6 +58,7 @@ async def test_killed_envoy_is_restarted_with_the_same_routes(
     answers = await load.stop()
 
     assert dataplane.supervisor.pid != first_pid
+    assert dataplane.admin_url == first_admin, "a Prometheus scraping Envoy would lose it"
     assert [a.status for a in answers[-20:]] == [200] * 20
     assert backends(await burst(http, gateway_url(dataplane, "/primary/x"), 20)) == {"primary": 20}
     assert backends(await burst(http, gateway_url(dataplane, "/other"), 20)) == {"canary": 20}

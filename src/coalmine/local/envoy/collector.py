@@ -78,7 +78,7 @@ class StatsCollector:
 
     def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:
         """`cluster`'s requests, errors and durations over the last `window_s` seconds."""
-        return summarize(list(self._samples), cluster, window_s, self._clock())
+        return summarize(list(self._samples), cluster, window_s, self._clock(), self.last_error)
 
     async def _run(self) -> None:
         while True:

@@ -38,6 +38,10 @@ class EnvoySettings:
     """Longest delay between restarts of an Envoy that keeps dying."""
     admin_timeout: timedelta = timedelta(seconds=2)
     """Timeout of each call to Envoy's admin API."""
+    admin_port: int = 0
+    """Port of Envoy's admin API on 127.0.0.1 (it serves /stats/prometheus). 0: a free
+    port picked at the first start and kept across restarts while it stays free, so that
+    a Prometheus scraping it keeps its target."""
 
     @property
     def directory(self) -> Path:

@@ -199,12 +199,19 @@ def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:
 
 
 def summarize(
-    samples: Sequence[Sample], cluster: str, window_s: float, now: float
+    samples: Sequence[Sample], cluster: str, window_s: float, now: float, scrape_error: str = ""
 ) -> ClusterWindow:
-    """`cluster`'s traffic in (now - window_s, now], from samples sorted by time."""
+    """`cluster`'s traffic in (now - window_s, now], from samples sorted by time.
+    `scrape_error` (why the latest scrape failed) goes into a "no samples" reason."""
     used = _window_samples(samples, now - window_s, now)
     if len(used) < 2:
-        return _no_samples(cluster, window_s, samples)
+        reason = (
+            f"not enough stats samples in the last {window_s:g}s ({len(samples)} kept in all);"
+            " the collector needs two scrapes of Envoy inside the window"
+        )
+        if scrape_error:
+            reason += f"; the last scrape failed: {scrape_error}"
+        return _no_samples(cluster, window_s, reason)
     responses = [0, 0, 0, 0, 0]
     durations = EMPTY
     for earlier, later in itertools.pairwise(used):
@@ -215,7 +222,7 @@ def summarize(
         durations = durations.plus(after.durations.minus(before.durations))
     covered = used[-1].time - used[0].time
     if not any(cluster in sample.clusters for sample in used):
-        return _no_samples(cluster, window_s, samples, f"Envoy has no cluster named {cluster!r}")
+        return _no_samples(cluster, window_s, f"Envoy has no cluster named {cluster!r}")
     return _window(cluster, window_s, covered, responses, durations)
 
 
@@ -259,13 +266,7 @@ def _window(
     )
 
 
-def _no_samples(
-    cluster: str, window_s: float, samples: Sequence[Sample], reason: str = ""
-) -> ClusterWindow:
-    reason = reason or (
-        f"not enough stats samples in the last {window_s:g}s ({len(samples)} kept in all);"
-        " the collector needs two scrapes of Envoy inside the window"
-    )
+def _no_samples(cluster: str, window_s: float, reason: str) -> ClusterWindow:
     nothing = Measurement.no_data(reason)
     return ClusterWindow(
         cluster, window_s, 0.0, nothing, nothing, nothing, nothing, nothing, nothing, nothing, EMPTY

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import time
@@ -50,6 +51,7 @@ class EnvoySupervisor:
         self._running = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._admin_port = settings.admin_port
         self.restarts = 0
         """How many times Envoy died and was started again."""
 
@@ -111,7 +113,10 @@ class EnvoySupervisor:
             self._admin = await self._wait_ready(self._process, address_file)
         except BaseException:
             await self._terminate()
+            if not self._settings.admin_port:
+                self._admin_port = 0  # maybe taken meanwhile: let the next try pick a port
             raise
+        self._admin_port = int(self._admin.url.rsplit(":", 1)[1])
         self._running.set()
 
     def _command(self, address_file: Path) -> list[str]:
@@ -126,6 +131,13 @@ class EnvoySupervisor:
         ]
         if settings.concurrency is not None:
             command += ["--concurrency", str(settings.concurrency)]
+        if self._admin_port:
+            admin = {
+                "address": {
+                    "socket_address": {"address": "127.0.0.1", "port_value": self._admin_port}
+                }
+            }
+            command += ["--config-yaml", json.dumps({"admin": admin})]
         return command
 
     async def _wait_ready(
