@@ -62,6 +62,8 @@ async def test_killed_envoy_is_restarted_with_the_same_routes(
     assert [a.status for a in answers[-20:]] == [200] * 20
     assert backends(await burst(http, gateway_url(dataplane, "/primary/x"), 20)) == {"primary": 20}
     assert backends(await burst(http, gateway_url(dataplane, "/other"), 20)) == {"canary": 20}
+    await dataplane.apply(split({primary: 100, canary: 0}))  # and it takes changes again
+    assert backends(await burst(http, gateway_url(dataplane, "/other"), 20)) == {"primary": 20}
     assert dataplane.metrics.last_error == "" or "not running" in dataplane.metrics.last_error
 
 
