@@ -6,6 +6,9 @@ import dataclasses
 import os
 import signal
 import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -125,3 +128,31 @@ def _running(pid: int) -> bool:
 
 def _maps_shared_memory(pid: int) -> bool:
     return "/dev/shm/" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_envoy_dies_with_a_crashed_coalmine(tmp_path: Path) -> None:
+    """A coalmine process killed with SIGKILL cannot stop Envoy; Envoy must not outlive it
+    (an orphan would keep the gateway port)."""
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from coalmine.local.envoy import EnvoyDataPlane, EnvoySettings\n"
+        "async def main():\n"
+        "    plane = EnvoyDataPlane(EnvoySettings(state_dir=Path(sys.argv[1])))\n"
+        "    await plane.start()\n"
+        "    print(plane.supervisor.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    command = [sys.executable, "-c", script, str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as parent:
+        try:
+            assert parent.stdout is not None
+            envoy_pid = int(parent.stdout.readline())
+            assert _running(envoy_pid)
+        finally:
+            parent.kill()
+    deadline = time.monotonic() + 10
+    while _running(envoy_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(envoy_pid), "Envoy outlived the coalmine process that started it"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ __all__ = ["EnvoySupervisor"]
 
 log = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1
 _STABLE_S = 10.0
 """An Envoy that ran this long before dying restarts after the shortest back-off again."""
 
@@ -106,7 +109,11 @@ class EnvoySupervisor:
         command = self._command(address_file)
         with self.log_path.open("ab") as log_file:
             self._process = await asyncio.create_subprocess_exec(
-                *command, stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                preexec_fn=_die_with_parent,
             )
         log.info("started Envoy (pid %s)", self._process.pid)
         try:
@@ -213,6 +220,14 @@ class EnvoySupervisor:
         except FileNotFoundError:
             return "(no log)"
         return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM Envoy when coalmine dies, so that a
+    crashed coalmine leaves no orphan Envoy holding the gateway port."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _read_address(path: Path) -> str | None:
