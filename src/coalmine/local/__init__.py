@@ -1,0 +1,1 @@
+"""Local mode: releases as local processes behind a real Envoy, state in SQLite."""
