@@ -23,6 +23,7 @@ from coalmine.cli import (
     loadtester,
     query,
     simulate,
+    up,
     validate,
 )
 from coalmine.errors import CoalmineError
@@ -61,6 +62,7 @@ def main(
     """
 
 
+app.command("up")(up.up)
 app.command("validate")(validate.validate)
 app.command("apply")(apply.apply)
 app.command("delete")(apply.delete)

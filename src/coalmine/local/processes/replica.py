@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -176,6 +177,10 @@ class Replica:
     def _launch_spec(self) -> LaunchSpec:
         container, t = self.template.container, self.template
         env = dict(os.environ)
+        # coalmine's own environment comes first on PATH, so that `coalmine demo-app` and
+        # `python` in a manifest are the ones `coalmine up` runs with, even when its
+        # virtual environment is not activated.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.update({var.name: var.value for var in container.env})
         if self.ports.primary is not None:
             env["PORT"] = str(self.ports.primary)
