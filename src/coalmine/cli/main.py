@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import simulate, validate
+from coalmine.cli import install, simulate, validate
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -51,6 +51,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.command("simulate")(simulate.simulate)
+app.command("install")(install.install)
 
 
 def run() -> None:
