@@ -1,3 +1,8 @@
 """Shared fixtures. Test modules mirror src/coalmine; end-to-end tests live in tests/e2e."""
 
-pytest_plugins = ["tests.fixtures.notify"]
+pytest_plugins = [
+    "tests.fixtures.demo",
+    "tests.fixtures.hooks",
+    "tests.fixtures.kube",
+    "tests.fixtures.notify",
+]

@@ -12,7 +12,19 @@ from typing import Annotated
 import typer
 
 from coalmine import __version__
-from coalmine.cli import install, simulate, validate
+from coalmine.cli import (
+    apply,
+    demo_app,
+    describe,
+    events,
+    gate,
+    get,
+    install,
+    load,
+    loadtester,
+    simulate,
+    validate,
+)
 from coalmine.errors import CoalmineError
 
 __all__ = ["app", "run"]
@@ -50,7 +62,17 @@ def main(
 
 
 app.command("validate")(validate.validate)
+app.command("apply")(apply.apply)
+app.command("delete")(apply.delete)
+app.command("get")(get.get)
+app.command("describe")(describe.describe)
+app.command("events")(events.events)
 app.command("simulate")(simulate.simulate)
+app.command("load")(load.load)
+app.command("demo-app")(demo_app.demo_app)
+app.command("loadtester")(loadtester.loadtester)
+app.command("gate")(gate.gate)
+app.command("rollback-gate")(gate.rollback_gate)
 app.command("install")(install.install)
 
 

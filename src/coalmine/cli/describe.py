@@ -1,0 +1,89 @@
+"""`coalmine describe canary NAME`: a canary's spec in brief, its status, its recent events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from coalmine.cli.common import Namespace, StateDir, age, client, table
+
+__all__ = ["describe", "render_canary"]
+
+
+def describe(
+    resource: Annotated[str, typer.Argument(help="canary (the only kind described so far).")],
+    name: Annotated[str, typer.Argument(help="Name of the canary.")],
+    state_dir: StateDir,
+    namespace: Namespace = "default",
+    events: Annotated[int, typer.Option(help="How many recent events to show.")] = 20,
+) -> None:
+    """Show a canary: what it does, where it is, and what happened lately.
+
+    Example:  coalmine describe canary go-demo-7 -n go-demo-7
+    """
+    if resource.lower() not in ("canary", "canaries"):
+        from coalmine.errors import CoalmineError
+
+        raise CoalmineError(f"describe supports canary, got {resource!r}")
+    local = client(state_dir)
+    item = local.get("Canary", namespace, name)
+    recent = local.events(namespace, name, limit=events)
+    typer.echo(render_canary(item, recent))
+
+
+def render_canary(item: dict[str, Any], events: list[dict[str, Any]]) -> str:
+    spec = item["manifest"]["spec"]
+    status = item.get("status") or {}
+    analysis = spec["analysis"]
+    lines = [
+        f"Name:         {item['name']}",
+        f"Namespace:    {item['namespace']}",
+        f"Target:       Deployment/{spec['targetRef']['name']}",
+        f"Service:      port {spec['service']['port']}",
+        f"Strategy:     {_strategy(analysis)}",
+        f"Interval:     {analysis.get('interval', '1m')}, "
+        f"threshold {analysis.get('threshold') or 1} failed checks",
+        "Metrics:",
+        *(f"  {m['name']}: {_range(m)}" for m in analysis.get("metrics", [])),
+        "Status:",
+        f"  Phase:           {status.get('phase') or '<pending>'}",
+        f"  Canary weight:   {status.get('canaryWeight', 0)}%",
+        f"  Failed checks:   {status.get('failedChecks', 0)}/{analysis.get('threshold') or 1}",
+        f"  Iterations:      {status.get('iterations', 0)}",
+        f"  Last transition: {age(status.get('lastTransitionTime'))} ago",
+    ]
+    checks = status.get("checks") or []
+    if checks:
+        lines.append("Last checks:")
+        lines += [f"  {_check(c)}" for c in checks]
+    lines.append("Events:")
+    rows = [[e["type"], age(e["time"]), e["message"]] for e in events]
+    lines += ["  " + line for line in table(["TYPE", "AGE", "MESSAGE"], rows).splitlines()]
+    return "\n".join(lines)
+
+
+def _strategy(analysis: dict[str, Any]) -> str:
+    if analysis.get("iterations"):
+        kind = "A/B testing" if analysis.get("match") else "blue/green"
+        return f"{kind}, {analysis['iterations']} iterations"
+    steps = analysis.get("stepWeights") or f"+{analysis.get('stepWeight')}%"
+    mirror = ", mirroring first" if analysis.get("mirror") else ""
+    return f"canary, steps {steps} up to {analysis.get('maxWeight', 100)}%{mirror}"
+
+
+def _range(metric: dict[str, Any]) -> str:
+    bounds = metric.get("thresholdRange") or {"min": metric.get("threshold")}
+    parts = []
+    if bounds.get("min") is not None:
+        parts.append(f">= {bounds['min']}")
+    if bounds.get("max") is not None:
+        parts.append(f"<= {bounds['max']}")
+    return " and ".join(parts) + f" over {metric.get('interval', '1m')}"
+
+
+def _check(check: dict[str, Any]) -> str:
+    verdict = "ok" if check.get("passed") else "FAILED"
+    value = check.get("value")
+    shown = f"{value:.2f}" if value is not None else f"no data ({check.get('reason', '')})"
+    return f"{check['name']}: {shown} {verdict}"

@@ -1,0 +1,133 @@
+"""`coalmine get`: list objects of the local runtime, kubectl style."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from coalmine.cli.common import AllNamespaces, Namespace, StateDir, age, client, table
+
+__all__ = ["get"]
+
+Item = dict[str, Any]
+
+KINDS = {
+    "canaries": "Canary",
+    "canary": "Canary",
+    "deployments": "Deployment",
+    "deployment": "Deployment",
+    "deploy": "Deployment",
+    "services": "Service",
+    "service": "Service",
+    "svc": "Service",
+    "virtualservices": "VirtualService",
+    "virtualservice": "VirtualService",
+    "vs": "VirtualService",
+    "destinationrules": "DestinationRule",
+    "destinationrule": "DestinationRule",
+    "dr": "DestinationRule",
+    "gateways": "Gateway",
+    "gateway": "Gateway",
+    "gw": "Gateway",
+    "metrictemplates": "MetricTemplate",
+    "alertproviders": "AlertProvider",
+}
+
+
+def _canary_row(item: Item) -> list[str]:
+    status = item.get("status") or {}
+    return [
+        status.get("phase") or "<pending>",
+        str(status.get("canaryWeight", 0)),
+        str(status.get("failedChecks", 0)),
+        age(status.get("lastTransitionTime")),
+    ]
+
+
+def _deployment_row(item: Item) -> list[str]:
+    status = item.get("status") or {}
+    replicas = status.get("replicas", item["manifest"]["spec"].get("replicas", 1))
+    return [
+        f"{status.get('availableReplicas', 0)}/{replicas}",
+        str(status.get("updatedReplicas", 0)),
+        str(status.get("availableReplicas", 0)),
+        str(status.get("revision", ""))[:8],
+    ]
+
+
+def _service_row(item: Item) -> list[str]:
+    spec = item["manifest"]["spec"]
+    selector = ",".join(f"{k}={v}" for k, v in spec["selector"].items())
+    ports = ",".join(f"{p['port']}->{p.get('targetPort', p['port'])}" for p in spec["ports"])
+    return [selector, ports]
+
+
+def _virtual_service_row(item: Item) -> list[str]:
+    spec = item["manifest"]["spec"]
+    routes = [
+        " ".join(
+            f"{d['destination']['host']}"
+            + (f"/{d['destination']['subset']}" if d["destination"].get("subset") else "")
+            + f" {d.get('weight', 100)}%"
+            for d in http["route"]
+        )
+        for http in spec["http"]
+    ]
+    return [",".join(spec.get("gateways") or ["mesh"]), ",".join(spec["hosts"]), " | ".join(routes)]
+
+
+COLUMNS: dict[str, tuple[list[str], Callable[[Item], list[str]]]] = {
+    "Canary": (["STATUS", "WEIGHT", "FAILEDCHECKS", "LASTTRANSITION"], _canary_row),
+    "Deployment": (["READY", "UP-TO-DATE", "AVAILABLE", "REVISION"], _deployment_row),
+    "Service": (["SELECTOR", "PORTS"], _service_row),
+    "VirtualService": (["GATEWAYS", "HOSTS", "ROUTES"], _virtual_service_row),
+}
+
+
+def get(
+    resource: Annotated[
+        str,
+        typer.Argument(
+            help="canaries, deployments, services, virtualservices, gateways, destinationrules,"
+            " metrictemplates or alertproviders."
+        ),
+    ],
+    state_dir: StateDir,
+    namespace: Namespace = "default",
+    all_namespaces: AllNamespaces = False,
+    output: Annotated[str, typer.Option("-o", "--output", help="table or json.")] = "table",
+) -> None:
+    """List objects of the local runtime.
+
+    Objects a canary generated (the primary Deployment, its Services and VirtualService)
+    show the canary as their OWNER.
+
+    Example:  coalmine get canaries -n go-demo-7
+    """
+    kind = KINDS.get(resource.lower())
+    if kind is None:
+        from coalmine.errors import CoalmineError
+
+        raise CoalmineError(
+            f"unknown resource {resource!r}; use one of {', '.join(sorted(set(KINDS)))}"
+        )
+    local = client(state_dir)
+    items = local.objects(kind, None if all_namespaces else namespace)
+    if output == "json":
+        typer.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        others = {i["namespace"] for i in local.objects(kind)} if not all_namespaces else set()
+        hint = f"; found in {', '.join(sorted(others))} (use -n or -A)" if others else ""
+        typer.echo(f"No {resource} found in namespace {namespace}{hint}", err=True)
+        return
+    headers, row = COLUMNS.get(kind, ([], lambda _: []))
+    prefix = ["NAMESPACE"] if all_namespaces else []
+    rows = [
+        ([i["namespace"]] if all_namespaces else []) + [i["name"], *row(i), i.get("owner") or ""]
+        for i in items
+    ]
+    typer.echo(table([*prefix, "NAME", *headers, "OWNER"], rows))

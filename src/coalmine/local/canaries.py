@@ -1,0 +1,135 @@
+"""Running canaries in the local runtime: one task per Canary, ticking at its interval.
+
+Each task reads the Canary fresh from the store at every tick (so spec edits and a
+restart of `coalmine up` are picked up), advances it once through the engine, and
+sleeps for its `analysis.interval`. The store adapters here are the local side of the
+engine's CanaryStore, Notifier and Recorder ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from coalmine.api.canary import Canary, CanaryStatus
+from coalmine.engine.decision import Alert, Decision, Event
+from coalmine.engine.tick import advance
+from coalmine.local.store import Store
+from coalmine.ports import Ports
+
+__all__ = ["CanaryRunner", "StoreEvents", "StoreRecorder", "StoreStatus"]
+
+log = logging.getLogger(__name__)
+
+
+class StoreStatus:
+    """CanaryStore port: the status goes into the Canary's row."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def write_status(self, canary: Canary, status: CanaryStatus) -> Canary:
+        self.store.write_status("Canary", canary.namespace, canary.name, status.to_manifest())
+        return canary.with_status(status)
+
+
+class StoreEvents:
+    """Notifier port: events into the store (what `coalmine events` shows); alerts logged."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def event(self, canary: Canary, event: Event) -> None:
+        self.store.add_event(
+            "Canary", canary.namespace, canary.name, event.type.value, event.reason, event.message
+        )
+
+    async def alert(self, canary: Canary, alert: Alert) -> None:
+        log.info(
+            "alert (%s): %s",
+            alert.severity.value,
+            alert.message,
+            extra={"canary": canary.name, "namespace": canary.namespace},
+        )
+
+
+class StoreRecorder:
+    """Recorder port: every tick's weights and every check's value, for reports and `describe`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
+        status = decision.status
+        if decision.checks:
+            revision = status.last_applied_spec or ""
+            self.store.add_checks(canary.namespace, canary.name, revision, decision.checks)
+        self.store.add_tick(
+            canary.namespace,
+            canary.name,
+            str(status.phase or ""),
+            status.canary_weight,
+            status.failed_checks,
+        )
+
+
+Loader = Callable[[str, str], Canary | None]
+"""Reads a canary (spec and status) fresh from the store; None once it is deleted."""
+
+
+class CanaryRunner:
+    """One asyncio task per canary; `sync` starts and stops them to match the store."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        load: Loader,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ports = ports
+        self.load = load
+        self.clock = clock
+        self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.wakeups: dict[tuple[str, str], asyncio.Event] = {}
+
+    def sync(self, present: set[tuple[str, str]]) -> None:
+        """Run exactly the canaries in `present` ((namespace, name) pairs)."""
+        for key in present - self.tasks.keys():
+            self.wakeups[key] = asyncio.Event()
+            self.tasks[key] = asyncio.create_task(self._run(*key), name=f"canary {key[1]}.{key[0]}")
+        for key in self.tasks.keys() - present:
+            self.tasks.pop(key).cancel()
+            self.wakeups.pop(key, None)
+
+    def wake(self, namespace: str, name: str) -> None:
+        """Tick now instead of at the end of the interval (after a manual action)."""
+        event = self.wakeups.get((namespace, name))
+        if event is not None:
+            event.set()
+
+    async def stop(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+
+    async def _run(self, namespace: str, name: str) -> None:
+        wakeup = self.wakeups[(namespace, name)]
+        while True:
+            canary = self.load(namespace, name)
+            if canary is None:
+                return
+            try:
+                await advance(canary, self.ports, self.clock())
+            except Exception:  # a bug must not stop the other canaries, nor this one for good
+                log.exception("tick failed", extra={"canary": name, "namespace": namespace})
+            wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), canary.spec.analysis.interval_seconds)

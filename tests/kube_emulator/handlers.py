@@ -1,0 +1,153 @@
+"""HTTP handlers for resource URLs: GET/LIST/WATCH, POST, PUT, PATCH, DELETE.
+
+Each handler turns the URL into a `Target`, lets the registry apply the rules, and
+answers JSON: 201 on create, 200 otherwise, a `kind: Status` body on refusal (the
+middleware in `server.py` renders `ApiError`s).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from . import errors
+from .listing import in_version, list_objects
+from .registry import Registry, WriteResult
+from .routing import Target, resolve
+from .scale import scale_of, write_scale
+from .watching import WatchOptions, WatchStream
+
+
+def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    quoted = [w.replace("\\", "\\\\").replace('"', '\\"') for w in warnings or []]
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in quoted)} if quoted else None
+    text = json.dumps(body, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise errors.bad_request(f"the request body is not valid JSON: {error}") from None
+
+
+def _delete_options(body: Any, query: Mapping[str, str]) -> dict[str, Any]:
+    options = dict(body) if isinstance(body, dict) else {}
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if options.get("propagationPolicy") not in (None, "Foreground", "Background", "Orphan"):
+        raise errors.bad_request(f"unsupported propagationPolicy: {options['propagationPolicy']}")
+    return options
+
+
+class ResourceHandlers:
+    """The resource half of the API; discovery lives in `discovery.py`."""
+
+    def __init__(self, registry: Registry, watch_options: WatchOptions) -> None:
+        self.registry = registry
+        self.watch_options = watch_options
+
+    def _target(self, request: web.Request) -> Target:
+        info = request.match_info
+        return resolve(self.registry.catalog, info.get("group", ""), info["version"], info["tail"])
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        target = self._target(request)
+        if request.query.get("dryRun"):
+            raise errors.bad_request(
+                "dryRun is not supported by the coalmine Kubernetes API emulator"
+            )
+        if request.method == "GET":
+            return await self._read(request, target)
+        if request.method == "DELETE":
+            return self._delete(target, await _body(request), request.query)
+        if request.method in ("POST", "PUT", "PATCH"):
+            return self._write(request.method, target, await _body(request), request)
+        raise errors.method_not_allowed(request.method, target.rt.plural)
+
+    async def _read(self, request: web.Request, target: Target) -> web.StreamResponse:
+        query = request.query
+        if target.legacy_watch or query.get("watch") in ("true", "1"):
+            stream = WatchStream(self.registry.store, target, query, self.watch_options)
+            return await stream.serve(request)
+        if target.name is None:
+            return json_response(list_objects(self.registry.store, target, query))
+        obj = self.registry.get(target.rt, target.namespace, target.name)
+        if target.subresource == "scale":
+            return json_response(scale_of(obj))
+        return json_response(in_version(obj, target.rt.api_version))
+
+    def _write(self, method: str, target: Target, body: Any, request: web.Request) -> web.Response:
+        rt, validation = target.rt, request.query.get("fieldValidation", "")
+        if method == "POST":
+            if target.name is not None or (rt.namespaced and target.namespace is None):
+                raise errors.method_not_allowed("POST", rt.plural)
+            result = self.registry.create(rt, target.namespace, body, validation)
+            return json_response(result.obj, 201, result.warnings)
+        if target.name is None:
+            raise errors.method_not_allowed(method, rt.plural)
+        content_type = request.content_type
+        if target.subresource == "scale":
+            return json_response(write_scale(self.registry, target, method, body, content_type))
+        if method == "PUT":
+            result = self.registry.replace(
+                rt, target.namespace, target.name, body, target.subresource, validation
+            )
+        else:
+            result = self.registry.patch(
+                rt,
+                target.namespace,
+                target.name,
+                content_type,
+                body,
+                target.subresource,
+                validation,
+            )
+        return json_response(in_version(result.obj, rt.api_version), 200, result.warnings)
+
+    def _delete(self, target: Target, body: Any, query: Mapping[str, str]) -> web.Response:
+        options = _delete_options(body, query)
+        if target.name is None:
+            return self._delete_collection(target, options, query)
+        result = self.registry.delete(target.rt, target.namespace, target.name, options)
+        return json_response(self._deleted_body(target, result))
+
+    def _delete_collection(
+        self, target: Target, options: dict[str, Any], query: Mapping[str, str]
+    ) -> web.Response:
+        listed = list_objects(self.registry.store, target, query)
+        deleted = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            deleted.append(
+                self.registry.delete(target.rt, meta.get("namespace"), meta["name"], options).obj
+            )
+        return json_response({**listed, "items": deleted})
+
+    @staticmethod
+    def _deleted_body(target: Target, result: WriteResult) -> dict[str, Any]:
+        """A pending deletion answers the object; a finished one a Status, as the real registry."""
+        rt = target.rt
+        if not result.deleted or rt.storage_key in (("", "pods"), ("", "namespaces")):
+            return in_version(result.obj, rt.api_version)
+        details: dict[str, Any] = {
+            "name": target.name,
+            "kind": rt.plural,
+            "uid": result.obj["metadata"]["uid"],
+        }
+        if rt.group:
+            details["group"] = rt.group
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }

@@ -1,0 +1,274 @@
+"""`KubeEmulator`: the aiohttp app on 127.0.0.1, its bearer-token auth and request log.
+
+Start it, write a kubeconfig with `write_kubeconfig`, and point kr8s or kopf at that file.
+Requests without the token get 401 like a real server; /version and the health
+endpoints answer anonymous requests, as the real server's public-info role allows.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from . import controllers, discovery, errors
+from .builtin_rules import builtin_rules
+from .builtins import BUILTIN_TYPES
+from .catalog import Catalog
+from .crds import CRDS, crd_rules
+from .gc import GarbageCollector
+from .handlers import ResourceHandlers, json_response
+from .registry import Registry
+from .storage import Obj, Store
+from .watching import WatchOptions
+
+logger = logging.getLogger(__name__)
+ANONYMOUS_PATHS = ("/version", "/version/", "/healthz", "/readyz", "/livez")
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the emulator saw it, for tests that check what a client sent."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    content_type: str
+    status: int
+
+
+def _split_api_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class KubeEmulator:
+    """An in-process Kubernetes API server for tests (see docs/kube-emulator.md)."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        history_limit: int = 10_000,
+        bookmark_interval: float = 5.0,
+    ) -> None:
+        self.token = token or secrets.token_urlsafe(24)
+        self.store = Store(history_limit=history_limit)
+        self.catalog = Catalog(BUILTIN_TYPES)
+        rules = builtin_rules()
+        rules[CRDS] = crd_rules(self.catalog, self.store)
+        self.registry = Registry(self.store, self.catalog, rules)
+        self.gc = GarbageCollector(self.registry)
+        self.watch_options = WatchOptions(bookmark_interval=bookmark_interval)
+        self.requests: list[RecordedRequest] = []
+        self.internal_errors: list[str] = []  # emulator bugs (500s); the fixture fails on them
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        for name in INITIAL_NAMESPACES:
+            self.create("v1", "namespaces", {"metadata": {"name": name}})
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
+        self._add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.gc.start()
+
+    async def stop(self) -> None:
+        self.store.close_watches()
+        await self.gc.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> KubeEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _add_routes(self, app: web.Application) -> None:
+        resources = ResourceHandlers(self.registry, self.watch_options)
+
+        def address() -> str:
+            return self.url.removeprefix("http://")
+
+        plain: dict[str, Callable[[web.Request], Any]] = {
+            "/version": lambda r: discovery.VERSION_INFO,
+            "/api": lambda r: discovery.core_versions(address()),
+            "/api/{version}": lambda r: discovery.resource_list(
+                self.catalog, "", r.match_info["version"]
+            ),
+            "/apis": lambda r: discovery.group_list(self.catalog),
+            "/apis/{group}": lambda r: discovery.group(self.catalog, r.match_info["group"]),
+            "/apis/{group}/{version}": lambda r: discovery.resource_list(
+                self.catalog, r.match_info["group"], r.match_info["version"]
+            ),
+        }
+        for path, build in plain.items():  # clients such as kr8s add a trailing slash
+            app.router.add_get(path, self._document(build))
+            app.router.add_get(path + "/", self._document(build))
+        for health in ("/healthz", "/readyz", "/livez"):
+            app.router.add_get(health, self._ok)
+        for pattern in ("/api/{version}/{tail:.+}", "/apis/{group}/{version}/{tail:.+}"):
+            app.router.add_route("*", pattern, resources.handle)
+
+    @staticmethod
+    def _document(build: Callable[[web.Request], Any]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return json_response(build(request))
+
+        return handler
+
+    @staticmethod
+    async def _ok(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok", content_type="text/plain")
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if (
+                request.path not in ANONYMOUS_PATHS
+                and request.headers.get("Authorization") != f"Bearer {self.token}"
+            ):
+                raise errors.unauthorized()
+            response = await handler(request)
+        except errors.ApiError as error:
+            response = json_response(error.status_body(), error.code)
+        except web.HTTPException as error:
+            response = json_response(
+                errors.ApiError(error.status, error.reason, error.text or "").status_body(),
+                error.status,
+            )
+        except Exception as error:
+            logger.exception("kube emulator failed on %s %s", request.method, request.path_qs)
+            self.internal_errors.append(f"{request.method} {request.path_qs}: {error!r}")
+            response = json_response(errors.internal(repr(error)).status_body(), 500)
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.query),
+                request.content_type,
+                response.status,
+            )
+        )
+        return response
+
+    # --- client configuration -------------------------------------------------------------
+
+    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "users": [{"name": "emulator", "user": {"token": self.token}}],
+            "contexts": [
+                {
+                    "name": "emulator",
+                    "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace},
+                }
+            ],
+            "current-context": "emulator",
+        }
+
+    def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        path.write_text(yaml.safe_dump(self.kubeconfig(namespace)))
+        return path
+
+    # --- direct access for tests --------------------------------------------------------
+
+    def _type(self, api_version: str, plural: str) -> Any:
+        group, version = _split_api_version(api_version)
+        rt = self.catalog.lookup(group, version, plural)
+        if rt is None:
+            raise KeyError(f"{plural} in {api_version} is not served")
+        return rt
+
+    def get(
+        self, api_version: str, plural: str, name: str, namespace: str | None = None
+    ) -> Obj | None:
+        """A deep copy of one stored object, or None."""
+        rt = self._type(api_version, plural)
+        obj = self.store.get(
+            rt.storage_key, (namespace or "", name) if rt.namespaced else ("", name)
+        )
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def objects(self, api_version: str, plural: str, namespace: str | None = None) -> list[Obj]:
+        rt = self._type(api_version, plural)
+        return copy.deepcopy(self.store.items(rt.storage_key, namespace))
+
+    def create(self, api_version: str, plural: str, body: Obj, namespace: str | None = None) -> Obj:
+        """Create through the same rules as a POST (for seeding a test's starting state)."""
+        rt = self._type(api_version, plural)
+        return copy.deepcopy(self.registry.create(rt, namespace, body).obj)
+
+    def set_status(
+        self, api_version: str, plural: str, name: str, status: Obj, namespace: str | None = None
+    ) -> Obj:
+        """Replace an object's status as its controller would (no generation change)."""
+        rt = self._type(api_version, plural)
+        current = self.registry.get(rt, namespace, name)
+        body = {**copy.deepcopy(current), "status": status}
+        return copy.deepcopy(self.registry.replace(rt, namespace, name, body, "status").obj)
+
+    def compact(self, resource_version: int | None = None) -> int:
+        """Forget watch history up to a resourceVersion (default: all): older watches get 410."""
+        return self.store.compact(resource_version)
+
+    @property
+    def resource_version(self) -> int:
+        return self.store.resource_version
+
+    def collect_garbage(self) -> None:
+        """Run garbage collection now instead of waiting for the background task."""
+        self.gc.collect()
+
+    def requests_to(self, method: str, path_part: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method and path_part in r.path]
+
+    # --- controller stand-ins ---------------------------------------------------------------
+
+    def complete_rollout(self, namespace: str, name: str, *, now: datetime | None = None) -> Obj:
+        """Set a Deployment's status as the Deployment controller does after a finished rollout."""
+        return self.set_status(
+            "apps/v1",
+            "deployments",
+            name,
+            controllers.completed_status(self.get("apps/v1", "deployments", name, namespace), now),
+            namespace,
+        )
+
+    def stall_rollout(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        reason: str = "ProgressDeadlineExceeded",
+        last_update_time: datetime | None = None,
+        ready_replicas: int = 0,
+    ) -> Obj:
+        """Set a Deployment's status as the controller does when a rollout is stuck."""
+        deployment = self.get("apps/v1", "deployments", name, namespace)
+        status = controllers.stalled_status(deployment, reason, last_update_time, ready_replicas)
+        return self.set_status("apps/v1", "deployments", name, status, namespace)

@@ -1,0 +1,171 @@
+"""Objects, the one global resourceVersion counter, the bounded event history, watchers.
+
+Like etcd behind the apiserver: every write takes the next resourceVersion (a string on
+the wire, a counter here), is kept in a bounded history, and is pushed to every open
+watch on that resource. A watch may start from any resourceVersion still in the history;
+older ones are "compacted" and answered with 410 Gone. `compact()` forces that in tests.
+
+Stored objects are never mutated in place: writers build a new dict, so readers may
+serialise what they get without copying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import StorageKey
+
+ObjectKey = tuple[str, str]  # (namespace or "", name)
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One change: the object after it (for DELETED: its last state) and before it."""
+
+    rv: int
+    type: str  # ADDED, MODIFIED, DELETED
+    storage: StorageKey
+    obj: Obj
+    old: Obj | None
+
+
+CLOSE = None  # put on a watcher's queue to end its stream
+
+
+def object_key(obj: Obj) -> ObjectKey:
+    metadata = obj["metadata"]
+    return (metadata.get("namespace", ""), metadata["name"])
+
+
+class Store:
+    """All objects by storage, with history and watch fan-out."""
+
+    def __init__(self, history_limit: int = 10_000) -> None:
+        self._rv = 0
+        self._objects: dict[StorageKey, dict[ObjectKey, Obj]] = {}
+        self._history: deque[StoredEvent] = deque()
+        self._history_limit = history_limit
+        self._compacted_rv = 0
+        self._watchers: dict[StorageKey, set[asyncio.Queue[StoredEvent | None]]] = {}
+        self._by_uid: dict[str, tuple[StorageKey, ObjectKey]] = {}
+        self._dependents: dict[str, set[tuple[StorageKey, ObjectKey]]] = {}
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    @property
+    def compacted_rv(self) -> int:
+        return self._compacted_rv
+
+    def get(self, storage: StorageKey, key: ObjectKey) -> Obj | None:
+        return self._objects.get(storage, {}).get(key)
+
+    def items(self, storage: StorageKey, namespace: str | None = None) -> list[Obj]:
+        """Objects sorted by (namespace, name) like etcd keys; one namespace or all."""
+        objects = self._objects.get(storage, {})
+        keys = sorted(k for k in objects if namespace is None or k[0] == namespace)
+        return [objects[k] for k in keys]
+
+    def by_uid(self, uid: str) -> tuple[StorageKey, Obj] | None:
+        found = self._by_uid.get(uid)
+        if found is None:
+            return None
+        storage, key = found
+        obj = self.get(storage, key)
+        return None if obj is None else (storage, obj)
+
+    def dependents(self, owner_uid: str) -> list[tuple[StorageKey, Obj]]:
+        """Objects whose ownerReferences name this uid."""
+        found = []
+        for storage, key in sorted(self._dependents.get(owner_uid, ())):
+            obj = self.get(storage, key)
+            if obj is not None:
+                found.append((storage, obj))
+        return found
+
+    def owner_uids(self) -> list[str]:
+        """Every uid some object names as its owner (live or not)."""
+        return list(self._dependents)
+
+    def forget_owner(self, owner_uid: str) -> None:
+        self._dependents.pop(owner_uid, None)
+
+    def all_storages(self) -> list[StorageKey]:
+        return list(self._objects)
+
+    def put(self, storage: StorageKey, obj: Obj, event_type: str) -> Obj:
+        """Store a new or changed object under the next resourceVersion and tell watchers."""
+        self._rv += 1
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        key = object_key(obj)
+        bucket = self._objects.setdefault(storage, {})
+        old = bucket.get(key)
+        bucket[key] = obj
+        self._index(storage, key, old, obj)
+        self._record(StoredEvent(self._rv, event_type, storage, obj, old))
+        return obj
+
+    def remove(self, storage: StorageKey, key: ObjectKey) -> Obj:
+        """Delete an object; its DELETED event carries a fresh resourceVersion."""
+        old = self._objects[storage].pop(key)
+        self._rv += 1
+        final = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._rv)}}
+        self._index(storage, key, old, None)
+        self._record(StoredEvent(self._rv, "DELETED", storage, final, old))
+        return final
+
+    def _index(self, storage: StorageKey, key: ObjectKey, old: Obj | None, new: Obj | None) -> None:
+        for obj, adding in ((old, False), (new, True)):
+            if obj is None:
+                continue
+            uid = obj["metadata"].get("uid")
+            if uid and adding:
+                self._by_uid[uid] = (storage, key)
+            elif uid:
+                self._by_uid.pop(uid, None)
+            for ref in obj["metadata"].get("ownerReferences", []):
+                owned = self._dependents.setdefault(ref.get("uid", ""), set())
+                (owned.add if adding else owned.discard)((storage, key))
+
+    def _record(self, event: StoredEvent) -> None:
+        self._history.append(event)
+        while len(self._history) > self._history_limit:
+            self._compacted_rv = self._history.popleft().rv
+        for queue in self._watchers.get(event.storage, ()):
+            queue.put_nowait(event)
+
+    def events_after(self, storage: StorageKey, rv: int) -> Iterator[StoredEvent]:
+        """History of one storage after `rv`; the caller checks `rv >= compacted_rv` first."""
+        return (e for e in self._history if e.rv > rv and e.storage == storage)
+
+    def compact(self, rv: int | None = None) -> int:
+        """Forget history up to `rv` (default: all of it), as etcd compaction does."""
+        target = self._rv if rv is None else min(rv, self._rv)
+        while self._history and self._history[0].rv <= target:
+            self._history.popleft()
+        self._compacted_rv = max(self._compacted_rv, target)
+        return self._compacted_rv
+
+    def subscribe(self, storage: StorageKey) -> asyncio.Queue[StoredEvent | None]:
+        queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue()
+        self._watchers.setdefault(storage, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, storage: StorageKey, queue: asyncio.Queue[StoredEvent | None]) -> None:
+        self._watchers.get(storage, set()).discard(queue)
+
+    def close_watches(self, storage: StorageKey | None = None) -> None:
+        """End open watch streams: of one storage, or all (server shutdown)."""
+        for key, queues in self._watchers.items():
+            if storage is None or key == storage:
+                for queue in queues:
+                    queue.put_nowait(CLOSE)
+
+    def watcher_count(self) -> int:
+        return sum(len(queues) for queues in self._watchers.values())

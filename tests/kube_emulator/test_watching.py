@@ -1,0 +1,213 @@
+"""Watch streams: initial state, replay from a resourceVersion, 410 Gone, bookmarks, selectors."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.http import MERGE, call, watch_events
+from tests.kube_emulator.samples import deployment
+
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+
+
+def _config(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}, "data": {"k": name}}
+
+
+def _summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["type"], e["object"]["metadata"].get("name", "")) for e in events]
+
+
+async def test_watch_starts_with_the_current_state_then_follows(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+
+    async def change_later() -> None:
+        await asyncio.sleep(0.05)
+        await call(kube_http, "PATCH", f"{CONFIGMAPS}/a", {"data": {"k": "new"}}, headers=MERGE)
+        await call(kube_http, "DELETE", f"{CONFIGMAPS}/a")
+
+    changer = asyncio.create_task(change_later())
+    events = await watch_events(kube_http, CONFIGMAPS, {"watch": "true"}, count=3)
+    await changer
+    assert _summary(events) == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert versions == sorted(versions)
+    assert len(set(versions)) == 3
+    assert events[0]["object"]["kind"] == "ConfigMap"
+
+
+async def test_watch_from_a_resource_version_replays_what_came_after(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    _, first = await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    await call(kube_http, "POST", CONFIGMAPS, _config("b"))
+    await call(kube_http, "PATCH", f"{CONFIGMAPS}/a", {"data": {"k": "2"}}, headers=MERGE)
+    since = first["metadata"]["resourceVersion"]
+    events = await watch_events(
+        kube_http, CONFIGMAPS, {"watch": "1", "resourceVersion": since}, count=2
+    )
+    assert _summary(events) == [("ADDED", "b"), ("MODIFIED", "a")]
+
+
+async def test_a_compacted_resource_version_gets_410_gone(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator
+) -> None:
+    _, first = await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    await call(kube_http, "POST", CONFIGMAPS, _config("b"))
+    kube_emulator.compact()
+    params = {"watch": "true", "resourceVersion": first["metadata"]["resourceVersion"]}
+    events = await watch_events(kube_http, CONFIGMAPS, params, count=5)
+    assert len(events) == 1  # the stream ends after the error
+    assert events[0]["type"] == "ERROR"
+    status = events[0]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
+    assert status["message"].startswith("too old resource version")
+    current = str(kube_emulator.resource_version)
+    assert (
+        await watch_events(
+            kube_http,
+            CONFIGMAPS,
+            {"watch": "true", "resourceVersion": current, "timeoutSeconds": "1"},
+            count=1,
+        )
+        == []
+    )
+
+
+async def test_history_is_bounded() -> None:
+    async with KubeEmulator(history_limit=3) as emulator:
+        for n in range(5):
+            emulator.create("v1", "configmaps", _config(f"c{n}"), namespace="default")
+        assert emulator.store.compacted_rv == emulator.resource_version - 3
+
+
+async def test_bookmarks_carry_the_current_resource_version(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator
+) -> None:
+    kube_emulator.watch_options.bookmark_interval = 0.05
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    rv = str(kube_emulator.resource_version)
+    params = {"watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true"}
+    [bookmark] = await watch_events(kube_http, CONFIGMAPS, params, count=1)
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"] == {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": rv},
+    }
+
+
+async def test_send_initial_events_ends_with_a_marked_bookmark(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    params = {
+        "watch": "true",
+        "sendInitialEvents": "true",
+        "allowWatchBookmarks": "true",
+        "resourceVersionMatch": "NotOlderThan",
+    }
+    added, bookmark = await watch_events(kube_http, CONFIGMAPS, params, count=2)
+    assert _summary([added]) == [("ADDED", "a")]
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_timeout_seconds_ends_the_stream(kube_http: aiohttp.ClientSession) -> None:
+    events = await watch_events(
+        kube_http, CONFIGMAPS, {"watch": "true", "timeoutSeconds": "1"}, count=10, deadline=5
+    )
+    assert events == []
+
+
+async def test_selector_watch_sees_objects_enter_and_leave(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator
+) -> None:
+    rv = str(kube_emulator.resource_version)
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    await call(kube_http, "POST", CONFIGMAPS, _config("other", tier="db"))
+    await call(
+        kube_http,
+        "PATCH",
+        f"{CONFIGMAPS}/a",
+        {"metadata": {"labels": {"tier": "web"}}},
+        headers=MERGE,
+    )
+    await call(kube_http, "PATCH", f"{CONFIGMAPS}/a", {"data": {"k": "2"}}, headers=MERGE)
+    await call(
+        kube_http,
+        "PATCH",
+        f"{CONFIGMAPS}/a",
+        {"metadata": {"labels": {"tier": None}}},
+        headers=MERGE,
+    )
+    params = {"watch": "true", "resourceVersion": rv, "labelSelector": "tier=web"}
+    events = await watch_events(kube_http, CONFIGMAPS, params, count=3)
+    assert _summary(events) == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+
+
+async def test_legacy_watch_paths(kube_http: aiohttp.ClientSession) -> None:
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    await call(kube_http, "POST", CONFIGMAPS, _config("b"))
+    events = await watch_events(
+        kube_http, "/api/v1/watch/namespaces/default/configmaps/b", {"timeoutSeconds": "1"}, count=5
+    )
+    assert _summary(events) == [("ADDED", "b")]
+
+
+async def test_watch_of_another_namespace_sees_nothing(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator
+) -> None:
+    kube_emulator.create("v1", "namespaces", {"metadata": {"name": "other"}})
+    await call(kube_http, "POST", CONFIGMAPS, _config("a"))
+    events = await watch_events(
+        kube_http,
+        "/api/v1/namespaces/other/configmaps",
+        {"watch": "true", "timeoutSeconds": "1"},
+        count=1,
+    )
+    assert events == []
+
+
+async def test_kr8s_watch(kr8s_api: Any, kube_emulator: KubeEmulator) -> None:
+    from kr8s.asyncio.objects import Deployment
+
+    seen: list[tuple[str, str]] = []
+
+    async def watch() -> None:
+        async for event_type, obj in kr8s_api.async_watch("deployments", namespace="default"):
+            seen.append((event_type, obj.name))
+            if len(seen) == 2:
+                return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.1)
+    web = await Deployment(deployment("web"), api=kr8s_api)
+    await web.create()
+    await web.scale(3)
+    await asyncio.wait_for(watcher, timeout=5)
+    assert seen == [("ADDED", "web"), ("MODIFIED", "web")]
+
+
+async def test_deleting_a_crd_ends_its_watches(kube_http: aiohttp.ClientSession) -> None:
+    from tests.kube_emulator.http import CRDS
+    from tests.kube_emulator.samples import GROUP, widget, widget_crd
+
+    await call(kube_http, "POST", CRDS, widget_crd())
+    widgets = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    await call(kube_http, "POST", widgets, widget("w"))
+
+    async def delete_later() -> None:
+        await asyncio.sleep(0.05)
+        await call(kube_http, "DELETE", f"{CRDS}/widgets.{GROUP}")
+
+    deleter = asyncio.create_task(delete_later())
+    events = await watch_events(kube_http, widgets, {"watch": "true"}, count=10)
+    await deleter
+    assert _summary(events) == [("ADDED", "w"), ("DELETED", "w")]

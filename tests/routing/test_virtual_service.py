@@ -1,0 +1,87 @@
+"""The canary's VirtualService: weights in, weights out, Flagger's shape."""
+
+from __future__ import annotations
+
+from coalmine.engine import Routes
+from coalmine.routing.virtual_service import routes_of, virtual_service_spec
+from tests.engine.builders import canary
+
+
+def test_one_weighted_route_with_the_service_settings() -> None:
+    c = canary(
+        service={
+            "port": 80,
+            "gateways": ["go-demo-7"],
+            "hosts": ["*"],
+            "timeout": "5s",
+            "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
+        }
+    )
+    spec = virtual_service_spec(c, Routes(80, 20))
+    assert spec == {
+        "hosts": ["*", "go-demo-7"],
+        "gateways": ["go-demo-7"],
+        "http": [
+            {
+                "route": [
+                    {
+                        "destination": {"host": "go-demo-7-primary", "port": {"number": 80}},
+                        "weight": 80,
+                    },
+                    {
+                        "destination": {"host": "go-demo-7-canary", "port": {"number": 80}},
+                        "weight": 20,
+                    },
+                ],
+                "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "5xx"},
+                "timeout": "5s",
+            }
+        ],
+    }
+    assert routes_of(c, spec) == Routes(80, 20)
+
+
+def test_gateways_default_to_the_mesh() -> None:
+    spec = virtual_service_spec(canary(), Routes(100, 0))
+    assert spec["gateways"] == ["mesh"]
+    assert spec["hosts"] == ["go-demo-7"]
+
+
+def test_mirroring_adds_the_canary_as_mirror_with_its_percentage() -> None:
+    c = canary({"mirror": True, "mirrorWeight": 25})
+    spec = virtual_service_spec(c, Routes(100, 0, mirrored=True))
+    assert spec["http"][0]["mirror"] == {"host": "go-demo-7-canary"}
+    assert spec["http"][0]["mirrorPercentage"] == {"value": 25.0}
+    assert routes_of(c, spec) == Routes(100, 0, mirrored=True)
+
+
+def test_ab_testing_puts_the_matching_route_first() -> None:
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    c = canary({"stepWeight": None, "maxWeight": None, "iterations": 3, "match": match})
+    spec = virtual_service_spec(c, Routes(0, 100))
+    first, everyone = spec["http"]
+    assert first["match"] == [{"headers": {"x-canary": {"exact": "insider"}}}]
+    assert [d["weight"] for d in first["route"]] == [0, 100]
+    assert "match" not in everyone
+    assert [d["weight"] for d in everyone["route"]] == [100, 0]
+    assert routes_of(c, spec) == Routes(0, 100)
+
+
+def test_ab_conditions_combine_with_the_service_match() -> None:
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    service_match = [{"uri": {"prefix": "/demo"}}]
+    c = canary(
+        {"stepWeight": None, "maxWeight": None, "iterations": 3, "match": match},
+        service={"port": 80, "match": service_match},
+    )
+    first, everyone = virtual_service_spec(c, Routes(0, 100))["http"]
+    assert first["match"] == [
+        {"uri": {"prefix": "/demo"}, "headers": {"x-canary": {"exact": "insider"}}}
+    ]
+    assert everyone["match"] == service_match
+
+
+def test_a_spec_without_the_canary_reads_as_all_primary() -> None:
+    assert routes_of(canary(), {"http": [{"route": [{"destination": {"host": "x"}}]}]}) == Routes(
+        100, 0
+    )
