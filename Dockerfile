@@ -23,6 +23,7 @@ LABEL org.opencontainers.image.title="coalmine" \
       org.opencontainers.image.description="Canary deployments that decide for themselves" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV PATH=/opt/coalmine/bin:$PATH \
+    HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 RUN groupadd --system --gid 10001 coalmine \

@@ -8,8 +8,10 @@ be finer, but not every API server a test uses speaks it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from coalmine.errors import AdapterError, Unavailable
@@ -42,12 +44,12 @@ async def connect(kubeconfig: str | None = None, context: str | None = None) -> 
     import httpx
     import kr8s.asyncio
 
-    where = f"context {context!r}" if context else "the current kubeconfig context"
+    name = context or _current_context(kubeconfig)
+    where = f"context {name!r}" if name else "the current kubeconfig context"
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
-            api = await kr8s.asyncio.api(kubeconfig=kubeconfig, context=context)
+            api = await kr8s.asyncio.api(kubeconfig=kubeconfig, context=context)  # asks /version
             api.timeout = TIMEOUT_SECONDS
-            await api.version()
     except (httpx.HTTPError, OSError, TimeoutError) as error:
         raise Unavailable(
             f"cannot reach the Kubernetes API of {where}: {error or type(error).__name__}; "
@@ -58,6 +60,19 @@ async def connect(kubeconfig: str | None = None, context: str | None = None) -> 
             f"no usable Kubernetes configuration ({error}); set KUBECONFIG or pass --context"
         ) from None
     return api
+
+
+def _current_context(kubeconfig: str | None) -> str | None:
+    """The kubeconfig's current-context, to name it in errors; None when unreadable."""
+    import yaml
+
+    default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+    try:
+        config = yaml.safe_load(Path(kubeconfig or default).expanduser().read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    current = config.get("current-context") if isinstance(config, dict) else None
+    return current if isinstance(current, str) else None
 
 
 async def apply_objects(

@@ -20,7 +20,7 @@ from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP
 from coalmine.kube import manifests, rbac
 from coalmine.kube.crds import custom_resource_definitions
 
-__all__ = ["GENERATED_DIRS", "deploy_files", "render_yaml", "write"]
+__all__ = ["GENERATED_DIRS", "RBAC_DOC", "deploy_files", "render_yaml", "with_rbac_table", "write"]
 
 HEADER = "# Generated from src/coalmine/kube by scripts/generate-deploy; do not edit.\n"
 
@@ -29,6 +29,8 @@ GENERATED_DIRS = ("deploy/crds", "deploy/kustomize", "deploy/helm/coalmine/crds"
 
 FLAGGER_CRDS_TEMPLATE = "deploy/helm/coalmine/templates/flagger-crds.yaml"
 RBAC_RULES_TEMPLATE = "deploy/helm/coalmine/templates/_rbac-rules.tpl"
+RBAC_DOC = "docs/install.md"
+TABLE_START, TABLE_END = "<!-- rbac-table: start -->\n", "<!-- rbac-table: end -->"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -156,15 +158,26 @@ def _flagger_overlay_files() -> dict[str, str]:
     }
 
 
+def with_rbac_table(doc: str) -> str:
+    """`doc` with the text between the rbac-table markers replaced by the current table."""
+    head, start, rest = doc.partition(TABLE_START)
+    _old, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError(f"{RBAC_DOC} lacks the markers {TABLE_START.strip()} ... {TABLE_END}")
+    return head + start + rbac.markdown_table() + end + tail
+
+
 def write(root: Path) -> list[Path]:
-    """Write every generated file under `root`; returns the paths written."""
+    """Write every generated file under `root`, and the RBAC table into the docs."""
     written = []
     for relative, text in deploy_files().items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
-    return written
+    doc = root / RBAC_DOC
+    doc.write_text(with_rbac_table(doc.read_text()))
+    return [*written, doc]
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through scripts/generate-deploy

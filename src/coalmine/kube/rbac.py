@@ -34,6 +34,7 @@ __all__ = [
     "Permission",
     "cluster_permissions",
     "custom_resource_permissions",
+    "markdown_table",
 ]
 
 READ = ("get", "list", "watch")
@@ -164,3 +165,21 @@ LEADER_ELECTION = (
         "that makes one replica the active one.",
     ),
 )
+
+
+def markdown_table() -> str:
+    """Every rule as a Markdown table (docs/install.md embeds it; a test keeps it current)."""
+    sets = (
+        ("`coalmine` (watched namespaces)", WORKLOAD),
+        ("`coalmine-flagger` (with --flagger-compat)", FLAGGER),
+        ("`coalmine-cluster` (cluster)", (CRDS, NAMESPACES)),
+        ("`coalmine-leader-election` (own namespace)", LEADER_ELECTION),
+    )
+    lines = ["| role | API group | resources | verbs | why |", "|---|---|---|---|---|"]
+    for role, permissions in sets:
+        for p in permissions:
+            groups = ", ".join(g or "core" for g in p.api_groups)
+            lines.append(
+                f"| {role} | {groups} | {', '.join(p.resources)} | {', '.join(p.verbs)} | {p.why} |"
+            )
+    return "\n".join(lines) + "\n"
