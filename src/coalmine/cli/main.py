@@ -22,6 +22,7 @@ from coalmine.cli import (
     install,
     load,
     loadtester,
+    query,
     simulate,
     validate,
 )
@@ -73,6 +74,7 @@ app.command("demo-app")(demo_app.demo_app)
 app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
+app.command("query")(query.query)
 app.command("install")(install.install)
 
 
