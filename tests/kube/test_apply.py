@@ -13,6 +13,7 @@ from coalmine.errors import AdapterError, Unavailable
 from coalmine.kube.apply import Applied, apply_objects, connect
 from coalmine.kube.manifests import InstallOptions, install_objects
 from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator import metadata as emulator_metadata
 
 
 async def apply(api: Any, options: InstallOptions) -> list[Applied]:
@@ -44,7 +45,7 @@ async def test_installing_again_changes_only_what_differs(
 ) -> None:
     await apply(kr8s_api, InstallOptions())
     again = await apply(kr8s_api, InstallOptions())
-    assert {r.action for r in again} == {"unchanged"}
+    assert [str(r) for r in again if r.action != "unchanged"] == []
     upgraded = await apply(kr8s_api, InstallOptions(image="ghcr.io/coalmine/coalmine:9.9.9"))
     assert [str(r) for r in upgraded if r.action != "unchanged"] == [
         "deployment.apps/coalmine configured"
@@ -97,3 +98,17 @@ async def test_an_unknown_context_is_unavailable(tmp_path: Path) -> None:
     config = kubeconfig_for("http://127.0.0.1:1", tmp_path / "config")
     with pytest.raises(Unavailable, match=r"no usable Kubernetes configuration.*nope"):
         await connect(str(config), "nope")
+
+
+async def test_reapplied_crds_stay_unchanged_while_the_clock_moves(
+    kube_emulator: KubeEmulator, kr8s_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A no-op apply must not bump a CRD (the emulator once re-stamped its conditions)."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(
+        emulator_metadata, "timestamp", lambda: f"2030-01-01T00:00:{next(ticks) % 60:02d}Z"
+    )
+    crds = [o for o in install_objects(InstallOptions()) if o["kind"] == "CustomResourceDefinition"]
+    await apply_objects(kr8s_api, crds, lambda _: None)
+    again = await apply_objects(kr8s_api, crds, lambda _: None)
+    assert {r.action for r in again} == {"unchanged"}
