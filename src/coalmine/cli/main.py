@@ -19,6 +19,7 @@ from coalmine.cli import (
     events,
     gate,
     get,
+    install,
     load,
     loadtester,
     query,
@@ -76,6 +77,7 @@ app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
+app.command("install")(install.install)
 
 
 def run() -> None:

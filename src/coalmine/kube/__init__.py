@@ -1,0 +1,1 @@
+"""coalmine on Kubernetes: the CRDs, RBAC and controller manifests, and installing them."""
