@@ -21,7 +21,13 @@ from coalmine.api.canary import Phase
 from coalmine.errors import ManifestError
 from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
-from tests.fixtures.local import NAMESPACE, demo_manifests, phase_of, runtime_settings, wait_until
+from tests.fixtures.local import (
+    NAMESPACE,
+    demo_manifests,
+    runtime_settings,
+    wait_for_phase,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -83,12 +89,12 @@ def weight(runtime: LocalRuntime) -> int:
 
 async def initialized(runtime: LocalRuntime, **manifest: object) -> None:
     await runtime.apply(demo_manifests("0.0.1", **manifest), "test")  # type: ignore[arg-type]
-    await wait_until(lambda: phase_of(runtime) == Phase.INITIALIZED, "initialization")
+    await wait_for_phase(runtime, Phase.INITIALIZED)
 
 
 async def ship(runtime: LocalRuntime, version: str, **manifest: object) -> None:
     await runtime.apply(demo_manifests(version, **manifest), "test")  # type: ignore[arg-type]
-    await wait_until(lambda: phase_of(runtime) == Phase.PROGRESSING, f"{version} progressing")
+    await wait_for_phase(runtime, Phase.PROGRESSING)
 
 
 SUBSETS = """
@@ -176,7 +182,7 @@ async def test_a_good_release_is_promoted_under_load_without_failing_a_request(
     load = LoadGenerator(plan)
     running = asyncio.create_task(load.run())
     await ship(local_runtime, "0.0.2")
-    await wait_until(lambda: phase_of(local_runtime) == Phase.SUCCEEDED, "promotion", within=90)
+    await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
     load.stop()
     result = await running
     assert result.sent > 1000
@@ -194,7 +200,7 @@ async def test_a_release_answering_500_is_rolled_back_and_then_gets_no_traffic(
     await initialized(local_runtime)
     await ship(local_runtime, "0.0.3", env={"DEMO_ERROR_RATE": "1.0"})
     async with steady_load(local_runtime, "/demo/random-error", rate=50):
-        await wait_until(lambda: phase_of(local_runtime) == Phase.FAILED, "rollback", within=60)
+        await wait_for_phase(local_runtime, Phase.FAILED, within=60)
     assert await versions(local_runtime, 200) == Counter({"0.0.1": 200})
     assert local_runtime.processes.status(NAMESPACE, "go-demo-7").replicas == 0
     messages = [e.message for e in local_runtime.store.events(NAMESPACE, "go-demo-7")]
@@ -210,7 +216,7 @@ async def test_a_slow_release_is_rolled_back_on_request_duration(
     await initialized(local_runtime)
     async with steady_load(local_runtime):
         await ship(local_runtime, "0.0.4", env={"DEMO_DELAY_MS": "1500"})
-        await wait_until(lambda: phase_of(local_runtime) == Phase.FAILED, "rollback", within=60)
+        await wait_for_phase(local_runtime, Phase.FAILED, within=60)
     checks = local_runtime.store.checks(NAMESPACE, "go-demo-7")
     slow = [c for c in checks if c.metric == "request-duration" and not c.passed]
     assert slow, checks
@@ -233,9 +239,7 @@ async def test_killing_envoy_mid_canary_restores_routes_and_the_canary_completes
         seen = await versions(local_runtime, 100)
         assert set(seen) <= {"0.0.1", "0.0.2"}, seen
         assert seen["0.0.2"] > 0, seen
-        await wait_until(
-            lambda: phase_of(local_runtime) == Phase.SUCCEEDED, "promotion", within=90
-        )
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
 
 
 async def test_restarting_up_mid_canary_resumes_from_the_stored_status(tmp_path: Path) -> None:
@@ -256,7 +260,7 @@ async def test_restarting_up_mid_canary_resumes_from_the_stored_status(tmp_path:
         assert status["phase"] == "Progressing"
         assert status["canaryWeight"] >= 40
         async with steady_load(second):
-            await wait_until(lambda: phase_of(second) == Phase.SUCCEEDED, "promotion", within=90)
+            await wait_for_phase(second, Phase.SUCCEEDED, within=90)
         messages = [e.message for e in second.store.events(NAMESPACE, "go-demo-7")]
         assert messages.count("Initialization done! go-demo-7.go-demo-7") == 1
         assert await versions(second, 50) == Counter({"0.0.2": 50})
