@@ -14,6 +14,7 @@ import typer
 from coalmine import __version__
 from coalmine.cli import (
     apply,
+    demo,
     demo_app,
     describe,
     events,
@@ -63,6 +64,7 @@ def main(
     """
 
 
+app.command("demo")(demo.demo)
 app.command("up")(up.up)
 app.command("validate")(validate.validate)
 app.command("apply")(apply.apply)
