@@ -1,0 +1,122 @@
+"""The decision being built: actions in order, the next status, events, alerts, checks.
+
+Every part of the decision (`decide`, `strategies`, `rollback`) writes into one Plan;
+`Plan.done()` freezes it into a Decision. A Plan is local to one call of `decide`, so
+the deciding stays pure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from coalmine.api.canary import (
+    AlertSeverity,
+    Canary,
+    CanaryAnalysis,
+    CanaryWebhook,
+    HookType,
+    Phase,
+)
+from coalmine.engine.decision import (
+    Action,
+    Alert,
+    CheckResult,
+    Decision,
+    Event,
+    EventType,
+    NeedHook,
+    Promote,
+    RunHooks,
+    SetRoutes,
+)
+from coalmine.engine.observations import HookResult, Observations, Routes
+from coalmine.engine.status import to_phase
+
+__all__ = ["ANALYSIS_PHASES", "Plan", "gate"]
+
+ANALYSIS_PHASES = (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
+"""Phases in which checks run and a rollback can happen."""
+
+
+class Plan:
+    """Collects one decision: actions in order, the next status, events and alerts."""
+
+    def __init__(self, canary: Canary, observed: Observations, now: datetime) -> None:
+        self.canary = canary
+        self.observed = observed
+        self.now = now
+        self.status = canary.status
+        self.actions: list[Action] = []
+        self.events: list[Event] = []
+        self.alerts: list[Alert] = []
+        self.checks: tuple[CheckResult, ...] = ()
+        self.followups: list[RunHooks] = []
+
+    @property
+    def analysis(self) -> CanaryAnalysis:
+        return self.canary.spec.analysis
+
+    @property
+    def routes(self) -> Routes:
+        assert self.observed.routes is not None
+        return self.observed.routes
+
+    def act(self, *actions: Action) -> None:
+        self.actions.extend(actions)
+
+    def info(self, message: str) -> None:
+        self.events.append(Event(message))
+
+    def warn(self, message: str) -> None:
+        self.events.append(Event(message, EventType.WARNING))
+
+    def alert(
+        self, severity: AlertSeverity, message: str, check: CheckResult | None = None
+    ) -> None:
+        self.alerts.append(Alert(severity, message, check))
+
+    def to(self, phase: Phase, **fields: Any) -> None:
+        kind = self.canary.spec.target_ref.kind or "Deployment"
+        self.status = to_phase(self.status, phase, self.now, kind=kind, **fields)
+
+    def update(self, **fields: Any) -> None:
+        self.status = self.status.model_copy(update=fields)
+
+    def set_routes(self, routes: Routes) -> None:
+        self.act(SetRoutes(routes))
+        self.update(canary_weight=routes.canary)
+
+    def hooks(self, hook_type: HookType) -> list[CanaryWebhook]:
+        return [hook for hook in self.analysis.webhooks if hook.type == hook_type]
+
+    def done(self) -> Decision:
+        return Decision(
+            self.status,
+            tuple(self.actions),
+            tuple(self.events),
+            tuple(self.alerts),
+            self.checks,
+            tuple(self.followups),
+        )
+
+    def promote_action(self) -> Promote:
+        assert self.observed.target is not None
+        return Promote(self.observed.target.revision)
+
+    def post_rollout(self, phase: Phase) -> None:
+        """post-rollout webhooks, called once the status is written."""
+        hooks = self.hooks(HookType.POST_ROLLOUT)
+        if hooks:
+            self.followups.append(RunHooks(tuple(hooks), phase))
+
+
+def gate(plan: Plan, hook_type: HookType) -> CanaryWebhook | NeedHook | None:
+    """The first webhook of a type that failed, asking for each in turn; None if all passed."""
+    for hook in plan.hooks(hook_type):
+        answer: HookResult | None = plan.observed.hooks.get(hook.name)
+        if answer is None:
+            return NeedHook(hook, Phase.PROGRESSING)
+        if not answer.ok:
+            return hook
+    return None
