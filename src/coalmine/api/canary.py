@@ -374,6 +374,8 @@ class CanaryStatus(Model):
     """coalmine addition: when the analysis of lastAppliedSpec began."""
     checks: list[CheckStatus] = Field(default_factory=list)
     """coalmine addition: the latest value of each metric, from the last analysis tick."""
+    handled_request: str | None = None
+    """coalmine addition: id of the last manual request (promote, abort) acted upon."""
 
     @property
     def promoted(self) -> CanaryCondition | None:

@@ -37,13 +37,15 @@ from coalmine.engine.decision import (
 from coalmine.engine.observations import Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
+from coalmine.engine.requests import Request, pending_request
 from coalmine.engine.rollback import (
+    rollback,
     rollback_on_deadline,
     rollback_on_threshold,
     rollback_on_webhook,
     rollback_signal,
 )
-from coalmine.engine.strategies import finalise, shift_to_primary, step
+from coalmine.engine.strategies import copy_to_primary, finalise, shift_to_primary, step
 
 __all__ = ["decide"]
 
@@ -66,6 +68,9 @@ def decide(canary: Canary, observed: Observations, now: datetime) -> Decision | 
         return _initialize(plan, observed.primary)
     if observed.routes is None:
         return NeedRoutes()
+    request = pending_request(canary)
+    if request is not None:
+        return _on_request(plan, request, observed.target)
     if phase not in BUSY_PHASES and not _is_new_revision(canary, observed.target):
         return plan.done()
     return _advance(plan, observed.target, observed.primary)
@@ -107,6 +112,45 @@ def _initialize(plan: Plan, primary: WorkloadState) -> Decision:
     return plan.done()
 
 
+# Manual requests ------------------------------------------------------------------------
+
+
+def _on_request(plan: Plan, request: Request, target: WorkloadState) -> Decision:
+    """Promote now or roll back now, where that makes sense; otherwise say why not."""
+    canary = plan.canary
+    phase = canary.status.phase
+    plan.update(handled_request=request.id)
+    if request.action == "abort" and phase in (*ANALYSIS_PHASES, Phase.WAITING):
+        plan.warn(f"Rolling back {canary.key} aborted by {request.by}")
+        plan.alert(AlertSeverity.WARN, f"Rolling back: aborted by {request.by}")
+        plan.update(last_applied_spec=target.revision)
+        return rollback(plan)
+    if request.action == "promote" and phase in ANALYSIS_PHASES:
+        readiness = _canary_readiness(plan, target)
+        if readiness.ready:
+            plan.info(
+                f"Promotion requested by {request.by}: skipping the rest of the analysis"
+                f" of {canary.key}"
+            )
+            return copy_to_primary(plan)
+        plan.warn(f"Promotion requested by {request.by} refused: {readiness.message}")
+        return plan.done()
+    what = request.action or "an unknown request"
+    plan.warn(f"Request to {what} from {request.by} ignored: {canary.key} is {phase}")
+    return plan.done()
+
+
+def _canary_readiness(plan: Plan, target: WorkloadState) -> Readiness:
+    canary = plan.canary
+    return judge_readiness(
+        canary.target_key,
+        target,
+        ready_threshold=plan.analysis.canary_ready_threshold,
+        deadline=timedelta(seconds=canary.spec.progress_deadline_seconds),
+        now=plan.now,
+    )
+
+
 # A new revision -----------------------------------------------------------------------
 
 
@@ -130,13 +174,7 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return _start_revision(plan, target)
     if phase in ANALYSIS_PHASES and _is_new_revision(canary, target):
         return _restart(plan, target)
-    readiness = judge_readiness(
-        canary.target_key,
-        target,
-        ready_threshold=plan.analysis.canary_ready_threshold,
-        deadline=timedelta(seconds=canary.spec.progress_deadline_seconds),
-        now=plan.now,
-    )
+    readiness = _canary_readiness(plan, target)
     if not readiness.ready and not readiness.deadline_exceeded:
         plan.warn(f"canary deployment {canary.target_key} not ready: {readiness.message}")
         return plan.done()
