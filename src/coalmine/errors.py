@@ -5,7 +5,8 @@
     ├── NotFound                  a named object does not exist
     ├── Unavailable               a runtime, cluster or service cannot be reached (exit 3)
     └── AdapterError              an adapter could not carry out an action (the engine
-                                  reports it as a Warning event and retries next tick)
+        │                         reports it as a Warning event and retries next tick)
+        └── Conflict              a write lost a race (Kubernetes 409): re-read and retry
 
 The CLI catches CoalmineError in one place, prints `str(error)` and exits with
 `error.exit_code`. The operator maps AdapterError and Unavailable to "retry later".
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 __all__ = [
     "AdapterError",
     "CoalmineError",
+    "Conflict",
     "ManifestError",
     "NotFound",
     "Problem",
@@ -57,3 +59,7 @@ class Unavailable(CoalmineError):
 
 class AdapterError(CoalmineError):
     pass
+
+
+class Conflict(AdapterError):
+    """The object changed since it was read, or already exists (HTTP 409)."""
