@@ -2,7 +2,9 @@
 
 pytest_plugins = [
     "tests.fixtures.demo",
+    "tests.fixtures.envoy_stack",
     "tests.fixtures.hooks",
     "tests.fixtures.kube",
     "tests.fixtures.notify",
+    "tests.fixtures.prometheus",
 ]

@@ -4,6 +4,9 @@
     ├── ManifestError             a manifest is invalid; carries every Problem found
     ├── NotFound                  a named object does not exist
     ├── Unavailable               a runtime, cluster or service cannot be reached (exit 3)
+    ├── QueryError                a metrics backend answered a query with an error
+    ├── TemplateError             a query template cannot be rendered (unknown or unset
+    │                             variable, a value that would change the query)
     └── AdapterError              an adapter could not carry out an action (the engine
         │                         reports it as a Warning event and retries next tick)
         └── Conflict              a write lost a race (Kubernetes 409): re-read and retry
@@ -15,6 +18,7 @@ The CLI catches CoalmineError in one place, prints `str(error)` and exits with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "AdapterError",
@@ -23,6 +27,8 @@ __all__ = [
     "ManifestError",
     "NotFound",
     "Problem",
+    "QueryError",
+    "TemplateError",
     "Unavailable",
 ]
 
@@ -63,3 +69,17 @@ class AdapterError(CoalmineError):
 
 class Conflict(AdapterError):
     """The object changed since it was read, or already exists (HTTP 409)."""
+
+
+class QueryError(CoalmineError):
+    """The metrics backend was reached but refused or failed the query (PromQL error, HTTP
+    error status, an answer that is not its API's JSON). Unreachable backends are Unavailable."""
+
+
+class TemplateError(CoalmineError):
+    """A query template that cannot be rendered. `kind` says which part is wrong: the
+    template (`unknown` variable) or the values given to it (`unset`, `unsafe`)."""
+
+    def __init__(self, message: str, *, kind: Literal["unknown", "unset", "unsafe"]) -> None:
+        self.kind = kind
+        super().__init__(message)

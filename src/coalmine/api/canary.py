@@ -312,8 +312,9 @@ class CanaryService(Model):
 
 
 class CanarySpec(Model):
-    provider: Literal["istio"] | None = None
-    """The mesh. Only Istio in Kubernetes; local mode runs the same Canary on its Envoy."""
+    provider: Literal["istio", "envoy"] | None = None
+    """The mesh whose built-in checks apply: istio (the only one in Kubernetes), or envoy
+    (the local runtime's data plane). Local mode measures any Canary on its Envoy."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
     autoscaler_ref: LocalObjectReference | None = None

@@ -21,6 +21,7 @@ from coalmine.cli import (
     get,
     load,
     loadtester,
+    query,
     simulate,
     validate,
 )
@@ -72,6 +73,7 @@ app.command("demo-app")(demo_app.demo_app)
 app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
+app.command("query")(query.query)
 
 
 def run() -> None:

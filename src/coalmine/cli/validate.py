@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from coalmine.api.loading import LoadedFile
 
 __all__ = ["manifest_paths", "validate"]
 
@@ -37,33 +40,50 @@ def validate(
     """Check Canary, MetricTemplate and AlertProvider manifests.
 
     Every problem names the document, the field and what is allowed. Files written
-    for Flagger (apiVersion flagger.app/v1beta1) are accepted as they are. Other kinds
+    for Flagger (apiVersion flagger.app/v1beta1) are accepted as they are. Metric
+    queries are checked too: unknown {{ variables }}, and templateVariables that a
+    Canary's template (when it is among the files) needs but does not get. Other kinds
     are skipped, unless --local asks to check them against what `coalmine up` supports.
     Exit code 0 when all is valid, 1 when anything is not.
 
     Example:  coalmine validate -f examples/canaries/ -f my-canary.yaml
     """
     from coalmine.api.loading import CUSTOM_RESOURCES, LOCAL_RESOURCES, load_file
+    from coalmine.metrics.validation import check_metric_queries
 
     kinds = LOCAL_RESOURCES if local else CUSTOM_RESOURCES
-    problems = 0
-    documents = 0
-    for path in manifest_paths(files):
-        loaded = load_file(path, kinds=kinds, skip_other_kinds=not local)
-        documents += loaded.documents
-        for problem in loaded.problems:
-            typer.secho(str(problem), fg=typer.colors.RED, err=True)
-        problems += len(loaded.problems)
-        if not quiet:
-            for resource in loaded.resources:
-                kind = resource.__class__.__name__.lower()
-                name = getattr(getattr(resource, "metadata", None), "name", "?")
-                typer.echo(f"{path}: {kind} {name} is valid")
-            for label in loaded.skipped:
-                typer.echo(f"{path}: {label} skipped (not a coalmine resource; see --local)")
+    loaded_files = [
+        (path, load_file(path, kinds=kinds, skip_other_kinds=not local))
+        for path in manifest_paths(files)
+    ]
+    query_problems = check_metric_queries(
+        resource for _, loaded in loaded_files for resource in loaded.resources
+    )
+    faulty = {problem.document for problem in query_problems}
+    problems = len(query_problems)
+    for path, loaded in loaded_files:
+        problems += _report(path, loaded, faulty, quiet=quiet)
+    for problem in query_problems:
+        typer.secho(str(problem), fg=typer.colors.RED, err=True)
+    documents = sum(loaded.documents for _, loaded in loaded_files)
     if problems:
         summary = f"{problems} problem(s) in {documents} document(s)"
         typer.secho(summary, fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     if not quiet:
         typer.echo(f"{documents} document(s) valid")
+
+
+def _report(path: Path, loaded: LoadedFile, faulty: set[str], *, quiet: bool) -> int:
+    """Print one file's problems (and, unless quiet, its valid resources); count problems."""
+    for problem in loaded.problems:
+        typer.secho(str(problem), fg=typer.colors.RED, err=True)
+    if not quiet:
+        for resource in loaded.resources:
+            kind = resource.__class__.__name__.lower()
+            name = getattr(getattr(resource, "metadata", None), "name", "?")
+            if f"{kind} {name}" not in faulty:
+                typer.echo(f"{path}: {kind} {name} is valid")
+        for label in loaded.skipped:
+            typer.echo(f"{path}: {label} skipped (not a coalmine resource; see --local)")
+    return len(loaded.problems)

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from coalmine.api.canary import Canary, CanaryWebhook, Phase
 from coalmine.engine.decide import decide
@@ -32,7 +33,9 @@ from coalmine.engine.decision import (
 )
 from coalmine.engine.observations import Observations
 from coalmine.errors import CoalmineError
-from coalmine.ports import Ports
+
+if TYPE_CHECKING:  # ports imports the engine's types: a runtime import here is a cycle
+    from coalmine.ports import Ports
 
 __all__ = ["TickOutcome", "advance"]
 

@@ -1,0 +1,158 @@
+"""The built-in checks: PromQL templates per mesh, for the canary and for the primary.
+
+Data, like Flagger's observers: a metric that names one of BUILTIN_METRICS and has no
+query or templateRef is measured with the query below for the canary's mesh
+(`spec.provider`, or the runtime's mesh). The templates use the variables of
+`metrics.templating` and are rendered (and escaped) the same way as a MetricTemplate.
+
+Istio (the sidecars' `istio_requests_total` and `istio_request_duration_milliseconds`):
+`request-success-rate` and `request-duration` are Flagger's queries, character for
+character once Flagger's whitespace is collapsed. The primary's queries differ only in
+the workload: `{{ target }}-primary`.
+
+Envoy (coalmine's local data plane; Envoy's own `/stats/prometheus` series): one Envoy
+cluster per workload, named `{namespace}_{service}-canary` and
+`{namespace}_{service}-primary` (service = spec.service.name, else the target's name),
+label `envoy_cluster_name`. Facts these queries rely on, checked against Envoy 1.40 in
+tests/metrics/test_builtins_envoy.py:
+- `envoy_cluster_upstream_rq_xx{envoy_response_code_class="5"}` does not exist until
+  the first 5xx: the 5xx side is filled with `or vector(0)`.
+- A dead backend (connection refused) gives Envoy's own 503s: they count in
+  `upstream_rq_xx` class 5 while `upstream_rq_total` stays 0, so every denominator is
+  `upstream_rq_xx` over all classes, never `upstream_rq_total`.
+- `upstream_rq_time` (whole milliseconds) is only recorded for requests that reached
+  the backend, and only at each stats flush (set `stats_flush_interval: 1s`).
+
+What each metric returns:
+- request-success-rate: % of requests not answered 5xx, 0..100.
+- error-rate: % of requests answered 5xx, 0..100 (0 when there was traffic but no 5xx).
+- request-duration: 99th percentile in ms, interpolated within its histogram bucket.
+- request-duration-avg: mean in ms, from the histogram's _sum and _count.
+- request-duration-max: `histogram_quantile(1, ...)`: the upper bound of the smallest
+  bucket that holds every request of the interval. The true maximum is at most this
+  and above the bucket below; it is exact only to the bucket boundaries. When some
+  request was slower than the largest finite bucket, it returns that largest finite
+  bound (an underestimate), so give the histogram a bucket above your threshold.
+- request-rate (not a check: for `coalmine metrics`): requests per second.
+
+All of them are "no data" when there was no traffic in the interval (an empty
+result, or NaN from 0/0): a canary that gets no requests never passes a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from coalmine.errors import NotFound
+
+__all__ = ["MESHES", "REQUEST_RATE", "Role", "builtin_query"]
+
+REQUEST_RATE = "request-rate"
+
+
+class Role(StrEnum):
+    """Which of the two workloads a query is about."""
+
+    CANARY = "canary"
+    """The target Deployment: the new revision under analysis."""
+    PRIMARY = "primary"
+    """The `-primary` copy: the revision in production."""
+
+
+_SELECTOR = "<selector>"
+
+_ISTIO_SELECTORS = {
+    Role.CANARY: 'reporter="destination",destination_workload_namespace="{{ namespace }}",'
+    'destination_workload=~"{{ target }}"',
+    Role.PRIMARY: 'reporter="destination",destination_workload_namespace="{{ namespace }}",'
+    'destination_workload=~"{{ target }}-primary"',
+}
+
+_ISTIO = {
+    "request-success-rate": (
+        'sum(rate(istio_requests_total{<selector>,response_code!~"5.*"}[{{ interval }}])) '
+        "/ sum(rate(istio_requests_total{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration": (
+        "histogram_quantile(0.99, "
+        "sum(rate(istio_request_duration_milliseconds_bucket{<selector>}[{{ interval }}])) by (le))"
+    ),
+    "error-rate": (
+        '(sum(rate(istio_requests_total{<selector>,response_code=~"5.*"}[{{ interval }}])) '
+        "or vector(0)) / sum(rate(istio_requests_total{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration-avg": (
+        "sum(rate(istio_request_duration_milliseconds_sum{<selector>}[{{ interval }}])) "
+        "/ sum(rate(istio_request_duration_milliseconds_count{<selector>}[{{ interval }}]))"
+    ),
+    "request-duration-max": (
+        "histogram_quantile(1, "
+        "sum(rate(istio_request_duration_milliseconds_bucket{<selector>}[{{ interval }}])) by (le))"
+    ),
+    REQUEST_RATE: "sum(rate(istio_requests_total{<selector>}[{{ interval }}]))",
+}
+
+_ENVOY_SELECTORS = {
+    Role.CANARY: 'envoy_cluster_name="{{ namespace }}_{{ service }}-canary"',
+    Role.PRIMARY: 'envoy_cluster_name="{{ namespace }}_{{ service }}-primary"',
+}
+
+_ENVOY = {
+    "request-success-rate": (
+        "(sum(rate(envoy_cluster_upstream_rq_xx"
+        '{<selector>,envoy_response_code_class!="5"}[{{ interval }}])) or vector(0)) '
+        "/ sum(rate(envoy_cluster_upstream_rq_xx{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration": (
+        "histogram_quantile(0.99, "
+        "sum(rate(envoy_cluster_upstream_rq_time_bucket{<selector>}[{{ interval }}])) by (le))"
+    ),
+    "error-rate": (
+        "(sum(rate(envoy_cluster_upstream_rq_xx"
+        '{<selector>,envoy_response_code_class="5"}[{{ interval }}])) or vector(0)) '
+        "/ sum(rate(envoy_cluster_upstream_rq_xx{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration-avg": (
+        "sum(rate(envoy_cluster_upstream_rq_time_sum{<selector>}[{{ interval }}])) "
+        "/ sum(rate(envoy_cluster_upstream_rq_time_count{<selector>}[{{ interval }}]))"
+    ),
+    "request-duration-max": (
+        "histogram_quantile(1, "
+        "sum(rate(envoy_cluster_upstream_rq_time_bucket{<selector>}[{{ interval }}])) by (le))"
+    ),
+    REQUEST_RATE: "sum(rate(envoy_cluster_upstream_rq_xx{<selector>}[{{ interval }}]))",
+}
+
+
+def _for_roles(
+    queries: Mapping[str, str], selectors: Mapping[Role, str]
+) -> Mapping[Role, Mapping[str, str]]:
+    return {
+        role: {name: query.replace(_SELECTOR, selector) for name, query in queries.items()}
+        for role, selector in selectors.items()
+    }
+
+
+MESHES: Mapping[str, Mapping[Role, Mapping[str, str]]] = {
+    "istio": _for_roles(_ISTIO, _ISTIO_SELECTORS),
+    "envoy": _for_roles(_ENVOY, _ENVOY_SELECTORS),
+}
+"""Query templates by mesh, then workload, then metric name."""
+
+
+def builtin_query(mesh: str, metric: str, role: Role = Role.CANARY) -> str:
+    """The template of a built-in metric; NotFound, listing what exists, for anything else."""
+    queries = MESHES.get(mesh)
+    if queries is None:
+        raise NotFound(
+            f"mesh {mesh!r} has no built-in metrics; meshes with built-in metrics: "
+            f"{', '.join(MESHES)} (or give the metric a query or templateRef)"
+        )
+    query = queries[role].get(metric)
+    if query is None:
+        raise NotFound(
+            f"{metric!r} is not a built-in metric of {mesh}; built-in metrics: "
+            f"{', '.join(queries[role])}"
+        )
+    return query

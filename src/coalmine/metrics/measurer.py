@@ -1,0 +1,181 @@
+"""The engine's `Measurer`: from one Canary metric to one Measurement.
+
+For each metric it picks the query (built-in for the canary's mesh, the MetricTemplate
+its templateRef names, or its inline `query`), renders it with the canary's variables,
+runs it on the right server, and returns the Measurement with `query` set to the
+rendered PromQL, so that the check's event and status show exactly what was asked.
+
+Which server:
+- a MetricTemplate with `spec.provider.address`: that server, with the credentials of
+  its `secretRef` (looked up through the CredentialSource), its headers and TLS switch;
+- otherwise the Canary's `spec.metricsServer` if set, else the default server.
+The default server's credentials and headers go only to the default server's address:
+a template or canary that names another address never receives them.
+
+Which mesh's built-ins: `MeasurerSettings.mesh` when set (the local runtime sets
+"envoy": its data plane is Envoy whatever spec.provider says), else the Canary's
+`spec.provider`, else `MeasurerSettings.default_mesh` ("istio"). A mesh without
+built-ins is a failed check whose reason lists the meshes that have them.
+
+`measure` never raises: a missing template, an unset variable, an unreachable server,
+all become "no data" with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from coalmine.api.canary import Canary, CanaryMetric
+from coalmine.api.metric_template import MetricTemplate
+from coalmine.engine.observations import Measurement
+from coalmine.errors import CoalmineError, NotFound
+from coalmine.metrics.base import ProviderFactory, ProviderSettings
+from coalmine.metrics.builtins import Role, builtin_query
+from coalmine.metrics.credentials import Credentials, CredentialSource
+from coalmine.metrics.registry import PROVIDERS, create_provider
+from coalmine.metrics.templates import TemplateLookup
+from coalmine.metrics.templating import TemplateContext, render
+
+__all__ = ["MeasurerSettings", "MetricMeasurer", "QueryPlan"]
+
+
+@dataclass(frozen=True)
+class MeasurerSettings:
+    server: ProviderSettings
+    """The default metrics server: the operator's Prometheus, or the local one."""
+    provider_type: str = "prometheus"
+    """Type of the default server (a key of metrics.registry.PROVIDERS)."""
+    default_mesh: str = "istio"
+    """Built-in checks of this mesh for a Canary without spec.provider."""
+    mesh: str | None = None
+    """When set, the built-in checks of every canary use this mesh, whatever spec.provider
+    says. The local runtime sets "envoy"."""
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What to run for one metric, and where."""
+
+    template: str
+    """The query before rendering."""
+    source: str
+    """How messages name it: "built-in request-duration (istio)", "template error-rate"."""
+    provider_type: str
+    server: ProviderSettings
+
+
+class MetricMeasurer:
+    """Measures canary metrics through metrics providers (Prometheus)."""
+
+    def __init__(
+        self,
+        settings: MeasurerSettings,
+        *,
+        templates: TemplateLookup | None = None,
+        credentials: CredentialSource | None = None,
+        providers: Mapping[str, ProviderFactory] = PROVIDERS,
+    ) -> None:
+        self.settings = settings
+        self.templates = templates
+        self.credentials = credentials
+        self.providers = providers
+
+    async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
+        """The metric's value for the canary workload; never raises."""
+        try:
+            plan = await self.plan(canary, metric)
+        except CoalmineError as error:
+            return Measurement.no_data(str(error), metric.query or "")
+        return await self.run(plan, TemplateContext.for_canary(canary, metric))
+
+    async def measure_builtin(
+        self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"
+    ) -> Measurement:
+        """A built-in query for the canary or the primary (for `coalmine metrics`)."""
+        try:
+            template = builtin_query(self.mesh_of(canary), name, role)
+        except CoalmineError as error:
+            return Measurement.no_data(str(error))
+        plan = QueryPlan(
+            template,
+            f"built-in {name} ({self.mesh_of(canary)})",
+            self.settings.provider_type,
+            self.server_of(canary),
+        )
+        return await self.run(plan, TemplateContext.for_interval(canary, interval))
+
+    async def plan(self, canary: Canary, metric: CanaryMetric) -> QueryPlan:
+        """Pick query and server; raises CoalmineError (NotFound, ...) when it cannot."""
+        if metric.query:
+            return QueryPlan(
+                metric.query, "query", self.settings.provider_type, self.server_of(canary)
+            )
+        if metric.template_ref is not None:
+            namespace = metric.template_ref.namespace or canary.namespace
+            template = await self._template(metric.template_ref.name, namespace)
+            return QueryPlan(
+                template.spec.query,
+                f"template {template.metadata.name}",
+                template.spec.provider.type,
+                await self._template_server(template, canary),
+            )
+        mesh = self.mesh_of(canary)
+        return QueryPlan(
+            builtin_query(mesh, metric.name),
+            f"built-in {metric.name} ({mesh})",
+            self.settings.provider_type,
+            self.server_of(canary),
+        )
+
+    async def run(self, plan: QueryPlan, context: TemplateContext) -> Measurement:
+        """Render and run a plan; the Measurement's query is the rendered PromQL."""
+        try:
+            query = render(plan.template, context, source=plan.source)
+            provider = create_provider(plan.provider_type, plan.server, providers=self.providers)
+        except CoalmineError as error:
+            return Measurement.no_data(str(error), plan.template)
+        measurement = await provider.query(query)
+        return replace(measurement, query=query)
+
+    def mesh_of(self, canary: Canary) -> str:
+        return self.settings.mesh or canary.spec.provider or self.settings.default_mesh
+
+    def server_of(self, canary: Canary) -> ProviderSettings:
+        """spec.metricsServer when it names another server, else the default server."""
+        default = self.settings.server
+        address = canary.spec.metrics_server
+        if not address or address.rstrip("/") == default.address.rstrip("/"):
+            return default
+        return ProviderSettings(address, timeout=default.timeout, verify_tls=default.verify_tls)
+
+    async def _template(self, name: str, namespace: str) -> MetricTemplate:
+        if self.templates is None:
+            raise NotFound(
+                f"metric template {name} in namespace {namespace}: no template lookup configured"
+            )
+        return await self.templates.get(name, namespace)
+
+    async def _template_server(self, template: MetricTemplate, canary: Canary) -> ProviderSettings:
+        provider = template.spec.provider
+        server = self.server_of(canary)
+        if provider.address and provider.address.rstrip("/") != server.address.rstrip("/"):
+            server = ProviderSettings(provider.address, timeout=server.timeout)
+        if provider.secret_ref is not None:
+            server = replace(server, credentials=await self._secret(template))
+        if provider.headers:
+            server = replace(server, headers={**server.headers, **provider.headers})
+        if provider.insecure_skip_verify:
+            server = replace(server, verify_tls=False)
+        return server
+
+    async def _secret(self, template: MetricTemplate) -> Credentials:
+        ref = template.spec.provider.secret_ref
+        assert ref is not None
+        namespace = template.metadata.namespace
+        if self.credentials is None:
+            raise NotFound(
+                f"template {template.metadata.name} needs secret {ref.name}: "
+                "no credential source configured"
+            )
+        return await self.credentials.get(ref.name, namespace)

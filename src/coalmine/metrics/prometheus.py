@@ -1,0 +1,168 @@
+"""The Prometheus HTTP API client: the `MetricProvider` coalmine queries PromQL through.
+
+`query()` (the port) never raises: an unreachable server, a timeout, an HTTP error, a
+PromQL error or an answer that is not one finite number all become `Measurement.no_data`
+with a reason that names what happened (see `metrics.results` for the answer shapes).
+`instant()` and `range()` are the raising layer under it, used by `coalmine query`:
+they raise `Unavailable` when Prometheus cannot be reached or does not answer in time,
+and `QueryError` when it answers with an error.
+
+Each call opens its own HTTP session: a check runs once per analysis interval (10 s at
+the least), so reusing connections buys nothing, and nothing needs closing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from coalmine.engine.observations import Measurement
+from coalmine.errors import CoalmineError, QueryError, Unavailable
+from coalmine.metrics.base import ProviderSettings
+from coalmine.metrics.credentials import Credentials
+from coalmine.metrics.results import Point, QueryResult, Series, to_measurement
+
+__all__ = ["ONLINE_QUERY", "PrometheusProvider"]
+
+ONLINE_QUERY = "vector(1)"
+"""What is_online asks, as Flagger does; the answer must be 1."""
+BODY_EXCERPT_CHARS = 200
+
+
+class PrometheusProvider:
+    """Queries one Prometheus server over its HTTP API."""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+
+    async def query(self, query: str) -> Measurement:
+        """One instant query as a measurement; never raises for a failed query."""
+        try:
+            result = await self.instant(query)
+        except CoalmineError as error:
+            return Measurement.no_data(str(error), query)
+        return to_measurement(result, query)
+
+    async def is_online(self) -> bool:
+        """True when `vector(1)` answers 1."""
+        measurement = await self.query(ONLINE_QUERY)
+        return measurement.value == 1
+
+    async def instant(self, query: str, *, at: datetime | None = None) -> QueryResult:
+        params = {"query": query}
+        if at is not None:
+            params["time"] = f"{at.timestamp():.3f}"
+        data = await self._get("/api/v1/query", params)
+        return _parse_result(data)
+
+    async def range(
+        self, query: str, *, start: datetime, end: datetime, step_seconds: float
+    ) -> QueryResult:
+        """A range query: one series of (time, value) points per matching series."""
+        params = {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step_seconds:g}",
+        }
+        data = await self._get("/api/v1/query_range", params)
+        return _parse_result(data)
+
+    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        settings = self.settings
+        url = settings.endpoint(path)
+        try:
+            async with (
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=settings.timeout),
+                    headers=_headers(settings),
+                ) as session,
+                session.get(url, params=params, ssl=settings.verify_tls) as answer,
+            ):
+                body = await answer.text()
+                return _data(answer.status, body, settings.address)
+        except TimeoutError:
+            raise Unavailable(
+                f"Prometheus at {settings.address} did not answer within {settings.timeout:g}s"
+            ) from None
+        except aiohttp.ClientError as error:
+            raise Unavailable(f"cannot reach Prometheus at {settings.address}: {error}") from None
+
+
+def _headers(settings: ProviderSettings) -> dict[str, str]:
+    headers = dict(settings.headers)
+    authorization = _authorization(settings.credentials)
+    if authorization:
+        headers["Authorization"] = authorization
+    return headers
+
+
+def _authorization(credentials: Credentials | None) -> str | None:
+    """Bearer for a token, else Basic (written here: aiohttp 3.14 deprecates BasicAuth)."""
+    if credentials is None:
+        return None
+    if credentials.token:
+        return f"Bearer {credentials.token}"
+    if credentials.username is None:
+        return None
+    pair = f"{credentials.username}:{credentials.password or ''}".encode()
+    return f"Basic {base64.b64encode(pair).decode('ascii')}"
+
+
+def _data(status: int, body: str, address: str) -> Any:
+    """The `data` of a successful answer; QueryError naming what went wrong otherwise."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and document.get("status") == "error":
+        kind = document.get("errorType", "unknown")
+        raise QueryError(f"PromQL error ({kind}): {document.get('error', '')}")
+    if status >= 400:
+        raise QueryError(f"Prometheus at {address} answered HTTP {status}: {_excerpt(body)}")
+    if not isinstance(document, dict) or "data" not in document:
+        raise QueryError(
+            f"Prometheus at {address} answered with something other than its API's JSON: "
+            f"{_excerpt(body)}"
+        )
+    return document["data"]
+
+
+def _parse_result(data: Any) -> QueryResult:
+    try:
+        kind, result = data["resultType"], data["result"]
+        if kind == "vector":
+            return QueryResult("vector", tuple(_series(item, [item["value"]]) for item in result))
+        if kind == "matrix":
+            return QueryResult("matrix", tuple(_series(item, item["values"]) for item in result))
+        if kind == "scalar":
+            return QueryResult("scalar", (Series({}, (_point(result),)),))
+        if kind == "string":
+            return QueryResult("string", text=str(result[1]))
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        message = f"cannot read Prometheus's answer: {error!r} in {_excerpt(str(data))}"
+        raise QueryError(message) from None
+    raise QueryError(f"Prometheus answered an unknown result type {kind!r}")
+
+
+def _series(item: Mapping[str, Any], values: list[Any]) -> Series:
+    labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
+    return Series(labels, tuple(_point(value) for value in values))
+
+
+def _point(pair: list[Any]) -> Point:
+    """Prometheus writes [unixtime, "value"]; "NaN", "+Inf" and "-Inf" parse as floats."""
+    return Point(float(pair[0]), float(pair[1]))
+
+
+def _excerpt(body: str) -> str:
+    text = re.sub(r"\s+", " ", body).strip()
+    if len(text) > BODY_EXCERPT_CHARS:
+        return text[:BODY_EXCERPT_CHARS] + "..."
+    return text or "(empty body)"
