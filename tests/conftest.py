@@ -6,5 +6,7 @@ pytest_plugins = [
     "tests.fixtures.hooks",
     "tests.fixtures.kube",
     "tests.fixtures.notify",
+    "tests.fixtures.operator",
     "tests.fixtures.prometheus",
+    "tests.fixtures.world",
 ]

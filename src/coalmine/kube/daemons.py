@@ -184,7 +184,7 @@ class CanaryDaemons:
             memory.wakeup.set()
 
     async def revert(self, ref: CanaryRef, body: Obj) -> None:
-        """The deletion handler's work (revertOnDeletion); raises RetryLater to be called again."""
+        """The deletion handler's work (revertOnDeletion); waits for the target to be ready."""
         if not self.leadership.leading:
             raise RetryLaterNotLeader()
         try:
@@ -194,12 +194,14 @@ class CanaryDaemons:
                 allow_cross_namespace_refs=self.settings.allow_cross_namespace_refs,
             )
         except ManifestError as error:
-            log.warning("canary %s.%s is invalid; nothing to revert: %s", ref.name, ref.namespace, error)
+            log.warning(
+                "canary %s.%s is invalid; nothing to revert: %s", ref.name, ref.namespace, error
+            )
             return
         memory = self._memory.setdefault(ref.uid, _Memory())
         since = _deletion_time(body) or self.clock()
         async with memory.lock:
-            await self.reverter.revert(canary, self.clock(), since)
+            await self.reverter.revert(canary, since)
 
     async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
         try:
@@ -210,7 +212,9 @@ class CanaryDaemons:
             )
         except ManifestError as error:
             memory.invalid_generation = int(body["metadata"].get("generation") or 0)
-            problems = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in error.problems)
+            problems = "; ".join(
+                f"{p.path}: {p.message}" if p.path else p.message for p in error.problems
+            )
             message = f"Invalid canary spec, not advancing it: {problems}"
             await self.events.about(Involved.of_object(body), Event(message, EventType.WARNING))
             return None

@@ -58,7 +58,10 @@ class Involved:
     def of_object(cls, obj: dict[str, Any]) -> Involved:
         meta = obj.get("metadata") or {}
         return cls(
-            str(obj.get("apiVersion")), str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid"))
+            str(obj.get("apiVersion")),
+            str(meta.get("name")),
+            str(meta.get("namespace")),
+            str(meta.get("uid")),
         )
 
 

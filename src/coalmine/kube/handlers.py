@@ -29,7 +29,6 @@ from typing import Any
 from coalmine.api.common import COALMINE_GROUP
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
 from coalmine.kube.resources import Kind
-from coalmine.kube.revert import RetryLater
 
 __all__ = ["FINALIZER", "build_registry", "kopf_settings", "reverts_on_deletion"]
 
@@ -95,8 +94,6 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     async def revert_canary(body: Any, **_: Any) -> None:
         try:
             await daemons.revert(CanaryRef.of(kind, dict(body)), dict(body))
-        except RetryLater as error:
-            raise kopf.TemporaryError(str(error), delay=error.delay) from None
         except RetryLaterNotLeader as error:
             raise kopf.TemporaryError(str(error), delay=5) from None
 

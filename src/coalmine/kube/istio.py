@@ -70,7 +70,7 @@ def services(canary: Canary, target_labels: dict[str, str]) -> list[Desired]:
 
 def destination_rules(canary: Canary) -> list[Desired]:
     policy = canary.spec.service.traffic_policy
-    dumped = policy.to_manifest() if policy is not None else None
+    dumped = dict(policy) if policy is not None else None
     return [
         Desired(DESTINATION_RULES, host, {"host": host, "trafficPolicy": dumped})
         for host in (primary_host(canary), canary_host(canary))

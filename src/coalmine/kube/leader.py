@@ -66,7 +66,9 @@ class LeaseElector:
 
     async def acquire(self) -> None:
         """Return once this replica holds the Lease (waits as long as another one does)."""
-        while not await self._try():
+        while True:
+            if await self._try():
+                break
             await asyncio.sleep(self.settings.retry_period)
         log.info("%s became the leader (lease %s/%s)", self.identity, self.namespace, self.name)
 
@@ -100,7 +102,7 @@ class LeaseElector:
         return self.settings.lease_name
 
     async def _try(self) -> bool:
-        """One attempt to acquire or renew; False when another replica holds it or we lost a race."""
+        """One attempt to acquire or renew; False when another replica holds it, or on a race."""
         try:
             lease = await self.client.get(LEASES, self.name, self.namespace)
             if lease is None:

@@ -1,7 +1,8 @@
-"""What a Canary names by reference, looked up in the cluster: AlertProviders and Secrets.
+"""What a Canary names by reference, looked up in the cluster: templates, providers, Secrets.
 
-These implement the lookup Protocols of `coalmine.notify` (`AlertProviderLookup`,
-`SecretSource`), so the alerting code is the same in both modes. Resources are
+These implement the lookup Protocols of `coalmine.metrics` (`TemplateLookup`,
+`CredentialSource`) and `coalmine.notify` (`AlertProviderLookup`, `SecretSource`), so
+the measuring and alerting code is the same in both modes. Resources are
 read in coalmine's group, and also in Flagger's when the controller runs with
 `--flagger-compat` (coalmine's wins when both exist). Whether a Canary may name
 another namespace is decided before the tick (see `kube.validation`).
@@ -15,13 +16,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from coalmine.api.alert_provider import AlertProvider
-from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.api.common import Model
+from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
+from coalmine.api.metric_template import MetricTemplate
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.resources import SECRETS, Kind
+from coalmine.metrics.credentials import Credentials
 
-__all__ = ["KubeAlertProviders", "KubeSecrets", "find_resource", "parse_custom_resource"]
+__all__ = [
+    "KubeAlertProviders",
+    "KubeCredentials",
+    "KubeSecrets",
+    "KubeTemplates",
+    "find_resource",
+    "parse_custom_resource",
+]
 
 MANIFEST_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 """What the models read; status and anything a controller adds are left out."""
@@ -67,6 +77,26 @@ class KubeAlertProviders:
         return provider
 
 
+class KubeTemplates:
+    """TemplateLookup over the cluster."""
+
+    def __init__(self, client: KubeClient, kinds: Sequence[Kind]) -> None:
+        self.client = client
+        self.kinds = tuple(kinds)
+
+    async def get(self, name: str, namespace: str) -> MetricTemplate:
+        found = await find_resource(self.client, self.kinds, name, namespace)
+        if found is None:
+            raise NotFound(
+                f"metric template {name} not found in namespace {namespace}; create it "
+                "or fix the metric's templateRef"
+            )
+        template = parse_custom_resource(found)
+        if not isinstance(template, MetricTemplate):
+            raise CoalmineError(f"{name}.{namespace} is not a MetricTemplate")
+        return template
+
+
 class KubeSecrets:
     """SecretSource over the cluster: one key of a Secret, decoded."""
 
@@ -94,3 +124,15 @@ class KubeSecrets:
                     f"secret {name} in {namespace}: key {key!r} is not base64-encoded text"
                 ) from None
         return values
+
+
+class KubeCredentials:
+    """CredentialSource over the cluster: a MetricTemplate's secretRef (token, or
+    username and password)."""
+
+    def __init__(self, secrets: KubeSecrets) -> None:
+        self.secrets = secrets
+
+    async def get(self, name: str, namespace: str) -> Credentials:
+        values = await self.secrets.values(name, namespace)
+        return Credentials.from_mapping(values, source=f"secret {name} in {namespace}")

@@ -105,7 +105,7 @@ class ObjectWriter:
             return "absent"
         original = original_spec(current)
         if original is not None:
-            patch: dict[str, Any] = {"metadata": {"annotations": {ORIGINAL_SPEC: None}}}
+            patch: dict[str, Any] = {"metadata": {"annotations": _without_original(current)}}
             spec = merge_patch_between(current.get("spec") or {}, original)
             if spec is not UNCHANGED:
                 patch["spec"] = spec
@@ -137,3 +137,9 @@ def _repair_patch(canary: Canary, current: Obj, desired: Desired) -> dict[str, A
         original = json.dumps(current.get("spec") or {}, sort_keys=True, separators=(",", ":"))
         patch["metadata"] = {"annotations": {ORIGINAL_SPEC: original}}
     return patch
+
+
+def _without_original(obj: Obj) -> dict[str, Any] | None:
+    """A merge patch of the annotations that drops coalmine's; None drops an emptied map."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    return {ORIGINAL_SPEC: None} if set(annotations) - {ORIGINAL_SPEC} else None

@@ -2,9 +2,9 @@
 
 In the order Flagger's finalizer follows, so that no request finds nothing to serve it:
 1. status Terminating;
-2. the target is scaled back up (to its replicas before coalmine scaled it down) and
-   becomes ready: until then `RetryLater`, up to the progress deadline counted from
-   the deletion, after which the revert goes on with a Warning (a deletion must end);
+2. the target is scaled back up (to its replicas before coalmine scaled it down), and
+   the revert waits for it to be ready, up to the progress deadline counted from the
+   deletion, after which it goes on with a Warning (a deletion must end);
 3. routing: the apex Service selects the target's pods, a VirtualService (or Service)
    that existed before coalmine gets its original spec back, the ones coalmine
    created are deleted;
@@ -14,8 +14,10 @@ In the order Flagger's finalizer follows, so that no request finds nothing to se
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
@@ -28,15 +30,11 @@ from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.ports import Notifier
 
-__all__ = ["RetryLater", "Reverter"]
+__all__ = ["Reverter"]
 
 
-class RetryLater(CoalmineError):
-    """The revert cannot finish yet; try again after `delay` seconds."""
-
-    def __init__(self, message: str, delay: float) -> None:
-        super().__init__(message)
-        self.delay = delay
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -45,46 +43,48 @@ class Reverter:
     router: IstioRouter
     store: KubeCanaryStore
     notifier: Notifier
-    retry_delay: float = 2.0
+    clock: Callable[[], datetime] = _utc_now
+    poll_interval: float = 1.0
     """Seconds between checks of the target's readiness."""
 
-    async def revert(self, canary: Canary, now: datetime, deleting_since: datetime) -> None:
-        canary = await self._to(canary, Phase.TERMINATING, now)
+    async def revert(self, canary: Canary, deleting_since: datetime) -> None:
+        canary = await self._to(canary, Phase.TERMINATING)
         target = await self.workload.target(canary)
         await self.workload.scale_canary(canary, up=True)
-        await self._wait_for_target(canary, now, deleting_since)
+        await self._wait_for_target(canary, deleting_since)
         restored = await self.router.revert(
             canary, selector_labels(target, f"deployment {canary.target_key}")
         )
         await self.workload.delete_primary(canary)
-        canary = await self._to(canary, Phase.TERMINATED, now)
+        canary = await self._to(canary, Phase.TERMINATED)
         summary = ", ".join(f"{what} {how}" for what, how in restored.items())
         await self.notifier.event(
-            canary, Event(f"Canary {canary.key} deleted, traffic back on {canary.target_key}: {summary}")
+            canary,
+            Event(f"Canary {canary.key} deleted, traffic back on {canary.target_key}: {summary}"),
         )
 
-    async def _wait_for_target(self, canary: Canary, now: datetime, deleting_since: datetime) -> None:
-        state = await self.workload.observe_target(canary)
-        if state is None:
-            raise CoalmineError(f"deployment {canary.target_key} not found")
+    async def _wait_for_target(self, canary: Canary, deleting_since: datetime) -> None:
         deadline = timedelta(seconds=canary.spec.progress_deadline_seconds)
-        readiness = judge_readiness(
-            canary.target_key, state, ready_threshold=100, deadline=deadline, now=now
-        )
-        if readiness.ready:
-            return
-        if now - deleting_since < deadline:
-            raise RetryLater(
-                f"waiting for {canary.target_key} before handing traffic back: {readiness.message}",
-                self.retry_delay,
+        while True:
+            state = await self.workload.observe_target(canary)
+            if state is None:
+                raise CoalmineError(f"deployment {canary.target_key} not found")
+            now = self.clock()
+            readiness = judge_readiness(
+                canary.target_key, state, ready_threshold=100, deadline=deadline, now=now
             )
+            if readiness.ready:
+                return
+            if now - deleting_since >= deadline:
+                break
+            await asyncio.sleep(self.poll_interval)
         message = (
             f"{canary.target_key} is not ready {deadline} after the deletion began "
             f"({readiness.message}); handing traffic back to it anyway"
         )
         await self.notifier.event(canary, Event(message, EventType.WARNING))
 
-    async def _to(self, canary: Canary, phase: Phase, now: datetime) -> Canary:
+    async def _to(self, canary: Canary, phase: Phase) -> Canary:
         if canary.status.phase == phase:
             return canary
-        return await self.store.write_status(canary, to_phase(canary.status, phase, now))
+        return await self.store.write_status(canary, to_phase(canary.status, phase, self.clock()))

@@ -53,8 +53,11 @@ def without_defaults(template: dict[str, Any]) -> dict[str, Any]:
     for key in CONTAINER_LISTS:
         if key in spec:
             spec[key] = [_container(c) for c in spec[key]]
-    metadata = {k: v for k, v in (template.get("metadata") or {}).items() if k != "creationTimestamp"}
-    return _pruned({"metadata": metadata, "spec": spec})
+    metadata = {
+        k: v for k, v in (template.get("metadata") or {}).items() if k != "creationTimestamp"
+    }
+    pruned: dict[str, Any] = _pruned({"metadata": metadata, "spec": spec})
+    return pruned
 
 
 def _container(container: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from coalmine.api.canary import Canary, CanaryStatus
-from coalmine.errors import AdapterError, Conflict
+from coalmine.errors import AdapterError, Conflict, NotFound
 from coalmine.kube.client import KubeClient
 from coalmine.kube.resources import canaries_of
 
@@ -42,6 +42,8 @@ class KubeCanaryStore:
             except Conflict:
                 version = await self._current_version(canary)
                 continue
+            except NotFound:
+                raise _deleted(canary) from None
             metadata = canary.metadata.model_copy(
                 update={"resource_version": stored["metadata"].get("resourceVersion")}
             )
@@ -51,9 +53,11 @@ class KubeCanaryStore:
         )
 
     async def _current_version(self, canary: Canary) -> str | None:
-        fresh = await self.client.get(canaries_of(canary.api_version), canary.name, canary.namespace)
+        fresh = await self.client.get(
+            canaries_of(canary.api_version), canary.name, canary.namespace
+        )
         if fresh is None:
-            raise AdapterError(f"canary {canary.key} was deleted; its status cannot be written")
+            raise _deleted(canary)
         log.debug("status of %s conflicted; retrying on the fresh copy", canary.key)
         version: str | None = fresh["metadata"].get("resourceVersion")
         return version
@@ -70,3 +74,7 @@ def _status_body(canary: Canary, status: CanaryStatus, version: str | None) -> d
         "metadata": metadata,
         "status": status.to_manifest(),
     }
+
+
+def _deleted(canary: Canary) -> AdapterError:
+    return AdapterError(f"canary {canary.key} was deleted; its status cannot be written")

@@ -12,6 +12,7 @@ target; on the primary, the template, strategy and minReadySeconds at promotion.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from coalmine.api.canary import Canary
@@ -51,10 +52,8 @@ class KubeWorkload:
             target = await self.target(canary)
             replicas = await self._replicas_to_run(canary, target)
             body = primary_deployment(canary, target, replicas)
-            try:
+            with contextlib.suppress(Conflict):  # created meanwhile (a timed-out earlier write)
                 await self.client.create(DEPLOYMENTS, canary.namespace, body)
-            except Conflict:
-                pass  # created meanwhile (a previous tick's write that timed out)
         await self.autoscaler.sync(canary)
 
     async def scale_canary(self, canary: Canary, *, up: bool) -> None:
