@@ -9,10 +9,17 @@ deadline, never on time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from coalmine.kube.client import Obj
@@ -23,13 +30,17 @@ from coalmine.kube.resources import (
     DEPLOYMENTS,
     DESTINATION_RULES,
     FLAGGER_CANARIES,
+    LEASES,
     SERVICES,
     VIRTUAL_SERVICES,
     Kind,
 )
 from coalmine.kube.revision import pod_template_revision
 from coalmine.kube.settings import ScopeSettings
+from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import MetricsStandIn, canary, deployment, shape
+from tests.fixtures.telemetry import labels, parse
+from tests.fixtures.telemetry import scrape as scrape_text
 from tests.fixtures.world import Operator, StartOperator, World, eventually_async
 
 OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
@@ -280,12 +291,34 @@ async def test_a_new_image_is_shifted_20_40_60_and_promoted(
     asked = metrics_stand_in.queries
     assert any(f'destination_workload_namespace="{world.namespace}"' in q for q in asked)
     assert all('destination_workload=~"podinfo"' in q for q in asked)
+    scraped = await scrape(f"http://127.0.0.1:{operator.controller.metrics_port}")
+    ours = labels(name="podinfo", namespace=world.namespace)
+    assert scraped[("coalmine_canary_status", ours)] == 1
+    verdict = labels(name="podinfo", namespace=world.namespace, deployment_strategy="canary",
+                     analysis_status="completed")  # fmt: skip
+    assert scraped[("coalmine_canary_successes_total", verdict)] == 1
 
 
 async def test_failing_metrics_roll_the_canary_back(
-    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn, receiver: Receiver
 ) -> None:
-    await initialized(world)
+    """With an AlertProvider whose address is in a Secret, and an event webhook."""
+    address = base64.b64encode(receiver.url("/alerts").encode()).decode()
+    await world.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "on-call", "namespace": ""},
+         "data": {"address": address}}
+    )  # fmt: skip
+    await world.create(
+        {"apiVersion": "coalmine.dev/v1beta1", "kind": "AlertProvider",
+         "metadata": {"name": "on-call", "namespace": ""},
+         "spec": {"type": "webhook", "secretRef": {"name": "on-call"}}}
+    )  # fmt: skip
+    analysis = canary()["spec"]["analysis"]
+    analysis["alerts"] = [
+        {"name": "on-call", "severity": "error", "providerRef": {"name": "on-call"}}
+    ]
+    analysis["webhooks"] = [{"name": "log", "type": "event", "url": receiver.url("/events")}]
+    await initialized(world, analysis=analysis)
 
     async with following(world) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
@@ -302,6 +335,16 @@ async def test_failing_metrics_roll_the_canary_back(
     await event_starting(world, f"Rolling back {key} failed checks threshold reached 2")
     halt = await event_starting(world, f"Halt advancement {key} request-success-rate 80.00 < 99")
     assert (halt["type"], halt["reason"]) == ("Warning", "Synced")
+    await eventually_async(_async(lambda: receiver.bodies("/alerts")))
+    [alert] = receiver.bodies("/alerts")  # error alerts only: the rollback
+    assert (alert["name"], alert["namespace"], alert["phase"]) == (
+        "podinfo",
+        world.namespace,
+        "Failed",
+    )
+    assert alert["check"]["metric"] == "request-success-rate" and alert["check"]["value"] == 80.0
+    sent = [body["metadata"]["eventMessage"] for body in receiver.bodies("/events")]
+    assert f"Rolling back {key} failed checks threshold reached 2" in sent
 
 
 async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator: Operator) -> None:
@@ -320,6 +363,18 @@ async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator:
     await event_starting(world, f"Rolling back podinfo.{world.namespace}")
     said = await messages(world)
     assert any("exceeded its progress deadline" in m for m in said), said
+
+
+async def scrape(base_url: str) -> Any:
+    text, _ = await scrape_text(base_url)
+    return parse(text)
+
+
+def _async(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    async def checked() -> Any:
+        return check()
+
+    return checked
 
 
 async def _canary_weight_is(world: World, weight: int) -> bool:
@@ -416,3 +471,104 @@ async def test_flagger_canaries_are_reconciled_in_compat_mode(
         "flagger.app/v1beta1",
         podinfo["metadata"]["uid"],
     )
+
+
+# Two replicas --------------------------------------------------------------------------
+
+REPLICAS = ("replica-a", "replica-b")
+NAMES = ("podinfo-a", "podinfo-b", "podinfo-c")
+
+
+@dataclass
+class Replica:
+    """`coalmine controller --leader-elect` as its own process, as in a pod of a Deployment."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, world: World, metrics: MetricsStandIn, logs: Path) -> Replica:
+        log = logs / f"{name}.log"
+        command = [
+            sys.executable, "-m", "coalmine", "controller", "--leader-elect",
+            "--kubeconfig", str(world.kubeconfig), "--namespace", world.namespace,
+            "--min-interval", "1s", "--metrics-server", metrics.url,
+            "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
+        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "POD_NAME": name,
+            "POD_NAMESPACE": world.namespace,
+            "COALMINE_LEASE_DURATION": "3",
+        }
+        env.pop("KUBECONFIG", None)
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return cls(name, process, log)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+async def lease_holder(world: World) -> str:
+    lease = await world.get(LEASES, "coalmine-controller")
+    return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+
+
+@pytest.mark.slow
+async def test_two_replicas_never_both_act_and_the_other_takes_over(
+    world: World, metrics_stand_in: MetricsStandIn, tmp_path: Path
+) -> None:
+    for name in NAMES:
+        await world.create(deployment(name))
+        await world.create(canary(name))
+    a = Replica.start("replica-a", world, metrics_stand_in, tmp_path)
+    b: Replica | None = None
+    try:
+        await eventually_async(lambda: _holds(world, "replica-a"), deadline=30)
+        b = Replica.start("replica-b", world, metrics_stand_in, tmp_path)
+        for name in NAMES:
+            await wait_phase(world, "Initialized", name)
+        for name in NAMES:
+            await world.ship(name, NEW_IMAGE)
+        for name in NAMES:
+            await eventually_async(lambda n=name: _weight_at_least(world, n, 20))  # type: ignore[misc]
+        before = {e["metadata"]["name"]: e for e in await world.events()}
+
+        a.process.kill()  # a crash: the lease is not released
+        await asyncio.to_thread(a.process.wait, 10)
+        await eventually_async(lambda: _holds(world, "replica-b"), deadline=30)
+        for name in NAMES:
+            await wait_phase(world, "Succeeded", name)
+            await event_starting(world, f"Promotion completed! Scaling down {name}.")
+    finally:
+        for replica in (a, b):
+            if replica is not None and replica.process.poll() is None:
+                replica.process.terminate()  # the emulator must go on answering meanwhile:
+                await asyncio.to_thread(replica.process.wait, 30)
+
+    assert b is not None
+    assert b.process.returncode == 0, b.tail()
+    assert await lease_holder(world) == ""  # released on SIGTERM, for the next one to start at once
+    assert {e["reportingInstance"] for e in before.values()} == {"replica-a"}, a.tail()
+    events = await world.events()
+    assert {e["reportingInstance"] for e in events if e["metadata"]["name"] not in before} == {
+        "replica-b"
+    }
+    for name in NAMES:
+        key = f"{name}.{world.namespace}"
+        for message in [f"Advance {key} canary weight {w}" for w in (20, 40, 60)] + [
+            f"Promotion completed! Scaling down {key}"
+        ]:
+            written = [e for e in events if e["message"] == message]
+            assert [e["count"] for e in written] == [1], (message, written)
+
+
+async def _holds(world: World, identity: str) -> bool:
+    return await lease_holder(world) == identity
+
+
+async def _weight_at_least(world: World, name: str, weight: int) -> bool:
+    found = await world.get(CANARIES, name)
+    return int(((found or {}).get("status") or {}).get("canaryWeight") or 0) >= weight

@@ -121,6 +121,26 @@ def controller(
     asyncio.run(run_until_stopped(settings))
 
 
+LEASE_DURATION = "COALMINE_LEASE_DURATION"
+"""Seconds a Lease lives (default 15): how long a crashed leader holds the others back.
+Environment only, a tuning knob; renewal deadline and retry period scale with it."""
+
+
+def _lease_duration() -> float:
+    import os
+
+    from coalmine.errors import CoalmineError
+
+    text = os.environ.get(LEASE_DURATION, "15")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise CoalmineError(f"{LEASE_DURATION}: expected seconds, at least 1, got {text!r}")
+    return seconds
+
+
 def build_settings(
     *,
     metrics_addr: str,
@@ -160,7 +180,7 @@ def build_settings(
             min_interval=floor,
             allow_cross_namespace_refs=allow_cross_namespace_refs,
         ),
-        leader=s.LeaderSettings(enabled=leader_elect),
+        leader=s.LeaderSettings.scaled(enabled=leader_elect, lease_duration=_lease_duration()),
         serve=s.ServeSettings(
             metrics=s.Address.parse(metrics_addr, flag="--metrics-addr"),
             health=s.Address.parse(health_addr, flag="--health-addr"),

@@ -19,6 +19,7 @@ original spec of objects it takes over (see `kube.objects`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from coalmine.api.canary import Canary
@@ -85,17 +86,25 @@ class IstioRouter:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
         self.objects = ObjectWriter(client)
+        self._reconciled: dict[str, Obj] = {}
+        """The VirtualService each `reconcile` left, for the `get_routes` right after it."""
 
     async def reconcile(self, canary: Canary) -> None:
         labels = selector_labels(await self._target(canary), f"deployment {canary.target_key}")
-        for desired in [*services(canary, labels), *destination_rules(canary)]:
-            await self.objects.ensure(canary, desired)
+        others = [*services(canary, labels), *destination_rules(canary)]
+        await asyncio.gather(*(self.objects.ensure(canary, desired) for desired in others))
         current = await self.client.get(VIRTUAL_SERVICES, apex_name(canary), canary.namespace)
         routes = _weights(canary, current) if current is not None else Routes.all_primary()
-        await self.objects.ensure(canary, virtual_service(canary, routes))
+        written = await self.objects.ensure(
+            canary, virtual_service(canary, routes), current=current
+        )
+        self._reconciled[_key(canary)] = written
 
     async def get_routes(self, canary: Canary) -> Routes:
-        current = await self.client.get(VIRTUAL_SERVICES, apex_name(canary), canary.namespace)
+        """The weights; right after `reconcile` (the engine's way), without another read."""
+        current = self._reconciled.pop(_key(canary), None)
+        if current is None:
+            current = await self.client.get(VIRTUAL_SERVICES, apex_name(canary), canary.namespace)
         if current is None:
             raise AdapterError(
                 f"virtualservice {apex_name(canary)} not found in {canary.namespace}"
@@ -103,6 +112,7 @@ class IstioRouter:
         return _weights(canary, current)
 
     async def set_routes(self, canary: Canary, routes: Routes) -> None:
+        self._reconciled.pop(_key(canary), None)
         await self.objects.ensure(canary, virtual_service(canary, routes))
 
     async def revert(self, canary: Canary, target_labels: dict[str, str]) -> dict[str, str]:
@@ -113,6 +123,7 @@ class IstioRouter:
         VirtualService gets its original spec back, or is deleted if coalmine created it;
         so are the other Services and the DestinationRules.
         """
+        self._reconciled.pop(_key(canary), None)
         done = {f"service {apex_name(canary)}": await self._release_apex(canary, target_labels)}
         done[f"virtualservice {apex_name(canary)}"] = await self.objects.restore(
             canary, VIRTUAL_SERVICES, apex_name(canary)
@@ -143,6 +154,10 @@ class IstioRouter:
         if target is None:
             raise AdapterError(f"deployment {canary.target_key} not found")
         return target
+
+
+def _key(canary: Canary) -> str:
+    return canary.metadata.uid or canary.key
 
 
 def _weights(canary: Canary, virtual_service: Obj) -> Routes:

@@ -24,7 +24,15 @@ from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.ownership import ORIGINAL_SPEC, is_owned_by, managed_metadata, original_spec
 from coalmine.kube.resources import Kind
 
-__all__ = ["UNCHANGED", "Desired", "ObjectWriter", "merge_patch_between", "owned_fields_patch"]
+__all__ = [
+    "MISSING",
+    "UNCHANGED",
+    "Desired",
+    "Missing",
+    "ObjectWriter",
+    "merge_patch_between",
+    "owned_fields_patch",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,11 @@ class Desired:
     """Labels of an object coalmine creates."""
 
 
+class Missing:
+    """Not given (as opposed to None, "known not to exist")."""
+
+
+MISSING = Missing()
 UNCHANGED: Any = object()
 """What `merge_patch_between` answers when there is nothing to change."""
 
@@ -79,10 +92,16 @@ class ObjectWriter:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
 
-    async def ensure(self, canary: Canary, desired: Desired) -> Obj:
-        """The object as stored after making coalmine's fields right."""
+    async def ensure(
+        self, canary: Canary, desired: Desired, *, current: Obj | Missing | None = MISSING
+    ) -> Obj:
+        """The object as stored after making coalmine's fields right.
+
+        `current` is the object as just read (None: it does not exist), to save a read.
+        """
         kind, name, namespace = desired.kind, desired.name, canary.namespace
-        current = await self.client.get(kind, name, namespace)
+        if isinstance(current, Missing):
+            current = await self.client.get(kind, name, namespace)
         if current is None:
             try:
                 return await self.client.create(kind, namespace, _new_object(canary, desired))

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 async def run_until_stopped(settings: ControllerSettings) -> None:
     configure_logging(settings.logs.level, json_lines=settings.logs.json)
     quiet = logging.getLogger().level > logging.DEBUG
-    logging.getLogger("kopf").setLevel(logging.WARNING if quiet else logging.DEBUG)
+    for chatty in ("kopf", "httpx", "httpcore"):  # a line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING if quiet else logging.DEBUG)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -105,8 +105,9 @@ class AnalysisSettings:
 
 
 def default_identity() -> str:
-    """This process among the replicas: the pod name (hostname) and a random suffix."""
-    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    """This replica's name: $POD_NAME (set it from the downward API), else the host name
+    with a random suffix (two processes on one host stay apart)."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
 
 def default_lease_namespace() -> str | None:
@@ -133,6 +134,16 @@ class LeaderSettings:
     """Seconds the leader keeps acting without renewing; then it stops (before others start)."""
     retry_period: float = 2.0
     """Seconds between attempts to acquire or renew."""
+
+    @classmethod
+    def scaled(cls, *, enabled: bool, lease_duration: float = 15.0) -> LeaderSettings:
+        """client-go's proportions (15 s, 10 s, 2 s) for another lease duration."""
+        return cls(
+            enabled=enabled,
+            lease_duration=lease_duration,
+            renew_deadline=lease_duration * 2 / 3,
+            retry_period=lease_duration * 2 / 15,
+        )
 
     def __post_init__(self) -> None:
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
