@@ -24,12 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
-
 from tests.fixtures.operator import (
     NAMESPACE,
     MetricsStandIn,
@@ -121,66 +121,114 @@ async def serve_metrics(stand_in: MetricsStandIn) -> web.AppRunner:
     return runner
 
 
-async def run(count: int, interval: str, workdir: Path) -> None:
+@dataclass
+class Figures:
+    count: int
+    interval: str
+    initialized: float = 0.0
+    promoted: float = 0.0
+    cpu_init: float = 0.0
+    cpu: float = 0.0
+    peak_mib: float = 0.0
+    ticks: int = 0
+    p50: float = 0.0
+    p99: float = 0.0
+
+    def print(self) -> None:
+        per_tick = self.cpu / max(self.ticks, 1) * 1000
+        rows = [
+            ("canaries", f"{self.count}"),
+            ("analysis interval", self.interval),
+            ("all Initialized after", f"{self.initialized:.1f} s"),
+            ("all Succeeded after the new image", f"{self.promoted:.1f} s"),
+            ("operator CPU, initialization", f"{self.cpu_init:.1f} s"),
+            ("operator CPU, whole run", f"{self.cpu:.1f} s ({per_tick:.1f} ms/tick)"),
+            ("operator peak memory (VmHWM)", f"{self.peak_mib:.0f} MiB"),
+            ("ticks", f"{self.ticks}"),
+            ("tick latency p50 / p99", f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
+        ]
+        print(f"command: .venv/bin/python -m benchmarks.operator "
+              f"--canaries {self.count} --interval {self.interval}")  # fmt: skip
+        for name, value in rows:
+            print(f"{name:<36}{value}")
+
+
+def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
+    install_crds(emulator)
+    for n in range(count):
+        emulator.create("apps/v1", "deployments", deployment(f"app-{n}"), namespace=NAMESPACE)
+        analysis = {**canary()["spec"]["analysis"], "interval": interval}
+        body = canary(f"app-{n}", analysis=analysis)
+        emulator.create("coalmine.dev/v1beta1", "canaries", body, namespace=NAMESPACE)
+
+
+def operator_command(kubeconfig: Path, metrics_server: str, metrics_port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "coalmine", "controller", "--kubeconfig", str(kubeconfig),
+        "--namespace", NAMESPACE, "--min-interval", "1s", "--metrics-server", metrics_server,
+        "--metrics-addr", f"127.0.0.1:{metrics_port}", "--health-addr", "127.0.0.1:0",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def launch(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """The operator as its own process, its output in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def ship_all(http: aiohttp.ClientSession, count: int) -> None:
+    containers = [{"name": "podinfod", "image": NEW_IMAGE,
+                   "ports": [{"name": "http", "containerPort": 9898}]}]  # fmt: skip
+    patch = {"spec": {"template": {"spec": {"containers": containers}}}}
+    for n in range(count):
+        path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/app-{n}"
+        await (await http.patch(path, json=patch, headers=MERGE)).read()
+
+
+async def drive(http: aiohttp.ClientSession, pid: int, figures: Figures) -> None:
+    """Wait for every canary to initialize, ship a new image to all, wait for promotion."""
+    started = time.monotonic()
+    await wait_all(http, "Initialized", figures.count, deadline=600)
+    figures.initialized = time.monotonic() - started
+    figures.cpu_init, _ = process_figures(pid)
+    shipped = time.monotonic()
+    await ship_all(http, figures.count)
+    await wait_all(http, "Succeeded", figures.count, deadline=1200)
+    figures.promoted = time.monotonic() - shipped
+    figures.cpu, figures.peak_mib = process_figures(pid)
+
+
+async def run(count: int, interval: str, workdir: Path) -> Figures:
+    figures = Figures(count, interval)
     async with KubeEmulator(bookmark_interval=30) as emulator:
-        install_crds(emulator)
+        seed(emulator, count, interval)
         rollouts = RolloutController(emulator, period=0.2)
-        for n in range(count):
-            emulator.create("apps/v1", "deployments", deployment(f"app-{n}"), namespace=NAMESPACE)
-            analysis = {**canary()["spec"]["analysis"], "interval": interval}
-            body = canary(f"app-{n}", analysis=analysis)
-            emulator.create("coalmine.dev/v1beta1", "canaries", body, namespace=NAMESPACE)
         rollouts.settle()
         stand_in = MetricsStandIn()
         metrics_runner = await serve_metrics(stand_in)
         kubeconfig = emulator.write_kubeconfig(workdir / "kubeconfig")
         metrics_port = free_port()
-        command = [
-            sys.executable, "-m", "coalmine", "controller", "--kubeconfig", str(kubeconfig),
-            "--namespace", NAMESPACE, "--min-interval", "1s", "--metrics-server", stand_in.url,
-            "--metrics-addr", f"127.0.0.1:{metrics_port}", "--health-addr", "127.0.0.1:0",
-            "--log-level", "warning",
-        ]  # fmt: skip
+        command = operator_command(kubeconfig, stand_in.url, metrics_port)
+        playing = asyncio.create_task(rollouts.run())
+        operator = launch(command, workdir / "operator.log")
         headers = {"Authorization": f"Bearer {emulator.token}"}
         timeout = aiohttp.ClientTimeout(total=60)
-        playing = asyncio.create_task(rollouts.run())
-        log = (workdir / "operator.log").open("wb")
-        operator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            async with aiohttp.ClientSession(emulator.url, headers=headers, timeout=timeout) as http:
-                started = time.monotonic()
-                await wait_all(http, "Initialized", count, deadline=600)
-                initialized = time.monotonic()
-                cpu_init, _ = process_figures(operator.pid)
-                for n in range(count):
-                    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/app-{n}"
-                    containers = [{"name": "podinfod", "image": NEW_IMAGE,
-                                   "ports": [{"name": "http", "containerPort": 9898}]}]  # fmt: skip
-                    patch = {"spec": {"template": {"spec": {"containers": containers}}}}
-                    await (await http.patch(path, json=patch, headers=MERGE)).read()
-                shipped = time.monotonic()
-                await wait_all(http, "Succeeded", count, deadline=1200)
-                promoted = time.monotonic()
-            cpu, peak_mib = process_figures(operator.pid)
-            ticks, p50, p99 = await tick_latency(f"http://127.0.0.1:{metrics_port}/metrics")
+            async with aiohttp.ClientSession(
+                emulator.url, headers=headers, timeout=timeout
+            ) as http:
+                await drive(http, operator.pid, figures)
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            figures.ticks, figures.p50, figures.p99 = await tick_latency(metrics_url)
         finally:
             operator.terminate()
             await asyncio.to_thread(operator.wait, 60)
-            log.close()
             playing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await playing
             await metrics_runner.cleanup()
-    print(f"command: .venv/bin/python -m benchmarks.operator --canaries {count} --interval {interval}")
-    print(f"canaries                         {count}")
-    print(f"analysis interval                {interval}")
-    print(f"all Initialized after            {initialized - started:.1f} s")
-    print(f"all Succeeded after the new image {promoted - shipped:.1f} s")
-    print(f"operator CPU, initialization     {cpu_init:.1f} s")
-    print(f"operator CPU, whole run          {cpu:.1f} s ({cpu / max(ticks, 1) * 1000:.1f} ms/tick)")
-    print(f"operator peak memory (VmHWM)     {peak_mib:.0f} MiB")
-    print(f"ticks                            {ticks}")
-    print(f"tick latency p50 / p99           {p50 * 1000:.0f} ms / {p99 * 1000:.0f} ms")
+    return figures
 
 
 def main() -> None:
@@ -189,7 +237,8 @@ def main() -> None:
     parser.add_argument("--interval", default="5s", help="analysis.interval of every canary")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        asyncio.run(run(arguments.canaries, arguments.interval, Path(workdir)))
+        figures = asyncio.run(run(arguments.canaries, arguments.interval, Path(workdir)))
+    figures.print()
 
 
 if __name__ == "__main__":

@@ -114,19 +114,21 @@ class Timeline:
 
     async def follow(self) -> None:
         while True:
-            vs = await self.world.get(VIRTUAL_SERVICES, "podinfo")
-            if vs is not None:
-                route = vs["spec"]["http"][0]["route"]
-                weight = next(
-                    d["weight"] for d in route if d["destination"]["host"].endswith("-canary")
-                )
-                if not self.weights or self.weights[-1] != weight:
-                    self.weights.append(weight)
-            found = await self.world.get(CANARIES, "podinfo")
-            phase = ((found or {}).get("status") or {}).get("phase")
-            if phase and (not self.phases or self.phases[-1] != phase):
-                self.phases.append(phase)
+            await self.sample()
             await asyncio.sleep(0.02)
+
+    async def sample(self) -> None:
+        vs = await self.world.get(VIRTUAL_SERVICES, "podinfo")
+        if vs is not None:
+            route = vs["spec"]["http"][0]["route"]
+            hosts = {d["destination"]["host"]: d["weight"] for d in route}
+            weight = hosts["podinfo-canary"]
+            if not self.weights or self.weights[-1] != weight:
+                self.weights.append(weight)
+        found = await self.world.get(CANARIES, "podinfo")
+        phase = ((found or {}).get("status") or {}).get("phase")
+        if phase and (not self.phases or self.phases[-1] != phase):
+            self.phases.append(phase)
 
 
 @contextlib.asynccontextmanager
@@ -139,6 +141,7 @@ async def following(world: World) -> Any:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await timeline.sample()  # the state the test waited for
 
 
 # Initialization ------------------------------------------------------------------------
@@ -500,7 +503,7 @@ class Replica:
             **os.environ,
             "POD_NAME": name,
             "POD_NAMESPACE": world.namespace,
-            "COALMINE_LEASE_DURATION": "3",
+            "COALMINE_LEASE_DURATION": "5",
         }
         env.pop("KUBECONFIG", None)
         with log.open("wb") as out:

@@ -87,7 +87,10 @@ class HealthServer:
         self._server = ThreadingHTTPServer((address.host, address.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="coalmine-health", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how soon `stop` is noticed
+            name="coalmine-health",
+            daemon=True,
         )
 
     @property
