@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.envoy_stack",
     "tests.fixtures.hooks",
     "tests.fixtures.kube",
+    "tests.fixtures.local",
     "tests.fixtures.notify",
     "tests.fixtures.operator",
     "tests.fixtures.prometheus",

@@ -2,6 +2,8 @@
 
     CoalmineError                 exit code 1 unless a subclass says otherwise
     ├── ManifestError             a manifest is invalid; carries every Problem found
+    │   └── InvalidDataPlane      the local Envoy data-plane model is inconsistent
+    │       └── EnvoyRejected     Envoy itself refused the configuration
     ├── NotFound                  a named object does not exist
     ├── Unavailable               a runtime, cluster or service cannot be reached (exit 3)
     ├── QueryError                a metrics backend answered a query with an error
@@ -24,6 +26,8 @@ __all__ = [
     "AdapterError",
     "CoalmineError",
     "Conflict",
+    "EnvoyRejected",
+    "InvalidDataPlane",
     "ManifestError",
     "NotFound",
     "Problem",
@@ -83,3 +87,13 @@ class TemplateError(CoalmineError):
     def __init__(self, message: str, *, kind: Literal["unknown", "unset", "unsafe"]) -> None:
         self.kind = kind
         super().__init__(message)
+
+
+class InvalidDataPlane(ManifestError):
+    """The data-plane model built for the local Envoy is inconsistent (for example weights
+    that do not sum to 100, or a route to an unknown cluster). Nothing was changed."""
+
+
+class EnvoyRejected(InvalidDataPlane):
+    """Envoy's own validation refused a configuration that passed the model's checks.
+    The running routes were left as they were."""

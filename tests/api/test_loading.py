@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from coalmine.api import AlertProvider, Canary, MetricTemplate, Phase, load_file, load_text
+from coalmine.api.loading import LOCAL_RESOURCES
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -37,7 +38,7 @@ def test_every_example_is_valid() -> None:
     files = sorted(EXAMPLES.rglob("*.yaml"))
     assert files
     for path in files:
-        assert load_file(path).problems == [], path
+        assert load_file(path, kinds=LOCAL_RESOURCES).problems == [], path
 
 
 @pytest.mark.parametrize("api", ["coalmine.dev/v1beta1", "flagger.app/v1beta1"])

@@ -17,7 +17,7 @@ from coalmine.kube.resources import (
     METRIC_TEMPLATES,
 )
 from coalmine.metrics import Credentials
-from tests.fixtures.operator import NAMESPACE, create, custom_resource_crds
+from tests.fixtures.operator import NAMESPACE, create, shipped_crds
 from tests.kube_emulator import KubeEmulator
 
 
@@ -55,7 +55,7 @@ def secret(name: str, **values: str) -> dict[str, Any]:
 
 @pytest.fixture
 def flagger_crds(kube_emulator: KubeEmulator, kube_client: KubeClient) -> None:
-    for document in custom_resource_crds("flagger.app"):
+    for document in shipped_crds("flagger.app"):
         kube_emulator.create("apiextensions.k8s.io/v1", "customresourcedefinitions", document)
 
 

@@ -78,7 +78,10 @@ def prepare_crd(obj: Obj, old: Obj | None) -> None:
     names.setdefault("listKind", f"{kind}List")
     for version in spec.get("versions", []):
         version.setdefault("served", True)
-    moment = metadata.timestamp()
+    # A condition keeps its lastTransitionTime while it holds, as on a real server: an
+    # update that changes nothing must not change the stored CRD (its resourceVersion).
+    previous = (old or {}).get("status", {}).get("conditions") or []
+    moment = previous[0]["lastTransitionTime"] if previous else metadata.timestamp()
     storage = [v.get("name") for v in spec.get("versions", []) if v.get("storage")]
     obj["status"] = {
         "acceptedNames": names,

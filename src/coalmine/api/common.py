@@ -38,6 +38,7 @@ class Model(BaseModel):
         validate_by_alias=True,
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,  # field docstrings become schema descriptions (CRDs)
     )
 
     def to_manifest(self) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from coalmine.cli import (
     events,
     gate,
     get,
+    install,
     load,
     loadtester,
     query,
     simulate,
+    up,
     validate,
 )
 from coalmine.errors import CoalmineError
@@ -62,6 +64,7 @@ def main(
     """
 
 
+app.command("up")(up.up)
 app.command("validate")(validate.validate)
 app.command("apply")(apply.apply)
 app.command("delete")(apply.delete)
@@ -76,6 +79,7 @@ app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
 app.command("controller")(controller.controller)
+app.command("install")(install.install)
 
 
 def run() -> None:

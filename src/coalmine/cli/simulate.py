@@ -60,7 +60,7 @@ def simulate(
     """
     from coalmine.api import Canary, load_file
 
-    loaded = load_file(file)
+    loaded = load_file(file, skip_other_kinds=True)
     if loaded.problems:
         raise ManifestError(loaded.problems)
     canaries = [r for r in loaded.resources if isinstance(r, Canary)]

@@ -1,7 +1,13 @@
-"""Kubernetes mode: the operator (`coalmine controller`) and the adapters of the engine's ports.
+"""Kubernetes mode: the operator (`coalmine controller`), the adapters of the engine's
+ports, and installing coalmine (CRDs, RBAC, manifests: `coalmine install`).
 
-Modules, one concept each (see docs/kubernetes.md):
+Nothing is imported here, so that `coalmine install` does not load kopf and kr8s; import
+from the modules. One concept each (see docs/kubernetes.md and docs/install.md):
 
+The operator:
+
+    controller   Controller: start, run, close (the public entry point)
+    run          the program: logging, signals, exit code
     settings     ControllerSettings, built once from flags and environment
     connection   kr8s connection (kubeconfig, context, in-cluster) and kopf's login
     client       KubeClient: dicts over kr8s, coalmine's errors, timeouts
@@ -23,32 +29,10 @@ Modules, one concept each (see docs/kubernetes.md):
     handlers     the kopf registry and settings
     health       /healthz and /readyz on their own thread
     wiring       the ports, wired
-    controller   Controller: start, run, close
-    run          the program: logging, signals
+
+Installing:
+
+    crds, schema, refinements   the CRDs generated from the models
+    rbac, manifests             RBAC and the controller's manifests
+    deploy_files, apply         deploy/ files, and applying them to a cluster
 """
-
-from coalmine.kube.client import KubeClient
-from coalmine.kube.controller import Controller, LeadershipLost
-from coalmine.kube.events import KubeEvents
-from coalmine.kube.istio import IstioRouter
-from coalmine.kube.leader import LeaseElector
-from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecrets, KubeTemplates
-from coalmine.kube.settings import ControllerSettings
-from coalmine.kube.store import KubeCanaryStore
-from coalmine.kube.workload import KubeWorkload
-
-__all__ = [
-    "Controller",
-    "ControllerSettings",
-    "IstioRouter",
-    "KubeAlertProviders",
-    "KubeCanaryStore",
-    "KubeClient",
-    "KubeCredentials",
-    "KubeEvents",
-    "KubeSecrets",
-    "KubeTemplates",
-    "KubeWorkload",
-    "LeadershipLost",
-    "LeaseElector",
-]

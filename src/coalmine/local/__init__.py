@@ -1,1 +1,1 @@
-"""Local mode: the whole canary workflow on one machine, with real Envoy and local processes."""
+"""Local mode: releases as local processes behind a real Envoy, state in SQLite."""

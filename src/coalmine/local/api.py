@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from coalmine import __version__
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
 from coalmine.local.store import EventRecord, StoredObject
+from coalmine.telemetry import add_metrics_route
 
-__all__ = ["ApiEndpoint", "ControlPlane", "endpoint_file", "make_app", "serve"]
+__all__ = ["ApiEndpoint", "ControlPlane", "bound_port", "endpoint_file", "make_app", "serve"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,8 +59,16 @@ def endpoint_file(state_dir: Path) -> Path:
     return state_dir / "api.json"
 
 
-def make_app(plane: ControlPlane, token: str) -> web.Application:
+PUBLIC_PATHS = ("/metrics",)
+"""Served without the token, for Prometheus to scrape."""
+
+
+def make_app(
+    plane: ControlPlane, token: str, registry: CollectorRegistry | None = None
+) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth(token)])
+    if registry is not None:
+        add_metrics_route(app, registry)
     app.router.add_get("/v1/health", _health(plane))
     app.router.add_post("/v1/apply", _apply(plane, delete=False))
     app.router.add_post("/v1/delete", _apply(plane, delete=True))
@@ -68,24 +78,29 @@ def make_app(plane: ControlPlane, token: str) -> web.Application:
     return app
 
 
-async def serve(plane: ControlPlane, state_dir: Path, host: str = "127.0.0.1") -> web.AppRunner:
+async def serve(
+    plane: ControlPlane,
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    registry: CollectorRegistry | None = None,
+) -> tuple[web.AppRunner, ApiEndpoint]:
     """Start the API on a free port and publish its address and token in the state directory."""
     token = secrets.token_urlsafe(32)
-    runner = web.AppRunner(make_app(plane, token), access_log=None)
+    runner = web.AppRunner(make_app(plane, token, registry), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
-    port = _bound_port(site)
+    port = bound_port(site)
     endpoint = ApiEndpoint(f"http://{host}:{port}", token, os.getpid())
     path = endpoint_file(state_dir)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(asdict(endpoint)))
     temporary.chmod(0o600)
     temporary.replace(path)
-    return runner
+    return runner, endpoint
 
 
-def _bound_port(site: web.TCPSite) -> int:
+def bound_port(site: web.TCPSite) -> int:
     """The port the OS chose for a site bound to port 0."""
     server: Any = site._server  # aiohttp keeps the asyncio Server here and offers no getter
     return int(server.sockets[0].getsockname()[1])
@@ -96,6 +111,8 @@ def _auth(token: str) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS:
+            return await handler(request)
         if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
             return web.json_response({"error": "missing or wrong token"}, status=401)
         return await handler(request)

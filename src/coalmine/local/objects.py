@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.common import Model
 from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
-from coalmine.api.networking import DestinationRule, Gateway, VirtualService
+from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
 from coalmine.local.store import Store, StoredObject
@@ -163,6 +163,7 @@ def _check_virtual_service(
             message = f"gateway {gateway!r} not found; apply the Gateway first or use mesh"
             problems.append(_problem(vs, f"spec.gateways[{index}]", message))
     for r, route in enumerate(vs.spec.http):
+        problems += [_problem(vs, path, LOCAL_ONLY) for path in _unsupported_in(route, r)]
         for d, target in enumerate(route.route):
             destination = target.destination
             path = f"spec.http[{r}].route[{d}].destination"
@@ -177,6 +178,25 @@ def _check_virtual_service(
                 )
                 problems.append(_problem(vs, f"{path}.subset", message))
     return problems
+
+
+LOCAL_ONLY = "not supported by the local runtime (coalmine up); remove it, or use Kubernetes"
+MATCHES_SUPPORTED = {"name", "uri", "headers"}
+
+
+def _unsupported_in(route: HTTPRoute, index: int) -> list[str]:
+    """Paths of route fields the Istio model accepts but the local Envoy cannot honour."""
+    paths = [
+        f"spec.http[{index}].{alias}"
+        for field, alias in (("rewrite", "rewrite"), ("cors_policy", "corsPolicy"))
+        if getattr(route, field) is not None
+    ]
+    for m, match in enumerate(route.match or []):
+        given = match.model_dump(by_alias=True, exclude_none=True)
+        paths += [
+            f"spec.http[{index}].match[{m}].{key}" for key in given if key not in MATCHES_SUPPORTED
+        ]
+    return paths
 
 
 def _unknown_service(host: tuple[str, str]) -> str:

@@ -1,0 +1,129 @@
+"""`coalmine up`: run the local control plane in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from coalmine.cli.common import StateDir
+from coalmine.errors import CoalmineError
+
+if TYPE_CHECKING:
+    from coalmine.local.runtime import LocalRuntime, RuntimeSettings
+
+__all__ = ["parse_address", "up"]
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """ "127.0.0.1:8080" or ":8080" (127.0.0.1) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise CoalmineError(f"{option} {text!r}: write HOST:PORT, for example 127.0.0.1:8080")
+    return host or "127.0.0.1", int(port)
+
+
+def up(
+    state_dir: StateDir,
+    gateway: Annotated[
+        str, typer.Option(help="Where the gateway listens, HOST:PORT (port 0: a free one).")
+    ] = "127.0.0.1:8080",
+    min_interval: Annotated[
+        str,
+        typer.Option(
+            help="Lowest analysis.interval accepted. Flagger's 10s by default; local canaries"
+            " can tick faster since Envoy's stats are read every second."
+        ),
+    ] = "10s",
+    loadtester_port: Annotated[
+        int, typer.Option(help="Port of the built-in load tester on 127.0.0.1 (0: a free one).")
+    ] = 0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_json: Annotated[bool, typer.Option(help="Log JSON lines.")] = False,
+) -> None:
+    """Run the local control plane: Envoy, your Deployments as processes, and the canaries.
+
+    State lives in SQLite under the state directory; stopping and starting again
+    resumes every canary where it was. Talk to it with `coalmine apply`, `get`,
+    `describe`, `events` and `delete` from another terminal.
+
+    Example:  coalmine up --state-dir .coalmine --gateway 127.0.0.1:8080
+    """
+    from coalmine.api.common import parse_duration
+    from coalmine.local.runtime import RuntimeSettings
+    from coalmine.logs import configure_logging
+
+    configure_logging(log_level, json_lines=log_json)
+    _refuse_second_instance(state_dir)
+    host, port = parse_address(gateway, "--gateway")
+    try:
+        floor = parse_duration(min_interval)
+    except ValueError as error:
+        raise CoalmineError(f"--min-interval: {error}") from None
+    settings = RuntimeSettings(
+        state_dir=state_dir,
+        gateway_host=host,
+        gateway_port=port,
+        min_interval=floor,
+        loadtester_port=loadtester_port,
+    )
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: RuntimeSettings) -> None:
+    from coalmine.local.runtime import LocalRuntime
+
+    runtime = LocalRuntime(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await runtime.start()
+        typer.echo(_banner(runtime))
+        await stopping.wait()
+        typer.echo("stopping: canaries, processes, Envoy ...")
+    finally:
+        await runtime.stop()
+    typer.echo("stopped")
+
+
+def _banner(runtime: LocalRuntime) -> str:
+    facts = runtime.describe()
+    api = runtime.api.url if runtime.api else ""
+    return "\n".join(
+        [
+            f"coalmine up: state in {facts['stateDir']}",
+            f"  gateway      {facts['gateway']}",
+            f"  load tester  {facts['loadtester']}",
+            f"  Envoy admin  {facts['envoyAdmin']}",
+            f"  metrics      {api}/metrics",
+            "apply manifests from another terminal: coalmine apply -f FILE"
+            + (f" --state-dir {facts['stateDir']}" if facts["stateDir"] != ".coalmine" else ""),
+            "Ctrl-C stops everything.",
+        ]
+    )
+
+
+def _refuse_second_instance(state_dir: Path) -> None:
+    """One `coalmine up` per state directory: a second one would fight over processes."""
+    try:
+        published = json.loads((state_dir / "api.json").read_text())
+        pid = int(published["pid"])
+    except (OSError, ValueError, KeyError):
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    raise CoalmineError(
+        f"a coalmine up (pid {pid}) already runs with state directory {state_dir};"
+        " stop it first, or use another --state-dir"
+    )

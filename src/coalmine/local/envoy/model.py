@@ -1,0 +1,226 @@
+"""The data-plane model: what the local Envoy should route, as plain frozen dataclasses.
+
+It is independent of the API models. The integrator translates Gateway, VirtualService,
+DestinationRule, Service and Deployment objects into it; this package turns it into
+Envoy configuration. Building a `DataPlane` checks it as a whole (see `validation`), so
+an inconsistent one never exists.
+
+Cluster names follow `cluster_name()`: `{namespace}_{service}` or
+`{namespace}_{service}_{subset}`. The metrics read per cluster, and the Prometheus
+built-in queries, depend on that convention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from coalmine.local.envoy.validation import check
+
+__all__ = [
+    "GATEWAY",
+    "ISTIO_RETRY_ON",
+    "Cluster",
+    "DataPlane",
+    "Destination",
+    "Endpoint",
+    "HeaderMatch",
+    "HeaderOps",
+    "Listener",
+    "Mirror",
+    "Retries",
+    "Route",
+    "RouteMatch",
+    "StringMatch",
+    "VirtualHost",
+    "cluster_name",
+]
+
+GATEWAY = "gateway"
+"""Name of the user-facing listener; `EnvoyDataPlane.gateway_address` reports its address."""
+
+ISTIO_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+"""Istio's default retryOn, used when a route's retries do not say."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def cluster_name(namespace: str, service: str, subset: str | None = None) -> str:
+    """The Envoy cluster name for a service (and optionally a DestinationRule subset).
+
+    Every part is a DNS label, so `_` separates them unambiguously, and there is no dot:
+    Envoy's Prometheus tag extraction takes the cluster name up to the first dot.
+    """
+    parts = [namespace, service] if subset is None else [namespace, service, subset]
+    for kind, part in zip(("namespace", "service", "subset"), parts, strict=False):
+        if not _DNS_LABEL.match(part):
+            raise ValueError(
+                f"{kind} {part!r} is not a DNS label: use lowercase letters, digits and '-',"
+                " at most 63 characters, starting and ending with a letter or digit"
+            )
+    return "_".join(parts)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One backend process: where Envoy connects."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A set of interchangeable endpoints (one Service, or one subset of it).
+
+    No endpoints is allowed (a workload scaled to zero): requests routed to it get 503.
+    """
+
+    name: str
+    endpoints: tuple[Endpoint, ...] = ()
+    connect_timeout: timedelta = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    """Exact, prefix or RE2 regex match of a path or header value."""
+
+    kind: Literal["exact", "prefix", "regex"]
+    value: str
+
+    @classmethod
+    def exact(cls, value: str) -> StringMatch:
+        return cls("exact", value)
+
+    @classmethod
+    def prefix(cls, value: str) -> StringMatch:
+        return cls("prefix", value)
+
+    @classmethod
+    def regex(cls, value: str) -> StringMatch:
+        """RE2 syntax (no lookaround, no backreferences): Envoy rejects the rest."""
+        return cls("regex", value)
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    name: str
+    match: StringMatch
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """All given conditions must hold. An empty match matches every request."""
+
+    path: StringMatch | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class HeaderOps:
+    """Request header changes, applied before the request leaves Envoy.
+
+    `set` replaces any value the client sent, `add` appends another value, `remove` drops
+    the header. Header names are case-insensitive (Envoy lowercases them).
+    """
+
+    set: Mapping[str, str] = field(default_factory=dict)
+    add: Mapping[str, str] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.set or self.add or self.remove)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A share of a route's traffic, in percent of the requests it matches."""
+
+    cluster: str
+    weight: int
+    headers: HeaderOps = HeaderOps()
+    """Header changes for the requests that go to this destination only."""
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """Send a copy of `percent` % of the route's requests to `cluster`; answers are dropped."""
+
+    cluster: str
+    percent: float = 100.0
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Istio's HTTPRetry: `attempts` is the number of retries after the first try."""
+
+    attempts: int
+    per_try_timeout: timedelta | None = None
+    retry_on: str = ISTIO_RETRY_ON
+
+
+@dataclass(frozen=True)
+class Route:
+    """Requests matching any of `matches` (all, when empty) go to the destinations.
+
+    In a virtual host, the first route whose match holds wins, as in a VirtualService.
+    `timeout` None means no timeout, as in Istio (Envoy's own default would be 15 s).
+    """
+
+    name: str
+    destinations: tuple[Destination, ...]
+    matches: tuple[RouteMatch, ...] = ()
+    headers: HeaderOps = HeaderOps()
+    mirror: Mirror | None = None
+    timeout: timedelta | None = None
+    retries: Retries | None = None
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    """Routes for requests whose Host header (port ignored) matches one of `domains`.
+
+    A domain is a name, `*`, or a name with a leading `*.` / trailing `.*` wildcard.
+    A request whose Host matches no virtual host gets 404 from Envoy.
+    """
+
+    name: str
+    domains: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An address Envoy accepts HTTP on. The one named `gateway` is the user-facing one.
+
+    Port 0 means "a free port, picked once": the data plane keeps the port it picked for
+    this listener name across applies and Envoy restarts.
+    """
+
+    name: str = GATEWAY
+    virtual_hosts: tuple[VirtualHost, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class DataPlane:
+    """Everything Envoy routes. Construction validates it and raises InvalidDataPlane."""
+
+    listeners: tuple[Listener, ...] = ()
+    clusters: tuple[Cluster, ...] = ()
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def listener(self, name: str) -> Listener:
+        for listener in self.listeners:
+            if listener.name == name:
+                return listener
+        raise KeyError(f"no listener named {name!r}")

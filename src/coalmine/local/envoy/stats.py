@@ -1,0 +1,273 @@
+"""Per-cluster request metrics from Envoy's own counters: parsing and window arithmetic.
+
+Pure functions over timestamped samples of `/stats/prometheus`. Everything is computed
+from DELTAS between samples, so it covers exactly the window asked for, and a counter
+that went down (Envoy restarted) counts as having restarted from zero.
+
+What the numbers mean, as measured on Envoy 1.40:
+- requests: responses per class from `upstream_rq_xx` (1xx..5xx). These count one per
+  downstream request routed to the cluster, including Envoy's own answers: 503 for a
+  dead or empty cluster (while `upstream_rq_total` stays 0) and 504 for a route timeout.
+  Retried attempts are not counted again; only the final answer is.
+- durations: the `upstream_rq_time` histogram, whole milliseconds, updated only at each
+  stats flush. Its sum is Envoy's approximation (a value counts as the middle of its
+  internal two-significant-digit bin, e.g. 100 ms as 105 ms), so averages read up to
+  about 5 % high.
+- max: the upper bound of the highest bucket that saw a request (a bucket bound, not the
+  exact maximum); a request above the last bound (30 s) reads as that bound.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from coalmine.engine.observations import Measurement
+
+__all__ = [
+    "STATS_FILTER",
+    "ClusterCounters",
+    "ClusterWindow",
+    "Histogram",
+    "Sample",
+    "parse_prometheus",
+    "summarize",
+]
+
+STATS_FILTER = r"^cluster\.[^.]+\.(upstream_rq_[1-5]xx|upstream_rq_time|upstream_rq_total)$"
+"""Envoy stat names the collector asks for (the admin API filters before rendering).
+`upstream_rq_total` exists for every cluster from the start, so it tells an idle cluster
+from an unknown one: the others appear only once used."""
+
+_LINE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative bucket counts; `cumulative[-1]` is the +Inf bucket (= count)."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    total_ms: float
+
+    @property
+    def count(self) -> int:
+        return self.cumulative[-1] if self.cumulative else 0
+
+    def minus(self, earlier: Histogram) -> Histogram:
+        """The observations since `earlier`; all of them when Envoy restarted in between."""
+        if self.bounds != earlier.bounds or self.count < earlier.count:
+            return self
+        counts = tuple(
+            now - then for now, then in zip(self.cumulative, earlier.cumulative, strict=True)
+        )
+        return Histogram(self.bounds, counts, max(0.0, self.total_ms - earlier.total_ms))
+
+    def plus(self, other: Histogram) -> Histogram:
+        if not other.cumulative:
+            return self
+        if not self.cumulative:
+            return other
+        counts = tuple(a + b for a, b in zip(self.cumulative, other.cumulative, strict=True))
+        return Histogram(self.bounds, counts, self.total_ms + other.total_ms)
+
+    def quantile(self, q: float) -> float | None:
+        """Like PromQL's histogram_quantile: linear within the bucket holding rank q."""
+        if self.count == 0:
+            return None
+        rank = q * self.count
+        below, lower = 0, 0.0
+        for bound, cumulative in zip(self.bounds, self.cumulative, strict=False):
+            if cumulative >= rank:
+                return lower + (bound - lower) * (rank - below) / (cumulative - below)
+            below, lower = cumulative, bound
+        return self.bounds[-1]
+
+    def highest_bound(self) -> float | None:
+        """Upper bound of the highest bucket holding an observation (the last finite one
+        for observations above every bound)."""
+        if self.count == 0:
+            return None
+        for bound, cumulative in zip(self.bounds, self.cumulative, strict=False):
+            if cumulative == self.count:
+                return bound
+        return self.bounds[-1]
+
+
+EMPTY = Histogram((), (), 0.0)
+
+
+@dataclass(frozen=True)
+class ClusterCounters:
+    responses: tuple[int, int, int, int, int]
+    """Responses by class: 1xx, 2xx, 3xx, 4xx, 5xx."""
+    durations: Histogram
+    attempts: int = 0
+    """Requests sent to an endpoint (`upstream_rq_total`): retries count again, and
+    requests Envoy answered itself (no endpoint reachable) do not count."""
+
+
+ZERO = ClusterCounters((0, 0, 0, 0, 0), EMPTY)
+
+
+@dataclass(frozen=True)
+class Sample:
+    time: float
+    """When it was taken, in the collector's clock (monotonic seconds)."""
+    clusters: Mapping[str, ClusterCounters]
+
+
+@dataclass(frozen=True)
+class ClusterWindow:
+    """One cluster's traffic over a window. Values Envoy cannot give are "no data" with a
+    reason (no requests, no durations yet, no samples), never a passing number."""
+
+    cluster: str
+    window_s: float
+    covered_s: float
+    """Seconds between the first and last sample used; less than `window_s` while the
+    collector has not been running that long."""
+    requests: Measurement
+    request_rate: Measurement
+    """Requests per second over `covered_s`."""
+    errors_5xx: Measurement
+    success_rate: Measurement
+    """Non-5xx responses / all responses × 100."""
+    average_ms: Measurement
+    p99_ms: Measurement
+    max_ms: Measurement
+    """A bucket bound, not the exact maximum (see the module docstring)."""
+    durations: Histogram
+
+    def quantile_ms(self, q: float) -> Measurement:
+        value = self.durations.quantile(q)
+        if value is None:
+            return Measurement.no_data(self._no_durations())
+        return Measurement.of(value)
+
+    def _no_durations(self) -> str:
+        return (
+            f"no request durations recorded for cluster {self.cluster!r} in the last"
+            f" {self.window_s:g}s (Envoy records them at each stats flush)"
+        )
+
+
+def parse_prometheus(text: str) -> dict[str, ClusterCounters]:
+    """The counters of every cluster in a `/stats/prometheus` answer."""
+    responses: dict[str, list[int]] = {}
+    buckets: dict[str, list[tuple[float, int]]] = {}
+    totals: dict[str, float] = {}
+    attempts: dict[str, int] = {}
+    for line in text.splitlines():
+        found = _LINE.match(line)
+        if found is None:
+            continue
+        labels = dict(_LABEL.findall(found.group("labels") or ""))
+        cluster = labels.get("envoy_cluster_name")
+        if cluster is None:
+            continue
+        name, value = found.group("name"), float(found.group("value"))
+        if name == "envoy_cluster_upstream_rq_xx":
+            classes = responses.setdefault(cluster, [0] * 5)
+            classes[int(labels["envoy_response_code_class"]) - 1] = int(value)
+        elif name == "envoy_cluster_upstream_rq_time_bucket":
+            bound = float(labels["le"])
+            buckets.setdefault(cluster, []).append((bound, int(value)))
+        elif name == "envoy_cluster_upstream_rq_time_sum":
+            totals[cluster] = value
+        elif name == "envoy_cluster_upstream_rq_total":
+            attempts[cluster] = int(value)
+    return {
+        cluster: ClusterCounters(
+            tuple(responses.get(cluster, [0] * 5)),  # type: ignore[arg-type]
+            _histogram(buckets.get(cluster, []), totals.get(cluster, 0.0)),
+            attempts.get(cluster, 0),
+        )
+        for cluster in responses.keys() | buckets.keys() | attempts.keys()
+    }
+
+
+def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:
+    if not buckets:
+        return EMPTY
+    buckets.sort()
+    bounds = tuple(bound for bound, _ in buckets if bound != float("inf"))
+    return Histogram(bounds, tuple(count for _, count in buckets), total)
+
+
+def summarize(
+    samples: Sequence[Sample], cluster: str, window_s: float, now: float, scrape_error: str = ""
+) -> ClusterWindow:
+    """`cluster`'s traffic in (now - window_s, now], from samples sorted by time.
+    `scrape_error` (why the latest scrape failed) goes into a "no samples" reason."""
+    used = _window_samples(samples, now - window_s, now)
+    if len(used) < 2:
+        reason = (
+            f"not enough stats samples in the last {window_s:g}s ({len(samples)} kept in all);"
+            " the collector needs two scrapes of Envoy inside the window"
+        )
+        if scrape_error:
+            reason += f"; the last scrape failed: {scrape_error}"
+        return _no_samples(cluster, window_s, reason)
+    responses = [0, 0, 0, 0, 0]
+    durations = EMPTY
+    for earlier, later in itertools.pairwise(used):
+        before = earlier.clusters.get(cluster, ZERO)
+        after = later.clusters.get(cluster, ZERO)
+        for index in range(5):
+            responses[index] += _increase(before.responses[index], after.responses[index])
+        durations = durations.plus(after.durations.minus(before.durations))
+    covered = used[-1].time - used[0].time
+    if not any(cluster in sample.clusters for sample in used):
+        return _no_samples(cluster, window_s, f"Envoy has no cluster named {cluster!r}")
+    return _window(cluster, window_s, covered, responses, durations)
+
+
+def _window_samples(samples: Sequence[Sample], start: float, end: float) -> list[Sample]:
+    """The last sample at or before `start` (the baseline), then every one up to `end`."""
+    inside = [sample for sample in samples if start < sample.time <= end]
+    before = [sample for sample in samples if sample.time <= start]
+    if not inside:
+        return []
+    return ([before[-1]] if before else []) + inside
+
+
+def _increase(before: int, after: int) -> int:
+    return after - before if after >= before else after
+
+
+def _window(
+    cluster: str, window_s: float, covered: float, responses: list[int], durations: Histogram
+) -> ClusterWindow:
+    total, errors = sum(responses), responses[4]
+    where = f"for cluster {cluster!r} in the last {window_s:g}s"
+    no_requests = Measurement.no_data(f"no requests {where}")
+    no_durations = Measurement.no_data(f"no request durations recorded {where}")
+    p99, highest = durations.quantile(0.99), durations.highest_bound()
+    return ClusterWindow(
+        cluster=cluster,
+        window_s=window_s,
+        covered_s=covered,
+        requests=Measurement.of(total),
+        request_rate=Measurement.of(total / covered) if covered > 0 else no_requests,
+        errors_5xx=Measurement.of(errors),
+        success_rate=Measurement.of((total - errors) / total * 100) if total else no_requests,
+        average_ms=(
+            Measurement.of(durations.total_ms / durations.count)
+            if durations.count
+            else no_durations
+        ),
+        p99_ms=Measurement.of(p99) if p99 is not None else no_durations,
+        max_ms=Measurement.of(highest) if highest is not None else no_durations,
+        durations=durations,
+    )
+
+
+def _no_samples(cluster: str, window_s: float, reason: str) -> ClusterWindow:
+    nothing = Measurement.no_data(reason)
+    return ClusterWindow(
+        cluster, window_s, 0.0, nothing, nothing, nothing, nothing, nothing, nothing, nothing, EMPTY
+    )

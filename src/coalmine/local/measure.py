@@ -1,0 +1,71 @@
+"""The Measurer port in local mode: built-in checks from Envoy's own stats, no Prometheus needed.
+
+The five built-in names mean what they mean on Istio, measured on the canary's Envoy
+cluster (`{namespace}_{service}-canary`) over the metric's interval:
+
+    request-success-rate   non-5xx responses / all responses x 100
+    error-rate             5xx responses / all responses x 100
+    request-duration       99th percentile duration, ms
+    request-duration-avg   average duration, ms
+    request-duration-max   highest duration bucket with observations, ms
+
+Templated and inline PromQL queries need Prometheus: they go to `fallback` when
+`coalmine up --prometheus` provides one, and are "no data" with the fix otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from coalmine.api.canary import Canary, CanaryMetric
+from coalmine.api.common import parse_duration
+from coalmine.engine.observations import Measurement
+from coalmine.local.envoy import ClusterWindow, cluster_name
+from coalmine.ports import Measurer
+from coalmine.routing.virtual_service import canary_host
+
+__all__ = ["EnvoyMeasurer", "Windows"]
+
+
+class Windows(Protocol):
+    def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow: ...
+
+
+class EnvoyMeasurer:
+    def __init__(self, windows: Callable[[], Windows], fallback: Measurer | None = None) -> None:
+        self.windows = windows
+        """The stats collector; a callable, since Envoy starts after the measurer is made."""
+        self.fallback = fallback
+
+    async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
+        if metric.query or metric.template_ref:
+            if self.fallback is not None:
+                return await self.fallback.measure(canary, metric)
+            return Measurement.no_data(
+                f"metric {metric.name} is a PromQL query and no Prometheus is configured;"
+                " start the local runtime with: coalmine up --prometheus"
+            )
+        cluster = cluster_name(canary.namespace, canary_host(canary))
+        seconds = parse_duration(metric.interval_or_default).total_seconds()
+        window = self.windows().window(cluster, seconds)
+        measured = _pick(metric.name, window)
+        described = (
+            f"envoy stats: {metric.name} of cluster {cluster} over {metric.interval_or_default}"
+        )
+        return Measurement(measured.value, measured.reason, described)
+
+
+def _pick(name: str, window: ClusterWindow) -> Measurement:
+    if name == "request-success-rate":
+        return window.success_rate
+    if name == "error-rate":
+        rate = window.success_rate
+        return Measurement.of(100.0 - rate.value) if rate.value is not None else rate
+    if name == "request-duration":
+        return window.p99_ms
+    if name == "request-duration-avg":
+        return window.average_ms
+    if name == "request-duration-max":
+        return window.max_ms
+    return Measurement.no_data(f"{name} is not a built-in metric of the local runtime")

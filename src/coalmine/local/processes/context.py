@@ -1,0 +1,47 @@
+"""What every replica of one runtime shares: settings, ports, the HTTP client, the files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from coalmine.local.processes import procfs
+from coalmine.local.processes.hostports import PortAllocator
+from coalmine.local.processes.leftovers import MARKER_ENV, PidFiles
+from coalmine.local.processes.settings import ProcessSettings
+
+__all__ = ["RuntimeContext"]
+
+
+@dataclass(frozen=True)
+class RuntimeContext:
+    settings: ProcessSettings
+    allocator: PortAllocator
+    session: aiohttp.ClientSession
+    """For HTTP probes; connections are not kept alive (each probe connects anew)."""
+    state_dir: Path
+    pid_files: PidFiles
+    token: str
+    """Unique to this runtime: part of every replica's marker."""
+    owner_pid: int = field(default_factory=os.getpid)
+    """The daemon: recorded with each process, so leftovers can tell whose they are."""
+
+    @property
+    def owner_start_ticks(self) -> int | None:
+        info = procfs.proc_info(self.owner_pid)
+        return info.start_ticks if info else None
+
+    def log_path(self, namespace: str, deployment: str, replica: str) -> Path:
+        return self.state_dir / "logs" / namespace / deployment / f"{replica}.log"
+
+    @property
+    def marker_prefix(self) -> str:
+        """How every replica marker of this runtime starts."""
+        return f"{MARKER_ENV}={self.token}/"
+
+    def marker(self, namespace: str, deployment: str, replica: str) -> str:
+        """The environment entry that marks one replica's processes as ours."""
+        return f"{self.marker_prefix}{namespace}/{deployment}/{replica}"

@@ -1,0 +1,233 @@
+"""`LocalDeployments`: every Deployment of one daemon, run as supervised local processes.
+
+The daemon calls `apply`, `scale` and `delete` as users change objects, reads `status`
+for the engine and the CLI, and `endpoints` for the Services in front of them. When the
+set of ready endpoints changes, `endpoints_version` goes up; the daemon waits for that
+with `wait_endpoints_changed(after=version)`, which returns at once when the version
+has already moved, so a change between reading and waiting is never missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import aiohttp
+
+from coalmine.api.workloads import Container, Deployment
+from coalmine.engine.observations import WorkloadState
+from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.processes.context import RuntimeContext
+from coalmine.local.processes.deployment import LocalDeployment
+from coalmine.local.processes.hostports import PortAllocator
+from coalmine.local.processes.leftovers import PidFiles, ProcessRecord, kill_leftovers
+from coalmine.local.processes.settings import ProcessSettings
+from coalmine.local.processes.status import DeploymentStatus, Endpoint
+
+__all__ = ["LocalDeployments"]
+
+LEFTOVER_GRACE = 5.0
+"""Seconds between SIGTERM and SIGKILL for leftovers (their own grace period is not known)."""
+
+
+class LocalDeployments:
+    """The process layer of one daemon. Call `start()` first and `stop()` last."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        settings: ProcessSettings | None = None,
+        allocator: PortAllocator | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.settings = settings or ProcessSettings()
+        self.pid_files = PidFiles(state_dir / "pids")
+        self._allocator = allocator or PortAllocator()
+        self._context: RuntimeContext | None = None
+        self._deployments: dict[tuple[str, str], LocalDeployment] = {}
+        self._version = 0
+        self._signature: frozenset[tuple[str, tuple[tuple[int, int], ...]]] = frozenset()
+        self._changed = asyncio.Event()
+
+    async def start(self) -> list[int]:
+        """Kill what a previous daemon with this state directory left running (see
+        `leftovers`), then get ready to run replicas. Returns the pids it killed."""
+        grace = self.settings.termination_grace_seconds
+        killed = await kill_leftovers(
+            self.pid_files,
+            grace=LEFTOVER_GRACE if grace is None else grace,
+            kill_wait=self.settings.kill_wait_seconds,
+        )
+        connector = aiohttp.TCPConnector(force_close=True, limit=0)
+        self._context = RuntimeContext(
+            settings=self.settings,
+            allocator=self._allocator,
+            session=aiohttp.ClientSession(connector=connector),
+            state_dir=self.state_dir,
+            pid_files=self.pid_files,
+            token=secrets.token_hex(6),
+        )
+        return killed
+
+    @property
+    def marker_prefix(self) -> str:
+        """Every replica process of this runtime has an environment entry starting so."""
+        return self._require_context().marker_prefix
+
+    async def stop(self) -> None:
+        """Stop every replica (SIGTERM, SIGKILL after the grace period) and wait for them."""
+        deployments = list(self._deployments.values())
+        self._deployments.clear()
+        await asyncio.gather(*(d.shutdown(drain=0.0) for d in deployments))
+        self._endpoints_maybe_changed()
+        if self._context is not None:
+            await self._context.session.close()
+            self._context = None
+
+    async def apply(self, deployment: Deployment) -> DeploymentStatus:
+        """Create the Deployment, or update it: a new template rolls out, a new count scales."""
+        context = self._require_context()
+        _check_probe_ports(deployment)
+        key = (deployment.metadata.namespace, deployment.metadata.name)
+        current = self._deployments.get(key)
+        if current is None:
+            current = LocalDeployment(deployment, context, self._endpoints_maybe_changed)
+            self._deployments[key] = current
+            current.start()
+        else:
+            current.update(deployment)
+        return current.status()
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> DeploymentStatus:
+        """Change only the replica count (no new revision)."""
+        current = self._get(namespace, name)
+        if replicas < 0:
+            problem = Problem(
+                f"deployment {name}", "spec.replicas", f"must be 0 or more, not {replicas}"
+            )
+            raise ManifestError([problem])
+        spec = current.deployment.spec.model_copy(update={"replicas": replicas})
+        current.update(current.deployment.model_copy(update={"spec": spec}))
+        return current.status()
+
+    async def delete(self, namespace: str, name: str) -> None:
+        """Delete the Deployment; returns when its processes are gone."""
+        current = self._get(namespace, name)
+        del self._deployments[(namespace, name)]
+        self._endpoints_maybe_changed()
+        await current.shutdown(drain=self.settings.drain_seconds)
+
+    def status(self, namespace: str, name: str) -> DeploymentStatus:
+        return self._get(namespace, name).status()
+
+    def workload_state(self, namespace: str, name: str) -> WorkloadState | None:
+        """What the engine sees of the Deployment; None when it is not running here."""
+        current = self._deployments.get((namespace, name))
+        return None if current is None else current.status().to_workload_state()
+
+    def statuses(self) -> list[DeploymentStatus]:
+        """Every Deployment, by namespace and name (for `coalmine get deployments`)."""
+        return [self._deployments[key].status() for key in sorted(self._deployments)]
+
+    def endpoints(self, namespace: str, selector: Mapping[str, str]) -> list[Endpoint]:
+        """Ready replicas in `namespace` whose pod labels match `selector`.
+
+        An empty selector selects nothing, as for a Kubernetes Service without one.
+        """
+        if not selector:
+            return []
+        return [
+            endpoint
+            for (ns, _), deployment in sorted(self._deployments.items())
+            if ns == namespace
+            for endpoint in deployment.endpoints()
+            if all(endpoint.labels.get(k) == v for k, v in selector.items())
+        ]
+
+    @property
+    def endpoints_version(self) -> int:
+        """Goes up by one whenever the set of ready endpoints (or their ports) changes."""
+        return self._version
+
+    async def wait_endpoints_changed(self, after: int, max_wait: float) -> int:
+        """Wait until `endpoints_version` is not `after`, at most `max_wait` seconds.
+
+        Returns the current version: equal to `after` when it timed out.
+        """
+        if self._version == after:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max_wait):
+                    await self._changed.wait()
+        return self._version
+
+    def running_pids(self) -> list[ProcessRecord]:
+        """Every replica process running now (also kept in `<state-dir>/pids/`)."""
+        return [record for d in self._deployments.values() for record in d.records()]
+
+    def _endpoints_maybe_changed(self) -> None:
+        signature = frozenset(
+            (e.replica, tuple(sorted(e.ports.host_ports.items())))
+            for d in self._deployments.values()
+            for e in d.endpoints()
+        )
+        if signature != self._signature:
+            self._signature = signature
+            self._version += 1
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    def _get(self, namespace: str, name: str) -> LocalDeployment:
+        try:
+            return self._deployments[(namespace, name)]
+        except KeyError:
+            raise NotFound(
+                f'deployment "{name}" not found in namespace "{namespace}"; '
+                "apply it first (coalmine apply -f FILE)"
+            ) from None
+
+    def _require_context(self) -> RuntimeContext:
+        if self._context is None:
+            raise RuntimeError("LocalDeployments.start() must be called before apply()")
+        return self._context
+
+
+def _check_probe_ports(deployment: Deployment) -> None:
+    """A probe can reach only a declared containerPort: locally each is mapped to a host port."""
+    container = deployment.spec.template.spec.containers[0]
+    problems = [
+        Problem(
+            f"deployment {deployment.metadata.name}",
+            f"spec.template.spec.containers[0].{field}.httpGet.port",
+            f"{port!r} is not one of the container's ports ({_declared(container)}); "
+            "locally a probe can reach only a declared containerPort: add it to ports",
+        )
+        for field, port in _probe_ports(container)
+        if not _declares(container, port)
+    ]
+    if problems:
+        raise ManifestError(problems)
+
+
+def _probe_ports(container: Container) -> list[tuple[str, int | str]]:
+    probes = {
+        "readinessProbe": container.readiness_probe,
+        "livenessProbe": container.liveness_probe,
+    }
+    return [(field, probe.http_get.port) for field, probe in probes.items() if probe is not None]
+
+
+def _declares(container: Container, port: int | str) -> bool:
+    if isinstance(port, str):
+        return any(p.name == port for p in container.ports)
+    return any(p.container_port == port for p in container.ports)
+
+
+def _declared(container: Container) -> str:
+    return (
+        ", ".join(str(p.container_port) + (f" {p.name}" if p.name else "") for p in container.ports)
+        or "none"
+    )

@@ -1,0 +1,333 @@
+"""`coalmine up`: the local control plane, composed.
+
+    apply/delete (API) --> store (SQLite) --> sync_workloads --> processes (replicas)
+                                      \\--> sync_dataplane --> Envoy (routes, clusters)
+    canary tasks --> engine.advance --> LocalWorkload / LocalRouter --> store --> syncs
+
+Everything desired is in the store; the two syncs make the processes and Envoy match it
+(serialised, idempotent), and run again whenever the store or the ready replicas change.
+After a restart, `start` kills the processes a previous run left behind, starts the
+stored Deployments afresh, restores Envoy's routes and resumes every canary from its
+stored status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.networking import DestinationRule, Gateway, VirtualService
+from coalmine.api.workloads import Deployment, Service
+from coalmine.errors import NotFound
+from coalmine.hooks import EventWebhookNotifier, HttpHooks
+from coalmine.load import generate_load
+from coalmine.loadtester import create_app as create_loadtester
+from coalmine.local.api import ApiEndpoint, bound_port, serve
+from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
+from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings, Listener
+from coalmine.local.measure import EnvoyMeasurer
+from coalmine.local.names import Resolver
+from coalmine.local.objects import Applied, ObjectBook
+from coalmine.local.processes import LocalDeployments, ProcessSettings
+from coalmine.local.routing import LocalRouter
+from coalmine.local.store import EventRecord, Store, StoredObject
+from coalmine.local.translate import Objects, translate
+from coalmine.local.wiring import Recorders, ResolvingHooks, StoreAlertProviders, resolving_load
+from coalmine.local.workload import LocalWorkload, desired_replicas
+from coalmine.notify import AlertingNotifier, LocalSecrets
+from coalmine.ports import Hooks, Measurer, Notifier, Ports, Recorder
+from coalmine.telemetry import PrometheusRecorder
+
+__all__ = ["LocalRuntime", "RuntimeSettings"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    state_dir: Path = Path(".coalmine")
+    """Where the store, logs, Envoy's files and the API address live."""
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    """The user-facing gateway; 0 picks a free port (tests, the demo)."""
+    min_interval: timedelta = MIN_INTERVAL
+    """The floor for analysis.interval. Envoy's stats are read every second, so local
+    canaries may tick faster than Flagger's 10 s floor when asked to."""
+    process_settings: ProcessSettings | None = None
+    """Probe and stop timings of local replicas; None uses each manifest's own."""
+    loadtester_port: int = 0
+    """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
+    as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
+
+
+class LocalRuntime:
+    """Owns the store, the processes, Envoy, the canary tasks and the API server."""
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        state = settings.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        self.store = Store(state / "state.db")
+        self.book = ObjectBook(self.store, min_interval=settings.min_interval)
+        self.processes = LocalDeployments(
+            state, settings=settings.process_settings or ProcessSettings()
+        )
+        self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
+        self.started = datetime.now(UTC)
+        self.warnings: list[str] = []
+        self.registry = CollectorRegistry()
+        self.resolver = Resolver(self._gateway, self._loadtester_address, self._is_served)
+        self.hooks = HttpHooks()
+        self._sync_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._servers: list[web.AppRunner] = []
+        self._loadtester: tuple[str, int] | None = None
+        self.api: ApiEndpoint | None = None
+        self.runner = CanaryRunner(self._ports(), self._load_canary)
+
+    # Life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        killed = await self.processes.start()
+        if killed:
+            log.info("stopped %d processes left by a previous coalmine up", len(killed))
+        listener = Listener(host=self.settings.gateway_host, port=self.settings.gateway_port)
+        await self.envoy.start(DataPlane(listeners=(listener,)))
+        await self._start_loadtester()
+        await self.sync()
+        self._tasks.append(asyncio.create_task(self._follow_endpoints(), name="endpoints"))
+        api, self.api = await serve(self, self.settings.state_dir, registry=self.registry)
+        self._servers.append(api)
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for server in self._servers:
+            await server.cleanup()
+        await self.hooks.close()
+        await self.processes.stop()
+        await self.envoy.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (self.settings.state_dir / "api.json").unlink()
+        self.store.close()
+
+    @property
+    def gateway_url(self) -> str:
+        host, port = self.envoy.gateway_address
+        return f"http://{host}:{port}"
+
+    # Keeping the world in line with the store -----------------------------------------
+
+    async def sync(self) -> None:
+        """Processes, Envoy and canary tasks to match the store."""
+        await self.sync_workloads()
+        await self.sync_dataplane()
+        self.runner.sync({(c.namespace, c.name) for c in self.book.canaries()})
+
+    async def sync_workloads(self) -> None:
+        wanted = {}
+        for stored in self.store.objects("Deployment"):
+            manifest = dict(stored.manifest)
+            manifest["spec"] = {
+                **manifest["spec"],
+                "replicas": desired_replicas(stored.manifest, stored.status),
+            }
+            wanted[(stored.namespace, stored.name)] = Deployment.model_validate(manifest)
+        running = {(s.namespace, s.name) for s in self.processes.statuses()}
+        for namespace, name in running - wanted.keys():
+            await self.processes.delete(namespace, name)
+        for deployment in wanted.values():
+            await self.processes.apply(deployment)
+
+    async def sync_dataplane(self) -> None:
+        """Push the stored routing objects and the ready replicas to Envoy; return once served."""
+        async with self._sync_lock:
+            translation = translate(self._routing_objects(), self._endpoints, *self._gateway())
+            for warning in translation.warnings:
+                if warning not in self.warnings:
+                    log.warning("%s", warning)
+            self.warnings = translation.warnings
+            if translation.plane != self.envoy.current:
+                await self.envoy.apply(translation.plane)
+
+    async def _follow_endpoints(self) -> None:
+        version = self.processes.endpoints_version
+        while True:
+            version = await self.processes.wait_endpoints_changed(version, max_wait=5.0)
+            try:
+                await self.sync_dataplane()
+            except Exception:  # keep following; the next change or tick retries
+                log.exception("updating Envoy after an endpoint change failed")
+
+    def _gateway(self) -> tuple[str, int]:
+        if self.envoy.current.listeners:
+            return self.envoy.gateway_address
+        return self.settings.gateway_host, self.settings.gateway_port
+
+    def _routing_objects(self) -> Objects:
+        def models(kind: str, model: type[Any]) -> list[Any]:
+            return [model.model_validate(o.manifest) for o in self.store.objects(kind)]
+
+        return Objects(
+            services=models("Service", Service),
+            gateways=models("Gateway", Gateway),
+            virtual_services=models("VirtualService", VirtualService),
+            destination_rules=models("DestinationRule", DestinationRule),
+        )
+
+    def _endpoints(
+        self, namespace: str, selector: dict[str, str], target: int | str
+    ) -> list[tuple[str, int]]:
+        found = []
+        for endpoint in self.processes.endpoints(namespace, selector):
+            port = endpoint.host_port(target)
+            if port is not None:
+                found.append((endpoint.host, port))
+        return sorted(found)
+
+    # The canaries' ports ---------------------------------------------------------------
+
+    def _ports(self) -> Ports:
+        return Ports(
+            workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
+            router=LocalRouter(self.store, self.sync_dataplane),
+            measurer=self._measurer(),
+            hooks=self._hooks(),
+            notifier=self._notifier(),
+            recorder=self._recorder(),
+            store=StoreStatus(self.store),
+        )
+
+    def _measurer(self) -> Measurer:
+        return EnvoyMeasurer(lambda: self.envoy.metrics)
+
+    def _hooks(self) -> Hooks:
+        return ResolvingHooks(self.hooks, self.resolver)
+
+    def _notifier(self) -> Notifier:
+        alerting = AlertingNotifier(
+            inner=StoreEvents(self.store),
+            providers=StoreAlertProviders(self.store),
+            secrets=LocalSecrets(self.settings.state_dir),
+        )
+        return EventWebhookNotifier(alerting, self.hooks)
+
+    def _recorder(self) -> Recorder:
+        prometheus = PrometheusRecorder(self.registry, mesh_provider="envoy")
+        return Recorders(StoreRecorder(self.store), prometheus)
+
+    # Names and the load tester ----------------------------------------------------------
+
+    async def _start_loadtester(self) -> None:
+        app = create_loadtester(run_load=resolving_load(generate_load, self.resolver))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.settings.loadtester_port)
+        await site.start()
+        self._servers.append(runner)
+        self._loadtester = ("127.0.0.1", bound_port(site))
+
+    def _loadtester_address(self) -> tuple[str, int] | None:
+        return self._loadtester
+
+    def _is_served(self, host: str) -> bool:
+        """Whether the gateway answers for exactly this name (wildcards do not count, so
+        that external URLs in webhooks are never sent to the gateway)."""
+        listeners = self.envoy.current.listeners
+        return any(host in vhost.domains for lst in listeners for vhost in lst.virtual_hosts)
+
+    def _load_canary(self, namespace: str, name: str) -> Canary | None:
+        stored = self.store.get("Canary", namespace, name)
+        if stored is None:
+            return None
+        canary = self.book.model(stored)
+        assert isinstance(canary, Canary)
+        return canary
+
+    # The control plane the API serves --------------------------------------------------
+
+    async def apply(self, text: str, source: str) -> list[Applied]:
+        applied = self.book.apply(text, source)
+        await self.sync()
+        return applied
+
+    async def delete(self, text: str, source: str) -> list[Applied]:
+        deleted = self.book.delete(text, source)
+        for item in deleted:
+            if item.kind == "Canary":
+                self._forget_canary(item.namespace, item.name)
+        await self.sync()
+        return deleted
+
+    def _forget_canary(self, namespace: str, name: str) -> None:
+        """Delete what the canary generated; the target keeps its replicas at zero or not."""
+        owner = f"Canary/{name}"
+        with self.store.transaction():
+            for stored in self.store.objects(namespace=namespace):
+                if stored.owner == owner:
+                    self.store.delete(*stored.key)
+
+    def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]:
+        found = self.store.objects(kind, namespace)
+        return [self._with_live_status(o) for o in found]
+
+    def get(self, kind: str, namespace: str, name: str) -> StoredObject:
+        stored = self.store.get(kind, namespace, name)
+        if stored is None:
+            raise NotFound(f"{kind.lower()} {name} not found in namespace {namespace}")
+        return self._with_live_status(stored)
+
+    def events(
+        self, namespace: str | None, name: str | None, after: int, limit: int
+    ) -> list[EventRecord]:
+        return self.store.events(namespace, name, after=after, limit=limit)
+
+    def describe(self) -> dict[str, Any]:
+        loadtester = (
+            f"http://{self._loadtester[0]}:{self._loadtester[1]}" if self._loadtester else ""
+        )
+        return {
+            "gateway": self.gateway_url,
+            "loadtester": loadtester,
+            "envoyAdmin": self.envoy.admin_url,
+            "stateDir": str(self.settings.state_dir),
+            "started": self.started.isoformat(),
+            "warnings": self.warnings,
+        }
+
+    def _with_live_status(self, stored: StoredObject) -> StoredObject:
+        if stored.kind != "Deployment":
+            return stored
+        state = self.processes.workload_state(stored.namespace, stored.name)
+        if state is None:
+            return stored
+        live = {
+            **(stored.status or {}),
+            "replicas": state.replicas,
+            "updatedReplicas": state.updated,
+            "availableReplicas": state.available,
+            "revision": state.revision,
+        }
+        return StoredObject(
+            stored.kind,
+            stored.namespace,
+            stored.name,
+            stored.manifest,
+            live,
+            stored.owner,
+            stored.generation,
+            stored.revision,
+            stored.updated,
+        )

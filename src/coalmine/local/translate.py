@@ -1,0 +1,248 @@
+"""From the objects users know (Service, Gateway, VirtualService, DestinationRule) to Envoy.
+
+One gateway listener serves everything:
+- every VirtualService bound to an existing Gateway answers for its hosts;
+- a VirtualService bound to the mesh (no gateways, or `mesh`) answers for its hosts in
+  their in-cluster forms (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`),
+  which is how the mesh would route them;
+- every Service not claimed by a VirtualService answers for its own in-cluster names,
+  so that `Host: go-demo-7-canary` reaches the canary directly (load tests, blue/green).
+A domain belongs to the first object that claims it (VirtualServices before Services,
+then by namespace and name); a later claim is dropped with a warning.
+
+Clusters: one per Service (`{namespace}_{service}`) and one per DestinationRule subset
+(`{namespace}_{service}_{subset}`), with the ready replicas whose labels match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from coalmine.api.common import parse_duration
+from coalmine.api.istio import Headers, HTTPMatchRequest, HTTPRetry
+from coalmine.api.istio import StringMatch as IstioMatch
+from coalmine.api.networking import (
+    Destination as IstioDestination,
+)
+from coalmine.api.networking import (
+    DestinationRule,
+    Gateway,
+    HTTPRoute,
+    VirtualService,
+)
+from coalmine.api.workloads import Service
+from coalmine.local.envoy import (
+    GATEWAY,
+    ISTIO_RETRY_ON,
+    Cluster,
+    DataPlane,
+    Destination,
+    Endpoint,
+    HeaderMatch,
+    HeaderOps,
+    Listener,
+    Mirror,
+    Retries,
+    Route,
+    RouteMatch,
+    StringMatch,
+    VirtualHost,
+    cluster_name,
+)
+from coalmine.local.objects import host_service_name
+
+__all__ = ["Objects", "Translation", "in_cluster_names", "translate"]
+
+EndpointsOf = Callable[[str, dict[str, str], int | str], list[tuple[str, int]]]
+"""(namespace, selector, target port) -> the (host, port) of every ready matching replica."""
+
+
+@dataclass(frozen=True)
+class Objects:
+    services: Sequence[Service] = ()
+    gateways: Sequence[Gateway] = ()
+    virtual_services: Sequence[VirtualService] = ()
+    destination_rules: Sequence[DestinationRule] = ()
+
+
+@dataclass
+class Translation:
+    plane: DataPlane
+    warnings: list[str] = field(default_factory=list)
+
+
+def in_cluster_names(name: str, namespace: str) -> tuple[str, ...]:
+    return (
+        name,
+        f"{name}.{namespace}",
+        f"{name}.{namespace}.svc",
+        f"{name}.{namespace}.svc.cluster.local",
+    )
+
+
+def translate(objects: Objects, endpoints: EndpointsOf, host: str, port: int) -> Translation:
+    """The data plane for these objects, with warnings for what could not be served."""
+    warnings: list[str] = []
+    clusters = _clusters(objects, endpoints)
+    known = {c.name for c in clusters}
+    claimed: set[str] = set()
+    hosts: list[VirtualHost] = []
+    for vs in sorted(objects.virtual_services, key=_key):
+        domains = _domains(vs, objects.gateways, warnings)
+        virtual_host = _virtual_host(vs, _claim(domains, claimed, vs, warnings), known, warnings)
+        if virtual_host is not None:
+            hosts.append(virtual_host)
+    for service in sorted(objects.services, key=_key):
+        ns, name = service.metadata.namespace, service.metadata.name
+        domains = [d for d in in_cluster_names(name, ns) if d not in claimed]
+        claimed.update(domains)
+        if domains:
+            route = Route(f"svc_{ns}_{name}", (Destination(cluster_name(ns, name), 100),))
+            hosts.append(VirtualHost(f"svc_{ns}_{name}", tuple(domains), (route,)))
+    listener = Listener(GATEWAY, tuple(hosts), host, port)
+    return Translation(DataPlane((listener,), tuple(clusters)), warnings)
+
+
+def _key(resource: Service | VirtualService) -> tuple[str, str]:
+    return (resource.metadata.namespace, resource.metadata.name)
+
+
+def _clusters(objects: Objects, endpoints: EndpointsOf) -> list[Cluster]:
+    clusters = []
+    services = {(s.metadata.namespace, s.metadata.name): s for s in objects.services}
+    for (ns, name), service in sorted(services.items()):
+        target = service.spec.ports[0].target_port or service.spec.ports[0].port
+        found = endpoints(ns, dict(service.spec.selector), target)
+        clusters.append(Cluster(cluster_name(ns, name), tuple(Endpoint(h, p) for h, p in found)))
+    for rule in objects.destination_rules:
+        ns, name = host_service_name(rule.spec.host, rule.metadata.namespace)
+        owner = services.get((ns, name))
+        if owner is None:
+            continue
+        target = owner.spec.ports[0].target_port or owner.spec.ports[0].port
+        for subset in rule.spec.subsets:
+            selector = {**owner.spec.selector, **subset.labels}
+            found = endpoints(ns, selector, target)
+            clusters.append(
+                Cluster(
+                    cluster_name(ns, name, subset.name), tuple(Endpoint(h, p) for h, p in found)
+                )
+            )
+    return clusters
+
+
+def _domains(vs: VirtualService, gateways: Sequence[Gateway], warnings: list[str]) -> list[str]:
+    ns = vs.metadata.namespace
+    bound = vs.spec.gateways or ["mesh"]
+    existing = {(g.metadata.namespace, g.metadata.name) for g in gateways}
+    domains: list[str] = []
+    for gateway in bound:
+        if gateway == "mesh":
+            for host in vs.spec.hosts:
+                name, _, rest = host.partition(".")
+                domains += in_cluster_names(name, rest.split(".")[0] if rest else ns)
+            continue
+        gw_ns, _, gw_name = gateway.rpartition("/")
+        if (gw_ns or ns, gw_name) not in existing:
+            warnings.append(f"virtualservice {ns}/{vs.metadata.name}: gateway {gateway} not found")
+            continue
+        domains += vs.spec.hosts
+    return list(dict.fromkeys(domains))
+
+
+def _claim(
+    domains: list[str], claimed: set[str], vs: VirtualService, warnings: list[str]
+) -> list[str]:
+    taken = [d for d in domains if d in claimed]
+    if taken:
+        warnings.append(
+            f"virtualservice {vs.metadata.namespace}/{vs.metadata.name}: hosts {taken} are"
+            " already served by another VirtualService"
+        )
+    free = [d for d in domains if d not in claimed]
+    claimed.update(free)
+    return free
+
+
+def _virtual_host(
+    vs: VirtualService, domains: list[str], known: set[str], warnings: list[str]
+) -> VirtualHost | None:
+    if not domains:
+        return None
+    ns, name = vs.metadata.namespace, vs.metadata.name
+    routes = []
+    for index, http in enumerate(vs.spec.http):
+        route = _route(http, f"vs_{ns}_{name}_{index}", ns, known, warnings)
+        if route is not None:
+            routes.append(route)
+    return VirtualHost(f"vs_{ns}_{name}", tuple(domains), tuple(routes))
+
+
+def _route(
+    http: HTTPRoute, name: str, ns: str, known: set[str], warnings: list[str]
+) -> Route | None:
+    destinations = []
+    for target in http.route:
+        cluster = _cluster_of(target.destination, ns)
+        weight = target.weight if target.weight is not None else 100
+        headers = _header_ops(target.headers)
+        destinations.append(Destination(cluster, weight, headers))
+    missing = [d.cluster for d in destinations if d.cluster not in known]
+    if missing:
+        warnings.append(f"route {name}: no cluster for {missing}; route left out")
+        return None
+    mirror = None
+    if http.mirror is not None:
+        percent = http.mirror_percentage.value if http.mirror_percentage else 100.0
+        mirror = Mirror(_cluster_of(http.mirror, ns), percent)
+        if mirror.cluster not in known:
+            warnings.append(f"route {name}: no cluster {mirror.cluster} to mirror to; not mirrored")
+            mirror = None
+    for unused in ("rewrite", "cors_policy"):
+        if getattr(http, unused) is not None:
+            warnings.append(f"route {name}: {unused} is not applied by the local runtime")
+    return Route(
+        name=name,
+        destinations=tuple(destinations),
+        matches=tuple(_match(m) for m in http.match or ()),
+        headers=_header_ops(http.headers),
+        mirror=mirror,
+        timeout=parse_duration(http.timeout) if http.timeout else None,
+        retries=_retries(http.retries),
+    )
+
+
+def _cluster_of(destination: IstioDestination, ns: str) -> str:
+    service_ns, service = host_service_name(destination.host, ns)
+    return cluster_name(service_ns, service, destination.subset)
+
+
+def _match(match: HTTPMatchRequest) -> RouteMatch:
+    headers = tuple(
+        HeaderMatch(name, _string(value)) for name, value in sorted((match.headers or {}).items())
+    )
+    return RouteMatch(path=_string(match.uri) if match.uri else None, headers=headers)
+
+
+def _string(match: IstioMatch) -> StringMatch:
+    return StringMatch(match.kind, match.value)  # type: ignore[arg-type]
+
+
+def _header_ops(headers: Headers | None) -> HeaderOps:
+    request = headers.request if headers else None
+    if request is None:
+        return HeaderOps()
+    return HeaderOps(
+        set=dict(request.set or {}), add=dict(request.add or {}), remove=tuple(request.remove or ())
+    )
+
+
+def _retries(retries: HTTPRetry | None) -> Retries | None:
+    if retries is None or retries.attempts == 0:
+        return None
+    per_try: timedelta | None = (
+        parse_duration(retries.per_try_timeout) if retries.per_try_timeout else None
+    )
+    return Retries(retries.attempts, per_try, retries.retry_on or ISTIO_RETRY_ON)

@@ -1,0 +1,74 @@
+"""Small adapters that plug the shared parts (webhooks, load tester, alerts, telemetry)
+into the local runtime."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from coalmine.api.alert_provider import AlertProvider
+from coalmine.api.canary import Canary, CanaryWebhook, Phase
+from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
+from coalmine.engine.decision import Decision
+from coalmine.engine.observations import HookResult
+from coalmine.load import LoadPlan, LoadResult
+from coalmine.loadtester.tasks import LoadRunner
+from coalmine.local.names import Resolver
+from coalmine.local.store import Store
+from coalmine.ports import Hooks, Recorder
+
+__all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "resolving_load"]
+
+
+class ResolvingHooks:
+    """Webhooks whose URL names the load tester or a Service reach them locally."""
+
+    def __init__(self, inner: Hooks, resolver: Resolver) -> None:
+        self.inner = inner
+        self.resolver = resolver
+
+    async def call(self, canary: Canary, webhook: CanaryWebhook, phase: Phase) -> HookResult:
+        resolved = self.resolver.resolve(webhook.url)
+        local = webhook.model_copy(update={"url": resolved.url})
+        return await self.inner.call(canary, local, phase)
+
+
+def resolving_load(run: LoadRunner, resolver: Resolver) -> LoadRunner:
+    """A load runner that sends traffic for in-cluster names through the local gateway."""
+
+    async def run_resolved(plan: LoadPlan) -> LoadResult:
+        resolved = [resolver.resolve(url) for url in plan.urls]
+        headers = dict(plan.headers)
+        hosts = {r.host_header for r in resolved if r.host_header}
+        if len(hosts) == 1:
+            headers.setdefault("Host", hosts.pop())
+        return await run(replace(plan, urls=tuple(r.url for r in resolved), headers=headers))
+
+    return run_resolved
+
+
+class StoreAlertProviders:
+    """AlertProviders applied to the local runtime."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, name: str, namespace: str) -> AlertProvider | None:
+        stored = self.store.get("AlertProvider", namespace, name)
+        if stored is None:
+            return None
+        provider = parse_resource(
+            stored.manifest, kinds=CUSTOM_RESOURCES, min_interval=timedelta(0)
+        )
+        return provider if isinstance(provider, AlertProvider) else None
+
+
+class Recorders:
+    """Several recorders as one (the store's history and the Prometheus metrics)."""
+
+    def __init__(self, *recorders: Recorder) -> None:
+        self.recorders = recorders
+
+    def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
+        for recorder in self.recorders:
+            recorder.record_tick(canary, decision, seconds)

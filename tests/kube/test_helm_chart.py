@@ -1,0 +1,92 @@
+"""The Helm chart renders, with real Helm, the objects `coalmine install` applies.
+
+`helm template` runs here (helm 4.1.4 from scripts/setup-tools); `helm install` against
+a real cluster does not. The chart leaves out the Namespace (install it with
+`--create-namespace`) and adds Helm's two conventional labels; nothing else differs.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from coalmine import __version__
+from coalmine.kube.manifests import InstallOptions, install_objects
+from tests.kube.tools import REPO, by_identity, parse, run_tool
+
+CHART = "deploy/helm/coalmine"
+
+
+def render(*values: str) -> str:
+    sets = [arg for value in values for arg in ("--set", value)]
+    return run_tool(
+        "helm", "template", "coalmine", CHART, "--namespace", "coalmine-system",
+        "--include-crds", *sets,
+    )  # fmt: skip
+
+
+def expected(options: InstallOptions) -> dict[tuple[str, str, str], dict[str, object]]:
+    return by_identity([o for o in install_objects(options) if o["kind"] != "Namespace"])
+
+
+def test_the_chart_lints() -> None:
+    run_tool("helm", "lint", "--strict", CHART)
+
+
+def test_the_chart_version_is_the_package_version() -> None:
+    chart = yaml.safe_load((REPO / CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == __version__
+
+
+CASES = {
+    "defaults": ((), InstallOptions()),
+    "watched namespaces, flagger compat, no leader election": (
+        (
+            "watchNamespaces={team-a,team-b}",
+            "flaggerCompat.enabled=true",
+            "leaderElection.enabled=false",
+            "logJson=false",
+            "logLevel=debug",
+        ),
+        InstallOptions(
+            watch_namespaces=("team-a", "team-b"),
+            flagger_compat=True,
+            leader_elect=False,
+            log_json=False,
+            log_level="debug",
+        ),
+    ),
+    "flagger CRDs, another image and Prometheus": (
+        (
+            "flaggerCompat.enabled=true",
+            "flaggerCompat.installCRDs=true",
+            "image.tag=9.9.9",
+            "metricsServer=http://prometheus.monitoring:9090",
+            "replicas=2",
+        ),
+        InstallOptions(
+            flagger_compat=True,
+            flagger_crds=True,
+            image="ghcr.io/coalmine/coalmine:9.9.9",
+            metrics_server="http://prometheus.monitoring:9090",
+            replicas=2,
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_chart_renders_the_install_objects(name: str) -> None:
+    values, options = CASES[name]
+    rendered, wanted = parse(render(*values)), expected(options)
+    assert sorted(rendered) == sorted(wanted)
+    for key, obj in wanted.items():
+        assert rendered[key] == obj, key
+
+
+def test_helm_labels_are_the_only_additions() -> None:
+    [deployment] = [o for o in yaml.safe_load_all(render()) if o and o["kind"] == "Deployment"]
+    assert set(deployment["metadata"]["labels"]) - set(InstallOptions().labels) == {
+        "app.kubernetes.io/managed-by",
+        "helm.sh/chart",
+    }

@@ -1,0 +1,1 @@
+"""Tests of the local Envoy data plane, against a real Envoy."""

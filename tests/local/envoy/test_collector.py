@@ -1,0 +1,161 @@
+"""The embedded metrics against a real Envoy: success rate, durations, no data, dead backend."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from coalmine.local.envoy import (
+    Cluster,
+    ClusterWindow,
+    DataPlane,
+    Destination,
+    Endpoint,
+    EnvoyDataPlane,
+    Listener,
+    Retries,
+    Route,
+    RouteMatch,
+    StringMatch,
+    VirtualHost,
+)
+from tests.local.envoy.conftest import MakeBackend, gateway_url, split
+from tests.local.envoy.traffic import burst, statuses
+
+pytestmark = pytest.mark.slow
+
+WINDOW_S = 30.0
+
+
+async def _settled(
+    plane: EnvoyDataPlane, cluster: str, requests: int, durations: int | None = None
+) -> ClusterWindow:
+    """The window once it holds `requests` answers and `durations` timings (Envoy adds
+    timings at each stats flush, a little after the counters)."""
+    deadline = time.monotonic() + 10
+    while True:
+        window = plane.metrics.window(cluster, WINDOW_S)
+        timed = window.durations.count
+        if window.requests.value == requests and timed == (
+            requests if durations is None else durations
+        ):
+            return window
+        assert time.monotonic() < deadline, f"window never settled: {window}"
+        await asyncio.sleep(0.05)
+
+
+async def test_every_fifth_request_failing_reads_as_80_percent_success(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    flaky = await make_backend("flaky", fail_every=5)
+    await dataplane.apply(split({flaky: 100}))
+
+    answers = await burst(http, gateway_url(dataplane), 500)
+    window = await _settled(dataplane, "test_flaky", 500)
+
+    assert statuses(answers) == {200: 400, 500: 100}
+    assert window.errors_5xx.value == 100
+    assert window.success_rate.value is not None
+    assert abs(window.success_rate.value - 80) <= 1
+    assert window.request_rate.value is not None
+    assert window.request_rate.value > 0
+
+
+async def test_known_delay_gives_average_within_ten_percent(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    slow = await make_backend("slow", delay_ms=100)
+    await dataplane.apply(split({slow: 100}))
+
+    await burst(http, gateway_url(dataplane), 60, concurrency=20)
+    window = await _settled(dataplane, "test_slow", 60)
+
+    assert window.average_ms.value is not None
+    assert abs(window.average_ms.value - 100) <= 10, window.average_ms
+
+
+async def test_slow_share_shows_in_p99_and_max(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """One request in ten sleeps 600 ms, the rest answer at once: the median stays low,
+    p99 and max land in the 600 ms request's bucket (500, 750]."""
+    mixed = await make_backend("mixed", slow_every=10, slow_ms=600)
+    await dataplane.apply(split({mixed: 100}))
+
+    await burst(http, gateway_url(dataplane), 200, concurrency=20)
+    window = await _settled(dataplane, "test_mixed", 200)
+
+    median, p99, highest = window.quantile_ms(0.5).value, window.p99_ms.value, window.max_ms.value
+    assert median is not None
+    assert median < 50
+    assert p99 is not None
+    assert 500 <= p99 <= 1000, window.durations
+    assert highest in (750, 1000), window.durations
+
+
+async def test_idle_cluster_is_no_data_not_a_pass(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend
+) -> None:
+    idle = await make_backend("idle")
+    await dataplane.apply(split({idle: 100}))
+    await dataplane.metrics.scrape()
+    await dataplane.metrics.scrape()
+
+    window = dataplane.metrics.window("test_idle", WINDOW_S)
+
+    assert window.requests.value == 0
+    for measurement in (window.success_rate, window.average_ms, window.p99_ms, window.max_ms):
+        assert measurement.value is None
+    assert window.success_rate.reason == "no requests for cluster 'test_idle' in the last 30s"
+    unknown = dataplane.metrics.window("test_nothing", WINDOW_S)
+    assert unknown.success_rate.reason == "Envoy has no cluster named 'test_nothing'"
+
+
+async def test_dead_backend_counts_as_errors(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """Nothing listens on the dead cluster's port: Envoy answers 503 itself, and those
+    count as 5xx although `upstream_rq_total` stays 0."""
+    alive = await make_backend("alive")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    dead = Cluster("test_dead", (Endpoint("127.0.0.1", dead_port),))
+    to_dead = RouteMatch(StringMatch.prefix("/dead"))
+    routes = (
+        Route("dead", (Destination("test_dead", 100),), matches=(to_dead,)),
+        Route("alive", (Destination("test_alive", 100),)),
+    )
+    listener = Listener(port=0, virtual_hosts=(VirtualHost("any", ("*",), routes),))
+    alive_cluster = split({alive: 100}).clusters[0]
+    await dataplane.apply(DataPlane(listeners=(listener,), clusters=(alive_cluster, dead)))
+
+    answers = await burst(http, gateway_url(dataplane, "/dead"), 40)
+    window = await _settled(dataplane, "test_dead", 40, durations=0)
+
+    assert statuses(answers) == {503: 40}
+    assert window.errors_5xx.value == 40
+    assert window.success_rate.value == 0
+    assert window.average_ms.value is None
+
+
+async def test_retried_requests_count_once_with_their_final_answer(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """Every request fails once and succeeds on retry: clients see only successes, and
+    so does the success rate (it is what clients got, not what the backend did)."""
+    flaky = await make_backend("flaky")
+    route = Route("all", (Destination("test_flaky", 100),), retries=Retries(2, retry_on="5xx"))
+    listener = Listener(port=0, virtual_hosts=(VirtualHost("any", ("*",), (route,)),))
+    await dataplane.apply(DataPlane(listeners=(listener,), clusters=split({flaky: 100}).clusters))
+
+    answers = await burst(http, gateway_url(dataplane, "/fail-first-attempt"), 20)
+    window = await _settled(dataplane, "test_flaky", 20, durations=20)
+
+    assert statuses(answers) == {200: 20}
+    assert flaky.hits == 40
+    assert window.success_rate.value == 100.0

@@ -1,0 +1,1 @@
+"""Tests of the process layer: real processes, real HTTP probes."""

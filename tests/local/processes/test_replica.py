@@ -1,0 +1,73 @@
+"""One replica's life: restarts with back-off after exits, restarts after liveness failures."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from datetime import datetime, timedelta
+
+from coalmine.local.processes import LocalDeployments, ReplicaPhase, ReplicaStatus
+from tests.local.processes.conftest import deployment, eventually
+
+
+def the_replica(runtime: LocalDeployments) -> ReplicaStatus:
+    [replica] = runtime.status("default", "web").replica_details
+    return replica
+
+
+async def test_a_process_that_exits_is_restarted_with_growing_delays(
+    runtime: LocalDeployments,
+) -> None:
+    crash = [sys.executable, "-c", "print('boom', flush=True); raise SystemExit(3)"]
+    await runtime.apply(deployment(command=crash, ports=[], readiness={}))
+    phases: set[ReplicaPhase] = set()
+
+    def restarted_three_times() -> bool:
+        replica = the_replica(runtime)
+        phases.add(replica.phase)
+        return replica.restarts >= 3
+
+    await eventually(restarted_three_times, "3 restarts")
+    replica = the_replica(runtime)
+    assert replica.last_exit == "exited with code 3"
+    assert ReplicaPhase.BACK_OFF in phases
+
+    log = (runtime.state_dir / "logs" / "default" / "web" / f"{replica.id}.log").read_text()
+    assert log.count("boom") >= 3
+    assert re.findall(r"restarting in ([\d.]+)s", log)[:3] == ["0.2", "0.4", "0.8"]
+    starts = re.findall(r"--- (\S+) coalmine: started pid", log)
+    moments = [datetime.fromisoformat(stamp) for stamp in starts]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    for gap, delay in zip(gaps, [0.2, 0.4, 0.8], strict=False):
+        assert gap >= timedelta(seconds=delay)
+
+
+async def test_a_command_that_cannot_start_is_retried_and_says_why(
+    runtime: LocalDeployments,
+) -> None:
+    missing = ["coalmine-test-no-such-command"]
+    await runtime.apply(deployment(command=missing, ports=[], readiness={}))
+    await eventually(lambda: the_replica(runtime).restarts >= 1, "a retry")
+    replica = the_replica(runtime)
+    assert replica.last_exit.startswith("could not start 'coalmine-test-no-such-command'")
+    assert "No such file or directory" in replica.last_exit
+    assert runtime.status("default", "web").available == 0
+
+
+async def test_failing_liveness_restarts_the_process(runtime: LocalDeployments) -> None:
+    live = {"httpGet": {"path": "/live", "port": "http"}, "failureThreshold": 2}
+    await runtime.apply(deployment(env={"LIVE_SECONDS": "0.5"}, liveness=live))
+    await eventually(lambda: the_replica(runtime).ready, "ready")
+    first_pid = the_replica(runtime).pid
+
+    await eventually(lambda: the_replica(runtime).restarts >= 1, "a restart")
+    replica = the_replica(runtime)
+    assert replica.last_exit.startswith("liveness probe failed (GET http://127.0.0.1:")
+    assert "/live: HTTP 500), killed by SIGTERM" in replica.last_exit
+
+    def ready_again() -> bool:
+        replica = the_replica(runtime)
+        return replica.ready and replica.pid not in (None, first_pid)
+
+    await eventually(ready_again, "ready again in a new process")

@@ -1,0 +1,116 @@
+"""Applying objects to the local store: all or nothing, with cross-object checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coalmine.errors import ManifestError, NotFound
+from coalmine.local.objects import ObjectBook
+from coalmine.local.store import Store
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: go-demo-7, namespace: demo}
+spec:
+  selector: {app: go-demo-7}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+VIRTUAL_SERVICE = """
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: go-demo-7, namespace: demo}
+spec:
+  hosts: [go-demo-7]
+  http:
+  - route:
+    - destination: {host: go-demo-7, subset: canary}
+"""
+
+RULE = """
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: go-demo-7, namespace: demo}
+spec:
+  host: go-demo-7
+  subsets: [{name: canary, labels: {release: canary}}]
+"""
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> ObjectBook:
+    return ObjectBook(Store(tmp_path / "state.db"))
+
+
+def messages(error: ManifestError) -> list[str]:
+    return [str(p) for p in error.problems]
+
+
+def test_objects_applied_together_may_refer_to_each_other(book: ObjectBook) -> None:
+    applied = book.apply("---".join([SERVICE, RULE, VIRTUAL_SERVICE]))
+    assert [str(a) for a in applied] == [
+        "service/go-demo-7 created (namespace demo)",
+        "destinationrule/go-demo-7 created (namespace demo)",
+        "virtualservice/go-demo-7 created (namespace demo)",
+    ]
+    again = book.apply(SERVICE)
+    assert [a.action for a in again] == ["unchanged"]
+    changed = book.apply(SERVICE.replace("8080", "9090"))
+    assert [a.action for a in changed] == ["configured"]
+
+
+def test_a_route_to_an_unknown_service_applies_nothing(book: ObjectBook) -> None:
+    with pytest.raises(ManifestError) as caught:
+        book.apply("---".join([RULE.replace("host: go-demo-7", "host: other"), VIRTUAL_SERVICE]))
+    assert messages(caught.value) == [
+        "destinationrule go-demo-7: spec.host: service other not found in namespace demo;"
+        " apply the Service first",
+        "virtualservice go-demo-7: spec.http[0].route[0].destination.host: service go-demo-7"
+        " not found in namespace demo; apply the Service first",
+    ]
+    assert book.store.objects() == []
+
+
+def test_an_unknown_subset_names_the_defined_ones(book: ObjectBook) -> None:
+    book.apply("---".join([SERVICE, RULE]))
+    with pytest.raises(ManifestError) as caught:
+        book.apply(VIRTUAL_SERVICE.replace("subset: canary", "subset: primary"))
+    assert messages(caught.value) == [
+        "virtualservice go-demo-7: spec.http[0].route[0].destination.subset: subset 'primary'"
+        " is not defined by a DestinationRule for go-demo-7; defined subsets: ['canary']"
+    ]
+
+
+def test_an_unknown_gateway_is_an_error(book: ObjectBook) -> None:
+    book.apply("---".join([SERVICE, RULE]))
+    with pytest.raises(ManifestError) as caught:
+        book.apply(VIRTUAL_SERVICE.replace("  hosts:", "  gateways: [public]\n  hosts:"))
+    assert messages(caught.value) == [
+        "virtualservice go-demo-7: spec.gateways[0]: gateway 'public' not found;"
+        " apply the Gateway first or use mesh"
+    ]
+
+
+def test_matches_envoy_cannot_honour_locally_are_refused(book: ObjectBook) -> None:
+    book.apply("---".join([SERVICE, RULE]))
+    with_method = VIRTUAL_SERVICE.replace(
+        "  - route:", "  - match: [{method: {exact: POST}}]\n    route:"
+    )
+    with pytest.raises(ManifestError) as caught:
+        book.apply(with_method)
+    assert messages(caught.value) == [
+        "virtualservice go-demo-7: spec.http[0].match[0].method: not supported by the local"
+        " runtime (coalmine up); remove it, or use Kubernetes"
+    ]
+
+
+def test_delete_needs_every_object_to_exist(book: ObjectBook) -> None:
+    book.apply(SERVICE)
+    with pytest.raises(NotFound, match="virtualservice/go-demo-7"):
+        book.delete("---".join([SERVICE, VIRTUAL_SERVICE]))
+    assert book.store.get("Service", "demo", "go-demo-7") is not None
+    assert [a.action for a in book.delete(SERVICE)] == ["deleted"]
+    assert book.store.objects() == []
