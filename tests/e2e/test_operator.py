@@ -441,8 +441,14 @@ async def _gone(world: World, kind: Kind, name: str) -> bool:
 async def test_an_invalid_canary_gets_a_warning_naming_every_problem_and_is_not_advanced(
     world: World, operator: Operator
 ) -> None:
+    """Problems the CRD cannot see: the controller's interval floor, a cross-namespace ref."""
     await world.create(deployment())
-    analysis = {**canary()["spec"]["analysis"], "interval": "500ms", "stepWeight": 120}
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "500ms"
+    analysis["metrics"].append(
+        {"name": "latency", "templateRef": {"name": "latency", "namespace": "shared"},
+         "thresholdRange": {"max": 500}}
+    )  # fmt: skip
     await world.create(canary(analysis=analysis))
 
     async def warned() -> list[Obj]:
@@ -451,10 +457,12 @@ async def test_an_invalid_canary_gets_a_warning_naming_every_problem_and_is_not_
     [warning] = await eventually_async(warned)
     assert warning["type"] == "Warning"
     assert "spec.analysis.interval: must be at least 1s" in warning["message"]
-    assert "spec.analysis.stepWeight" in warning["message"]
+    assert "spec.analysis.metrics[2].templateRef.namespace: names namespace 'shared'" in (
+        warning["message"]
+    )
     assert await world.get(DEPLOYMENTS, "podinfo-primary") is None
 
-    fixed = {"spec": {"analysis": {"interval": "1s", "stepWeight": 20}}}
+    fixed = {"spec": {"analysis": {"interval": "1s", "metrics": analysis["metrics"][:2]}}}
     await world.patch(CANARIES, "podinfo", fixed)
     await wait_phase(world, "Initialized")
 

@@ -28,14 +28,18 @@ ALLOW_FLAG = "--allow-cross-namespace-refs"
 def parse_canary(
     obj: dict[str, Any], *, min_interval: timedelta, allow_cross_namespace_refs: bool
 ) -> Canary:
-    """The Canary; raises ManifestError listing every problem."""
+    """The Canary; raises ManifestError listing every problem (the model's and ours)."""
     document = {key: obj[key] for key in MANIFEST_FIELDS if key in obj}
-    model = parse_resource(
-        document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]}, min_interval=min_interval
-    )
-    assert isinstance(model, Canary)
-    if not allow_cross_namespace_refs and (problems := cross_namespace_problems(model)):
+    problems = [] if allow_cross_namespace_refs else cross_namespace_problems(document)
+    try:
+        model = parse_resource(
+            document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]}, min_interval=min_interval
+        )
+    except ManifestError as error:
+        raise ManifestError([*error.problems, *problems]) from None
+    if problems:
         raise ManifestError(problems)
+    assert isinstance(model, Canary)
     return model.with_status(parse_status(obj.get("status")))
 
 
@@ -56,24 +60,34 @@ def _readable(key: str, value: Any) -> bool:
     return True
 
 
-def cross_namespace_problems(canary: Canary) -> list[Problem]:
-    label = f"canary {canary.name}"
-    analysis = canary.spec.analysis
+def cross_namespace_problems(document: dict[str, Any]) -> list[Problem]:
+    """References to MetricTemplates and AlertProviders in another namespace, read from the
+    document itself, so that they are reported together with the model's problems."""
+    metadata = document.get("metadata") or {}
+    own, label = metadata.get("namespace") or "default", f"canary {metadata.get('name')}"
+    analysis = (document.get("spec") or {}).get("analysis") or {}
     references = [
-        (f"spec.analysis.metrics[{i}].templateRef.namespace", m.template_ref.namespace)
-        for i, m in enumerate(analysis.metrics)
-        if m.template_ref is not None
-    ] + [
-        (f"spec.analysis.alerts[{i}].providerRef.namespace", a.provider_ref.namespace)
-        for i, a in enumerate(analysis.alerts)
+        *_references(analysis, "metrics", "templateRef"),
+        *_references(analysis, "alerts", "providerRef"),
     ]
     return [
         Problem(
             label,
             path,
             f"names namespace {namespace!r} but cross-namespace references are off; use "
-            f"namespace {canary.namespace!r}, or start the controller with {ALLOW_FLAG}",
+            f"namespace {own!r}, or start the controller with {ALLOW_FLAG}",
         )
         for path, namespace in references
-        if namespace and namespace != canary.namespace
+        if namespace and namespace != own
     ]
+
+
+def _references(analysis: dict[str, Any], items: str, ref: str) -> list[tuple[str, Any]]:
+    found = []
+    for n, item in enumerate(analysis.get(items) or []):
+        reference = item.get(ref) if isinstance(item, dict) else None
+        if isinstance(reference, dict):
+            found.append(
+                (f"spec.analysis.{items}[{n}].{ref}.namespace", reference.get("namespace"))
+            )
+    return found
