@@ -233,9 +233,7 @@ async def test_killing_envoy_mid_canary_restores_routes_and_the_canary_completes
         seen = await versions(local_runtime, 100)
         assert set(seen) <= {"0.0.1", "0.0.2"}, seen
         assert seen["0.0.2"] > 0, seen
-        await wait_until(
-            lambda: phase_of(local_runtime) == Phase.SUCCEEDED, "promotion", within=90
-        )
+        await wait_until(lambda: phase_of(local_runtime) == Phase.SUCCEEDED, "promotion", within=90)
 
 
 async def test_restarting_up_mid_canary_resumes_from_the_stored_status(tmp_path: Path) -> None:

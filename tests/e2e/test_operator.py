@@ -1,4 +1,4 @@
-"""The real operator (`coalmine.kube.Controller`, kopf and kr8s) reconciling Canaries.
+"""The real operator (`coalmine.kube.controller.Controller`, kopf and kr8s) reconciling Canaries.
 
 Each test runs against the API emulator, and against a real cluster when
 COALMINE_TEST_KUBECONFIG is set (see tests/fixtures/world.py). Ticks are driven fast
@@ -457,9 +457,8 @@ async def test_an_invalid_canary_gets_a_warning_naming_every_problem_and_is_not_
     [warning] = await eventually_async(warned)
     assert warning["type"] == "Warning"
     assert "spec.analysis.interval: must be at least 1s" in warning["message"]
-    assert "spec.analysis.metrics[2].templateRef.namespace: names namespace 'shared'" in (
-        warning["message"]
-    )
+    cross = "spec.analysis.metrics[2].templateRef.namespace: names namespace 'shared'"
+    assert cross in warning["message"]
     assert await world.get(DEPLOYMENTS, "podinfo-primary") is None
 
     fixed = {"spec": {"analysis": {"interval": "1s", "metrics": analysis["metrics"][:2]}}}
@@ -567,13 +566,14 @@ async def test_two_replicas_never_both_act_and_the_other_takes_over(
     assert {e["reportingInstance"] for e in events if e["metadata"]["name"] not in before} == {
         "replica-b"
     }
-    for name in NAMES:
+    for name in NAMES:  # had both acted, each step would show twice, once per replica
         key = f"{name}.{world.namespace}"
         for message in [f"Advance {key} canary weight {w}" for w in (20, 40, 60)] + [
             f"Promotion completed! Scaling down {key}"
         ]:
             written = [e for e in events if e["message"] == message]
-            assert [e["count"] for e in written] == [1], (message, written)
+            # at most once: the kill may land between a step's status and its event
+            assert [e["count"] for e in written] in ([1], []), (message, written)
 
 
 async def _holds(world: World, identity: str) -> bool:
