@@ -1,8 +1,8 @@
 """The controller's settings: built once at start-up from flags and environment, then passed.
 
 Grouped by concern, every field with a default and a docstring. `coalmine controller`
-builds them (cli/controller.py); tests build them directly, usually with
-`ControllerSettings.for_tests`. Nothing reads the environment after start-up.
+builds them (cli/controller.py); tests build them directly. Nothing reads the
+environment after start-up.
 """
 
 from __future__ import annotations
