@@ -7,5 +7,7 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.local",
     "tests.fixtures.notify",
+    "tests.fixtures.operator",
     "tests.fixtures.prometheus",
+    "tests.fixtures.world",
 ]

@@ -10,7 +10,8 @@
     ├── TemplateError             a query template cannot be rendered (unknown or unset
     │                             variable, a value that would change the query)
     └── AdapterError              an adapter could not carry out an action (the engine
-                                  reports it as a Warning event and retries next tick)
+        │                         reports it as a Warning event and retries next tick)
+        └── Conflict              a write lost a race (Kubernetes 409): re-read and retry
 
 The CLI catches CoalmineError in one place, prints `str(error)` and exits with
 `error.exit_code`. The operator maps AdapterError and Unavailable to "retry later".
@@ -24,6 +25,7 @@ from typing import Literal
 __all__ = [
     "AdapterError",
     "CoalmineError",
+    "Conflict",
     "EnvoyRejected",
     "InvalidDataPlane",
     "ManifestError",
@@ -67,6 +69,10 @@ class Unavailable(CoalmineError):
 
 class AdapterError(CoalmineError):
     pass
+
+
+class Conflict(AdapterError):
+    """The object changed since it was read, or already exists (HTTP 409)."""
 
 
 class QueryError(CoalmineError):

@@ -159,6 +159,8 @@ class KubeEmulator:
                 errors.ApiError(error.status, error.reason, error.text or "").status_body(),
                 error.status,
             )
+        except ConnectionResetError:  # the client went away mid-request (a killed process):
+            raise  # nobody to answer, and not the emulator's fault; aiohttp drops it quietly
         except Exception as error:
             logger.exception("kube emulator failed on %s %s", request.method, request.path_qs)
             self.internal_errors.append(f"{request.method} {request.path_qs}: {error!r}")

@@ -14,6 +14,7 @@ import typer
 from coalmine import __version__
 from coalmine.cli import (
     apply,
+    controller,
     demo,
     demo_app,
     describe,
@@ -79,6 +80,7 @@ app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
+app.command("controller")(controller.controller)
 app.command("install")(install.install)
 
 

@@ -119,8 +119,9 @@ WORKLOAD = (
     Permission(
         ("", "events.k8s.io"),
         ("events",),
-        ("create", "patch"),
-        "Record what happened to a canary as Events (kopf posts core/v1 Events too).",
+        ("get", "create", "patch"),
+        "Record what happened to a canary as Events, a repeat counted on the existing Event "
+        "(read back when the controller restarted); kopf posts core/v1 Events too.",
     ),
     Permission(
         ("",),

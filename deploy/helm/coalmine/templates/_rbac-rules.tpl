@@ -108,6 +108,7 @@
   resources:
   - events
   verbs:
+  - get
   - create
   - patch
 - apiGroups:

@@ -1,0 +1,211 @@
+"""`coalmine controller`: the operator's life, from connecting to the cluster to a clean exit.
+
+    controller = Controller(settings)            # nothing happens yet
+    await controller.start()                     # connect; serve /metrics, /healthz, /readyz
+    await controller.run(stop)                   # lead (or wait to), reconcile until `stop`
+    await controller.close()                     # release the Lease, close every pool
+
+Every dependency comes in through the constructor (the settings, and optionally a
+Measurer and a clock), so tests run the real controller in-process against the
+emulator. With leader election on, this replica first waits to hold the Lease, and
+only then starts kopf's watches; it leaves (raising `LeadershipLost`, exit code 4) when
+it cannot renew it, as controller-runtime does, so that Kubernetes restarts it as a
+stand-by instead of two replicas acting at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from coalmine.errors import CoalmineError
+from coalmine.kube.client import KubeClient
+from coalmine.kube.connection import close, connect, kopf_credentials
+from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, Leadership
+from coalmine.kube.handlers import build_registry, kopf_settings
+from coalmine.kube.health import Health, HealthServer
+from coalmine.kube.leader import LeaseElector
+from coalmine.kube.settings import ControllerSettings, default_lease_namespace
+from coalmine.kube.wiring import Wiring, canary_kinds, wire
+from coalmine.ports import Measurer
+from coalmine.telemetry import metrics_app
+
+__all__ = ["Controller", "LeadershipLost"]
+
+log = logging.getLogger(__name__)
+
+KOPF_EXIT_TIMEOUT = 30.0
+"""Seconds kopf has to stop its watches and daemons on exit."""
+
+
+class LeadershipLost(CoalmineError):
+    """The Lease could not be renewed: this replica stops so that another one leads."""
+
+    exit_code = 4
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        *,
+        measurer: Measurer | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.settings = settings
+        self.measurer = measurer
+        self.clock = clock
+        self.registry = CollectorRegistry()
+        self.health = Health(settings.health)
+        self.client: KubeClient | None = None
+        self.wiring: Wiring | None = None
+        self.daemons: CanaryDaemons | None = None
+        self.elector: LeaseElector | None = None
+        self._health_server: HealthServer | None = None
+        self._metrics: web.AppRunner | None = None
+        self.metrics_port = 0
+        self.health_port = 0
+
+    async def start(self) -> None:
+        """Serve the probes and /metrics, connect; Unavailable when the API is unreachable."""
+        self._health_server = HealthServer(self.health, self.settings.serve.health)
+        self._health_server.start()
+        self.health_port = self._health_server.port
+        self._metrics = web.AppRunner(metrics_app(self.registry), access_log=None)
+        await self._metrics.setup()
+        address = self.settings.serve.metrics
+        site = web.TCPSite(self._metrics, address.host, address.port)
+        await site.start()
+        self.metrics_port = int(self._metrics.addresses[0][1])
+        self.client = await connect(self.settings.cluster)
+        self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
+        self.daemons = CanaryDaemons(
+            self.client,
+            self.wiring.ports,
+            events=self.wiring.events,
+            reverter=self.wiring.reverter,
+            settings=self.settings.analysis,
+            leadership=self._leadership(self.client),
+            forget=self.wiring.recorder.forget,
+            clock=self.clock,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""
+        heartbeat = asyncio.create_task(self.health.run(), name="coalmine heartbeat")
+        try:
+            if self.elector is not None:
+                self.health.ready = True  # a stand-by replica is ready: it is healthy and waiting
+                if not await _first(self.elector.acquire(), stop.wait()):
+                    return
+            await self._operate(stop)
+        finally:
+            heartbeat.cancel()
+
+    async def close(self) -> None:
+        if self.elector is not None:
+            await self.elector.release()
+        if self.wiring is not None:
+            await self.wiring.close()
+        if self.client is not None:
+            await close(self.client)
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+        if self._health_server is not None:
+            self._health_server.stop()
+
+    def _leadership(self, client: KubeClient) -> Leadership:
+        leader = self.settings.leader
+        if not leader.enabled:
+            return AlwaysLeading()
+        namespace = leader.lease_namespace or default_lease_namespace() or client.default_namespace
+        self.elector = LeaseElector(
+            client, leader, identity=self.settings.identity, namespace=namespace
+        )
+        return self.elector
+
+    async def _operate(self, stop: asyncio.Event) -> None:
+        import kopf
+
+        assert self.daemons is not None and self.client is not None
+        client = self.client
+        kopf_stop, kopf_ready = asyncio.Event(), asyncio.Event()
+        namespaces = list(self.settings.scope.namespaces)
+        operator = asyncio.create_task(
+            kopf.operator(
+                registry=build_registry(
+                    self.daemons,
+                    canary_kinds(self.settings.scope),
+                    lambda: kopf_credentials(client),
+                ),
+                settings=kopf_settings(),
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                stop_flag=kopf_stop,
+                ready_flag=kopf_ready,
+            ),
+            name="kopf operator",
+        )
+        readiness = asyncio.create_task(self._ready_when(kopf_ready))
+        lost = asyncio.create_task(self.elector.keep()) if self.elector is not None else None
+        try:
+            await _until_first(operator, lost, stop)
+        finally:
+            readiness.cancel()
+            kopf_stop.set()
+            if lost is not None:
+                lost.cancel()
+            await _finish(operator, self.health)
+        if lost is not None and lost.done() and not lost.cancelled() and not stop.is_set():
+            raise LeadershipLost(f"{self.settings.identity} could not renew the lease; exiting")
+
+    async def _ready_when(self, kopf_ready: asyncio.Event) -> None:
+        await kopf_ready.wait()
+        self.health.ready = True
+        log.info("coalmine controller %s is reconciling canaries", self.settings.identity)
+
+
+async def _first(wanted: Any, other: Any) -> bool:
+    """Await two coroutines until one ends; True if `wanted` ended first."""
+    first, second = asyncio.ensure_future(wanted), asyncio.ensure_future(other)
+    done, pending = await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return first in done
+
+
+async def _until_first(
+    operator: asyncio.Task[None], lost: asyncio.Task[None] | None, stop: asyncio.Event
+) -> None:
+    stopping = asyncio.create_task(stop.wait())
+    waited = {operator, stopping} | ({lost} if lost is not None else set())
+    try:
+        await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+
+
+async def _finish(operator: asyncio.Task[None], health: Health) -> None:
+    """Wait for kopf to stop; a crash of kopf makes /healthz fail and is raised."""
+    try:
+        await asyncio.wait_for(asyncio.shield(operator), KOPF_EXIT_TIMEOUT)
+    except TimeoutError:
+        operator.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await operator
+        return
+    except Exception as error:
+        health.failure = f"the operator ended with an error: {error!r}"
+        raise

@@ -1,0 +1,246 @@
+"""One long-running loop per Canary: read it fresh, advance the engine once, sleep its interval.
+
+kopf starts `CanaryDaemons.run` for every Canary (see `kube.handlers`) and signals it
+to stop when the Canary is being deleted or the operator exits. Each iteration:
+
+1. reads the Canary from the API (so spec edits, a changed interval and the status
+   written by the last tick are all seen), and ends the loop when it is gone;
+2. skips the tick unless this replica is the leader (see `kube.leader`);
+3. validates it: an invalid spec gets one Warning event naming every problem and is
+   not advanced; it is read again after an edit (a new generation) or a minute;
+4. advances it once through the engine (`coalmine.engine.advance`), holding the
+   Canary's lock, which the deletion handler takes too, so a revert never runs
+   in the middle of a tick;
+5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
+
+A failure in one tick (the API unreachable, a bug) is logged and the loop goes on at
+the next interval: one broken Canary never stops the others, nor itself for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from coalmine.api.canary import Canary
+from coalmine.engine.decision import Event, EventType
+from coalmine.engine.tick import advance
+from coalmine.errors import CoalmineError, ManifestError
+from coalmine.kube.client import KubeClient, Obj
+from coalmine.kube.events import Involved, KubeEvents
+from coalmine.kube.resources import Kind
+from coalmine.kube.revert import Reverter
+from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.validation import parse_canary
+from coalmine.logs import canary_logger
+from coalmine.ports import Ports
+
+__all__ = [
+    "AlwaysLeading",
+    "CanaryDaemons",
+    "CanaryRef",
+    "Leadership",
+    "RetryLaterNotLeader",
+    "Stopped",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Leadership(Protocol):
+    @property
+    def leading(self) -> bool:
+        """May this replica act now?"""
+        ...
+
+
+class AlwaysLeading:
+    """Leader election off: this replica always acts."""
+
+    leading = True
+
+
+class Stopped(Protocol):
+    """kopf's `stopped` flag of a daemon."""
+
+    def __bool__(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CanaryRef:
+    """One Canary object (a Canary re-created with the same name is another one)."""
+
+    kind: Kind
+    namespace: str
+    name: str
+    uid: str
+
+    @classmethod
+    def of(cls, kind: Kind, body: Obj) -> CanaryRef:
+        meta = body.get("metadata") or {}
+        return cls(kind, str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid")))
+
+
+@dataclass
+class _Memory:
+    """What the loop of one Canary keeps between iterations."""
+
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    invalid_generation: int | None = None
+    """The generation found invalid; a newer one wakes the loop."""
+    last: Canary | None = None
+
+
+class RetryLaterNotLeader(CoalmineError):
+    """This replica is not the leader; the leader reverts the Canary."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CanaryDaemons:
+    def __init__(
+        self,
+        client: KubeClient,
+        ports: Ports,
+        *,
+        events: KubeEvents,
+        reverter: Reverter,
+        settings: AnalysisSettings,
+        leadership: Leadership,
+        forget: Callable[[Canary], None] = lambda canary: None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.client = client
+        self.ports = ports
+        self.events = events
+        self.reverter = reverter
+        self.settings = settings
+        self.leadership = leadership
+        self.forget = forget
+        """Called once a Canary is gone (the telemetry drops its series)."""
+        self.clock = clock
+        self._memory: dict[str, _Memory] = {}
+        self.ticks = 0
+        """Ticks carried out by this replica, all Canaries together."""
+
+    async def run(self, ref: CanaryRef, stopped: Stopped) -> None:
+        """The daemon: tick, sleep, until the Canary is gone or the operator stops."""
+        memory = self._memory.setdefault(ref.uid, _Memory())
+        watcher = asyncio.ensure_future(_wake_when_stopped(stopped, memory.wakeup))
+        try:
+            while not stopped:
+                seconds = await self.tick(ref)
+                if seconds is None:
+                    if memory.last is not None:
+                        self.forget(memory.last)
+                    return
+                memory.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(memory.wakeup.wait(), seconds)
+        finally:
+            watcher.cancel()
+            self._memory.pop(ref.uid, None)
+
+    async def tick(self, ref: CanaryRef) -> float | None:
+        """One iteration; the seconds until the next one, None when the Canary is gone."""
+        memory = self._memory.setdefault(ref.uid, _Memory())
+        retry = self.settings.min_interval.total_seconds()
+        try:
+            body = await self.client.get(ref.kind, ref.name, ref.namespace)
+        except CoalmineError as error:
+            log.warning("cannot read canary %s.%s: %s", ref.name, ref.namespace, error)
+            return retry
+        if body is None or _uid(body) != ref.uid or body["metadata"].get("deletionTimestamp"):
+            return None
+        if not self.leadership.leading:
+            return retry
+        canary = await self._validated(body, memory)
+        if canary is None:
+            return self.settings.invalid_recheck.total_seconds()
+        memory.last = canary
+        async with memory.lock:
+            await self._advance(canary)
+        return canary.spec.analysis.interval_seconds
+
+    def noticed(self, ref: CanaryRef, event_type: str | None, body: Obj) -> None:
+        """A watch event about a Canary: wake its loop when it went, or when an invalid
+        spec was edited."""
+        memory = self._memory.get(ref.uid)
+        if memory is None:
+            return
+        generation = int(body.get("metadata", {}).get("generation") or 0)
+        edited = memory.invalid_generation is not None and generation > memory.invalid_generation
+        if event_type == "DELETED" or edited:
+            memory.wakeup.set()
+
+    async def revert(self, ref: CanaryRef, body: Obj) -> None:
+        """The deletion handler's work (revertOnDeletion); waits for the target to be ready."""
+        if not self.leadership.leading:
+            raise RetryLaterNotLeader()
+        try:
+            canary = parse_canary(
+                body,
+                min_interval=self.settings.min_interval,
+                allow_cross_namespace_refs=self.settings.allow_cross_namespace_refs,
+            )
+        except ManifestError as error:
+            log.warning(
+                "canary %s.%s is invalid; nothing to revert: %s", ref.name, ref.namespace, error
+            )
+            return
+        memory = self._memory.setdefault(ref.uid, _Memory())
+        since = _deletion_time(body) or self.clock()
+        async with memory.lock:
+            await self.reverter.revert(canary, since)
+
+    async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
+        try:
+            canary = parse_canary(
+                body,
+                min_interval=self.settings.min_interval,
+                allow_cross_namespace_refs=self.settings.allow_cross_namespace_refs,
+            )
+        except ManifestError as error:
+            memory.invalid_generation = int(body["metadata"].get("generation") or 0)
+            problems = "; ".join(
+                f"{p.path}: {p.message}" if p.path else p.message for p in error.problems
+            )
+            message = f"Invalid canary spec, not advancing it: {problems}"
+            await self.events.about(Involved.of_object(body), Event(message, EventType.WARNING))
+            return None
+        memory.invalid_generation = None
+        return canary
+
+    async def _advance(self, canary: Canary) -> None:
+        logger = canary_logger(log, canary.name, canary.namespace)
+        try:
+            await advance(canary, self.ports, self.clock())
+        except CoalmineError as error:  # writing the status failed: the next tick redoes it
+            logger.warning("tick failed: %s", error)
+        except Exception:  # a bug must not stop this canary for good, nor the others
+            logger.exception("tick failed unexpectedly")
+        self.ticks += 1
+
+
+async def _wake_when_stopped(stopped: Stopped, wakeup: asyncio.Event) -> None:
+    await stopped.wait()
+    wakeup.set()
+
+
+def _uid(body: Obj) -> str:
+    return str(body.get("metadata", {}).get("uid"))
+
+
+def _deletion_time(body: Obj) -> datetime | None:
+    moment = body.get("metadata", {}).get("deletionTimestamp")
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None

@@ -1,0 +1,126 @@
+"""The kopf side: which handlers run for Canaries, and the kopf settings they need.
+
+For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
+`--flagger-compat`):
+
+- a daemon (`@kopf.daemon`) runs `CanaryDaemons.run` for every Canary;
+- a deletion handler (`@kopf.on.delete`) filtered to `spec.revertOnDeletion: true`
+  restores the original objects; errors ask kopf to retry it;
+- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits.
+
+Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
+matching handler "requires" one: a deletion handler unless `optional=True`, and
+every daemon, always (kopf/on.py builds `DaemonHandler(requires_finalizer=True)`, so
+it can stop the daemon before the object goes). coalmine wants a finalizer only
+where there is something to undo, as Flagger: so the deletion handler is filtered
+by `when=` (kopf checks the filter before asking for the finalizer), and the
+daemon's handler is re-registered with `requires_finalizer=False`. That one line
+uses kopf's registry internals (`registry._spawning`); tests/kube/test_handlers.py
+pins the behaviour. Without a finalizer, nothing needs to stop the daemon before the
+object goes: the watch handler wakes it on DELETED and it ends when it reads a 404.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from coalmine.api.common import COALMINE_GROUP
+from coalmine.kube.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
+from coalmine.kube.resources import Kind
+
+__all__ = ["FINALIZER", "build_registry", "kopf_settings", "reverts_on_deletion"]
+
+FINALIZER = f"{COALMINE_GROUP}/finalizer"
+DAEMON_ID = "coalmine-canary"
+STOP_GRACE = 5.0
+"""Seconds a daemon has to finish its tick after being told to stop, before it is cancelled
+(every action of a tick is safe to repeat, so a cancelled tick is redone by the next one)."""
+
+
+def reverts_on_deletion(spec: Any, **_: Any) -> bool:
+    """kopf filter: only Canaries with revertOnDeletion get the finalizer and the handler."""
+    return bool(spec.get("revertOnDeletion"))
+
+
+def kopf_settings() -> Any:
+    """kopf's settings: coalmine's finalizer name, bookkeeping in annotations, no events.
+
+    kopf keeps what it handled in annotations (`coalmine.dev/...`), never in the
+    status, which is the engine's; it posts no Events of its own (coalmine writes
+    Flagger's). Requests have timeouts; a watch is re-opened every ten minutes.
+    """
+    import kopf
+
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=COALMINE_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=COALMINE_GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 630
+    return settings
+
+
+def build_registry(
+    daemons: CanaryDaemons, kinds: Sequence[Kind], login: Callable[[], Awaitable[Any]]
+) -> Any:
+    """A kopf registry with coalmine's handlers for each Canary resource in `kinds`."""
+    import kopf
+
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    async def log_in(**_: Any) -> Any:
+        return await login()
+
+    for kind in kinds:
+        _register(registry, daemons, kind)
+    _without_daemon_finalizers(registry)
+    return registry
+
+
+def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
+    import kopf
+
+    async def run_canary(body: Any, stopped: Any, **_: Any) -> None:
+        await daemons.run(CanaryRef.of(kind, dict(body)), stopped)
+
+    async def revert_canary(body: Any, **_: Any) -> None:
+        try:
+            await daemons.revert(CanaryRef.of(kind, dict(body)), dict(body))
+        except RetryLaterNotLeader as error:
+            raise kopf.TemporaryError(str(error), delay=5) from None
+
+    def notice(type: str | None, body: Any, **_: Any) -> None:
+        daemons.noticed(CanaryRef.of(kind, dict(body)), type, dict(body))
+
+    resource = (kind.group, kind.version, kind.plural)
+    kopf.daemon(
+        *resource,
+        id=f"{DAEMON_ID}-{kind.group}",
+        registry=registry,
+        cancellation_backoff=STOP_GRACE,
+        cancellation_timeout=5.0,
+    )(run_canary)
+    kopf.on.delete(
+        *resource,
+        id=f"revert-{kind.group}",
+        registry=registry,
+        when=reverts_on_deletion,
+        backoff=5,
+    )(revert_canary)
+    kopf.on.event(*resource, id=f"notice-{kind.group}", registry=registry)(notice)
+
+
+def _without_daemon_finalizers(registry: Any) -> None:
+    """Daemons ask kopf for no finalizer (see the module docstring)."""
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False) for handler in spawning._handlers
+    ]

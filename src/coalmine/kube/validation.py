@@ -1,0 +1,93 @@
+"""From a stored Canary to the engine's model, or the list of everything wrong with it.
+
+The spec is validated as `coalmine validate` does (`api.loading.parse_resource`, with
+the controller's analysis.interval floor), then against the controller's own rules:
+a MetricTemplate or AlertProvider in another namespace is allowed only with
+`--allow-cross-namespace-refs`. The status is read leniently: fields this version
+does not know or cannot read (written by Flagger, or by a newer coalmine) are dropped,
+so a status never makes a Canary invalid.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from coalmine.api.canary import Canary, CanaryStatus
+from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
+from coalmine.errors import ManifestError, Problem
+
+__all__ = ["cross_namespace_problems", "parse_canary", "parse_status"]
+
+MANIFEST_FIELDS = ("apiVersion", "kind", "metadata", "spec")
+ALLOW_FLAG = "--allow-cross-namespace-refs"
+
+
+def parse_canary(
+    obj: dict[str, Any], *, min_interval: timedelta, allow_cross_namespace_refs: bool
+) -> Canary:
+    """The Canary; raises ManifestError listing every problem (the model's and ours)."""
+    document = {key: obj[key] for key in MANIFEST_FIELDS if key in obj}
+    problems = [] if allow_cross_namespace_refs else cross_namespace_problems(document)
+    try:
+        model = parse_resource(
+            document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]}, min_interval=min_interval
+        )
+    except ManifestError as error:
+        raise ManifestError([*error.problems, *problems]) from None
+    if problems:
+        raise ManifestError(problems)
+    assert isinstance(model, Canary)
+    return model.with_status(parse_status(obj.get("status")))
+
+
+def parse_status(status: Any) -> CanaryStatus:
+    """The fields of a stored status that this version reads; the others are dropped."""
+    if not isinstance(status, dict):
+        return CanaryStatus()
+    known = {info.alias or name for name, info in CanaryStatus.model_fields.items()}
+    readable = {k: v for k, v in status.items() if k in known and _readable(k, v)}
+    return CanaryStatus.model_validate(readable)
+
+
+def _readable(key: str, value: Any) -> bool:
+    try:
+        CanaryStatus.model_validate({key: value})
+    except ValidationError:
+        return False
+    return True
+
+
+def cross_namespace_problems(document: dict[str, Any]) -> list[Problem]:
+    """References to MetricTemplates and AlertProviders in another namespace, read from the
+    document itself, so that they are reported together with the model's problems."""
+    metadata = document.get("metadata") or {}
+    own, label = metadata.get("namespace") or "default", f"canary {metadata.get('name')}"
+    analysis = (document.get("spec") or {}).get("analysis") or {}
+    references = [
+        *_references(analysis, "metrics", "templateRef"),
+        *_references(analysis, "alerts", "providerRef"),
+    ]
+    return [
+        Problem(
+            label,
+            path,
+            f"names namespace {namespace!r} but cross-namespace references are off; use "
+            f"namespace {own!r}, or start the controller with {ALLOW_FLAG}",
+        )
+        for path, namespace in references
+        if namespace and namespace != own
+    ]
+
+
+def _references(analysis: dict[str, Any], items: str, ref: str) -> list[tuple[str, Any]]:
+    found = []
+    for n, item in enumerate(analysis.get(items) or []):
+        reference = item.get(ref) if isinstance(item, dict) else None
+        if isinstance(reference, dict):
+            found.append(
+                (f"spec.analysis.{items}[{n}].{ref}.namespace", reference.get("namespace"))
+            )
+    return found

@@ -1,0 +1,107 @@
+"""The operator's ports, wired: every adapter the engine talks to in Kubernetes mode.
+
+workload  KubeWorkload (Deployments)          router    IstioRouter
+measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
+hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
+store     KubeCanaryStore (status subresource)
+notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
+          (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from coalmine.hooks import EventWebhookNotifier, HttpHooks
+from coalmine.kube.client import KubeClient
+from coalmine.kube.events import KubeEvents
+from coalmine.kube.istio import IstioRouter
+from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecrets, KubeTemplates
+from coalmine.kube.resources import (
+    ALERT_PROVIDERS,
+    CANARIES,
+    FLAGGER_ALERT_PROVIDERS,
+    FLAGGER_CANARIES,
+    FLAGGER_METRIC_TEMPLATES,
+    METRIC_TEMPLATES,
+    Kind,
+)
+from coalmine.kube.revert import Reverter
+from coalmine.kube.settings import ControllerSettings, ScopeSettings
+from coalmine.kube.store import KubeCanaryStore
+from coalmine.kube.workload import KubeWorkload
+from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
+from coalmine.notify import AlertingNotifier
+from coalmine.ports import Measurer, Ports
+from coalmine.telemetry import PrometheusRecorder
+
+__all__ = ["Wiring", "canary_kinds", "wire"]
+
+
+def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
+    """The Canary resources to reconcile: coalmine's, and Flagger's with --flagger-compat."""
+    return (CANARIES, FLAGGER_CANARIES) if scope.flagger_compat else (CANARIES,)
+
+
+@dataclass
+class Wiring:
+    ports: Ports
+    events: KubeEvents
+    reverter: Reverter
+    recorder: PrometheusRecorder
+    hooks: HttpHooks
+    notifier: AlertingNotifier
+
+    async def close(self) -> None:
+        await self.notifier.close()
+        await self.hooks.close()
+
+
+def wire(
+    client: KubeClient,
+    settings: ControllerSettings,
+    registry: CollectorRegistry,
+    *,
+    measurer: Measurer | None = None,
+) -> Wiring:
+    """The ports for `settings`; `measurer` replaces the Prometheus one (tests, benchmarks)."""
+    compat = settings.scope.flagger_compat
+    secrets = KubeSecrets(client)
+    events = KubeEvents(client, instance=settings.identity)
+    hooks = HttpHooks()
+    notifier = AlertingNotifier(
+        inner=EventWebhookNotifier(events, hooks),
+        providers=KubeAlertProviders(
+            client, (ALERT_PROVIDERS, FLAGGER_ALERT_PROVIDERS) if compat else (ALERT_PROVIDERS,)
+        ),
+        secrets=secrets,
+    )
+    templates = KubeTemplates(
+        client, (METRIC_TEMPLATES, FLAGGER_METRIC_TEMPLATES) if compat else (METRIC_TEMPLATES,)
+    )
+    recorder = PrometheusRecorder(registry, mesh_provider=settings.analysis.mesh_provider)
+    workload, router, store = KubeWorkload(client), IstioRouter(client), KubeCanaryStore(client)
+    ports = Ports(
+        workload=workload,
+        router=router,
+        measurer=measurer or _measurer(settings, templates, KubeCredentials(secrets)),
+        hooks=hooks,
+        notifier=notifier,
+        recorder=recorder,
+        store=store,
+    )
+    reverter = Reverter(workload, router, store, notifier)
+    return Wiring(ports, events, reverter, recorder, hooks, notifier)
+
+
+def _measurer(
+    settings: ControllerSettings, templates: KubeTemplates, credentials: KubeCredentials
+) -> MetricMeasurer:
+    server = ProviderSettings(settings.analysis.metrics_server)
+    return MetricMeasurer(
+        MeasurerSettings(server, default_mesh=settings.analysis.mesh_provider),
+        templates=templates,
+        credentials=credentials,
+    )

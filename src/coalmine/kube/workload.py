@@ -1,0 +1,111 @@
+"""The Workload port for `apps/v1` Deployments: the target (the canary) and `<target>-primary`.
+
+The Kubernetes twin of `coalmine.local.workload`. The target is the user's
+Deployment; coalmine scales it to zero between analyses and back up for a new
+revision. Its replicas before scaling down are remembered in the annotation
+`coalmine.dev/scaled-down-from` (as Flagger's scaler does), so that scaling up gives
+back what the user asked for, even after the controller restarted.
+
+Writes touch only what they change: `spec.replicas` (and that annotation) on the
+target; on the primary, the template, strategy and minReadySeconds at promotion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from coalmine.api.canary import Canary
+from coalmine.engine.observations import WorkloadState
+from coalmine.errors import AdapterError, Conflict
+from coalmine.kube.autoscaler import PrimaryAutoscaler
+from coalmine.kube.client import KubeClient, Obj
+from coalmine.kube.deployments import (
+    SCALED_DOWN_FROM,
+    primary_deployment,
+    promotion_operations,
+    workload_state,
+)
+from coalmine.kube.objects import ObjectWriter
+from coalmine.kube.resources import DEPLOYMENTS
+from coalmine.kube.revision import pod_template_revision
+
+__all__ = ["KubeWorkload"]
+
+
+class KubeWorkload:
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+        self.autoscaler = PrimaryAutoscaler(client, ObjectWriter(client))
+
+    async def observe_target(self, canary: Canary) -> WorkloadState | None:
+        target = await self.client.get(DEPLOYMENTS, canary.spec.target_ref.name, canary.namespace)
+        return workload_state(target) if target is not None else None
+
+    async def observe_primary(self, canary: Canary) -> WorkloadState | None:
+        primary = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)
+        return workload_state(primary) if primary is not None else None
+
+    async def create_primary(self, canary: Canary) -> None:
+        """Create the primary (owned by the Canary) and its autoscaler, if missing."""
+        if await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace) is None:
+            target = await self.target(canary)
+            replicas = await self._replicas_to_run(canary, target)
+            body = primary_deployment(canary, target, replicas)
+            with contextlib.suppress(Conflict):  # created meanwhile (a timed-out earlier write)
+                await self.client.create(DEPLOYMENTS, canary.namespace, body)
+        await self.autoscaler.sync(canary)
+
+    async def scale_canary(self, canary: Canary, *, up: bool) -> None:
+        target = await self.target(canary)
+        current = int((target.get("spec") or {}).get("replicas", 1))
+        if up:
+            wanted = await self._replicas_to_run(canary, target)
+            if current != wanted:
+                await self._patch_target(canary, {"spec": {"replicas": wanted}})
+        elif current != 0:
+            annotations = {SCALED_DOWN_FROM: str(current)}
+            patch = {"metadata": {"annotations": annotations}, "spec": {"replicas": 0}}
+            await self._patch_target(canary, patch)
+
+    async def promote(self, canary: Canary, revision: str) -> None:
+        """Copy the target's template to the primary, if the target is still `revision`."""
+        target = await self.target(canary)
+        current = pod_template_revision((target.get("spec") or {}).get("template") or {})
+        if current != revision:
+            raise AdapterError(
+                f"deployment {canary.target_key} moved from the analysed revision {revision} "
+                f"to {current}; not promoting it"
+            )
+        primary = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)
+        if primary is None:
+            raise AdapterError(f"deployment {canary.primary_name}.{canary.namespace} not found")
+        operations = promotion_operations(canary, target, primary)
+        await self.client.json_patch(DEPLOYMENTS, canary.primary_name, canary.namespace, operations)
+        await self.autoscaler.sync(canary)
+
+    async def delete_primary(self, canary: Canary) -> None:
+        """On deletion with revertOnDeletion: the primary and its autoscaler go."""
+        await self.autoscaler.delete_primary(canary)
+        await self.client.delete(DEPLOYMENTS, canary.primary_name, canary.namespace)
+
+    async def target(self, canary: Canary) -> Obj:
+        target = await self.client.get(DEPLOYMENTS, canary.spec.target_ref.name, canary.namespace)
+        if target is None:
+            raise AdapterError(f"deployment {canary.target_key} not found")
+        return target
+
+    async def _replicas_to_run(self, canary: Canary, target: Obj) -> int:
+        """The target's replicas if set above zero, else what it had before being scaled
+        down, else the autoscaler's minimum, else 1 (Flagger's ScaleFromZero)."""
+        current = int((target.get("spec") or {}).get("replicas", 1))
+        if current > 0:
+            return current
+        remembered = (target.get("metadata", {}).get("annotations") or {}).get(SCALED_DOWN_FROM)
+        if remembered and remembered.isdigit() and int(remembered) > 0:
+            return int(remembered)
+        return await self.autoscaler.min_replicas(canary) or 1
+
+    async def _patch_target(self, canary: Canary, patch: dict[str, Any]) -> None:
+        name = canary.spec.target_ref.name
+        await self.client.merge_patch(DEPLOYMENTS, name, canary.namespace, patch)

@@ -1,0 +1,585 @@
+"""The real operator (`coalmine.kube.controller.Controller`, kopf and kr8s) reconciling Canaries.
+
+Each test runs against the API emulator, and against a real cluster when
+COALMINE_TEST_KUBECONFIG is set (see tests/fixtures/world.py). Ticks are driven fast
+with a 1 s analysis floor and 1 s intervals; every wait is on observable state with a
+deadline, never on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from coalmine.kube.client import Obj
+from coalmine.kube.handlers import FINALIZER
+from coalmine.kube.ownership import ORIGINAL_SPEC
+from coalmine.kube.resources import (
+    CANARIES,
+    DEPLOYMENTS,
+    DESTINATION_RULES,
+    FLAGGER_CANARIES,
+    LEASES,
+    SERVICES,
+    VIRTUAL_SERVICES,
+    Kind,
+)
+from coalmine.kube.revision import pod_template_revision
+from coalmine.kube.settings import ScopeSettings
+from tests.fixtures.notify import Receiver
+from tests.fixtures.operator import MetricsStandIn, canary, deployment, shape
+from tests.fixtures.telemetry import labels, parse
+from tests.fixtures.telemetry import scrape as scrape_text
+from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+
+OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
+NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+ISTIO = "networking.istio.io/v1beta1"
+
+
+# Helpers -------------------------------------------------------------------------------
+
+
+async def wait_phase(
+    world: World, phase: str, name: str = "podinfo", *, kind: Kind = CANARIES, deadline: float = 60
+) -> Obj:
+    async def reached() -> Obj | None:
+        found = await world.get(kind, name)
+        return found if found and (found.get("status") or {}).get("phase") == phase else None
+
+    result: Obj = await eventually_async(reached, deadline=deadline)
+    return result
+
+
+async def initialized(world: World, **spec: Any) -> Obj:
+    await world.create(deployment())
+    await world.create(canary(**spec))
+    return await wait_phase(world, "Initialized")
+
+
+async def messages(world: World) -> list[str]:
+    return [e["message"] for e in await world.events()]
+
+
+async def event_starting(world: World, text: str) -> Obj:
+    """The Event whose message starts with `text`, once written (events follow the status)."""
+
+    async def written() -> Obj | None:
+        return next((e for e in await world.events() if e["message"].startswith(text)), None)
+
+    found: Obj = await eventually_async(written, deadline=20)
+    return found
+
+
+def expected(text: str, world: World, uid: str) -> Obj:
+    loaded: Obj = yaml.safe_load(text.replace("NS", world.namespace).replace("UID", uid))
+    return loaded
+
+
+def assert_like(stored: Any, wanted: Any, *, exact: bool, where: str = "") -> None:
+    """Equal (emulator); or, on a real cluster, equal wherever `wanted` says something
+    (the API server adds defaults of its own to Deployments)."""
+    if exact:
+        assert stored == wanted, where
+    elif isinstance(wanted, dict):
+        assert isinstance(stored, dict), where
+        for key, value in wanted.items():
+            assert_like(stored.get(key), value, exact=False, where=f"{where}.{key}")
+    elif isinstance(wanted, list):
+        assert isinstance(stored, list) and len(stored) == len(wanted), where
+        for n, (s, w) in enumerate(zip(stored, wanted, strict=True)):
+            assert_like(s, w, exact=False, where=f"{where}[{n}]")
+    else:
+        assert stored == wanted, where
+
+
+@dataclass
+class Timeline:
+    """The canary's weight in the VirtualService, and the phase, each time either changed."""
+
+    world: World
+    weights: list[int] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+
+    async def follow(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(0.02)
+
+    async def sample(self) -> None:
+        vs = await self.world.get(VIRTUAL_SERVICES, "podinfo")
+        if vs is not None:
+            route = vs["spec"]["http"][0]["route"]
+            hosts = {d["destination"]["host"]: d["weight"] for d in route}
+            weight = hosts["podinfo-canary"]
+            if not self.weights or self.weights[-1] != weight:
+                self.weights.append(weight)
+        found = await self.world.get(CANARIES, "podinfo")
+        phase = ((found or {}).get("status") or {}).get("phase")
+        if phase and (not self.phases or self.phases[-1] != phase):
+            self.phases.append(phase)
+
+
+@contextlib.asynccontextmanager
+async def following(world: World) -> Any:
+    timeline = Timeline(world)
+    task = asyncio.create_task(timeline.follow())
+    try:
+        yield timeline
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await timeline.sample()  # the state the test waited for
+
+
+# Initialization ------------------------------------------------------------------------
+
+PRIMARY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo-primary
+  namespace: NS
+  labels: {app: podinfo-primary, team: web, app.kubernetes.io/managed-by: coalmine}
+  ownerReferences:
+  - {apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
+     controller: true, blockOwnerDeletion: true}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: podinfo-primary}}
+  minReadySeconds: 3
+  progressDeadlineSeconds: 60
+  revisionHistoryLimit: 5
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0}}
+  template:
+    metadata:
+      labels: {app: podinfo-primary}
+      annotations: {prometheus.io/scrape: "true"}
+    spec:
+      containers:
+      - name: podinfod
+        image: ghcr.io/stefanprodan/podinfo:6.0.0
+        ports: [{name: http, containerPort: 9898}]
+"""
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: NAME
+  namespace: NS
+  labels: {app.kubernetes.io/managed-by: coalmine}
+  ownerReferences:
+  - {apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
+     controller: true, blockOwnerDeletion: true}
+spec:
+  type: ClusterIP
+  selector: {app: SELECTOR}
+  ports: [{name: http, port: 9898, targetPort: 9898, protocol: TCP}]
+"""
+
+DESTINATION_RULE = f"""
+apiVersion: {ISTIO}
+kind: DestinationRule
+metadata:
+  name: HOST
+  namespace: NS
+  labels: {{app.kubernetes.io/managed-by: coalmine}}
+  ownerReferences:
+  - {{apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
+     controller: true, blockOwnerDeletion: true}}
+spec: {{host: HOST}}
+"""
+
+VIRTUAL_SERVICE = f"""
+apiVersion: {ISTIO}
+kind: VirtualService
+metadata:
+  name: podinfo
+  namespace: NS
+  labels: {{app.kubernetes.io/managed-by: coalmine}}
+  ownerReferences:
+  - {{apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
+     controller: true, blockOwnerDeletion: true}}
+spec:
+  hosts: [podinfo]
+  gateways: [mesh]
+  http:
+  - route:
+    - destination: {{host: podinfo-primary, port: {{number: 9898}}}}
+      weight: 100
+    - destination: {{host: podinfo-canary, port: {{number: 9898}}}}
+      weight: 0
+"""
+
+
+async def test_initialization_creates_the_primary_and_routing_and_scales_the_target_down(
+    world: World, operator: Operator
+) -> None:
+    podinfo = await initialized(world)
+
+    uid = podinfo["metadata"]["uid"]
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert_like(shape(primary), expected(PRIMARY, world, uid), exact=world.exact)
+    for name, selector in (
+        ("podinfo", "podinfo-primary"),
+        ("podinfo-primary", "podinfo-primary"),
+        ("podinfo-canary", "podinfo"),
+    ):
+        text = SERVICE.replace("NAME", name).replace("SELECTOR", selector)
+        stored = shape(await world.must_get(SERVICES, name))
+        assert stored == expected(text, world, uid), name
+    for host in ("podinfo-primary", "podinfo-canary"):
+        text = DESTINATION_RULE.replace("HOST", host)
+        stored = shape(await world.must_get(DESTINATION_RULES, host))
+        assert stored == expected(text, world, uid), host
+    vs = shape(await world.must_get(VIRTUAL_SERVICES, "podinfo"))
+    assert vs == expected(VIRTUAL_SERVICE, world, uid)
+
+    target = await world.must_get(DEPLOYMENTS, "podinfo")
+    assert target["spec"]["replicas"] == 0
+    revision = pod_template_revision(target["spec"]["template"])
+    status = podinfo["status"]
+    assert (status["canaryWeight"], status["failedChecks"]) == (0, 0)
+    assert status["lastAppliedSpec"] == status["lastPromotedSpec"] == revision
+    assert status["conditions"][0]["reason"] == "Initialized"
+    assert FINALIZER not in (podinfo["metadata"].get("finalizers") or [])  # no revertOnDeletion
+    [done] = [e for e in await world.events() if e["message"].startswith("Initialization done!")]
+    assert (done["type"], done["reason"], done["message"]) == (
+        "Normal",
+        "Synced",
+        f"Initialization done! podinfo.{world.namespace}",
+    )
+
+
+# Promotion and rollback ----------------------------------------------------------------
+
+
+async def test_a_new_image_is_shifted_20_40_60_and_promoted(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    await initialized(world)
+
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        succeeded = await wait_phase(world, "Succeeded")
+
+    assert timeline.weights == [0, 20, 40, 60, 0]
+    assert timeline.phases == [
+        "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded",
+    ]  # fmt: skip
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    target = await world.must_get(DEPLOYMENTS, "podinfo")
+    assert target["spec"]["replicas"] == 0
+    revision = pod_template_revision(target["spec"]["template"])
+    assert succeeded["status"]["lastPromotedSpec"] == revision
+    key = f"podinfo.{world.namespace}"
+    await event_starting(world, f"Promotion completed! Scaling down {key}")
+    said = await messages(world)
+    for weight in (20, 40, 60):
+        assert said.count(f"Advance {key} canary weight {weight}") == 1
+    asked = metrics_stand_in.queries
+    assert any(f'destination_workload_namespace="{world.namespace}"' in q for q in asked)
+    assert all('destination_workload=~"podinfo"' in q for q in asked)
+    scraped = await scrape(f"http://127.0.0.1:{operator.controller.metrics_port}")
+    ours = labels(name="podinfo", namespace=world.namespace)
+    assert scraped[("coalmine_canary_status", ours)] == 1
+    verdict = labels(name="podinfo", namespace=world.namespace, deployment_strategy="canary",
+                     analysis_status="completed")  # fmt: skip
+    assert scraped[("coalmine_canary_successes_total", verdict)] == 1
+
+
+async def test_failing_metrics_roll_the_canary_back(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn, receiver: Receiver
+) -> None:
+    """With an AlertProvider whose address is in a Secret, and an event webhook."""
+    address = base64.b64encode(receiver.url("/alerts").encode()).decode()
+    await world.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "on-call", "namespace": ""},
+         "data": {"address": address}}
+    )  # fmt: skip
+    await world.create(
+        {"apiVersion": "coalmine.dev/v1beta1", "kind": "AlertProvider",
+         "metadata": {"name": "on-call", "namespace": ""},
+         "spec": {"type": "webhook", "secretRef": {"name": "on-call"}}}
+    )  # fmt: skip
+    analysis = canary()["spec"]["analysis"]
+    analysis["alerts"] = [
+        {"name": "on-call", "severity": "error", "providerRef": {"name": "on-call"}}
+    ]
+    analysis["webhooks"] = [{"name": "log", "type": "event", "url": receiver.url("/events")}]
+    await initialized(world, analysis=analysis)
+
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        await eventually_async(lambda: _canary_weight_is(world, 20))
+        metrics_stand_in.success_rate = 80.0  # errors show once the canary gets traffic
+        failed = await wait_phase(world, "Failed")
+
+    assert timeline.weights == [0, 20, 0]
+    assert failed["status"]["failedChecks"] == 2
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+    assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
+    key = f"podinfo.{world.namespace}"
+    await event_starting(world, f"Rolling back {key} failed checks threshold reached 2")
+    halt = await event_starting(world, f"Halt advancement {key} request-success-rate 80.00 < 99")
+    assert (halt["type"], halt["reason"]) == ("Warning", "Synced")
+    await eventually_async(_async(lambda: receiver.bodies("/alerts")))
+    [alert] = receiver.bodies("/alerts")  # error alerts only: the rollback
+    assert (alert["name"], alert["namespace"], alert["phase"]) == (
+        "podinfo",
+        world.namespace,
+        "Failed",
+    )
+    assert alert["check"]["metric"] == "request-success-rate" and alert["check"]["value"] == 80.0
+    sent = [body["metadata"]["eventMessage"] for body in receiver.bodies("/events")]
+    assert f"Rolling back {key} failed checks threshold reached 2" in sent
+
+
+async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator: Operator) -> None:
+    await initialized(world)
+    await world.stall("podinfo")
+
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        failed = await wait_phase(world, "Failed", deadline=90)
+
+    assert timeline.weights == [0]
+    assert failed["status"]["canaryWeight"] == 0
+    assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+    await event_starting(world, f"Rolling back podinfo.{world.namespace}")
+    said = await messages(world)
+    assert any("exceeded its progress deadline" in m for m in said), said
+
+
+async def scrape(base_url: str) -> Any:
+    text, _ = await scrape_text(base_url)
+    return parse(text)
+
+
+def _async(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    async def checked() -> Any:
+        return check()
+
+    return checked
+
+
+async def _canary_weight_is(world: World, weight: int) -> bool:
+    found = await world.get(CANARIES, "podinfo")
+    return bool(found) and (found or {}).get("status", {}).get("canaryWeight") == weight
+
+
+# Deletion ------------------------------------------------------------------------------
+
+USERS_SERVICE: Obj = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "podinfo", "namespace": "test", "labels": {"team": "web"}},
+    "spec": {"selector": {"app": "podinfo"}, "ports": [{"name": "http", "port": 9898}]},
+}
+USERS_VIRTUAL_SERVICE: Obj = {
+    "apiVersion": ISTIO,
+    "kind": "VirtualService",
+    "metadata": {"name": "podinfo", "namespace": "test"},
+    "spec": {
+        "hosts": ["podinfo"],
+        "exportTo": ["."],
+        "http": [{"route": [{"destination": {"host": "podinfo"}}], "timeout": "3s"}],
+    },
+}
+
+
+async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
+    world: World, operator: Operator
+) -> None:
+    original_service = await world.create(USERS_SERVICE)
+    original_vs = await world.create(USERS_VIRTUAL_SERVICE)
+    podinfo = await initialized(world, revertOnDeletion=True)
+    assert FINALIZER in podinfo["metadata"]["finalizers"]
+    taken = await world.must_get(SERVICES, "podinfo")
+    assert taken["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert ORIGINAL_SPEC in taken["metadata"]["annotations"]
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+
+    for kind, original in ((SERVICES, original_service), (VIRTUAL_SERVICES, original_vs)):
+        restored = await world.must_get(kind, "podinfo")
+        assert restored["spec"] == original["spec"], kind.kind
+        assert restored["metadata"].get("labels") == original["metadata"].get("labels")
+        assert restored["metadata"].get("annotations") == original["metadata"].get("annotations")
+        assert "ownerReferences" not in restored["metadata"]
+    assert await world.get(DEPLOYMENTS, "podinfo-primary") is None
+    assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 2
+    key = f"podinfo.{world.namespace}"
+    await event_starting(world, f"Canary {key} deleted, traffic back on {key}")
+
+
+async def _gone(world: World, kind: Kind, name: str) -> bool:
+    return await world.get(kind, name) is None
+
+
+# Invalid specs and Flagger's resources -------------------------------------------------
+
+
+async def test_an_invalid_canary_gets_a_warning_naming_every_problem_and_is_not_advanced(
+    world: World, operator: Operator
+) -> None:
+    """Problems the CRD cannot see: the controller's interval floor, a cross-namespace ref."""
+    await world.create(deployment())
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "500ms"
+    analysis["metrics"].append(
+        {"name": "latency", "templateRef": {"name": "latency", "namespace": "shared"},
+         "thresholdRange": {"max": 500}}
+    )  # fmt: skip
+    await world.create(canary(analysis=analysis))
+
+    async def warned() -> list[Obj]:
+        return [e for e in await world.events() if "Invalid canary spec" in e["message"]]
+
+    [warning] = await eventually_async(warned)
+    assert warning["type"] == "Warning"
+    assert "spec.analysis.interval: must be at least 1s" in warning["message"]
+    cross = "spec.analysis.metrics[2].templateRef.namespace: names namespace 'shared'"
+    assert cross in warning["message"]
+    assert await world.get(DEPLOYMENTS, "podinfo-primary") is None
+
+    fixed = {"spec": {"analysis": {"interval": "1s", "metrics": analysis["metrics"][:2]}}}
+    await world.patch(CANARIES, "podinfo", fixed)
+    await wait_phase(world, "Initialized")
+
+
+async def test_flagger_canaries_are_reconciled_in_compat_mode(
+    world: World, start_operator: StartOperator
+) -> None:
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    await world.create(deployment())
+    await world.create(canary(api_version="flagger.app/v1beta1"))
+
+    podinfo = await wait_phase(world, "Initialized", kind=FLAGGER_CANARIES)
+
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    [owner] = primary["metadata"]["ownerReferences"]
+    assert (owner["apiVersion"], owner["uid"]) == (
+        "flagger.app/v1beta1",
+        podinfo["metadata"]["uid"],
+    )
+
+
+# Two replicas --------------------------------------------------------------------------
+
+REPLICAS = ("replica-a", "replica-b")
+NAMES = ("podinfo-a", "podinfo-b", "podinfo-c")
+
+
+@dataclass
+class Replica:
+    """`coalmine controller --leader-elect` as its own process, as in a pod of a Deployment."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, world: World, metrics: MetricsStandIn, logs: Path) -> Replica:
+        log = logs / f"{name}.log"
+        command = [
+            sys.executable, "-m", "coalmine", "controller", "--leader-elect",
+            "--kubeconfig", str(world.kubeconfig), "--namespace", world.namespace,
+            "--min-interval", "1s", "--metrics-server", metrics.url,
+            "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
+        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "POD_NAME": name,
+            "POD_NAMESPACE": world.namespace,
+            "COALMINE_LEASE_DURATION": "5",
+        }
+        env.pop("KUBECONFIG", None)
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return cls(name, process, log)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+async def lease_holder(world: World) -> str:
+    lease = await world.get(LEASES, "coalmine-controller")
+    return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+
+
+@pytest.mark.slow
+async def test_two_replicas_never_both_act_and_the_other_takes_over(
+    world: World, metrics_stand_in: MetricsStandIn, tmp_path: Path
+) -> None:
+    for name in NAMES:
+        await world.create(deployment(name))
+        await world.create(canary(name))
+    a = Replica.start("replica-a", world, metrics_stand_in, tmp_path)
+    b: Replica | None = None
+    try:
+        await eventually_async(lambda: _holds(world, "replica-a"), deadline=30)
+        b = Replica.start("replica-b", world, metrics_stand_in, tmp_path)
+        for name in NAMES:
+            await wait_phase(world, "Initialized", name)
+        for name in NAMES:
+            await world.ship(name, NEW_IMAGE)
+        for name in NAMES:
+            await eventually_async(lambda n=name: _weight_at_least(world, n, 20))  # type: ignore[misc]
+        before = {e["metadata"]["name"]: e for e in await world.events()}
+
+        a.process.kill()  # a crash: the lease is not released
+        await asyncio.to_thread(a.process.wait, 10)
+        await eventually_async(lambda: _holds(world, "replica-b"), deadline=30)
+        for name in NAMES:
+            await wait_phase(world, "Succeeded", name)
+            await event_starting(world, f"Promotion completed! Scaling down {name}.")
+    finally:
+        for replica in (a, b):
+            if replica is not None and replica.process.poll() is None:
+                replica.process.terminate()  # the emulator must go on answering meanwhile:
+                await asyncio.to_thread(replica.process.wait, 30)
+
+    assert b is not None
+    assert b.process.returncode == 0, b.tail()
+    assert await lease_holder(world) == ""  # released on SIGTERM, for the next one to start at once
+    assert {e["reportingInstance"] for e in before.values()} == {"replica-a"}, a.tail()
+    events = await world.events()
+    assert {e["reportingInstance"] for e in events if e["metadata"]["name"] not in before} == {
+        "replica-b"
+    }
+    for name in NAMES:  # had both acted, each step would show twice, once per replica
+        key = f"{name}.{world.namespace}"
+        for message in [f"Advance {key} canary weight {w}" for w in (20, 40, 60)] + [
+            f"Promotion completed! Scaling down {key}"
+        ]:
+            written = [e for e in events if e["message"] == message]
+            # at most once: the kill may land between a step's status and its event
+            assert [e["count"] for e in written] in ([1], []), (message, written)
+
+
+async def _holds(world: World, identity: str) -> bool:
+    return await lease_holder(world) == identity
+
+
+async def _weight_at_least(world: World, name: str, weight: int) -> bool:
+    found = await world.get(CANARIES, name)
+    return int(((found or {}).get("status") or {}).get("canaryWeight") or 0) >= weight

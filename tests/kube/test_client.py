@@ -1,0 +1,53 @@
+"""The thin client over kr8s: API answers become coalmine's errors, naming the object."""
+
+from __future__ import annotations
+
+import pytest
+
+from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
+from coalmine.kube.client import KubeClient
+from coalmine.kube.resources import SERVICES
+from tests.fixtures.operator import NAMESPACE
+from tests.kube_emulator import KubeEmulator
+
+
+def service(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]},
+    }
+
+
+async def test_answers_become_errors_that_name_the_object(kube_client: KubeClient) -> None:
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+    with pytest.raises(NotFound, match="service web in test not found"):
+        await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"spec": {}})
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    with pytest.raises(Conflict, match="POST service"):
+        await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    with pytest.raises(AdapterError, match=r"refused it \(422\)"):
+        await kube_client.create(SERVICES, NAMESPACE, service("Not_A_Name"))
+
+
+async def test_patches_say_their_type(kube_client: KubeClient, kube_emulator: KubeEmulator) -> None:
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"metadata": {"labels": {"a": "b"}}})
+    ops = [{"op": "add", "path": "/metadata/labels/c", "value": "d"}]
+    patched = await kube_client.json_patch(SERVICES, "web", NAMESPACE, ops)
+
+    assert patched["metadata"]["labels"] == {"a": "b", "c": "d"}
+    kinds = {r.content_type for r in kube_emulator.requests_to("PATCH", "/services/web")}
+    assert kinds == {"application/merge-patch+json", "application/json-patch+json"}
+    assert await kube_client.delete(SERVICES, "web", NAMESPACE)
+    assert not await kube_client.delete(SERVICES, "web", NAMESPACE)
+
+
+async def test_an_unreachable_api_is_unavailable(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    await kube_emulator.stop()
+
+    with pytest.raises(Unavailable, match="GET service web in test: the Kubernetes API did not"):
+        await kube_client.get(SERVICES, "web", NAMESPACE)

@@ -1,0 +1,119 @@
+"""The per-Canary loop: when it ticks, when it waits, when it ends."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from coalmine.kube.client import KubeClient
+from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
+from coalmine.kube.events import KubeEvents
+from coalmine.kube.resources import CANARIES
+from coalmine.kube.revert import Reverter
+from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.store import KubeCanaryStore
+from coalmine.ports import Ports
+from coalmine.testing import (
+    FakeClock,
+    FakeHooks,
+    FakeMeasurer,
+    FakeRouter,
+    FakeWorkload,
+    RecordingNotifier,
+    RecordingRecorder,
+)
+from tests.fixtures.operator import NAMESPACE, canary, create
+from tests.kube_emulator import KubeEmulator
+
+SETTINGS = AnalysisSettings(min_interval=timedelta(seconds=1))
+
+
+class NotLeading:
+    leading = False
+
+
+def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, list[Any]]:
+    """Real status store and Events; the rest of the world in memory."""
+    gone: list[Any] = []
+    store = KubeCanaryStore(client)
+    notifier = RecordingNotifier()
+    workload, router = FakeWorkload(FakeClock()), FakeRouter()
+    measurer, hooks, recorder = FakeMeasurer(), FakeHooks(), RecordingRecorder()
+    ports = Ports(workload, router, measurer, hooks, notifier, recorder, store)
+    return (
+        CanaryDaemons(
+            client,
+            ports,
+            events=KubeEvents(client, instance="test"),
+            reverter=Reverter(workload, router, store, notifier),  # fakes: no revert here
+            settings=SETTINGS,
+            leadership=leadership or AlwaysLeading(),
+            forget=gone.append,
+        ),
+        gone,
+    )
+
+
+def ref_of(emulator: KubeEmulator, name: str = "podinfo") -> CanaryRef:
+    obj = emulator.get("coalmine.dev/v1beta1", "canaries", name, NAMESPACE)
+    assert obj is not None
+    return CanaryRef.of(CANARIES, obj)
+
+
+async def test_a_tick_advances_and_sleeps_the_canarys_interval(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+
+    seconds = await loops.tick(ref_of(kube_emulator))
+
+    assert seconds == 1.0
+    assert loops.ticks == 1
+    notifier = loops.ports.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    assert notifier.messages == ["deployment podinfo.test not found"]  # the fake has none
+
+
+async def test_a_replica_that_does_not_lead_waits(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client, NotLeading())
+
+    assert await loops.tick(ref_of(kube_emulator)) == 1.0
+    assert loops.ticks == 0
+    assert kube_emulator.requests_to("PUT", "/status") == []
+
+
+async def test_the_loop_ends_when_the_canary_is_gone_or_replaced(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    old = ref_of(kube_emulator)
+    await kube_client.delete(CANARIES, "podinfo", NAMESPACE)
+    create(kube_emulator, canary())  # same name, another object
+
+    assert await loops.tick(old) is None
+    assert await loops.tick(replace(old, name="nobody")) is None
+    assert await loops.tick(ref_of(kube_emulator)) == 1.0
+
+
+async def test_an_unreachable_api_is_waited_out(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    create(kube_emulator, canary())
+    ref = ref_of(kube_emulator)
+    loops, _ = daemons(kube_client)
+    await kube_emulator.stop()  # the API server goes away
+
+    with caplog.at_level(logging.WARNING, logger="coalmine.kube.daemons"):
+        assert await loops.tick(ref) == 1.0
+
+    assert "cannot read canary podinfo.test: GET canary podinfo in test" in caplog.text
+    assert loops.ticks == 0

@@ -1,0 +1,43 @@
+"""The controller's settings: addresses as flags write them, loud errors, lease proportions."""
+
+from __future__ import annotations
+
+import pytest
+
+from coalmine.errors import CoalmineError
+from coalmine.kube.settings import Address, AnalysisSettings, LeaderSettings, default_identity
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (":8080", Address("0.0.0.0", 8080)),
+        ("127.0.0.1:0", Address("127.0.0.1", 0)),
+        ("[::]:9090", Address("::", 9090)),
+    ],
+)
+def test_addresses(text: str, address: Address) -> None:
+    assert Address.parse(text, flag="--metrics-addr") == address
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", ":http", ":70000"])
+def test_bad_addresses_name_the_flag(text: str) -> None:
+    with pytest.raises(CoalmineError, match="--health-addr: expected"):
+        Address.parse(text, flag="--health-addr")
+
+
+def test_only_istio_for_now() -> None:
+    with pytest.raises(CoalmineError, match="unknown mesh 'gatewayapi'; valid: istio"):
+        AnalysisSettings(mesh_provider="gatewayapi")
+
+
+def test_a_shorter_lease_keeps_client_gos_proportions() -> None:
+    leader = LeaderSettings.scaled(enabled=True, lease_duration=3)
+    assert (leader.lease_duration, leader.renew_deadline, leader.retry_period) == (3, 2, 0.4)
+
+
+def test_the_pod_name_is_the_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAME", "coalmine-7d9f-abcde")
+    assert default_identity() == "coalmine-7d9f-abcde"
+    monkeypatch.delenv("POD_NAME")
+    assert default_identity() != default_identity()  # two processes on one host stay apart

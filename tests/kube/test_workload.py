@@ -1,0 +1,229 @@
+"""The Deployment workload against the API emulator: primary, scaling, promotion, autoscaler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from coalmine.errors import AdapterError
+from coalmine.kube.client import KubeClient
+from coalmine.kube.deployments import SCALED_DOWN_FROM
+from coalmine.kube.resources import DEPLOYMENTS
+from coalmine.kube.revision import pod_template_revision
+from coalmine.kube.workload import KubeWorkload
+from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
+from tests.kube_emulator import KubeEmulator
+
+PRIMARY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo-primary
+  namespace: test
+  labels: {app: podinfo-primary, team: web, app.kubernetes.io/managed-by: coalmine}
+  ownerReferences:
+  - {apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
+     controller: true, blockOwnerDeletion: true}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: podinfo-primary}}
+  minReadySeconds: 3
+  progressDeadlineSeconds: 60
+  revisionHistoryLimit: 5
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0}}
+  template:
+    metadata:
+      labels: {app: podinfo-primary}
+      annotations: {prometheus.io/scrape: "true"}
+    spec:
+      containers:
+      - name: podinfod
+        image: ghcr.io/stefanprodan/podinfo:6.0.0
+        ports: [{name: http, containerPort: 9898}]
+"""
+
+HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "podinfo", "namespace": NAMESPACE},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+        "minReplicas": 3,
+        "maxReplicas": 6,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ],
+    },
+}
+
+
+@pytest.fixture
+def podinfo(kube_emulator: KubeEmulator, kube_client: KubeClient) -> Any:
+    create(kube_emulator, deployment())
+    create(kube_emulator, canary())
+    return stored_canary(kube_emulator)
+
+
+def stored(emulator: KubeEmulator, name: str) -> dict[str, Any]:
+    obj = emulator.get("apps/v1", "deployments", name, NAMESPACE)
+    assert obj is not None, name
+    return obj
+
+
+async def test_the_primary_is_the_target_with_primary_labels_and_an_owner(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    await workload.create_primary(podinfo)
+    await workload.create_primary(podinfo)  # a repeat changes nothing
+
+    primary = stored(kube_emulator, "podinfo-primary")
+    assert shape(primary) == yaml.safe_load(PRIMARY.replace("UID", podinfo.metadata.uid))
+    assert primary["metadata"]["generation"] == 1
+
+
+async def test_state_follows_the_deployment_status(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    assert await workload.observe_primary(podinfo) is None
+    await workload.create_primary(podinfo)
+
+    pending = await workload.observe_primary(podinfo)
+    kube_emulator.complete_rollout(NAMESPACE, "podinfo-primary")
+    ready = await workload.observe_primary(podinfo)
+
+    assert pending is not None and not pending.settled
+    assert ready is not None and ready.settled and (ready.updated, ready.available) == (2, 2)
+
+
+async def test_scaling_down_remembers_the_replicas_and_scaling_up_restores_them(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    await workload.scale_canary(podinfo, up=False)
+    down = stored(kube_emulator, "podinfo")
+    await workload.scale_canary(podinfo, up=False)  # again: the memory is not overwritten by 0
+
+    await workload.scale_canary(podinfo, up=True)
+
+    assert down["spec"]["replicas"] == 0
+    assert stored(kube_emulator, "podinfo")["metadata"]["annotations"][SCALED_DOWN_FROM] == "2"
+    assert stored(kube_emulator, "podinfo")["spec"]["replicas"] == 2
+
+
+async def test_scaling_up_keeps_replicas_a_user_applied(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    await workload.scale_canary(podinfo, up=False)
+    await kube_client.merge_patch(DEPLOYMENTS, "podinfo", NAMESPACE, {"spec": {"replicas": 5}})
+
+    await workload.scale_canary(podinfo, up=True)
+
+    assert stored(kube_emulator, "podinfo")["spec"]["replicas"] == 5
+
+
+async def test_promotion_copies_template_strategy_and_min_ready_seconds_only(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    await workload.create_primary(podinfo)
+    await kube_client.merge_patch(
+        DEPLOYMENTS, "podinfo-primary", NAMESPACE, {"spec": {"replicas": 4}}
+    )  # as an autoscaler would
+    new_template = {
+        "spec": {
+            "minReadySeconds": 10,
+            "strategy": {"type": "Recreate", "rollingUpdate": None},
+            "template": {
+                "spec": {"containers": [{"name": "podinfod", "image": "podinfo:6.0.1"}]},
+                "metadata": {"annotations": None},
+            },
+        }
+    }
+    target = await kube_client.merge_patch(DEPLOYMENTS, "podinfo", NAMESPACE, new_template)
+    revision = pod_template_revision(target["spec"]["template"])
+
+    await workload.promote(podinfo, revision)
+
+    primary = stored(kube_emulator, "podinfo-primary")["spec"]
+    assert primary["template"]["spec"]["containers"][0]["image"] == "podinfo:6.0.1"
+    assert primary["template"]["metadata"] == {"labels": {"app": "podinfo-primary"}}
+    assert (primary["minReadySeconds"], primary["strategy"]) == (10, {"type": "Recreate"})
+    assert primary["replicas"] == 4
+    assert primary["selector"] == {"matchLabels": {"app": "podinfo-primary"}}
+
+
+async def test_promotion_refuses_a_target_that_moved_on(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    workload = KubeWorkload(kube_client)
+    await workload.create_primary(podinfo)
+    analysed = pod_template_revision(stored(kube_emulator, "podinfo")["spec"]["template"])
+    moved = {"spec": {"template": {"metadata": {"labels": {"app": "podinfo", "v": "3"}}}}}
+    await kube_client.merge_patch(DEPLOYMENTS, "podinfo", NAMESPACE, moved)
+
+    with pytest.raises(AdapterError, match="moved from the analysed revision"):
+        await workload.promote(podinfo, analysed)
+
+    assert stored(kube_emulator, "podinfo-primary")["metadata"]["generation"] == 1
+
+
+async def test_the_autoscaler_gets_a_primary_copy(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, deployment())
+    create(kube_emulator, HPA)
+    create(kube_emulator, canary(autoscalerRef={"apiVersion": "autoscaling/v2",
+                                                "kind": "HorizontalPodAutoscaler",
+                                                "name": "podinfo"}))  # fmt: skip
+    podinfo = stored_canary(kube_emulator)
+    workload = KubeWorkload(kube_client)
+
+    await workload.create_primary(podinfo)
+    await workload.scale_canary(podinfo, up=False)
+    annotations = {"metadata": {"annotations": {SCALED_DOWN_FROM: None}}}
+    await kube_client.merge_patch(DEPLOYMENTS, "podinfo", NAMESPACE, annotations)
+    await workload.scale_canary(podinfo, up=True)
+
+    copy = kube_emulator.get(
+        "autoscaling/v2", "horizontalpodautoscalers", "podinfo-primary", NAMESPACE
+    )
+    assert copy is not None
+    assert copy["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
+    assert (copy["spec"]["minReplicas"], copy["spec"]["maxReplicas"]) == (3, 6)
+    assert copy["spec"]["metrics"] == HPA["spec"]["metrics"]
+    assert copy["metadata"]["ownerReferences"][0]["uid"] == podinfo.metadata.uid
+    assert stored(kube_emulator, "podinfo")["spec"]["replicas"] == 3  # the HPA's minimum
+
+
+async def test_a_missing_autoscaler_is_named(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, deployment())
+    create(kube_emulator, canary(autoscalerRef={"name": "gone"}))
+    with pytest.raises(AdapterError, match="autoscalerRef names horizontalpodautoscaler gone"):
+        await KubeWorkload(kube_client).create_primary(stored_canary(kube_emulator))
+
+
+async def test_a_selector_with_expressions_is_refused(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    target = deployment()
+    target["spec"]["selector"]["matchExpressions"] = [
+        {"key": "tier", "operator": "In", "values": ["web"]}
+    ]
+    target["spec"]["template"]["metadata"]["labels"]["tier"] = "web"
+    create(kube_emulator, target)
+    create(kube_emulator, canary())
+    with pytest.raises(AdapterError, match="matchLabels only"):
+        await KubeWorkload(kube_client).create_primary(stored_canary(kube_emulator))
