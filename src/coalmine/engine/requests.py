@@ -4,6 +4,9 @@
 the Canary: JSON `{"id": ..., "action": "promote" | "abort", "by": ...}`. The engine acts
 on a request once (status.handledRequest records its id), at the next tick, so that a
 person and the analysis never act at the same time and a restart never acts twice.
+
+`coalmine pause` and `coalmine resume` set `spec.suspend` instead. Each of the four
+records an event saying who asked (`asked_event`), in local mode and in a cluster alike.
 """
 
 from __future__ import annotations
@@ -13,12 +16,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from coalmine.api.canary import Canary
+from coalmine.engine.decision import Event
 
-__all__ = ["REQUEST_ANNOTATION", "Request", "pending_request", "request_annotation"]
+__all__ = [
+    "ASKED_REASONS",
+    "REQUEST_ANNOTATION",
+    "Request",
+    "asked_event",
+    "pending_request",
+    "request_annotation",
+]
 
 REQUEST_ANNOTATION = "coalmine.dev/request"
 
 Action = Literal["promote", "abort"]
+Asked = Literal["promote", "abort", "pause", "resume"]
+
+ASKED_REASONS: dict[str, str] = {
+    "promote": "PromotionRequested",
+    "abort": "AbortRequested",
+    "pause": "Paused",
+    "resume": "Resumed",
+}
+"""The event reason recorded when a person asks for each action."""
 
 
 @dataclass(frozen=True)
@@ -57,3 +77,14 @@ def _parse(text: str) -> Request:
         action=action if action in ("promote", "abort") else None,
         by=str(data.get("by") or "someone"),
     )
+
+
+def asked_event(asked: Asked, by: str, canary_key: str) -> Event:
+    """The event that records who asked for what (`canary_key` is name.namespace)."""
+    messages = {
+        "promote": f"Promotion of {canary_key} requested by {by}",
+        "abort": f"Rollback of {canary_key} requested by {by}",
+        "pause": f"{canary_key} paused by {by}: no action until it is resumed",
+        "resume": f"{canary_key} resumed by {by}",
+    }
+    return Event(messages[asked], reason=ASKED_REASONS[asked])

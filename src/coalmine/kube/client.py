@@ -68,9 +68,15 @@ class KubeClient:
             return None
 
     async def list(
-        self, kind: Kind, namespace: str | None, *, label_selector: str | None = None
+        self,
+        kind: Kind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Obj]:
-        params = {"labelSelector": label_selector} if label_selector else None
+        selectors = (("labelSelector", label_selector), ("fieldSelector", field_selector))
+        params = {key: value for key, value in selectors if value} or None
         answer = await self._call("GET", kind, namespace, params=params)
         return list(answer.get("items") or [])
 

@@ -14,15 +14,19 @@ from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP
 __all__ = [
     "ALERT_PROVIDERS",
     "CANARIES",
+    "CRDS",
     "DEPLOYMENTS",
     "DESTINATION_RULES",
     "EVENTS",
     "FLAGGER_ALERT_PROVIDERS",
     "FLAGGER_CANARIES",
     "FLAGGER_METRIC_TEMPLATES",
+    "GATEWAYS",
     "HPAS",
     "LEASES",
     "METRIC_TEMPLATES",
+    "NAMESPACES",
+    "PODS",
     "SECRETS",
     "SERVICES",
     "VIRTUAL_SERVICES",
@@ -63,6 +67,10 @@ HPAS = Kind("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscal
 LEASES = Kind("coordination.k8s.io/v1", "leases", "Lease")
 VIRTUAL_SERVICES = Kind(ISTIO_NETWORKING, "virtualservices", "VirtualService")
 DESTINATION_RULES = Kind(ISTIO_NETWORKING, "destinationrules", "DestinationRule")
+GATEWAYS = Kind(ISTIO_NETWORKING, "gateways", "Gateway")
+NAMESPACES = Kind("v1", "namespaces", "Namespace")
+PODS = Kind("v1", "pods", "Pod")
+CRDS = Kind("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition")
 
 CANARIES = Kind(f"{COALMINE_GROUP}/v1beta1", "canaries", "Canary")
 METRIC_TEMPLATES = Kind(f"{COALMINE_GROUP}/v1beta1", "metrictemplates", "MetricTemplate")

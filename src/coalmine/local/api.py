@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine import __version__
+from coalmine.engine.requests import Action
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
 from coalmine.local.store import EventRecord, StoredObject
@@ -45,6 +46,24 @@ class ControlPlane(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """Facts about the runtime: gateway address, Envoy admin, state directory."""
+        ...
+
+    async def request(self, namespace: str, name: str, action: Action, by: str) -> StoredObject:
+        """Ask a canary to promote or abort now (the request annotation)."""
+        ...
+
+    async def suspend(self, namespace: str, name: str, suspended: bool, by: str) -> StoredObject:
+        """Pause (suspended) or resume a canary."""
+        ...
+
+    async def set_env(
+        self, namespace: str, name: str, env: dict[str, str], container: str | None
+    ) -> str:
+        """Set a Deployment's environment variables; answers the new revision."""
+        ...
+
+    def revision(self, namespace: str, name: str) -> str:
+        """The revision of a Deployment's pod template."""
         ...
 
 
@@ -75,6 +94,10 @@ def make_app(
     app.router.add_get("/v1/objects", _objects(plane))
     app.router.add_get("/v1/objects/{kind}/{namespace}/{name}", _object(plane))
     app.router.add_get("/v1/events", _events(plane))
+    app.router.add_post("/v1/canaries/{namespace}/{name}/request", _request(plane))
+    app.router.add_post("/v1/canaries/{namespace}/{name}/suspend", _suspend(plane))
+    app.router.add_get("/v1/deployments/{namespace}/{name}/revision", _revision(plane))
+    app.router.add_post("/v1/deployments/{namespace}/{name}/env", _set_env(plane))
     return app
 
 
@@ -180,6 +203,71 @@ def _events(plane: ControlPlane) -> Handler:
         return web.json_response({"items": [_event_json(e) for e in found]})
 
     return handler
+
+
+ACTIONS: tuple[Action, ...] = ("promote", "abort")
+
+
+def _request(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body, info = await _body(request), request.match_info
+        action = body.get("action")
+        if action not in ACTIONS:
+            raise CoalmineError(f"action {action!r}: use one of {', '.join(ACTIONS)}")
+        by = str(body.get("by") or "someone")
+        stored = await plane.request(info["namespace"], info["name"], action, by)
+        return web.json_response(_object_json(stored))
+
+    return handler
+
+
+def _suspend(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body, info = await _body(request), request.match_info
+        suspended = body.get("suspend")
+        if not isinstance(suspended, bool):
+            raise CoalmineError("suspend: give true (pause) or false (resume)")
+        by = str(body.get("by") or "someone")
+        stored = await plane.suspend(info["namespace"], info["name"], suspended, by)
+        return web.json_response(_object_json(stored))
+
+    return handler
+
+
+def _revision(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        return web.json_response({"revision": plane.revision(info["namespace"], info["name"])})
+
+    return handler
+
+
+def _set_env(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body, info = await _body(request), request.match_info
+        env = body.get("env")
+        if not isinstance(env, dict) or not env:
+            raise CoalmineError("env: give at least one NAME: value")
+        container = body.get("container")
+        revision = await plane.set_env(
+            info["namespace"],
+            info["name"],
+            {str(k): str(v) for k, v in env.items()},
+            str(container) if container else None,
+        )
+        return web.json_response({"revision": revision})
+
+    return handler
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise CoalmineError("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise CoalmineError("the request body must be a JSON object")
+    return body
 
 
 def _object_json(stored: StoredObject) -> dict[str, Any]:

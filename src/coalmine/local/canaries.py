@@ -123,6 +123,7 @@ class CanaryRunner:
     async def _run(self, namespace: str, name: str) -> None:
         wakeup = self.wakeups[(namespace, name)]
         while True:
+            wakeup.clear()  # before reading: a wake-up during the tick asks for another tick
             canary = self.load(namespace, name)
             if canary is None:
                 return
@@ -130,6 +131,5 @@ class CanaryRunner:
                 await advance(canary, self.ports, self.clock())
             except Exception:  # a bug must not stop the other canaries, nor this one for good
                 log.exception("tick failed", extra={"canary": name, "namespace": namespace})
-            wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), canary.spec.analysis.interval_seconds)

@@ -65,6 +65,28 @@ class LocalClient:
             query["name"] = name
         return list(self._call("GET", f"/v1/events?{urllib.parse.urlencode(query)}")["items"])
 
+    def request(self, namespace: str, name: str, action: str, by: str) -> dict[str, Any]:
+        """Ask the canary to promote or abort at its next tick (now); answers the Canary."""
+        path = f"/v1/canaries/{_quoted(namespace, name)}/request"
+        return dict(self._call("POST", path, {"action": action, "by": by}))
+
+    def suspend(self, namespace: str, name: str, suspended: bool, by: str) -> dict[str, Any]:
+        """Pause (True) or resume (False) a canary; answers the Canary."""
+        path = f"/v1/canaries/{_quoted(namespace, name)}/suspend"
+        return dict(self._call("POST", path, {"suspend": suspended, "by": by}))
+
+    def revision(self, namespace: str, deployment: str) -> str:
+        """The revision of a Deployment's pod template, as a canary sees it."""
+        path = f"/v1/deployments/{_quoted(namespace, deployment)}/revision"
+        return str(self._call("GET", path)["revision"])
+
+    def set_env(
+        self, namespace: str, deployment: str, env: dict[str, str], container: str | None
+    ) -> str:
+        """Set environment variables of a Deployment's container; answers the new revision."""
+        path = f"/v1/deployments/{_quoted(namespace, deployment)}/env"
+        return str(self._call("POST", path, {"env": env, "container": container})["revision"])
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - the URL is our own 127.0.0.1 endpoint
@@ -86,6 +108,10 @@ class LocalClient:
             f"no coalmine up is running for state directory {self.state_dir}; "
             f"start one with: coalmine up --state-dir {self.state_dir}"
         )
+
+
+def _quoted(*parts: str) -> str:
+    return "/".join(urllib.parse.quote(part, safe="") for part in parts)
 
 
 def _as_error(error: urllib.error.HTTPError) -> CoalmineError:

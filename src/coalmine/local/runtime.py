@@ -27,12 +27,14 @@ from prometheus_client import CollectorRegistry
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Deployment, Service
+from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
 from coalmine.loadtester import create_app as create_loadtester
 from coalmine.local.api import ApiEndpoint, bound_port, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
+from coalmine.local.changes import LocalChanges
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings, Listener
 from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
@@ -93,6 +95,7 @@ class LocalRuntime:
         self._loadtester: tuple[str, int] | None = None
         self.api: ApiEndpoint | None = None
         self.runner = CanaryRunner(self._ports(), self._load_canary)
+        self.changes = LocalChanges(self.book, self.store, self.apply, self.runner.wake)
 
     # Life cycle --------------------------------------------------------------------
 
@@ -270,6 +273,20 @@ class LocalRuntime:
                 self._forget_canary(item.namespace, item.name)
         await self.sync()
         return deleted
+
+    async def request(self, namespace: str, name: str, action: Action, by: str) -> StoredObject:
+        return await self.changes.request(namespace, name, action, by)
+
+    async def suspend(self, namespace: str, name: str, suspended: bool, by: str) -> StoredObject:
+        return await self.changes.suspend(namespace, name, suspended, by)
+
+    async def set_env(
+        self, namespace: str, name: str, env: dict[str, str], container: str | None
+    ) -> str:
+        return await self.changes.set_env(namespace, name, env, container)
+
+    def revision(self, namespace: str, name: str) -> str:
+        return self.changes.revision(namespace, name)
 
     def _forget_canary(self, namespace: str, name: str) -> None:
         """Delete what the canary generated; the target keeps its replicas at zero or not."""
