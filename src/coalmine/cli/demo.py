@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -39,6 +38,8 @@ def demo(
 
     Example:  coalmine demo
     """
+    import asyncio
+
     if not 1 <= interval <= 60:
         from coalmine.errors import CoalmineError
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 from typing import Annotated
@@ -31,6 +30,8 @@ def demo_app(
 
     Example:  VERSION=0.0.2 coalmine demo-app --port 8081
     """
+    import asyncio
+
     from coalmine.demo import DemoSettings, serve
 
     settings = DemoSettings.from_env(os.environ)

@@ -8,7 +8,6 @@ cluster: `kubectl port-forward svc/coalmine-loadtester 8080:80`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
 from typing import Annotated
@@ -70,6 +69,8 @@ def rollback_gate(
 
 
 def _drive(kind: str, action: GateAction, canary: str, namespace: str, url: str) -> None:
+    import asyncio
+
     endpoint = f"{url.rstrip('/')}/{kind}/{action.value}"
     status, text = asyncio.run(_post(endpoint, {"name": canary, "namespace": namespace}))
     key = f"{canary}.{namespace}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
 from typing import Annotated
@@ -66,6 +65,8 @@ def install(
 
     Example:  coalmine install --dry-run -o yaml | kubectl apply -f -
     """
+    import asyncio
+
     from coalmine.kube.manifests import DEFAULT_IMAGE, InstallOptions, install_objects
 
     options = InstallOptions(

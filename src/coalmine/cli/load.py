@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import signal
@@ -70,6 +69,8 @@ def load(
 
     Example:  coalmine load http://127.0.0.1:8080/demo/hello --rps 50 --duration 1m
     """
+    import asyncio
+
     from coalmine.load import LoadPlan
 
     plan = LoadPlan(
@@ -112,6 +113,8 @@ async def _run(plan: LoadPlan, *, show_progress: bool) -> LoadResult:
 
 @contextlib.contextmanager
 def _stop_on_interrupt(generator: LoadGenerator) -> Iterator[None]:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGINT, generator.stop)
@@ -131,6 +134,8 @@ async def _live_progress(generator: LoadGenerator, *, enabled: bool) -> AsyncIte
     The line is refreshed by a task on the event loop (not rich's own thread), so
     it reads the counts between requests, never while one is being recorded.
     """
+    import asyncio
+
     from rich.console import Console
 
     console = Console(stderr=True)

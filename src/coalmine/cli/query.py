@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -53,6 +52,8 @@ def query(
 
     Example:  coalmine query 'sum(rate(istio_requests_total[1m]))' --range 10m --step 15s
     """
+    import asyncio
+
     from coalmine.api.common import parse_duration
     from coalmine.errors import CoalmineError
     from coalmine.metrics.base import ProviderSettings

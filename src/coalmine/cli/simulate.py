@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,6 +57,8 @@ def simulate(
 
     Example:  coalmine simulate -f canary.yaml -m request-success-rate=99.9,97,95
     """
+    import asyncio
+
     from coalmine.api import Canary, load_file
 
     loaded = load_file(file, skip_other_kinds=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -54,6 +53,8 @@ def up(
 
     Example:  coalmine up --state-dir .coalmine --gateway 127.0.0.1:8080
     """
+    import asyncio
+
     from coalmine.api.common import parse_duration
     from coalmine.local.runtime import RuntimeSettings
     from coalmine.logs import configure_logging
@@ -76,6 +77,8 @@ def up(
 
 
 async def _serve(settings: RuntimeSettings) -> None:
+    import asyncio
+
     from coalmine.local.runtime import LocalRuntime
 
     runtime = LocalRuntime(settings)
