@@ -14,20 +14,26 @@ import typer
 from coalmine import __version__
 from coalmine.cli import (
     apply,
+    control,
     controller,
     demo,
     demo_app,
+    deploy,
     describe,
+    doctor,
     events,
     gate,
     get,
     install,
     load,
     loadtester,
+    manual,
     query,
     simulate,
+    status,
     up,
     validate,
+    wait,
 )
 from coalmine.errors import CoalmineError
 
@@ -82,6 +88,15 @@ app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
 app.command("controller")(controller.controller)
 app.command("install")(install.install)
+app.command("deploy")(deploy.deploy)
+app.command("wait")(wait.wait)
+app.command("status")(status.status)
+app.command("promote")(control.promote)
+app.command("abort")(control.abort)
+app.command("pause")(control.pause)
+app.command("resume")(control.resume)
+app.add_typer(manual.app, name="manual")
+app.command("doctor")(doctor.doctor)
 
 
 def run() -> None:

@@ -1,0 +1,86 @@
+"""What a local canary needs: `coalmine up` running, its Envoy ready, a writable state
+directory; and, optionally, `prometheus` for PromQL metrics. Plain urllib, 3 s timeouts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from coalmine.doctor.checks import Check
+from coalmine.errors import CoalmineError
+
+__all__ = ["local_checks"]
+
+TIMEOUT_SECONDS = 3.0
+
+
+def local_checks(state_dir: Path) -> list[Check]:
+    health, up = _up(state_dir)
+    return [up, _envoy(health, state_dir), _writable(state_dir), _prometheus()]
+
+
+def _up(state_dir: Path) -> tuple[dict[str, Any] | None, Check]:
+    from coalmine.local.client import LocalClient
+
+    name = "coalmine up running"
+    try:
+        health = LocalClient(state_dir, timeout=TIMEOUT_SECONDS).health()
+    except CoalmineError as error:
+        return None, Check.fail(
+            name, str(error).split(";")[0], f"start it: coalmine up --state-dir {state_dir}"
+        )
+    detail = f"pid {health.get('pid')}, gateway {health.get('gateway')}"
+    return health, Check.ok(name, detail)
+
+
+def _envoy(health: dict[str, Any] | None, state_dir: Path) -> Check:
+    name = "Envoy ready"
+    if health is None:
+        return Check.fail(name, "not checked: coalmine up is not running", "start coalmine up")
+    admin = str(health.get("envoyAdmin") or "")
+    try:
+        with urllib.request.urlopen(f"{admin}/ready", timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
+            text = answer.read().decode().strip()
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return Check.fail(
+            name,
+            f"{admin}/ready did not answer ({error})",
+            f"coalmine up restarts Envoy on its own; if this persists, see"
+            f" {state_dir}/envoy/ and restart coalmine up",
+        )
+    return Check.ok(name, f"{admin}/ready answers {text}")
+
+
+def _writable(state_dir: Path) -> Check:
+    name = "state directory writable"
+    where = state_dir if state_dir.exists() else state_dir.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=where or Path(".")):
+            pass
+    except OSError as error:
+        return Check.fail(
+            name,
+            f"{state_dir}: {error.strerror}",
+            f"make it writable (chmod u+w {state_dir}) or use another --state-dir",
+        )
+    return Check.ok(name, str(state_dir.resolve()))
+
+
+def _prometheus() -> Check:
+    name = "prometheus on PATH (optional)"
+    found = shutil.which("prometheus") or (
+        "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
+    )
+    if found is None:
+        return Check.note(
+            name,
+            "not found; only metrics written in PromQL need it (the built-in checks use"
+            " Envoy's own statistics)",
+            "apt-get install prometheus",
+        )
+    return Check.ok(name, found)
