@@ -24,6 +24,7 @@ from coalmine.cli import (
     install,
     load,
     loadtester,
+    metrics,
     query,
     simulate,
     up,
@@ -80,6 +81,7 @@ app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
+app.command("metrics")(metrics.metrics)
 app.command("controller")(controller.controller)
 app.command("install")(install.install)
 
