@@ -39,7 +39,7 @@ from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook
 from coalmine.local.processes import LocalDeployments, ProcessSettings
-from coalmine.local.routing import LocalRouter
+from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.store import EventRecord, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
@@ -339,17 +339,9 @@ class LocalRuntime:
         deleted = self.book.delete(text, source)
         for item in deleted:
             if item.kind == "Canary":
-                self._forget_canary(item.namespace, item.name)
+                release_objects(self.store, item.namespace, item.name)
         await self.sync()
         return deleted
-
-    def _forget_canary(self, namespace: str, name: str) -> None:
-        """Delete what the canary generated; the target keeps its replicas at zero or not."""
-        owner = f"Canary/{name}"
-        with self.store.transaction():
-            for stored in self.store.objects(namespace=namespace):
-                if stored.owner == owner:
-                    self.store.delete(*stored.key)
 
     def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]:
         found = self.store.objects(kind, namespace)
