@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from coalmine.loadtester import plan_from_metadata
 from tests.fixtures.hooks import post_json, serve
@@ -68,3 +70,25 @@ def test_a_plan_is_read_from_metadata_or_refused_naming_the_field() -> None:
         plan_from_metadata(
             {"url": "http://demo.test/", "rps": "1", "duration": "1s", "headers": "oops"}
         )
+
+
+@pytest.mark.slow
+async def test_load_reaches_the_demo_service_at_the_requested_rate(
+    loadtester: str, demo_url: str
+) -> None:
+    """Counted by the demo service itself, through its own /metrics."""
+    metadata = {"type": "load", "url": f"{demo_url}/demo/hello", "rps": "30", "duration": "10s"}
+    assert await post_json(f"{loadtester}/", {**CANARY, "metadata": metadata}) == (
+        202,
+        "started for go-demo-7.test",
+    )
+    await asyncio.sleep(11)
+    async with aiohttp.ClientSession() as http, http.get(f"{demo_url}/metrics") as response:
+        text = await response.text()
+    served = sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels.get("path") == "/demo/hello"
+    )
+    assert 270 <= served <= 330  # 30/s for 10 s, within 10 %

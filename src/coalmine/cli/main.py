@@ -28,6 +28,7 @@ from coalmine.cli import (
     load,
     loadtester,
     manual,
+    metrics,
     query,
     simulate,
     status,
@@ -86,6 +87,7 @@ app.command("loadtester")(loadtester.loadtester)
 app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
+app.command("metrics")(metrics.metrics)
 app.command("controller")(controller.controller)
 app.command("install")(install.install)
 app.command("deploy")(deploy.deploy)

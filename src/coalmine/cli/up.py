@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -39,6 +40,14 @@ def up(
             " can tick faster since Envoy's stats are read every second."
         ),
     ] = "10s",
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus",
+            help="Start a Prometheus (found on PATH) scraping Envoy every second, and measure"
+            " every metric through it (MetricTemplates and inline queries need it).",
+        ),
+    ] = False,
     loadtester_port: Annotated[
         int, typer.Option(help="Port of the built-in load tester on 127.0.0.1 (0: a free one).")
     ] = 0,
@@ -72,7 +81,13 @@ def up(
         gateway_port=port,
         min_interval=floor,
         loadtester_port=loadtester_port,
+        prometheus=prometheus,
     )
+    if prometheus and shutil.which("prometheus") is None:
+        raise CoalmineError(
+            "--prometheus: no prometheus on PATH; install it (apt-get install prometheus,"
+            " or a release from prometheus.io) or run without --prometheus"
+        )
     asyncio.run(_serve(settings))
 
 
@@ -104,6 +119,7 @@ def _banner(runtime: LocalRuntime) -> str:
             f"coalmine up: state in {facts['stateDir']}",
             f"  gateway      {facts['gateway']}",
             f"  load tester  {facts['loadtester']}",
+            *([f"  prometheus   {facts['prometheus']}"] if facts["prometheus"] else []),
             f"  Envoy admin  {facts['envoyAdmin']}",
             f"  metrics      {api}/metrics",
             "apply manifests from another terminal: coalmine apply -f FILE"

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 
 from coalmine.api.canary import Phase
 
-__all__ = ["NAMESPACE", "RELEASES", "Release", "load_seconds", "manifests"]
+__all__ = [
+    "NAMESPACE",
+    "RELEASES",
+    "Release",
+    "canary_manifest",
+    "load_seconds",
+    "manifests",
+    "workload_manifests",
+]
 
 NAMESPACE = "go-demo-7"
 HOST = "go-demo-7.example"
@@ -60,20 +68,22 @@ def load_seconds(interval_seconds: int) -> int:
 def manifests(release: Release, *, interval_seconds: int = 5) -> str:
     """Deployment, Service, Gateway and Canary for one release."""
     env = {"VERSION": release.version, **release.env}
+    return (
+        workload_manifests(env) + "---" + canary_manifest(analysis_yaml(release, interval_seconds))
+    )
+
+
+def workload_manifests(env: dict[str, str], *, replicas: int = 2) -> str:
+    """go-demo-7's Deployment (with these environment variables), Service and Gateway."""
     env_yaml = "\n".join(
         f"            - {{name: {name}, value: {value!r}}}" for name, value in sorted(env.items())
-    )
-    window = 2 * interval_seconds
-    load = (
-        f"{{type: load, url: 'http://{HOST}{release.path}', rps: '20', "
-        f"duration: '{load_seconds(interval_seconds)}s'}}"
     )
     return f"""
 apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: go-demo-7, namespace: {NAMESPACE}, labels: {{app: go-demo-7}}}}
 spec:
-  replicas: 2
+  replicas: {replicas}
   selector: {{matchLabels: {{app: go-demo-7}}}}
   template:
     metadata: {{labels: {{app: go-demo-7}}}}
@@ -100,7 +110,12 @@ kind: Gateway
 metadata: {{name: go-demo-7, namespace: {NAMESPACE}}}
 spec:
   servers: [{{port: {{number: 80, name: http, protocol: HTTP}}, hosts: [{HOST}]}}]
----
+"""
+
+
+def canary_manifest(analysis: str) -> str:
+    """go-demo-7's Canary with this `analysis` block (YAML indented by four spaces)."""
+    return f"""
 apiVersion: coalmine.dev/v1beta1
 kind: Canary
 metadata: {{name: go-demo-7, namespace: {NAMESPACE}}}
@@ -109,7 +124,18 @@ spec:
   service: {{port: 80, targetPort: 8080, gateways: [go-demo-7], hosts: [{HOST}]}}
   progressDeadlineSeconds: 60
   analysis:
-    interval: {interval_seconds}s
+{analysis}
+"""
+
+
+def analysis_yaml(release: Release, interval_seconds: int) -> str:
+    """The demo's analysis: 20 % steps to 60 %, success rate and p99 duration, its own load."""
+    window = 2 * interval_seconds
+    load = (
+        f"{{type: load, url: 'http://{HOST}{release.path}', rps: '20', "
+        f"duration: '{load_seconds(interval_seconds)}s'}}"
+    )
+    return f"""    interval: {interval_seconds}s
     threshold: 3
     stepWeight: 20
     maxWeight: 60
@@ -118,5 +144,4 @@ spec:
       - {{name: request-duration, interval: {window}s, thresholdRange: {{max: 1000}}}}
     webhooks:
       - {{name: load, type: pre-rollout, url: 'http://loadtester.coalmine/', metadata: {load}}}
-      - {{name: keep-load, type: rollout, url: 'http://loadtester.coalmine/', metadata: {load}}}
-"""
+      - {{name: keep-load, type: rollout, url: 'http://loadtester.coalmine/', metadata: {load}}}"""

@@ -21,7 +21,10 @@ TIMEOUT_SECONDS = 3.0
 
 def local_checks(state_dir: Path) -> list[Check]:
     health, up = _up(state_dir)
-    return [up, _envoy(health, state_dir), _writable(state_dir), _prometheus()]
+    checks = [up, _envoy(health, state_dir), _writable(state_dir), _prometheus()]
+    if health and health.get("prometheus"):
+        checks.append(_prometheus_ready(str(health["prometheus"])))
+    return checks
 
 
 def _up(state_dir: Path) -> tuple[dict[str, Any] | None, Check]:
@@ -56,6 +59,22 @@ def _envoy(health: dict[str, Any] | None, state_dir: Path) -> Check:
     return Check.ok(name, f"{admin}/ready answers {text}")
 
 
+def _prometheus_ready(url: str) -> Check:
+    """The Prometheus `coalmine up --prometheus` started answers /-/ready."""
+    name = "Prometheus of coalmine up ready"
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
+            answer.read()
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return Check.fail(
+            name,
+            f"{url}/-/ready did not answer ({error})",
+            "restart coalmine up --prometheus (its Prometheus keeps its data in"
+            " <state-dir>/prometheus)",
+        )
+    return Check.ok(name, url)
+
+
 def _writable(state_dir: Path) -> Check:
     name = "state directory writable"
     where = state_dir if state_dir.exists() else state_dir.parent
@@ -79,8 +98,8 @@ def _prometheus() -> Check:
     if found is None:
         return Check.note(
             name,
-            "not found; only metrics written in PromQL need it (the built-in checks use"
-            " Envoy's own statistics)",
-            "apt-get install prometheus",
+            "not found; only `coalmine up --prometheus` needs it (MetricTemplates; the"
+            " built-in checks also work from Envoy's own statistics)",
+            "apt-get install prometheus, or a release from prometheus.io",
         )
     return Check.ok(name, found)

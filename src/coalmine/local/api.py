@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine import __version__
+from coalmine.api.common import parse_duration
 from coalmine.engine.requests import Action
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
@@ -66,6 +67,10 @@ class ControlPlane(Protocol):
         """The revision of a Deployment's pod template."""
         ...
 
+    async def canary_metrics(self, namespace: str, name: str, interval: str) -> dict[str, Any]:
+        """Built-in metrics of primary and canary, side by side."""
+        ...
+
 
 @dataclass(frozen=True)
 class ApiEndpoint:
@@ -94,6 +99,7 @@ def make_app(
     app.router.add_get("/v1/objects", _objects(plane))
     app.router.add_get("/v1/objects/{kind}/{namespace}/{name}", _object(plane))
     app.router.add_get("/v1/events", _events(plane))
+    app.router.add_get("/v1/metrics/{namespace}/{name}", _metrics(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/request", _request(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/suspend", _suspend(plane))
     app.router.add_get("/v1/deployments/{namespace}/{name}/revision", _revision(plane))
@@ -201,6 +207,20 @@ def _events(plane: ControlPlane) -> Handler:
             int(query.get("limit", "200")),
         )
         return web.json_response({"items": [_event_json(e) for e in found]})
+
+    return handler
+
+
+def _metrics(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        interval = request.query.get("interval", "1m")
+        try:
+            parse_duration(interval)
+        except ValueError as error:
+            raise CoalmineError(f"interval: {error}") from None
+        found = await plane.canary_metrics(info["namespace"], info["name"], interval)
+        return web.json_response(found)
 
     return handler
 

@@ -87,6 +87,11 @@ class LocalClient:
         path = f"/v1/deployments/{_quoted(namespace, deployment)}/env"
         return str(self._call("POST", path, {"env": env, "container": container})["revision"])
 
+    def metrics(self, namespace: str, name: str, interval: str) -> dict[str, Any]:
+        path = "/".join(urllib.parse.quote(part) for part in (namespace, name))
+        query = urllib.parse.urlencode({"interval": interval})
+        return dict(self._call("GET", f"/v1/metrics/{path}?{query}"))
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - the URL is our own 127.0.0.1 endpoint

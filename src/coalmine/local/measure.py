@@ -9,8 +9,9 @@ cluster (`{namespace}_{service}-canary`) over the metric's interval:
     request-duration-avg   average duration, ms
     request-duration-max   highest duration bucket with observations, ms
 
-Templated and inline PromQL queries need Prometheus: they go to `fallback` when
-`coalmine up --prometheus` provides one, and are "no data" with the fix otherwise.
+`request-rate` (requests per second) is there for `coalmine metrics`. Templated and
+inline PromQL queries need Prometheus: started with `coalmine up --prometheus`, it
+measures everything instead (see LocalRuntime); without it they are "no data" with the fix.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.api.common import parse_duration
 from coalmine.engine.observations import Measurement
 from coalmine.local.envoy import ClusterWindow, cluster_name
-from coalmine.ports import Measurer
-from coalmine.routing.virtual_service import canary_host
+from coalmine.metrics.builtins import Role
+from coalmine.routing.virtual_service import canary_host, primary_host
 
 __all__ = ["EnvoyMeasurer", "Windows"]
 
@@ -33,26 +34,29 @@ class Windows(Protocol):
 
 
 class EnvoyMeasurer:
-    def __init__(self, windows: Callable[[], Windows], fallback: Measurer | None = None) -> None:
+    def __init__(self, windows: Callable[[], Windows]) -> None:
         self.windows = windows
         """The stats collector; a callable, since Envoy starts after the measurer is made."""
-        self.fallback = fallback
 
     async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
         if metric.query or metric.template_ref:
-            if self.fallback is not None:
-                return await self.fallback.measure(canary, metric)
             return Measurement.no_data(
                 f"metric {metric.name} is a PromQL query and no Prometheus is configured;"
                 " start the local runtime with: coalmine up --prometheus"
             )
-        cluster = cluster_name(canary.namespace, canary_host(canary))
-        seconds = parse_duration(metric.interval_or_default).total_seconds()
-        window = self.windows().window(cluster, seconds)
-        measured = _pick(metric.name, window)
-        described = (
-            f"envoy stats: {metric.name} of cluster {cluster} over {metric.interval_or_default}"
+        return await self.measure_builtin(
+            canary, metric.name, role=Role.CANARY, interval=metric.interval_or_default
         )
+
+    async def measure_builtin(
+        self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"
+    ) -> Measurement:
+        """A built-in of the canary or of the primary, as MetricMeasurer has it."""
+        host = canary_host(canary) if role == Role.CANARY else primary_host(canary)
+        cluster = cluster_name(canary.namespace, host)
+        window = self.windows().window(cluster, parse_duration(interval).total_seconds())
+        measured = _pick(name, window)
+        described = f"envoy stats: {name} of cluster {cluster} over {interval}"
         return Measurement(measured.value, measured.reason, described)
 
 
@@ -68,4 +72,6 @@ def _pick(name: str, window: ClusterWindow) -> Measurement:
         return window.average_ms
     if name == "request-duration-max":
         return window.max_ms
+    if name == "request-rate":
+        return window.request_rate
     return Measurement.no_data(f"{name} is not a built-in metric of the local runtime")

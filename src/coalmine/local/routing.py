@@ -8,6 +8,7 @@ scaled down.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,9 +25,11 @@ from coalmine.routing.virtual_service import (
     virtual_service_spec,
 )
 
-__all__ = ["LocalRouter", "owner_of"]
+__all__ = ["ORIGINAL", "LocalRouter", "owner_of", "release_objects"]
 
 ISTIO = "networking.istio.io/v1beta1"
+ORIGINAL = "coalmine.dev/original"
+"""Annotation keeping the manifest of an object the canary took over from the user."""
 
 
 def owner_of(canary: Canary) -> str:
@@ -79,7 +82,7 @@ class LocalRouter:
                 ],
             },
         }
-        self.store.put("Service", canary.namespace, name, manifest, owner=owner_of(canary))
+        self._take(canary, "Service", name, manifest)
 
     def _virtual_service(self, canary: Canary, routes: Routes) -> None:
         manifest: dict[str, Any] = {
@@ -88,6 +91,32 @@ class LocalRouter:
             "metadata": {"name": apex_name(canary), "namespace": canary.namespace},
             "spec": virtual_service_spec(canary, routes),
         }
-        self.store.put(
-            "VirtualService", canary.namespace, apex_name(canary), manifest, owner=owner_of(canary)
-        )
+        self._take(canary, "VirtualService", apex_name(canary), manifest)
+
+    def _take(self, canary: Canary, kind: str, name: str, manifest: dict[str, Any]) -> None:
+        """Write a generated object. One the user made first keeps its original manifest in
+        an annotation, so that deleting the Canary gives it back (see `release_objects`)."""
+        current = self.store.get(kind, canary.namespace, name)
+        original = None
+        if current is not None and current.owner is None:
+            original = json.dumps(current.manifest, sort_keys=True)
+        elif current is not None:
+            original = current.manifest["metadata"].get("annotations", {}).get(ORIGINAL)
+        if original is not None:
+            manifest["metadata"]["annotations"] = {ORIGINAL: original}
+        self.store.put(kind, canary.namespace, name, manifest, owner=owner_of(canary))
+
+
+def release_objects(store: Store, namespace: str, canary_name: str) -> None:
+    """A deleted Canary's objects: the ones it took over come back as they were, the
+    ones it made go."""
+    owner = f"Canary/{canary_name}"
+    with store.transaction():
+        for stored in store.objects(namespace=namespace):
+            if stored.owner != owner:
+                continue
+            original = stored.manifest["metadata"].get("annotations", {}).get(ORIGINAL)
+            if original is None:
+                store.delete(*stored.key)
+            else:
+                store.put(stored.kind, namespace, stored.name, json.loads(original), owner=None)

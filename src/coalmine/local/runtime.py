@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Deployment, Service
+from coalmine.engine.observations import Measurement
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
@@ -40,16 +41,37 @@ from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook
 from coalmine.local.processes import LocalDeployments, ProcessSettings
-from coalmine.local.routing import LocalRouter
+from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.store import EventRecord, Store, StoredObject
 from coalmine.local.translate import Objects, translate
-from coalmine.local.wiring import Recorders, ResolvingHooks, StoreAlertProviders, resolving_load
+from coalmine.local.wiring import (
+    Recorders,
+    ResolvingHooks,
+    StoreAlertProviders,
+    StoreTemplates,
+    resolving_load,
+)
 from coalmine.local.workload import LocalWorkload, desired_replicas
+from coalmine.metrics.base import ProviderSettings
+from coalmine.metrics.builtins import Role
+from coalmine.metrics.credentials import EnvCredentialSource
+from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
+from coalmine.metrics.prometheus_server import PrometheusServer, ScrapeTarget, free_port
 from coalmine.notify import AlertingNotifier, LocalSecrets
-from coalmine.ports import Hooks, Measurer, Notifier, Ports, Recorder
+from coalmine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["LocalRuntime", "RuntimeSettings"]
+__all__ = ["METRICS_SHOWN", "LocalRuntime", "RuntimeSettings"]
+
+METRICS_SHOWN = (
+    "request-rate",
+    "request-success-rate",
+    "error-rate",
+    "request-duration-avg",
+    "request-duration",
+    "request-duration-max",
+)
+"""What `coalmine metrics` shows, in order."""
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +88,9 @@ class RuntimeSettings:
     canaries may tick faster than Flagger's 10 s floor when asked to."""
     process_settings: ProcessSettings | None = None
     """Probe and stop timings of local replicas; None uses each manifest's own."""
+    prometheus: bool = False
+    """Start a Prometheus (found on PATH) scraping Envoy and coalmine every second, and
+    measure every metric through it (built-ins as PromQL, MetricTemplates, inline queries)."""
     loadtester_port: int = 0
     """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
     as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
@@ -94,6 +119,9 @@ class LocalRuntime:
         self._servers: list[web.AppRunner] = []
         self._loadtester: tuple[str, int] | None = None
         self.api: ApiEndpoint | None = None
+        self.prometheus: PrometheusServer | None = None
+        self._prometheus_port = free_port() if settings.prometheus else 0
+        self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
         self.runner = CanaryRunner(self._ports(), self._load_canary)
         self.changes = LocalChanges(self.book, self.store, self.apply, self.runner.wake)
 
@@ -110,6 +138,8 @@ class LocalRuntime:
         self._tasks.append(asyncio.create_task(self._follow_endpoints(), name="endpoints"))
         api, self.api = await serve(self, self.settings.state_dir, registry=self.registry)
         self._servers.append(api)
+        if self.settings.prometheus:
+            await self._start_prometheus()
 
     async def stop(self) -> None:
         await self.runner.stop()
@@ -122,6 +152,8 @@ class LocalRuntime:
         await self.hooks.close()
         await self.processes.stop()
         await self.envoy.stop()
+        if self.prometheus is not None:
+            await asyncio.to_thread(self.prometheus.close)
         with contextlib.suppress(FileNotFoundError):
             (self.settings.state_dir / "api.json").unlink()
         self.store.close()
@@ -206,15 +238,55 @@ class LocalRuntime:
         return Ports(
             workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
             router=LocalRouter(self.store, self.sync_dataplane),
-            measurer=self._measurer(),
+            measurer=self.measurer,
             hooks=self._hooks(),
             notifier=self._notifier(),
             recorder=self._recorder(),
             store=StoreStatus(self.store),
         )
 
-    def _measurer(self) -> Measurer:
-        return EnvoyMeasurer(lambda: self.envoy.metrics)
+    def _measurer(self) -> EnvoyMeasurer | MetricMeasurer:
+        if not self.settings.prometheus:
+            return EnvoyMeasurer(lambda: self.envoy.metrics)
+        server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
+        return MetricMeasurer(
+            MeasurerSettings(server, mesh="envoy"),
+            templates=StoreTemplates(self.store),
+            credentials=EnvCredentialSource(),
+        )
+
+    async def _start_prometheus(self) -> None:
+        """Prometheus scraping Envoy's stats and coalmine's own metrics every second."""
+        envoy = self.envoy.admin_url.removeprefix("http://")
+        assert self.api is not None
+        api = self.api.url.removeprefix("http://")
+        self.prometheus = PrometheusServer(
+            [
+                ScrapeTarget("envoy", envoy, "/stats/prometheus"),
+                ScrapeTarget("coalmine", api, "/metrics"),
+            ],
+            port=self._prometheus_port,
+            data_dir=self.settings.state_dir / "prometheus",
+        )
+        await asyncio.to_thread(self.prometheus.start)
+
+    async def canary_metrics(self, namespace: str, name: str, interval: str) -> dict[str, Any]:
+        """Every built-in for the primary and the canary, side by side (`coalmine metrics`)."""
+        canary = self._load_canary(namespace, name)
+        if canary is None:
+            raise NotFound(f"canary {name} not found in namespace {namespace}")
+        rows = {}
+        for metric in METRICS_SHOWN:
+            rows[metric] = {
+                role.value: _measured(
+                    await self.measurer.measure_builtin(
+                        canary, metric, role=role, interval=interval
+                    )
+                )
+                for role in (Role.PRIMARY, Role.CANARY)
+            }
+        source = self.prometheus.url if self.prometheus else "envoy stats (embedded)"
+        return {"source": source, "interval": interval, "metrics": rows}
 
     def _hooks(self) -> Hooks:
         return ResolvingHooks(self.hooks, self.resolver)
@@ -270,7 +342,7 @@ class LocalRuntime:
         deleted = self.book.delete(text, source)
         for item in deleted:
             if item.kind == "Canary":
-                self._forget_canary(item.namespace, item.name)
+                release_objects(self.store, item.namespace, item.name)
         await self.sync()
         return deleted
 
@@ -287,14 +359,6 @@ class LocalRuntime:
 
     def revision(self, namespace: str, name: str) -> str:
         return self.changes.revision(namespace, name)
-
-    def _forget_canary(self, namespace: str, name: str) -> None:
-        """Delete what the canary generated; the target keeps its replicas at zero or not."""
-        owner = f"Canary/{name}"
-        with self.store.transaction():
-            for stored in self.store.objects(namespace=namespace):
-                if stored.owner == owner:
-                    self.store.delete(*stored.key)
 
     def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]:
         found = self.store.objects(kind, namespace)
@@ -318,6 +382,7 @@ class LocalRuntime:
         return {
             "gateway": self.gateway_url,
             "loadtester": loadtester,
+            "prometheus": self.prometheus.url if self.prometheus else "",
             "envoyAdmin": self.envoy.admin_url,
             "stateDir": str(self.settings.state_dir),
             "started": self.started.isoformat(),
@@ -348,3 +413,7 @@ class LocalRuntime:
             stored.revision,
             stored.updated,
         )
+
+
+def _measured(measurement: Measurement) -> dict[str, Any]:
+    return {"value": measurement.value, "reason": measurement.reason, "query": measurement.query}

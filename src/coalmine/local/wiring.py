@@ -9,15 +9,17 @@ from datetime import timedelta
 from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import Canary, CanaryWebhook, Phase
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
+from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.decision import Decision
 from coalmine.engine.observations import HookResult
+from coalmine.errors import NotFound
 from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
 from coalmine.ports import Hooks, Recorder
 
-__all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "resolving_load"]
+__all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "StoreTemplates", "resolving_load"]
 
 
 class ResolvingHooks:
@@ -45,6 +47,23 @@ def resolving_load(run: LoadRunner, resolver: Resolver) -> LoadRunner:
         return await run(replace(plan, urls=tuple(r.url for r in resolved), headers=headers))
 
     return run_resolved
+
+
+class StoreTemplates:
+    """MetricTemplates applied to the local runtime (the TemplateLookup of coalmine.metrics)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, name: str, namespace: str) -> MetricTemplate:
+        stored = self.store.get("MetricTemplate", namespace, name)
+        if stored is None:
+            raise NotFound(f"metric template {name} not found in namespace {namespace}")
+        template = parse_resource(
+            stored.manifest, kinds=CUSTOM_RESOURCES, min_interval=timedelta(0)
+        )
+        assert isinstance(template, MetricTemplate)
+        return template
 
 
 class StoreAlertProviders:

@@ -1,0 +1,42 @@
+"""The local router's objects: generated, taken over from the user, given back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coalmine.engine import Routes
+from coalmine.local.objects import ObjectBook
+from coalmine.local.routing import LocalRouter, release_objects
+from coalmine.local.store import Store
+from tests.engine.builders import canary
+from tests.fixtures.local import demo_manifests
+
+
+async def nothing() -> None:
+    """Envoy is not part of these tests."""
+
+
+async def test_the_router_takes_over_the_users_service_and_gives_it_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    ObjectBook(store).apply(demo_manifests("0.0.1", canary=False))
+    users_service = store.get("Service", "go-demo-7", "go-demo-7")
+    assert users_service is not None
+    router = LocalRouter(store, nothing)
+    c = canary(name="go-demo-7", namespace="go-demo-7", service={"port": 80, "targetPort": 8080})
+
+    await router.reconcile(c)
+    await router.set_routes(c, Routes(80, 20))
+    apex = store.get("Service", "go-demo-7", "go-demo-7")
+    assert apex is not None
+    assert apex.owner == "Canary/go-demo-7"
+    assert apex.manifest["spec"]["selector"] == {"app": "go-demo-7-primary"}
+    assert await router.get_routes(c) == Routes(80, 20)
+    await router.reconcile(c)  # drift repair keeps the weights
+    assert await router.get_routes(c) == Routes(80, 20)
+
+    release_objects(store, "go-demo-7", "go-demo-7")
+    restored = store.get("Service", "go-demo-7", "go-demo-7")
+    assert restored is not None
+    assert (restored.owner, restored.manifest) == (None, users_service.manifest)
+    assert store.get("Service", "go-demo-7", "go-demo-7-canary") is None
+    assert store.get("VirtualService", "go-demo-7", "go-demo-7") is None
