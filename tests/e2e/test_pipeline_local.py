@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ from coalmine.api.canary import Phase
 from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
 from tests.fixtures.cli import coalmine, invoke, wait_lines
-from tests.fixtures.local import NAMESPACE, demo_manifests, phase_of, wait_for_phase, wait_until
+from tests.fixtures.local import (
+    NAMESPACE,
+    demo_manifests,
+    phase_of,
+    runtime_settings,
+    wait_for_phase,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -269,3 +277,16 @@ async def test_doctor_says_what_is_missing_locally(
         nothing.output
     )
     assert f"      fix: start it: coalmine up --state-dir {tmp_path / 'none'}" in nothing.output
+
+
+async def test_doctor_checks_the_prometheus_of_up(tmp_path: Path) -> None:
+    base = runtime_settings(tmp_path / "state")
+    runtime = LocalRuntime(replace(base, prometheus=True))
+    await runtime.start()
+    try:
+        result = await coalmine(runtime, "doctor")
+    finally:
+        await runtime.stop()
+    assert result.exit_code == 0, result.output
+    assert runtime.prometheus is not None
+    assert f"OK    Prometheus of coalmine up ready: {runtime.prometheus.url}" in result.output
