@@ -544,10 +544,9 @@ async def test_two_replicas_never_both_act_and_the_other_takes_over(
             await world.ship(name, NEW_IMAGE)
         for name in NAMES:
             await eventually_async(lambda n=name: _weight_at_least(world, n, 20))  # type: ignore[misc]
-        before = {e["metadata"]["name"]: e for e in await world.events()}
-
         a.process.kill()  # a crash: the lease is not released
         await asyncio.to_thread(a.process.wait, 10)
+        before = {e["metadata"]["name"]: e for e in await world.events()}  # all of replica-a's
         await eventually_async(lambda: _holds(world, "replica-b"), deadline=30)
         for name in NAMES:
             await wait_phase(world, "Succeeded", name)

@@ -91,6 +91,9 @@ class RuntimeSettings:
     prometheus: bool = False
     """Start a Prometheus (found on PATH) scraping Envoy and coalmine every second, and
     measure every metric through it (built-ins as PromQL, MetricTemplates, inline queries)."""
+    restore_timeout_seconds: float = 30.0
+    """At start, how long to wait for the stored Deployments' replicas to be ready before
+    routing to them and resuming canaries."""
     loadtester_port: int = 0
     """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
     as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
@@ -134,12 +137,31 @@ class LocalRuntime:
         listener = Listener(host=self.settings.gateway_host, port=self.settings.gateway_port)
         await self.envoy.start(DataPlane(listeners=(listener,)))
         await self._start_loadtester()
+        await self.sync_workloads()
+        await self._until_restored()
         await self.sync()
         self._tasks.append(asyncio.create_task(self._follow_endpoints(), name="endpoints"))
         api, self.api = await serve(self, self.settings.state_dir, registry=self.registry)
         self._servers.append(api)
         if self.settings.prometheus:
             await self._start_prometheus()
+
+    async def _until_restored(self) -> None:
+        """After a restart, wait (boundedly) for the stored Deployments' replicas before
+        routing traffic to them and resuming canaries: a canary must not be judged on the
+        errors of coalmine's own restart."""
+        deadline = asyncio.get_running_loop().time() + self.settings.restore_timeout_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            states = [
+                self.processes.workload_state(o.namespace, o.name)
+                for o in self.store.objects("Deployment")
+            ]
+            if all(s is None or s.available >= s.replicas for s in states):
+                return
+            await asyncio.sleep(0.1)
+        log.warning(
+            "some replicas were not ready %gs after start", self.settings.restore_timeout_seconds
+        )
 
     async def stop(self) -> None:
         await self.runner.stop()
