@@ -63,6 +63,13 @@ async def test_apply_get_describe_events_delete(
     assert "Strategy:     canary, steps +20% up to 60%" in described.output
     assert "Initialization done! go-demo-7.go-demo-7" in described.output
 
+    shown = await coalmine(local_runtime, "metrics", "go-demo-7", "-n", "go-demo-7")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "over 1m, from envoy stats (embedded)"
+    assert lines[1].split() == ["METRIC", "PRIMARY", "CANARY"]
+    assert lines[2].startswith("request rate")
+
     events = await coalmine(local_runtime, "events", "-n", "go-demo-7")
     assert "go-demo-7/go-demo-7: Initialization done! go-demo-7.go-demo-7" in events.output
 

@@ -309,3 +309,30 @@ async def test_doctor_names_what_a_cluster_lacks_and_the_fix(
         "OK    coalmine controller running: test/coalmine, 2 available"
     )
     assert ready.exit_code == 1
+
+
+async def test_metrics_reads_istio_builtins_for_primary_and_canary(
+    world: World, metrics_stand_in: MetricsStandIn
+) -> None:
+    await world.create(deployment())
+    await world.create(canary())
+    metrics_stand_in.success_rate = 97.5
+    shown = await cli(
+        world, "metrics", "podinfo", "--metrics-server", metrics_stand_in.url, "-o", "json"
+    )
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert found["source"] == metrics_stand_in.url
+    success = found["metrics"]["request-success-rate"]
+    assert (success["primary"]["value"], success["canary"]["value"]) == (97.5, 97.5)
+    assert 'destination_workload=~"podinfo-primary"' in success["primary"]["query"]
+    assert 'destination_workload=~"podinfo"' in success["canary"]["query"]
+    assert found["metrics"]["request-duration"]["canary"]["value"] == 50.0
+
+
+async def test_metrics_without_a_server_says_how_to_get_one(world: World) -> None:
+    await world.create(deployment())
+    await world.create(canary())
+    refused = await cli(world, "metrics", "podinfo")
+    assert refused.exit_code == 1
+    assert "set --metrics-server URL (or COALMINE_PROMETHEUS_URL)" in str(refused.exception)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import os
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coalmine.cli.common import Namespace, StateDir, client, table
+from coalmine.cli.common import StateDir, table
+from coalmine.cli.targeting import (
+    Context,
+    Kubeconfig,
+    TargetNamespace,
+    run_on_target,
+    target_options,
+)
+
+if TYPE_CHECKING:
+    from coalmine.targets.base import Target
 
 __all__ = ["metrics", "render"]
 
@@ -24,19 +35,35 @@ LABELS = {
 def metrics(
     canary: Annotated[str, typer.Argument(help="Name of the canary.")],
     state_dir: StateDir,
-    namespace: Namespace = "default",
     interval: Annotated[
         str, typer.Option(help="Window of every measurement, e.g. 30s, 5m.")
     ] = "1m",
+    metrics_server: Annotated[
+        str | None,
+        typer.Option(
+            help="Prometheus with the Istio metrics, for a cluster (env COALMINE_PROMETHEUS_URL)."
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="table or json.")] = "table",
+    namespace: TargetNamespace = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
 ) -> None:
     """Error rate, success rate, average, p99 and max duration, and request rate of the
-    primary and the canary, from the local runtime's source (Envoy's own stats, or the
-    Prometheus of `coalmine up --prometheus`). "no data" says why there is none.
+    primary and the canary, side by side. Locally from Envoy's own stats (or the
+    Prometheus of `coalmine up --prometheus`); in a cluster from Prometheus with Istio's
+    built-in queries. "no data" says why there is none.
 
     Example:  coalmine metrics go-demo-7 -n go-demo-7 --interval 30s
     """
-    found = client(state_dir).metrics(namespace, canary, interval)
+    options = target_options(state_dir, context, kubeconfig, namespace)
+    server = metrics_server or os.environ.get("COALMINE_PROMETHEUS_URL")
+
+    async def work(target: Target) -> dict[str, Any]:
+        server_for_target = server if target.kind == "kubernetes" else metrics_server
+        return await target.metrics(target.namespace, canary, interval, server_for_target)
+
+    found = run_on_target(options, work)
     if output == "json":
         typer.echo(json.dumps(found, indent=2))
         return

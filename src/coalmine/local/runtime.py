@@ -27,7 +27,6 @@ from prometheus_client import CollectorRegistry
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Deployment, Service
-from coalmine.engine.observations import Measurement
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
@@ -53,25 +52,15 @@ from coalmine.local.wiring import (
 )
 from coalmine.local.workload import LocalWorkload, desired_replicas
 from coalmine.metrics.base import ProviderSettings
-from coalmine.metrics.builtins import Role
 from coalmine.metrics.credentials import EnvCredentialSource
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
 from coalmine.metrics.prometheus_server import PrometheusServer, ScrapeTarget, free_port
+from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
 from coalmine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["METRICS_SHOWN", "LocalRuntime", "RuntimeSettings"]
-
-METRICS_SHOWN = (
-    "request-rate",
-    "request-success-rate",
-    "error-rate",
-    "request-duration-avg",
-    "request-duration",
-    "request-duration-max",
-)
-"""What `coalmine metrics` shows, in order."""
+__all__ = ["LocalRuntime", "RuntimeSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -297,18 +286,8 @@ class LocalRuntime:
         canary = self._load_canary(namespace, name)
         if canary is None:
             raise NotFound(f"canary {name} not found in namespace {namespace}")
-        rows = {}
-        for metric in METRICS_SHOWN:
-            rows[metric] = {
-                role.value: _measured(
-                    await self.measurer.measure_builtin(
-                        canary, metric, role=role, interval=interval
-                    )
-                )
-                for role in (Role.PRIMARY, Role.CANARY)
-            }
         source = self.prometheus.url if self.prometheus else "envoy stats (embedded)"
-        return {"source": source, "interval": interval, "metrics": rows}
+        return await side_by_side(self.measurer, canary, interval, source)
 
     def _hooks(self) -> Hooks:
         return ResolvingHooks(self.hooks, self.resolver)
@@ -435,7 +414,3 @@ class LocalRuntime:
             stored.revision,
             stored.updated,
         )
-
-
-def _measured(measurement: Measurement) -> dict[str, Any]:
-    return {"value": measurement.value, "reason": measurement.reason, "query": measurement.query}

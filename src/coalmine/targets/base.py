@@ -191,4 +191,10 @@ class Target(Protocol):
 
     async def rollout(self, namespace: str, deployment: str) -> RolloutView: ...
 
+    async def metrics(
+        self, namespace: str, name: str, interval: str, server: str | None
+    ) -> dict[str, Any]:
+        """Built-in measurements of primary and canary (see metrics.side_by_side)."""
+        ...
+
     async def close(self) -> None: ...

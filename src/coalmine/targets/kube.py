@@ -12,7 +12,7 @@ patches for annotations, `spec.suspend` and the manual canary's objects.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from coalmine.api.templates import container_index
@@ -140,6 +140,34 @@ class KubeTarget:
             and (state.total is None or state.total == state.replicas)
         )
         return RolloutView(done, state.replicas, state.updated, state.available)
+
+    async def metrics(
+        self, namespace: str, name: str, interval: str, server: str | None
+    ) -> dict[str, Any]:
+        """Istio's built-ins from the Prometheus at `server` for the canary and its primary."""
+        if not server:
+            raise CoalmineError(
+                "set --metrics-server URL (or COALMINE_PROMETHEUS_URL): the Prometheus that"
+                " holds the Istio metrics, for example http://127.0.0.1:9090 after"
+                " kubectl -n istio-system port-forward svc/prometheus 9090"
+            )
+        from coalmine.api.canary import Canary
+        from coalmine.api.loading import parse_resource
+        from coalmine.metrics.base import ProviderSettings
+        from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
+        from coalmine.metrics.side_by_side import side_by_side
+
+        view = await self.canary(namespace, name)
+        document = {
+            "apiVersion": "coalmine.dev/v1beta1",
+            "kind": "Canary",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": view.spec,
+        }
+        canary = parse_resource(document, min_interval=timedelta(0))
+        assert isinstance(canary, Canary)
+        measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(server)))
+        return await side_by_side(measurer, canary, interval, server)
 
     async def close(self) -> None:
         from coalmine.kube.connection import close

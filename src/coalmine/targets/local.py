@@ -98,6 +98,16 @@ class LocalTarget:
         done = current and updated == wanted and available >= wanted
         return RolloutView(done, wanted, updated, available)
 
+    async def metrics(
+        self, namespace: str, name: str, interval: str, server: str | None
+    ) -> dict[str, Any]:
+        if server:
+            raise CoalmineError(
+                "--metrics-server is for clusters: the local runtime measures with Envoy's"
+                " stats, or with its own Prometheus (coalmine up --prometheus)"
+            )
+        return self.client.metrics(namespace, name, interval)
+
     async def close(self) -> None:
         """Nothing to close: every call opens and closes its own connection."""
 
