@@ -38,7 +38,7 @@ from coalmine.kube.resources import (
 from coalmine.kube.revision import pod_template_revision
 from coalmine.kube.settings import ScopeSettings
 from tests.fixtures.notify import Receiver
-from tests.fixtures.operator import MetricsStandIn, canary, deployment, shape
+from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deployment, shape
 from tests.fixtures.telemetry import labels, parse
 from tests.fixtures.telemetry import scrape as scrape_text
 from tests.fixtures.world import Operator, StartOperator, World, eventually_async
@@ -146,34 +146,6 @@ async def following(world: World) -> Any:
 
 # Initialization ------------------------------------------------------------------------
 
-PRIMARY = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo-primary
-  namespace: NS
-  labels: {app: podinfo-primary, team: web, app.kubernetes.io/managed-by: coalmine}
-  ownerReferences:
-  - {apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
-     controller: true, blockOwnerDeletion: true}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: podinfo-primary}}
-  minReadySeconds: 3
-  progressDeadlineSeconds: 60
-  revisionHistoryLimit: 5
-  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0}}
-  template:
-    metadata:
-      labels: {app: podinfo-primary}
-      annotations: {prometheus.io/scrape: "true"}
-    spec:
-      containers:
-      - name: podinfod
-        image: ghcr.io/stefanprodan/podinfo:6.0.0
-        ports: [{name: http, containerPort: 9898}]
-"""
-
 SERVICE = """
 apiVersion: v1
 kind: Service
@@ -232,7 +204,7 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
 
     uid = podinfo["metadata"]["uid"]
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert_like(shape(primary), expected(PRIMARY, world, uid), exact=world.exact)
+    assert_like(shape(primary), expected(PRIMARY_YAML, world, uid), exact=world.exact)
     for name, selector in (
         ("podinfo", "podinfo-primary"),
         ("podinfo-primary", "podinfo-primary"),

@@ -13,36 +13,16 @@ from coalmine.kube.deployments import SCALED_DOWN_FROM
 from coalmine.kube.resources import DEPLOYMENTS
 from coalmine.kube.revision import pod_template_revision
 from coalmine.kube.workload import KubeWorkload
-from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
+from tests.fixtures.operator import (
+    NAMESPACE,
+    PRIMARY_YAML,
+    canary,
+    create,
+    deployment,
+    shape,
+    stored_canary,
+)
 from tests.kube_emulator import KubeEmulator
-
-PRIMARY = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo-primary
-  namespace: test
-  labels: {app: podinfo-primary, team: web, app.kubernetes.io/managed-by: coalmine}
-  ownerReferences:
-  - {apiVersion: coalmine.dev/v1beta1, kind: Canary, name: podinfo, uid: UID,
-     controller: true, blockOwnerDeletion: true}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: podinfo-primary}}
-  minReadySeconds: 3
-  progressDeadlineSeconds: 60
-  revisionHistoryLimit: 5
-  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0}}
-  template:
-    metadata:
-      labels: {app: podinfo-primary}
-      annotations: {prometheus.io/scrape: "true"}
-    spec:
-      containers:
-      - name: podinfod
-        image: ghcr.io/stefanprodan/podinfo:6.0.0
-        ports: [{name: http, containerPort: 9898}]
-"""
 
 HPA = {
     "apiVersion": "autoscaling/v2",
@@ -86,7 +66,9 @@ async def test_the_primary_is_the_target_with_primary_labels_and_an_owner(
     await workload.create_primary(podinfo)  # a repeat changes nothing
 
     primary = stored(kube_emulator, "podinfo-primary")
-    assert shape(primary) == yaml.safe_load(PRIMARY.replace("UID", podinfo.metadata.uid))
+    assert shape(primary) == yaml.safe_load(
+        PRIMARY_YAML.replace("NS", NAMESPACE).replace("UID", podinfo.metadata.uid)
+    )
     assert primary["metadata"]["generation"] == 1
 
 
