@@ -82,19 +82,27 @@ async def test_slow_share_shows_in_p99_and_max(
     dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
 ) -> None:
     """One request in ten sleeps 600 ms, the rest answer at once: the median stays low,
-    p99 and max land in the 600 ms request's bucket (500, 750]."""
+    p99 and max land at or above the 600 ms request's bucket (500, 750], and no higher than
+    the bucket of the slowest answer the client saw (Envoy's upstream time is part of the
+    client's time; on a loaded machine both can exceed 750 ms, so the client is the bound)."""
     mixed = await make_backend("mixed", slow_every=10, slow_ms=600)
     await dataplane.apply(split({mixed: 100}))
 
-    await burst(http, gateway_url(dataplane), 200, concurrency=20)
+    answers = await burst(http, gateway_url(dataplane), 200, concurrency=20)
     window = await _settled(dataplane, "test_mixed", 200)
 
     median, p99, highest = window.quantile_ms(0.5).value, window.p99_ms.value, window.max_ms.value
+    slowest_seen_ms = max(answer.elapsed for answer in answers) * 1000
+    ceiling = min(
+        (bound for bound in window.durations.bounds if bound >= slowest_seen_ms),
+        default=float("inf"),
+    )
     assert median is not None
     assert median < 50
     assert p99 is not None
-    assert 500 <= p99 <= 1000, window.durations
-    assert highest in (750, 1000), window.durations
+    assert highest is not None
+    assert 500 <= p99 <= highest, window.durations
+    assert 750 <= highest <= ceiling, (window.durations, slowest_seen_ms)
 
 
 async def test_idle_cluster_is_no_data_not_a_pass(

@@ -18,6 +18,8 @@ class Answer:
     backend: str
     started: float
     error: str = ""
+    elapsed: float = 0.0
+    """Seconds from sending the request to reading the whole answer, as the client saw it."""
 
 
 async def get(
@@ -27,7 +29,10 @@ async def get(
     try:
         async with session.get(url, headers=headers) as response:
             await response.read()
-            return Answer(response.status, response.headers.get("x-backend", ""), started)
+            elapsed = time.monotonic() - started
+            return Answer(
+                response.status, response.headers.get("x-backend", ""), started, "", elapsed
+            )
     except (aiohttp.ClientError, TimeoutError) as error:
         return Answer(0, "", started, repr(error))
 
