@@ -65,17 +65,24 @@ async def test_every_fifth_request_failing_reads_as_80_percent_success(
     assert window.request_rate.value > 0
 
 
-async def test_known_delay_gives_average_within_ten_percent(
+async def test_known_delay_bounds_the_average(
     dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
 ) -> None:
     slow = await make_backend("slow", delay_ms=100)
     await dataplane.apply(split({slow: 100}))
 
-    await burst(http, gateway_url(dataplane), 60, concurrency=20)
+    answers = await burst(http, gateway_url(dataplane), 60, concurrency=20)
     window = await _settled(dataplane, "test_slow", 60)
 
+    # Each answer takes at least the backend's 100 ms sleep, and Envoy's upstream time is
+    # part of what the client saw: the average lies between the two. On an idle machine the
+    # client's average is within a few ms of 100; on a loaded one both grow together.
+    client_average_ms = 1000 * sum(answer.elapsed for answer in answers) / len(answers)
     assert window.average_ms.value is not None
-    assert abs(window.average_ms.value - 100) <= 10, window.average_ms
+    assert 99 <= window.average_ms.value <= client_average_ms, (
+        window.average_ms,
+        client_average_ms,
+    )
 
 
 async def test_slow_share_shows_in_p99_and_max(
