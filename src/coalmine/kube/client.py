@@ -9,7 +9,7 @@ and TLS; this module adds what the adapters need on top:
 - at most `max_in_flight` requests are in flight at once: kr8s's httpx pool keeps 20
   connections alive, and beyond that it opens and closes one per request, and scans
   all of them for each request (measured: with 200 canaries, most of the operator's
-  CPU went there; see benchmarks/operator.py);
+  CPU went there; see benchmarks/operator_scale.py);
 - answers become coalmine errors that name the object: 404 `NotFound`, 409
   `Conflict`, other 4xx `AdapterError` with the server's message, 5xx, timeouts and
   refused connections `Unavailable`;
