@@ -1,6 +1,6 @@
 """One operator, many Canaries progressing at once, against the API emulator (prints figures).
 
-Run: .venv/bin/python -m benchmarks.operator [--canaries 200] [--interval 5s]
+Run: .venv/bin/python -m benchmarks.operator_scale [--canaries 200] [--interval 5s]
 
 The operator is the real `coalmine controller`, as its own process; this process runs
 the API emulator, plays the Deployment controller (every rollout finishes at once) and
