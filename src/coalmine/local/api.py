@@ -71,6 +71,10 @@ class ControlPlane(Protocol):
         """Built-in metrics of primary and canary, side by side."""
         ...
 
+    def history(self, namespace: str, name: str) -> dict[str, Any]:
+        """A canary's recorded ticks, checks and samples (`coalmine.history.Records`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ApiEndpoint:
@@ -100,6 +104,7 @@ def make_app(
     app.router.add_get("/v1/objects/{kind}/{namespace}/{name}", _object(plane))
     app.router.add_get("/v1/events", _events(plane))
     app.router.add_get("/v1/metrics/{namespace}/{name}", _metrics(plane))
+    app.router.add_get("/v1/history/{namespace}/{name}", _history(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/request", _request(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/suspend", _suspend(plane))
     app.router.add_get("/v1/deployments/{namespace}/{name}/revision", _revision(plane))
@@ -221,6 +226,14 @@ def _metrics(plane: ControlPlane) -> Handler:
             raise CoalmineError(f"interval: {error}") from None
         found = await plane.canary_metrics(info["namespace"], info["name"], interval)
         return web.json_response(found)
+
+    return handler
+
+
+def _history(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        return web.json_response(plane.history(info["namespace"], info["name"]))
 
     return handler
 

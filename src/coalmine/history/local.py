@@ -1,0 +1,28 @@
+"""A local canary's rows, straight from `coalmine up`'s store."""
+
+from __future__ import annotations
+
+from coalmine.history.records import CheckRow, Records, SampleRow, TickRow
+from coalmine.local.store import Store
+
+__all__ = ["store_records"]
+
+LIMIT = 20000
+"""Rows of each kind read at most (the newest): about a day of 5 s ticks."""
+
+
+def store_records(store: Store, namespace: str, name: str) -> Records:
+    return Records(
+        ticks=tuple(
+            TickRow(t.time, t.phase, t.canary_weight, t.failed_checks, t.revision)
+            for t in store.ticks(namespace, name, limit=LIMIT)
+        ),
+        checks=tuple(
+            CheckRow(c.time, c.revision, c.metric, c.value, c.min, c.max, c.passed, c.reason)
+            for c in store.checks(namespace, name, limit=LIMIT)
+        ),
+        samples=tuple(
+            SampleRow(s.time, s.revision, s.role, s.metric, s.value, s.seconds)
+            for s in store.samples(namespace, name, limit=LIMIT)
+        ),
+    )
