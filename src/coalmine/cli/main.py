@@ -16,6 +16,7 @@ from coalmine.cli import (
     apply,
     control,
     controller,
+    dashboard,
     demo,
     demo_app,
     deploy,
@@ -90,6 +91,7 @@ app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
 app.command("metrics")(metrics.metrics)
 app.command("report")(report.report)
+app.command("dashboard")(dashboard.dashboard)
 app.command("controller")(controller.controller)
 app.command("install")(install.install)
 app.command("deploy")(deploy.deploy)

@@ -52,7 +52,7 @@ def _metrics(canary: CanaryView, records: Records) -> tuple[MetricHistory, ...]:
         if checks:
             low, high = checks[-1].min, checks[-1].max
         primary = tuple(
-            Point(s.time, s.value)
+            Point(s.time, s.value, s.revision)
             for s in records.samples
             if s.role == "primary" and s.metric == name
         )

@@ -25,6 +25,8 @@ class WeightPoint:
 class Point:
     time: datetime
     value: float | None
+    revision: str = ""
+    """The revision under analysis when measured ("" when not known)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,11 @@ class History:
             replace(
                 m,
                 canary=tuple(c for c in m.canary if c.revision == summary.revision),
-                primary=tuple(p for p in m.primary if during(p.time)),
+                primary=tuple(
+                    p
+                    for p in m.primary
+                    if p.revision == summary.revision or (not p.revision and during(p.time))
+                ),
             )
             for m in self.metrics
         )

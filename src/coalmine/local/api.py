@@ -71,8 +71,9 @@ class ControlPlane(Protocol):
         """Built-in metrics of primary and canary, side by side."""
         ...
 
-    def history(self, namespace: str, name: str) -> dict[str, Any]:
-        """A canary's recorded ticks, checks and samples (`coalmine.history.Records`)."""
+    def history(self, namespace: str, name: str, ticks: int | None) -> dict[str, Any]:
+        """A canary's recorded ticks, checks and samples (`coalmine.history.Records`);
+        with `ticks`, only that many of the newest ticks."""
         ...
 
 
@@ -233,7 +234,11 @@ def _metrics(plane: ControlPlane) -> Handler:
 def _history(plane: ControlPlane) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        return web.json_response(plane.history(info["namespace"], info["name"]))
+        ticks = request.query.get("ticks")
+        if ticks is not None and not ticks.isdigit():
+            raise CoalmineError(f"ticks {ticks!r}: give a number of ticks, for example 100")
+        limit = int(ticks) if ticks is not None else None
+        return web.json_response(plane.history(info["namespace"], info["name"], limit))
 
     return handler
 

@@ -380,10 +380,10 @@ class LocalRuntime:
     ) -> list[EventRecord]:
         return self.store.events(namespace, name, after=after, limit=limit)
 
-    def history(self, namespace: str, name: str) -> dict[str, Any]:
+    def history(self, namespace: str, name: str, ticks: int | None = None) -> dict[str, Any]:
         if self.store.get("Canary", namespace, name) is None:
             raise NotFound(f"canary {name} not found in namespace {namespace}")
-        return store_records(self.store, namespace, name).to_json()
+        return store_records(self.store, namespace, name, ticks_only=ticks).to_json()
 
     def describe(self) -> dict[str, Any]:
         loadtester = (

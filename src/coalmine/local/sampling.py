@@ -27,7 +27,7 @@ SAMPLED_BUILTINS = ("request-success-rate", "request-duration")
 """Built-ins whose primary value is drawn beside the canary's."""
 
 TRAFFIC = ("request-rate", "error-rate")
-"""The canary's rates over each tick's interval: requests and errors served, summed."""
+"""The canary's rates since the last sample: requests and errors served, summed."""
 
 
 class BaselineSampler:
@@ -37,6 +37,8 @@ class BaselineSampler:
         self.store = store
         self.measurer = measurer
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[str, float] = {}
+        """When each canary was last sampled (loop time): its traffic is counted since."""
 
     def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
         if not decision.checks:
@@ -64,7 +66,11 @@ class BaselineSampler:
                     canary, metric.name, role=Role.PRIMARY, interval=interval
                 )
                 found.append(("primary", metric.name, measured.value, _seconds(interval)))
-        tick = f"{max(1, round(analysis.interval_seconds))}s"
+        now = asyncio.get_running_loop().time()
+        since = now - self._last.get(canary.key, now - analysis.interval_seconds)
+        self._last[canary.key] = now
+        window = min(max(since, 1.0), 3 * max(analysis.interval_seconds, 1.0))
+        tick = f"{round(window * 1000)}ms"
         for name in TRAFFIC:
             measured = await self.measurer.measure_builtin(
                 canary, name, role=Role.CANARY, interval=tick

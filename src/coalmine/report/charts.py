@@ -22,28 +22,36 @@ CANARY, PRIMARY, BAND, FAILED, AXIS = "#d9480f", "#1c7ed6", "#2b8a3e", "#c92a2a"
 class _Frame:
     """Maps times and values into the plot area."""
 
-    def __init__(self, start: datetime, end: datetime, low: float, high: float) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        low: float,
+        high: float,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+    ) -> None:
         self.start, self.span = start.timestamp(), max(end.timestamp() - start.timestamp(), 1.0)
         self.low, self.high = low, high if high > low else low + 1.0
+        self.width, self.height = size
 
     def x(self, time: datetime) -> float:
-        return LEFT + (time.timestamp() - self.start) / self.span * (WIDTH - LEFT - RIGHT)
+        return LEFT + (time.timestamp() - self.start) / self.span * (self.width - LEFT - RIGHT)
 
     def y(self, value: float) -> float:
         share = (min(max(value, self.low), self.high) - self.low) / (self.high - self.low)
-        return HEIGHT - BOTTOM - share * (HEIGHT - TOP - BOTTOM)
+        return self.height - BOTTOM - share * (self.height - TOP - BOTTOM)
 
 
-def _svg(label: str, body: str, css_class: str) -> str:
+def _svg(label: str, body: str, css_class: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> str:
     return (
         f'<svg class="{css_class}" role="img" aria-label="{escape(label)}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" preserveAspectRatio="xMidYMid meet">'
+        f'viewBox="0 0 {size[0]} {size[1]}" width="100%" preserveAspectRatio="xMidYMid meet">'
         f"<title>{escape(label)}</title>{body}</svg>"
     )
 
 
 def _axes(frame: _Frame, start: datetime, end: datetime, unit: str) -> str:
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
+    bottom, right = frame.height - BOTTOM, frame.width - RIGHT
     parts = [
         f'<line x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{AXIS}"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="{AXIS}"/>',
@@ -55,7 +63,7 @@ def _axes(frame: _Frame, start: datetime, end: datetime, unit: str) -> str:
         )
     for time, anchor in ((start, "start"), (end, "end")):
         parts.append(
-            f'<text x="{frame.x(time):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}" '
+            f'<text x="{frame.x(time):.1f}" y="{frame.height - 6}" text-anchor="{anchor}" '
             f'font-size="11" fill="{AXIS}">{time:%H:%M:%S}</text>'
         )
     return "".join(parts)
@@ -65,12 +73,15 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
+WEIGHT_SIZE = (960, 150)
+
+
 def weight_chart(weights: Sequence[WeightPoint], label: str = "canary weight") -> str:
     """The canary's weight over time as a step line (0 to 100 %)."""
     if not weights:
-        return _svg(label, _empty(), "chart weight-chart")
+        return _svg(label, _empty(WEIGHT_SIZE), "chart weight-chart", WEIGHT_SIZE)
     start, end = weights[0].time, weights[-1].time
-    frame = _Frame(start, end, 0.0, 100.0)
+    frame = _Frame(start, end, 0.0, 100.0, WEIGHT_SIZE)
     path, previous = [], None
     for point in weights:
         x, y = frame.x(point.time), frame.y(point.weight)
@@ -82,7 +93,8 @@ def weight_chart(weights: Sequence[WeightPoint], label: str = "canary weight") -
         for p in _changes(weights)
     )
     line = f'<path d="{"".join(path)}" fill="none" stroke="{CANARY}" stroke-width="2"/>'
-    return _svg(label, _axes(frame, start, end, "%") + line + steps, "chart weight-chart")
+    body = _axes(frame, start, end, "%") + line + steps
+    return _svg(label, body, "chart weight-chart", WEIGHT_SIZE)
 
 
 def _changes(weights: Sequence[WeightPoint]) -> list[WeightPoint]:
@@ -118,11 +130,11 @@ def metric_chart(metric: MetricHistory, unit: str = "") -> str:
 
 def _band(frame: _Frame, metric: MetricHistory) -> str:
     top = frame.y(metric.max) if metric.max is not None else TOP
-    bottom = frame.y(metric.min) if metric.min is not None else HEIGHT - BOTTOM
+    bottom = frame.y(metric.min) if metric.min is not None else frame.height - BOTTOM
     if metric.min is None and metric.max is None:
         return ""
     return (
-        f'<rect class="band" x="{LEFT}" y="{top:.1f}" width="{WIDTH - LEFT - RIGHT}" '
+        f'<rect class="band" x="{LEFT}" y="{top:.1f}" width="{frame.width - LEFT - RIGHT}" '
         f'height="{max(bottom - top, 0):.1f}" fill="{BAND}" fill-opacity="0.12">'
         f"<title>accepted range {escape(metric.range_text())}</title></rect>"
     )
@@ -144,11 +156,19 @@ def _line(
             continue
         runs[-1].append(f"{frame.x(time):.1f},{frame.y(value):.1f}")
     dash = ' stroke-dasharray="5 3"' if dashed else ""
-    return "".join(
+    lines = "".join(
         f'<polyline class="{role}" points="{" ".join(run)}" fill="none" stroke="{color}" '
         f'stroke-width="2"{dash}/>'
         for run in runs
         if run
+    )
+    if not dashed:
+        return lines
+    return lines + "".join(  # a lone point draws no line: mark every point
+        f'<circle class="{role}-point" cx="{xy.split(",")[0]}" cy="{xy.split(",")[1]}" r="2.5" '
+        f'fill="none" stroke="{color}"/>'
+        for run in runs
+        for xy in run
     )
 
 
@@ -163,16 +183,16 @@ def _check_mark(
             f'<circle class="check passed" cx="{x:.1f}" cy="{frame.y(value):.1f}" r="2.5" '
             f'fill="{CANARY}">{title}</circle>'
         )
-    y = frame.y(value) if value is not None else HEIGHT - BOTTOM
+    y = frame.y(value) if value is not None else frame.height - BOTTOM
     return (
         f'<path class="check failed" d="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8" '
         f'stroke="{FAILED}" stroke-width="2.5">{title}</path>'
     )
 
 
-def _empty() -> str:
+def _empty(size: tuple[int, int] = (WIDTH, HEIGHT)) -> str:
     return (
-        f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="{AXIS}" '
+        f'<text x="{size[0] / 2}" y="{size[1] / 2}" text-anchor="middle" fill="{AXIS}" '
         'font-size="13">no data yet</text>'
     )
 
