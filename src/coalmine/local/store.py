@@ -366,6 +366,16 @@ class Store:
             (_now(), namespace, canary, phase, canary_weight, failed_checks, revision),
         )
 
+    def weights(self, namespace: str, canary: str, *, limit: int) -> list[tuple[str, int]]:
+        """(ISO time, canary weight) of the newest ticks, oldest first: a sparkline's data,
+        without building a record per row."""
+        rows = self._db.execute(
+            "SELECT time, canary_weight FROM ticks WHERE namespace = ? AND canary = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (namespace, canary, limit),
+        ).fetchall()
+        return [(r[0], r[1]) for r in reversed(rows)]
+
     def add_samples(
         self,
         namespace: str,

@@ -13,6 +13,7 @@ from aiohttp import web
 from coalmine.errors import CoalmineError, NotFound
 from coalmine.local.api import bound_port
 from coalmine.targets.asking import ASKED
+from coalmine.targets.base import CanaryView
 from coalmine.web.auth import Access, access_middleware
 from coalmine.web.live import Hub, Parts
 from coalmine.web.pages import canary_page, canary_parts, overview_page, overview_parts
@@ -77,16 +78,20 @@ class _Views:
         self.source = source
         self.hub = hub
 
-    async def _overview_parts(self, namespace: str | None, phase: str | None) -> Parts:
-        canaries = await self.source.canaries()
+    async def _overview_parts(
+        self, namespace: str | None, phase: str | None, canaries: list[CanaryView] | None = None
+    ) -> Parts:
+        if canaries is None:
+            canaries = await self.source.canaries()
         weights = {(c.namespace, c.name): await self.source.weights(c) for c in canaries}
         return overview_parts(canaries, weights, namespace, phase)
 
     def overview(self, access: Access) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             namespace, phase = _filters(request)
-            parts = await self._overview_parts(namespace, phase)
-            namespaces = sorted({c.namespace for c in await self.source.canaries()})
+            canaries = await self.source.canaries()
+            parts = await self._overview_parts(namespace, phase, canaries)
+            namespaces = sorted({c.namespace for c in canaries})
             page = overview_page(
                 parts,
                 namespaces,

@@ -8,6 +8,7 @@ as the API does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from coalmine.errors import CoalmineError, NotFound
 from coalmine.history.build import build_history
@@ -33,10 +34,16 @@ class RuntimeSource:
         return [_view(o) for o in self.runtime.store.objects("Canary")]
 
     async def weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
-        ticks = self.runtime.store.ticks(canary.namespace, canary.name, limit=SPARK_TICKS)
+        """Only the ticks where the weight moved, and the last: all a sparkline draws
+        (parsing every tick's time for 200 rows was most of the overview's cost)."""
+        rows = self.runtime.store.weights(canary.namespace, canary.name, limit=SPARK_TICKS)
+        kept = [
+            row
+            for index, row in enumerate(rows)
+            if index in (0, len(rows) - 1) or row[1] != rows[index - 1][1]
+        ]
         return tuple(
-            WeightPoint(t.time, t.canary_weight, t.phase, t.failed_checks, t.revision)
-            for t in ticks
+            WeightPoint(datetime.fromisoformat(time), weight, "", 0, "") for time, weight in kept
         )
 
     async def history(self, namespace: str, name: str) -> History:
