@@ -35,9 +35,9 @@ class Dashboard:
         await self.runner.cleanup()
 
 
-def make_app(source: Source, access: Access, *, by: str, period: float = 0.25) -> web.Application:
+def make_app(source: Source, access: Access, *, by: str) -> web.Application:
     """`by` is who runs the dashboard: recorded as "<by> (dashboard)" when a button asks."""
-    hub = Hub(source, period=period)
+    hub = Hub(source, period=source.period)
     views = _Views(source, hub)
     app = web.Application(middlewares=[access_middleware(access)])
     app.router.add_get("/", views.overview(access))

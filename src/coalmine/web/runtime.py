@@ -29,6 +29,7 @@ class RuntimeSource:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
         self.description = f"coalmine up ({runtime.settings.state_dir})"
+        self.period = 0.25
 
     async def canaries(self) -> list[CanaryView]:
         return [_view(o) for o in self.runtime.store.objects("Canary")]

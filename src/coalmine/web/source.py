@@ -21,6 +21,8 @@ SPARK_TICKS = 120
 class Source(Protocol):
     description: str
     """Said on the page: "coalmine up (.coalmine)", "Kubernetes at https://..."."""
+    period: float
+    """Seconds between two `version()` polls: how soon after a tick a page learns of it."""
 
     async def canaries(self) -> list[CanaryView]: ...
 
@@ -54,12 +56,15 @@ async def ask_checked(target: Target, canary: CanaryView, asked: Asked, by: str)
 class TargetSource:
     """Any Target, as `coalmine dashboard` uses it: a running `coalmine up` (its API) or a
     cluster (the kubeconfig's credentials; weights and checks over time from Prometheus
-    when a metrics server is given)."""
+    when a metrics server is given). The local target's calls are short blocking HTTP
+    calls to 127.0.0.1, made on the dashboard's loop (one person's dashboard)."""
 
     def __init__(self, target: Target, metrics_server: str | None = None) -> None:
         self.target = target
         self.metrics_server = metrics_server
         self.description = target.description
+        self.period = 0.5 if target.kind == "local" else 1.0
+        """A cluster's API server is asked for every Canary at each poll: once a second."""
 
     async def canaries(self) -> list[CanaryView]:
         return await self.target.canaries(None)
