@@ -16,7 +16,7 @@ from coalmine.history.local import store_records
 from coalmine.history.model import History, WeightPoint
 from coalmine.local.runtime import LocalRuntime
 from coalmine.local.store import StoredObject
-from coalmine.targets.asking import refusal
+from coalmine.targets.asking import refusal, said
 from coalmine.targets.base import Asked, CanaryView, EventView
 from coalmine.web.source import SPARK_TICKS
 
@@ -60,8 +60,6 @@ class RuntimeSource:
         return build_history(_view(stored), store_records(store, namespace, name), events)
 
     async def ask(self, namespace: str, name: str, asked: Asked, by: str) -> str:
-        from coalmine.cli.control import said
-
         stored = self.runtime.store.get("Canary", namespace, name)
         if stored is None:
             raise NotFound(f"canary {name} not found in namespace {namespace}")

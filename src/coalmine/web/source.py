@@ -9,7 +9,7 @@ from typing import Protocol
 
 from coalmine.errors import CoalmineError
 from coalmine.history.model import History, WeightPoint
-from coalmine.targets.asking import refusal
+from coalmine.targets.asking import refusal, said
 from coalmine.targets.base import Asked, CanaryView, Target
 
 __all__ = ["SPARK_TICKS", "Source", "TargetSource", "ask_checked"]
@@ -44,8 +44,6 @@ class Source(Protocol):
 
 async def ask_checked(target: Target, canary: CanaryView, asked: Asked, by: str) -> str:
     """The CLI's `_act` without the terminal: refuse or ask, and say what was done."""
-    from coalmine.cli.control import said
-
     refused = refusal(canary, asked)
     if refused:
         raise CoalmineError(refused)
