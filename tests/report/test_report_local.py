@@ -86,3 +86,19 @@ async def test_the_report_shows_steps_values_and_verdict_and_fetches_nothing(
         local_runtime, "report", "go-demo-7", "-n", "go-demo-7", "--revision", "ffffffff"
     )
     assert "--revision ffffffff: no analysis of it; revisions: " in str(missing.exception)
+
+    kept = tmp_path / "kept.html"
+    waited = await coalmine(
+        local_runtime,
+        "wait",
+        "go-demo-7",
+        "-n",
+        "go-demo-7",
+        "--timeout",
+        "20s",
+        "--report",
+        str(kept),
+    )
+    assert waited.exit_code == 1, waited.output  # the verdict on the current revision: rolled back
+    assert f"report of go-demo-7 written to {kept}" in waited.output
+    assert "<strong>Failed</strong>" in kept.read_text()
