@@ -44,6 +44,7 @@ async def test_a_canary_page_follows_a_promotion_and_a_rollback_without_reloadin
     await expect(page.locator("#checks polyline.primary").first).to_be_attached()
     await expect(page.locator("#checks polyline.canary").first).to_be_attached()
     await expect(page.locator("#checks path.check.failed")).to_have_count(0)
+    await page.screenshot(path=IMAGES / "dashboard-canary-promoted.png", full_page=True)
 
     await runtime.apply(demo_manifests("0.0.3", env={"DEMO_ERROR_RATE": "1.0"}), "test")
     async with load_through(runtime, "/demo/random-error", rate=50):
