@@ -1,6 +1,7 @@
 """Shared fixtures. Test modules mirror src/coalmine; end-to-end tests live in tests/e2e."""
 
 pytest_plugins = [
+    "tests.fixtures.browser",
     "tests.fixtures.demo",
     "tests.fixtures.envoy_stack",
     "tests.fixtures.hooks",

@@ -24,6 +24,7 @@ from tests.kube_emulator import KubeEmulator
 
 CI = Path(__file__).parents[2] / "examples" / "ci"
 IMAGE = "registry.example.com/podinfo:abc123"
+REPORT = "canary-report.html"
 VARIABLES = {
     '"$IMAGE"': IMAGE,
     '"$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"': IMAGE,
@@ -33,18 +34,23 @@ VARIABLES = {
 
 def github() -> str:
     workflow = yaml.safe_load((CI / "github-actions.yml").read_text())
-    [step] = workflow["jobs"]["canary"]["steps"]
+    step, kept = workflow["jobs"]["canary"]["steps"]
+    assert kept["if"] == "always()" and kept["with"]["path"] == REPORT
     return next(line for line in step["run"].splitlines() if line.startswith("coalmine "))
 
 
 def gitlab() -> str:
-    [line] = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["canary"]["script"]
+    job = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["canary"]
+    assert job["artifacts"] == {"when": "always", "paths": [REPORT]}
+    [line] = job["script"]
     return str(line)
 
 
 def jenkins() -> str:
-    found = re.search(r'script: "(coalmine [^"]+)"', (CI / "Jenkinsfile").read_text())
+    text = (CI / "Jenkinsfile").read_text()
+    found = re.search(r'script: "(coalmine [^"]+)"', text)
     assert found is not None
+    assert f"archiveArtifacts(artifacts: '{REPORT}'" in text
     return found.group(1)
 
 
@@ -87,12 +93,19 @@ def cluster(kube_emulator: KubeEmulator) -> KubeEmulator:
 
 @pytest.mark.parametrize("example", [github, gitlab, jenkins], ids=["github", "gitlab", "jenkins"])
 async def test_the_deploy_examples_change_the_image_and_wait(
-    example: Any, cluster: KubeEmulator, kubeconfig: Path
+    example: Any,
+    cluster: KubeEmulator,
+    kubeconfig: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     args = shortened(runnable(example()))
     assert args[:2] == ["deploy", "podinfo"] and "--wait" in args
     result = await asyncio.to_thread(invoke, *args, "--kubeconfig", str(kubeconfig))
     assert result.exit_code == 2, result.output
+    report = (tmp_path / REPORT).read_text()
+    assert "Canary analysis: podinfo.test" in report and "Spec in brief" in report
     target = cluster.get("apps/v1", "deployments", "podinfo", "test")
     assert target is not None
     assert target["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
@@ -105,3 +118,5 @@ async def test_the_argocd_hook_waits_for_what_was_synced(
     result = await asyncio.to_thread(invoke, *args, "--kubeconfig", str(kubeconfig))
     assert result.exit_code == 0, result.output
     assert "promoted (exit 0)" in result.output
+    assert args[-2:] == ["--report", "-"]
+    assert "# Canary analysis: podinfo.test" in result.output

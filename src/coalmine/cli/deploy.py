@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from coalmine.cli.common import StateDir
+from coalmine.cli.report import MetricsServer
 from coalmine.cli.targeting import (
     Context,
     Kubeconfig,
@@ -14,7 +15,15 @@ from coalmine.cli.targeting import (
     run_on_target,
     target_options,
 )
-from coalmine.cli.wait import Output, OutputFormat, Timeout, finish_unreadable, wait_settings
+from coalmine.cli.wait import (
+    Output,
+    OutputFormat,
+    ReportFile,
+    Timeout,
+    finish_unreadable,
+    wait_settings,
+    write_report_after,
+)
 
 if TYPE_CHECKING:
     from coalmine.cli.progress import Report
@@ -58,6 +67,8 @@ def deploy(
     ] = None,
     timeout: Timeout = "30m",
     output: Output = OutputFormat.TEXT,
+    report_file: ReportFile = None,
+    metrics_server: MetricsServer = None,
     namespace: TargetNamespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
@@ -80,13 +91,18 @@ def deploy(
     env = parse_env(set_env or [])
     if image is None and not env:
         raise CoalmineError("nothing to deploy: give --image IMAGE or --set-env KEY=VALUE")
+    if report_file is not None and not wait:
+        raise CoalmineError("--report: the report is written at the verdict; add --wait")
     settings = wait_settings(timeout) if wait else None
     sink = report(output.value)
     options = target_options(state_dir, context, kubeconfig, namespace)
     change = _Change(deployment, image, env, container, canary_name, json=output == "json")
 
     async def work(target: Target) -> int:
-        return await change.run(target, settings, sink)
+        code = await change.run(target, settings, sink)
+        if report_file is not None and change.found is not None:
+            await write_report_after(target, change.found, None, report_file, metrics_server)
+        return code
 
     try:
         code = run_on_target(options, work)
@@ -128,6 +144,8 @@ class _Change:
         self.container = container
         self.canary = canary
         self.json = json
+        self.found: str | None = None
+        """The name of the Canary waited on, once found."""
 
     async def run(self, target: Target, settings: WaitSettings | None, sink: Report) -> int:
         """Exit code: 0 once written without --wait; with it, the verdict's."""
@@ -138,6 +156,7 @@ class _Change:
         if settings is not None:
             try:
                 canary = await self._canary(target, namespace)
+                self.found = canary.name
             except CoalmineError as error:  # nothing written: the wait could not begin
                 return finish_unreadable(sink, namespace, self.canary or "", None, str(error))
         before = await target.revision(namespace, self.deployment)

@@ -16,6 +16,7 @@ from coalmine.cli import (
     apply,
     control,
     controller,
+    dashboard,
     demo,
     demo_app,
     deploy,
@@ -30,6 +31,7 @@ from coalmine.cli import (
     manual,
     metrics,
     query,
+    report,
     simulate,
     status,
     up,
@@ -88,6 +90,8 @@ app.command("gate")(gate.gate)
 app.command("rollback-gate")(gate.rollback_gate)
 app.command("query")(query.query)
 app.command("metrics")(metrics.metrics)
+app.command("report")(report.report)
+app.command("dashboard")(dashboard.dashboard)
 app.command("controller")(controller.controller)
 app.command("install")(install.install)
 app.command("deploy")(deploy.deploy)

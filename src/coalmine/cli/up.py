@@ -16,6 +16,7 @@ from coalmine.errors import CoalmineError
 
 if TYPE_CHECKING:
     from coalmine.local.runtime import LocalRuntime, RuntimeSettings
+    from coalmine.web.app import Dashboard
 
 __all__ = ["parse_address", "up"]
 
@@ -53,6 +54,12 @@ def up(
     ] = 0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     log_json: Annotated[bool, typer.Option(help="Log JSON lines.")] = False,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            help="Serve the dashboard on 127.0.0.1 (a free port; the address is printed)."
+        ),
+    ] = True,
 ) -> None:
     """Run the local control plane: Envoy, your Deployments as processes, and the canaries.
 
@@ -88,10 +95,10 @@ def up(
             "--prometheus: no prometheus on PATH; install it (apt-get install prometheus,"
             " or a release from prometheus.io) or run without --prometheus"
         )
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, dashboard=dashboard))
 
 
-async def _serve(settings: RuntimeSettings) -> None:
+async def _serve(settings: RuntimeSettings, *, dashboard: bool) -> None:
     import asyncio
 
     from coalmine.local.runtime import LocalRuntime
@@ -101,17 +108,32 @@ async def _serve(settings: RuntimeSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    served = None
     try:
         await runtime.start()
-        typer.echo(_banner(runtime))
+        if dashboard:
+            served = await _dashboard(runtime)
+        typer.echo(_banner(runtime, served.url if served else None))
         await stopping.wait()
         typer.echo("stopping: canaries, processes, Envoy ...")
     finally:
+        if served is not None:
+            await served.close()
         await runtime.stop()
     typer.echo("stopped")
 
 
-def _banner(runtime: LocalRuntime) -> str:
+async def _dashboard(runtime: LocalRuntime) -> Dashboard:
+    """The dashboard, reading the store in-process, behind the API's token."""
+    from coalmine.cli.targeting import default_by
+    from coalmine.web.app import serve
+    from coalmine.web.runtime import RuntimeSource
+
+    assert runtime.api is not None
+    return await serve(RuntimeSource(runtime), runtime.api.token, by=default_by())
+
+
+def _banner(runtime: LocalRuntime, dashboard: str | None = None) -> str:
     facts = runtime.describe()
     api = runtime.api.url if runtime.api else ""
     return "\n".join(
@@ -122,6 +144,7 @@ def _banner(runtime: LocalRuntime) -> str:
             *([f"  prometheus   {facts['prometheus']}"] if facts["prometheus"] else []),
             f"  Envoy admin  {facts['envoyAdmin']}",
             f"  metrics      {api}/metrics",
+            *([f"  dashboard    {dashboard}"] if dashboard else []),
             "apply manifests from another terminal: coalmine apply -f FILE"
             + (f" --state-dir {facts['stateDir']}" if facts["stateDir"] != ".coalmine" else ""),
             "Ctrl-C stops everything.",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coalmine.cli.common import StateDir
+from coalmine.cli.report import MetricsServer
 from coalmine.cli.targeting import (
     Context,
     Kubeconfig,
@@ -26,12 +28,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Output",
     "OutputFormat",
+    "ReportFile",
     "Timeout",
     "finish_unreadable",
     "run_or_unreadable",
     "wait",
     "wait_on",
     "wait_settings",
+    "write_report_after",
 ]
 
 
@@ -53,6 +57,17 @@ Output = Annotated[
     ),
 ]
 
+ReportFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write the analysis report (HTML, as `coalmine report`) to this file"
+        " once the wait ends; keep it as a CI artifact. - prints it as Markdown on stderr"
+        " (stdout stays the verdict's).",
+        show_default=False,
+    ),
+]
+
 
 def wait(
     canary: Annotated[str, typer.Argument(help="Name of the Canary.", show_default=False)],
@@ -66,6 +81,8 @@ def wait(
     ] = None,
     timeout: Timeout = "30m",
     output: Output = OutputFormat.TEXT,
+    report_file: ReportFile = None,
+    metrics_server: MetricsServer = None,
     namespace: TargetNamespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
@@ -90,7 +107,10 @@ def wait(
     options = target_options(state_dir, context, kubeconfig, namespace)
 
     async def work(target: Target) -> int:
-        return await wait_on(target, canary, revision, settings, sink)
+        code = await wait_on(target, canary, revision, settings, sink)
+        if report_file is not None:
+            await write_report_after(target, canary, revision, report_file, metrics_server)
+        return code
 
     raise typer.Exit(run_or_unreadable(options, work, sink, canary, revision))
 
@@ -108,6 +128,25 @@ async def wait_on(
     except CoalmineError as error:
         return finish_unreadable(sink, namespace, name, revision, str(error))
     return await wait_for_verdict(target, canary, wanted, settings, sink)
+
+
+async def write_report_after(
+    target: Target, canary: str, revision: str | None, path: Path, server: str | None
+) -> None:
+    """The verdict stands whatever happens here: a report that cannot be written is said
+    on stderr, and the exit code stays the verdict's."""
+    import os
+
+    from coalmine.cli.report import write_report
+    from coalmine.errors import CoalmineError
+
+    server = server or os.environ.get("COALMINE_PROMETHEUS_URL")
+    try:
+        said = await write_report(target, canary, revision, str(path), server)
+    except (CoalmineError, OSError) as error:
+        typer.echo(f"--report {path}: not written: {error}", err=True)
+        return
+    typer.echo(said, err=True)
 
 
 def run_or_unreadable(

@@ -71,6 +71,11 @@ class ControlPlane(Protocol):
         """Built-in metrics of primary and canary, side by side."""
         ...
 
+    def history(self, namespace: str, name: str, ticks: int | None) -> dict[str, Any]:
+        """A canary's recorded ticks, checks and samples (`coalmine.history.Records`);
+        with `ticks`, only that many of the newest ticks."""
+        ...
+
 
 @dataclass(frozen=True)
 class ApiEndpoint:
@@ -100,6 +105,7 @@ def make_app(
     app.router.add_get("/v1/objects/{kind}/{namespace}/{name}", _object(plane))
     app.router.add_get("/v1/events", _events(plane))
     app.router.add_get("/v1/metrics/{namespace}/{name}", _metrics(plane))
+    app.router.add_get("/v1/history/{namespace}/{name}", _history(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/request", _request(plane))
     app.router.add_post("/v1/canaries/{namespace}/{name}/suspend", _suspend(plane))
     app.router.add_get("/v1/deployments/{namespace}/{name}/revision", _revision(plane))
@@ -221,6 +227,18 @@ def _metrics(plane: ControlPlane) -> Handler:
             raise CoalmineError(f"interval: {error}") from None
         found = await plane.canary_metrics(info["namespace"], info["name"], interval)
         return web.json_response(found)
+
+    return handler
+
+
+def _history(plane: ControlPlane) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        ticks = request.query.get("ticks")
+        if ticks is not None and not ticks.isdigit():
+            raise CoalmineError(f"ticks {ticks!r}: give a number of ticks, for example 100")
+        limit = int(ticks) if ticks is not None else None
+        return web.json_response(plane.history(info["namespace"], info["name"], limit))
 
     return handler
 

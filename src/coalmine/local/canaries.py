@@ -64,8 +64,8 @@ class StoreRecorder:
 
     def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
         status = decision.status
+        revision = status.last_applied_spec or ""
         if decision.checks:
-            revision = status.last_applied_spec or ""
             self.store.add_checks(canary.namespace, canary.name, revision, decision.checks)
         self.store.add_tick(
             canary.namespace,
@@ -73,6 +73,7 @@ class StoreRecorder:
             str(status.phase or ""),
             status.canary_weight,
             status.failed_checks,
+            revision,
         )
 
 

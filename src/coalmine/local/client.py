@@ -92,6 +92,12 @@ class LocalClient:
         query = urllib.parse.urlencode({"interval": interval})
         return dict(self._call("GET", f"/v1/metrics/{path}?{query}"))
 
+    def history(self, namespace: str, name: str, ticks: int | None = None) -> dict[str, Any]:
+        """A canary's recorded ticks, checks and samples (`coalmine.history.Records`);
+        with `ticks`, only that many of the newest ticks and nothing else."""
+        query = f"?ticks={ticks}" if ticks is not None else ""
+        return dict(self._call("GET", f"/v1/history/{_quoted(namespace, name)}{query}"))
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - the URL is our own 127.0.0.1 endpoint

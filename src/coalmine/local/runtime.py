@@ -29,6 +29,7 @@ from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Deployment, Service
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
+from coalmine.history.local import store_records
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
 from coalmine.loadtester import create_app as create_loadtester
@@ -41,6 +42,7 @@ from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook
 from coalmine.local.processes import LocalDeployments, ProcessSettings
 from coalmine.local.routing import LocalRouter, release_objects
+from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
@@ -114,6 +116,7 @@ class LocalRuntime:
         self.prometheus: PrometheusServer | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
         self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
+        self.sampler = BaselineSampler(self.store, self.measurer)
         self.runner = CanaryRunner(self._ports(), self._load_canary)
         self.changes = LocalChanges(self.book, self.store, self.apply, self.runner.wake)
 
@@ -154,6 +157,7 @@ class LocalRuntime:
 
     async def stop(self) -> None:
         await self.runner.stop()
+        await self.sampler.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -302,7 +306,7 @@ class LocalRuntime:
 
     def _recorder(self) -> Recorder:
         prometheus = PrometheusRecorder(self.registry, mesh_provider="envoy")
-        return Recorders(StoreRecorder(self.store), prometheus)
+        return Recorders(StoreRecorder(self.store), prometheus, self.sampler)
 
     # Names and the load tester ----------------------------------------------------------
 
@@ -375,6 +379,11 @@ class LocalRuntime:
         self, namespace: str | None, name: str | None, after: int, limit: int
     ) -> list[EventRecord]:
         return self.store.events(namespace, name, after=after, limit=limit)
+
+    def history(self, namespace: str, name: str, ticks: int | None = None) -> dict[str, Any]:
+        if self.store.get("Canary", namespace, name) is None:
+            raise NotFound(f"canary {name} not found in namespace {namespace}")
+        return store_records(self.store, namespace, name, ticks_only=ticks).to_json()
 
     def describe(self) -> dict[str, Any]:
         loadtester = (

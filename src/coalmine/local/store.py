@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CheckRecord", "EventRecord", "Store", "StoredObject", "TickRecord"]
+__all__ = ["CheckRecord", "EventRecord", "SampleRecord", "Store", "StoredObject", "TickRecord"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -67,6 +67,18 @@ CREATE TABLE IF NOT EXISTS ticks (
     failed_checks INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ticks_by_canary ON ticks (namespace, canary, id);
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    canary TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    role TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    seconds REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_by_canary ON samples (namespace, canary, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -124,6 +136,23 @@ class TickRecord:
     phase: str
     canary_weight: int
     failed_checks: int
+    revision: str = ""
+    """The revision under analysis (`status.lastAppliedSpec`); "" in stores older than it."""
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A built-in measured beside the checks: the primary's value of a checked metric (the
+    baseline a chart draws), or the canary's request and error rates (requests served)."""
+
+    time: datetime
+    revision: str
+    role: str
+    """"primary" or "canary"."""
+    metric: str
+    value: float | None
+    seconds: float
+    """The window the value was measured over."""
 
 
 class Store:
@@ -137,9 +166,16 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_column("ticks", "revision", "TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._db.close()
+
+    def _add_column(self, table: str, column: str, definition: str) -> None:
+        """Bring a store written by an older coalmine up to the current schema."""
+        columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -316,13 +352,61 @@ class Store:
         return [_check(row) for row in reversed(rows)]
 
     def add_tick(
-        self, namespace: str, canary: str, phase: str, canary_weight: int, failed_checks: int
+        self,
+        namespace: str,
+        canary: str,
+        phase: str,
+        canary_weight: int,
+        failed_checks: int,
+        revision: str = "",
     ) -> None:
         self._db.execute(
-            "INSERT INTO ticks (time, namespace, canary, phase, canary_weight, failed_checks)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (_now(), namespace, canary, phase, canary_weight, failed_checks),
+            "INSERT INTO ticks (time, namespace, canary, phase, canary_weight, failed_checks,"
+            " revision) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_now(), namespace, canary, phase, canary_weight, failed_checks, revision),
         )
+
+    def weights(self, namespace: str, canary: str, *, limit: int) -> list[tuple[str, int]]:
+        """(ISO time, canary weight) of the newest ticks, oldest first: a sparkline's data,
+        without building a record per row."""
+        rows = self._db.execute(
+            "SELECT time, canary_weight FROM ticks WHERE namespace = ? AND canary = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (namespace, canary, limit),
+        ).fetchall()
+        return [(r[0], r[1]) for r in reversed(rows)]
+
+    def add_samples(
+        self,
+        namespace: str,
+        canary: str,
+        revision: str,
+        samples: Iterable[tuple[str, str, float | None, float]],
+    ) -> None:
+        """Record (role, metric, value, seconds) measured at one tick."""
+        time = _now()
+        self._db.executemany(
+            "INSERT INTO samples (time, namespace, canary, revision, role, metric, value,"
+            " seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(time, namespace, canary, revision, *sample) for sample in samples],
+        )
+
+    def samples(self, namespace: str, canary: str, *, limit: int = 10000) -> list[SampleRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM samples WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",
+            (namespace, canary, limit),
+        ).fetchall()
+        return [
+            SampleRecord(
+                datetime.fromisoformat(r["time"]),
+                r["revision"],
+                r["role"],
+                r["metric"],
+                r["value"],
+                r["seconds"],
+            )
+            for r in reversed(rows)
+        ]
 
     def ticks(self, namespace: str, canary: str, *, limit: int = 10000) -> list[TickRecord]:
         rows = self._db.execute(
@@ -335,9 +419,19 @@ class Store:
                 r["phase"],
                 r["canary_weight"],
                 r["failed_checks"],
+                r["revision"],
             )
             for r in reversed(rows)
         ]
+
+    def marks(self) -> tuple[int, ...]:
+        """Moves whenever anything a view shows changes: objects, events, ticks, samples.
+        Cheap enough to poll several times a second (four index lookups)."""
+        row = self._db.execute(
+            "SELECT (SELECT max(id) FROM events), (SELECT max(id) FROM ticks),"
+            " (SELECT max(id) FROM samples), (SELECT max(id) FROM checks)"
+        ).fetchone()
+        return (self.revision(), *(int(v or 0) for v in row))
 
     # Small values ---------------------------------------------------------------------
 

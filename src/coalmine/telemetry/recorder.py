@@ -73,7 +73,7 @@ class PrometheusRecorder:
         known.discard(canary.key)
         self.total.labels(namespace=namespace).set(len(known))
         self._phases.pop(canary.key, None)
-        for gauge in (self.status, self.duration):
+        for gauge in (self.status, self.duration, self.failed_checks):
             _remove(gauge, name, namespace)
         for workload in (f"{name}-primary", name):
             _remove(self.weight, workload, namespace)
@@ -114,6 +114,7 @@ class PrometheusRecorder:
         weight = canary.status.canary_weight
         self.weight.labels(workload=f"{name}-primary", namespace=namespace).set(100 - weight)
         self.weight.labels(workload=name, namespace=namespace).set(weight)
+        self.failed_checks.labels(name=name, namespace=namespace).set(canary.status.failed_checks)
 
     def _define(self, registry: CollectorRegistry) -> None:
         self.info = Gauge(
@@ -135,6 +136,12 @@ class PrometheusRecorder:
             "coalmine_canary_weight",
             "Traffic weight of the primary and of the canary, in percent",
             ["workload", "namespace"],
+            registry=registry,
+        )
+        self.failed_checks = Gauge(
+            "coalmine_canary_failed_checks",
+            "Failed checks of the analysis in flight (rolls back at analysis.threshold)",
+            ["name", "namespace"],
             registry=registry,
         )
         self.duration = Histogram(

@@ -1,0 +1,104 @@
+"""The report of a real local analysis: `coalmine report` against `coalmine up`'s runtime."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from coalmine.local.runtime import LocalRuntime
+from tests.fixtures.analysis import promote_then_roll_back
+from tests.fixtures.cli import coalmine
+
+pytestmark = pytest.mark.slow
+
+
+class _References(HTMLParser):
+    """Every tag and every attribute that could make a browser fetch something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.references: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href", "action", "srcset", "data", "poster"):
+                self.references.append(value or "")
+
+
+def assert_self_contained(html: str) -> None:
+    parser = _References()
+    parser.feed(html)
+    assert parser.references == [], parser.references
+    assert not {"script", "link", "iframe", "img", "object", "embed"} & set(parser.tags)
+    assert not re.search(r"https?://|url\(|@import|//[a-z0-9.-]+\.[a-z]{2,}/", html, re.I)
+
+
+async def test_the_report_shows_steps_values_and_verdict_and_fetches_nothing(
+    local_runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    await promote_then_roll_back(local_runtime)
+    await local_runtime.sampler.close()
+
+    latest = tmp_path / "rolled-back.html"
+    result = await coalmine(
+        local_runtime, "report", "go-demo-7", "-n", "go-demo-7", "-o", str(latest)
+    )
+    assert result.exit_code == 0, result.output
+    html = latest.read_text()
+    assert_self_contained(html)
+    assert '<p class="verdict failed"><strong>Failed</strong>: rolled back after' in html
+    assert "request-success-rate failed" in html
+    assert re.search(r'<tr class="failed"><td>[0-9:]+</td><td>[0-9.]+%</td><td>&gt;= 99</td>', html)
+    assert "Rolling back go-demo-7.go-demo-7 failed checks threshold reached 2" in html
+    assert html.count('<tr class="revision') == 3
+
+    promoted_hash = html.split("<code>")[2].split("</code>")[0]
+    good = tmp_path / "promoted.html"
+    result = await coalmine(
+        local_runtime,
+        "report",
+        "go-demo-7",
+        "-n",
+        "go-demo-7",
+        "--revision",
+        promoted_hash[:8],
+        "-o",
+        str(good),
+    )
+    assert result.exit_code == 0, result.output
+    html = good.read_text()
+    assert_self_contained(html)
+    assert "<strong>Succeeded</strong>: promoted after 20%, 40%, 60%" in html
+    for weight in (20, 40, 60):
+        assert f'<tr class="step" data-weight="{weight}">' in html
+    assert 'class="band"' in html and 'class="primary"' in html and 'class="canary"' in html
+    assert "threshold" in html and "metric request-duration" in html
+
+    markdown = await coalmine(local_runtime, "report", "go-demo-7", "-n", "go-demo-7", "-o", "-")
+    assert markdown.exit_code == 0, markdown.output
+    assert "**Failed**" in markdown.stdout and "| request-success-rate | >= 99 |" in markdown.stdout
+    missing = await coalmine(
+        local_runtime, "report", "go-demo-7", "-n", "go-demo-7", "--revision", "ffffffff"
+    )
+    assert "--revision ffffffff: no analysis of it; revisions: " in str(missing.exception)
+
+    kept = tmp_path / "kept.html"
+    waited = await coalmine(
+        local_runtime,
+        "wait",
+        "go-demo-7",
+        "-n",
+        "go-demo-7",
+        "--timeout",
+        "20s",
+        "--report",
+        str(kept),
+    )
+    assert waited.exit_code == 1, waited.output  # the verdict on the current revision: rolled back
+    assert f"report of go-demo-7 written to {kept}" in waited.output
+    assert "<strong>Failed</strong>" in kept.read_text()
