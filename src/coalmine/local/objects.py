@@ -67,28 +67,68 @@ class ObjectBook:
         return loaded.resources
 
     def apply(self, text: str, source: str = "<input>") -> list[Applied]:
+        """parse, check and write in one go (the runtime also asks Envoy in between)."""
         resources = self.parse(text, source)
+        self.check(resources)
+        return self.write(resources)
+
+    def check(self, resources: list[Model]) -> None:
+        """Raise ManifestError when the resources do not fit with each other and the store."""
         problems = _cross_check(resources, self.store)
         if problems:
             raise ManifestError(problems)
+
+    def write(self, resources: list[Model]) -> list[Applied]:
+        """Store the resources in one transaction; a quarantined one they replace is released."""
         applied = []
         with self.store.transaction():
             for resource in resources:
+                self.store.release(*label_of(resource))
                 applied.append(self._put(resource))
         return applied
 
-    def delete(self, text: str, source: str = "<input>") -> list[Applied]:
+    def parse_deletion(self, text: str, source: str = "<input>") -> list[Model]:
+        """The objects a delete names; NotFound (nothing deleted) when one is not stored."""
         loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
         if loaded.problems:
             raise ManifestError(loaded.problems)
-        missing = [label_of(r) for r in loaded.resources if self.store.get(*label_of(r)) is None]
+        quarantined = {q.kind_key for q in self.store.quarantined()}
+        missing = [
+            label_of(r)
+            for r in loaded.resources
+            if self.store.get(*label_of(r)) is None and label_of(r) not in quarantined
+        ]
         if missing:
             names = ", ".join(f"{k.lower()}/{n} (namespace {ns})" for k, ns, n in missing)
             raise NotFound(f"not found, nothing deleted: {names}")
+        return loaded.resources
+
+    def remove(self, resources: list[Model]) -> list[Applied]:
         with self.store.transaction():
-            for resource in loaded.resources:
+            for resource in resources:
                 self.store.delete(*label_of(resource))
-        return [Applied(*label_of(r), "deleted") for r in loaded.resources]
+                self.store.release(*label_of(resource))
+        return [Applied(*label_of(r), "deleted") for r in resources]
+
+    def delete(self, text: str, source: str = "<input>") -> list[Applied]:
+        return self.remove(self.parse_deletion(text, source))
+
+    def quarantine_invalid(self) -> list[tuple[str, str, str]]:
+        """Quarantine every stored object that no longer validates (stored by an older
+        coalmine, or edited by hand), so that the runtime serves everything else."""
+        moved = []
+        for stored in self.store.objects():
+            try:
+                if stored.kind == "Canary":
+                    self.model(stored)  # a canary's status is read back too
+                else:
+                    parse_resource(
+                        stored.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0)
+                    )
+            except ManifestError as error:
+                self.store.quarantine(*stored.key, reason=str(error))
+                moved.append(stored.key)
+        return moved
 
     def get(self, kind: str, namespace: str, name: str) -> StoredObject:
         stored = self.store.get(kind, namespace, name)
