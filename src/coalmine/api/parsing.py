@@ -35,6 +35,7 @@ from coalmine.errors import ManifestError, Problem
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "MIB",
     "ParseError",
     "ParseLimits",
     "check_shape",

@@ -7,6 +7,7 @@ subset or Gateway), and writes nothing unless everything is right.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store, StoredObject
 
 __all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]
@@ -151,11 +153,32 @@ class ObjectBook:
         kind, namespace, name = label_of(resource)
         manifest = _user_manifest(resource)
         before = self.store.get(kind, namespace, name)
+        if before is not None and before.owner is not None and kind in TAKEN_OVER_KINDS:
+            return self._merge(before, manifest)
         after = self.store.put(kind, namespace, name, manifest, owner=None)
         if before is None:
             return Applied(kind, namespace, name, "created")
         changed = after.generation != before.generation
         return Applied(kind, namespace, name, "configured" if changed else "unchanged")
+
+    def _merge(self, current: StoredObject, manifest: dict[str, Any]) -> Applied:
+        """A user's object that a canary has taken over keeps serving the canary's spec;
+        the user's manifest becomes the one the canary gives back when it is deleted (the
+        `coalmine.dev/original` annotation). Re-applying the same manifest changes nothing,
+        and a changed one changes nothing that serves until the canary lets go."""
+        metadata = current.manifest["metadata"]
+        annotations = {
+            **(metadata.get("annotations") or {}),
+            ORIGINAL: json.dumps(manifest, sort_keys=True),
+        }
+        merged = {**current.manifest, "metadata": {**metadata, "annotations": annotations}}
+        after = self.store.put(*current.key, merged, owner=current.owner)
+        action: Action = "configured" if after.generation != current.generation else "unchanged"
+        return Applied(*current.key, action)
+
+
+TAKEN_OVER_KINDS = ("Service", "VirtualService")
+"""Kinds a canary takes over from the user (and gives back when deleted)."""
 
 
 def _user_manifest(resource: Model) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -32,6 +33,7 @@ from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
+from coalmine.loadtester import TaskSettings
 from coalmine.loadtester import create_app as create_loadtester
 from coalmine.local.admission import objects_after, quarantine_unservable
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
@@ -89,6 +91,8 @@ class RuntimeSettings:
     routing to them and resuming canaries."""
     parse_limits: ParseLimits = DEFAULT_LIMITS
     """Size, alias and depth limits on what the API accepts."""
+    loadtester_commands: bool = False
+    """Let the built-in load tester run cmd and bash tasks (with the API's token)."""
     loadtester_port: int = 0
     """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
     as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
@@ -113,7 +117,7 @@ class LocalRuntime:
         self.warnings: list[str] = []
         self.registry = CollectorRegistry()
         self.resolver = Resolver(self._gateway, self._loadtester_address, self._is_served)
-        self.hooks = HttpHooks()
+        self.hooks = HttpHooks(token_for=self._loadtester_token)
         self._sync_lock = asyncio.Lock()
         self._apply_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -323,7 +327,8 @@ class LocalRuntime:
     # Names and the load tester ----------------------------------------------------------
 
     async def _start_loadtester(self) -> None:
-        app = create_loadtester(run_load=resolving_load(generate_load, self.resolver))
+        settings = TaskSettings(commands=self.settings.loadtester_commands, token=self.token)
+        app = create_loadtester(settings, run_load=resolving_load(generate_load, self.resolver))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.settings.loadtester_port)
@@ -333,6 +338,11 @@ class LocalRuntime:
 
     def _loadtester_address(self) -> tuple[str, int] | None:
         return self._loadtester
+
+    def _loadtester_token(self, url: str) -> str | None:
+        """The built-in load tester wants the API's token; no other webhook gets it."""
+        parts = urlsplit(url)
+        return self.token if (parts.hostname, parts.port) == self._loadtester else None
 
     def _is_served(self, host: str) -> bool:
         """Whether the gateway answers for exactly this name (wildcards do not count, so
