@@ -23,7 +23,7 @@ from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits, load_json
 from coalmine.engine.requests import Action
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
-from coalmine.local.store import EventRecord, StoredObject
+from coalmine.local.store import EventRecord, QuarantinedObject, StoredObject
 from coalmine.telemetry import add_metrics_route
 
 __all__ = [
@@ -47,6 +47,10 @@ class ControlPlane(Protocol):
     async def delete(self, text: str, source: str) -> list[Applied]: ...
 
     def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]: ...
+
+    def quarantined(self, kind: str | None, namespace: str | None) -> list[QuarantinedObject]:
+        """Stored objects set aside at start-up because they cannot be served."""
+        ...
 
     def get(self, kind: str, namespace: str, name: str) -> StoredObject: ...
 
@@ -212,8 +216,10 @@ def _apply(plane: ControlPlane, *, delete: bool) -> Handler:
 
 def _objects(plane: ControlPlane) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        found = plane.objects(request.query.get("kind"), request.query.get("namespace"))
-        return web.json_response({"items": [_object_json(o) for o in found]})
+        kind, namespace = request.query.get("kind"), request.query.get("namespace")
+        found = [_object_json(o) for o in plane.objects(kind, namespace)]
+        found += [_quarantined_json(q) for q in plane.quarantined(kind, namespace)]
+        return web.json_response({"items": found})
 
     return handler
 
@@ -221,8 +227,11 @@ def _objects(plane: ControlPlane) -> Handler:
 def _object(plane: ControlPlane) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        stored = plane.get(info["kind"], info["namespace"], info["name"])
-        return web.json_response(_object_json(stored))
+        kind, namespace, name = info["kind"], info["namespace"], info["name"]
+        for quarantined in plane.quarantined(kind, namespace):
+            if quarantined.name == name:
+                return web.json_response(_quarantined_json(quarantined))
+        return web.json_response(_object_json(plane.get(kind, namespace, name)))
 
     return handler
 
@@ -337,6 +346,18 @@ def _object_json(stored: StoredObject) -> dict[str, Any]:
         "owner": stored.owner,
         "generation": stored.generation,
         "updated": stored.updated.isoformat(),
+    }
+
+
+def _quarantined_json(found: QuarantinedObject) -> dict[str, Any]:
+    return {
+        "kind": found.kind,
+        "namespace": found.namespace,
+        "name": found.name,
+        "manifest": found.manifest,
+        "status": None,
+        "owner": found.owner,
+        "quarantined": {"reason": found.reason, "fix": found.fix, "since": found.time.isoformat()},
     }
 
 

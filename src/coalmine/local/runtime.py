@@ -47,7 +47,7 @@ from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.processes import LocalDeployments, ProcessSettings
 from coalmine.local.release import release_canary
 from coalmine.local.routing import LocalRouter, release_objects
-from coalmine.local.store import EventRecord, Store, StoredObject
+from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
     Recorders,
@@ -429,6 +429,9 @@ class LocalRuntime:
         found = self.store.objects(kind, namespace)
         return [self._with_live_status(o) for o in found]
 
+    def quarantined(self, kind: str | None, namespace: str | None) -> list[QuarantinedObject]:
+        return self.store.quarantined(kind, namespace)
+
     def get(self, kind: str, namespace: str, name: str) -> StoredObject:
         stored = self.store.get(kind, namespace, name)
         if stored is None:
@@ -452,6 +455,11 @@ class LocalRuntime:
             "stateDir": str(self.settings.state_dir),
             "started": self.started.isoformat(),
             "warnings": self.warnings,
+            "quarantined": [
+                {"object": f"{q.kind.lower()}/{q.name}", "namespace": q.namespace}
+                | {"reason": q.reason, "fix": q.fix}
+                for q in self.store.quarantined()
+            ],
         }
 
     def _with_live_status(self, stored: StoredObject) -> StoredObject:
