@@ -257,7 +257,7 @@ def _check_size(size: int, limit: int, source: str) -> None:
 
 
 def _mib(size: int) -> str:
-    return f"{size / MIB:g} MiB"
+    return f"{size / MIB:.3g} MiB"
 
 
 def _where(source: str, error: yaml.YAMLError) -> str:
