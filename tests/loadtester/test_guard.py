@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -75,7 +76,7 @@ async def test_a_browser_request_is_refused(loadtester: str, tmp_path: Path) -> 
 
 async def test_a_body_that_is_not_declared_json_is_refused(loadtester: str, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    body = f'{{"name": "a", "namespace": "b", "metadata": {{"type": "bash", "cmd": "touch {marker}"}}}}'
+    body = json.dumps({**CANARY, "metadata": marker_command(marker)})
     async with (
         aiohttp.ClientSession() as session,
         session.post(
