@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from coalmine import __version__
 from coalmine.api.common import parse_duration
-from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits, load_json
+from coalmine.api.parsing import DEFAULT_LIMITS, ParseError, ParseLimits, load_json
 from coalmine.engine.requests import Action
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
@@ -321,7 +321,10 @@ def _set_env(plane: ControlPlane) -> Handler:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     """The JSON object a request carries, read within the parse limits (else 400)."""
-    body = load_json(await request.read(), limits=request.app[LIMITS])
+    try:
+        body = load_json(await request.read(), limits=request.app[LIMITS])
+    except ParseError as error:  # the body, not a manifest: 400, not 422
+        raise CoalmineError(str(error)) from None
     if not isinstance(body, dict):
         raise CoalmineError("the request body must be a JSON object")
     return body
