@@ -75,8 +75,11 @@ def load_yaml_documents(
 ) -> list[Any]:
     """Every non-empty document of a YAML stream as plain data, or ParseError."""
     _check_size(len(text.encode("utf-8", "surrogatepass")), limits.max_request_bytes, source)
-    loader = _BoundedLoader(text, limits)
     documents: list[Any] = []
+    try:
+        loader = _BoundedLoader(text, limits)  # the reader checks characters here already
+    except yaml.YAMLError as error:
+        raise ParseError(_where(source, error), f"not valid YAML: {_problem(error)}") from None
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -262,7 +265,10 @@ def _mib(size: int) -> str:
 
 def _where(source: str, error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None)
-    return f"{source} line {mark.line + 1}" if mark is not None else source
+    if mark is not None:
+        return f"{source} line {mark.line + 1}"
+    position = getattr(error, "position", None)  # a ReaderError: a character YAML forbids
+    return f"{source} character {position + 1}" if isinstance(position, int) else source
 
 
 def _problem(error: yaml.YAMLError) -> str:

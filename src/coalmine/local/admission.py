@@ -21,7 +21,7 @@ from coalmine.local.objects import label_of
 from coalmine.local.store import Store
 from coalmine.local.translate import Objects
 
-__all__ = ["ROUTING_KINDS", "Validate", "objects_after", "quarantine_unservable"]
+__all__ = ["ROUTING_KINDS", "Key", "Validate", "objects_after", "quarantine_unservable"]
 
 Key = tuple[str, str, str]
 Validate = Callable[[Objects], Awaitable[None]]

@@ -15,6 +15,10 @@ removed. What follows depends on `revertOnDeletion`:
   owned by a canary (`coalmine get` shows no OWNER); the target keeps its replica count
   (zero while the canary held it down). Delete them when you want. Kubernetes would
   garbage-collect the owned objects instead (and drop traffic); see docs/security.md.
+
+When the same delete also removes the Canary's target Deployment, the user is taking the
+service down: the objects the Canary made go and the ones it took over come back as they
+were (`routing.release_objects`), whatever `revertOnDeletion` says.
 """
 
 from __future__ import annotations

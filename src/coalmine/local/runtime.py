@@ -35,7 +35,7 @@ from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
 from coalmine.loadtester import TaskSettings
 from coalmine.loadtester import create_app as create_loadtester
-from coalmine.local.admission import objects_after, quarantine_unservable
+from coalmine.local.admission import Key, objects_after, quarantine_unservable
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
@@ -377,17 +377,19 @@ class LocalRuntime:
             keys = {label_of(r) for r in resources}
             await self._admit(objects_after(self.store, removed=keys))
             for namespace, name in sorted((ns, n) for k, ns, n in keys if k == "Canary"):
-                await self._release_canary(namespace, name)
+                await self._release_canary(namespace, name, keys)
             deleted = self.book.remove(resources)
         await self.sync()
         return deleted
 
-    async def _release_canary(self, namespace: str, name: str) -> None:
+    async def _release_canary(self, namespace: str, name: str, deleted: set[Key]) -> None:
         """Before a Canary goes: all traffic to its primary, served by Envoy, then the
-        user's own objects back (see local.release)."""
+        user's own objects back (see local.release). When its target goes in the same
+        request, the user is removing the service: what the Canary made goes too."""
         canary = self._load_canary(namespace, name)
         await self.runner.forget(namespace, name)
-        if canary is not None:
+        target = ("Deployment", namespace, canary.spec.target_ref.name) if canary else None
+        if canary is not None and target not in deleted:
             await release_canary(
                 canary, self.store, self.processes, self.sync_workloads, self.sync_dataplane
             )
