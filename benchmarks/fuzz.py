@@ -4,7 +4,7 @@
    examples/ mutated, and the hostile shapes of issue 11) go through what `coalmine
    validate` and `coalmine validate --local` run: `load_text` for coalmine's kinds and for
    the local kinds, then the metric query checks.
-2. `--api-cases` of them (default 1,000) are posted to a real `coalmine up` runtime (Envoy
+2. `--api-cases` of them (default all 10,000) are posted to a real `coalmine up` runtime (Envoy
    included) as /v1/apply or /v1/delete (Deployments renamed, so that no fuzzed replica
    count starts processes).
 
@@ -12,7 +12,7 @@ It prints, for each part: cases, crashes (an exception escaping, or HTTP 500), h
 (a case over 2 s), the slowest case, and the peak resident memory of this process.
 Target: 0 crashes, 0 hangs, peak memory under 300 MB.
 
-Run: .venv/bin/python -m benchmarks.fuzz [--cases 10000] [--api-cases 1000] [--seed 1]
+Run: .venv/bin/python -m benchmarks.fuzz [--cases 10000] [--api-cases 10000] [--seed 1]
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _post(url: str, token: str, body: bytes) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--api-cases", type=int, default=1_000)
+    parser.add_argument("--api-cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     arguments = parser.parse_args()
     rng = random.Random(arguments.seed)
