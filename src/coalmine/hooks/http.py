@@ -20,6 +20,7 @@ import aiohttp
 
 from coalmine import __version__
 from coalmine.api.canary import Canary, CanaryWebhook, Phase
+from coalmine.api.redaction import redact_url
 from coalmine.engine.observations import HookResult
 from coalmine.hooks.payload import encode, webhook_payload
 
@@ -113,7 +114,7 @@ class HttpHooks:
                 if attempt == retries:
                     suffix = f" (after {retries + 1} attempts)" if retries else ""
                     return HookResult(False, failure.message + suffix)
-                log.info("webhook %s: %s; retrying", url, failure.message)
+                log.info("webhook %s: %s; retrying", redact_url(url), failure.message)
                 await asyncio.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt always returns")
 
