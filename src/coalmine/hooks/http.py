@@ -114,7 +114,8 @@ class HttpHooks:
                 if attempt == retries:
                     suffix = f" (after {retries + 1} attempts)" if retries else ""
                     return HookResult(False, failure.message + suffix)
-                log.info("webhook %s: %s; retrying", redact_url(url), failure.message)
+                shown = redact_url(url)  # webhook URLs may carry tokens; logs get the host only
+                log.info("webhook %s: %s; retrying", shown, failure.message.replace(url, shown))
                 await asyncio.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt always returns")
 
