@@ -83,8 +83,8 @@ def canary_text(revert: bool) -> str:
     return text
 
 
-def release(version: str, revert: bool) -> str:
-    return demo_manifests(version, canary=False) + "---" + canary_text(revert)
+def release(version: str, revert: bool, env: dict[str, str] | None = None) -> str:
+    return demo_manifests(version, canary=False, env=env) + "---" + canary_text(revert)
 
 
 async def initialized(runtime: LocalRuntime, revert: bool) -> None:
@@ -94,8 +94,13 @@ async def initialized(runtime: LocalRuntime, revert: bool) -> None:
 
 async def reach(runtime: LocalRuntime, phase: str, revert: bool) -> None:
     """From Initialized, bring go-demo-7's canary to `phase` (under the test's load: the
-    analysis needs requests)."""
+    analysis needs requests). A failed release answers slowly (200s, over the 1000 ms
+    limit), so that the rollback itself fails no request."""
     if phase == "initialized":
+        return
+    if phase == "failed":
+        await runtime.apply(release("0.0.4", revert, {"DEMO_DELAY_MS": "1500"}), "slow")
+        await wait_for_phase(runtime, Phase.FAILED, within=90)
         return
     await runtime.apply(release("0.0.2", revert), "v2")
     if phase == "progressing":
@@ -105,7 +110,7 @@ async def reach(runtime: LocalRuntime, phase: str, revert: bool) -> None:
 
 
 @pytest.mark.parametrize("revert", [True, False], ids=["revert", "keep"])
-@pytest.mark.parametrize("phase", ["initialized", "progressing", "succeeded"])
+@pytest.mark.parametrize("phase", ["initialized", "progressing", "succeeded", "failed"])
 async def test_deleting_a_canary_fails_no_request(
     local_runtime: LocalRuntime, phase: str, revert: bool
 ) -> None:
