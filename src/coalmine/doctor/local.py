@@ -21,7 +21,7 @@ TIMEOUT_SECONDS = 3.0
 
 def local_checks(state_dir: Path) -> list[Check]:
     health, up = _up(state_dir)
-    checks = [up, _envoy(health, state_dir), _quarantine(health), _writable(state_dir)]
+    checks = [up, _envoy(health, state_dir), _writable(state_dir), _quarantine(health)]
     checks.append(_prometheus())
     if health and health.get("prometheus"):
         checks.append(_prometheus_ready(str(health["prometheus"])))
