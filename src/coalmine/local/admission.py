@@ -11,17 +11,26 @@ the store as it was, and a restart never meets a configuration Envoy will not lo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from coalmine.api.common import Model
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Service
-from coalmine.errors import InvalidDataPlane
+from coalmine.errors import InvalidDataPlane, ManifestError, Problem
+from coalmine.local.envoy import EnvoyDataPlane, EnvoySettings
 from coalmine.local.objects import label_of
 from coalmine.local.store import Store
-from coalmine.local.translate import Objects
+from coalmine.local.translate import Objects, translate
 
-__all__ = ["ROUTING_KINDS", "Key", "Validate", "objects_after", "quarantine_unservable"]
+__all__ = [
+    "ROUTING_KINDS",
+    "Key",
+    "Validate",
+    "envoy_problems",
+    "objects_after",
+    "quarantine_unservable",
+]
 
 Key = tuple[str, str, str]
 Validate = Callable[[Objects], Awaitable[None]]
@@ -84,3 +93,25 @@ def _objects(found: dict[str, list[Any]]) -> Objects:
         virtual_services=list(found["VirtualService"]),
         destination_rules=list(found["DestinationRule"]),
     )
+
+
+async def envoy_problems(resources: Iterable[Model], scratch: Path) -> list[Problem]:
+    """What Envoy itself would refuse in the routing objects among `resources`, on their
+    own (`coalmine validate --local`): translated as `coalmine up` would, with no replicas,
+    and validated by `envoy --mode validate` (files go under `scratch`)."""
+    found: dict[str, list[Any]] = {kind: [] for kind in ROUTING_KINDS}
+    for resource in resources:
+        if type(resource).__name__ in found:
+            found[type(resource).__name__].append(resource)
+    if not any(found.values()):
+        return []
+    plane = EnvoyDataPlane(EnvoySettings(state_dir=scratch))
+    try:
+        await plane.check(translate(_objects(found), _no_endpoints, "127.0.0.1", 0).plane)
+    except ManifestError as error:
+        return list(error.problems)
+    return []
+
+
+def _no_endpoints(namespace: str, selector: dict[str, str], port: int | str) -> list[Any]:
+    return []
