@@ -232,6 +232,8 @@ async def test_wrong_bodies_get_400_with_a_message(base: LocalRuntime) -> None:
         assert (got, message in text) == (status, True), (body[:40], got, text)
     for path in ("/v1/canaries/go-demo-7/x/request", "/v1/deployments/go-demo-7/x/env"):
         assert (await api(base, path, b"[]"))[0] == 400
+    too_large = json.dumps({"text": "x" * (9 * 1024 * 1024)}).encode()
+    assert (await api(base, "/v1/apply", too_large))[0] == 413  # over the 8 MiB default
 
 
 async def test_an_alias_bomb_is_refused_and_the_api_stays_responsive(base: LocalRuntime) -> None:
