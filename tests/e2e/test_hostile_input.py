@@ -239,7 +239,7 @@ async def test_wrong_bodies_get_400_with_a_message(base: LocalRuntime) -> None:
 
 
 def post_blocking(runtime: LocalRuntime, path: str, body: bytes) -> int:
-    """POST with urllib (aiohttp's client refuses to build a 9 MiB bytes body)."""
+    """POST with urllib, as the CLI does."""
     assert runtime.api is not None
     request = urllib.request.Request(
         runtime.api.url + path,
