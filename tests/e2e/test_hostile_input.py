@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ import aiohttp
 import pytest
 
 from coalmine.api import istio as istio_models
+from coalmine.api.canary import CanaryWebhook, Phase
 from coalmine.errors import ManifestError
 from coalmine.local.runtime import LocalRuntime
 from coalmine.local.store import Store
+from tests.engine.builders import canary as canary_model
 from tests.fixtures.cli import coalmine
+from tests.fixtures.hooks import post_json
 from tests.fixtures.local import NAMESPACE, demo_manifests, runtime_settings, wait_until
 
 pytestmark = pytest.mark.slow
@@ -303,3 +307,33 @@ async def test_the_built_in_load_tester_runs_no_command_unasked(
         async with http.post(url + "/", json=payload, headers=browser) as answer:
             assert answer.status == 403
     assert not marker.exists()
+
+
+async def test_with_loadtester_commands_a_canary_webhook_runs_bash_with_the_token(
+    tmp_path: Path,
+) -> None:
+    settings = replace(runtime_settings(tmp_path / "state"), loadtester_commands=True)
+    runtime = LocalRuntime(settings)
+    await runtime.start()
+    try:
+        marker = tmp_path / "ran"
+        webhook = CanaryWebhook.model_validate(
+            {
+                "name": "acceptance",
+                "type": "pre-rollout",
+                "url": "http://loadtester.coalmine/",
+                "metadata": {"type": "bash", "cmd": f"touch {marker}"},
+            }
+        )
+        target = canary_model()
+        result = await runtime._hooks().call(target, webhook, Phase.PROGRESSING)
+        assert result.ok, result.message  # resolved to the built-in one, with the API's token
+        assert marker.exists()
+        stranger = await post_json(
+            runtime.describe()["loadtester"] + "/",
+            {"name": "x", "namespace": "y", "metadata": {"type": "bash", "cmd": "true"}},
+            token=None,
+        )
+        assert stranger[0] == 401
+    finally:
+        await runtime.stop()
