@@ -51,9 +51,9 @@ class ParseLimits:
     """What one input may hold. The defaults are far above any real manifest."""
 
     max_request_bytes: int = 8 * MIB
-    """One request or file: every document together."""
+    """One request, file or JSON body: every document together."""
     max_document_bytes: int = 4 * MIB
-    """One YAML document (between `---` lines) or one JSON body."""
+    """One YAML document (between `---` lines), counted in characters."""
     max_nodes: int = 200_000
     """Values in one document, each alias counted as everything it expands to."""
     max_depth: int = 64
