@@ -89,6 +89,7 @@ def test_rollback_gate_opens_the_rollback_check(loadtester_process: str) -> None
     request = urllib.request.Request(
         f"{loadtester_process}/rollback/check",
         data=b'{"name":"podinfo","namespace":"default","phase":"Progressing"}',
+        headers={"Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=5) as response:

@@ -2,8 +2,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from coalmine.api import istio
 from coalmine.cli.main import app
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -41,3 +43,63 @@ def test_the_console_script_reports_a_missing_file_with_exit_one(tmp_path: Path)
     )
     assert done.returncode == 1
     assert f"{missing}: cannot read: No such file or directory" in done.stderr
+
+
+ROUTES = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  http:
+    - match: [{uri: {regex: "/[a-z]{1,60}x"}}]
+      route: [{destination: {host: web}}]
+"""
+
+
+def test_validate_local_rejects_a_regex_envoy_rejects(tmp_path: Path) -> None:
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    result = runner.invoke(app, ["validate", "--local", "-f", str(tmp_path / "routes.yaml")])
+    assert result.exit_code == 1
+    assert "RE2 program size 125 is above Envoy's limit of 100" in result.output
+
+
+def test_validate_local_asks_envoy_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the model's regex check off, Envoy's own validation still refuses the routes."""
+    monkeypatch.setattr(istio, "re2_problem", lambda pattern: None)
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    result = runner.invoke(app, ["validate", "--local", "-f", str(tmp_path / "routes.yaml")])
+    assert result.exit_code == 1
+    assert "envoy data plane: Envoy rejected it: regex '/[a-z]{1,60}x' RE2 program size" in (
+        result.output
+    )
+    fine = ROUTES.replace("{1,60}", "{1,3}")
+    (tmp_path / "routes.yaml").write_text(fine)
+    result = runner.invoke(app, ["validate", "--local", "-f", str(tmp_path / "routes.yaml")])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_survives_hostile_files(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+    )
+    (tmp_path / "deep.yaml").write_text("x: " + "[" * 1000 + "]" * 1000)
+    (tmp_path / "dup.yaml").write_text("kind: Canary\nkind: Canary\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    result = runner.invoke(app, ["validate", "-f", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "alias bomb" in result.output
+    assert "nested deeper than 64 levels" in result.output
+    assert "duplicate key 'kind' (first on line 1)" in result.output
+    assert "not UTF-8 text" in result.output

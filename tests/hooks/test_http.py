@@ -8,6 +8,7 @@ import pytest
 
 from coalmine.api import Canary, CanaryWebhook, Phase
 from coalmine.hooks import HttpHooks, checksum
+from coalmine.hooks.http import loadtester_token
 from tests.engine.builders import canary
 from tests.fixtures.hooks import Answer, Receiver
 
@@ -111,3 +112,23 @@ async def test_retries_server_errors_but_not_answers(
     assert (flaky.ok, flaky.message) == (True, "HTTP 200: fine")
     assert (closed.ok, closed.message) == (False, "HTTP 403: Forbidden")
     assert hook_endpoint.paths() == ["/flaky"] * 3 + ["/closed"]
+
+
+def test_the_load_tester_token_goes_to_load_testers_only() -> None:
+    token_for = loadtester_token("s3cret")
+    assert token_for("http://loadtester.coalmine/") == "s3cret"
+    assert token_for("http://flagger-loadtester.test.svc.cluster.local:80/gate/check") == "s3cret"
+    assert token_for("https://hooks.slack.com/services/x") is None
+    assert token_for("http://loadtester-evil.example/") is None
+    assert loadtester_token(None)("http://loadtester.coalmine/") is None
+
+
+async def test_the_token_is_sent_as_a_bearer_header(hook_endpoint: Receiver) -> None:
+    hooks = HttpHooks(token_for=lambda url: "s3cret" if "/token" in url else None)
+    try:
+        await hooks.post(f"{hook_endpoint.base_url}/token", {}, timeout_seconds=5)
+        await hooks.post(f"{hook_endpoint.base_url}/other", {}, timeout_seconds=5)
+    finally:
+        await hooks.close()
+    sent = [call.headers.get("Authorization") for call in hook_endpoint.calls]
+    assert sent == ["Bearer s3cret", None]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from coalmine.errors import ManifestError, NotFound
 from coalmine.local.objects import ObjectBook
+from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store
 
 SERVICE = """
@@ -114,3 +116,56 @@ def test_delete_needs_every_object_to_exist(book: ObjectBook) -> None:
     assert book.store.get("Service", "demo", "go-demo-7") is not None
     assert [a.action for a in book.delete(SERVICE)] == ["deleted"]
     assert book.store.objects() == []
+
+
+def test_a_stored_object_that_no_longer_validates_is_quarantined(book: ObjectBook) -> None:
+    book.apply(SERVICE)
+    bad = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "bad", "namespace": "demo"},
+        "spec": {
+            "hosts": ["bad"],
+            "http": [
+                {
+                    "match": [{"headers": {"x": {"regex": "(["}}}],
+                    "route": [{"destination": {"host": "go-demo-7"}}],
+                }
+            ],
+        },
+    }
+    book.store.put("VirtualService", "demo", "bad", bad, owner=None)  # as an older coalmine did
+    assert book.quarantine_invalid() == [("VirtualService", "demo", "bad")]
+    assert [o.name for o in book.store.objects()] == ["go-demo-7"]
+    [found] = book.store.quarantined()
+    assert "not a valid RE2 regex" in found.reason
+    fixed = VIRTUAL_SERVICE.replace("name: go-demo-7, namespace", "name: bad, namespace").replace(
+        ", subset: canary", ""
+    )
+    book.apply(fixed)  # applying a corrected one releases it
+    assert book.store.quarantined() == []
+
+
+def test_a_quarantined_object_can_be_deleted(book: ObjectBook) -> None:
+    book.apply(SERVICE)
+    book.store.quarantine("Service", "demo", "go-demo-7", reason="r")
+    assert [a.action for a in book.delete(SERVICE)] == ["deleted"]
+    assert book.store.quarantined() == []
+
+
+def test_re_applying_a_service_a_canary_took_over_keeps_what_serves(book: ObjectBook) -> None:
+    book.apply(SERVICE)
+    served = {**book.store.get("Service", "demo", "go-demo-7").manifest}  # type: ignore[union-attr]
+    served["spec"] = {"selector": {"app": "go-demo-7-primary"}, "ports": [{"port": 80}]}
+    served["metadata"] = {**served["metadata"], "annotations": {ORIGINAL: "{}"}}
+    book.store.put("Service", "demo", "go-demo-7", served, owner="Canary/go-demo-7")
+    first = book.apply(SERVICE)
+    again = book.apply(SERVICE)
+    assert [a.action for a in first] == ["configured"]  # the original to give back changed
+    assert [a.action for a in again] == ["unchanged"]
+    stored = book.store.get("Service", "demo", "go-demo-7")
+    assert stored is not None
+    assert stored.owner == "Canary/go-demo-7"
+    assert stored.manifest["spec"]["selector"] == {"app": "go-demo-7-primary"}
+    original = json.loads(stored.manifest["metadata"]["annotations"][ORIGINAL])
+    assert original["spec"]["selector"] == {"app": "go-demo-7"}

@@ -82,3 +82,30 @@ def test_checks_keep_what_each_check_saw(store: Store) -> None:
         False,
     )
     assert (second.value, second.reason, second.query) == (None, "no data", "q2")
+
+
+def test_the_database_and_its_wal_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)  # as an older coalmine left it
+    store = Store(path)
+    store.put("AlertProvider", "demo", "slack", {"spec": {"address": "x"}}, owner=None)
+    for part in ("state.db", "state.db-wal", "state.db-shm"):
+        assert (tmp_path / part).stat().st_mode & 0o777 == 0o600, part
+    store.close()
+
+
+def test_a_quarantined_object_is_kept_apart_until_released(store: Store) -> None:
+    store.put("VirtualService", "demo", "bad", {"spec": {"x": 1}}, owner=None)
+    store.put("Service", "demo", "good", {"spec": {}}, owner=None)
+    store.quarantine("VirtualService", "demo", "bad", reason="regex refused")
+    assert [o.name for o in store.objects()] == ["good"]
+    [found] = store.quarantined()
+    assert (found.kind_key, found.manifest, found.reason) == (
+        ("VirtualService", "demo", "bad"),
+        {"spec": {"x": 1}},
+        "regex refused",
+    )
+    assert "apply it again" in found.fix
+    assert store.release("VirtualService", "demo", "bad")
+    assert store.quarantined() == []

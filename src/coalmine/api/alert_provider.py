@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
+from coalmine.api.addresses import web_address
 from coalmine.api.common import LocalObjectReference, Model, ObjectMeta
 
 __all__ = ["ALERT_PROVIDER_TYPES", "AlertProvider", "AlertProviderSpec"]
@@ -24,6 +25,8 @@ class AlertProviderSpec(Model):
     proxy: str | None = None
     secret_ref: LocalObjectReference | None = None
     """A Secret whose `address` key holds the URL (Kubernetes); in local mode see the docs."""
+
+    _web_address = field_validator("address")(web_address)
 
     @model_validator(mode="after")
     def _has_address(self) -> AlertProviderSpec:

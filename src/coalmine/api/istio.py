@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from coalmine.api.common import Duration, Model
+from coalmine.api.regex import re2_problem
 
 __all__ = [
     "CorsPolicy",
@@ -35,6 +36,10 @@ class StringMatch(Model):
         given = [k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"set exactly one of exact, prefix or regex, got {given or 'none'}")
+        if self.regex is not None:
+            problem = re2_problem(self.regex)
+            if problem is not None:
+                raise ValueError(f"regex {self.regex!r}: {problem}")
         return self
 
     @property

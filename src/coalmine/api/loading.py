@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -30,6 +29,7 @@ from coalmine.api.networking import (
     Gateway,
     VirtualService,
 )
+from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits, check_shape, load_yaml_documents
 from coalmine.api.workloads import Deployment, Service
 from coalmine.errors import ManifestError, Problem
 
@@ -92,18 +92,26 @@ def load_file(
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
     min_interval: timedelta = MIN_INTERVAL,
     skip_other_kinds: bool = False,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> LoadedFile:
     """Read every YAML document of a file; never raises for bad content."""
     try:
+        size = path.stat().st_size
+        if size > limits.max_request_bytes:
+            message = f"{size} bytes; at most {limits.max_request_bytes} are read"
+            return LoadedFile(problems=[Problem(str(path), "", message)])
         text = path.read_text()
     except OSError as error:
         return LoadedFile(problems=[Problem(str(path), "", f"cannot read: {error.strerror}")])
+    except UnicodeDecodeError as error:
+        return LoadedFile(problems=[Problem(str(path), "", f"not UTF-8 text: {error.reason}")])
     return load_text(
         text,
         source=str(path),
         kinds=kinds,
         min_interval=min_interval,
         skip_other_kinds=skip_other_kinds,
+        limits=limits,
     )
 
 
@@ -114,16 +122,14 @@ def load_text(
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
     min_interval: timedelta = MIN_INTERVAL,
     skip_other_kinds: bool = False,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> LoadedFile:
     """Parse every document; with skip_other_kinds, kinds not in `kinds` are listed, not errors."""
     loaded = LoadedFile()
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        loaded.problems.append(Problem(f"{source}{line}", "", f"not valid YAML: {problem}"))
+        documents = load_yaml_documents(text, source=source, limits=limits)
+    except ManifestError as error:
+        loaded.problems.extend(error.problems)
         return loaded
     loaded.documents = len(documents)
     for index, document in enumerate(documents, start=1):
@@ -148,7 +154,11 @@ def parse_resource(
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
     min_interval: timedelta = MIN_INTERVAL,
 ) -> Model:
-    """Validate one document into its model, or raise ManifestError listing every problem."""
+    """Validate one document into its model, or raise ManifestError listing every problem.
+
+    Data that did not come through `load_text` (an object read from the API server)
+    is checked for depth and size first."""
+    check_shape(document, source=_label(document) or "<object>")
     if not isinstance(document, dict):
         raise ManifestError([Problem("", "", "must be a mapping with apiVersion and kind")])
     kind_name = _kind_of(document)

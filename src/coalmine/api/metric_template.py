@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from coalmine.api.addresses import web_address
 from coalmine.api.common import LocalObjectReference, Model, ObjectMeta
 
 __all__ = ["MetricTemplate", "MetricTemplateProvider", "MetricTemplateSpec"]
@@ -21,6 +22,8 @@ class MetricTemplateProvider(Model):
     insecure_skip_verify: bool = False
     headers: dict[str, str] | None = None
     """coalmine addition: extra HTTP headers sent with every query."""
+
+    _web_address = field_validator("address")(web_address)
 
 
 class MetricTemplateSpec(Model):

@@ -33,6 +33,10 @@ def _texts(files: list[Path]) -> list[tuple[str, str]]:
                 from coalmine.errors import CoalmineError
 
                 raise CoalmineError(f"{found}: cannot read: {error.strerror}") from None
+            except UnicodeDecodeError as error:
+                from coalmine.errors import CoalmineError
+
+                raise CoalmineError(f"{found}: not UTF-8 text: {error.reason}") from None
     return texts
 
 

@@ -8,28 +8,63 @@ import typer
 
 from coalmine.cli.common import Namespace, StateDir, age, client, table
 
-__all__ = ["describe", "render_canary"]
+__all__ = ["describe", "render_canary", "render_object"]
 
 
 def describe(
-    resource: Annotated[str, typer.Argument(help="canary (the only kind described so far).")],
-    name: Annotated[str, typer.Argument(help="Name of the canary.")],
+    resource: Annotated[
+        str,
+        typer.Argument(help="canary, or any kind of object (its manifest, and quarantine)."),
+    ],
+    name: Annotated[str, typer.Argument(help="Name of the object.")],
     state_dir: StateDir,
     namespace: Namespace = "default",
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 20,
 ) -> None:
     """Show a canary: what it does, where it is, and what happened lately.
 
+    Other kinds show their stored manifest; an object quarantined at start-up (it cannot
+    be served) shows why and how to fix it.
+
     Example:  coalmine describe canary go-demo-7 -n go-demo-7
     """
-    if resource.lower() not in ("canary", "canaries"):
-        from coalmine.errors import CoalmineError
+    from coalmine.cli.get import KINDS
+    from coalmine.errors import CoalmineError
 
-        raise CoalmineError(f"describe supports canary, got {resource!r}")
+    kind = KINDS.get(resource.lower())
+    if kind is None:
+        raise CoalmineError(f"unknown resource {resource!r}; use one of {', '.join(sorted(KINDS))}")
     local = client(state_dir)
-    item = local.get("Canary", namespace, name)
+    item = local.get(kind, namespace, name)
     recent = local.events(namespace, name, limit=events)
-    typer.echo(render_canary(item, recent))
+    if kind == "Canary" and not item.get("quarantined"):
+        typer.echo(render_canary(item, recent))
+    else:
+        typer.echo(render_object(item))
+
+
+def render_object(item: dict[str, Any]) -> str:
+    """Any stored object: name, owner, quarantine (with the fix) and its manifest as YAML."""
+    import yaml
+
+    from coalmine.api.redaction import redact_object
+
+    lines = [
+        f"Name:         {item['name']}",
+        f"Namespace:    {item['namespace']}",
+        f"Kind:         {item['kind']}",
+        f"Owner:        {item.get('owner') or '<none>'}",
+    ]
+    quarantined = item.get("quarantined")
+    if quarantined:
+        lines += [
+            "Quarantined:  yes, not served since coalmine up started",
+            f"  Reason:     {quarantined['reason']}",
+            f"  Fix:        {quarantined['fix']}",
+        ]
+    manifest = redact_object(item["kind"], item["manifest"])
+    lines += ["Manifest:", *("  " + line for line in yaml.safe_dump(manifest).splitlines())]
+    return "\n".join(lines)
 
 
 def render_canary(item: dict[str, Any], events: list[dict[str, Any]]) -> str:

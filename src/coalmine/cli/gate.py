@@ -40,10 +40,23 @@ Url = Annotated[
         show_default=True,
     ),
 ]
+Token = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="COALMINE_LOADTESTER_TOKEN",
+        help="The load tester's token, when it has one (the one of coalmine up: see api.json).",
+        show_default=False,
+    ),
+]
 
 
 def gate(
-    action: Action, canary: CanaryName, namespace: Namespace = "default", url: Url = DEFAULT_URL
+    action: Action,
+    canary: CanaryName,
+    namespace: Namespace = "default",
+    url: Url = DEFAULT_URL,
+    token: Token = "",
 ) -> None:
     """Open, close or check a Canary's manual gate on the load tester.
 
@@ -52,11 +65,15 @@ def gate(
 
     Example:  coalmine gate open go-demo-7 -n go-demo-7 --url http://127.0.0.1:8080
     """
-    _drive("gate", action, canary, namespace, url)
+    _drive("gate", action, canary, namespace, url, token)
 
 
 def rollback_gate(
-    action: Action, canary: CanaryName, namespace: Namespace = "default", url: Url = DEFAULT_URL
+    action: Action,
+    canary: CanaryName,
+    namespace: Namespace = "default",
+    url: Url = DEFAULT_URL,
+    token: Token = "",
 ) -> None:
     """Open, close or check a Canary's rollback gate on the load tester.
 
@@ -65,14 +82,17 @@ def rollback_gate(
 
     Example:  coalmine rollback-gate open go-demo-7 -n go-demo-7
     """
-    _drive("rollback", action, canary, namespace, url)
+    _drive("rollback", action, canary, namespace, url, token)
 
 
-def _drive(kind: str, action: GateAction, canary: str, namespace: str, url: str) -> None:
+def _drive(
+    kind: str, action: GateAction, canary: str, namespace: str, url: str, token: str
+) -> None:
     import asyncio
 
     endpoint = f"{url.rstrip('/')}/{kind}/{action.value}"
-    status, text = asyncio.run(_post(endpoint, {"name": canary, "namespace": namespace}))
+    payload = {"name": canary, "namespace": namespace}
+    status, text = asyncio.run(_post(endpoint, payload, token))
     key = f"{canary}.{namespace}"
     if action == GateAction.CHECK and status in (200, 403):
         typer.echo(f"{kind} for {key} is {'open' if status == 200 else 'closed'}")
@@ -82,14 +102,17 @@ def _drive(kind: str, action: GateAction, canary: str, namespace: str, url: str)
     typer.echo(f"{kind} {'opened' if action == GateAction.OPEN else 'closed'} for {key}")
 
 
-async def _post(endpoint: str, payload: dict[str, str]) -> tuple[int, str]:
+async def _post(endpoint: str, payload: dict[str, str], token: str) -> tuple[int, str]:
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(endpoint, data=json.dumps(payload)) as response,
+            session.post(endpoint, data=json.dumps(payload), headers=headers) as response,
         ):
             return response.status, await response.text(errors="replace")
     except aiohttp.InvalidURL:

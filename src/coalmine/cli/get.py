@@ -87,6 +87,23 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Item], list[str]]]] = {
 }
 
 
+OUTPUTS = ("table", "json", "yaml")
+
+
+def _redacted(item: Item) -> Item:
+    from coalmine.api.redaction import redact_object
+
+    return {**item, "manifest": redact_object(item["kind"], item["manifest"])}
+
+
+def _dump(items: list[Item], output: str) -> str:
+    if output == "json":
+        return json.dumps(items, indent=2)
+    import yaml
+
+    return yaml.safe_dump(items, sort_keys=False).rstrip()
+
+
 def get(
     resource: Annotated[
         str,
@@ -98,7 +115,14 @@ def get(
     state_dir: StateDir,
     namespace: Namespace = "default",
     all_namespaces: AllNamespaces = False,
-    output: Annotated[str, typer.Option("-o", "--output", help="table or json.")] = "table",
+    output: Annotated[str, typer.Option("-o", "--output", help="table, json or yaml.")] = "table",
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="Print alert and metric provider addresses and headers as stored.",
+        ),
+    ] = False,
 ) -> None:
     """List objects of the local runtime.
 
@@ -114,10 +138,14 @@ def get(
         raise CoalmineError(
             f"unknown resource {resource!r}; use one of {', '.join(sorted(set(KINDS)))}"
         )
+    if output not in OUTPUTS:
+        from coalmine.errors import CoalmineError
+
+        raise CoalmineError(f"-o {output}: use one of {', '.join(OUTPUTS)}")
     local = client(state_dir)
     items = local.objects(kind, None if all_namespaces else namespace)
-    if output == "json":
-        typer.echo(json.dumps(items, indent=2))
+    if output != "table":
+        typer.echo(_dump(items if show_secrets else [_redacted(i) for i in items], output))
         return
     if not items:
         others = {i["namespace"] for i in local.objects(kind)} if not all_namespaces else set()
@@ -127,7 +155,29 @@ def get(
     headers, row = COLUMNS.get(kind, ([], lambda _: []))
     prefix = ["NAMESPACE"] if all_namespaces else []
     rows = [
-        ([i["namespace"]] if all_namespaces else []) + [i["name"], *row(i), i.get("owner") or ""]
+        ([i["namespace"]] if all_namespaces else [])
+        + [i["name"], *_columns(i, row, len(headers)), _owner(i)]
         for i in items
     ]
     typer.echo(table([*prefix, "NAME", *headers, "OWNER"], rows))
+    for item in items:
+        if item.get("quarantined"):
+            typer.secho(_quarantine_note(item), fg=typer.colors.RED, err=True)
+
+
+def _columns(item: Item, row: Callable[[Item], list[str]], count: int) -> list[str]:
+    """A quarantined object may not have the fields the columns read: leave them blank."""
+    return ["-"] * count if item.get("quarantined") else row(item)
+
+
+def _owner(item: Item) -> str:
+    return "QUARANTINED" if item.get("quarantined") else item.get("owner") or ""
+
+
+def _quarantine_note(item: Item) -> str:
+    """How a quarantined object is shown: what is wrong and how to fix it."""
+    found = item["quarantined"]
+    return (
+        f"{item['kind'].lower()}/{item['name']} is quarantined (not served): {found['reason']}\n"
+        f"  fix: {found['fix']}"
+    )

@@ -52,6 +52,20 @@ def up(
     loadtester_port: Annotated[
         int, typer.Option(help="Port of the built-in load tester on 127.0.0.1 (0: a free one).")
     ] = 0,
+    loadtester_commands: Annotated[
+        bool,
+        typer.Option(
+            "--loadtester-commands",
+            help="Let the built-in load tester run cmd and bash webhook tasks (off by default;"
+            " requests need the API's token either way).",
+        ),
+    ] = False,
+    max_request_mib: Annotated[
+        float,
+        typer.Option(
+            help="Largest apply the API accepts, in MiB (one document: half of it).", min=0.01
+        ),
+    ] = 8.0,  # api.parsing.DEFAULT_LIMITS (not imported here: --help stays fast)
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     log_json: Annotated[bool, typer.Option(help="Log JSON lines.")] = False,
     dashboard: Annotated[
@@ -70,8 +84,10 @@ def up(
     Example:  coalmine up --state-dir .coalmine --gateway 127.0.0.1:8080
     """
     import asyncio
+    from dataclasses import replace
 
     from coalmine.api.common import parse_duration
+    from coalmine.api.parsing import DEFAULT_LIMITS, MIB
     from coalmine.local.runtime import RuntimeSettings
     from coalmine.logs import configure_logging
 
@@ -88,7 +104,13 @@ def up(
         gateway_port=port,
         min_interval=floor,
         loadtester_port=loadtester_port,
+        loadtester_commands=loadtester_commands,
         prometheus=prometheus,
+        parse_limits=replace(
+            DEFAULT_LIMITS,
+            max_request_bytes=int(max_request_mib * MIB),
+            max_document_bytes=int(max_request_mib * MIB / 2),
+        ),
     )
     if prometheus and shutil.which("prometheus") is None:
         raise CoalmineError(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     from coalmine.api.loading import LoadedFile
+    from coalmine.errors import Problem
 
 __all__ = ["manifest_paths", "validate"]
 
@@ -43,7 +44,8 @@ def validate(
     for Flagger (apiVersion flagger.app/v1beta1) are accepted as they are. Metric
     queries are checked too: unknown {{ variables }}, and templateVariables that a
     Canary's template (when it is among the files) needs but does not get. Other kinds
-    are skipped, unless --local asks to check them against what `coalmine up` supports.
+    are skipped, unless --local asks to check them against what `coalmine up` supports;
+    then the routes they make are also validated by Envoy itself, as `apply` does.
     Exit code 0 when all is valid, 1 when anything is not.
 
     Example:  coalmine validate -f examples/canaries/ -f my-canary.yaml
@@ -59,6 +61,10 @@ def validate(
     query_problems = check_metric_queries(
         resource for _, loaded in loaded_files for resource in loaded.resources
     )
+    if local and not any(loaded.problems for _, loaded in loaded_files):
+        query_problems += _envoy_problems(
+            [r for _, loaded in loaded_files for r in loaded.resources]
+        )
     faulty = {problem.document for problem in query_problems}
     problems = len(query_problems)
     for path, loaded in loaded_files:
@@ -72,6 +78,17 @@ def validate(
         raise typer.Exit(1)
     if not quiet:
         typer.echo(f"{documents} document(s) valid")
+
+
+def _envoy_problems(resources: list[Any]) -> list[Problem]:
+    """What Envoy itself refuses in these objects (as `coalmine up` would translate them)."""
+    import asyncio
+    import tempfile
+
+    from coalmine.local.admission import envoy_problems
+
+    with tempfile.TemporaryDirectory(prefix="coalmine-validate-") as scratch:
+        return asyncio.run(envoy_problems(resources, Path(scratch)))
 
 
 def _report(path: Path, loaded: LoadedFile, faulty: set[str], *, quiet: bool) -> int:

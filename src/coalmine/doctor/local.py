@@ -21,7 +21,8 @@ TIMEOUT_SECONDS = 3.0
 
 def local_checks(state_dir: Path) -> list[Check]:
     health, up = _up(state_dir)
-    checks = [up, _envoy(health, state_dir), _writable(state_dir), _prometheus()]
+    checks = [up, _envoy(health, state_dir), _writable(state_dir), _quarantine(health)]
+    checks.append(_prometheus())
     if health and health.get("prometheus"):
         checks.append(_prometheus_ready(str(health["prometheus"])))
     return checks
@@ -39,6 +40,19 @@ def _up(state_dir: Path) -> tuple[dict[str, Any] | None, Check]:
         )
     detail = f"pid {health.get('pid')}, gateway {health.get('gateway')}"
     return health, Check.ok(name, detail)
+
+
+def _quarantine(health: dict[str, Any] | None) -> Check:
+    """Objects `coalmine up` found in its store and could not serve (see local.admission)."""
+    name = "every stored object served"
+    if health is None:
+        return Check.fail(name, "not checked: coalmine up is not running", "start coalmine up")
+    found = health.get("quarantined") or []
+    if not found:
+        return Check.ok(name, "none quarantined")
+    detail = "; ".join(f"{q['object']} (namespace {q['namespace']}): {q['reason']}" for q in found)
+    fixes = " | ".join(str(q["fix"]) for q in found)
+    return Check.fail(name, f"{len(found)} quarantined: {detail}", fixes)
 
 
 def _envoy(health: dict[str, Any] | None, state_dir: Path) -> Check:

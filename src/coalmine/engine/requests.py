@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from coalmine.api.canary import Canary
+from coalmine.api.parsing import ParseError, load_json
 from coalmine.engine.decision import Event
 
 __all__ = [
@@ -66,8 +67,8 @@ def request_annotation(request_id: str, action: Action, by: str) -> dict[str, st
 
 def _parse(text: str) -> Request:
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = load_json(text, source=REQUEST_ANNOTATION)
+    except ParseError:  # not JSON, or too deep or too large: an id without an action
         return Request(id=text, action=None)
     if not isinstance(data, dict):
         return Request(id=text, action=None)

@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from coalmine import __version__
 from coalmine.api.canary import Canary, CanaryWebhook, Phase
+from coalmine.api.redaction import redact_url
 from coalmine.engine.observations import HookResult
 from coalmine.hooks.payload import encode, webhook_payload
 
-__all__ = ["HttpHooks", "RetryPolicy", "shorten"]
+__all__ = [
+    "LOADTESTER_NAMES",
+    "HttpHooks",
+    "RetryPolicy",
+    "TokenFor",
+    "loadtester_token",
+    "shorten",
+]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +40,24 @@ MAX_MESSAGE = 500
 for a Kubernetes event (1 KiB)."""
 
 _HEADERS = {"Content-Type": "application/json", "User-Agent": f"coalmine/{__version__}"}
+
+
+TokenFor = Callable[[str], str | None]
+"""A webhook URL to the bearer token it must carry (None: no Authorization header)."""
+
+LOADTESTER_NAMES = ("loadtester", "flagger-loadtester")
+"""Service names a load tester answers to in a cluster, as in Flagger's examples."""
+
+
+def loadtester_token(token: str | None, names: tuple[str, ...] = LOADTESTER_NAMES) -> TokenFor:
+    """Send `token` only to URLs whose host is a load tester's Service (`loadtester.ns`,
+    `flagger-loadtester.ns.svc.cluster.local`): never to any other webhook."""
+
+    def token_for(url: str) -> str | None:
+        host = urlsplit(url).hostname or ""
+        return token if token and host.split(".")[0] in names else None
+
+    return token_for
 
 
 @dataclass(frozen=True)
@@ -59,8 +87,12 @@ class HttpHooks:
     The session is created on first use, inside the running event loop.
     """
 
-    def __init__(self, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, *, retry: RetryPolicy | None = None, token_for: TokenFor | None = None
+    ) -> None:
         self.retry = retry or RetryPolicy()
+        self.token_for = token_for
+        """The bearer token to send to a URL (the load tester's), or None to send none."""
         self._session: aiohttp.ClientSession | None = None
 
     async def call(self, canary: Canary, webhook: CanaryWebhook, phase: Phase) -> HookResult:
@@ -82,15 +114,20 @@ class HttpHooks:
                 if attempt == retries:
                     suffix = f" (after {retries + 1} attempts)" if retries else ""
                     return HookResult(False, failure.message + suffix)
-                log.info("webhook %s: %s; retrying", url, failure.message)
+                shown = redact_url(url)  # webhook URLs may carry tokens; logs get the host only
+                log.info("webhook %s: %s; retrying", shown, failure.message.replace(url, shown))
                 await asyncio.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt always returns")
 
     async def _attempt(self, url: str, body: bytes, seconds: float) -> HookResult:
         session = self._open()
+        headers = dict(_HEADERS)
+        token = self.token_for(url) if self.token_for is not None else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             async with session.post(
-                url, data=body, headers=_HEADERS, timeout=aiohttp.ClientTimeout(total=seconds)
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=seconds)
             ) as response:
                 text = await response.text(errors="replace")
         except TimeoutError:

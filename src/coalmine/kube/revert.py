@@ -1,7 +1,8 @@
 """Deleting a Canary with `revertOnDeletion`: the service runs on as if coalmine never came.
 
 In the order Flagger's finalizer follows, so that no request finds nothing to serve it:
-1. status Terminating;
+1. status Terminating, and all traffic to the primary (the last analysed release) when
+   the primary runs, so that an analysis in progress stops sending users to the new release;
 2. the target is scaled back up (to its replicas before coalmine scaled it down), and
    the revert waits for it to be ready, up to the progress deadline counted from the
    deletion, after which it goes on with a Warning (a deletion must end);
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
+from coalmine.engine.observations import Routes
 from coalmine.engine.readiness import judge_readiness
 from coalmine.engine.status import to_phase
 from coalmine.errors import CoalmineError
@@ -49,6 +51,9 @@ class Reverter:
 
     async def revert(self, canary: Canary, deleting_since: datetime) -> None:
         canary = await self._to(canary, Phase.TERMINATING)
+        primary = await self.workload.observe_primary(canary)
+        if primary is not None and primary.available > 0:
+            await self.router.set_routes(canary, Routes.all_primary())
         target = await self.workload.target(canary)
         await self.workload.scale_canary(canary, up=True)
         await self._wait_for_target(canary, deleting_since)

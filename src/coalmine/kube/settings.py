@@ -93,6 +93,12 @@ class AnalysisSettings:
     """The floor of analysis.interval; Canaries with a shorter interval are invalid."""
     allow_cross_namespace_refs: bool = False
     """May a Canary name a MetricTemplate or AlertProvider in another namespace?"""
+    loadtester_token: str | None = field(
+        default_factory=lambda: os.environ.get("COALMINE_LOADTESTER_TOKEN") or None, repr=False
+    )
+    """Sent as a bearer token to webhooks addressed to a load tester Service
+    (`loadtester.*`, `flagger-loadtester.*`) and to no other URL; from
+    $COALMINE_LOADTESTER_TOKEN. Needed when the load tester runs with commands enabled."""
     invalid_recheck: timedelta = timedelta(seconds=60)
     """How long an invalid Canary waits before it is read again (an edit wakes it sooner)."""
 

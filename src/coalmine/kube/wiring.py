@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
+from coalmine.hooks.http import loadtester_token
 from coalmine.kube.client import KubeClient
 from coalmine.kube.events import KubeEvents
 from coalmine.kube.istio import IstioRouter
@@ -70,7 +71,7 @@ def wire(
     compat = settings.scope.flagger_compat
     secrets = KubeSecrets(client)
     events = KubeEvents(client, instance=settings.identity)
-    hooks = HttpHooks()
+    hooks = HttpHooks(token_for=loadtester_token(settings.analysis.loadtester_token))
     notifier = AlertingNotifier(
         inner=EventWebhookNotifier(events, hooks),
         providers=KubeAlertProviders(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["BadRequest", "HookPayload", "read_payload"]
+from coalmine.api.parsing import ParseError, load_json
+
+__all__ = ["BadRequest", "Forbidden", "HookPayload", "read_payload"]
 
 
 class BadRequest(Exception):
     """The request cannot be served as sent; the message says what to fix (HTTP 400)."""
+
+
+class Forbidden(BadRequest):
+    """The load tester will not do this as started; the message says how to allow it (403)."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,9 @@ class HookPayload:
 
 async def read_payload(request: web.Request) -> HookPayload:
     try:
-        body = json.loads(await request.read() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
+        body = load_json(await request.read() or b"null")
+    except ParseError as error:
+        raise BadRequest(str(error)) from None
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object like {"name": ..., "namespace": ...}')
     name, namespace = body.get("name"), body.get("namespace")

@@ -30,7 +30,7 @@ from coalmine.loadtester.background import BackgroundTasks, TaskKey
 from coalmine.loadtester.commands import CommandResult, RunningCommand
 from coalmine.loadtester.load import plan_from_metadata
 from coalmine.loadtester.logs import log_event
-from coalmine.loadtester.payload import BadRequest, HookPayload, read_payload
+from coalmine.loadtester.payload import BadRequest, Forbidden, HookPayload, read_payload
 
 __all__ = ["TASK_TYPES", "LoadRunner", "TaskHandler", "TaskSettings"]
 
@@ -48,6 +48,18 @@ class TaskSettings:
     blocking_timeout: float = 600.0
     """Seconds a blocking task (bash) may run when metadata.timeout is not set. Set the
     webhook's own timeout to match: the webhook gives up on its own deadline."""
+    commands: bool = False
+    """Run `cmd` and `bash` tasks. Off unless asked for (`--enable-commands`): anyone who
+    can reach the port could otherwise run programs as the load tester's user."""
+    token: str | None = None
+    """When set, every request must carry `Authorization: Bearer <token>`. Required
+    with `commands`."""
+
+    def __post_init__(self) -> None:
+        if self.commands and not self.token:
+            raise ValueError(
+                "commands need a token: set COALMINE_LOADTESTER_TOKEN (or --token-file)"
+            )
 
 
 class TaskHandler:
@@ -65,6 +77,9 @@ class TaskHandler:
         try:
             payload = await read_payload(request)
             return await self._dispatch(payload)
+        except Forbidden as error:
+            log_event("task refused", payload, level=logging.WARNING, reason=str(error))
+            return web.Response(status=403, text=str(error))
         except BadRequest as error:
             log_event("task refused", payload, level=logging.WARNING, reason=str(error))
             return web.Response(status=400, text=str(error))
@@ -73,6 +88,11 @@ class TaskHandler:
         if not payload.metadata:
             raise BadRequest("metadata not found in payload: set metadata.type and its fields")
         kind = payload.metadata.get("type", "cmd")
+        if kind in ("cmd", "bash") and not self.settings.commands:
+            raise Forbidden(
+                f"{kind} tasks are off: start the load tester with --enable-commands"
+                " (and a token) to run commands"
+            )
         if kind == "cmd":
             return await self._cmd(payload)
         if kind == "bash":

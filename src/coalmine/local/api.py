@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,13 +19,22 @@ from prometheus_client import CollectorRegistry
 
 from coalmine import __version__
 from coalmine.api.common import parse_duration
+from coalmine.api.parsing import DEFAULT_LIMITS, ParseError, ParseLimits, load_json
 from coalmine.engine.requests import Action
 from coalmine.errors import CoalmineError, ManifestError, NotFound
 from coalmine.local.objects import Applied
-from coalmine.local.store import EventRecord, StoredObject
+from coalmine.local.store import EventRecord, QuarantinedObject, StoredObject
 from coalmine.telemetry import add_metrics_route
 
-__all__ = ["ApiEndpoint", "ControlPlane", "bound_port", "endpoint_file", "make_app", "serve"]
+__all__ = [
+    "ApiEndpoint",
+    "ControlPlane",
+    "bound_port",
+    "endpoint_file",
+    "make_app",
+    "new_token",
+    "serve",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,6 +47,10 @@ class ControlPlane(Protocol):
     async def delete(self, text: str, source: str) -> list[Applied]: ...
 
     def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]: ...
+
+    def quarantined(self, kind: str | None, namespace: str | None) -> list[QuarantinedObject]:
+        """Stored objects set aside at start-up because they cannot be served."""
+        ...
 
     def get(self, kind: str, namespace: str, name: str) -> StoredObject: ...
 
@@ -92,10 +105,20 @@ PUBLIC_PATHS = ("/metrics",)
 """Served without the token, for Prometheus to scrape."""
 
 
+LIMITS = web.AppKey("limits", ParseLimits)
+
+
 def make_app(
-    plane: ControlPlane, token: str, registry: CollectorRegistry | None = None
+    plane: ControlPlane,
+    token: str,
+    registry: CollectorRegistry | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> web.Application:
-    app = web.Application(middlewares=[_errors, _auth(token)])
+    """The API's routes. Bodies above `limits.max_request_bytes` get 413 before they are read."""
+    app = web.Application(
+        middlewares=[_errors, _auth(token)], client_max_size=limits.max_request_bytes
+    )
+    app[LIMITS] = limits
     if registry is not None:
         add_metrics_route(app, registry)
     app.router.add_get("/v1/health", _health(plane))
@@ -118,10 +141,15 @@ async def serve(
     state_dir: Path,
     host: str = "127.0.0.1",
     registry: CollectorRegistry | None = None,
+    *,
+    token: str | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> tuple[web.AppRunner, ApiEndpoint]:
-    """Start the API on a free port and publish its address and token in the state directory."""
-    token = secrets.token_urlsafe(32)
-    runner = web.AppRunner(make_app(plane, token, registry), access_log=None)
+    """Start the API on a free port and publish its address and token in the state directory.
+
+    The token is made here unless given (the runtime gives its load tester the same one)."""
+    token = token or new_token()
+    runner = web.AppRunner(make_app(plane, token, registry, limits), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
@@ -133,6 +161,10 @@ async def serve(
     temporary.chmod(0o600)
     temporary.replace(path)
     return runner, endpoint
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def bound_port(site: web.TCPSite) -> int:
@@ -178,8 +210,10 @@ def _health(plane: ControlPlane) -> Handler:
 
 def _apply(plane: ControlPlane, *, delete: bool) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        text, source = str(body.get("text", "")), str(body.get("source", "<input>"))
+        body = await _body(request)
+        text, source = body.get("text", ""), body.get("source", "<input>")
+        if not isinstance(text, str) or not isinstance(source, str):
+            raise CoalmineError('give {"text": "<YAML>", "source": "<file name>"} (strings)')
         done = await (plane.delete if delete else plane.apply)(text, source)
         return web.json_response({"results": [asdict(a) for a in done]})
 
@@ -188,8 +222,10 @@ def _apply(plane: ControlPlane, *, delete: bool) -> Handler:
 
 def _objects(plane: ControlPlane) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        found = plane.objects(request.query.get("kind"), request.query.get("namespace"))
-        return web.json_response({"items": [_object_json(o) for o in found]})
+        kind, namespace = request.query.get("kind"), request.query.get("namespace")
+        found = [_object_json(o) for o in plane.objects(kind, namespace)]
+        found += [_quarantined_json(q) for q in plane.quarantined(kind, namespace)]
+        return web.json_response({"items": found})
 
     return handler
 
@@ -197,8 +233,11 @@ def _objects(plane: ControlPlane) -> Handler:
 def _object(plane: ControlPlane) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        stored = plane.get(info["kind"], info["namespace"], info["name"])
-        return web.json_response(_object_json(stored))
+        kind, namespace, name = info["kind"], info["namespace"], info["name"]
+        for quarantined in plane.quarantined(kind, namespace):
+            if quarantined.name == name:
+                return web.json_response(_quarantined_json(quarantined))
+        return web.json_response(_object_json(plane.get(kind, namespace, name)))
 
     return handler
 
@@ -209,8 +248,8 @@ def _events(plane: ControlPlane) -> Handler:
         found = plane.events(
             query.get("namespace"),
             query.get("name"),
-            int(query.get("after", "0")),
-            int(query.get("limit", "200")),
+            _count(query, "after", 0),
+            _count(query, "limit", 200),
         )
         return web.json_response({"items": [_event_json(e) for e in found]})
 
@@ -299,13 +338,23 @@ def _set_env(plane: ControlPlane) -> Handler:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object a request carries, read within the parse limits (else 400)."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise CoalmineError("the request body must be a JSON object") from None
+        body = load_json(await request.read(), limits=request.app[LIMITS])
+    except ParseError as error:  # the body, not a manifest: 400, not 422
+        raise CoalmineError(str(error)) from None
     if not isinstance(body, dict):
         raise CoalmineError("the request body must be a JSON object")
     return body
+
+
+def _count(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise CoalmineError(f"{name}: give a whole number, got {text!r}")
+    return int(text)
 
 
 def _object_json(stored: StoredObject) -> dict[str, Any]:
@@ -318,6 +367,18 @@ def _object_json(stored: StoredObject) -> dict[str, Any]:
         "owner": stored.owner,
         "generation": stored.generation,
         "updated": stored.updated.isoformat(),
+    }
+
+
+def _quarantined_json(found: QuarantinedObject) -> dict[str, Any]:
+    return {
+        "kind": found.kind,
+        "namespace": found.namespace,
+        "name": found.name,
+        "manifest": found.manifest,
+        "status": None,
+        "owner": found.owner,
+        "quarantined": {"reason": found.reason, "fix": found.fix, "since": found.time.isoformat()},
     }
 
 

@@ -112,6 +112,15 @@ class CanaryRunner:
         if event is not None:
             event.set()
 
+    async def forget(self, namespace: str, name: str) -> None:
+        """Stop one canary's task and wait until it has stopped (before it is deleted)."""
+        task = self.tasks.pop((namespace, name), None)
+        self.wakeups.pop((namespace, name), None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def stop(self) -> None:
         tasks = list(self.tasks.values())
         for task in tasks:

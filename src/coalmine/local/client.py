@@ -135,6 +135,11 @@ def _as_error(error: urllib.error.HTTPError) -> CoalmineError:
         return ManifestError([Problem(**p) for p in answer["problems"]])
     if error.code == 404:
         return NotFound(message)
+    if error.code == 413:
+        return CoalmineError(
+            "the request is larger than coalmine up accepts; split the manifests, or start"
+            " coalmine up with a larger --max-request-mib"
+        )
     if error.code == 401:
         return Unavailable(f"{message}: the state directory belongs to another coalmine up")
     return CoalmineError(message)

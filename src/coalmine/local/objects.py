@@ -7,6 +7,7 @@ subset or Gateway), and writes nothing unless everything is right.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store, StoredObject
 
 __all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]
@@ -67,28 +69,68 @@ class ObjectBook:
         return loaded.resources
 
     def apply(self, text: str, source: str = "<input>") -> list[Applied]:
+        """parse, check and write in one go (the runtime also asks Envoy in between)."""
         resources = self.parse(text, source)
+        self.check(resources)
+        return self.write(resources)
+
+    def check(self, resources: list[Model]) -> None:
+        """Raise ManifestError when the resources do not fit with each other and the store."""
         problems = _cross_check(resources, self.store)
         if problems:
             raise ManifestError(problems)
+
+    def write(self, resources: list[Model]) -> list[Applied]:
+        """Store the resources in one transaction; a quarantined one they replace is released."""
         applied = []
         with self.store.transaction():
             for resource in resources:
+                self.store.release(*label_of(resource))
                 applied.append(self._put(resource))
         return applied
 
-    def delete(self, text: str, source: str = "<input>") -> list[Applied]:
+    def parse_deletion(self, text: str, source: str = "<input>") -> list[Model]:
+        """The objects a delete names; NotFound (nothing deleted) when one is not stored."""
         loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
         if loaded.problems:
             raise ManifestError(loaded.problems)
-        missing = [label_of(r) for r in loaded.resources if self.store.get(*label_of(r)) is None]
+        quarantined = {q.kind_key for q in self.store.quarantined()}
+        missing = [
+            label_of(r)
+            for r in loaded.resources
+            if self.store.get(*label_of(r)) is None and label_of(r) not in quarantined
+        ]
         if missing:
             names = ", ".join(f"{k.lower()}/{n} (namespace {ns})" for k, ns, n in missing)
             raise NotFound(f"not found, nothing deleted: {names}")
+        return loaded.resources
+
+    def remove(self, resources: list[Model]) -> list[Applied]:
         with self.store.transaction():
-            for resource in loaded.resources:
+            for resource in resources:
                 self.store.delete(*label_of(resource))
-        return [Applied(*label_of(r), "deleted") for r in loaded.resources]
+                self.store.release(*label_of(resource))
+        return [Applied(*label_of(r), "deleted") for r in resources]
+
+    def delete(self, text: str, source: str = "<input>") -> list[Applied]:
+        return self.remove(self.parse_deletion(text, source))
+
+    def quarantine_invalid(self) -> list[tuple[str, str, str]]:
+        """Quarantine every stored object that no longer validates (stored by an older
+        coalmine, or edited by hand), so that the runtime serves everything else."""
+        moved = []
+        for stored in self.store.objects():
+            try:
+                if stored.kind == "Canary":
+                    self.model(stored)  # a canary's status is read back too
+                else:
+                    parse_resource(
+                        stored.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0)
+                    )
+            except ManifestError as error:
+                self.store.quarantine(*stored.key, reason=str(error))
+                moved.append(stored.key)
+        return moved
 
     def get(self, kind: str, namespace: str, name: str) -> StoredObject:
         stored = self.store.get(kind, namespace, name)
@@ -111,11 +153,32 @@ class ObjectBook:
         kind, namespace, name = label_of(resource)
         manifest = _user_manifest(resource)
         before = self.store.get(kind, namespace, name)
+        if before is not None and before.owner is not None and kind in TAKEN_OVER_KINDS:
+            return self._merge(before, manifest)
         after = self.store.put(kind, namespace, name, manifest, owner=None)
         if before is None:
             return Applied(kind, namespace, name, "created")
         changed = after.generation != before.generation
         return Applied(kind, namespace, name, "configured" if changed else "unchanged")
+
+    def _merge(self, current: StoredObject, manifest: dict[str, Any]) -> Applied:
+        """A user's object that a canary has taken over keeps serving the canary's spec;
+        the user's manifest becomes the one the canary gives back when it is deleted (the
+        `coalmine.dev/original` annotation). Re-applying the same manifest changes nothing,
+        and a changed one changes nothing that serves until the canary lets go."""
+        metadata = current.manifest["metadata"]
+        annotations = {
+            **(metadata.get("annotations") or {}),
+            ORIGINAL: json.dumps(manifest, sort_keys=True),
+        }
+        merged = {**current.manifest, "metadata": {**metadata, "annotations": annotations}}
+        after = self.store.put(*current.key, merged, owner=current.owner)
+        action: Action = "configured" if after.generation != current.generation else "unchanged"
+        return Applied(*current.key, action)
+
+
+TAKEN_OVER_KINDS = ("Service", "VirtualService")
+"""Kinds a canary takes over from the user (and gives back when deleted)."""
 
 
 def _user_manifest(resource: Model) -> dict[str, Any]:

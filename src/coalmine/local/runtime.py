@@ -20,30 +20,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
+from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment, Service
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.history.local import store_records
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
+from coalmine.loadtester import TaskSettings
 from coalmine.loadtester import create_app as create_loadtester
-from coalmine.local.api import ApiEndpoint, bound_port, serve
+from coalmine.local.admission import Key, objects_after, quarantine_unservable
+from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings, Listener
+from coalmine.local.files import make_private_dir
 from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
-from coalmine.local.objects import Applied, ObjectBook
+from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.processes import LocalDeployments, ProcessSettings
+from coalmine.local.release import release_canary
 from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.sampling import BaselineSampler
-from coalmine.local.store import EventRecord, Store, StoredObject
+from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
     Recorders,
@@ -85,6 +91,10 @@ class RuntimeSettings:
     restore_timeout_seconds: float = 30.0
     """At start, how long to wait for the stored Deployments' replicas to be ready before
     routing to them and resuming canaries."""
+    parse_limits: ParseLimits = DEFAULT_LIMITS
+    """Size, alias and depth limits on what the API accepts."""
+    loadtester_commands: bool = False
+    """Let the built-in load tester run cmd and bash tasks (with the API's token)."""
     loadtester_port: int = 0
     """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
     as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
@@ -96,7 +106,9 @@ class LocalRuntime:
     def __init__(self, settings: RuntimeSettings) -> None:
         self.settings = settings
         state = settings.state_dir
-        state.mkdir(parents=True, exist_ok=True)
+        make_private_dir(state)
+        self.token = new_token()
+        """The API's token; the built-in load tester requires it too."""
         self.store = Store(state / "state.db")
         self.book = ObjectBook(self.store, min_interval=settings.min_interval)
         self.processes = LocalDeployments(
@@ -107,8 +119,9 @@ class LocalRuntime:
         self.warnings: list[str] = []
         self.registry = CollectorRegistry()
         self.resolver = Resolver(self._gateway, self._loadtester_address, self._is_served)
-        self.hooks = HttpHooks()
+        self.hooks = HttpHooks(token_for=self._loadtester_token)
         self._sync_lock = asyncio.Lock()
+        self._apply_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[web.AppRunner] = []
         self._loadtester: tuple[str, int] | None = None
@@ -128,12 +141,19 @@ class LocalRuntime:
             log.info("stopped %d processes left by a previous coalmine up", len(killed))
         listener = Listener(host=self.settings.gateway_host, port=self.settings.gateway_port)
         await self.envoy.start(DataPlane(listeners=(listener,)))
+        await self._quarantine()
         await self._start_loadtester()
         await self.sync_workloads()
         await self._until_restored()
         await self.sync()
         self._tasks.append(asyncio.create_task(self._follow_endpoints(), name="endpoints"))
-        api, self.api = await serve(self, self.settings.state_dir, registry=self.registry)
+        api, self.api = await serve(
+            self,
+            self.settings.state_dir,
+            registry=self.registry,
+            token=self.token,
+            limits=self.settings.parse_limits,
+        )
         self._servers.append(api)
         if self.settings.prometheus:
             await self._start_prometheus()
@@ -311,7 +331,8 @@ class LocalRuntime:
     # Names and the load tester ----------------------------------------------------------
 
     async def _start_loadtester(self) -> None:
-        app = create_loadtester(run_load=resolving_load(generate_load, self.resolver))
+        settings = TaskSettings(commands=self.settings.loadtester_commands, token=self.token)
+        app = create_loadtester(settings, run_load=resolving_load(generate_load, self.resolver))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.settings.loadtester_port)
@@ -321,6 +342,11 @@ class LocalRuntime:
 
     def _loadtester_address(self) -> tuple[str, int] | None:
         return self._loadtester
+
+    def _loadtester_token(self, url: str) -> str | None:
+        """The built-in load tester wants the API's token; no other webhook gets it."""
+        parts = urlsplit(url)
+        return self.token if (parts.hostname, parts.port) == self._loadtester else None
 
     def _is_served(self, host: str) -> bool:
         """Whether the gateway answers for exactly this name (wildcards do not count, so
@@ -339,17 +365,57 @@ class LocalRuntime:
     # The control plane the API serves --------------------------------------------------
 
     async def apply(self, text: str, source: str) -> list[Applied]:
-        applied = self.book.apply(text, source)
+        """Parsed off the event loop (bounded by the parse limits), checked by the models,
+        against the store and by Envoy, and only then stored: all or nothing."""
+        async with self._apply_lock:
+            resources = await asyncio.to_thread(self.book.parse, text, source)
+            self.book.check(resources)
+            await self._admit(objects_after(self.store, put=resources))
+            applied = self.book.write(resources)
         await self.sync()
         return applied
 
     async def delete(self, text: str, source: str) -> list[Applied]:
-        deleted = self.book.delete(text, source)
-        for item in deleted:
-            if item.kind == "Canary":
-                release_objects(self.store, item.namespace, item.name)
+        async with self._apply_lock:
+            resources = await asyncio.to_thread(self.book.parse_deletion, text, source)
+            keys = {label_of(r) for r in resources}
+            await self._admit(objects_after(self.store, removed=keys))
+            for namespace, name in sorted((ns, n) for k, ns, n in keys if k == "Canary"):
+                await self._release_canary(namespace, name, keys)
+            deleted = self.book.remove(resources)
         await self.sync()
         return deleted
+
+    async def _release_canary(self, namespace: str, name: str, deleted: set[Key]) -> None:
+        """Before a Canary goes: all traffic to its primary, served by Envoy, then the
+        user's own objects back (see local.release). When its target goes in the same
+        request, the user is removing the service: what the Canary made goes too."""
+        canary = self._load_canary(namespace, name)
+        await self.runner.forget(namespace, name)
+        target = ("Deployment", namespace, canary.spec.target_ref.name) if canary else None
+        if canary is not None and target not in deleted:
+            await release_canary(
+                canary, self.store, self.processes, self.sync_workloads, self.sync_dataplane
+            )
+        else:
+            release_objects(self.store, namespace, name)
+
+    async def _admit(self, objects: Objects) -> None:
+        """Raise EnvoyRejected when Envoy would refuse the routes these objects make."""
+        await self.envoy.check(translate(objects, self._endpoints, *self._gateway()).plane)
+
+    async def _quarantine(self) -> None:
+        """Objects stored by an older coalmine (or by hand) that cannot be served are set
+        aside, so that everything else serves; get, describe and doctor show them."""
+        moved = self.book.quarantine_invalid()
+        moved += await quarantine_unservable(self.store, self._admit)
+        for kind, namespace, name in moved:
+            log.warning(
+                "%s %s (namespace %s) quarantined: it cannot be served; see coalmine doctor",
+                kind.lower(),
+                name,
+                namespace,
+            )
 
     async def request(self, namespace: str, name: str, action: Action, by: str) -> StoredObject:
         return await self.changes.request(namespace, name, action, by)
@@ -368,6 +434,9 @@ class LocalRuntime:
     def objects(self, kind: str | None, namespace: str | None) -> list[StoredObject]:
         found = self.store.objects(kind, namespace)
         return [self._with_live_status(o) for o in found]
+
+    def quarantined(self, kind: str | None, namespace: str | None) -> list[QuarantinedObject]:
+        return self.store.quarantined(kind, namespace)
 
     def get(self, kind: str, namespace: str, name: str) -> StoredObject:
         stored = self.store.get(kind, namespace, name)
@@ -397,6 +466,11 @@ class LocalRuntime:
             "stateDir": str(self.settings.state_dir),
             "started": self.started.isoformat(),
             "warnings": self.warnings,
+            "quarantined": [
+                {"object": f"{q.kind.lower()}/{q.name}", "namespace": q.namespace}
+                | {"reason": q.reason, "fix": q.fix}
+                for q in self.store.quarantined()
+            ],
         }
 
     def _with_live_status(self, stored: StoredObject) -> StoredObject:

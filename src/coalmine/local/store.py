@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CheckRecord", "EventRecord", "SampleRecord", "Store", "StoredObject", "TickRecord"]
+__all__ = [
+    "CheckRecord",
+    "EventRecord",
+    "QuarantinedObject",
+    "SampleRecord",
+    "Store",
+    "StoredObject",
+    "TickRecord",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -80,7 +88,21 @@ CREATE TABLE IF NOT EXISTS samples (
 );
 CREATE INDEX IF NOT EXISTS samples_by_canary ON samples (namespace, canary, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    status TEXT,
+    owner TEXT,
+    reason TEXT NOT NULL,
+    time TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+);
 """
+
+PRIVATE_FILE = 0o600
+"""The database and its WAL hold alert addresses and tokens: the owner's alone."""
 
 
 @dataclass(frozen=True)
@@ -161,12 +183,21 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        path.touch(mode=PRIVATE_FILE)  # SQLite gives its WAL and shm the database's mode
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._add_column("ticks", "revision", "TEXT NOT NULL DEFAULT ''")
+        self._make_private()
+
+    def _make_private(self) -> None:
+        """Mode 0600 for the database, its WAL and shm, also when an older run made them 0644."""
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.chmod(PRIVATE_FILE)
 
     def close(self) -> None:
         self._db.close()
@@ -256,6 +287,53 @@ class Store:
         self._next_revision()
         cursor = self._db.execute(
             "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        )
+        return cursor.rowcount > 0
+
+    # Quarantine: stored objects the runtime cannot serve -------------------------------
+
+    def quarantine(self, kind: str, namespace: str, name: str, reason: str) -> None:
+        """Move an object out of the served set, keeping it (and why) for get and doctor."""
+        with self.transaction():
+            stored = self.get(kind, namespace, name)
+            if stored is None:
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO quarantine (kind, namespace, name, manifest, status,"
+                " owner, reason, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    namespace,
+                    name,
+                    json.dumps(stored.manifest, sort_keys=True),
+                    json.dumps(stored.status, sort_keys=True) if stored.status else None,
+                    stored.owner,
+                    reason,
+                    _now(),
+                ),
+            )
+            self.delete(kind, namespace, name)
+
+    def quarantined(
+        self, kind: str | None = None, namespace: str | None = None
+    ) -> list[QuarantinedObject]:
+        clauses, args = [], []
+        for column, value in (("kind", kind), ("namespace", namespace)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT * FROM quarantine{where} ORDER BY kind, namespace, name",  # noqa: S608
+            args,
+        )
+        return [_quarantined(row) for row in rows]
+
+    def release(self, kind: str, namespace: str, name: str) -> bool:
+        """Forget a quarantined object (the user applied a new one, or deleted it)."""
+        cursor = self._db.execute(
+            "DELETE FROM quarantine WHERE kind = ? AND namespace = ? AND name = ?",
             (kind, namespace, name),
         )
         return cursor.rowcount > 0
@@ -449,6 +527,42 @@ class Store:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class QuarantinedObject:
+    """An object found unservable at start-up: kept out of Envoy and the canaries."""
+
+    kind: str
+    namespace: str
+    name: str
+    manifest: dict[str, Any]
+    owner: str | None
+    reason: str
+    time: datetime
+
+    @property
+    def kind_key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def fix(self) -> str:
+        return (
+            f"correct {self.kind.lower()} {self.name} (namespace {self.namespace}) and apply it"
+            " again (coalmine apply -f FILE), or remove it (coalmine delete -f FILE)"
+        )
+
+
+def _quarantined(row: sqlite3.Row) -> QuarantinedObject:
+    return QuarantinedObject(
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        manifest=json.loads(row["manifest"]),
+        owner=row["owner"],
+        reason=row["reason"],
+        time=datetime.fromisoformat(row["time"]),
+    )
 
 
 def _object(row: sqlite3.Row) -> StoredObject:

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import yaml
-
+from coalmine.api.parsing import ParseError, load_yaml_documents
 from coalmine.errors import CoalmineError, NotFound
 
 __all__ = [
@@ -111,13 +110,12 @@ class FileCredentialSource:
 
     def _read(self) -> dict[str, object]:
         try:
-            loaded = yaml.safe_load(self.path.read_text())
+            documents = load_yaml_documents(self.path.read_text(), source=str(self.path))
         except OSError as error:
             raise NotFound(f"cannot read credentials file {self.path}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise CoalmineError(
-                f"credentials file {self.path} is not valid YAML: {error}"
-            ) from None
+        except ParseError as error:
+            raise CoalmineError(f"credentials file {error}") from None
+        loaded = documents[0] if documents else None
         if not isinstance(loaded, dict):
             raise CoalmineError(f"credentials file {self.path} must map secret names to keys")
         return {str(key): value for key, value in loaded.items()}

@@ -178,6 +178,13 @@ class EnvoyDataPlane:
                 raise
             self._good, self._good_rendered = plane, rendered
 
+    async def check(self, plane: DataPlane) -> None:
+        """Raise EnvoyRejected when Envoy would refuse `plane`; changes nothing it serves.
+
+        The local runtime asks before it stores an apply, so that nothing Envoy refuses
+        is ever stored."""
+        await self._validated(plane)
+
     async def _validated(self, plane: DataPlane) -> Rendered:
         for listener in plane.listeners:
             if listener.name not in self._ports or (
