@@ -148,7 +148,9 @@ class CanaryMetric(Model):
     interval: Duration | None = None
     """PromQL range of the query; defaults to "1m"."""
     threshold: float | None = None
-    """Deprecated in Flagger: a minimum, used when thresholdRange is not set."""
+    """Deprecated in Flagger, used when thresholdRange is not set: a minimum for the
+    built-in request-success-rate, a maximum for everything else (request-duration in
+    milliseconds, a `query`, a `templateRef`), as Flagger's scheduler_metrics.go reads it."""
     threshold_range: ThresholdRange | None = None
     query: str | None = None
     template_ref: NamespacedReference | None = None
@@ -169,10 +171,23 @@ class CanaryMetric(Model):
 
     @property
     def range(self) -> ThresholdRange:
-        """The accepted range; the deprecated `threshold` is a minimum."""
+        """The accepted range: thresholdRange, else the legacy `threshold` as Flagger reads it.
+
+        Flagger compares the legacy threshold as a minimum only for the built-in success
+        rate (higher is better); the built-in duration, inline queries and templates are
+        compared against it as a maximum (lower is better). coalmine's own built-ins
+        (error-rate, request-duration-avg, request-duration-max) are lower-is-better too.
+        """
         if self.threshold_range is not None:
             return self.threshold_range
-        return ThresholdRange(min=self.threshold)
+        if self.is_builtin and self.name == "request-success-rate":
+            return ThresholdRange(min=self.threshold)
+        return ThresholdRange(max=self.threshold)
+
+    @property
+    def is_builtin(self) -> bool:
+        """Measured by the mesh's built-in query (no query, no templateRef)."""
+        return not self.query and self.template_ref is None
 
     @property
     def interval_or_default(self) -> str:
