@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -33,7 +33,10 @@ from coalmine.api.istio import (
 __all__ = [
     "BUILTIN_METRICS",
     "MIN_INTERVAL",
+    "SUPPORTED_PROVIDERS",
+    "UNSUPPORTED",
     "AlertSeverity",
+    "AutoscalerReference",
     "Canary",
     "CanaryAlert",
     "CanaryAnalysis",
@@ -44,11 +47,17 @@ __all__ = [
     "CanaryStatus",
     "CanaryWebhook",
     "CheckStatus",
+    "CustomMetadata",
     "HookType",
     "Phase",
+    "ScalerReplicas",
     "SessionAffinity",
     "ThresholdRange",
+    "UnmanagedMetadata",
+    "unsupported_provider",
 ]
+
+_M = TypeVar("_M", bound=Model)
 
 MIN_INTERVAL = timedelta(seconds=10)
 """Flagger's floor for analysis.interval. The local runtime may lower it (see `coalmine up`)."""
@@ -203,6 +212,8 @@ class CanaryWebhook(Model):
     mute_alert: bool = False
     metadata: dict[str, str] | None = None
     retries: Annotated[int, Field(ge=0)] = 0
+    disable_tls: bool = Field(default=False, alias="disableTLS")
+    """Do not verify the webhook server's TLS certificate (Flagger's disableTLS)."""
 
     @field_validator("type", mode="before")
     @classmethod
@@ -221,8 +232,69 @@ class CanaryAlert(Model):
 
 
 class SessionAffinity(Model):
+    """Flagger's cookie-based session affinity; refused as a whole (see UNSUPPORTED)."""
+
     cookie_name: str = "flagger-cookie"
+    primary_cookie_name: str | None = None
     max_age: Annotated[int, Field(ge=1)] = 86400
+    domain: str | None = None
+    path: str | None = None
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+    http_only: bool | None = None
+    partitioned: bool | None = None
+    secure: bool | None = None
+
+
+SUPPORTED_PROVIDERS = ("istio", "envoy")
+"""spec.provider values coalmine runs: istio (Kubernetes), envoy (the local runtime)."""
+
+ROUTERS_ISSUE = "the routers issue, 14"
+
+
+def unsupported_provider(value: str) -> str:
+    """The one message for every provider coalmine does not run."""
+    return (
+        f"provider {value!r} is not supported; supported providers: "
+        f"{', '.join(SUPPORTED_PROVIDERS)} (gatewayapi and kubernetes come with "
+        f"{ROUTERS_ISSUE})"
+    )
+
+
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "CanarySpec": {
+        "ingressRef": "is for Flagger's nginx provider, which coalmine does not support",
+        "routeRef": "is for Flagger's apisix provider, which coalmine does not support",
+        "upstreamRef": "is for Flagger's gloo provider, which coalmine does not support",
+    },
+    "CanaryService": {
+        "gatewayRefs": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "backendTimeout": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "mirror": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "meshName": "is for Flagger's appmesh provider, which coalmine does not support",
+        "backends": "is for Flagger's appmesh provider, which coalmine does not support",
+    },
+    "CanaryAnalysis": {
+        "sessionAffinity": (
+            "is not implemented yet: coalmine's routers do not set or match the affinity "
+            "cookies; use A/B testing (match on a cookie) to keep users on one version"
+        ),
+    },
+    "AutoscalerReference": {
+        "primaryScalerQueries": ("is for KEDA ScaledObjects, which coalmine does not support yet"),
+    },
+}
+"""Fields of Flagger's Canary CRD that coalmine accepts in the schema but refuses to run,
+by model and YAML name, with why. `kube.refinements` turns each into a CEL rule."""
+
+
+def refuse_unsupported(model: _M) -> _M:
+    """Raise naming every field of `model` that is set but listed in UNSUPPORTED."""
+    reasons = UNSUPPORTED.get(type(model).__name__, {})
+    fields = {info.alias or name: name for name, info in type(model).model_fields.items()}
+    given = [key for key in reasons if getattr(model, fields[key]) is not None]
+    if given:
+        raise ValueError("; ".join(f"{key} {reasons[key]}: remove it" for key in given))
+    return model
 
 
 Percent = Annotated[int, Field(ge=0, le=100)]
@@ -264,6 +336,10 @@ class CanaryAnalysis(Model):
         if value is not None and (not value or any(b <= a for a, b in itertools.pairwise(value))):
             raise ValueError(f"must be increasing and at most 100, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> CanaryAnalysis:
+        return refuse_unsupported(self)
 
     @model_validator(mode="after")
     def _strategy_is_complete(self) -> CanaryAnalysis:
@@ -308,31 +384,112 @@ class CanaryAnalysis(Model):
         return "canary"
 
 
+class ScalerReplicas(Model):
+    min_replicas: Annotated[int, Field(ge=1)] | None = None
+    max_replicas: Annotated[int, Field(ge=1)] | None = None
+
+
+class AutoscalerReference(Model):
+    """The target's HorizontalPodAutoscaler, copied for the primary as `<name>-primary`."""
+
+    api_version: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    primary_scaler_replicas: ScalerReplicas | None = None
+    """minReplicas/maxReplicas of the primary's copy instead of the original's."""
+    primary_scaler_queries: dict[str, str] | None = None
+    """KEDA ScaledObject only; refused (see UNSUPPORTED)."""
+
+    @field_validator("kind")
+    @classmethod
+    def _hpa_only(cls, value: str | None) -> str | None:
+        if value not in (None, "HorizontalPodAutoscaler"):
+            raise ValueError(
+                f"kind {value!r} is not supported yet: coalmine copies "
+                "HorizontalPodAutoscalers only (KEDA ScaledObjects are not implemented); "
+                "use kind: HorizontalPodAutoscaler"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> AutoscalerReference:
+        return refuse_unsupported(self)
+
+
+class CustomMetadata(Model):
+    """Labels and annotations for one of the Services coalmine generates."""
+
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class UnmanagedMetadata(Model):
+    """Label and annotation keys of the generated Services that coalmine leaves alone."""
+
+    labels: list[str] | None = None
+    annotations: list[str] | None = None
+
+
 class CanaryService(Model):
     name: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)]
     port_name: str | None = None
     target_port: int | str | None = None
     app_protocol: str | None = None
+    traffic_distribution: Literal["PreferClose", "PreferSameZone", "PreferSameNode"] | None = None
+    """spec.trafficDistribution of the three generated Services."""
     port_discovery: bool = False
+    headless: bool = False
+    """The -primary and -canary Services are headless (clusterIP: None, set when created)."""
     timeout: Duration | None = None
+    backend_timeout: str | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
+    mesh_name: str | None = None
+    """App Mesh only; refused (see UNSUPPORTED)."""
+    backends: list[str] | None = None
+    """App Mesh only; refused (see UNSUPPORTED)."""
     gateways: list[str] | None = None
+    gateway_refs: list[dict[str, Any]] | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
     hosts: list[str] | None = None
+    delegation: bool = False
+    """The VirtualService is an Istio delegate: no hosts, no gateways."""
     traffic_policy: TrafficPolicy | None = None
     match: list[HTTPMatchRequest] | None = None
     rewrite: HTTPRewrite | None = None
     retries: HTTPRetry | None = None
     headers: Headers | None = None
+    mirror: list[dict[str, Any]] | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
     cors_policy: CorsPolicy | None = None
+    apex: CustomMetadata | None = None
+    """Labels and annotations of the apex Service (`<service>`)."""
+    primary: CustomMetadata | None = None
+    """Labels and annotations of the `<service>-primary` Service."""
+    canary: CustomMetadata | None = None
+    """Labels and annotations of the `<service>-canary` Service."""
+    unmanaged_metadata: UnmanagedMetadata | None = None
+    """Keys coalmine never writes; it only ever writes the keys of apex/primary/canary."""
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> CanaryService:
+        return refuse_unsupported(self)
 
 
 class CanarySpec(Model):
-    provider: Literal["istio", "envoy"] | None = None
+    provider: str | None = None
     """The mesh whose built-in checks apply: istio (the only one in Kubernetes), or envoy
-    (the local runtime's data plane). Local mode measures any Canary on its Envoy."""
+    (the local runtime's data plane). Local mode measures any Canary on its Envoy.
+    Flagger's other providers are refused with the list of supported ones."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
-    autoscaler_ref: LocalObjectReference | None = None
+    autoscaler_ref: AutoscalerReference | None = None
+    ingress_ref: LocalObjectReference | None = None
+    """Flagger's NGINX ingress; refused (see UNSUPPORTED)."""
+    route_ref: LocalObjectReference | None = None
+    """Flagger's APISIX route; refused (see UNSUPPORTED)."""
+    upstream_ref: NamespacedReference | None = None
+    """Flagger's Gloo upstream; refused (see UNSUPPORTED)."""
     service: CanaryService
     analysis: CanaryAnalysis
     progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
@@ -340,12 +497,27 @@ class CanarySpec(Model):
     revert_on_deletion: bool = False
     suspend: bool = False
 
+    @field_validator("provider")
+    @classmethod
+    def _supported_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in SUPPORTED_PROVIDERS:
+            raise ValueError(unsupported_provider(value))
+        return value
+
     @field_validator("target_ref")
     @classmethod
     def _deployment_only(cls, value: LocalObjectReference) -> LocalObjectReference:
         if value.kind not in (None, "Deployment"):
-            raise ValueError(f"kind must be Deployment, got {value.kind!r}")
+            raise ValueError(
+                f"kind {value.kind!r} is not supported yet: coalmine ships Deployments only "
+                "(DaemonSet and Service targets need the kubernetes router of the routers "
+                "issue, 14); use kind: Deployment"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> CanarySpec:
+        return refuse_unsupported(self)
 
 
 class CanaryCondition(Model):
@@ -383,7 +555,10 @@ class CanaryStatus(Model):
     last_transition_time: datetime | None = None
     conditions: list[CanaryCondition] = Field(default_factory=list)
     tracked_configs: dict[str, str] | None = None
+    last_tracked_revision: str | None = None
+    """Flagger's; read and kept, not used."""
     session_affinity_cookie: str | None = None
+    primary_session_affinity_cookie: str | None = None
     previous_session_affinity_cookie: str | None = None
     analysis_start_time: datetime | None = None
     """coalmine addition: when the analysis of lastAppliedSpec began."""

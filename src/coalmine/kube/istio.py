@@ -5,7 +5,8 @@ The Kubernetes twin of `coalmine.local.routing`, with the same VirtualService sh
 
 - Services `podinfo` (the apex, selecting the primary's pods), `podinfo-primary`
   and `podinfo-canary` (selecting the target's pods), with the Canary's port,
-  targetPort, portName and appProtocol;
+  targetPort, portName, appProtocol and trafficDistribution, the labels and
+  annotations of service.apex/.primary/.canary, and headless backends on request;
 - DestinationRules `podinfo-primary` and `podinfo-canary` with `service.trafficPolicy`;
 - the VirtualService `podinfo`: hosts, gateways (default `mesh`), match, retries,
   timeout, headers, corsPolicy, rewrite, the weighted route (and the A/B routes,
@@ -56,15 +57,25 @@ def service_port(canary: Canary) -> dict[str, Any]:
 
 
 def services(canary: Canary, target_labels: dict[str, str]) -> list[Desired]:
+    """The apex, primary and canary Services, with service.apex/.primary/.canary metadata.
+
+    `headless` makes the -primary and -canary Services headless (the apex keeps its
+    address: the VirtualService's host resolves to it); clusterIP is set only when a
+    Service is created, since the API server refuses to change it.
+    """
+    service = canary.spec.service
     primary = primary_labels(target_labels)
-    ports = [service_port(canary)]
-    created = {"type": "ClusterIP"}
+    owned: dict[str, Any] = {"ports": [service_port(canary)]}
+    if service.traffic_distribution is not None:
+        owned["trafficDistribution"] = service.traffic_distribution
+    created: dict[str, Any] = {"type": "ClusterIP"}
+    backend = {**created, "clusterIP": "None"} if service.headless else created
     return [
-        Desired(SERVICES, name, {"selector": selector, "ports": ports}, created)
-        for name, selector in (
-            (apex_name(canary), primary),
-            (primary_host(canary), primary),
-            (canary_host(canary), target_labels),
+        Desired(SERVICES, name, {**owned, "selector": selector}, made, metadata=metadata)
+        for name, selector, made, metadata in (
+            (apex_name(canary), primary, created, service.apex),
+            (primary_host(canary), primary, backend, service.primary),
+            (canary_host(canary), target_labels, backend, service.canary),
         )
     ]
 

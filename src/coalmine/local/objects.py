@@ -128,6 +128,12 @@ def _user_manifest(resource: Model) -> dict[str, Any]:
     return manifest
 
 
+_NO_DELEGATION = (
+    "the local runtime has no Istio delegation (a root VirtualService that names this one "
+    "in `delegate`); remove delegation to run this Canary locally"
+)
+
+
 def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
     """Problems that only show with all objects together: what routes point at must exist."""
     services = _known(resources, store, Service)
@@ -138,6 +144,8 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
         subsets.setdefault(host, set()).update(s.name for s in rule.spec.subsets)
     problems = []
     for resource in resources:
+        if isinstance(resource, Canary) and resource.spec.service.delegation:
+            problems.append(_problem(resource, "spec.service.delegation", _NO_DELEGATION))
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
         if isinstance(resource, DestinationRule):

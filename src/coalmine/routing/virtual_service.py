@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from coalmine.api.canary import Canary
+from coalmine.api.istio import HTTPMatchRequest, StringMatch
 from coalmine.engine.observations import Routes
 
 __all__ = [
@@ -43,15 +44,19 @@ def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
         "hosts": [*(service.hosts or []), apex_name(canary)],
         "gateways": list(service.gateways or ["mesh"]),
     }
+    if service.delegation:
+        # Flagger's delegate VirtualService: no hosts, no gateways; a root
+        # VirtualService elsewhere names it in `delegate`.
+        spec = {"hosts": [], "gateways": []}
     weighted = _route(canary, _destinations(canary, routes), service.match)
     if routes.mirrored:
         weighted["mirror"] = {"host": canary_host(canary)}
         if analysis.mirror_weight is not None:
             weighted["mirrorPercentage"] = {"value": float(analysis.mirror_weight)}
     if analysis.match:
-        matches = [_dump(m) for m in analysis.match]
+        matches = [_match(m) for m in analysis.match]
         ab_route = _route(canary, _destinations(canary, routes), None)
-        ab_route["match"] = _merge_matches(matches, [_dump(m) for m in service.match or []])
+        ab_route["match"] = _merge_matches(matches, [_match(m) for m in service.match or []])
         everyone = _route(canary, _destinations(canary, Routes.all_primary()), service.match)
         spec["http"] = [ab_route, everyone]
     else:
@@ -84,14 +89,18 @@ def _route(
     service = canary.spec.service
     route: dict[str, Any] = {"route": destinations}
     if match:
-        route["match"] = [_dump(m) for m in match]
+        route["match"] = [_match(m) for m in match]
     optional = {
         "retries": service.retries,
         "headers": service.headers,
         "corsPolicy": service.cors_policy,
-        "rewrite": service.rewrite,
     }
     route.update({key: _dump(value) for key, value in optional.items() if value is not None})
+    if service.rewrite is not None:
+        # `type` is Gateway API's; an Istio HTTPRewrite has only uri and authority.
+        rewrite = {k: v for k, v in _dump(service.rewrite).items() if k != "type"}
+        if rewrite:
+            route["rewrite"] = rewrite
     if service.timeout:
         route["timeout"] = service.timeout
     return route
@@ -106,3 +115,23 @@ def _merge_matches(ab: list[dict[str, Any]], service: list[dict[str, Any]]) -> l
 
 def _dump(model: Any) -> Any:
     return model.to_manifest()
+
+
+def _match(match: HTTPMatchRequest) -> dict[str, Any]:
+    """A match as Istio writes it: Flagger's `suffix` string matches become RE2 regexes."""
+    dumped: dict[str, Any] = _dump(match)
+    for key, value in dumped.items():
+        original = getattr(match, _FIELDS_BY_ALIAS[key], None)
+        if isinstance(original, StringMatch):
+            dumped[key] = original.as_istio()
+        elif isinstance(original, dict):
+            dumped[key] = {
+                name: m.as_istio() if isinstance(m, StringMatch) else value[name]
+                for name, m in original.items()
+            }
+    return dumped
+
+
+_FIELDS_BY_ALIAS = {
+    (info.alias or name): name for name, info in HTTPMatchRequest.model_fields.items()
+}
