@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import ssl
+from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from coalmine.api import Canary, CanaryWebhook, Phase
 from coalmine.hooks import HttpHooks, checksum
@@ -111,3 +114,28 @@ async def test_retries_server_errors_but_not_answers(
     assert (flaky.ok, flaky.message) == (True, "HTTP 200: fine")
     assert (closed.ok, closed.message) == (False, "HTTP 403: Forbidden")
     assert hook_endpoint.paths() == ["/flaky"] * 3 + ["/closed"]
+
+
+async def test_disable_tls_calls_a_self_signed_https_webhook(
+    self_signed_certificate: tuple[Path, Path], http_hooks: HttpHooks
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*self_signed_certificate)
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    url = f"https://{host}:{port}/hook"
+    try:
+        verified = await http_hooks.call(rolling_out(), webhook(url), Phase.PROGRESSING)
+        assert not verified.ok
+        assert "certificate" in verified.message.lower()
+        unverified = webhook(url, disableTLS=True)
+        assert (await http_hooks.call(rolling_out(), unverified, Phase.PROGRESSING)).ok
+        assert receiver.paths() == ["/hook"]
+    finally:
+        await runner.cleanup()

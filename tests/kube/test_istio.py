@@ -271,3 +271,53 @@ async def test_routing_needs_the_target(
 
 def _writes(emulator: KubeEmulator) -> int:
     return sum(1 for r in emulator.requests if r.method in ("POST", "PUT", "PATCH", "DELETE"))
+
+
+@pytest.fixture
+def decorated(kube_emulator: KubeEmulator, kube_client: KubeClient) -> Any:
+    """A Canary using Flagger's service metadata, trafficDistribution and headless."""
+    create(kube_emulator, deployment())
+    service = {
+        "port": 9898,
+        "trafficDistribution": "PreferClose",
+        "headless": True,
+        "apex": {"labels": {"test": "labels-test"}, "annotations": {"test": "annotations-test"}},
+        "primary": {"labels": {"role": "primary"}},
+        "canary": {"annotations": {"role": "canary"}},
+        "unmanagedMetadata": {"labels": ["owner"]},
+    }
+    create(kube_emulator, canary(service=service))
+    return stored_canary(kube_emulator)
+
+
+async def test_generated_services_carry_flaggers_metadata_and_settings(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, decorated: Any
+) -> None:
+    await IstioRouter(kube_client).reconcile(decorated)
+
+    apex = get(kube_emulator, "v1", "services", "podinfo")
+    assert apex["metadata"]["labels"]["test"] == "labels-test"
+    assert apex["metadata"]["annotations"] == {"test": "annotations-test"}
+    assert apex["spec"]["trafficDistribution"] == "PreferClose"
+    assert apex["spec"].get("clusterIP") != "None"  # the apex keeps its address
+    primary = get(kube_emulator, "v1", "services", "podinfo-primary")
+    assert primary["metadata"]["labels"]["role"] == "primary"
+    assert primary["spec"]["clusterIP"] == "None"
+    backend = get(kube_emulator, "v1", "services", "podinfo-canary")
+    assert backend["metadata"]["annotations"] == {"role": "canary"}
+    assert backend["spec"]["clusterIP"] == "None"
+
+
+async def test_metadata_drift_is_repaired_and_others_keys_stay(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, decorated: Any
+) -> None:
+    router = IstioRouter(kube_client)
+    await router.reconcile(decorated)
+    patch = {"metadata": {"labels": {"test": "changed", "owner": "team-a"}}}
+    await kube_client.merge_patch(SERVICES, "podinfo", NAMESPACE, patch)
+
+    await router.reconcile(decorated)
+
+    labels = get(kube_emulator, "v1", "services", "podinfo")["metadata"]["labels"]
+    assert labels["test"] == "labels-test"
+    assert labels["owner"] == "team-a"

@@ -114,3 +114,18 @@ def test_delete_needs_every_object_to_exist(book: ObjectBook) -> None:
     assert book.store.get("Service", "demo", "go-demo-7") is not None
     assert [a.action for a in book.delete(SERVICE)] == ["deleted"]
     assert book.store.objects() == []
+
+
+def test_a_delegate_canary_is_refused_locally_naming_the_field(book: ObjectBook) -> None:
+    from tests.fixtures.local import demo_manifests
+
+    text = demo_manifests("0.0.1").replace("service: {", "service: {delegation: true, ")
+    text = text.replace("interval: 2s", "interval: 10s")
+    assert "delegation: true" in text
+    with pytest.raises(ManifestError) as caught:
+        book.apply(text)
+    assert messages(caught.value) == [
+        "canary go-demo-7: spec.service.delegation: the local runtime has no Istio delegation"
+        " (a root VirtualService that names this one in `delegate`); remove delegation to run"
+        " this Canary locally"
+    ]

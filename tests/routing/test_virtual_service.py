@@ -85,3 +85,24 @@ def test_a_spec_without_the_canary_reads_as_all_primary() -> None:
     assert routes_of(canary(), {"http": [{"route": [{"destination": {"host": "x"}}]}]}) == Routes(
         100, 0
     )
+
+
+def test_delegation_leaves_hosts_and_gateways_empty() -> None:
+    c = canary(service={"port": 80, "hosts": ["app.example.com"], "delegation": True})
+    spec = virtual_service_spec(c, Routes(90, 10))
+    assert (spec["hosts"], spec["gateways"]) == ([], [])
+    assert routes_of(c, spec) == Routes(90, 10)
+
+
+def test_a_header_suffix_is_written_as_its_re2_regex() -> None:
+    match = [{"headers": {"user-agent": {"suffix": "(Android 1.0)"}}}]
+    c = canary({"stepWeight": None, "maxWeight": None, "iterations": 3, "match": match})
+    spec = virtual_service_spec(c, Routes(0, 100))
+    written = spec["http"][0]["match"][0]["headers"]["user-agent"]
+    assert written == {"regex": r".*\(Android\ 1\.0\)"}
+
+
+def test_the_gateway_api_rewrite_type_is_left_out_of_the_virtual_service() -> None:
+    rewrite = {"uri": "/", "type": "ReplacePrefixMatch"}
+    spec = virtual_service_spec(canary(service={"port": 80, "rewrite": rewrite}), Routes(100, 0))
+    assert spec["http"][0]["rewrite"] == {"uri": "/"}
