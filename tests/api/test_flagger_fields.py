@@ -136,3 +136,9 @@ def test_flaggers_status_fields_are_read() -> None:
     canary = parse_resource(doc)
     assert isinstance(canary, Canary)
     assert canary.status.last_tracked_revision == "abc"
+
+
+def test_a_delegate_cannot_have_hosts_or_gateways() -> None:
+    doc = with_spec(service__delegation=True, service__hosts=["app.example.com"])
+    [problem] = problems(doc)
+    assert "delegation: true) cannot have hosts or gateways" in problem

@@ -176,6 +176,13 @@ CASES: dict[str, Doc] = {
         WORKSHOP, lambda d: d["spec"]["service"].update(gatewayRefs=[{"name": "gw"}])
     ),
     "service headless": changed(WORKSHOP, lambda d: d["spec"]["service"].update(headless=True)),
+    "delegation with hosts": changed(
+        WORKSHOP, lambda d: d["spec"]["service"].update(delegation=True)
+    ),
+    "delegation alone": changed(
+        WORKSHOP,
+        lambda d: d["spec"]["service"].update(delegation=True, hosts=None, gateways=None),
+    ),
     "session affinity": changed(WORKSHOP, analysis(sessionAffinity={"cookieName": "c"})),
     "autoscaler ScaledObject": changed(
         WORKSHOP,

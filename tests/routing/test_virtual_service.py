@@ -19,7 +19,7 @@ def test_one_weighted_route_with_the_service_settings() -> None:
     )
     spec = virtual_service_spec(c, Routes(80, 20))
     assert spec == {
-        "hosts": ["*", "go-demo-7"],
+        "hosts": ["*"],  # Flagger adds the apex name only when neither it nor * is there
         "gateways": ["go-demo-7"],
         "http": [
             {
@@ -88,7 +88,7 @@ def test_a_spec_without_the_canary_reads_as_all_primary() -> None:
 
 
 def test_delegation_leaves_hosts_and_gateways_empty() -> None:
-    c = canary(service={"port": 80, "hosts": ["app.example.com"], "delegation": True})
+    c = canary(service={"port": 80, "delegation": True})
     spec = virtual_service_spec(c, Routes(90, 10))
     assert (spec["hosts"], spec["gateways"]) == ([], [])
     assert routes_of(c, spec) == Routes(90, 10)
@@ -106,3 +106,21 @@ def test_the_gateway_api_rewrite_type_is_left_out_of_the_virtual_service() -> No
     rewrite = {"uri": "/", "type": "ReplacePrefixMatch"}
     spec = virtual_service_spec(canary(service={"port": 80, "rewrite": rewrite}), Routes(100, 0))
     assert spec["http"][0]["rewrite"] == {"uri": "/"}
+
+
+def test_the_apex_host_is_added_unless_named_or_starred() -> None:
+    named = canary(service={"port": 80, "hosts": ["go-demo-7", "a.example"]})
+    assert virtual_service_spec(named, Routes(100, 0))["hosts"] == ["go-demo-7", "a.example"]
+    other = canary(service={"port": 80, "hosts": ["a.example"]})
+    assert virtual_service_spec(other, Routes(100, 0))["hosts"] == ["a.example", "go-demo-7"]
+
+
+def test_a_tcp_service_gets_a_weighted_tcp_route() -> None:
+    service = {"port": 6379, "appProtocol": "tcp", "match": [{"port": 6379}]}
+    c = canary(service=service)
+    spec = virtual_service_spec(c, Routes(70, 30))
+    assert "http" not in spec
+    [tcp] = spec["tcp"]
+    assert tcp["match"] == [{"port": 6379}]
+    assert [d["weight"] for d in tcp["route"]] == [70, 30]
+    assert routes_of(c, spec) == Routes(70, 30)

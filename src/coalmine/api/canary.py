@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -416,6 +416,31 @@ class AutoscalerReference(Model):
         return refuse_unsupported(self)
 
 
+class GatewayReference(Model):
+    """A Gateway API parent reference (Flagger's service.gatewayRefs item)."""
+
+    group: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str | None = None
+    section_name: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class BackendReference(Model):
+    group: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class MirrorFilter(Model):
+    """A Gateway API request mirror (Flagger's service.mirror item)."""
+
+    backend_ref: BackendReference
+
+
 class CustomMetadata(Model):
     """Labels and annotations for one of the Services coalmine generates."""
 
@@ -449,7 +474,7 @@ class CanaryService(Model):
     backends: list[str] | None = None
     """App Mesh only; refused (see UNSUPPORTED)."""
     gateways: list[str] | None = None
-    gateway_refs: list[dict[str, Any]] | None = None
+    gateway_refs: list[GatewayReference] | None = None
     """Gateway API only; refused (see UNSUPPORTED)."""
     hosts: list[str] | None = None
     delegation: bool = False
@@ -459,7 +484,7 @@ class CanaryService(Model):
     rewrite: HTTPRewrite | None = None
     retries: HTTPRetry | None = None
     headers: Headers | None = None
-    mirror: list[dict[str, Any]] | None = None
+    mirror: list[MirrorFilter] | None = None
     """Gateway API only; refused (see UNSUPPORTED)."""
     cors_policy: CorsPolicy | None = None
     apex: CustomMetadata | None = None
@@ -474,6 +499,15 @@ class CanaryService(Model):
     @model_validator(mode="after")
     def _refuse_unsupported(self) -> CanaryService:
         return refuse_unsupported(self)
+
+    @model_validator(mode="after")
+    def _delegate_has_no_hosts(self) -> CanaryService:
+        if self.delegation and (self.hosts or self.gateways):
+            raise ValueError(
+                "a delegate VirtualService (delegation: true) cannot have hosts or gateways;"
+                " remove them, the root VirtualService carries them"
+            )
+        return self
 
 
 class CanarySpec(Model):

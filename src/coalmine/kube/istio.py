@@ -90,7 +90,9 @@ def destination_rules(canary: Canary) -> list[Desired]:
 
 
 def virtual_service(canary: Canary, routes: Routes) -> Desired:
-    return Desired(VIRTUAL_SERVICES, apex_name(canary), virtual_service_spec(canary, routes))
+    """The VirtualService; like Flagger, it carries service.apex's labels and annotations."""
+    spec = virtual_service_spec(canary, routes)
+    return Desired(VIRTUAL_SERVICES, apex_name(canary), spec, metadata=canary.spec.service.apex)
 
 
 class IstioRouter:

@@ -119,8 +119,16 @@ MODEL_RULES: Mapping[type[Model], tuple[Rule, ...]] = {
         ),
         *_unsupported(CanarySpec),
     ),
-    # CanaryService.refuse_unsupported
-    CanaryService: _unsupported(CanaryService),
+    # CanaryService.refuse_unsupported and _delegate_has_no_hosts
+    CanaryService: (
+        *_unsupported(CanaryService),
+        Rule(
+            "!has(self.delegation) || !self.delegation"
+            " || ((!has(self.hosts) || size(self.hosts) == 0)"
+            " && (!has(self.gateways) || size(self.gateways) == 0))",
+            "a delegate VirtualService (delegation: true) cannot have hosts or gateways",
+        ),
+    ),
     # AutoscalerReference.refuse_unsupported
     AutoscalerReference: _unsupported(AutoscalerReference),
     # AlertProviderSpec._has_address

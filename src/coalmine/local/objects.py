@@ -19,6 +19,7 @@ from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, Virtual
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
 from coalmine.local.store import Store, StoredObject
+from coalmine.routing.virtual_service import is_tcp
 
 __all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]
 
@@ -134,6 +135,12 @@ _NO_DELEGATION = (
 )
 
 
+_NO_TCP = (
+    "the local runtime routes HTTP only (Envoy's HTTP listener); remove appProtocol tcp to"
+    " run this Canary locally"
+)
+
+
 def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
     """Problems that only show with all objects together: what routes point at must exist."""
     services = _known(resources, store, Service)
@@ -146,6 +153,8 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
     for resource in resources:
         if isinstance(resource, Canary) and resource.spec.service.delegation:
             problems.append(_problem(resource, "spec.service.delegation", _NO_DELEGATION))
+        if isinstance(resource, Canary) and is_tcp(resource):
+            problems.append(_problem(resource, "spec.service.appProtocol", _NO_TCP))
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
         if isinstance(resource, DestinationRule):

@@ -3,7 +3,9 @@
 Both routers use it: the Istio router writes it to Kubernetes, the local router to the
 local store (and from there to Envoy). Field names are Istio's (networking/v1beta1).
 The shape follows Flagger's Istio router: one weighted route primary/canary; for A/B
-testing a first route for the matching requests and a second one, all to the primary.
+testing a first route for the matching requests and a second one, all to the primary;
+a TCP route for `appProtocol: tcp`. The hosts are service.hosts plus the apex Service's
+name unless already there or `*`; a delegate (`delegation`) has neither hosts nor gateways.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from coalmine.engine.observations import Routes
 __all__ = [
     "apex_name",
     "canary_host",
+    "is_tcp",
     "primary_host",
     "routes_of",
     "virtual_service_spec",
@@ -40,14 +43,21 @@ def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
     """The spec of the canary's VirtualService carrying `routes`."""
     service = canary.spec.service
     analysis = canary.spec.analysis
-    spec: dict[str, Any] = {
-        "hosts": [*(service.hosts or []), apex_name(canary)],
-        "gateways": list(service.gateways or ["mesh"]),
-    }
+    hosts = list(service.hosts or [])
+    if apex_name(canary) not in hosts and "*" not in hosts:  # as Flagger adds it
+        hosts.append(apex_name(canary))
+    spec: dict[str, Any] = {"hosts": hosts, "gateways": list(service.gateways or ["mesh"])}
     if service.delegation:
         # Flagger's delegate VirtualService: no hosts, no gateways; a root
         # VirtualService elsewhere names it in `delegate`.
         spec = {"hosts": [], "gateways": []}
+    if is_tcp(canary):
+        # Flagger's TCP route: the weighted destinations, matched on the service's ports.
+        tcp: dict[str, Any] = {"route": _destinations(canary, routes)}
+        if ports := [{"port": m.port} for m in service.match or [] if m.port is not None]:
+            tcp["match"] = ports
+        spec["tcp"] = [tcp]
+        return spec
     weighted = _route(canary, _destinations(canary, routes), service.match)
     if routes.mirrored:
         weighted["mirror"] = {"host": canary_host(canary)}
@@ -64,10 +74,15 @@ def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
     return spec
 
 
+def is_tcp(canary: Canary) -> bool:
+    """appProtocol tcp: Flagger routes the service with a TCP route instead of HTTP."""
+    return (canary.spec.service.app_protocol or "").lower() == "tcp"
+
+
 def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
     """The weights a VirtualService spec carries (the first route that names the canary)."""
     primary, canary_name = primary_host(canary), canary_host(canary)
-    for route in spec.get("http", []):
+    for route in spec.get("tcp" if is_tcp(canary) else "http", []):
         weights = {d["destination"]["host"]: d.get("weight", 0) for d in route.get("route", [])}
         if canary_name in weights:
             mirrored = (route.get("mirror") or {}).get("host") == canary_name
