@@ -321,3 +321,54 @@ async def test_metadata_drift_is_repaired_and_others_keys_stay(
     labels = get(kube_emulator, "v1", "services", "podinfo")["metadata"]["labels"]
     assert labels["test"] == "labels-test"
     assert labels["owner"] == "team-a"
+
+
+def test_port_discovery_finds_the_targets_other_ports_as_flagger_does() -> None:
+    from coalmine.kube.istio import discovered_ports
+    from tests.engine.builders import canary as build
+
+    target = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "podinfod",
+                            "ports": [
+                                {"name": "http", "containerPort": 9898},
+                                {"name": "grpc", "containerPort": 9999},
+                                {"containerPort": 8080},
+                            ],
+                        },
+                        {"name": "istio-proxy", "ports": [{"containerPort": 15090}]},
+                    ]
+                }
+            }
+        }
+    }
+    found = discovered_ports(
+        build(service={"port": 80, "targetPort": "http", "portDiscovery": True}), target
+    )
+    assert found == [
+        {"name": "grpc", "port": 9999, "targetPort": 9999, "protocol": "TCP"},
+        {"name": "tcp-podinfod-2", "port": 8080, "targetPort": 8080, "protocol": "TCP"},
+    ]
+    by_port = build(service={"port": 9898, "portDiscovery": True})
+    assert [p["name"] for p in discovered_ports(by_port, target)] == ["grpc", "tcp-podinfod-2"]
+    assert discovered_ports(build(service={"port": 9898}), target) == []
+
+
+async def test_port_discovery_adds_the_ports_to_the_three_services(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    target = deployment()
+    container = target["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [*container["ports"], {"name": "grpc", "containerPort": 9999}]
+    create(kube_emulator, target)
+    create(kube_emulator, canary(service={"port": 9898, "portDiscovery": True}))
+
+    await IstioRouter(kube_client).reconcile(stored_canary(kube_emulator))
+
+    for name in ("podinfo", "podinfo-primary", "podinfo-canary"):
+        ports = get(kube_emulator, "v1", "services", name)["spec"]["ports"]
+        assert [(p["name"], p["port"]) for p in ports] == [("http", 9898), ("grpc", 9999)]
