@@ -142,3 +142,25 @@ def test_a_delegate_cannot_have_hosts_or_gateways() -> None:
     doc = with_spec(service__delegation=True, service__hosts=["app.example.com"])
     [problem] = problems(doc)
     assert "delegation: true) cannot have hosts or gateways" in problem
+
+
+def test_a_metric_template_takes_flaggers_header_lists_and_region() -> None:
+    from coalmine.api import MetricTemplate
+
+    doc = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "MetricTemplate",
+        "metadata": {"name": "t", "namespace": "test"},
+        "spec": {
+            "provider": {
+                "type": "prometheus",
+                "address": "http://prometheus:9090",
+                "headers": {"X-Scope-OrgID": ["tenant-1"]},
+                "region": "eu-west-1",
+            },
+            "query": "up",
+        },
+    }
+    template = parse_resource(doc)
+    assert isinstance(template, MetricTemplate)
+    assert template.spec.provider.header_values == {"X-Scope-OrgID": "tenant-1"}
