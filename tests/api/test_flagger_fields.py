@@ -59,6 +59,17 @@ def test_the_fields_coalmine_acts_on_are_accepted() -> None:
             "primaryScalerReplicas": {"minReplicas": 2, "maxReplicas": 4},
         },
         analysis__webhooks=[{"name": "w", "url": "https://hook.test/", "disableTLS": True}],
+        analysis__sessionAffinity={
+            "cookieName": "c",
+            "primaryCookieName": "p",
+            "maxAge": 0,
+            "domain": "example.com",
+            "path": "/",
+            "sameSite": "Lax",
+            "httpOnly": True,
+            "partitioned": False,
+            "secure": True,
+        },
     )
     assert problems(doc) == []
     canary = parse_resource(doc)
@@ -100,11 +111,6 @@ def test_a_daemonset_target_waits_for_the_kubernetes_router() -> None:
         ("service__mirror", [{"backendRef": {"name": "m", "port": 80}}], "Gateway API router"),
         ("service__meshName", "global", "Flagger's appmesh provider"),
         ("service__backends", ["x"], "Flagger's appmesh provider"),
-        (
-            "analysis__sessionAffinity",
-            {"cookieName": "c", "primaryCookieName": "p", "sameSite": "Lax", "secure": True},
-            "not implemented yet",
-        ),
         (
             "autoscalerRef",
             {"name": "x", "primaryScalerQueries": {"q": "up"}},

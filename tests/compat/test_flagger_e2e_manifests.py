@@ -1,8 +1,7 @@
 """Flagger's own end-to-end manifests (tests/compat/flagger, see NOTICE.md) in coalmine.
 
 - Every MetricTemplate validates unchanged.
-- Every Istio Canary validates unchanged, except the session-affinity one: coalmine does
-  not implement sessionAffinity yet and says so (docs/flagger-compat.md).
+- Every Istio Canary validates unchanged.
 - Gateway API and kubernetes-provider Canaries are refused, naming what is missing:
   those routers come with the routers issue (14).
 - `coalmine simulate` gives Flagger's verdict on each Istio Canary: good values promote,
@@ -22,8 +21,7 @@ from coalmine.cli.main import app
 FLAGGER = Path(__file__).parent / "flagger"
 ISTIO = sorted((FLAGGER / "istio").glob("canary-*.yaml"))
 TEMPLATES = sorted(FLAGGER.glob("*/metrictemplate-*.yaml"))
-NOT_YET = {"canary-session-affinity.yaml"}
-RUNNABLE = [path for path in ISTIO if path.name not in NOT_YET]
+RUNNABLE = ISTIO
 runner = CliRunner()
 
 
@@ -35,7 +33,6 @@ def validate(path: Path) -> tuple[int, str]:
 def test_the_suite_has_every_manifest_of_the_scripts() -> None:
     assert len(ISTIO) == 8
     assert len(TEMPLATES) == 3
-    assert len(RUNNABLE) == 7
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -50,12 +47,6 @@ def test_every_istio_canary_validates_unchanged(path: Path) -> None:
     code, output = validate(path)
     assert code == 0, output
     assert "canary podinfo is valid" in output
-
-
-def test_session_affinity_is_refused_saying_it_is_not_implemented() -> None:
-    code, output = validate(FLAGGER / "istio" / "canary-session-affinity.yaml")
-    assert code != 0
-    assert "spec.analysis: sessionAffinity is not implemented yet" in output
 
 
 @pytest.mark.parametrize("path", sorted((FLAGGER / "gatewayapi").glob("canary-*.yaml")))

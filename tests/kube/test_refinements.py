@@ -184,6 +184,9 @@ CASES: dict[str, Doc] = {
         lambda d: d["spec"]["service"].update(delegation=True, hosts=None, gateways=None),
     ),
     "session affinity": changed(WORKSHOP, analysis(sessionAffinity={"cookieName": "c"})),
+    "session affinity sameSite": changed(
+        WORKSHOP, analysis(sessionAffinity={"cookieName": "c", "sameSite": "Sometimes"})
+    ),
     "autoscaler ScaledObject": changed(
         WORKSHOP,
         lambda d: d["spec"].update(autoscalerRef={"kind": "ScaledObject", "name": "x"}),

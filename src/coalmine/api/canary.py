@@ -232,17 +232,23 @@ class CanaryAlert(Model):
 
 
 class SessionAffinity(Model):
-    """Flagger's cookie-based session affinity; refused as a whole (see UNSUPPORTED)."""
+    """Flagger's cookie-based session affinity during a canary analysis (see
+    routing.session_affinity); the attributes go into the Set-Cookie header."""
 
     cookie_name: str = "flagger-cookie"
     primary_cookie_name: str | None = None
-    max_age: Annotated[int, Field(ge=1)] = 86400
+    max_age: Annotated[int, Field(ge=0)] = 86400
+    """Seconds the cookie lives; 0 means the default, a day (Flagger's GetMaxAge)."""
     domain: str | None = None
     path: str | None = None
     same_site: Literal["Strict", "Lax", "None"] | None = None
     http_only: bool | None = None
     partitioned: bool | None = None
     secure: bool | None = None
+
+    @property
+    def max_age_seconds(self) -> int:
+        return self.max_age or 86400
 
 
 SUPPORTED_PROVIDERS = ("istio", "envoy")
@@ -272,12 +278,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "mirror": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
         "meshName": "is for Flagger's appmesh provider, which coalmine does not support",
         "backends": "is for Flagger's appmesh provider, which coalmine does not support",
-    },
-    "CanaryAnalysis": {
-        "sessionAffinity": (
-            "is not implemented yet: coalmine's routers do not set or match the affinity "
-            "cookies; use A/B testing (match on a cookie) to keep users on one version"
-        ),
     },
     "AutoscalerReference": {
         "primaryScalerQueries": ("is for KEDA ScaledObjects, which coalmine does not support yet"),
@@ -336,10 +336,6 @@ class CanaryAnalysis(Model):
         if value is not None and (not value or any(b <= a for a, b in itertools.pairwise(value))):
             raise ValueError(f"must be increasing and at most 100, got {value}")
         return value
-
-    @model_validator(mode="after")
-    def _refuse_unsupported(self) -> CanaryAnalysis:
-        return refuse_unsupported(self)
 
     @model_validator(mode="after")
     def _strategy_is_complete(self) -> CanaryAnalysis:

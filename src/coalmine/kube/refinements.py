@@ -93,9 +93,8 @@ MODEL_RULES: Mapping[type[Model], tuple[Rule, ...]] = {
             "set thresholdRange (min, max or both)",
         ),
     ),
-    # CanaryAnalysis._strategy_is_complete (unique names: see FIELD_SCHEMA), refuse_unsupported
+    # CanaryAnalysis._strategy_is_complete (unique names: see FIELD_SCHEMA)
     CanaryAnalysis: (
-        *_unsupported(CanaryAnalysis),
         Rule(
             "!(has(self.stepWeight) && has(self.stepWeights))",
             "set stepWeight or stepWeights, not both",

@@ -4,17 +4,27 @@ Both routers use it: the Istio router writes it to Kubernetes, the local router 
 local store (and from there to Envoy). Field names are Istio's (networking/v1beta1).
 The shape follows Flagger's Istio router: one weighted route primary/canary; for A/B
 testing a first route for the matching requests and a second one, all to the primary;
-a TCP route for `appProtocol: tcp`. The hosts are service.hosts plus the apex Service's
+a TCP route for `appProtocol: tcp`; with session affinity, sticky routes before the
+weighted one (see routing.session_affinity). The hosts are service.hosts plus the apex Service's
 name unless already there or `*`; a delegate (`delegation`) has neither hosts nor gateways.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from coalmine.api.canary import Canary
 from coalmine.api.istio import HTTPMatchRequest, StringMatch
 from coalmine.engine.observations import Routes
+from coalmine.routing.session_affinity import (
+    STICKY_ROUTE,
+    canary_cookie,
+    cookie_match,
+    expired,
+    primary_cookie,
+    set_cookie,
+)
 
 __all__ = [
     "apex_name",
@@ -69,9 +79,51 @@ def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
         ab_route["match"] = _merge_matches(matches, [_match(m) for m in service.match or []])
         everyone = _route(canary, _destinations(canary, Routes.all_primary()), service.match)
         spec["http"] = [ab_route, everyone]
+    elif analysis.session_affinity is not None:
+        spec["http"] = [*_sticky_routes(canary, routes, weighted), weighted]
     else:
         spec["http"] = [weighted]
     return spec
+
+
+def _sticky_routes(
+    canary: Canary, routes: Routes, weighted: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Flagger's session affinity (see routing.session_affinity): the routes that go
+    before `weighted`, whose destinations get their Set-Cookie headers here."""
+    affinity = canary.spec.analysis.session_affinity
+    assert affinity is not None
+    own = canary_cookie(canary, affinity)
+    if routes.canary == 0:  # the analysis is over: expire its cookie
+        sticky = _sticky(canary, STICKY_ROUTE, own, routes)
+        sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(own))
+        return [sticky]
+    sides = [(canary_host(canary), own, STICKY_ROUTE, Routes(0, 100))]
+    if (primary := primary_cookie(canary, affinity)) is not None:
+        sides.append((primary_host(canary), primary, f"{STICKY_ROUTE}-primary", Routes(100, 0)))
+    for host, cookie, _, _ in sides:
+        for destination in weighted["route"]:
+            if destination["destination"]["host"] == host:
+                header = {"Set-Cookie": set_cookie(cookie, affinity)}
+                destination["headers"] = {"response": {"add": header}}
+    return [_sticky(canary, name, cookie, to) for _, cookie, name, to in sides]
+
+
+def _sticky(canary: Canary, name: str, cookie: str, routes: Routes) -> dict[str, Any]:
+    """A route named `name` sending the holders of `cookie` by `routes`."""
+    service_matches = [_match(m) for m in canary.spec.service.match or []]
+    sticky = _route(canary, _destinations(canary, routes), None)
+    sticky["name"] = name
+    sticky["match"] = _merge_matches([{"headers": cookie_match(cookie)}], service_matches)
+    return sticky
+
+
+def _with_response_cookie(headers: dict[str, Any] | None, value: str) -> dict[str, Any]:
+    """Route headers with a Set-Cookie added to the response ones."""
+    result = copy.deepcopy(headers or {})
+    response = result.setdefault("response", {})
+    response.setdefault("add", {})["Set-Cookie"] = value
+    return result
 
 
 def is_tcp(canary: Canary) -> bool:
@@ -83,6 +135,8 @@ def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
     """The weights a VirtualService spec carries (the first route that names the canary)."""
     primary, canary_name = primary_host(canary), canary_host(canary)
     for route in spec.get("tcp" if is_tcp(canary) else "http", []):
+        if str(route.get("name", "")).startswith(STICKY_ROUTE):
+            continue  # session affinity's routes carry no weights of their own
         weights = {d["destination"]["host"]: d.get("weight", 0) for d in route.get("route", [])}
         if canary_name in weights:
             mirrored = (route.get("mirror") or {}).get("host") == canary_name
