@@ -1,4 +1,5 @@
-"""Flagger's own Istio Canary (test/istio/test-canary.sh) run by the real operator.
+"""Flagger's own Istio Canaries (test/istio/test-canary.sh, test-session-affinity.sh) run
+by the real operator.
 
 The operator (kopf, kr8s) reconciles the manifest of `flagger/istio/canary-progressive.yaml`
 and its `latency` MetricTemplate against the Kubernetes API emulator, in Flagger
@@ -113,3 +114,43 @@ async def test_a_latency_over_the_templates_maximum_rolls_back(
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] != NEW_IMAGE
     said = [e["message"] for e in await world.events()]
     assert any("latency 501.00 > 500" in m for m in said), said
+
+
+async def test_flaggers_session_affinity_canary_writes_sticky_routes(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    """test/istio/test-session-affinity.sh's Canary: during the analysis the canary's
+    answers set its cookie and its holders are routed to it; afterwards the cookie is
+    expired (the routing itself is checked through a real Envoy in
+    tests/local/envoy/test_session_affinity.py)."""
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    canary = manifest("canary-session-affinity.yaml")
+    canary["spec"]["analysis"]["interval"] = "1s"
+    canary["spec"]["analysis"]["webhooks"][0]["url"] = receiver.url("/load-test")
+    await world.create(deployment())
+    await world.create(canary)
+    await phase_of(world, "Initialized")
+
+    await world.ship("podinfo", NEW_IMAGE)
+
+    async def sticky_while_progressing() -> Obj | None:
+        vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+        names = [route.get("name") for route in vs["spec"]["http"]]
+        return vs if names == ["sticky-route", "sticky-route-primary", None] else None
+
+    vs = await eventually_async(sticky_while_progressing, deadline=60)
+    assert vs["spec"]["hosts"] == ["*"] and vs["spec"]["gateways"] == [
+        "istio-system/istio-ingressgateway"
+    ]
+    weighted = vs["spec"]["http"][2]["route"]
+    cookie = weighted[1]["headers"]["response"]["add"]["Set-Cookie"]
+    assert cookie.startswith("canary-flagger-cookie=") and cookie.endswith("; Max-Age=86400")
+    primary_cookie = weighted[0]["headers"]["response"]["add"]["Set-Cookie"]
+    assert primary_cookie.startswith("primary-flagger-cookie=")
+
+    await phase_of(world, "Succeeded")
+    vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+    sticky = vs["spec"]["http"][0]
+    value = cookie.split(";")[0]
+    assert sticky["headers"]["response"]["add"]["Set-Cookie"] == f"{value}; Max-Age=-1"
