@@ -56,6 +56,18 @@ async def phase_of(world: World, phase: str) -> Obj:
     return result
 
 
+async def messages_once(world: World, last: str) -> list[str]:
+    """Every Event message, once the one starting with `last` is written (events are
+    written after the status, and listed in no particular order)."""
+
+    async def written() -> list[str] | None:
+        said = [e["message"] for e in await world.events()]
+        return said if any(m.startswith(last) for m in said) else None
+
+    result: list[str] = await eventually_async(written, deadline=20)
+    return result
+
+
 async def initialized(
     world: World,
     start_operator: StartOperator,
@@ -89,11 +101,10 @@ async def test_flaggers_istio_canary_is_initialized_and_promoted(
 
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
-    said = [e["message"] for e in await world.events()]
     key = f"podinfo.{world.namespace}"
-    assert [m for m in said if m.startswith(f"Advance {key} canary weight")] == [
-        f"Advance {key} canary weight {weight}" for weight in (10, 20, 30)
-    ]
+    said = await messages_once(world, f"Promotion completed! Scaling down {key}")
+    advanced = sorted(m for m in said if m.startswith(f"Advance {key} canary weight"))
+    assert advanced == [f"Advance {key} canary weight {weight}" for weight in (10, 20, 30)]
     latency = [q for q in metrics_stand_in.queries if "istio_request_duration" in q]
     assert latency and all('reporter="destination"' in q for q in latency)
     assert receiver.bodies("/load-test")  # the rollout webhook was called
@@ -112,7 +123,8 @@ async def test_a_latency_over_the_templates_maximum_rolls_back(
     assert failed["status"]["failedChecks"] == 15  # the manifest's threshold
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] != NEW_IMAGE
-    said = [e["message"] for e in await world.events()]
+    key = f"podinfo.{world.namespace}"
+    said = await messages_once(world, f"Rolling back {key} failed checks threshold reached 15")
     assert any("latency 501.00 > 500" in m for m in said), said
 
 
