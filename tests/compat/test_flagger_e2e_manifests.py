@@ -36,7 +36,7 @@ def validate(path: Path) -> tuple[int, str]:
 
 def test_the_suite_has_every_manifest_of_the_scripts() -> None:
     assert len(ISTIO) == 8
-    assert len(TEMPLATES) == 3
+    assert len(TEMPLATES) == 6
     assert (len(GATEWAY_API), len(KUBERNETES)) == (5, 4)
 
 
@@ -91,6 +91,23 @@ def test_kubernetes_provider_canaries_wait_only_for_the_kubernetes_router(path: 
     del doc["spec"]["provider"]
     doc["spec"]["targetRef"]["kind"] = "Deployment"
     assert problems_of(doc) == []
+
+
+def test_a_templates_legacy_threshold_is_a_maximum_even_for_a_success_rate(
+    tmp_path: Path,
+) -> None:
+    """test/linkerd/test-canary.sh puts `threshold: 99` on its success-rate *template*.
+    Flagger compares a template's legacy threshold as a maximum, whatever it measures
+    (scheduler_metrics.go, runMetricChecks), so a 100 % success rate halts there; coalmine
+    gives the same verdict. Write `thresholdRange: {min: 99}` to mean a minimum."""
+    doc = yaml.safe_load((FLAGGER / "linkerd" / "canary-progressive.yaml").read_text())
+    del doc["spec"]["service"]["gatewayRefs"]  # run it on the mesh: the router is not here
+    path = tmp_path / "canary.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, output = simulate(path, {"success-rate": "98", "latency": "120"})
+    assert code == 0, output
+    code, output = simulate(path, {"success-rate": "100", "latency": "120"})
+    assert code == 1 and "success-rate 100.00 > 99" in output, output
 
 
 def test_the_legacy_threshold_of_flaggers_blue_green_manifest_gets_flaggers_verdict(
