@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import socket
-import ssl
-from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from coalmine.api import Canary, CanaryWebhook, Phase
 from coalmine.hooks import HttpHooks, checksum
@@ -117,25 +114,12 @@ async def test_retries_server_errors_but_not_answers(
 
 
 async def test_disable_tls_calls_a_self_signed_https_webhook(
-    self_signed_certificate: tuple[Path, Path], http_hooks: HttpHooks
+    https_hook_endpoint: Receiver, http_hooks: HttpHooks
 ) -> None:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*self_signed_certificate)
-    receiver = Receiver()
-    app = web.Application()
-    app.router.add_route("POST", "/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    url = f"https://{host}:{port}/hook"
-    try:
-        verified = await http_hooks.call(rolling_out(), webhook(url), Phase.PROGRESSING)
-        assert not verified.ok
-        assert "certificate" in verified.message.lower()
-        unverified = webhook(url, disableTLS=True)
-        assert (await http_hooks.call(rolling_out(), unverified, Phase.PROGRESSING)).ok
-        assert receiver.paths() == ["/hook"]
-    finally:
-        await runner.cleanup()
+    url = https_hook_endpoint.url("/hook")
+    verified = await http_hooks.call(rolling_out(), webhook(url), Phase.PROGRESSING)
+    assert not verified.ok
+    assert "certificate" in verified.message.lower()
+    unverified = webhook(url, disableTLS=True)
+    assert (await http_hooks.call(rolling_out(), unverified, Phase.PROGRESSING)).ok
+    assert https_hook_endpoint.paths() == ["/hook"]
