@@ -283,8 +283,9 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "primaryScalerQueries": ("is for KEDA ScaledObjects, which coalmine does not support yet"),
     },
 }
-"""Fields of Flagger's Canary CRD that coalmine accepts in the schema but refuses to run,
-by model and YAML name, with why. `kube.refinements` turns each into a CEL rule."""
+"""Fields of Flagger's Canary CRD that coalmine knows but refuses, by model and YAML name,
+with why; `kube.refinements` turns each into a CEL rule, so the API server refuses them
+with the same message."""
 
 
 def refuse_unsupported(model: _M) -> _M:
