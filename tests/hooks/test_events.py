@@ -40,3 +40,16 @@ async def test_events_reach_every_event_webhook_and_alerts_only_the_inner_notifi
         "eventType": "Warning",
         "timestamp": "1767225600000",
     }
+
+
+async def test_an_event_webhook_with_disable_tls_reaches_a_self_signed_server(
+    https_hook_endpoint: Receiver, http_hooks: HttpHooks
+) -> None:
+    url = https_hook_endpoint.url("/events")
+    hooks = [
+        {"name": "checked", "type": "event", "url": url},
+        {"name": "unchecked", "type": "event", "url": url, "disableTLS": True},
+    ]
+    notifier = EventWebhookNotifier(RecordingNotifier(), http_hooks)
+    await notifier.event(canary({"webhooks": hooks}), Event("Advance", EventType.NORMAL))
+    assert len(https_hook_endpoint.calls) == 1  # only the one that skips the certificate check

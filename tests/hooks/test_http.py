@@ -132,3 +132,15 @@ async def test_the_token_is_sent_as_a_bearer_header(hook_endpoint: Receiver) -> 
         await hooks.close()
     sent = [call.headers.get("Authorization") for call in hook_endpoint.calls]
     assert sent == ["Bearer s3cret", None]
+
+
+async def test_disable_tls_calls_a_self_signed_https_webhook(
+    https_hook_endpoint: Receiver, http_hooks: HttpHooks
+) -> None:
+    url = https_hook_endpoint.url("/hook")
+    verified = await http_hooks.call(rolling_out(), webhook(url), Phase.PROGRESSING)
+    assert not verified.ok
+    assert "certificate" in verified.message.lower()
+    unverified = webhook(url, disableTLS=True)
+    assert (await http_hooks.call(rolling_out(), unverified, Phase.PROGRESSING)).ok
+    assert https_hook_endpoint.paths() == ["/hook"]

@@ -271,3 +271,104 @@ async def test_routing_needs_the_target(
 
 def _writes(emulator: KubeEmulator) -> int:
     return sum(1 for r in emulator.requests if r.method in ("POST", "PUT", "PATCH", "DELETE"))
+
+
+@pytest.fixture
+def decorated(kube_emulator: KubeEmulator, kube_client: KubeClient) -> Any:
+    """A Canary using Flagger's service metadata, trafficDistribution and headless."""
+    create(kube_emulator, deployment())
+    service = {
+        "port": 9898,
+        "trafficDistribution": "PreferClose",
+        "headless": True,
+        "apex": {"labels": {"test": "labels-test"}, "annotations": {"test": "annotations-test"}},
+        "primary": {"labels": {"role": "primary"}},
+        "canary": {"annotations": {"role": "canary"}},
+        "unmanagedMetadata": {"labels": ["owner"]},
+    }
+    create(kube_emulator, canary(service=service))
+    return stored_canary(kube_emulator)
+
+
+async def test_generated_services_carry_flaggers_metadata_and_settings(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, decorated: Any
+) -> None:
+    await IstioRouter(kube_client).reconcile(decorated)
+
+    apex = get(kube_emulator, "v1", "services", "podinfo")
+    assert apex["metadata"]["labels"]["test"] == "labels-test"
+    assert apex["metadata"]["annotations"] == {"test": "annotations-test"}
+    assert apex["spec"]["trafficDistribution"] == "PreferClose"
+    assert apex["spec"].get("clusterIP") != "None"  # the apex keeps its address
+    primary = get(kube_emulator, "v1", "services", "podinfo-primary")
+    assert primary["metadata"]["labels"]["role"] == "primary"
+    assert primary["spec"]["clusterIP"] == "None"
+    backend = get(kube_emulator, "v1", "services", "podinfo-canary")
+    assert backend["metadata"]["annotations"] == {"role": "canary"}
+    assert backend["spec"]["clusterIP"] == "None"
+
+
+async def test_metadata_drift_is_repaired_and_others_keys_stay(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, decorated: Any
+) -> None:
+    router = IstioRouter(kube_client)
+    await router.reconcile(decorated)
+    patch = {"metadata": {"labels": {"test": "changed", "owner": "team-a"}}}
+    await kube_client.merge_patch(SERVICES, "podinfo", NAMESPACE, patch)
+
+    await router.reconcile(decorated)
+
+    labels = get(kube_emulator, "v1", "services", "podinfo")["metadata"]["labels"]
+    assert labels["test"] == "labels-test"
+    assert labels["owner"] == "team-a"
+
+
+def test_port_discovery_finds_the_targets_other_ports_as_flagger_does() -> None:
+    from coalmine.kube.istio import discovered_ports
+    from tests.engine.builders import canary as build
+
+    target = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "podinfod",
+                            "ports": [
+                                {"name": "http", "containerPort": 9898},
+                                {"name": "grpc", "containerPort": 9999},
+                                {"containerPort": 8080},
+                            ],
+                        },
+                        {"name": "istio-proxy", "ports": [{"containerPort": 15090}]},
+                    ]
+                }
+            }
+        }
+    }
+    found = discovered_ports(
+        build(service={"port": 80, "targetPort": "http", "portDiscovery": True}), target
+    )
+    assert found == [
+        {"name": "grpc", "port": 9999, "targetPort": 9999, "protocol": "TCP"},
+        {"name": "tcp-podinfod-2", "port": 8080, "targetPort": 8080, "protocol": "TCP"},
+    ]
+    by_port = build(service={"port": 9898, "portDiscovery": True})
+    assert [p["name"] for p in discovered_ports(by_port, target)] == ["grpc", "tcp-podinfod-2"]
+    assert discovered_ports(build(service={"port": 9898}), target) == []
+
+
+async def test_port_discovery_adds_the_ports_to_the_three_services(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    target = deployment()
+    container = target["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [*container["ports"], {"name": "grpc", "containerPort": 9999}]
+    create(kube_emulator, target)
+    create(kube_emulator, canary(service={"port": 9898, "portDiscovery": True}))
+
+    await IstioRouter(kube_client).reconcile(stored_canary(kube_emulator))
+
+    for name in ("podinfo", "podinfo-primary", "podinfo-canary"):
+        ports = get(kube_emulator, "v1", "services", name)["spec"]["ports"]
+        assert [(p["name"], p["port"]) for p in ports] == [("http", 9898), ("grpc", 9999)]

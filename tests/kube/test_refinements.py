@@ -164,6 +164,46 @@ CASES: dict[str, Doc] = {
     ),
     "targetRef without name": changed(WORKSHOP, drop("spec", "targetRef", "name")),
     "provider linkerd": changed(WORKSHOP, lambda d: d["spec"].update(provider="linkerd")),
+    "provider istio": changed(WORKSHOP, lambda d: d["spec"].update(provider="istio")),
+    "match suffix": changed(AB, _header(suffix="b")),
+    "ingressRef": changed(
+        WORKSHOP, lambda d: d["spec"].update(ingressRef={"kind": "Ingress", "name": "x"})
+    ),
+    "service apex metadata": changed(
+        WORKSHOP, lambda d: d["spec"]["service"].update(apex={"labels": {"a": "b"}})
+    ),
+    "service gatewayRefs": changed(
+        WORKSHOP, lambda d: d["spec"]["service"].update(gatewayRefs=[{"name": "gw"}])
+    ),
+    "service headless": changed(WORKSHOP, lambda d: d["spec"]["service"].update(headless=True)),
+    "delegation with hosts": changed(
+        WORKSHOP, lambda d: d["spec"]["service"].update(delegation=True)
+    ),
+    "delegation alone": changed(
+        WORKSHOP,
+        lambda d: d["spec"]["service"].update(delegation=True, hosts=None, gateways=None),
+    ),
+    "session affinity": changed(WORKSHOP, analysis(sessionAffinity={"cookieName": "c"})),
+    "session affinity sameSite": changed(
+        WORKSHOP, analysis(sessionAffinity={"cookieName": "c", "sameSite": "Sometimes"})
+    ),
+    "autoscaler ScaledObject": changed(
+        WORKSHOP,
+        lambda d: d["spec"].update(autoscalerRef={"kind": "ScaledObject", "name": "x"}),
+    ),
+    "autoscaler primaryScalerQueries": changed(
+        WORKSHOP,
+        lambda d: d["spec"].update(
+            autoscalerRef={"name": "x", "primaryScalerQueries": {"a": "up"}}
+        ),
+    ),
+    "autoscaler primaryScalerReplicas": changed(
+        WORKSHOP,
+        lambda d: d["spec"].update(
+            autoscalerRef={"name": "x", "primaryScalerReplicas": {"minReplicas": 2}}
+        ),
+    ),
+    "webhook disableTLS": changed(GATED, webhook(0, disableTLS=True)),
     "port 0": changed(WORKSHOP, lambda d: d["spec"]["service"].update(port=0)),
     "port 70000": changed(WORKSHOP, lambda d: d["spec"]["service"].update(port=70000)),
     "targetPort by name": changed(

@@ -209,3 +209,25 @@ async def test_a_selector_with_expressions_is_refused(
     create(kube_emulator, canary())
     with pytest.raises(AdapterError, match="matchLabels only"):
         await KubeWorkload(kube_client).create_primary(stored_canary(kube_emulator))
+
+
+async def test_primary_scaler_replicas_bound_the_primarys_copy(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, deployment())
+    create(kube_emulator, HPA)
+    ref = {"name": "podinfo", "primaryScalerReplicas": {"minReplicas": 4, "maxReplicas": 9}}
+    create(kube_emulator, canary(autoscalerRef=ref))
+    podinfo = stored_canary(kube_emulator)
+
+    await KubeWorkload(kube_client).create_primary(podinfo)
+
+    copy = kube_emulator.get(
+        "autoscaling/v2", "horizontalpodautoscalers", "podinfo-primary", NAMESPACE
+    )
+    assert copy is not None
+    assert (copy["spec"]["minReplicas"], copy["spec"]["maxReplicas"]) == (4, 9)
+    assert copy["spec"]["metrics"] == HPA["spec"]["metrics"]
+    original = kube_emulator.get("autoscaling/v2", "horizontalpodautoscalers", "podinfo", NAMESPACE)
+    assert original is not None
+    assert (original["spec"]["minReplicas"], original["spec"]["maxReplicas"]) == (3, 6)

@@ -169,3 +169,36 @@ def test_re_applying_a_service_a_canary_took_over_keeps_what_serves(book: Object
     assert stored.manifest["spec"]["selector"] == {"app": "go-demo-7-primary"}
     original = json.loads(stored.manifest["metadata"]["annotations"][ORIGINAL])
     assert original["spec"]["selector"] == {"app": "go-demo-7"}
+
+
+def test_a_delegate_canary_is_refused_locally_naming_the_field(book: ObjectBook) -> None:
+    from tests.fixtures.local import demo_manifests
+
+    text = demo_manifests("0.0.1").replace(
+        "service: {port: 80, targetPort: 8080, gateways: [go-demo-7], hosts: [go-demo-7.example]}",
+        "service: {port: 80, targetPort: 8080, delegation: true}",
+    )
+    text = text.replace("interval: 2s", "interval: 10s")
+    assert "delegation: true" in text
+    with pytest.raises(ManifestError) as caught:
+        book.apply(text)
+    assert messages(caught.value) == [
+        "canary go-demo-7: spec.service.delegation: the local runtime has no Istio delegation"
+        " (a root VirtualService that names this one in `delegate`); remove delegation to run"
+        " this Canary locally"
+    ]
+
+
+def test_a_tcp_canary_is_refused_locally_naming_the_field(book: ObjectBook) -> None:
+    from tests.fixtures.local import demo_manifests
+
+    text = demo_manifests("0.0.1").replace(
+        "targetPort: 8080,", "targetPort: 8080, appProtocol: tcp,"
+    )
+    text = text.replace("interval: 2s", "interval: 10s")
+    with pytest.raises(ManifestError) as caught:
+        book.apply(text)
+    assert messages(caught.value) == [
+        "canary go-demo-7: spec.service.appProtocol: the local runtime routes HTTP only (Envoy's"
+        " HTTP listener); remove appProtocol tcp to run this Canary locally"
+    ]

@@ -40,3 +40,31 @@ async def test_the_router_takes_over_the_users_service_and_gives_it_back(tmp_pat
     assert (restored.owner, restored.manifest) == (None, users_service.manifest)
     assert store.get("Service", "go-demo-7", "go-demo-7-canary") is None
     assert store.get("VirtualService", "go-demo-7", "go-demo-7") is None
+
+
+async def test_generated_services_carry_the_apex_primary_and_canary_metadata(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "state.db")
+    ObjectBook(store).apply(demo_manifests("0.0.1", canary=False))
+    c = canary(
+        name="go-demo-7",
+        namespace="go-demo-7",
+        service={
+            "port": 80,
+            "apex": {"labels": {"tier": "apex"}, "annotations": {"note": "a"}},
+            "primary": {"labels": {"tier": "primary"}},
+            "canary": {"annotations": {"note": "c"}},
+        },
+    )
+    await LocalRouter(store, nothing).reconcile(c)
+
+    def metadata(name: str) -> dict[str, object]:
+        stored = store.get("Service", "go-demo-7", name)
+        assert stored is not None
+        return dict(stored.manifest["metadata"])
+
+    assert metadata("go-demo-7")["labels"] == {"tier": "apex"}
+    assert metadata("go-demo-7")["annotations"]["note"] == "a"  # type: ignore[index]
+    assert metadata("go-demo-7-primary")["labels"] == {"tier": "primary"}
+    assert metadata("go-demo-7-canary")["annotations"] == {"note": "c"}

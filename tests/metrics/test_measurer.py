@@ -158,7 +158,7 @@ async def test_template_runs_on_its_own_server_with_its_secret(
                 'sum(rate(errors{ns="{{ namespace }}",route="{{ variables.route }}"}[1m]))',
                 address=other_prometheus.url,
                 secretRef={"name": "prom-auth"},
-                headers={"X-Scope-OrgID": "shop"},
+                headers={"X-Scope-OrgID": ["shop"], "X-Tenant": ["a", "b"]},
             )
         ]
     )
@@ -179,6 +179,7 @@ async def test_template_runs_on_its_own_server_with_its_secret(
     headers = other_prometheus.requests[-1].headers
     assert headers["Authorization"] == "Bearer t0k3n"
     assert headers["X-Scope-OrgID"] == "shop"
+    assert headers["X-Tenant"] == "a, b"
 
 
 async def test_default_credentials_never_go_to_another_server(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -33,7 +33,10 @@ from coalmine.api.istio import (
 __all__ = [
     "BUILTIN_METRICS",
     "MIN_INTERVAL",
+    "SUPPORTED_PROVIDERS",
+    "UNSUPPORTED",
     "AlertSeverity",
+    "AutoscalerReference",
     "Canary",
     "CanaryAlert",
     "CanaryAnalysis",
@@ -44,11 +47,17 @@ __all__ = [
     "CanaryStatus",
     "CanaryWebhook",
     "CheckStatus",
+    "CustomMetadata",
     "HookType",
     "Phase",
+    "ScalerReplicas",
     "SessionAffinity",
     "ThresholdRange",
+    "UnmanagedMetadata",
+    "unsupported_provider",
 ]
+
+_M = TypeVar("_M", bound=Model)
 
 MIN_INTERVAL = timedelta(seconds=10)
 """Flagger's floor for analysis.interval. The local runtime may lower it (see `coalmine up`)."""
@@ -148,7 +157,9 @@ class CanaryMetric(Model):
     interval: Duration | None = None
     """PromQL range of the query; defaults to "1m"."""
     threshold: float | None = None
-    """Deprecated in Flagger: a minimum, used when thresholdRange is not set."""
+    """Deprecated in Flagger, used when thresholdRange is not set: a minimum for the
+    built-in request-success-rate, a maximum for everything else (request-duration in
+    milliseconds, a `query`, a `templateRef`), as Flagger's scheduler_metrics.go reads it."""
     threshold_range: ThresholdRange | None = None
     query: str | None = None
     template_ref: NamespacedReference | None = None
@@ -169,10 +180,23 @@ class CanaryMetric(Model):
 
     @property
     def range(self) -> ThresholdRange:
-        """The accepted range; the deprecated `threshold` is a minimum."""
+        """The accepted range: thresholdRange, else the legacy `threshold` as Flagger reads it.
+
+        Flagger compares the legacy threshold as a minimum only for the built-in success
+        rate (higher is better); the built-in duration, inline queries and templates are
+        compared against it as a maximum (lower is better). coalmine's own built-ins
+        (error-rate, request-duration-avg, request-duration-max) are lower-is-better too.
+        """
         if self.threshold_range is not None:
             return self.threshold_range
-        return ThresholdRange(min=self.threshold)
+        if self.is_builtin and self.name == "request-success-rate":
+            return ThresholdRange(min=self.threshold)
+        return ThresholdRange(max=self.threshold)
+
+    @property
+    def is_builtin(self) -> bool:
+        """Measured by the mesh's built-in query (no query, no templateRef)."""
+        return not self.query and self.template_ref is None
 
     @property
     def interval_or_default(self) -> str:
@@ -188,6 +212,8 @@ class CanaryWebhook(Model):
     mute_alert: bool = False
     metadata: dict[str, str] | None = None
     retries: Annotated[int, Field(ge=0)] = 0
+    disable_tls: bool = Field(default=False, alias="disableTLS")
+    """Do not verify the webhook server's TLS certificate (Flagger's disableTLS)."""
 
     @field_validator("type", mode="before")
     @classmethod
@@ -206,8 +232,70 @@ class CanaryAlert(Model):
 
 
 class SessionAffinity(Model):
+    """Flagger's cookie-based session affinity during a canary analysis (see
+    routing.session_affinity); the attributes go into the Set-Cookie header."""
+
     cookie_name: str = "flagger-cookie"
-    max_age: Annotated[int, Field(ge=1)] = 86400
+    primary_cookie_name: str | None = None
+    max_age: Annotated[int, Field(ge=0)] = 86400
+    """Seconds the cookie lives; 0 means the default, a day (Flagger's GetMaxAge)."""
+    domain: str | None = None
+    path: str | None = None
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+    http_only: bool | None = None
+    partitioned: bool | None = None
+    secure: bool | None = None
+
+    @property
+    def max_age_seconds(self) -> int:
+        return self.max_age or 86400
+
+
+SUPPORTED_PROVIDERS = ("istio", "envoy")
+"""spec.provider values coalmine runs: istio (Kubernetes), envoy (the local runtime)."""
+
+ROUTERS_ISSUE = "the routers issue, 14"
+
+
+def unsupported_provider(value: str) -> str:
+    """The one message for every provider coalmine does not run."""
+    return (
+        f"provider {value!r} is not supported; supported providers: "
+        f"{', '.join(SUPPORTED_PROVIDERS)} (gatewayapi and kubernetes come with "
+        f"{ROUTERS_ISSUE})"
+    )
+
+
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "CanarySpec": {
+        "ingressRef": "is for Flagger's nginx provider, which coalmine does not support",
+        "routeRef": "is for Flagger's apisix provider, which coalmine does not support",
+        "upstreamRef": "is for Flagger's gloo provider, which coalmine does not support",
+    },
+    "CanaryService": {
+        "gatewayRefs": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "backendTimeout": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "mirror": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
+        "meshName": "is for Flagger's appmesh provider, which coalmine does not support",
+        "backends": "is for Flagger's appmesh provider, which coalmine does not support",
+    },
+    "AutoscalerReference": {
+        "primaryScalerQueries": ("is for KEDA ScaledObjects, which coalmine does not support yet"),
+    },
+}
+"""Fields of Flagger's Canary CRD that coalmine knows but refuses, by model and YAML name,
+with why; `kube.refinements` turns each into a CEL rule, so the API server refuses them
+with the same message."""
+
+
+def refuse_unsupported(model: _M) -> _M:
+    """Raise naming every field of `model` that is set but listed in UNSUPPORTED."""
+    reasons = UNSUPPORTED.get(type(model).__name__, {})
+    fields = {info.alias or name: name for name, info in type(model).model_fields.items()}
+    given = [key for key in reasons if getattr(model, fields[key]) is not None]
+    if given:
+        raise ValueError("; ".join(f"{key} {reasons[key]}: remove it" for key in given))
+    return model
 
 
 Percent = Annotated[int, Field(ge=0, le=100)]
@@ -293,31 +381,146 @@ class CanaryAnalysis(Model):
         return "canary"
 
 
+class ScalerReplicas(Model):
+    min_replicas: Annotated[int, Field(ge=1)] | None = None
+    max_replicas: Annotated[int, Field(ge=1)] | None = None
+
+
+class AutoscalerReference(Model):
+    """The target's HorizontalPodAutoscaler, copied for the primary as `<name>-primary`."""
+
+    api_version: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    primary_scaler_replicas: ScalerReplicas | None = None
+    """minReplicas/maxReplicas of the primary's copy instead of the original's."""
+    primary_scaler_queries: dict[str, str] | None = None
+    """KEDA ScaledObject only; refused (see UNSUPPORTED)."""
+
+    @field_validator("kind")
+    @classmethod
+    def _hpa_only(cls, value: str | None) -> str | None:
+        if value not in (None, "HorizontalPodAutoscaler"):
+            raise ValueError(
+                f"kind {value!r} is not supported yet: coalmine copies "
+                "HorizontalPodAutoscalers only (KEDA ScaledObjects are not implemented); "
+                "use kind: HorizontalPodAutoscaler"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> AutoscalerReference:
+        return refuse_unsupported(self)
+
+
+class GatewayReference(Model):
+    """A Gateway API parent reference (Flagger's service.gatewayRefs item)."""
+
+    group: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str | None = None
+    section_name: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class BackendReference(Model):
+    group: str | None = None
+    kind: str | None = None
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class MirrorFilter(Model):
+    """A Gateway API request mirror (Flagger's service.mirror item)."""
+
+    backend_ref: BackendReference
+
+
+class CustomMetadata(Model):
+    """Labels and annotations for one of the Services coalmine generates."""
+
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class UnmanagedMetadata(Model):
+    """Label and annotation keys of the generated Services that coalmine leaves alone."""
+
+    labels: list[str] | None = None
+    annotations: list[str] | None = None
+
+
 class CanaryService(Model):
     name: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)]
     port_name: str | None = None
     target_port: int | str | None = None
     app_protocol: str | None = None
+    traffic_distribution: Literal["PreferClose", "PreferSameZone", "PreferSameNode"] | None = None
+    """spec.trafficDistribution of the three generated Services."""
     port_discovery: bool = False
+    headless: bool = False
+    """The -primary and -canary Services are headless (clusterIP: None, set when created)."""
     timeout: Duration | None = None
+    backend_timeout: str | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
+    mesh_name: str | None = None
+    """App Mesh only; refused (see UNSUPPORTED)."""
+    backends: list[str] | None = None
+    """App Mesh only; refused (see UNSUPPORTED)."""
     gateways: list[str] | None = None
+    gateway_refs: list[GatewayReference] | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
     hosts: list[str] | None = None
+    delegation: bool = False
+    """The VirtualService is an Istio delegate: no hosts, no gateways."""
     traffic_policy: TrafficPolicy | None = None
     match: list[HTTPMatchRequest] | None = None
     rewrite: HTTPRewrite | None = None
     retries: HTTPRetry | None = None
     headers: Headers | None = None
+    mirror: list[MirrorFilter] | None = None
+    """Gateway API only; refused (see UNSUPPORTED)."""
     cors_policy: CorsPolicy | None = None
+    apex: CustomMetadata | None = None
+    """Labels and annotations of the apex Service (`<service>`)."""
+    primary: CustomMetadata | None = None
+    """Labels and annotations of the `<service>-primary` Service."""
+    canary: CustomMetadata | None = None
+    """Labels and annotations of the `<service>-canary` Service."""
+    unmanaged_metadata: UnmanagedMetadata | None = None
+    """Keys coalmine never writes; it only ever writes the keys of apex/primary/canary."""
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> CanaryService:
+        return refuse_unsupported(self)
+
+    @model_validator(mode="after")
+    def _delegate_has_no_hosts(self) -> CanaryService:
+        if self.delegation and (self.hosts or self.gateways):
+            raise ValueError(
+                "a delegate VirtualService (delegation: true) cannot have hosts or gateways;"
+                " remove them, the root VirtualService carries them"
+            )
+        return self
 
 
 class CanarySpec(Model):
-    provider: Literal["istio", "envoy"] | None = None
+    provider: str | None = None
     """The mesh whose built-in checks apply: istio (the only one in Kubernetes), or envoy
-    (the local runtime's data plane). Local mode measures any Canary on its Envoy."""
+    (the local runtime's data plane). Local mode measures any Canary on its Envoy.
+    Flagger's other providers are refused with the list of supported ones."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
-    autoscaler_ref: LocalObjectReference | None = None
+    autoscaler_ref: AutoscalerReference | None = None
+    ingress_ref: LocalObjectReference | None = None
+    """Flagger's NGINX ingress; refused (see UNSUPPORTED)."""
+    route_ref: LocalObjectReference | None = None
+    """Flagger's APISIX route; refused (see UNSUPPORTED)."""
+    upstream_ref: NamespacedReference | None = None
+    """Flagger's Gloo upstream; refused (see UNSUPPORTED)."""
     service: CanaryService
     analysis: CanaryAnalysis
     progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
@@ -325,12 +528,27 @@ class CanarySpec(Model):
     revert_on_deletion: bool = False
     suspend: bool = False
 
+    @field_validator("provider")
+    @classmethod
+    def _supported_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in SUPPORTED_PROVIDERS:
+            raise ValueError(unsupported_provider(value))
+        return value
+
     @field_validator("target_ref")
     @classmethod
     def _deployment_only(cls, value: LocalObjectReference) -> LocalObjectReference:
         if value.kind not in (None, "Deployment"):
-            raise ValueError(f"kind must be Deployment, got {value.kind!r}")
+            raise ValueError(
+                f"kind {value.kind!r} is not supported yet: coalmine ships Deployments only "
+                "(DaemonSet and Service targets need the kubernetes router of the routers "
+                "issue, 14); use kind: Deployment"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _refuse_unsupported(self) -> CanarySpec:
+        return refuse_unsupported(self)
 
 
 class CanaryCondition(Model):
@@ -368,7 +586,10 @@ class CanaryStatus(Model):
     last_transition_time: datetime | None = None
     conditions: list[CanaryCondition] = Field(default_factory=list)
     tracked_configs: dict[str, str] | None = None
+    last_tracked_revision: str | None = None
+    """Flagger's; read and kept, not used."""
     session_affinity_cookie: str | None = None
+    primary_session_affinity_cookie: str | None = None
     previous_session_affinity_cookie: str | None = None
     analysis_start_time: datetime | None = None
     """coalmine addition: when the analysis of lastAppliedSpec began."""

@@ -6,7 +6,7 @@ modelled strictly; `trafficPolicy` is passed through to the DestinationRule as w
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,18 +24,29 @@ __all__ = [
 ]
 
 
+_MATCH_KINDS = ("exact", "prefix", "suffix", "regex")
+
+
 class StringMatch(Model):
-    """Exactly one of exact, prefix or regex (RE2 syntax)."""
+    """Exactly one of exact, prefix, suffix or regex (RE2 syntax).
+
+    `suffix` is Flagger's (its CRD allows it in A/B header matches); Istio's own
+    StringMatch has no suffix, so the routers write it as the equivalent RE2 regex
+    (`as_istio`), which Istio and Envoy both match against the whole value.
+    """
 
     exact: str | None = None
     prefix: str | None = None
+    suffix: str | None = None
     regex: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> StringMatch:
-        given = [k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None]
+        given = [k for k in _MATCH_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"set exactly one of exact, prefix or regex, got {given or 'none'}")
+            raise ValueError(
+                f"set exactly one of exact, prefix, suffix or regex, got {given or 'none'}"
+            )
         if self.regex is not None:
             problem = re2_problem(self.regex)
             if problem is not None:
@@ -44,13 +55,26 @@ class StringMatch(Model):
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None)
+        """exact, prefix or regex: a suffix is read as its regex (see `as_istio`)."""
+        given = next(k for k in _MATCH_KINDS if getattr(self, k) is not None)
+        return "regex" if given == "suffix" else given
 
     @property
     def value(self) -> str:
+        if self.suffix is not None:
+            return ".*" + _re2_escape(self.suffix)
         value = getattr(self, self.kind)
         assert isinstance(value, str)
         return value
+
+    def as_istio(self) -> dict[str, str]:
+        """The match as Istio writes it (a suffix becomes its regex)."""
+        return {self.kind: self.value}
+
+
+def _re2_escape(text: str) -> str:
+    """`text` as an RE2 literal: every character that is not a letter, digit or _ escaped."""
+    return "".join(c if c.isalnum() or c == "_" else "\\" + c for c in text)
 
 
 class HTTPMatchRequest(Model):
@@ -90,6 +114,9 @@ class Headers(Model):
 class HTTPRewrite(Model):
     uri: str | None = None
     authority: str | None = None
+    type: Literal["ReplaceFullPath", "ReplacePrefixMatch"] | None = None
+    """Flagger's Gateway API rewrite type. An Istio VirtualService has no such field, so
+    the Istio and local routers leave it out, as Istio drops it from Flagger's."""
 
 
 class CorsPolicy(Model):

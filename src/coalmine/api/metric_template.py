@@ -20,8 +20,16 @@ class MetricTemplateProvider(Model):
     secret_ref: LocalObjectReference | None = None
     """Credentials: a Secret (Kubernetes) with token, or username and password."""
     insecure_skip_verify: bool = False
-    headers: dict[str, str] | None = None
-    """coalmine addition: extra HTTP headers sent with every query."""
+    headers: dict[str, list[str]] | None = None
+    """Extra HTTP headers sent with every query: each name with a list of values, as in
+    Flagger's CRD (`X-Scope-OrgID: [tenant-1]`); several values are sent joined by ", "."""
+    region: str | None = None
+    """Flagger's, for its CloudWatch provider; Prometheus ignores it, as in Flagger."""
+
+    @property
+    def header_values(self) -> dict[str, str]:
+        """The headers to send, one value per name."""
+        return {name: ", ".join(values) for name, values in (self.headers or {}).items()}
 
     _web_address = field_validator("address")(web_address)
 

@@ -51,7 +51,11 @@ class EventWebhookNotifier:
     async def _send(self, canary: Canary, webhook: CanaryWebhook, event: Event) -> None:
         payload = event_payload(canary, webhook, event.message, event.type.value, self.clock())
         result = await self.hooks.post(
-            webhook.url, payload, timeout_seconds=webhook.timeout_seconds, retries=webhook.retries
+            webhook.url,
+            payload,
+            timeout_seconds=webhook.timeout_seconds,
+            retries=webhook.retries,
+            verify_tls=not webhook.disable_tls,
         )
         if not result.ok:
             message = result.message

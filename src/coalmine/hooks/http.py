@@ -99,17 +99,31 @@ class HttpHooks:
         """Never raises for a failed call: the failure is a HookResult with the reason."""
         payload = webhook_payload(canary, webhook, phase)
         return await self.post(
-            webhook.url, payload, timeout_seconds=webhook.timeout_seconds, retries=webhook.retries
+            webhook.url,
+            payload,
+            timeout_seconds=webhook.timeout_seconds,
+            retries=webhook.retries,
+            verify_tls=not webhook.disable_tls,
         )
 
     async def post(
-        self, url: str, payload: dict[str, Any], *, timeout_seconds: float, retries: int = 0
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        timeout_seconds: float,
+        retries: int = 0,
+        verify_tls: bool = True,
     ) -> HookResult:
-        """POST a payload; retries as the module docstring says. Never raises."""
+        """POST a payload; retries as the module docstring says. Never raises.
+
+        `verify_tls=False` is the webhook's `disableTLS`: an https server's certificate
+        is not checked (a self-signed load tester), as in Flagger.
+        """
         body = encode(payload)
         for attempt in range(retries + 1):
             try:
-                return await self._attempt(url, body, timeout_seconds)
+                return await self._attempt(url, body, timeout_seconds, verify_tls)
             except _Retryable as failure:
                 if attempt == retries:
                     suffix = f" (after {retries + 1} attempts)" if retries else ""
@@ -119,7 +133,9 @@ class HttpHooks:
                 await asyncio.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt always returns")
 
-    async def _attempt(self, url: str, body: bytes, seconds: float) -> HookResult:
+    async def _attempt(
+        self, url: str, body: bytes, seconds: float, verify_tls: bool = True
+    ) -> HookResult:
         session = self._open()
         headers = dict(_HEADERS)
         token = self.token_for(url) if self.token_for is not None else None
@@ -127,7 +143,11 @@ class HttpHooks:
             headers["Authorization"] = f"Bearer {token}"
         try:
             async with session.post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=seconds)
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=seconds),
+                ssl=verify_tls,  # False: no certificate check (disableTLS)
             ) as response:
                 text = await response.text(errors="replace")
         except TimeoutError:

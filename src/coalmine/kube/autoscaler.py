@@ -1,7 +1,8 @@
 """The primary's HorizontalPodAutoscaler: a `-primary` copy of the Canary's autoscalerRef.
 
 The user's HPA keeps scaling the target (the canary) during an analysis; its copy
-scales the primary with the same bounds, metrics and behaviour. The copy is owned by
+scales the primary with the same bounds (or those of `primaryScalerReplicas`), metrics
+and behaviour. The copy is owned by
 the Canary and kept in line with the original at initialization and every promotion
 (autoscaling/v2, as Flagger).
 """
@@ -47,6 +48,16 @@ class PrimaryAutoscaler:
             return
         spec = hpa.get("spec") or {}
         owned: dict[str, Any] = {key: copy.deepcopy(spec.get(key)) for key in OWNED_FIELDS}
+        override = (
+            canary.spec.autoscaler_ref.primary_scaler_replicas
+            if canary.spec.autoscaler_ref
+            else None
+        )
+        if override is not None:  # Flagger's primaryScalerReplicas
+            if override.min_replicas is not None:
+                owned["minReplicas"] = override.min_replicas
+            if override.max_replicas is not None:
+                owned["maxReplicas"] = override.max_replicas
         owned["scaleTargetRef"] = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",

@@ -5,7 +5,9 @@ The Kubernetes twin of `coalmine.local.routing`, with the same VirtualService sh
 
 - Services `podinfo` (the apex, selecting the primary's pods), `podinfo-primary`
   and `podinfo-canary` (selecting the target's pods), with the Canary's port,
-  targetPort, portName and appProtocol;
+  targetPort, portName, appProtocol and trafficDistribution (plus the target's other
+  container ports with portDiscovery), the labels and
+  annotations of service.apex/.primary/.canary, and headless backends on request;
 - DestinationRules `podinfo-primary` and `podinfo-canary` with `service.trafficPolicy`;
 - the VirtualService `podinfo`: hosts, gateways (default `mesh`), match, retries,
   timeout, headers, corsPolicy, rewrite, the weighted route (and the A/B routes,
@@ -38,7 +40,14 @@ from coalmine.routing.virtual_service import (
     virtual_service_spec,
 )
 
-__all__ = ["IstioRouter", "destination_rules", "service_port", "services", "virtual_service"]
+__all__ = [
+    "IstioRouter",
+    "destination_rules",
+    "discovered_ports",
+    "service_port",
+    "services",
+    "virtual_service",
+]
 
 
 def service_port(canary: Canary) -> dict[str, Any]:
@@ -55,16 +64,57 @@ def service_port(canary: Canary) -> dict[str, Any]:
     return port
 
 
-def services(canary: Canary, target_labels: dict[str, str]) -> list[Desired]:
-    primary = primary_labels(target_labels)
-    ports = [service_port(canary)]
-    created = {"type": "ClusterIP"}
+SIDECARS = frozenset({"istio-proxy", "envoy"})
+"""Containers whose ports portDiscovery skips (Flagger's pkg/canary/util.go getPorts)."""
+
+
+def discovered_ports(canary: Canary, target: Obj) -> list[dict[str, Any]]:
+    """With service.portDiscovery, every container port of the target but the service's
+    own (its targetPort, else its port) and the mesh proxies', as Flagger's getPorts:
+    named by the container port's name, else `tcp-<container>-<index>`; sorted by name."""
+    service = canary.spec.service
+    if not service.port_discovery:
+        return []
+    template = ((target.get("spec") or {}).get("template") or {}).get("spec") or {}
+    found: dict[str, int] = {}
+    for container in template.get("containers") or []:
+        if container.get("name") in SIDECARS:
+            continue
+        for index, port in enumerate(container.get("ports") or []):
+            number, name = port.get("containerPort"), port.get("name")
+            own = service.target_port if service.target_port is not None else service.port
+            if own in (number, name):
+                continue
+            found[name or f"tcp-{container.get('name')}-{index}"] = number
     return [
-        Desired(SERVICES, name, {"selector": selector, "ports": ports}, created)
-        for name, selector in (
-            (apex_name(canary), primary),
-            (primary_host(canary), primary),
-            (canary_host(canary), target_labels),
+        {"name": name, "port": number, "targetPort": number, "protocol": "TCP"}
+        for name, number in sorted(found.items())
+    ]
+
+
+def services(
+    canary: Canary, target_labels: dict[str, str], extra_ports: list[dict[str, Any]] | None = None
+) -> list[Desired]:
+    """The apex, primary and canary Services, with service.apex/.primary/.canary metadata.
+
+    `extra_ports` are the target's other ports, for portDiscovery (`discovered_ports`).
+    `headless` makes the -primary and -canary Services headless (the apex keeps its
+    address: the VirtualService's host resolves to it); clusterIP is set only when a
+    Service is created, since the API server refuses to change it.
+    """
+    service = canary.spec.service
+    primary = primary_labels(target_labels)
+    owned: dict[str, Any] = {"ports": [service_port(canary), *(extra_ports or [])]}
+    if service.traffic_distribution is not None:
+        owned["trafficDistribution"] = service.traffic_distribution
+    created: dict[str, Any] = {"type": "ClusterIP"}
+    backend = {**created, "clusterIP": "None"} if service.headless else created
+    return [
+        Desired(SERVICES, name, {**owned, "selector": selector}, made, metadata=metadata)
+        for name, selector, made, metadata in (
+            (apex_name(canary), primary, created, service.apex),
+            (primary_host(canary), primary, backend, service.primary),
+            (canary_host(canary), target_labels, backend, service.canary),
         )
     ]
 
@@ -79,7 +129,9 @@ def destination_rules(canary: Canary) -> list[Desired]:
 
 
 def virtual_service(canary: Canary, routes: Routes) -> Desired:
-    return Desired(VIRTUAL_SERVICES, apex_name(canary), virtual_service_spec(canary, routes))
+    """The VirtualService; like Flagger, it carries service.apex's labels and annotations."""
+    spec = virtual_service_spec(canary, routes)
+    return Desired(VIRTUAL_SERVICES, apex_name(canary), spec, metadata=canary.spec.service.apex)
 
 
 class IstioRouter:
@@ -90,8 +142,10 @@ class IstioRouter:
         """The VirtualService each `reconcile` left, for the `get_routes` right after it."""
 
     async def reconcile(self, canary: Canary) -> None:
-        labels = selector_labels(await self._target(canary), f"deployment {canary.target_key}")
-        others = [*services(canary, labels), *destination_rules(canary)]
+        target = await self._target(canary)
+        labels = selector_labels(target, f"deployment {canary.target_key}")
+        ports = discovered_ports(canary, target)
+        others = [*services(canary, labels, ports), *destination_rules(canary)]
         await asyncio.gather(*(self.objects.ensure(canary, desired) for desired in others))
         current = await self.client.get(VIRTUAL_SERVICES, apex_name(canary), canary.namespace)
         routes = _weights(canary, current) if current is not None else Routes.all_primary()

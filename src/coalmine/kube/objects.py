@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import Canary, CustomMetadata
 from coalmine.errors import Conflict
 from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.ownership import ORIGINAL_SPEC, is_owned_by, managed_metadata, original_spec
@@ -47,6 +47,11 @@ class Desired:
     """Spec fields set when coalmine creates the object, then left alone."""
     labels: dict[str, str] | None = None
     """Labels of an object coalmine creates."""
+    metadata: CustomMetadata | None = None
+    """Labels and annotations coalmine keeps on an object it created (service.apex,
+    .primary, .canary): set at creation and repaired at every reconcile, key by key, so
+    keys written by others stay (Flagger's unmanagedMetadata needs nothing more). As in
+    Flagger, an object coalmine took over keeps its own metadata."""
 
 
 class Missing:
@@ -138,10 +143,16 @@ class ObjectWriter:
 
 def _new_object(canary: Canary, desired: Desired) -> Obj:
     spec = {**(desired.created_only or {}), **desired.owned}
+    custom = desired.metadata or CustomMetadata()
+    metadata = managed_metadata(
+        canary, desired.name, {**(desired.labels or {}), **(custom.labels or {})}
+    )
+    if custom.annotations:
+        metadata["annotations"] = dict(custom.annotations)
     return {
         "apiVersion": desired.kind.api_version,
         "kind": desired.kind.kind,
-        "metadata": managed_metadata(canary, desired.name, desired.labels),
+        "metadata": metadata,
         "spec": {key: value for key, value in spec.items() if value is not None},
     }
 
@@ -151,10 +162,26 @@ def _repair_patch(canary: Canary, current: Obj, desired: Desired) -> dict[str, A
     spec_patch = owned_fields_patch(current.get("spec") or {}, desired.owned)
     if spec_patch:
         patch["spec"] = spec_patch
-    taken_over = not is_owned_by(current, canary) and original_spec(current) is None
+    owned = is_owned_by(current, canary)
+    taken_over = not owned and original_spec(current) is None
     if patch and taken_over:
         original = json.dumps(current.get("spec") or {}, sort_keys=True, separators=(",", ":"))
         patch["metadata"] = {"annotations": {ORIGINAL_SPEC: original}}
+    custom = desired.metadata if owned else None
+    if custom is not None and (metadata_patch := _custom_metadata_patch(current, custom)):
+        patch["metadata"] = metadata_patch
+    return patch
+
+
+def _custom_metadata_patch(current: Obj, custom: CustomMetadata) -> dict[str, Any]:
+    """The keys of `custom` whose values differ on `current` (others' keys untouched)."""
+    stored = current.get("metadata") or {}
+    patch: dict[str, Any] = {}
+    for field, wanted in (("labels", custom.labels), ("annotations", custom.annotations)):
+        have = stored.get(field) or {}
+        changes = {k: v for k, v in (wanted or {}).items() if have.get(k) != v}
+        if changes:
+            patch[field] = changes
     return patch
 
 

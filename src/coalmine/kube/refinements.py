@@ -22,12 +22,17 @@ from coalmine.api.alert_provider import AlertProviderSpec
 from coalmine.api.canary import (
     BUILTIN_METRICS,
     MIN_INTERVAL,
+    SUPPORTED_PROVIDERS,
+    UNSUPPORTED,
+    AutoscalerReference,
     CanaryAnalysis,
     CanaryMetric,
+    CanaryService,
     CanarySpec,
     CanaryWebhook,
     HookType,
     ThresholdRange,
+    unsupported_provider,
 )
 from coalmine.api.common import Model
 from coalmine.api.istio import StringMatch
@@ -52,6 +57,15 @@ def _quoted(names: tuple[str, ...]) -> str:
 
 MAX_LIST_ITEMS = 100
 """Bound on lists whose items carry CEL rules (see the module docstring)."""
+
+
+def _unsupported(model: type[Model]) -> tuple[Rule, ...]:
+    """refuse_unsupported, one rule per field of UNSUPPORTED."""
+    reasons = UNSUPPORTED.get(model.__name__, {})
+    return tuple(
+        Rule(f"!has(self.{key})", f"{key} {why}: remove it") for key, why in reasons.items()
+    )
+
 
 MODEL_RULES: Mapping[type[Model], tuple[Rule, ...]] = {
     # ThresholdRange._ordered
@@ -96,6 +110,26 @@ MODEL_RULES: Mapping[type[Model], tuple[Rule, ...]] = {
             "set stepWeight or stepWeights (canary), or iterations (A/B testing, blue/green)",
         ),
     ),
+    # CanarySpec._supported_provider and refuse_unsupported
+    CanarySpec: (
+        Rule(
+            f"!has(self.provider) || self.provider in [{_quoted(SUPPORTED_PROVIDERS)}]",
+            unsupported_provider("<provider>"),
+        ),
+        *_unsupported(CanarySpec),
+    ),
+    # CanaryService.refuse_unsupported and _delegate_has_no_hosts
+    CanaryService: (
+        *_unsupported(CanaryService),
+        Rule(
+            "!has(self.delegation) || !self.delegation"
+            " || ((!has(self.hosts) || size(self.hosts) == 0)"
+            " && (!has(self.gateways) || size(self.gateways) == 0))",
+            "a delegate VirtualService (delegation: true) cannot have hosts or gateways",
+        ),
+    ),
+    # AutoscalerReference.refuse_unsupported
+    AutoscalerReference: _unsupported(AutoscalerReference),
     # AlertProviderSpec._has_address
     AlertProviderSpec: (
         Rule(
@@ -110,7 +144,12 @@ MODEL_SCHEMA: Mapping[type[Model], Mapping[str, Any]] = {
     # StringMatch._one_kind: a value validation, so it costs no CEL budget in the
     # header maps, which may hold any number of entries.
     StringMatch: {
-        "oneOf": [{"required": ["exact"]}, {"required": ["prefix"]}, {"required": ["regex"]}]
+        "oneOf": [
+            {"required": ["exact"]},
+            {"required": ["prefix"]},
+            {"required": ["suffix"]},
+            {"required": ["regex"]},
+        ]
     },
 }
 """Structural-schema keywords added to the object schema of a model."""
@@ -148,5 +187,7 @@ FIELD_SCHEMA: Mapping[tuple[type[Model], str], Mapping[str, Any]] = {
     (CanaryWebhook, "type"): {"enum": ["", *(hook.value for hook in HookType)]},
     # CanarySpec._deployment_only
     (CanarySpec, "targetRef"): {"properties": {"kind": {"enum": ["Deployment"]}}},
+    # AutoscalerReference._hpa_only
+    (AutoscalerReference, "kind"): {"enum": ["HorizontalPodAutoscaler"]},
 }
 """Keywords merged into the schema of one field (by its YAML name) of one model."""

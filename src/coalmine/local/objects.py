@@ -21,6 +21,7 @@ from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
 from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store, StoredObject
+from coalmine.routing.virtual_service import is_tcp
 
 __all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]
 
@@ -191,6 +192,18 @@ def _user_manifest(resource: Model) -> dict[str, Any]:
     return manifest
 
 
+_NO_DELEGATION = (
+    "the local runtime has no Istio delegation (a root VirtualService that names this one "
+    "in `delegate`); remove delegation to run this Canary locally"
+)
+
+
+_NO_TCP = (
+    "the local runtime routes HTTP only (Envoy's HTTP listener); remove appProtocol tcp to"
+    " run this Canary locally"
+)
+
+
 def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
     """Problems that only show with all objects together: what routes point at must exist."""
     services = _known(resources, store, Service)
@@ -201,6 +214,10 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
         subsets.setdefault(host, set()).update(s.name for s in rule.spec.subsets)
     problems = []
     for resource in resources:
+        if isinstance(resource, Canary) and resource.spec.service.delegation:
+            problems.append(_problem(resource, "spec.service.delegation", _NO_DELEGATION))
+        if isinstance(resource, Canary) and is_tcp(resource):
+            problems.append(_problem(resource, "spec.service.appProtocol", _NO_TCP))
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
         if isinstance(resource, DestinationRule):

@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import Canary, CustomMetadata
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
 from coalmine.local.store import Store
@@ -47,9 +47,10 @@ class LocalRouter:
         if labels is None:
             raise AdapterError(f"deployment {canary.target_key} not found")
         primary = primary_labels(labels)
-        self._service(canary, apex_name(canary), primary)
-        self._service(canary, primary_host(canary), primary)
-        self._service(canary, canary_host(canary), labels)
+        service = canary.spec.service
+        self._service(canary, apex_name(canary), primary, service.apex)
+        self._service(canary, primary_host(canary), primary, service.primary)
+        self._service(canary, canary_host(canary), labels, service.canary)
         current = self.store.get("VirtualService", canary.namespace, apex_name(canary))
         routes = Routes.all_primary()
         if current is not None and current.owner == owner_of(canary):
@@ -69,12 +70,25 @@ class LocalRouter:
         self._virtual_service(canary, routes)
         await self.sync()
 
-    def _service(self, canary: Canary, name: str, selector: dict[str, str]) -> None:
+    def _service(
+        self,
+        canary: Canary,
+        name: str,
+        selector: dict[str, str],
+        custom: CustomMetadata | None,
+    ) -> None:
+        """One generated Service, with the labels and annotations of service.apex/.primary/
+        .canary (trafficDistribution and headless mean nothing to the one local Envoy)."""
         port = canary.spec.service
+        metadata: dict[str, Any] = {"name": name, "namespace": canary.namespace}
+        if custom is not None and custom.labels:
+            metadata["labels"] = dict(custom.labels)
+        if custom is not None and custom.annotations:
+            metadata["annotations"] = dict(custom.annotations)
         manifest = {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": name, "namespace": canary.namespace},
+            "metadata": metadata,
             "spec": {
                 "selector": selector,
                 "ports": [
@@ -103,7 +117,8 @@ class LocalRouter:
         elif current is not None:
             original = current.manifest["metadata"].get("annotations", {}).get(ORIGINAL)
         if original is not None:
-            manifest["metadata"]["annotations"] = {ORIGINAL: original}
+            annotations = manifest["metadata"].get("annotations") or {}
+            manifest["metadata"]["annotations"] = {**annotations, ORIGINAL: original}
         self.store.put(kind, canary.namespace, name, manifest, owner=owner_of(canary))
 
 

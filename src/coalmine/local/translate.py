@@ -188,7 +188,8 @@ def _route(
         cluster = _cluster_of(target.destination, ns)
         weight = target.weight if target.weight is not None else 100
         headers = _header_ops(target.headers)
-        destinations.append(Destination(cluster, weight, headers))
+        answers = _header_ops(target.headers, response=True)
+        destinations.append(Destination(cluster, weight, headers, answers))
     missing = [d.cluster for d in destinations if d.cluster not in known]
     if missing:
         warnings.append(f"route {name}: no cluster for {missing}; route left out")
@@ -208,6 +209,7 @@ def _route(
         destinations=tuple(destinations),
         matches=tuple(_match(m) for m in http.match or ()),
         headers=_header_ops(http.headers),
+        response_headers=_header_ops(http.headers, response=True),
         mirror=mirror,
         timeout=parse_duration(http.timeout) if http.timeout else None,
         retries=_retries(http.retries),
@@ -230,12 +232,13 @@ def _string(match: IstioMatch) -> StringMatch:
     return StringMatch(match.kind, match.value)  # type: ignore[arg-type]
 
 
-def _header_ops(headers: Headers | None) -> HeaderOps:
-    request = headers.request if headers else None
-    if request is None:
+def _header_ops(headers: Headers | None, *, response: bool = False) -> HeaderOps:
+    """The request (or, with `response`, the answer) header changes of a route."""
+    ops = (headers.response if response else headers.request) if headers else None
+    if ops is None:
         return HeaderOps()
     return HeaderOps(
-        set=dict(request.set or {}), add=dict(request.add or {}), remove=tuple(request.remove or ())
+        set=dict(ops.set or {}), add=dict(ops.add or {}), remove=tuple(ops.remove or ())
     )
 
 

@@ -164,7 +164,7 @@ class MetricMeasurer:
         if provider.secret_ref is not None:
             server = replace(server, credentials=await self._secret(template))
         if provider.headers:
-            server = replace(server, headers={**server.headers, **provider.headers})
+            server = replace(server, headers={**server.headers, **provider.header_values})
         if provider.insecure_skip_verify:
             server = replace(server, verify_tls=False)
         return server

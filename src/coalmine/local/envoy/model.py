@@ -124,7 +124,8 @@ class RouteMatch:
 
 @dataclass(frozen=True)
 class HeaderOps:
-    """Request header changes, applied before the request leaves Envoy.
+    """Header changes: of a request before it leaves Envoy, or of an answer before the
+    client gets it.
 
     `set` replaces any value the client sent, `add` appends another value, `remove` drops
     the header. Header names are case-insensitive (Envoy lowercases them).
@@ -146,6 +147,8 @@ class Destination:
     weight: int
     headers: HeaderOps = HeaderOps()
     """Header changes for the requests that go to this destination only."""
+    response_headers: HeaderOps = HeaderOps()
+    """Header changes for the answers from this destination only (a Set-Cookie)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class Route:
     destinations: tuple[Destination, ...]
     matches: tuple[RouteMatch, ...] = ()
     headers: HeaderOps = HeaderOps()
+    response_headers: HeaderOps = HeaderOps()
+    """Header changes for the answers, before they leave Envoy."""
     mirror: Mirror | None = None
     timeout: timedelta | None = None
     retries: Retries | None = None

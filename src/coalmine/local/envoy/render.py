@@ -241,7 +241,7 @@ def _virtual_host(host: VirtualHost) -> JSON:
 def _routes(route: Route) -> list[JSON]:
     """One Envoy route per match (Envoy ANDs within a match; a Route ORs its matches)."""
     action = _route_action(route)
-    extra = _header_ops(route.headers)
+    extra = {**_header_ops(route.headers), **_header_ops(route.response_headers, "response")}
     matches = route.matches or (RouteMatch(),)
     return [
         {"name": route.name, "match": _match(match), "route": action, **extra} for match in matches
@@ -265,6 +265,7 @@ def _destination(destination: Destination) -> JSON:
         "name": destination.cluster,
         "weight": destination.weight,
         **_header_ops(destination.headers),
+        **_header_ops(destination.response_headers, "response"),
     }
 
 
@@ -303,8 +304,8 @@ def _string_match(match: StringMatch) -> JSON:
     return {match.kind: match.value}
 
 
-def _header_ops(ops: HeaderOps) -> JSON:
-    """Envoy's request header fields; `set` overwrites, `add` appends."""
+def _header_ops(ops: HeaderOps, side: str = "request") -> JSON:
+    """Envoy's request (or response) header fields; `set` overwrites, `add` appends."""
     if ops.is_empty():
         return {}
     adds = [
@@ -315,9 +316,9 @@ def _header_ops(ops: HeaderOps) -> JSON:
     ]
     rendered: JSON = {}
     if adds:
-        rendered["request_headers_to_add"] = adds
+        rendered[f"{side}_headers_to_add"] = adds
     if ops.remove:
-        rendered["request_headers_to_remove"] = [name.lower() for name in ops.remove]
+        rendered[f"{side}_headers_to_remove"] = [name.lower() for name in ops.remove]
     return rendered
 
 

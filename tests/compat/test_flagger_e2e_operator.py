@@ -1,0 +1,168 @@
+"""Flagger's own Istio Canaries (test/istio/test-canary.sh, test-session-affinity.sh) run
+by the real operator.
+
+The operator (kopf, kr8s) reconciles the manifest of `flagger/istio/canary-progressive.yaml`
+and its `latency` MetricTemplate against the Kubernetes API emulator, in Flagger
+compatibility mode (group flagger.app). Only what ties the manifest to Flagger's test
+cluster is changed for this world: the namespaces, the addresses of Prometheus and of the
+load tester, and the 15 s interval (1 s here). Every field under test (apex metadata,
+request headers, portDiscovery, templateRef with templateVariables, thresholds) is as
+Flagger's script has it, and Flagger's own checks are asserted: the apex Service carries
+the custom metadata and selects the primary, the canary is promoted, or rolled back when
+the template's latency is over its maximum.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from coalmine.kube.client import Obj
+from coalmine.kube.resources import DEPLOYMENTS, FLAGGER_CANARIES, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.settings import ScopeSettings
+from tests.fixtures.notify import Receiver
+from tests.fixtures.operator import MetricsStandIn, deployment
+from tests.fixtures.world import StartOperator, World, eventually_async
+
+FLAGGER = Path(__file__).parent / "flagger" / "istio"
+NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+
+
+def manifest(name: str) -> Obj:
+    loaded: Obj = yaml.safe_load((FLAGGER / name).read_text())
+    return loaded
+
+
+def in_this_world(world: World, metrics: MetricsStandIn, receiver: Receiver) -> tuple[Obj, Obj]:
+    """Flagger's template and Canary, tied to this world instead of Flagger's test cluster."""
+    template = manifest("metrictemplate-latency.yaml")
+    template["spec"]["provider"]["address"] = metrics.url
+    canary = copy.deepcopy(manifest("canary-progressive.yaml"))
+    analysis = canary["spec"]["analysis"]
+    analysis["interval"] = "1s"
+    analysis["metrics"][1]["templateRef"]["namespace"] = world.namespace
+    analysis["webhooks"][0]["url"] = receiver.url("/load-test")
+    return template, canary
+
+
+async def phase_of(world: World, phase: str) -> Obj:
+    async def reached() -> Obj | None:
+        found = await world.get(FLAGGER_CANARIES, "podinfo")
+        return found if ((found or {}).get("status") or {}).get("phase") == phase else None
+
+    result: Obj = await eventually_async(reached, deadline=60)
+    return result
+
+
+async def messages_once(world: World, last: str) -> list[str]:
+    """Every Event message, once the one starting with `last` is written (events are
+    written after the status, and listed in no particular order)."""
+
+    async def written() -> list[str] | None:
+        said = [e["message"] for e in await world.events()]
+        return said if any(m.startswith(last) for m in said) else None
+
+    result: list[str] = await eventually_async(written, deadline=20)
+    return result
+
+
+async def initialized(
+    world: World,
+    start_operator: StartOperator,
+    metrics: MetricsStandIn,
+    receiver: Receiver,
+) -> None:
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    template, canary = in_this_world(world, metrics, receiver)
+    await world.create(template)
+    await world.create(deployment())
+    await world.create(canary)
+    await phase_of(world, "Initialized")
+
+
+async def test_flaggers_istio_canary_is_initialized_and_promoted(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    await initialized(world, start_operator, metrics_stand_in, receiver)
+
+    apex = await world.must_get(SERVICES, "podinfo")
+    assert apex["metadata"]["labels"]["test"] == "labels-test"
+    assert apex["metadata"]["annotations"]["test"] == "annotations-test"
+    assert apex["spec"]["selector"] == {"app": "podinfo-primary"}
+    vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+    assert vs["spec"]["http"][0]["headers"]["request"]["add"]["x-envoy-max-retries"] == "10"
+    assert vs["metadata"]["labels"]["test"] == "labels-test"
+
+    await world.ship("podinfo", NEW_IMAGE)
+    await phase_of(world, "Succeeded")
+
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    key = f"podinfo.{world.namespace}"
+    said = await messages_once(world, f"Promotion completed! Scaling down {key}")
+    advanced = sorted(m for m in said if m.startswith(f"Advance {key} canary weight"))
+    assert advanced == [f"Advance {key} canary weight {weight}" for weight in (10, 20, 30)]
+    latency = [q for q in metrics_stand_in.queries if "istio_request_duration" in q]
+    assert latency and all('reporter="destination"' in q for q in latency)
+    assert receiver.bodies("/load-test")  # the rollout webhook was called
+
+
+async def test_a_latency_over_the_templates_maximum_rolls_back(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    await initialized(world, start_operator, metrics_stand_in, receiver)
+    metrics_stand_in.duration_ms = 501.0  # the template's histogram_quantile
+
+    await world.ship("podinfo", NEW_IMAGE)
+    failed = await phase_of(world, "Failed")
+
+    assert failed["status"]["failedChecks"] == 15  # the manifest's threshold
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] != NEW_IMAGE
+    key = f"podinfo.{world.namespace}"
+    said = await messages_once(world, f"Rolling back {key} failed checks threshold reached 15")
+    assert any("latency 501.00 > 500" in m for m in said), said
+
+
+async def test_flaggers_session_affinity_canary_writes_sticky_routes(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    """test/istio/test-session-affinity.sh's Canary: during the analysis the canary's
+    answers set its cookie and its holders are routed to it; afterwards the cookie is
+    expired (the routing itself is checked through a real Envoy in
+    tests/local/envoy/test_session_affinity.py)."""
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    canary = manifest("canary-session-affinity.yaml")
+    canary["spec"]["analysis"]["interval"] = "1s"
+    canary["spec"]["analysis"]["webhooks"][0]["url"] = receiver.url("/load-test")
+    await world.create(deployment())
+    await world.create(canary)
+    await phase_of(world, "Initialized")
+
+    await world.ship("podinfo", NEW_IMAGE)
+
+    async def sticky_while_progressing() -> Obj | None:
+        vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+        names = [route.get("name") for route in vs["spec"]["http"]]
+        return vs if names == ["sticky-route", "sticky-route-primary", None] else None
+
+    vs = await eventually_async(sticky_while_progressing, deadline=60)
+    assert vs["spec"]["hosts"] == ["*"] and vs["spec"]["gateways"] == [
+        "istio-system/istio-ingressgateway"
+    ]
+    weighted = vs["spec"]["http"][2]["route"]
+    cookie = weighted[1]["headers"]["response"]["add"]["Set-Cookie"]
+    assert cookie.startswith("canary-flagger-cookie=") and cookie.endswith("; Max-Age=86400")
+    primary_cookie = weighted[0]["headers"]["response"]["add"]["Set-Cookie"]
+    assert primary_cookie.startswith("primary-flagger-cookie=")
+
+    await phase_of(world, "Succeeded")
+    vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+    sticky = vs["spec"]["http"][0]
+    value = cookie.split(";")[0]
+    assert sticky["headers"]["response"]["add"]["Set-Cookie"] == f"{value}; Max-Age=-1"
