@@ -1,0 +1,309 @@
+"""The two judged checks: error rate (a margin in points) and latency at a quantile.
+
+Both reduce a tick to one difference of two binomial shares measured within the tick,
+canary minus reference, and feed it to the confidence sequence of `sequence`. Counts
+are never pooled across ticks for the decision: the canary's share of traffic changes
+from step to step while rates drift for everyone, and pooled counts would mix the
+release's effect with time (Simpson's paradox). Pooled rates are shown, not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from coalmine.api.judge import (
+    ErrorsMargin,
+    JudgeCheckStatus,
+    JudgeEvidence,
+    LatencyMargin,
+    Verdict,
+)
+from coalmine.judge.observations import Histogram, Side
+from coalmine.judge.sequence import Interval, interval
+
+__all__ = ["Judged", "binomial_difference", "judge_errors", "judge_latency"]
+
+RELATIVE_TOLERANCE = 1e-9
+"""Bucket bounds such as 110.00000000000001 count as 110."""
+
+ERRORS_SCALE = 3.0
+"""The mixture's scale for errors, in margins: differences a few margins wide are the ones
+to resolve quickly (see `sequence`; measured in benchmarks/judgement.py)."""
+
+LATENCY_SCALE = 2.0
+"""The mixture's scale for latency, in tail shares (1 - quantile)."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    evidence: JudgeEvidence
+    check: JudgeCheckStatus
+
+
+def binomial_difference(
+    canary_events: int, canary_total: int, ref_events: int, ref_total: int
+) -> tuple[float, float]:
+    """canary share - reference share, and a variance that is never too small.
+
+    Each side's rate in the variance is at least the pooled rate with one event and one
+    non-event added: a side with no events in a small tick does not claim certainty.
+    """
+    pooled = (canary_events + ref_events + 1) / (canary_total + ref_total + 2)
+    canary_rate = canary_events / canary_total
+    ref_rate = ref_events / ref_total
+    p_canary = min(max(canary_rate, pooled), 0.5)
+    p_ref = min(max(ref_rate, pooled), 0.5)
+    variance = p_canary * (1 - p_canary) / canary_total + p_ref * (1 - p_ref) / ref_total
+    return canary_rate - ref_rate, variance
+
+
+def _add(
+    evidence: JudgeEvidence, difference: float, variance: float, **counts: int
+) -> JudgeEvidence:
+    return evidence.model_copy(
+        update={
+            "precision": evidence.precision + 1 / variance,
+            "weighted": evidence.weighted + difference / variance,
+            "ticks": evidence.ticks + 1,
+            **{key: getattr(evidence, key) + value for key, value in counts.items()},
+        }
+    )
+
+
+def _verdict(bounds: Interval | None, margin: float) -> Verdict:
+    if bounds is None:
+        return Verdict.HOLD
+    if bounds.lower > margin:
+        return Verdict.ROLLBACK
+    if bounds.upper < margin:
+        return Verdict.ADVANCE
+    return Verdict.HOLD
+
+
+def _rate(events: int, total: int) -> str:
+    return f"{100 * events / total:.2f} %" if total else "no requests"
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}".rstrip("0").rstrip(".")
+
+
+# Errors -------------------------------------------------------------------------------
+
+
+def judge_errors(
+    spec: ErrorsMargin,
+    evidence: JudgeEvidence | None,
+    canary: Side,
+    reference: Side,
+    *,
+    alpha: float,
+    reference_name: str,
+    now: datetime,
+) -> Judged:
+    """Errors: rollback when the canary's rate exceeds the reference's by more than the
+    margin at the given confidence; advance when it surely does not."""
+    evidence = evidence or JudgeEvidence()
+    margin = spec.max_increase / 100
+    if canary.requests > 0 and reference.requests > 0:
+        difference, variance = binomial_difference(
+            canary.errors, canary.requests, reference.errors, reference.requests
+        )
+        evidence = _add(
+            evidence,
+            difference,
+            variance,
+            canary_total=canary.requests,
+            canary_events=canary.errors,
+            primary_total=reference.requests,
+            primary_events=reference.errors,
+        )
+    bounds = interval(evidence.precision, evidence.weighted, alpha, tau=ERRORS_SCALE * margin)
+    verdict = _verdict(bounds, margin)
+    return Judged(
+        evidence, _errors_status(evidence, bounds, verdict, spec, alpha, reference_name, now)
+    )
+
+
+def _errors_status(
+    evidence: JudgeEvidence,
+    bounds: Interval | None,
+    verdict: Verdict,
+    spec: ErrorsMargin,
+    alpha: float,
+    reference_name: str,
+    now: datetime,
+) -> JudgeCheckStatus:
+    rates = (
+        f"canary {_rate(evidence.canary_events, evidence.canary_total)} vs {reference_name} "
+        f"{_rate(evidence.primary_events, evidence.primary_total)}"
+    )
+    margin = f"{spec.max_increase:g} pt"
+    if bounds is None:
+        message = f"errors: no requests on both sides yet: {verdict}"
+        return JudgeCheckStatus(name="errors", verdict=verdict, message=message, time=now)
+    level = f"{100 * (1 - alpha):g} %"
+    detail = (
+        f"{_points(bounds.estimate)} pt, {level} interval "
+        f"{_points(bounds.lower)}..{_points(bounds.upper)}"
+    )
+    relation = {Verdict.ROLLBACK: ">", Verdict.ADVANCE: "<", Verdict.HOLD: "could be >"}[verdict]
+    message = f"errors: {rates} ({detail}) {relation} {margin}: {verdict}"
+    return JudgeCheckStatus(
+        name="errors",
+        verdict=verdict,
+        estimate=bounds.estimate,
+        lower=bounds.lower,
+        upper=bounds.upper,
+        message=message,
+        time=now,
+    )
+
+
+# Latency ------------------------------------------------------------------------------
+
+
+def resolved_threshold(bounds: tuple[float, ...], index: int, margin: float) -> int | None:
+    """The smallest bucket bound at or above (1 + margin) times bounds[index].
+
+    The comparison is made at bucket bounds only (no interpolation inside a bucket), so
+    the margin actually tested is bounds[result] / bounds[index] - 1, at least `margin`.
+    """
+    wanted = bounds[index] * (1 + margin) * (1 - RELATIVE_TOLERANCE)
+    for candidate in range(index + 1, len(bounds)):
+        if bounds[candidate] >= wanted:
+            return candidate
+    return None
+
+
+def judge_latency(
+    spec: LatencyMargin,
+    evidence: JudgeEvidence | None,
+    canary: Histogram | None,
+    reference: Histogram | None,
+    *,
+    alpha: float,
+    reference_name: str,
+    now: datetime,
+) -> Judged:
+    """Latency at a quantile, from bucket counts.
+
+    Let x be the bucket bound at the reference's quantile (placed from the reference's
+    counts before this tick, so that this tick's counts are not used twice) and u the
+    smallest bound at or above (1 + margin) * x. The tick's difference is the canary's
+    share of requests above u minus the reference's share above x. Identical
+    distributions give a difference of at most zero whatever the shape; a canary slower
+    by a factor s has a positive one when s > u / x and a negative one when s = 1.
+    """
+    evidence = evidence or JudgeEvidence()
+    usable = canary is not None and reference is not None and canary.total and reference.total
+    if usable and canary is not None and reference is not None:
+        if canary.bounds != reference.bounds:
+            return _latency_hold(evidence, "the two sides have different buckets", now)
+        evidence = _reset_if_new_buckets(evidence, reference.bounds)
+        placed = _reference_for_threshold(evidence, reference)
+        index = placed.quantile_index(spec.quantile)
+        upper = None if index is None else resolved_threshold(reference.bounds, index, spec.margin)
+        if index is not None and upper is not None:
+            difference, variance = binomial_difference(
+                canary.above(upper), canary.total, reference.above(index), reference.total
+            )
+            evidence = _add(evidence, difference, variance)
+        evidence = _accumulate(evidence, canary, reference)
+    bounds = interval(
+        evidence.precision, evidence.weighted, alpha, tau=LATENCY_SCALE * (1 - spec.quantile)
+    )
+    verdict = _verdict(bounds, 0.0)
+    message = _latency_message(evidence, bounds, verdict, spec, alpha, reference_name)
+    return Judged(
+        evidence,
+        JudgeCheckStatus(
+            name="latency",
+            verdict=verdict,
+            estimate=None if bounds is None else bounds.estimate,
+            lower=None if bounds is None else bounds.lower,
+            upper=None if bounds is None else bounds.upper,
+            message=message,
+            time=now,
+        ),
+    )
+
+
+def _latency_hold(evidence: JudgeEvidence, reason: str, now: datetime) -> Judged:
+    message = f"latency: {reason}: hold"
+    return Judged(
+        evidence, JudgeCheckStatus(name="latency", verdict=Verdict.HOLD, message=message, time=now)
+    )
+
+
+def _reset_if_new_buckets(evidence: JudgeEvidence, bounds: tuple[float, ...]) -> JudgeEvidence:
+    if evidence.bounds is None or tuple(evidence.bounds) == bounds:
+        return evidence
+    return evidence.model_copy(
+        update={"bounds": None, "primary_counts": None, "canary_counts": None}
+    )
+
+
+def _reference_for_threshold(evidence: JudgeEvidence, reference: Histogram) -> Histogram:
+    """The reference's counts before this tick; this tick's own for the first tick."""
+    if evidence.primary_counts is None or sum(evidence.primary_counts) == 0:
+        return reference
+    return Histogram(reference.bounds, tuple(evidence.primary_counts))
+
+
+def _accumulate(evidence: JudgeEvidence, canary: Histogram, reference: Histogram) -> JudgeEvidence:
+    zero = [0] * len(reference.counts)
+    primary = evidence.primary_counts or zero
+    mine = evidence.canary_counts or zero
+    return evidence.model_copy(
+        update={
+            "bounds": list(reference.bounds),
+            "primary_counts": [a + b for a, b in zip(primary, reference.counts, strict=True)],
+            "canary_counts": [a + b for a, b in zip(mine, canary.counts, strict=True)],
+        }
+    )
+
+
+def _at_most(histogram: Histogram | None, quantile: float) -> str:
+    if histogram is None:
+        return "no requests"
+    index = histogram.quantile_index(quantile)
+    if index is None:
+        return f"> {histogram.bounds[-1]:g} ms" if histogram.total else "no requests"
+    return f"≤ {histogram.bounds[index]:g} ms"
+
+
+def _latency_message(
+    evidence: JudgeEvidence,
+    bounds: Interval | None,
+    verdict: Verdict,
+    spec: LatencyMargin,
+    alpha: float,
+    reference_name: str,
+) -> str:
+    name = f"latency p{100 * spec.quantile:g}"
+    if evidence.bounds is None:
+        return f"{name}: no latency histograms on both sides yet: {verdict}"
+    edges = tuple(evidence.bounds)
+    canary = Histogram(edges, tuple(evidence.canary_counts or ()))
+    reference = Histogram(edges, tuple(evidence.primary_counts or ()))
+    values = (
+        f"canary {_at_most(canary, spec.quantile)} vs {reference_name} "
+        f"{_at_most(reference, spec.quantile)}"
+    )
+    index = reference.quantile_index(spec.quantile)
+    upper = None if index is None else resolved_threshold(edges, index, spec.margin)
+    if bounds is None or index is None or upper is None:
+        return f"{name}: {values}; the buckets cannot resolve +{spec.max_increase} here: {verdict}"
+    tested = edges[upper] / edges[index] - 1
+    resolution = (
+        "" if tested <= spec.margin + 1e-9 else f", buckets resolve only +{100 * tested:.0f} %"
+    )
+    level = f"{100 * (1 - alpha):g} %"
+    detail = (
+        f"share above the margin {_points(bounds.estimate)} pt, {level} interval "
+        f"{_points(bounds.lower)}..{_points(bounds.upper)}{resolution}"
+    )
+    relation = {Verdict.ROLLBACK: ">", Verdict.ADVANCE: "<", Verdict.HOLD: "could be >"}[verdict]
+    return f"{name}: {values} ({detail}) {relation} +{spec.max_increase}: {verdict}"
