@@ -29,6 +29,7 @@ from coalmine.api.istio import (
     HTTPRewrite,
     TrafficPolicy,
 )
+from coalmine.api.judge import JudgeSpec, JudgeStatus
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -232,6 +233,9 @@ class CanaryAnalysis(Model):
     webhooks: list[CanaryWebhook] = Field(default_factory=list)
     alerts: list[CanaryAlert] = Field(default_factory=list)
     session_affinity: SessionAffinity | None = None
+    judge: JudgeSpec | None = None
+    """coalmine addition (coalmine.dev only): compare the canary with the primary at every
+    tick with a sequential test (see docs/judge.md)."""
 
     @field_validator("interval")
     @classmethod
@@ -376,6 +380,8 @@ class CanaryStatus(Model):
     """coalmine addition: the latest value of each metric, from the last analysis tick."""
     handled_request: str | None = None
     """coalmine addition: id of the last manual request (promote, abort) acted upon."""
+    judge: JudgeStatus | None = None
+    """coalmine addition: the judge's evidence and last verdict per check."""
 
     @property
     def promoted(self) -> CanaryCondition | None:
@@ -388,6 +394,15 @@ class Canary(Model):
     metadata: ObjectMeta
     spec: CanarySpec
     status: CanaryStatus = Field(default_factory=CanaryStatus)
+
+    @model_validator(mode="after")
+    def _judge_is_coalmine_only(self) -> Canary:
+        if self.spec.analysis.judge is not None and self.api_version.startswith("flagger.app/"):
+            raise ValueError(
+                "spec.analysis.judge is a coalmine addition: use apiVersion "
+                "coalmine.dev/v1beta1, or remove the judge and keep thresholds"
+            )
+        return self
 
     @property
     def name(self) -> str:
