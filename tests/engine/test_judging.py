@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.engine.builders import canary
+
 from coalmine.api import Canary, Phase
 from coalmine.judge import Side, TickObservation
 from coalmine.testing import Simulation
-from tests.engine.builders import canary
 
 GOOD = TickObservation(Side(40000, 40), Side(10000, 10))
 BAD = TickObservation(Side(40000, 40), Side(10000, 600))
