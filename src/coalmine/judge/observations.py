@@ -54,6 +54,19 @@ class Histogram:
                 return index
         return None
 
+    def interpolated_quantile(self, quantile: float) -> float | None:
+        """PromQL's histogram_quantile: linear inside the bucket holding the rank. For the
+        fixed-range request-duration check only; the judge never interpolates."""
+        total = self.total
+        if total == 0:
+            return None
+        rank, below, lower = quantile * total, 0, 0.0
+        for bound, count in zip(self.bounds, self.counts, strict=False):
+            if below + count >= rank and count > 0:
+                return lower + (bound - lower) * (rank - below) / count
+            below, lower = below + count, bound
+        return self.bounds[-1] if self.bounds else None
+
     def plus(self, other: Histogram) -> Histogram:
         if other.bounds != self.bounds:
             raise ValueError("histograms with different bounds cannot be added")
