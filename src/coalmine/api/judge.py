@@ -124,6 +124,10 @@ class JudgeEvidence(Model):
     """Sum over ticks of 1 / variance of the tick's difference."""
     weighted: float = 0.0
     """Sum over ticks of difference / variance."""
+    boundary_precision: float = 0.0
+    """As `precision`, with each tick's variance taken at the margin (the rollback test)."""
+    boundary_weighted: float = 0.0
+    """As `weighted`, with each tick's variance taken at the margin (the rollback test)."""
     ticks: int = 0
     """Ticks that brought evidence."""
     canary_total: int = 0
@@ -135,6 +139,9 @@ class JudgeEvidence(Model):
     primary_counts: list[int] | None = None
     """Latency: the primary's bucket counts over the analysis, to place the next threshold."""
     canary_counts: list[int] | None = None
+    last_primary_counts: list[int] | None = None
+    """Latency: the primary's bucket counts in the last tick, where the next tick's
+    threshold is placed (recent enough to follow drift and to forget an incident)."""
 
 
 class JudgeCheckStatus(Model):

@@ -22,17 +22,25 @@ from coalmine.api.judge import (
 from coalmine.judge.observations import Histogram, Side
 from coalmine.judge.sequence import Interval, interval
 
-__all__ = ["Judged", "binomial_difference", "judge_errors", "judge_latency"]
+__all__ = [
+    "Judged",
+    "binomial_difference",
+    "boundary_variance",
+    "judge_errors",
+    "judge_latency",
+]
 
 RELATIVE_TOLERANCE = 1e-9
 """Bucket bounds such as 110.00000000000001 count as 110."""
 
-ERRORS_SCALE = 3.0
-"""The mixture's scale for errors, in margins: differences a few margins wide are the ones
-to resolve quickly (see `sequence`; measured in benchmarks/judgement.py)."""
+ROLLBACK_SCALE = 3.0
+"""The rollback bound's mixture scale, in units of the margin (errors) or of the tail share
+1 - quantile (latency): differences a few margins wide are the ones to catch quickly (see
+`sequence`; measured with benchmarks/judgement.py)."""
 
-LATENCY_SCALE = 2.0
-"""The mixture's scale for latency, in tail shares (1 - quantile)."""
+ADVANCE_SCALE = 0.5
+"""The advance bound's mixture scale in the same units: ruling out the margin needs the
+interval narrowed to about the margin, the precision this scale is tightest around."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,22 @@ class Judged:
 
 
 def binomial_difference(
-    canary_events: int, canary_total: int, ref_events: int, ref_total: int
+    canary_events: int,
+    canary_total: int,
+    ref_events: int,
+    ref_total: int,
+    floor: float | None = None,
 ) -> tuple[float, float]:
     """canary share - reference share, and a variance that is never too small.
 
-    Each side's rate in the variance is at least the pooled rate with one event and one
-    non-event added: a side with no events in a small tick does not claim certainty.
+    Each side's rate in the variance is at least `floor`: by default the tick's pooled
+    rate with one event and one non-event added, so that a side with no events in a small
+    tick does not claim certainty. The errors check passes the same pooled rate over the
+    whole analysis, which stops charging one invented error per tick.
     """
-    pooled = (canary_events + ref_events + 1) / (canary_total + ref_total + 2)
+    pooled = floor
+    if pooled is None:
+        pooled = (canary_events + ref_events + 1) / (canary_total + ref_total + 2)
     canary_rate = canary_events / canary_total
     ref_rate = ref_events / ref_total
     p_canary = min(max(canary_rate, pooled), 0.5)
@@ -58,17 +74,61 @@ def binomial_difference(
     return canary_rate - ref_rate, variance
 
 
+def boundary_variance(
+    canary_events: int,
+    canary_total: int,
+    ref_events: int,
+    ref_total: int,
+    margin: float,
+    floor: float | None = None,
+) -> float:
+    """The variance of the difference if the canary were exactly `margin` worse.
+
+    The rollback test asks whether the difference exceeds the margin; its variance is
+    taken where that question is hardest, at the margin itself, with the reference's rate
+    estimated under that constraint (as in the score test of Farrington and Manning,
+    1990). A canary far worse than the margin is then told apart sooner than with its
+    own, larger variance, and a canary at or below the margin is never judged with too
+    small a variance."""
+    total = canary_total + ref_total
+    floor = 1 / (total + 2) if floor is None else floor
+    ref = (canary_events + ref_events - margin * canary_total) / total
+    ref = min(max(ref, floor), 0.5 - margin)
+    canary = ref + margin
+    return canary * (1 - canary) / canary_total + ref * (1 - ref) / ref_total
+
+
 def _add(
-    evidence: JudgeEvidence, difference: float, variance: float, **counts: int
+    evidence: JudgeEvidence,
+    difference: float,
+    variance: float,
+    at_margin: float,
+    **counts: int,
 ) -> JudgeEvidence:
     return evidence.model_copy(
         update={
             "precision": evidence.precision + 1 / variance,
             "weighted": evidence.weighted + difference / variance,
+            "boundary_precision": evidence.boundary_precision + 1 / at_margin,
+            "boundary_weighted": evidence.boundary_weighted + difference / at_margin,
             "ticks": evidence.ticks + 1,
             **{key: getattr(evidence, key) + value for key, value in counts.items()},
         }
     )
+
+
+def _bounds(evidence: JudgeEvidence, alpha: float, unit: float) -> Interval | None:
+    """The estimate and upper bound from the tick's own variances (the advance test), the
+    lower bound from the variances at the margin (the rollback test). Each bound holds at
+    every tick with probability 1 - alpha; each has its own mixture scale (`unit` times
+    ROLLBACK_SCALE or ADVANCE_SCALE)."""
+    own = interval(evidence.precision, evidence.weighted, alpha, ADVANCE_SCALE * unit)
+    at_margin = interval(
+        evidence.boundary_precision, evidence.boundary_weighted, alpha, ROLLBACK_SCALE * unit
+    )
+    if own is None or at_margin is None:
+        return None
+    return Interval(own.estimate, at_margin.lower, own.upper)
 
 
 def _verdict(bounds: Interval | None, margin: float) -> Verdict:
@@ -107,19 +167,30 @@ def judge_errors(
     evidence = evidence or JudgeEvidence()
     margin = spec.max_increase / 100
     if canary.requests > 0 and reference.requests > 0:
-        difference, variance = binomial_difference(
-            canary.errors, canary.requests, reference.errors, reference.requests
+        counts = (canary.errors, canary.requests, reference.errors, reference.requests)
+        events = evidence.canary_events + evidence.primary_events + canary.errors + reference.errors
+        total = (
+            evidence.canary_total + evidence.primary_total + canary.requests + reference.requests
         )
+        # The floor: the rate over the whole analysis, or the tick's own when lower (an
+        # incident shared by both sides must not inflate every later tick's variance).
+        tick_events, tick_total = (
+            canary.errors + reference.errors,
+            canary.requests + reference.requests,
+        )
+        floor = min((events + 1) / (total + 2), (tick_events + 1) / (tick_total + 2))
+        difference, variance = binomial_difference(*counts, floor=floor)
         evidence = _add(
             evidence,
             difference,
             variance,
+            boundary_variance(*counts, margin, floor=floor),
             canary_total=canary.requests,
             canary_events=canary.errors,
             primary_total=reference.requests,
             primary_events=reference.errors,
         )
-    bounds = interval(evidence.precision, evidence.weighted, alpha, tau=ERRORS_SCALE * margin)
+    bounds = _bounds(evidence, alpha, unit=margin)
     verdict = _verdict(bounds, margin)
     return Judged(
         evidence, _errors_status(evidence, bounds, verdict, spec, alpha, reference_name, now)
@@ -206,14 +277,16 @@ def judge_latency(
         index = placed.quantile_index(spec.quantile)
         upper = None if index is None else resolved_threshold(reference.bounds, index, spec.margin)
         if index is not None and upper is not None:
-            difference, variance = binomial_difference(
-                canary.above(upper), canary.total, reference.above(index), reference.total
-            )
-            evidence = _add(evidence, difference, variance)
+            counts = (canary.above(upper), canary.total, reference.above(index), reference.total)
+            # A tick whose threshold landed far in the tail (after an incident, say) says
+            # little about the quantile: its variance is taken at the tail share at least.
+            pooled = (counts[0] + counts[2] + 1) / (counts[1] + counts[3] + 2)
+            floor = max(1 - spec.quantile, pooled)
+            difference, variance = binomial_difference(*counts, floor=floor)
+            at_margin = boundary_variance(*counts, 0.0, floor=floor)
+            evidence = _add(evidence, difference, variance, at_margin)
         evidence = _accumulate(evidence, canary, reference)
-    bounds = interval(
-        evidence.precision, evidence.weighted, alpha, tau=LATENCY_SCALE * (1 - spec.quantile)
-    )
+    bounds = _bounds(evidence, alpha, unit=1 - spec.quantile)
     verdict = _verdict(bounds, 0.0)
     message = _latency_message(evidence, bounds, verdict, spec, alpha, reference_name)
     return Judged(
@@ -241,15 +314,24 @@ def _reset_if_new_buckets(evidence: JudgeEvidence, bounds: tuple[float, ...]) ->
     if evidence.bounds is None or tuple(evidence.bounds) == bounds:
         return evidence
     return evidence.model_copy(
-        update={"bounds": None, "primary_counts": None, "canary_counts": None}
+        update={
+            "bounds": None,
+            "primary_counts": None,
+            "canary_counts": None,
+            "last_primary_counts": None,
+        }
     )
 
 
 def _reference_for_threshold(evidence: JudgeEvidence, reference: Histogram) -> Histogram:
-    """The reference's counts before this tick; this tick's own for the first tick."""
-    if evidence.primary_counts is None or sum(evidence.primary_counts) == 0:
+    """The reference's counts in the tick before; this tick's own for the first tick.
+
+    A threshold placed before the tick's counts are seen keeps each tick's difference
+    honest; placed from the last tick only, it follows drift and forgets an incident."""
+    last = evidence.last_primary_counts
+    if last is None or sum(last) == 0:
         return reference
-    return Histogram(reference.bounds, tuple(evidence.primary_counts))
+    return Histogram(reference.bounds, tuple(last))
 
 
 def _accumulate(evidence: JudgeEvidence, canary: Histogram, reference: Histogram) -> JudgeEvidence:
@@ -261,6 +343,7 @@ def _accumulate(evidence: JudgeEvidence, canary: Histogram, reference: Histogram
             "bounds": list(reference.bounds),
             "primary_counts": [a + b for a, b in zip(primary, reference.counts, strict=True)],
             "canary_counts": [a + b for a, b in zip(mine, canary.counts, strict=True)],
+            "last_primary_counts": list(reference.counts),
         }
     )
 

@@ -9,7 +9,7 @@ observation, for the judge (the counts as they are) and for fixed-range metrics
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from coalmine.api.canary import Canary, CanaryMetric, Phase
@@ -17,12 +17,17 @@ from coalmine.engine.observations import Measurement
 from coalmine.judge.observations import TickObservation
 from coalmine.testing.simulation import Simulation
 
-__all__ = ["CustomMetric", "Replay", "ReplayTick", "replay"]
+__all__ = ["CustomMetric", "Replay", "ReplayTick", "Source", "replay"]
 
 Verdict = Literal["promoted", "rolled-back", "undecided"]
 
 CustomMetric = Callable[[CanaryMetric, Sequence[TickObservation]], float | None]
 """A metric computed from the observations so far (the last is this tick's)."""
+
+Source = Callable[[int, int], TickObservation | None]
+"""Observations made on demand: (0-based tick, canary weight during it) to the tick's
+counts, or None when there are no more. A generator whose canary share follows the
+weights the engine sets (benchmarks/judgement.py) is one."""
 
 ANALYSIS = (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
 
@@ -67,18 +72,38 @@ class Replay:
 
 
 class _Feed:
-    """Serves the current observation to the observer and to the fixed-range metrics."""
+    """The observer of the replay, and the source of the fixed-range metrics: both read the
+    same observation in one tick."""
 
-    def __init__(self, ticks: Sequence[TickObservation], custom: CustomMetric | None) -> None:
-        self.ticks = ticks
+    def __init__(self, source: Sequence[TickObservation] | Source, custom: CustomMetric | None):
+        self.source = source
+        self.seen: list[TickObservation] = []
         self.index = 0
         self.used = False
+        self.weight = 0
         self.custom = custom
+
+    def has_more(self) -> bool:
+        if len(self.seen) > self.index:
+            return True
+        if callable(self.source):
+            following = self.source(self.index, self.weight)
+            if following is None:
+                return False
+            self.seen.append(following)
+            return True
+        if self.index < len(self.source):
+            self.seen.append(self.source[self.index])
+            return True
+        return False
 
     @property
     def current(self) -> TickObservation:
         self.used = True
-        return self.ticks[self.index]
+        return self.seen[self.index]
+
+    async def observe(self, canary: Canary, window_seconds: float) -> TickObservation:
+        return self.current
 
     def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement | float | None:
         observed = self.current
@@ -92,13 +117,13 @@ class _Feed:
             value = None if latency is None else latency.interpolated_quantile(0.99)
             return value if value is not None else Measurement.no_data("no latency histogram")
         if self.custom is not None:
-            return self.custom(metric, self.ticks[: self.index + 1])
+            return self.custom(metric, self.seen[: self.index + 1])
         return None
 
 
 async def replay(
     canary: Canary,
-    observations: Sequence[TickObservation],
+    observations: Sequence[TickObservation] | Source,
     *,
     custom: CustomMetric | None = None,
     max_ticks: int = 1000,
@@ -108,19 +133,20 @@ async def replay(
     feed = _Feed(observations, custom)
     sim = Simulation(canary)
     sim.measurer.function = feed.measure
-    sim.observer.ticks = list(observations)
+    sim.ports = replace(sim.ports, observer=feed)
     await sim.run_until_phase(Phase.INITIALIZED, max_ticks=10)
     sim.deploy("0.0.2")
     result = Replay()
     for _ in range(max_ticks):
-        if feed.index >= len(observations) and sim.phase in ANALYSIS:
+        feed.weight = sim.routes.canary if sim.routes is not None else 0
+        if sim.phase in ANALYSIS and not feed.has_more():
             break
-        sim.observer.used = feed.index
         feed.used = False
         shown = len(sim.notifier.events)
         await sim.tick()
-        consumed = feed.used or sim.observer.used > feed.index
-        if consumed:
+        if not feed.used and callable(feed.source) and len(feed.seen) > feed.index:
+            feed.seen.pop()  # made for a weight that changed: make it again for the next one
+        if feed.used:
             feed.index += 1
             record = _record(sim, feed.index, shown)
             result.ticks.append(record)
