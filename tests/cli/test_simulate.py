@@ -95,10 +95,10 @@ def test_observations_with_more_errors_are_rolled_back_by_the_judge() -> None:
         app, ["simulate", "-f", str(JUDGED), "--observations", observations("bad")]
     )
     assert result.exit_code == 1, result.output
-    assert "errors: canary 3.58 % vs primary 0.25 % (+3.28 pt, 99.5 % interval" in result.output
+    assert "errors: canary 3.17 % vs primary 0.38 % (+2.79 pt, 99.5 % interval" in result.output
     assert "> 0.5 pt: rollback" in result.output
     assert result.output.rstrip().endswith(
-        "-- verdict: rolled-back at tick 2 (15 ticks in the file)"
+        "-- verdict: rolled-back at tick 1 (15 ticks in the file)"
     )
 
 
