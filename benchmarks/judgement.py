@@ -292,6 +292,9 @@ class Outcome:
     verdict: str
     tick: int | None
     failed_served: int
+    """The canary's 5xx answers until the verdict."""
+    failed_after: int
+    """Expected 5xx answers of a wrongly promoted release from then to tick 30 at 100 %."""
 
 
 async def judge_release(release: Release, name: str) -> Outcome:
@@ -299,7 +302,11 @@ async def judge_release(release: Release, name: str) -> Outcome:
     build, custom = JUDGES[name]
     metric = None if custom is None else custom(world)
     result = await replay(build(world), world, custom=metric, max_ticks=200)
-    return Outcome(release, name, result.verdict, result.tick, world.canary_errors)
+    after = 0
+    if result.verdict == "promoted" and result.tick is not None:
+        rate = world.base_errors + release.extra_errors
+        after = round(rate * release.rate * INTERVAL_S * (TICKS - result.tick))
+    return Outcome(release, name, result.verdict, result.tick, world.canary_errors, after)
 
 
 def corpus(seeds: int) -> list[Release]:
@@ -349,13 +356,14 @@ def _row(name: str, rate: float | None, mine: list[Outcome]) -> dict[str, Any]:
         "bad_median_ticks": statistics.median(bad_ticks) if bad_ticks else None,
         "marginal_promoted": sum(o.verdict == "promoted" for o in marginal) / max(1, len(marginal)),
         "failed_served": sum(o.failed_served for o in bad),
+        "failed_to_tick_30": sum(o.failed_served + o.failed_after for o in bad),
     }
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'judge':8} {'req/s':>5} {'correct':>8} {'good rb':>8} {'good ≤10':>8} {'bad prom':>8} "
-        f"{'bad rb':>8} {'bad ticks':>9} {'marg prom':>9} {'5xx served':>10}"
+        f"{'bad rb':>8} {'bad ticks':>9} {'marg prom':>9} {'5xx served':>10} {'5xx to t30':>10}"
     )
     print(head)
     for row in rows:
@@ -365,7 +373,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{100 * row['good_rolled_back']:7.1f}% {100 * row['good_promoted_in_10']:7.1f}% "
             f"{100 * row['bad_promoted']:7.1f}% {100 * row['bad_rolled_back']:7.1f}% "
             f"{'-' if ticks is None else f'{ticks:g}':>9} {100 * row['marginal_promoted']:8.1f}% "
-            f"{row['failed_served']:>10}"
+            f"{row['failed_served']:>10} {row['failed_to_tick_30']:>10}"
         )
 
 
