@@ -126,8 +126,8 @@ class World:
         canary_n = int(rng.binomial(total, weight / 100))
         primary_n = total - canary_n
         hit = tick in self.incident
-        errors = self.base_errors * (1 + self.drift * tick) + (0.05 if hit else 0.0)
-        median = self.median_ms * (1 + self.drift * tick) * (2 if hit else 1)
+        errors = self.base_errors * math.exp(self.drift * tick) + (0.05 if hit else 0.0)
+        median = self.median_ms * math.exp(self.drift * tick) * (2 if hit else 1)
         (p_slow, p_err), (c_slow, c_err) = self._wander("primary"), self._wander("canary")
         canary_rate = min(1.0, errors * c_err + self.release.extra_errors)
         canary_e = int(rng.binomial(canary_n, canary_rate))
