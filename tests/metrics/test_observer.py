@@ -1,0 +1,132 @@
+"""The judge's per-side counts from a real Envoy: through a real Prometheus (the Observer
+of Kubernetes and of `coalmine up --prometheus`), and from Envoy's own stats (local mode).
+
+Known traffic: the "errors" canary answers 500 to every fifth request, its primary none;
+the "latency" canary sleeps 120 ms, so every duration falls in the (100, 150] bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from coalmine.api import Canary, parse_resource
+from coalmine.local.envoy.admin import EnvoyAdmin
+from coalmine.local.envoy.collector import StatsCollector
+from coalmine.local.observe import EnvoyObserver
+from coalmine.metrics import PrometheusServer, ProviderSettings, Role, ScrapeTarget
+from coalmine.metrics.observer import PrometheusObserver
+from coalmine.metrics.prometheus import PrometheusProvider
+from tests.fixtures.envoy_stack import Backend, EnvoyStack, Route
+
+pytestmark = pytest.mark.slow
+
+WINDOW_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def envoy_routes() -> list[Route]:
+    return [
+        Route("errors", "canary", Backend(error_every=5), rate=40),
+        Route("errors", "primary", Backend(), rate=20),
+        Route("latency", "canary", Backend(delay_ms=120), rate=40, workers=8),
+        Route("latency", "primary", Backend(), rate=20),
+    ]
+
+
+@pytest.fixture(scope="module")
+def prometheus_targets(envoy_stack: EnvoyStack) -> list[ScrapeTarget]:
+    return [ScrapeTarget("envoy", envoy_stack.admin_address, "/stats/prometheus")]
+
+
+@pytest.fixture(scope="module")
+def warm(prometheus: PrometheusServer) -> PrometheusServer:
+    for cluster in ("test_errors-canary", "test_errors-primary", "test_latency-canary"):
+        selector = f'envoy_cluster_upstream_rq_time_count{{envoy_cluster_name="{cluster}"}}'
+        prometheus.wait_for_samples(
+            f"min(count_over_time({selector}[{WINDOW_S:g}s]))", minimum=10, timeout=60
+        )
+    return prometheus
+
+
+def canary(target: str) -> Canary:
+    document = {
+        "apiVersion": "coalmine.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "subject", "namespace": "test"},
+        "spec": {
+            "targetRef": {"name": target},
+            "service": {"port": 80},
+            "analysis": {"stepWeight": 20},
+        },
+    }
+    resource = parse_resource(document)
+    assert isinstance(resource, Canary)
+    return resource
+
+
+async def test_prometheus_counts_each_side_over_the_window(warm: PrometheusServer) -> None:
+    observer = PrometheusObserver(PrometheusProvider(ProviderSettings(warm.url)), mesh="envoy")
+    observed = await observer.observe(canary("errors"), WINDOW_S)
+    canary_side, primary = observed.canary, observed.primary
+    assert canary_side.requests == pytest.approx(40 * WINDOW_S, rel=0.25)
+    assert canary_side.errors / canary_side.requests == pytest.approx(0.20, abs=0.04)
+    assert primary.requests == pytest.approx(20 * WINDOW_S, rel=0.25)
+    assert primary.errors == 0
+    assert primary.latency is not None and primary.latency.total > 0
+
+
+async def test_prometheus_buckets_are_counts_per_bucket(warm: PrometheusServer) -> None:
+    observer = PrometheusObserver(PrometheusProvider(ProviderSettings(warm.url)), mesh="envoy")
+    latency = (await observer.observe(canary("latency"), WINDOW_S)).canary.latency
+    assert latency is not None
+    slow = latency.counts[latency.bounds.index(150.0)]
+    assert slow >= 0.9 * latency.total, latency
+    assert latency.quantile_index(0.5) == latency.bounds.index(150.0)
+
+
+def test_the_istio_queries_select_each_workload() -> None:
+    observer = PrometheusObserver(PrometheusProvider(ProviderSettings("http://x")), mesh="istio")
+    queries = observer.queries(canary("podinfo"), Role.PRIMARY, 60)
+    assert queries["errors"] == (
+        'sum(increase(istio_requests_total{reporter="destination",'
+        'destination_workload_namespace="test",destination_workload=~"podinfo-primary",'
+        'response_code=~"5.*"}[60s]))'
+    )
+    assert queries["buckets"].startswith(
+        "sum by (le) (increase(istio_request_duration_milliseconds_bucket{"
+    )
+
+
+@pytest.fixture
+async def collector(envoy_stack: EnvoyStack) -> AsyncIterator[StatsCollector]:
+    async with aiohttp.ClientSession() as session:
+        admin = EnvoyAdmin(session, f"http://{envoy_stack.admin_address}", 5.0)
+        stats = StatsCollector(lambda: admin, interval_s=1.0)
+        stats.start()
+        try:
+            yield stats
+        finally:
+            await stats.stop()
+
+
+async def test_envoy_stats_count_each_side_without_prometheus(
+    collector: StatsCollector,
+) -> None:
+    import asyncio
+
+    observer = EnvoyObserver(lambda: collector)
+    for _ in range(100):  # the collector needs two scrapes inside the window
+        await asyncio.sleep(0.1)
+        if collector.window("test_errors-canary", 3).requests.value:
+            break
+    await asyncio.sleep(3)
+    observed = await observer.observe(canary("errors"), 3)
+    assert observed.canary.requests > 0 and observed.primary.requests > 0
+    assert observed.canary.errors / observed.canary.requests == pytest.approx(0.2, abs=0.08)
+    assert observed.primary.errors == 0
+    latency = (await observer.observe(canary("latency"), 3)).canary.latency
+    assert latency is not None and latency.total > 0
+    assert latency.counts[latency.bounds.index(150.0)] >= 0.9 * latency.total
