@@ -103,14 +103,19 @@ def _add(
     difference: float,
     variance: float,
     at_margin: float,
+    rollback_difference: float | None = None,
     **counts: int,
 ) -> JudgeEvidence:
+    """Add one tick: `difference` with `variance` to the advance test, the same difference
+    (or `rollback_difference`, when the rollback test measures its own) with `at_margin`
+    to the rollback test."""
+    rollback = difference if rollback_difference is None else rollback_difference
     return evidence.model_copy(
         update={
             "precision": evidence.precision + 1 / variance,
             "weighted": evidence.weighted + difference / variance,
             "boundary_precision": evidence.boundary_precision + 1 / at_margin,
-            "boundary_weighted": evidence.boundary_weighted + difference / at_margin,
+            "boundary_weighted": evidence.boundary_weighted + rollback / at_margin,
             "ticks": evidence.ticks + 1,
             **{key: getattr(evidence, key) + value for key, value in counts.items()},
         }
@@ -258,14 +263,19 @@ def judge_latency(
     reference_name: str,
     now: datetime,
 ) -> Judged:
-    """Latency at a quantile, from bucket counts.
+    """Latency at a quantile, from bucket counts, never interpolated inside a bucket.
 
-    Let x be the bucket bound at the reference's quantile (placed from the reference's
-    counts before this tick, so that this tick's counts are not used twice) and u the
-    smallest bound at or above (1 + margin) * x. The tick's difference is the canary's
-    share of requests above u minus the reference's share above x. Identical
-    distributions give a difference of at most zero whatever the shape; a canary slower
-    by a factor s has a positive one when s > u / x and a negative one when s = 1.
+    Thresholds are placed from the reference's counts in the tick before (so that this
+    tick's counts are not used twice): x_hi, the bucket bound at or above the reference's
+    quantile, and x_lo, the bound below it. For each, u is the smallest bound at or above
+    (1 + margin) * x. A tick gives two differences of shares, canary above u minus
+    reference above x:
+    - at x_hi for the rollback test: the reference has at most 1 - quantile above x_hi, a
+      canary slower than u / x_hi has more above u;
+    - at x_lo for the advance test: the reference has more than 1 - quantile above x_lo, a
+      canary no slower has less above u.
+    Identical distributions give a rollback difference of at most zero whatever their
+    shape. The margin actually resolved is u / x - 1: at least `margin`, and said so.
     """
     evidence = evidence or JudgeEvidence()
     usable = canary is not None and reference is not None and canary.total and reference.total
@@ -274,17 +284,13 @@ def judge_latency(
             return _latency_hold(evidence, "the two sides have different buckets", now)
         evidence = _reset_if_new_buckets(evidence, reference.bounds)
         placed = _reference_for_threshold(evidence, reference)
-        index = placed.quantile_index(spec.quantile)
-        upper = None if index is None else resolved_threshold(reference.bounds, index, spec.margin)
-        if index is not None and upper is not None:
-            counts = (canary.above(upper), canary.total, reference.above(index), reference.total)
-            # A tick whose threshold landed far in the tail (after an incident, say) says
-            # little about the quantile: its variance is taken at the tail share at least.
-            pooled = (counts[0] + counts[2] + 1) / (counts[1] + counts[3] + 2)
-            floor = max(1 - spec.quantile, pooled)
-            difference, variance = binomial_difference(*counts, floor=floor)
-            at_margin = boundary_variance(*counts, 0.0, floor=floor)
-            evidence = _add(evidence, difference, variance, at_margin)
+        high = placed.quantile_index(spec.quantile)
+        if high is not None:
+            low = max(high - 1, 0)
+            rollback = _tick_difference(spec, canary, reference, high)
+            advance = _tick_difference(spec, canary, reference, low)
+            if rollback is not None and advance is not None:
+                evidence = _add(evidence, advance[0], advance[1], rollback[2], rollback[0])
         evidence = _accumulate(evidence, canary, reference)
     bounds = _bounds(evidence, alpha, unit=1 - spec.quantile)
     verdict = _verdict(bounds, 0.0)
@@ -301,6 +307,23 @@ def judge_latency(
             time=now,
         ),
     )
+
+
+def _tick_difference(
+    spec: LatencyMargin, canary: Histogram, reference: Histogram, index: int
+) -> tuple[float, float, float] | None:
+    """Canary's share above u minus the reference's above bounds[index], its variance, and
+    its variance at the margin; None when no bound is high enough for u."""
+    upper = resolved_threshold(reference.bounds, index, spec.margin)
+    if upper is None:
+        return None
+    counts = (canary.above(upper), canary.total, reference.above(index), reference.total)
+    # A tick whose threshold landed far in the tail (after an incident, say) says little
+    # about the quantile: its variance is taken at the tail share at least.
+    pooled = (counts[0] + counts[2] + 1) / (counts[1] + counts[3] + 2)
+    floor = max(1 - spec.quantile, pooled)
+    difference, variance = binomial_difference(*counts, floor=floor)
+    return difference, variance, boundary_variance(*counts, 0.0, floor=floor)
 
 
 def _latency_hold(evidence: JudgeEvidence, reason: str, now: datetime) -> Judged:
@@ -384,8 +407,9 @@ def _latency_message(
         "" if tested <= spec.margin + 1e-9 else f", buckets resolve only +{100 * tested:.0f} %"
     )
     level = f"{100 * (1 - alpha):g} %"
+    above = evidence.boundary_weighted / evidence.boundary_precision
     detail = (
-        f"share above the margin {_points(bounds.estimate)} pt, {level} interval "
+        f"share above the margin {_points(above)} pt, {level} bounds "
         f"{_points(bounds.lower)}..{_points(bounds.upper)}{resolution}"
     )
     relation = {Verdict.ROLLBACK: ">", Verdict.ADVANCE: "<", Verdict.HOLD: "could be >"}[verdict]
