@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 
 from coalmine.api.canary import Canary
 from coalmine.errors import AdapterError, CoalmineError, NotFound
@@ -74,18 +75,23 @@ class PrometheusObserver:
             for name, template in COUNT_QUERIES[self.mesh].items()
         }
 
-    async def observe(self, canary: Canary, window_seconds: float) -> TickObservation:
-        primary = await self._side(canary, Role.PRIMARY, window_seconds)
+    async def observe(
+        self, canary: Canary, window_seconds: float, *, at: datetime | None = None
+    ) -> TickObservation:
+        """The window ending now, or ending `at` (a past tick, for `coalmine backtest`)."""
+        primary = await self._side(canary, Role.PRIMARY, window_seconds, at)
         return TickObservation(
-            primary=primary, canary=await self._side(canary, Role.CANARY, window_seconds)
+            primary=primary, canary=await self._side(canary, Role.CANARY, window_seconds, at)
         )
 
-    async def _side(self, canary: Canary, role: Role, window_seconds: float) -> Side:
+    async def _side(
+        self, canary: Canary, role: Role, window_seconds: float, at: datetime | None
+    ) -> Side:
         queries = self.queries(canary, role, window_seconds)
         try:
-            requests = _count(await self.provider.instant(queries["requests"]))
-            errors = _count(await self.provider.instant(queries["errors"]))
-            buckets = await self.provider.instant(queries["buckets"])
+            requests = _count(await self.provider.instant(queries["requests"], at=at))
+            errors = _count(await self.provider.instant(queries["errors"], at=at))
+            buckets = await self.provider.instant(queries["buckets"], at=at)
         except CoalmineError as error:
             raise AdapterError(f"counting the {role} side: {error}") from None
         return Side(requests, min(errors, requests), _histogram(buckets))
