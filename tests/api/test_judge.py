@@ -43,3 +43,11 @@ def test_a_flagger_canary_keeps_thresholds() -> None:
     loaded = load_text(text)
     assert loaded.problems
     assert "use apiVersion coalmine.dev/v1beta1" in str(loaded.problems[0])
+
+
+def test_a_baseline_is_refused_until_it_is_built() -> None:
+    text = manifest(
+        "coalmine.dev/v1beta1", "      errors: {maxIncrease: 0.5}\n      baseline: true\n"
+    )
+    loaded = load_text(text)
+    assert "a baseline Deployment is not built yet; remove baseline" in str(loaded.problems[0])

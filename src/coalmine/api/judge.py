@@ -74,8 +74,18 @@ class JudgeSpec(Model):
     max_analysis_time: Duration = "30m"
     """Without a verdict after this long from the start of the analysis, roll back and say why."""
     baseline: bool = False
-    """Compare with a fresh copy of the primary's revision given the canary's share (not built
-    yet: see docs/judge.md)."""
+    """Compare with a fresh copy of the primary's revision given the canary's share. Not
+    built yet: true is refused rather than silently compared with the primary (docs/judge.md)."""
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_not_built(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "a baseline Deployment is not built yet; remove baseline (the judge then "
+                "compares with the primary), see docs/judge.md"
+            )
+        return value
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> JudgeSpec:
