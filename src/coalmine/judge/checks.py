@@ -146,6 +146,16 @@ def _verdict(bounds: Interval | None, margin: float) -> Verdict:
     return Verdict.HOLD
 
 
+def _relation(verdict: Verdict, margin: str) -> str:
+    """How the interval stands against the margin, in words."""
+    if verdict == Verdict.ROLLBACK:
+        return f" > {margin}"
+    if verdict == Verdict.ADVANCE:
+        return f" < {margin}"
+    shown = margin if margin.startswith("+") else f"+{margin}"
+    return f", not enough evidence yet to rule out {shown}"
+
+
 def _rate(events: int, total: int) -> str:
     return f"{100 * events / total:.2f} %" if total else "no requests"
 
@@ -224,8 +234,7 @@ def _errors_status(
         f"{_points(bounds.estimate)} pt, {level} interval "
         f"{_points(bounds.lower)}..{_points(bounds.upper)}"
     )
-    relation = {Verdict.ROLLBACK: ">", Verdict.ADVANCE: "<", Verdict.HOLD: "could be >"}[verdict]
-    message = f"errors: {rates} ({detail}) {relation} {margin}: {verdict}"
+    message = f"errors: {rates} ({detail}){_relation(verdict, margin)}: {verdict}"
     return JudgeCheckStatus(
         name="errors",
         verdict=verdict,
@@ -407,10 +416,12 @@ def _latency_message(
         "" if tested <= spec.margin + 1e-9 else f", buckets resolve only +{100 * tested:.0f} %"
     )
     level = f"{100 * (1 - alpha):g} %"
-    above = evidence.boundary_weighted / evidence.boundary_precision
+    # Two statistics (see judge_latency), each with its own one-sided bound.
+    at_quantile = evidence.boundary_weighted / evidence.boundary_precision
+    below = evidence.weighted / evidence.precision
     detail = (
-        f"share above the margin {_points(above)} pt, {level} bounds "
-        f"{_points(bounds.lower)}..{_points(bounds.upper)}{resolution}"
+        f"share beyond the margin {_points(at_quantile)} pt at the quantile's bound, "
+        f"{level} at least {_points(bounds.lower)}; {_points(below)} pt at the bound below, "
+        f"at most {_points(bounds.upper)}{resolution}"
     )
-    relation = {Verdict.ROLLBACK: ">", Verdict.ADVANCE: "<", Verdict.HOLD: "could be >"}[verdict]
-    return f"{name}: {values} ({detail}) {relation} +{spec.max_increase}: {verdict}"
+    return f"{name}: {values} ({detail}){_relation(verdict, '+' + spec.max_increase)}: {verdict}"
