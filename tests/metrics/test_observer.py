@@ -207,3 +207,15 @@ def test_backtest_command_prints_each_release_and_what_was_left_out(
     assert result.exit_code == 0, result.output
     assert "-- metrics left out of the replay (not computable from counts): custom" in result.output
     assert ": rolled-back at " in result.output
+
+
+def test_the_canarys_own_metrics_server_is_used() -> None:
+    observer = PrometheusObserver(
+        PrometheusProvider(ProviderSettings("http://a:9090")), mesh="istio"
+    )
+    plain = canary("podinfo")
+    assert observer.provider_of(plain) is observer.provider
+    other = plain.model_copy(
+        update={"spec": plain.spec.model_copy(update={"metrics_server": "http://b:9090"})}
+    )
+    assert observer.provider_of(other).settings.address == "http://b:9090"

@@ -18,6 +18,7 @@ from datetime import datetime
 from coalmine.api.canary import Canary
 from coalmine.errors import AdapterError, CoalmineError, NotFound
 from coalmine.judge.observations import Histogram, Side, TickObservation
+from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.builtins import Role
 from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.results import QueryResult
@@ -84,14 +85,25 @@ class PrometheusObserver:
             primary=primary, canary=await self._side(canary, Role.CANARY, window_seconds, at)
         )
 
+    def provider_of(self, canary: Canary) -> PrometheusProvider:
+        """spec.metricsServer when it names another server, as for the metrics."""
+        default = self.provider.settings
+        address = canary.spec.metrics_server
+        if not address or address.rstrip("/") == default.address.rstrip("/"):
+            return self.provider
+        return PrometheusProvider(
+            ProviderSettings(address, timeout=default.timeout, verify_tls=default.verify_tls)
+        )
+
     async def _side(
         self, canary: Canary, role: Role, window_seconds: float, at: datetime | None
     ) -> Side:
         queries = self.queries(canary, role, window_seconds)
+        provider = self.provider_of(canary)
         try:
-            requests = _count(await self.provider.instant(queries["requests"], at=at))
-            errors = _count(await self.provider.instant(queries["errors"], at=at))
-            buckets = await self.provider.instant(queries["buckets"], at=at)
+            requests = _count(await provider.instant(queries["requests"], at=at))
+            errors = _count(await provider.instant(queries["errors"], at=at))
+            buckets = await provider.instant(queries["buckets"], at=at)
         except CoalmineError as error:
             raise AdapterError(f"counting the {role} side: {error}") from None
         return Side(requests, min(errors, requests), _histogram(buckets))
