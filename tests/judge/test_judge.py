@@ -24,6 +24,7 @@ from coalmine.judge import (
     parse_tick,
 )
 from coalmine.judge.checks import resolved_threshold
+from coalmine.judge.sequence import one_sided_width
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOUNDS = tuple(round(5 * 1.1**k, 6) for k in range(60))
@@ -207,6 +208,13 @@ def test_the_interval_narrows_with_evidence_but_pays_for_looking_often() -> None
     early, late = half_width(1e3, 0.01, 0.03), half_width(1e6, 0.01, 0.03)
     assert late < early
     assert half_width(1e4, 0.01, 0.03) > 2.576 / 100  # wider than a fixed-sample interval
+
+
+def test_a_one_sided_bound_is_tighter_than_the_two_sided_but_still_pays_for_looking() -> None:
+    for precision in (1e2, 1e4, 1e6):
+        one_sided = one_sided_width(precision, 0.01, 0.03)
+        assert one_sided < half_width(precision, 0.01, 0.03)
+        assert one_sided > 2.326 / precision**0.5  # a fixed-sample one-sided bound
 
 
 def test_parse_tick_reads_the_issue_format_and_names_bad_fields() -> None:

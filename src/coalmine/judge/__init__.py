@@ -1,6 +1,7 @@
 """The judge: compares the canary with the primary (or a baseline) at every tick.
 
-Pure and quick to import: no I/O, no numpy. See docs/judge.md for the method.
+Pure and quick to import: no I/O; scipy is imported on the first judged tick, not here.
+See docs/judge.md for the method.
 """
 
 from coalmine.judge.checks import binomial_difference, judge_errors, judge_latency

@@ -20,7 +20,7 @@ from coalmine.api.judge import (
     Verdict,
 )
 from coalmine.judge.observations import Histogram, Side
-from coalmine.judge.sequence import Interval, interval
+from coalmine.judge.sequence import Interval, one_sided_width
 
 __all__ = [
     "Judged",
@@ -124,16 +124,16 @@ def _add(
 
 def _bounds(evidence: JudgeEvidence, alpha: float, unit: float) -> Interval | None:
     """The estimate and upper bound from the tick's own variances (the advance test), the
-    lower bound from the variances at the margin (the rollback test). Each bound holds at
-    every tick with probability 1 - alpha; each has its own mixture scale (`unit` times
-    ROLLBACK_SCALE or ADVANCE_SCALE)."""
-    own = interval(evidence.precision, evidence.weighted, alpha, ADVANCE_SCALE * unit)
-    at_margin = interval(
-        evidence.boundary_precision, evidence.boundary_weighted, alpha, ROLLBACK_SCALE * unit
-    )
-    if own is None or at_margin is None:
+    lower bound from the variances at the margin (the rollback test). Each is a one-sided
+    bound that holds at every tick with probability 1 - alpha, with its own mixture scale
+    (`unit` times ROLLBACK_SCALE or ADVANCE_SCALE)."""
+    if evidence.precision <= 0 or evidence.boundary_precision <= 0:
         return None
-    return Interval(own.estimate, at_margin.lower, own.upper)
+    estimate = evidence.weighted / evidence.precision
+    at_margin = evidence.boundary_weighted / evidence.boundary_precision
+    lower = at_margin - one_sided_width(evidence.boundary_precision, alpha, ROLLBACK_SCALE * unit)
+    upper = estimate + one_sided_width(evidence.precision, alpha, ADVANCE_SCALE * unit)
+    return Interval(estimate, lower, upper)
 
 
 def _verdict(bounds: Interval | None, margin: float) -> Verdict:
