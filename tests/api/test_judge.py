@@ -51,3 +51,13 @@ def test_a_baseline_is_refused_until_it_is_built() -> None:
     )
     loaded = load_text(text)
     assert "a baseline Deployment is not built yet; remove baseline" in str(loaded.problems[0])
+
+
+def test_blue_green_without_mirror_gives_the_judge_nothing_to_compare() -> None:
+    text = manifest("coalmine.dev/v1beta1", "      errors: {maxIncrease: 0.5}\n")
+    text = text.replace("    stepWeight: 20\n", "    iterations: 5\n")
+    problems = str(load_text(text).problems[0])
+    assert "blue/green without mirror sends the canary none" in problems
+    assert not load_text(
+        text.replace("    iterations: 5\n", "    iterations: 5\n    mirror: true\n")
+    ).problems

@@ -272,6 +272,16 @@ class CanaryAnalysis(Model):
             raise ValueError(f"metric names must be unique, repeated: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _judge_sees_canary_traffic(self) -> CanaryAnalysis:
+        if self.judge is not None and self.strategy == "bluegreen" and not self.mirror:
+            raise ValueError(
+                "judge compares the canary's traffic with the primary's, and blue/green "
+                "without mirror sends the canary none during the analysis: set mirror: true, "
+                "or remove judge"
+            )
+        return self
+
     @property
     def interval_seconds(self) -> float:
         return parse_duration(self.interval).total_seconds()
