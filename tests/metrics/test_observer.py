@@ -74,23 +74,28 @@ def canary(target: str) -> Canary:
 
 
 async def test_prometheus_counts_each_side_over_the_window(warm: PrometheusServer) -> None:
+    """What holds whatever the machine's load: every fifth canary answer is a 5xx, none of
+    the primary's; every answered request has a duration in the histogram."""
     observer = PrometheusObserver(PrometheusProvider(ProviderSettings(warm.url)), mesh="envoy")
     observed = await observer.observe(canary("errors"), WINDOW_S)
     canary_side, primary = observed.canary, observed.primary
-    assert canary_side.requests == pytest.approx(40 * WINDOW_S, rel=0.25)
+    assert canary_side.requests > 0 and primary.requests > 0
     assert canary_side.errors / canary_side.requests == pytest.approx(0.20, abs=0.04)
-    assert primary.requests == pytest.approx(20 * WINDOW_S, rel=0.25)
     assert primary.errors == 0
-    assert primary.latency is not None and primary.latency.total > 0
+    assert primary.latency is not None
+    assert primary.latency.total == pytest.approx(primary.requests, rel=0.1)
 
 
 async def test_prometheus_buckets_are_counts_per_bucket(warm: PrometheusServer) -> None:
+    """Every canary request sleeps 120 ms: no count at or below 100 ms, and the median's
+    bound is 150 ms or above (more under load, never less)."""
     observer = PrometheusObserver(PrometheusProvider(ProviderSettings(warm.url)), mesh="envoy")
     latency = (await observer.observe(canary("latency"), WINDOW_S)).canary.latency
-    assert latency is not None
-    slow = latency.counts[latency.bounds.index(150.0)]
-    assert slow >= 0.9 * latency.total, latency
-    assert latency.quantile_index(0.5) == latency.bounds.index(150.0)
+    assert latency is not None and latency.total > 0
+    fast = latency.counts[: latency.bounds.index(150.0)]
+    assert sum(fast) == 0, latency
+    median = latency.quantile_index(0.5)
+    assert median is not None and median >= latency.bounds.index(150.0)
 
 
 def test_the_istio_queries_select_each_workload() -> None:
@@ -135,7 +140,7 @@ async def test_envoy_stats_count_each_side_without_prometheus(
     assert observed.primary.errors == 0
     latency = (await observer.observe(canary("latency"), 3)).canary.latency
     assert latency is not None and latency.total > 0
-    assert latency.counts[latency.bounds.index(150.0)] >= 0.9 * latency.total
+    assert sum(latency.counts[: latency.bounds.index(150.0)]) == 0, latency
 
 
 # coalmine backtest: the analysis replayed over the history Prometheus holds ----------------
