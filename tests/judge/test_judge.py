@@ -23,7 +23,7 @@ from coalmine.judge import (
     judge_tick,
     parse_tick,
 )
-from coalmine.judge.checks import resolved_threshold
+from coalmine.judge.latency import resolved_threshold
 from coalmine.judge.sequence import one_sided_width
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from coalmine.api.judge import LatencyMargin, Verdict
 from coalmine.judge import Histogram, binomial_difference, judge_latency
-from coalmine.judge.checks import boundary_variance
+from coalmine.judge.shares import boundary_variance
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOUNDS = (1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0, 1000.0)

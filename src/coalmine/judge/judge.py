@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from coalmine.api.judge import JudgeCheckStatus, JudgeSpec, JudgeStatus, Verdict
-from coalmine.judge.checks import judge_errors, judge_latency
+from coalmine.judge.errors import judge_errors
+from coalmine.judge.latency import judge_latency
 from coalmine.judge.observations import TickObservation
 
 __all__ = ["JudgeOutcome", "judge_tick"]
