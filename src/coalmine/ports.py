@@ -12,6 +12,7 @@ from typing import Protocol
 from coalmine.api.canary import Canary, CanaryMetric, CanaryStatus, CanaryWebhook, Phase
 from coalmine.engine.decision import Alert, Decision, Event
 from coalmine.engine.observations import HookResult, Measurement, Routes, WorkloadState
+from coalmine.judge.observations import TickObservation
 
 __all__ = [
     "CanaryStore",
@@ -19,6 +20,7 @@ __all__ = [
     "Measurer",
     "MetricProvider",
     "Notifier",
+    "Observer",
     "Ports",
     "Recorder",
     "Router",
@@ -83,6 +85,15 @@ class Measurer(Protocol):
         ...
 
 
+class Observer(Protocol):
+    """Counts per side for the judge: the primary's, the canary's (and a baseline's)
+    requests, errors and latency histogram over the last `window_seconds`."""
+
+    async def observe(self, canary: Canary, window_seconds: float) -> TickObservation:
+        """Raises CoalmineError when the counts cannot be read; the judge then holds."""
+        ...
+
+
 class Hooks(Protocol):
     async def call(self, canary: Canary, webhook: CanaryWebhook, phase: Phase) -> HookResult:
         """Never raises for a failed call: the failure is a HookResult with the reason."""
@@ -120,3 +131,5 @@ class Ports:
     notifier: Notifier
     recorder: Recorder
     store: CanaryStore
+    observer: Observer | None = None
+    """Per-side counts for `spec.analysis.judge`; None where the runtime has none yet."""

@@ -77,5 +77,99 @@ def test_every_example_canary_is_promoted_with_good_values() -> None:
         for metric in canary.spec.analysis.metrics:
             value = passing_value(metric.range.min, metric.range.max)
             options += ["-m", f"{metric.name}={value}"]
+        if canary.spec.analysis.judge is not None:
+            options = ["--observations", str(path.parent / "judged-good.jsonl")]
         result = runner.invoke(app, ["simulate", "-f", str(path), *options])
         assert result.exit_code == 0, (path, result.output)
+
+
+JUDGED = CANARY.parents[1] / "canaries" / "judged.yaml"
+
+
+def observations(name: str) -> str:
+    return str(JUDGED.parent / f"judged-{name}.jsonl")
+
+
+def test_observations_with_more_errors_are_rolled_back_by_the_judge() -> None:
+    result = runner.invoke(
+        app, ["simulate", "-f", str(JUDGED), "--observations", observations("bad")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "errors: canary 3.17 % vs primary 0.38 % (+2.79 pt, 99.5 % interval" in result.output
+    assert "> 0.5 pt: rollback" in result.output
+    assert result.output.rstrip().endswith(
+        "-- verdict: rolled-back at tick 1 (15 ticks in the file)"
+    )
+
+
+def test_observations_json_gives_verdict_tick_and_ticks() -> None:
+    import json
+
+    result = runner.invoke(
+        app,
+        ["simulate", "-f", str(JUDGED), "--observations", observations("good"), "-o", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["verdict"] == "promoted" and report["tick"] == len(report["ticks"])
+    first = report["ticks"][0]
+    assert first["tick"] == 1 and first["weight"] == 20
+    assert {check["name"] for check in first["judge"]} == {"errors", "latency"}
+    assert first["checks"][0]["name"] == "request-success-rate"
+    assert [t["decision"] for t in report["ticks"]][-1] == "promote"
+
+
+def test_a_file_that_ends_before_a_verdict_exits_two(tmp_path: Path) -> None:
+    short = tmp_path / "short.jsonl"
+    short.write_text(
+        '{"primary": {"requests": 40, "errors": 0}, "canary": {"requests": 10, "errors": 0}}\n'
+    )
+    result = runner.invoke(app, ["simulate", "-f", str(JUDGED), "--observations", str(short)])
+    assert result.exit_code == 2, result.output
+    assert "-- verdict: undecided (1 ticks in the file)" in result.output
+
+
+def test_a_bad_line_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"primary": {"requests": 4}, "canary": {"requests": -1}}\n')
+    result = runner.invoke(app, ["simulate", "-f", str(JUDGED), "--observations", str(bad)])
+    assert result.exit_code == 1
+    message = f"{bad}:1: canary.requests: must be a whole number of at least 0, got -1"
+    assert str(result.exception) == message
+
+
+def test_fixed_range_metrics_are_computed_from_the_same_observations() -> None:
+    """The workshop's Flagger Canary has no judge: its thresholds judge the same file."""
+    result = runner.invoke(
+        app, ["simulate", "-f", str(CANARY), "--observations", observations("bad")]
+    )
+    assert "request-success-rate: 9" in result.output
+    assert "request-duration: " in result.output
+
+
+def test_a_judged_canary_needs_observations() -> None:
+    result = runner.invoke(app, ["simulate", "-f", str(JUDGED), "-m", "request-success-rate=99"])
+    assert result.exit_code == 1
+    assert "spec.analysis.judge compares counts per side: give --observations FILE" in str(
+        result.exception
+    )
+
+
+def test_a_baseline_side_in_the_observations_is_the_reference(tmp_path: Path) -> None:
+    """The primary is healthy, the baseline (same revision, same age as the canary) and the
+    canary both fail 3 %: a start-up effect, not the release's fault."""
+    import json
+
+    line = {
+        "primary": {"requests": 20000, "errors": 20},
+        "baseline": {"requests": 5000, "errors": 150},
+        "canary": {"requests": 5000, "errors": 150},
+    }
+    ticks = tmp_path / "baseline.jsonl"
+    ticks.write_text("\n".join(json.dumps(line) for _ in range(12)) + "\n")
+    result = runner.invoke(app, ["simulate", "-f", str(JUDGED), "--observations", str(ticks)])
+    assert "errors: canary 3.00 % vs baseline 3.00 % (+0 pt" in result.output
+    assert "< 0.5 pt: advance" in result.output
+    assert "rollback" not in result.output
+    # no latency histograms in these lines: the latency check holds to the file's end
+    assert result.exit_code == 2, result.output

@@ -69,7 +69,20 @@ def test_the_flagger_group_mirrors_flaggers_names() -> None:
     for kind in ours:
         assert "shortNames" not in flagger[kind]["spec"]["names"]  # no clash with ours
         assert flagger[kind]["spec"]["names"]["categories"] == ["all"]
-        assert flagger[kind]["spec"]["versions"] == ours[kind]["spec"]["versions"]
+        if kind != "Canary":
+            assert flagger[kind]["spec"]["versions"] == ours[kind]["spec"]["versions"]
+
+
+def test_the_flagger_canary_schema_is_ours_without_the_judge() -> None:
+    """flagger.app manifests keep thresholds: spec.analysis.judge is coalmine.dev only."""
+    [flagger] = by_kind("flagger.app")["Canary"]["spec"]["versions"]
+    [ours] = by_kind()["Canary"]["spec"]["versions"]
+    schema = copy.deepcopy(ours["schema"]["openAPIV3Schema"])
+    assert "judge" in schema["properties"]["spec"]["properties"]["analysis"]["properties"]
+    del schema["properties"]["spec"]["properties"]["analysis"]["properties"]["judge"]
+    del schema["properties"]["status"]["properties"]["judge"]
+    assert flagger["schema"]["openAPIV3Schema"] == schema
+    assert {**flagger, "schema": None} == {**ours, "schema": None}
 
 
 def test_an_unknown_group_is_refused() -> None:

@@ -29,6 +29,7 @@ from coalmine.api.istio import (
     HTTPRewrite,
     TrafficPolicy,
 )
+from coalmine.api.judge import JudgeSpec, JudgeStatus
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -320,6 +321,9 @@ class CanaryAnalysis(Model):
     webhooks: list[CanaryWebhook] = Field(default_factory=list)
     alerts: list[CanaryAlert] = Field(default_factory=list)
     session_affinity: SessionAffinity | None = None
+    judge: JudgeSpec | None = None
+    """coalmine addition (coalmine.dev only): compare the canary with the primary at every
+    tick with a sequential test (see docs/judge.md)."""
 
     @field_validator("interval")
     @classmethod
@@ -354,6 +358,16 @@ class CanaryAnalysis(Model):
         metric_names = [metric.name for metric in self.metrics]
         if duplicates := sorted({n for n in metric_names if metric_names.count(n) > 1}):
             raise ValueError(f"metric names must be unique, repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _judge_sees_canary_traffic(self) -> CanaryAnalysis:
+        if self.judge is not None and self.strategy == "bluegreen" and not self.mirror:
+            raise ValueError(
+                "judge compares the canary's traffic with the primary's, and blue/green "
+                "without mirror sends the canary none during the analysis: set mirror: true, "
+                "or remove judge"
+            )
         return self
 
     @property
@@ -597,6 +611,8 @@ class CanaryStatus(Model):
     """coalmine addition: the latest value of each metric, from the last analysis tick."""
     handled_request: str | None = None
     """coalmine addition: id of the last manual request (promote, abort) acted upon."""
+    judge: JudgeStatus | None = None
+    """coalmine addition: the judge's evidence and last verdict per check."""
 
     @property
     def promoted(self) -> CanaryCondition | None:
@@ -609,6 +625,15 @@ class Canary(Model):
     metadata: ObjectMeta
     spec: CanarySpec
     status: CanaryStatus = Field(default_factory=CanaryStatus)
+
+    @model_validator(mode="after")
+    def _judge_is_coalmine_only(self) -> Canary:
+        if self.spec.analysis.judge is not None and self.api_version.startswith("flagger.app/"):
+            raise ValueError(
+                "spec.analysis.judge is a coalmine addition: use apiVersion "
+                "coalmine.dev/v1beta1, or remove the judge and keep thresholds"
+            )
+        return self
 
     @property
     def name(self) -> str:

@@ -92,10 +92,32 @@ def render_canary(item: dict[str, Any], events: list[dict[str, Any]]) -> str:
     if checks:
         lines.append("Last checks:")
         lines += [f"  {_check(c)}" for c in checks]
+    lines += _judge(analysis.get("judge"), status.get("judge"))
     lines.append("Events:")
     rows = [[e["type"], age(e["time"]), e["message"]] for e in events]
     lines += ["  " + line for line in table(["TYPE", "AGE", "MESSAGE"], rows).splitlines()]
     return "\n".join(lines)
+
+
+def _judge(spec: dict[str, Any] | None, status: dict[str, Any] | None) -> list[str]:
+    """The judge's margins, then each check's estimate, interval and verdict."""
+    if not spec:
+        return []
+    parts = []
+    if spec.get("errors"):
+        parts.append(f"errors +{spec['errors']['maxIncrease']} pt")
+    if spec.get("latency"):
+        latency = spec["latency"]
+        quantile = 100 * float(latency.get("quantile", 0.99))
+        parts.append(f"latency p{quantile:g} +{latency.get('maxIncrease', '10%')}")
+    confidence = 100 * float(spec.get("confidence", 0.99))
+    lines = [
+        f"Judge:        {', '.join(parts)} at {confidence:g} % confidence, "
+        f"at most {spec.get('maxAnalysisTime', '30m')}"
+    ]
+    for check in (status or {}).get("checks") or []:
+        lines.append(f"  {check['message']}")
+    return lines
 
 
 def _strategy(analysis: dict[str, Any]) -> str:

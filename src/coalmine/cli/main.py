@@ -14,6 +14,7 @@ import typer
 from coalmine import __version__
 from coalmine.cli import (
     apply,
+    backtest,
     control,
     controller,
     dashboard,
@@ -83,6 +84,7 @@ app.command("get")(get.get)
 app.command("describe")(describe.describe)
 app.command("events")(events.events)
 app.command("simulate")(simulate.simulate)
+app.command("backtest")(backtest.backtest)
 app.command("load")(load.load)
 app.command("demo-app")(demo_app.demo_app)
 app.command("loadtester")(loadtester.loadtester)

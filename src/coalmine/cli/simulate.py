@@ -11,7 +11,9 @@ from coalmine.errors import CoalmineError, ManifestError
 
 if TYPE_CHECKING:
     from coalmine.api import Canary, CanaryMetric
+    from coalmine.judge.observations import TickObservation
     from coalmine.testing import Simulation
+    from coalmine.testing.replay import ReplayTick
 
 __all__ = ["MetricScript", "simulate"]
 
@@ -48,12 +50,25 @@ def simulate(
     ] = None,
     unhealthy: Annotated[bool, typer.Option(help="The new revision never becomes ready.")] = False,
     max_ticks: Annotated[int, typer.Option(help="Give up after this many ticks.")] = 200,
+    observations: Annotated[
+        Path | None,
+        typer.Option(
+            "--observations",
+            help="JSON Lines, one analysis tick per line: per side requests, errors and "
+            "latency_ms {le, counts}. Feeds the judge and request-success-rate and "
+            "request-duration. Exit 0 promoted, 1 rolled back, 2 undecided.",
+        ),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="text, or json (with --observations).")
+    ] = "text",
 ) -> None:
     """Show what a Canary would do, tick by tick, with the metric values you give.
 
     The real engine runs against in-memory stand-ins for the cluster, the router
     and the metrics: release 0.0.1 becomes the primary, then 0.0.2 is analysed.
-    Exit code 0 when it would be promoted, 1 when it would not.
+    Exit code 0 when it would be promoted, 1 when it would not (2 when the
+    --observations file ends before a verdict).
 
     Example:  coalmine simulate -f canary.yaml -m request-success-rate=99.9,97,95
     """
@@ -67,6 +82,18 @@ def simulate(
     canaries = [r for r in loaded.resources if isinstance(r, Canary)]
     if len(canaries) != 1:
         raise CoalmineError(f"{file}: needs exactly one Canary, found {len(canaries)}")
+    if output not in ("text", "json"):
+        raise CoalmineError(f"-o {output!r}: use text or json")
+    if observations is not None:
+        ticks = read_observations(observations)
+        raise typer.Exit(asyncio.run(_replay(canaries[0], ticks, output == "json")))
+    if output == "json":
+        raise CoalmineError("-o json needs --observations FILE")
+    if canaries[0].spec.analysis.judge is not None:
+        raise CoalmineError(
+            f"{file}: spec.analysis.judge compares counts per side: give --observations FILE "
+            "(JSON Lines, see coalmine simulate --help)"
+        )
     script = MetricScript(metric or [])
     promoted = asyncio.run(_run(canaries[0], script, unhealthy, max_ticks))
     raise typer.Exit(0 if promoted else 1)
@@ -90,6 +117,58 @@ async def _run(canary: Canary, script: MetricScript, unhealthy: bool, max_ticks:
     promoted = sim.phase == Phase.SUCCEEDED
     typer.echo(f"-- verdict: {'promoted' if promoted else f'not promoted ({sim.phase})'}")
     return promoted
+
+
+def read_observations(path: Path) -> list[TickObservation]:
+    """Every line of a JSON Lines file as one tick; errors name the file and line."""
+    import json
+
+    from coalmine.judge.observations import parse_tick
+
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise CoalmineError(f"--observations {path}: {error.strerror}") from None
+    ticks = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CoalmineError(f"{path}:{number}: not JSON: {error.msg}") from None
+        ticks.append(parse_tick(data, f"{path}:{number}"))
+    if not ticks:
+        raise CoalmineError(f"--observations {path}: no ticks in the file")
+    return ticks
+
+
+EXIT_CODES = {"promoted": 0, "rolled-back": 1, "undecided": 2}
+
+
+async def _replay(canary: Canary, ticks: list[TickObservation], as_json: bool) -> int:
+    import json
+
+    from coalmine.testing.replay import replay
+
+    result = await replay(canary, ticks, on_tick=None if as_json else _print_tick)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        at = f" at tick {result.tick}" if result.tick is not None else ""
+        typer.echo(f"-- verdict: {result.verdict}{at} ({len(ticks)} ticks in the file)")
+    return EXIT_CODES[result.verdict]
+
+
+def _print_tick(tick: ReplayTick) -> None:
+    typer.echo(f"tick {tick.tick}: {tick.phase}, canary weight {tick.weight}%: {tick.decision}")
+    for check in tick.judge:
+        typer.echo(f"    {check['message']}")
+    for check in tick.checks:
+        state = "passed" if check["passed"] else "failed"
+        value = check.get("value")
+        shown = "no data" if value is None else f"{value:.2f}"
+        typer.echo(f"    {check['name']}: {shown} {state}")
 
 
 def _print_events(sim: Simulation, start: int) -> int:

@@ -34,6 +34,9 @@ def status(
         bool, typer.Option("-w", "--watch", help="Redraw every 2 s until Ctrl-C.")
     ] = False,
     events: Annotated[int, typer.Option(help="Recent events shown for one canary.")] = 10,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="text, or json (spec and status as served).")
+    ] = "text",
     namespace: TargetNamespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
@@ -48,9 +51,16 @@ def status(
     Example:  coalmine status -A --watch
     """
     options = target_options(state_dir, context, kubeconfig, namespace)
+    if output not in ("text", "json"):
+        from coalmine.errors import CoalmineError
+
+        raise CoalmineError(f"-o {output!r}: use text or json")
 
     async def work(target: Target) -> None:
         scope = None if all_namespaces else target.namespace
+        if output == "json":
+            typer.echo(await _as_json(target, canary, scope))
+            return
         last = ""
         while True:
             if canary is not None:
@@ -65,6 +75,24 @@ def status(
             await _sleep(WATCH_SECONDS)
 
     run_on_target(options, work)
+
+
+async def _as_json(target: Target, name: str | None, scope: str | None) -> str:
+    """One canary, or every canary in scope, as the API serves them (the judge's
+    estimates and intervals are in status.judge)."""
+    import json
+
+    def item(view: CanaryView) -> dict[str, Any]:
+        return {
+            "name": view.name,
+            "namespace": view.namespace,
+            "spec": view.spec,
+            "status": view.status,
+        }
+
+    if name is not None:
+        return json.dumps(item(await target.canary(target.namespace, name)), indent=2)
+    return json.dumps([item(view) for view in await target.canaries(scope)], indent=2)
 
 
 def canaries_table(canaries: list[CanaryView], namespace: str | None) -> str:

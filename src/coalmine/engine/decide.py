@@ -22,18 +22,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from coalmine.api.canary import AlertSeverity, Canary, HookType, Phase
+from coalmine.api.judge import Verdict
 from coalmine.engine.analysis import judge_all, to_check_status
 from coalmine.engine.decision import (
     CheckResult,
     CreatePrimary,
     Decision,
     Need,
+    NeedCounts,
     NeedHook,
     NeedMeasurements,
     NeedRoutes,
     ReconcileRouting,
     ScaleCanary,
 )
+from coalmine.engine.judging import hold, judge, rollback_on_judge
 from coalmine.engine.observations import Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
@@ -260,6 +263,7 @@ def _begin_analysis(plan: Plan, target: WorkloadState) -> None:
         iterations=0,
         analysis_start_time=plan.now,
         checks=[],
+        judge=None,
     )
 
 
@@ -338,6 +342,9 @@ def _judge_metrics(plan: Plan) -> Decision | Need:
     measurements = plan.observed.measurements
     if metrics and measurements is None:
         return NeedMeasurements(metrics)
+    judged = judge(plan)
+    if isinstance(judged, NeedCounts):
+        return judged
     checks = judge_all(metrics, measurements or {})
     plan.checks = checks
     plan.update(checks=[to_check_status(check, plan.now) for check in checks])
@@ -345,8 +352,14 @@ def _judge_metrics(plan: Plan) -> Decision | Need:
     for check in failing:
         query = f" (query: {check.query})" if check.query else ""
         plan.warn(f"Halt advancement {plan.canary.key} {check.describe()}{query}")
+    if judged is not None and judged.verdict == Verdict.ROLLBACK:
+        return rollback_on_judge(plan, judged)
     if failing:
         return _count_failure(plan, failing[0])
+    if judged is not None and judged.verdict == Verdict.HOLD:
+        return hold(plan, judged)
+    if judged is not None:
+        plan.info(f"Judge: {judged.reason}")
     return step(plan)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "Event",
     "EventType",
     "Need",
+    "NeedCounts",
     "NeedHook",
     "NeedMeasurements",
     "NeedRoutes",
@@ -167,4 +168,10 @@ class NeedMeasurements:
     metrics: tuple[CanaryMetric, ...] = field(default_factory=tuple)
 
 
-Need = NeedRoutes | NeedHook | NeedMeasurements
+@dataclass(frozen=True)
+class NeedCounts:
+    """Count requests, errors and latency per side (primary, canary, baseline) over the
+    tick's window, for the judge."""
+
+
+Need = NeedRoutes | NeedHook | NeedMeasurements | NeedCounts

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from coalmine.judge.observations import TickObservation
+
 __all__ = [
     "HookResult",
     "Measurement",
@@ -100,12 +102,18 @@ class Observations:
     """Answers of the webhooks called in this tick, by webhook name."""
     measurements: Mapping[str, Measurement] | None = None
     """Metric values for this tick, by metric name; None until asked for."""
+    counts: TickObservation | str | None = None
+    """Per-side requests, errors and latency histograms over this tick's window, for the
+    judge; a string says why there are none; None until asked for."""
 
     def with_routes(self, routes: Routes) -> Observations:
         return replace(self, routes=routes)
 
     def with_hook(self, name: str, result: HookResult) -> Observations:
         return replace(self, hooks={**self.hooks, name: result})
+
+    def with_counts(self, counts: TickObservation | str) -> Observations:
+        return replace(self, counts=counts)
 
     def with_measurements(self, measurements: Mapping[str, Measurement]) -> Observations:
         return replace(self, measurements=dict(measurements))

@@ -23,6 +23,7 @@ from coalmine.engine.decision import (
     Event,
     EventType,
     Need,
+    NeedCounts,
     NeedHook,
     NeedRoutes,
     Promote,
@@ -33,6 +34,7 @@ from coalmine.engine.decision import (
 )
 from coalmine.engine.observations import Observations
 from coalmine.errors import CoalmineError
+from coalmine.judge.observations import TickObservation
 
 if TYPE_CHECKING:  # ports imports the engine's types: a runtime import here is a cycle
     from coalmine.ports import Ports
@@ -101,12 +103,23 @@ async def _observe(
     if isinstance(need, NeedHook):
         result = await ports.hooks.call(canary, need.webhook, need.phase)
         return observed.with_hook(need.webhook.name, result)
+    if isinstance(need, NeedCounts):
+        return observed.with_counts(await _count(canary, ports))
     measurements = await asyncio.gather(
         *(ports.measurer.measure(canary, metric) for metric in need.metrics)
     )
     return observed.with_measurements(
         {metric.name: m for metric, m in zip(need.metrics, measurements, strict=True)}
     )
+
+
+async def _count(canary: Canary, ports: Ports) -> TickObservation | str:
+    if ports.observer is None:
+        return "this runtime cannot count requests per side yet"
+    try:
+        return await ports.observer.observe(canary, canary.spec.analysis.interval_seconds)
+    except CoalmineError as error:
+        return f"cannot count requests per side: {error}"
 
 
 async def _carry_out(action: Action, canary: Canary, ports: Ports) -> None:

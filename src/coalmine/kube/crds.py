@@ -90,11 +90,14 @@ def custom_resource_definitions(group: str = COALMINE_GROUP) -> list[dict[str, A
 
 
 def _definition(crd: CrdKind, group: str) -> dict[str, Any]:
+    schema = structural_schema(crd.model)
+    if group == FLAGGER_GROUP and crd.model is Canary:
+        _drop_coalmine_only(schema)
     version: dict[str, Any] = {
         "name": VERSION,
         "served": True,
         "storage": True,
-        "schema": {"openAPIV3Schema": structural_schema(crd.model)},
+        "schema": {"openAPIV3Schema": schema},
         "additionalPrinterColumns": list(crd.columns),
     }
     if crd.status:
@@ -110,6 +113,13 @@ def _definition(crd: CrdKind, group: str) -> dict[str, Any]:
             "versions": [version],
         },
     }
+
+
+def _drop_coalmine_only(schema: dict[str, Any]) -> None:
+    """flagger.app Canaries keep Flagger's thresholds: no judge in their schema."""
+    analysis = schema["properties"]["spec"]["properties"]["analysis"]
+    analysis["properties"].pop("judge", None)
+    schema["properties"]["status"]["properties"].pop("judge", None)
 
 
 def _names(crd: CrdKind, group: str) -> dict[str, Any]:

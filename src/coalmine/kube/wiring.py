@@ -34,6 +34,8 @@ from coalmine.kube.settings import ControllerSettings, ScopeSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
+from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
+from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
 from coalmine.ports import Measurer, Ports
 from coalmine.telemetry import PrometheusRecorder
@@ -92,9 +94,19 @@ def wire(
         notifier=notifier,
         recorder=recorder,
         store=store,
+        observer=_observer(settings),
     )
     reverter = Reverter(workload, router, store, notifier)
     return Wiring(ports, events, reverter, recorder, hooks, notifier)
+
+
+def _observer(settings: ControllerSettings) -> PrometheusObserver | None:
+    """The judge's per-side counts from the cluster's Prometheus (Istio's series)."""
+    mesh = settings.analysis.mesh_provider
+    if mesh not in COUNT_QUERIES:
+        return None
+    provider = PrometheusProvider(ProviderSettings(settings.analysis.metrics_server))
+    return PrometheusObserver(provider, mesh=mesh)
 
 
 def _measurer(

@@ -45,6 +45,7 @@ from coalmine.local.files import make_private_dir
 from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook, label_of
+from coalmine.local.observe import EnvoyObserver
 from coalmine.local.processes import LocalDeployments, ProcessSettings
 from coalmine.local.release import release_canary
 from coalmine.local.routing import LocalRouter, release_objects
@@ -62,6 +63,8 @@ from coalmine.local.workload import LocalWorkload, desired_replicas
 from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.credentials import EnvCredentialSource
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
+from coalmine.metrics.observer import PrometheusObserver
+from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import PrometheusServer, ScrapeTarget, free_port
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
@@ -278,7 +281,15 @@ class LocalRuntime:
             notifier=self._notifier(),
             recorder=self._recorder(),
             store=StoreStatus(self.store),
+            observer=self._observer(),
         )
+
+    def _observer(self) -> EnvoyObserver | PrometheusObserver:
+        """The judge's per-side counts, from the same source as the measurements."""
+        if not self.settings.prometheus:
+            return EnvoyObserver(lambda: self.envoy.metrics)
+        server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
+        return PrometheusObserver(PrometheusProvider(server), mesh="envoy")
 
     def _measurer(self) -> EnvoyMeasurer | MetricMeasurer:
         if not self.settings.prometheus:

@@ -19,12 +19,14 @@ from coalmine.api.canary import Canary, CanaryMetric, CanaryStatus, CanaryWebhoo
 from coalmine.engine.decision import Alert, Decision, Event
 from coalmine.engine.observations import HookResult, Measurement, Routes, WorkloadState
 from coalmine.errors import AdapterError
+from coalmine.judge.observations import TickObservation
 from coalmine.testing.clock import FakeClock
 
 __all__ = [
     "FakeDeployment",
     "FakeHooks",
     "FakeMeasurer",
+    "FakeObserver",
     "FakeRouter",
     "FakeWorkload",
     "HookCall",
@@ -192,6 +194,28 @@ class FakeMeasurer:
         if value is None:
             return Measurement.no_data(f"no value for {metric.name}", query=f"fake:{metric.name}")
         return Measurement.of(float(value), query=f"fake:{metric.name}")
+
+
+class FakeObserver:
+    """Per-side counts for the judge, one scripted TickObservation per call; the last one
+    repeats. With none scripted, reading fails as a runtime without counts would."""
+
+    def __init__(self, ticks: list[TickObservation] | None = None) -> None:
+        self.ticks: list[TickObservation] = list(ticks or [])
+        self.used = 0
+        self.windows: list[float] = []
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= len(self.ticks)
+
+    async def observe(self, canary: Canary, window_seconds: float) -> TickObservation:
+        self.windows.append(window_seconds)
+        if not self.ticks:
+            raise AdapterError("no counts scripted")
+        tick = self.ticks[min(self.used, len(self.ticks) - 1)]
+        self.used += 1
+        return tick
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from coalmine.testing.clock import FakeClock
 from coalmine.testing.fakes import (
     FakeHooks,
     FakeMeasurer,
+    FakeObserver,
     FakeRouter,
     FakeWorkload,
     InMemoryStore,
@@ -38,6 +39,7 @@ class Simulation:
         self.notifier = RecordingNotifier()
         self.recorder = RecordingRecorder()
         self.store = InMemoryStore()
+        self.observer = FakeObserver()
         self.ports = Ports(
             workload=self.workload,
             router=self.router,
@@ -46,6 +48,7 @@ class Simulation:
             notifier=self.notifier,
             recorder=self.recorder,
             store=self.store,
+            observer=self.observer,
         )
         self.workload.deploy(canary.spec.target_ref.name, version, replicas=replicas)
         self.last: TickOutcome | None = None

@@ -1,0 +1,102 @@
+"""The judge end to end in local mode: real Envoy, real replicas, counts from Envoy's stats.
+
+The primary answers /demo/hello in 10..30 ms and never fails /demo/random-error. Against
+it: a release three times slower and one failing 5 % more are rolled back by the judge
+(no fixed-range metric is configured), and an identical release is promoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from coalmine.api.canary import Phase
+from coalmine.load import LoadGenerator, LoadPlan
+from coalmine.local.runtime import LocalRuntime
+from tests.fixtures.local import NAMESPACE, demo_manifests, wait_for_phase
+
+pytestmark = pytest.mark.slow
+
+HOST = {"Host": "go-demo-7.example"}
+BASE = {"DEMO_ERROR_RATE": "0", "DEMO_DELAY_MS": "10", "DEMO_RANDOM_DELAY_MAX_MS": "20"}
+JUDGED = """    interval: 2s
+    stepWeight: 20
+    maxWeight: 60
+    judge:
+      errors: {maxIncrease: 1}
+      latency: {quantile: 0.9, maxIncrease: 25%}
+      confidence: 0.99
+      maxAnalysisTime: 2m"""
+
+
+@asynccontextmanager
+async def load(runtime: LocalRuntime, path: str) -> AsyncIterator[None]:
+    plan = LoadPlan(
+        urls=(runtime.gateway_url + path,), rate=100, duration=600, headers=HOST, timeout=5
+    )
+    generator = LoadGenerator(plan)
+    running = asyncio.create_task(generator.run())
+    try:
+        yield
+    finally:
+        generator.stop()
+        await running
+
+
+async def release(runtime: LocalRuntime, version: str, env: dict[str, str]) -> None:
+    manifests = demo_manifests(version, env={**BASE, **env}, analysis=JUDGED)
+    await runtime.apply(manifests, "test")
+
+
+def judge_checks(runtime: LocalRuntime) -> list[dict[str, object]]:
+    stored = runtime.store.get("Canary", NAMESPACE, "go-demo-7")
+    assert stored is not None and stored.status
+    return list((stored.status.get("judge") or {}).get("checks") or [])
+
+
+def messages(runtime: LocalRuntime) -> list[str]:
+    return [e.message for e in runtime.store.events(NAMESPACE, "go-demo-7")]
+
+
+async def test_a_three_times_slower_release_is_rolled_back_by_the_judge(
+    local_runtime: LocalRuntime,
+) -> None:
+    await release(local_runtime, "0.0.1", {})
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with load(local_runtime, "/demo/hello"):
+        await release(
+            local_runtime, "0.0.2", {"DEMO_DELAY_MS": "30", "DEMO_RANDOM_DELAY_MAX_MS": "60"}
+        )
+        await wait_for_phase(local_runtime, Phase.FAILED, within=90)
+    latency = next(c for c in judge_checks(local_runtime) if c["name"] == "latency")
+    assert latency["verdict"] == "rollback", latency
+    rollback = next(m for m in messages(local_runtime) if m.startswith("Rolling back"))
+    assert "latency p90: canary" in rollback and ": rollback" in rollback
+
+
+async def test_a_release_failing_five_points_more_is_rolled_back_by_the_judge(
+    local_runtime: LocalRuntime,
+) -> None:
+    await release(local_runtime, "0.0.1", {})
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with load(local_runtime, "/demo/random-error"):
+        await release(local_runtime, "0.0.2", {"DEMO_ERROR_RATE": "0.05"})
+        await wait_for_phase(local_runtime, Phase.FAILED, within=90)
+    errors = next(c for c in judge_checks(local_runtime) if c["name"] == "errors")
+    assert errors["verdict"] == "rollback", errors
+    assert isinstance(errors["lower"], float) and errors["lower"] > 0.01
+    assert "> 1 pt: rollback" in str(errors["message"])
+
+
+async def test_an_identical_release_is_promoted_by_the_judge(local_runtime: LocalRuntime) -> None:
+    await release(local_runtime, "0.0.1", {})
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with load(local_runtime, "/demo/hello"):
+        await release(local_runtime, "0.0.2", {})
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=120)
+    assert all(c["verdict"] == "advance" for c in judge_checks(local_runtime))
+    assert "Advance go-demo-7.go-demo-7 canary weight 60" in messages(local_runtime)
+    assert any(m.startswith("Judge: errors: canary") for m in messages(local_runtime))
