@@ -147,8 +147,12 @@ class EnvoyDataPlane:
         boot = self.settings.directory / "bootstrap.json"
         self._session = aiohttp.ClientSession()
         self._supervisor = EnvoySupervisor(self.settings, boot, self._session, self._after_restart)
-        if not (adopt and await self._adopt()):
-            await self._start_fresh(DataPlane() if initial is None else initial, boot)
+        try:
+            if not (adopt and await self._adopt()):
+                await self._start_fresh(DataPlane() if initial is None else initial, boot)
+        except BaseException:
+            await self.stop()
+            raise
         self._metrics = StatsCollector(
             lambda: self.supervisor.admin, interval_s=self._stats_interval_s
         )
@@ -170,12 +174,8 @@ class EnvoyDataPlane:
         rendered = await self._validated(initial)
         self._write_all(rendered)
         write_json_atomically(boot, bootstrap(self._paths, self.settings.stats_flush_interval))
-        try:
-            await self.supervisor.start()
-            await self.confirmations.serving(rendered)
-        except BaseException:
-            await self.stop()
-            raise
+        await self.supervisor.start()
+        await self.confirmations.serving(rendered)
         self._good, self._good_rendered = initial, rendered
 
     def _read_disk(self) -> Rendered:
