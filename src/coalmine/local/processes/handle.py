@@ -24,6 +24,9 @@ __all__ = ["Popen", "ProcessHandle"]
 
 Popen = subprocess.Popen[bytes]
 
+_LEFT_RUNNING: list[Popen] = []
+"""Children this process detached from and left running (see `ProcessHandle.close`)."""
+
 
 class ProcessHandle:
     """One live process: wait for it to exit, signal it. Close it when done."""
@@ -112,6 +115,10 @@ class ProcessHandle:
 
     def close(self) -> None:
         """Stop watching (the process keeps running): for a `coalmine up` that leaves."""
+        if self._popen is not None and self._popen.returncode is None:
+            # Left running on purpose: keep the Popen referenced, or Python warns that the
+            # subprocess "is still running" when it is collected.
+            _LEFT_RUNNING.append(self._popen)
         self._close_pidfd()
 
     def _close_pidfd(self) -> None:
