@@ -83,6 +83,7 @@ class EnvoyDataPlane:
         self._metrics: StatsCollector | None = None
         self._accepted: OrderedDict[str, None] = OrderedDict()
         """Route shapes Envoy's validation accepted lately (by hash): not asked again."""
+        self._rejections_seen: dict[tuple[int | None, str], int] = {}
         self.validations = 0
         """How many times `envoy --mode validate` ran (the rest were known shapes)."""
 
@@ -108,7 +109,8 @@ class EnvoyDataPlane:
 
     @property
     def confirmations(self) -> Confirmations:
-        return Confirmations(self.supervisor, self.settings.apply_timeout.total_seconds())
+        timeout = self.settings.apply_timeout.total_seconds()
+        return Confirmations(self.supervisor, timeout, self._rejections_seen)
 
     @property
     def metrics(self) -> StatsCollector:
@@ -309,7 +311,7 @@ class EnvoyDataPlane:
     async def _put(self, path: Path, document: JSON, stat: str | None) -> None:
         """Replace one xDS file and, given its stat prefix, wait for Envoy to apply it."""
         rejected = await self.confirmations.rejections(stat) if stat else 0
-        write_json_atomically(path, document)
+        write_json_atomically(path, document, durable=False)
         if stat:
             await self.confirmations.version(stat, document["version_info"], rejected)
 
