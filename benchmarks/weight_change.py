@@ -129,8 +129,10 @@ async def main(rounds: int) -> None:
                 [DEPLOYMENTS.replace("COLOR", c) for c in ("blue", "green")] + [ROUTING, split(100)]
             )
             await runtime.apply(text, "benchmark")
-            while len(runtime.processes.endpoints("go-demo-7", {"app": "go-demo-7"})) < 2:
-                await asyncio.sleep(0.1)
+            version = runtime.processes.endpoints_version
+            async with asyncio.timeout(60):
+                while len(runtime.processes.endpoints("go-demo-7", {"app": "go-demo-7"})) < 2:
+                    version = await runtime.processes.wait_endpoints_changed(version, 1.0)
             await runtime.sync_dataplane()
             await measure(runtime, rounds)
         finally:
