@@ -183,6 +183,11 @@ async def test_envoy_outlives_a_killed_coalmine_and_the_next_one_adopts_it(
         load = Load(http, f"http://127.0.0.1:{port}/", workers=4)
         load.start()
         await load.more(50)
+        history = tmp_path / "envoy" / "stats-history.jsonl"
+        await eventually(
+            lambda: history.exists() and len(history.read_text().splitlines()) >= 2,
+            "the killed process never kept two samples",
+        )
     finally:
         parent.kill()
         await parent.wait()
@@ -193,6 +198,10 @@ async def test_envoy_outlives_a_killed_coalmine_and_the_next_one_adopts_it(
     await plane.start(adopt=True)
     try:
         assert plane.adopted and plane.supervisor.pid == envoy_pid
+        # The samples the killed process took are read back: windows reach across it.
+        assert plane.metrics.restored >= 2
+        window = plane.metrics.window("test_primary", 60)
+        assert window.requests.value is not None and window.requests.value > 0
         await load.more(50)
         await plane.apply(split({primary: 50, canary: 50}, port=port))
         assert plane.supervisor.pid == envoy_pid

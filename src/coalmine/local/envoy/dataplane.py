@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import socket
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ from coalmine.local.envoy.collector import StatsCollector
 from coalmine.local.envoy.confirm import CDS, LDS, Confirmations, rds, version_of
 from coalmine.local.envoy.envoy_check import envoy_validate
 from coalmine.local.envoy.files import write_json_atomically
+from coalmine.local.envoy.history import SampleHistory
 from coalmine.local.envoy.model import GATEWAY, DataPlane
 from coalmine.local.envoy.render import (
     Rendered,
@@ -155,8 +157,16 @@ class EnvoyDataPlane:
         except BaseException:
             await self.stop()
             raise
+        retention_s = 600.0
         self._metrics = StatsCollector(
-            lambda: self.supervisor.admin, interval_s=self._stats_interval_s
+            lambda: self.supervisor.admin,
+            interval_s=self._stats_interval_s,
+            retention_s=retention_s,
+            history=SampleHistory(
+                self.settings.directory / "stats-history.jsonl",
+                keep=math.ceil(retention_s / self._stats_interval_s),
+            ),
+            identity=self.supervisor.identity,
         )
         self._metrics.start()
 

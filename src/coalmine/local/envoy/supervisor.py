@@ -79,6 +79,13 @@ class EnvoySupervisor:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def identity(self) -> tuple[int, int | None] | None:
+        """(pid, start ticks) of the running Envoy; None while none runs."""
+        process = self._process
+        if process is None or not self._running.is_set():
+            return None
+        return process.pid, process.start_ticks
+
     @property
     def admin(self) -> EnvoyAdmin:
         """The running Envoy's admin API; Unavailable while it is down or restarting."""
