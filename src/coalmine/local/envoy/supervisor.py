@@ -96,7 +96,8 @@ class EnvoySupervisor:
     async def wait_running(self, timeout_s: float) -> EnvoyAdmin:
         """The admin API of a ready Envoy, waiting up to `timeout_s` for a restart."""
         try:
-            await asyncio.wait_for(self._running.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see canaries.py
+                await self._running.wait()
         except TimeoutError:
             raise Unavailable(
                 f"Envoy was not running within {timeout_s:.1f}s; see {self.log_path}"
