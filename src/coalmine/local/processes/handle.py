@@ -38,6 +38,8 @@ class ProcessHandle:
         self._pidfd: int | None = pidfd
         self._popen = popen
         self._exited = False
+        self._exited_future: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.returncode: int | None = None
         """The exit code (negative: killed by that signal) of a child once it exited; an
         adopted process's stays None."""
@@ -76,25 +78,32 @@ class ProcessHandle:
         return procfs.is_running(self.pid)
 
     async def wait(self) -> int | None:
-        """Wait until the process exits; its exit code (None for an adopted process)."""
+        """Wait until the process exits; its exit code (None for an adopted process).
+        Any number of callers may wait at once; cancelling one leaves the others waiting."""
         if not self._exited and self._pidfd is not None:
-            loop = asyncio.get_running_loop()
-            exited: asyncio.Future[None] = loop.create_future()
-
-            def readable() -> None:
-                if not exited.done():
-                    exited.set_result(None)
-
-            loop.add_reader(self._pidfd, readable)
-            try:
-                await exited
-            finally:
-                loop.remove_reader(self._pidfd)
+            await asyncio.shield(self._exit())
             self._exited = True
         if self._popen is not None and self.returncode is None:
             self.returncode = self._popen.wait()  # exited already: this only reaps it
         self._close_pidfd()
         return self.returncode
+
+    def _exit(self) -> asyncio.Future[None]:
+        """Resolved when the pidfd turns readable: one reader, however many waiters."""
+        if self._exited_future is None:
+            assert self._pidfd is not None
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+            pidfd = self._pidfd
+
+            def readable() -> None:
+                loop.remove_reader(pidfd)
+                if not future.done():
+                    future.set_result(None)
+
+            loop.add_reader(pidfd, readable)
+            self._exited_future, self._loop = future, loop
+        return self._exited_future
 
     def send_signal(self, sig: signal.Signals) -> bool:
         """Signal the process itself; False when it is gone already."""
@@ -123,5 +132,9 @@ class ProcessHandle:
 
     def _close_pidfd(self) -> None:
         if self._pidfd is not None:
+            future = self._exited_future
+            if future is not None and not future.done() and self._loop is not None:
+                self._loop.remove_reader(self._pidfd)
+                future.cancel()
             os.close(self._pidfd)
             self._pidfd = None
