@@ -110,7 +110,7 @@ class LocalRuntime:
         self.store = Store(state / "state.db")
         self.book = ObjectBook(self.store, min_interval=settings.min_interval)
         self.processes = LocalDeployments(
-            state, settings=settings.process_settings or ProcessSettings()
+            state, settings=settings.process_settings or ProcessSettings(), confirm_unrouted=True
         )
         self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
         self.started = datetime.now(UTC)

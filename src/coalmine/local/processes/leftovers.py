@@ -59,6 +59,10 @@ class ProcessRecord:
     """Its pod template (JSON), so that a new daemon can probe and route it as before."""
     host_ports: dict[str, int] = field(default_factory=dict)
     """Container port (as a string: JSON keys) -> host port."""
+    ready_since: float | None = None
+    """Wall-clock time (epoch seconds) it became ready; None while it is not. A new
+    daemon takes an adopted replica as ready from then on (Envoy routes to it) until
+    its readiness probe says otherwise, as a restarted kubelet keeps a pod's status."""
 
     @property
     def adoptable(self) -> bool:

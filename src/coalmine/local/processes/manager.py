@@ -48,6 +48,7 @@ class LocalDeployments:
         *,
         settings: ProcessSettings | None = None,
         allocator: PortAllocator | None = None,
+        confirm_unrouted: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.settings = settings or ProcessSettings()
@@ -60,7 +61,10 @@ class LocalDeployments:
         self._changed = asyncio.Event()
         self._orphans: dict[tuple[str, str], list[Orphan]] = {}
         self._routed_version: int | None = None
-        """The endpoints version the data plane last confirmed; None: no data plane told."""
+        """The endpoints version the data plane last confirmed; None: not told yet."""
+        self._confirm_unrouted = confirm_unrouted
+        """A data plane routes to the replicas (from before its first `routed` call, as
+        after a restart it still routes by what the previous daemon told it)."""
         self._routed = asyncio.Event()
 
     async def start(self) -> list[int]:
@@ -112,7 +116,8 @@ class LocalDeployments:
     def routed(self, version: int) -> None:
         """The data plane now routes by the endpoints of `version` (or a later one).
 
-        From the first call on, a stopping replica waits for this before its SIGTERM."""
+        With `confirm_unrouted` (or from the first call on), a stopping replica waits for
+        this before its SIGTERM."""
         if self._routed_version is None or version > self._routed_version:
             self._routed_version = version
             routed, self._routed = self._routed, asyncio.Event()
@@ -122,9 +127,11 @@ class LocalDeployments:
         """Wait (bounded) until the data plane confirms the current endpoints, which no
         longer include a replica that has just left them."""
         wanted = self._version
+        if self._routed_version is None and not self._confirm_unrouted:
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.unroute_timeout_seconds):
-                while self._routed_version is not None and self._routed_version < wanted:
+                while self._routed_version is None or self._routed_version < wanted:
                     await self._routed.wait()
 
     def _leftover_grace(self) -> float:

@@ -103,7 +103,9 @@ class Replica:
         on_change: Callable[[], None],
     ) -> Replica:
         """Take over a replica process a previous `coalmine up` left running: same id,
-        ports and process; probed again before it counts as ready. Call `start()`."""
+        ports and process. Ready at once if it was ready (the data plane still routes to
+        it), until its readiness probe, which starts at once, says otherwise. Call
+        `start()`."""
         record = orphan.record
         host_ports = {int(port): host for port, host in record.host_ports.items()}
         ports = PortMap.adopt(template.container, host_ports, context.allocator)
@@ -111,7 +113,11 @@ class Replica:
         spec = LaunchSpec(
             argv=[], env={}, cwd=None, log_path=replica.log_path, marker=record.marker
         )
-        replica._orphan = RunningProcess(spec, orphan.handle)
+        replica._orphan = replica.process = RunningProcess(spec, orphan.handle)
+        if record.ready_since is not None:
+            replica.ready = True
+            age = max(0.0, time.time() - record.ready_since)
+            replica.ready_since = time.monotonic() - age
         return replica
 
     @property
@@ -255,6 +261,7 @@ class Replica:
             template=t.template.model_dump(mode="json", by_alias=True, exclude_none=True),
             host_ports={str(c): h for c, h in self.ports.host_ports.items()},
         )
+        self._record_readiness()
         context.pid_files.write(self._record)
         argv = describe_argv(process.spec.argv) if process.spec.argv else "(as it was started)"
         self._log(f"{what} (revision {t.revision}): {argv}")
@@ -328,7 +335,19 @@ class Replica:
         if ready != self.ready:
             self.ready = ready
             self.ready_since = time.monotonic() if ready else None
+            self._record_readiness()
             self._on_change()
+
+    def _record_readiness(self) -> None:
+        """Keep the pid record's `ready_since` (wall clock) in line, for a next daemon."""
+        if self._record is None:
+            return
+        since = None
+        if self.ready_since is not None:
+            since = time.time() - (time.monotonic() - self.ready_since)
+        if self._record.ready_since != since:
+            self._record = replace(self._record, ready_since=since)
+            self._context.pid_files.write(self._record)
 
     def _enter(self, phase: ReplicaPhase) -> None:
         if self.phase != ReplicaPhase.TERMINATING:
