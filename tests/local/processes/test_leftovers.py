@@ -18,7 +18,7 @@ from coalmine.local.processes import (
     kill_leftovers,
     procfs,
 )
-from tests.local.processes.conftest import FAST, KilledDaemon, deployment
+from tests.local.processes.conftest import FAST, KilledDaemon, deployment, eventually
 
 
 async def test_the_next_daemon_adopts_the_replica_a_killed_daemon_left(
@@ -43,8 +43,10 @@ async def test_the_next_daemon_adopts_the_replica_a_killed_daemon_left(
         assert dict(endpoint.ports.host_ports) == {
             int(port): host for port, host in record.host_ports.items()
         }
-        [adopted] = PidFiles(killed_daemon.state_dir / "pids").read_all()
-        assert adopted.owner_pid == os.getpid()  # recorded as ours now
+        pid_files = PidFiles(killed_daemon.state_dir / "pids")
+        await eventually(  # recorded as ours now
+            lambda: [r.owner_pid for r in pid_files.read_all()] == [os.getpid()], "our record"
+        )
     finally:
         await runtime.stop()
     assert not procfs.is_running(record.pid)
