@@ -133,6 +133,8 @@ async def _serve(settings: RuntimeSettings, *, keep_running: bool) -> None:
         )
         typer.echo(f"stopping: {what} ...")
     except asyncio.CancelledError:
+        if main is not None:
+            main.uncancel()  # our own cancellation (a signal while starting): handled here
         typer.echo("stopping while starting ...")
     finally:
         await runtime.stop(keep_data_plane=keep_running)
