@@ -5,6 +5,7 @@ processes, real Envoy, real replicas."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 from collections import Counter
@@ -248,3 +249,20 @@ async def test_a_rolled_back_release_fails_no_client_request(tmp_path: Path) -> 
         assert set(statuses) <= {200, 500}, statuses
     finally:
         await runtime.stop()
+
+
+async def test_a_stop_that_overruns_its_time_kills_every_child(tmp_path: Path) -> None:
+    """The last resort of a bounded stop: whatever the stop was waiting for, SIGKILL."""
+    settings = dataclasses.replace(runtime_settings(tmp_path / "state"), stop_timeout_seconds=0.001)
+    runtime = LocalRuntime(settings)
+    await runtime.start()
+    await runtime.apply(served("0.0.1", replicas=2), "test")
+    await wait_served(runtime.gateway_url)
+    children = recorded_children(settings.state_dir)
+    assert "envoy" in children and len(children) == 3
+    await runtime.stop()  # far too short to stop anything gracefully
+    await wait_until(
+        lambda: not any(procfs.is_running(pid) for pid in children.values()),
+        "every child killed",
+        within=10,
+    )

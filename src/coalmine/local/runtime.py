@@ -191,6 +191,7 @@ class LocalRuntime:
                 self.settings.stop_timeout_seconds,
             )
             self.kill()
+            await self._after_kill()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 (self.settings.state_dir / "api.json").unlink()
@@ -216,6 +217,13 @@ class LocalRuntime:
             await self.envoy.stop()
         if self.prometheus is not None:
             await self.prometheus.stop()
+
+    async def _after_kill(self) -> None:
+        """Reap the killed children and close connections (bounded: they are dead)."""
+        with contextlib.suppress(Exception, TimeoutError):
+            async with asyncio.timeout(5.0):
+                await self._stop_children(keep_data_plane=False)
+                await self.hooks.close()
 
     def kill(self) -> None:
         """SIGKILL every child now: replicas (their process groups), Envoy, Prometheus."""
