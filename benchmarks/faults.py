@@ -61,6 +61,8 @@ class Client:
     rate: float
     path: str = "/version"
     """Where the requests go; changed as releases are shipped."""
+    failures: list[tuple[float, str, str]] = field(default_factory=list)
+    """(sent, outcome, path) of every failed request."""
     answers: list[tuple[float, str]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,6 +89,8 @@ class Client:
         except (aiohttp.ClientError, TimeoutError) as error:
             outcome = type(error).__name__
         self.answers.append((sent, outcome))
+        if outcome != "ok":
+            self.failures.append((sent, outcome, self.path))
 
     def stop(self) -> None:
         self._stop.set()
@@ -219,6 +223,11 @@ async def restarts_trial(state: Path, restarts: int, rate: float, seed: int) -> 
         f" of {len(client.answers)} at {rate:g} req/s {dict(client.failed())}"
     )
     print(f"restart to API answering:        {describe(up.start_seconds[1:])}")
+    began = client.answers[0][0] if client.answers else 0.0
+    for sent, outcome, path in client.failures[:10]:
+        restarting = any(a <= sent <= b for a, b in tally.windows)
+        when = "during a restart" if restarting else "outside restarts"
+        print(f"    failed: {outcome} on {path} at +{sent - began:.1f}s ({when})")
 
 
 async def load_trial(state: Path, rate: float) -> None:
