@@ -204,6 +204,7 @@ async def restarts_trial(state: Path, restarts: int, rate: float, seed: int) -> 
     finally:
         client.stop()
         await sending
+        print(await envoy_failures(up.state_dir))
         await up.stop()
     during = client.failed(tally.windows)
     print(f"restarts tried:                  {tally.restarts} (kill -9 of coalmine up)")
@@ -261,6 +262,22 @@ async def load_trial(state: Path, rate: float) -> None:
         f"  sent {result['sent']} ({result['rate']:.0f} req/s achieved), dropped"
         f" {result['dropped']}, failed {sum(failed.values())} {failed}"
     )
+
+
+async def envoy_failures(state: Path) -> str:
+    """Envoy's own counts of what can turn into a 503, per cluster (non-zero only)."""
+    address = (state / "envoy" / "admin-address").read_text().strip()
+    names = (
+        "upstream_cx_connect_fail|upstream_cx_destroy_remote_with_active_rq|"
+        "upstream_rq_pending_failure_eject|upstream_rq_rx_reset|upstream_rq_503|"
+        "upstream_cx_none_healthy|upstream_rq_retry|upstream_rq_timeout"
+    )
+    url = f"http://{address}/stats?filter=cluster\\.go-demo-7.*\\.({names})$"
+    async with aiohttp.ClientSession() as http, http.get(url) as answer:
+        text = await answer.text()
+    lines = text.splitlines()
+    found = [line for line in lines if not line.endswith(": 0")]
+    return f"Envoy ({len(lines)} failure counters read): " + ("; ".join(found) or "all zero")
 
 
 def describe(values: list[float]) -> str:
