@@ -11,6 +11,7 @@ import pytest
 
 from coalmine.kube.client import KubeClient
 from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
+from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
 from coalmine.kube.resources import CANARIES
 from coalmine.kube.revert import Reverter
@@ -50,6 +51,7 @@ def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, 
             ports,
             events=KubeEvents(client, instance="test"),
             reverter=Reverter(workload, router, store, notifier),  # fakes: no revert here
+            disowner=Disowner(client, workload, router, store, notifier),  # type: ignore[arg-type]
             settings=SETTINGS,
             leadership=leadership or AlwaysLeading(),
             forget=gone.append,

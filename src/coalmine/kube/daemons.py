@@ -9,8 +9,9 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
 3. validates it: an invalid spec gets one Warning event naming every problem and is
    not advanced; it is read again after an edit (a new generation) or a minute;
 4. advances it once through the engine (`coalmine.engine.advance`), holding the
-   Canary's lock, which the deletion handler takes too, so a revert never runs
-   in the middle of a tick;
+   Canary's lock, which the deletion handler takes too, so a deletion never runs
+   in the middle of a tick (and a tick that waited for the lock while the Canary was
+   being deleted does nothing);
 5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
 
 A failure in one tick (the API unreachable, a bug) is logged and the loop goes on at
@@ -32,6 +33,7 @@ from coalmine.engine.decision import Event, EventType
 from coalmine.engine.tick import advance
 from coalmine.errors import CoalmineError, ManifestError
 from coalmine.kube.client import KubeClient, Obj
+from coalmine.kube.disown import Disowner, disown
 from coalmine.kube.events import Involved, KubeEvents
 from coalmine.kube.resources import Kind
 from coalmine.kube.revert import Reverter
@@ -97,6 +99,8 @@ class _Memory:
     invalid_generation: int | None = None
     """The generation found invalid; a newer one wakes the loop."""
     last: Canary | None = None
+    deleting: bool = False
+    """The deletion handler has begun: no tick may act any more."""
 
 
 class RetryLaterNotLeader(CoalmineError):
@@ -115,6 +119,7 @@ class CanaryDaemons:
         *,
         events: KubeEvents,
         reverter: Reverter,
+        disowner: Disowner,
         settings: AnalysisSettings,
         leadership: Leadership,
         forget: Callable[[Canary], None] = lambda canary: None,
@@ -124,6 +129,7 @@ class CanaryDaemons:
         self.ports = ports
         self.events = events
         self.reverter = reverter
+        self.disowner = disowner
         self.settings = settings
         self.leadership = leadership
         self.forget = forget
@@ -169,6 +175,8 @@ class CanaryDaemons:
             return self.settings.invalid_recheck.total_seconds()
         memory.last = canary
         async with memory.lock:
+            if memory.deleting:
+                return None
             await self._advance(canary)
         return canary.spec.analysis.interval_seconds
 
@@ -183,10 +191,15 @@ class CanaryDaemons:
         if event_type == "DELETED" or edited:
             memory.wakeup.set()
 
-    async def revert(self, ref: CanaryRef, body: Obj) -> None:
-        """The deletion handler's work (revertOnDeletion); waits for the target to be ready."""
+    async def release(self, ref: CanaryRef, body: Obj) -> None:
+        """The deletion handler's work, for every Canary: with revertOnDeletion the
+        target takes the traffic back (`kube.revert`), without it what serves stays
+        (`kube.disown`). An invalid Canary keeps what serves too: its names cannot be
+        trusted, but its owner references can."""
         if not self.leadership.leading:
             raise RetryLaterNotLeader()
+        memory = self._memory.setdefault(ref.uid, _Memory())
+        memory.deleting = True
         try:
             canary = parse_canary(
                 body,
@@ -195,13 +208,18 @@ class CanaryDaemons:
             )
         except ManifestError as error:
             log.warning(
-                "canary %s.%s is invalid; nothing to revert: %s", ref.name, ref.namespace, error
+                "canary %s.%s is invalid; keeping what it owns: %s", ref.name, ref.namespace, error
             )
+            async with memory.lock:
+                await disown(self.client, ref.namespace, ref.name, ref.uid)
             return
-        memory = self._memory.setdefault(ref.uid, _Memory())
         since = _deletion_time(body) or self.clock()
         async with memory.lock:
-            await self.reverter.revert(canary, since)
+            if canary.spec.revert_on_deletion:
+                await self.reverter.revert(canary, since)
+            else:
+                await self.disowner.keep_serving(canary)
+        self._memory.pop(ref.uid, None)
 
     async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
         try:
