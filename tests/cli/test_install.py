@@ -41,6 +41,7 @@ def test_options_reach_the_objects() -> None:
     objects = dry_run(
         "--namespace", "canaries", "--watch-namespace", "team-a", "--flagger-crds",
         "--image", "registry.local/coalmine:dev", "--metrics-server", "http://prom:9090",
+        "--loadtester-token-secret", "lt",
     )  # fmt: skip
     [deployment] = [o for o in objects if o["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -49,6 +50,8 @@ def test_options_reach_the_objects() -> None:
     assert container["args"][-1] == "--flagger-compat"  # implied by --flagger-crds
     assert container["args"][9:11] == ["--namespace", "team-a"]
     assert "http://prom:9090" in container["args"]
+    token = {"secretKeyRef": {"name": "lt", "key": "token"}}
+    assert {"name": "COALMINE_LOADTESTER_TOKEN", "valueFrom": token} in container["env"]
     crds = [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"]
     assert "canaries.flagger.app" in crds
     placed = {

@@ -72,6 +72,10 @@ CASES = {
             replicas=2,
         ),
     ),
+    "the load tester's token": (
+        ("loadtester.tokenSecret=loadtester-token",),
+        InstallOptions(loadtester_token_secret="loadtester-token"),
+    ),
 }
 
 

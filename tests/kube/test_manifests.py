@@ -7,6 +7,7 @@ from typing import Any
 from coalmine import __version__
 from coalmine.kube.manifests import (
     HEALTH_PORT,
+    LOADTESTER_TOKEN_KEY,
     METRICS_PORT,
     RUN_AS_USER,
     InstallOptions,
@@ -27,8 +28,8 @@ def the(kind: str, **options: Any) -> list[dict[str, Any]]:
     return [o for (k, _), o in objects(**options).items() if k == kind]
 
 
-def container() -> dict[str, Any]:
-    [deployment] = the("Deployment")
+def container(**options: Any) -> dict[str, Any]:
+    [deployment] = the("Deployment", **options)
     [controller] = deployment["spec"]["template"]["spec"]["containers"]
     return dict(controller)
 
@@ -127,3 +128,14 @@ def test_flagger_crds_only_on_request() -> None:
 def test_every_object_says_it_is_part_of_coalmine() -> None:
     for obj in install_objects(InstallOptions(flagger_crds=True, flagger_compat=True)):
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "coalmine"
+
+
+def test_the_load_testers_token_reaches_the_controller_only_when_asked() -> None:
+    def token_env(**options: Any) -> list[dict[str, Any]]:
+        env = container(**options)["env"]
+        return [e for e in env if e["name"] == "COALMINE_LOADTESTER_TOKEN"]
+
+    assert token_env() == []
+    [env] = token_env(loadtester_token_secret="lt")
+    assert env["valueFrom"] == {"secretKeyRef": {"name": "lt", "key": LOADTESTER_TOKEN_KEY}}
+    assert "optional" not in env["valueFrom"]["secretKeyRef"]  # a missing Secret stops the pod

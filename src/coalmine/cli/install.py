@@ -44,6 +44,14 @@ def install(
         ),
     ] = False,
     image: Annotated[str | None, typer.Option("--image", help="Controller image.")] = None,
+    loadtester_token_secret: Annotated[
+        str,
+        typer.Option(
+            "--loadtester-token-secret",
+            help="Secret (key: token) in the controller's namespace whose value the controller "
+            "sends to the load tester (docs/security.md). Default: none.",
+        ),
+    ] = "",
     metrics_server: Annotated[
         str, typer.Option("--metrics-server", help="Prometheus that canaries query.")
     ] = "http://prometheus.istio-system:9090",
@@ -76,6 +84,7 @@ def install(
         watch_namespaces=tuple(watch_namespace or ()),
         flagger_compat=flagger_compat or flagger_crds,
         flagger_crds=flagger_crds,
+        loadtester_token_secret=loadtester_token_secret,
     )
     objects = install_objects(options)
     if dry_run:

@@ -66,6 +66,7 @@ def deploy_files() -> dict[str, str]:
         files.update(_crd_files(group))
     files.update(_base_files())
     files.update(_flagger_overlay_files())
+    files.update(_loadtester_token_overlay_files())
     for crd in custom_resource_definitions():
         files[f"deploy/helm/coalmine/crds/{crd['metadata']['name']}.yaml"] = _doc(crd)
     flagger_crds = render_yaml(custom_resource_definitions(FLAGGER_GROUP))
@@ -155,6 +156,24 @@ def _flagger_overlay_files() -> dict[str, str]:
             ["../base", "rbac-flagger.yaml"],
             patches=[{"target": target, "patch": _dump(patch)}],
         ),
+    }
+
+
+def _loadtester_token_overlay_files() -> dict[str, str]:
+    """The base plus the controller reading the load tester's token from its Secret."""
+    base = manifests.InstallOptions()
+    env = manifests.loadtester_token_env(manifests.LOADTESTER_TOKEN_SECRET)
+    patch = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": env}]
+    target = {"group": "apps", "version": "v1", "kind": "Deployment", "name": base.name}
+    comment = (
+        "# The controller sends the load tester's token (docs/security.md). First create\n"
+        f"# the Secret {manifests.LOADTESTER_TOKEN_SECRET} (key: {manifests.LOADTESTER_TOKEN_KEY})"
+        f" in {base.namespace},\n# with the value of the load tester's own Secret.\n"
+    )
+    return {
+        "deploy/kustomize/loadtester-token/kustomization.yaml": _kustomization(
+            ["../base"], patches=[{"target": target, "patch": _dump(patch)}]
+        ).replace(HEADER, HEADER + comment, 1),
     }
 
 

@@ -8,6 +8,10 @@ The controller serves its Prometheus metrics on port 8080 (`/metrics`) and its h
 on port 8081 (`/healthz`, both probes). It runs as UID 10001 (the image's user) with a
 read-only root filesystem and a writable `/tmp`, under the "restricted" Pod Security
 Standard, which the Namespace enforces.
+
+With `loadtester_token_secret`, the controller reads `COALMINE_LOADTESTER_TOKEN` from
+that Secret (key `token`) and sends it to the load tester, which reads the same Secret
+(deploy/loadtester; `coalmine loadtester --enable-commands` requires a token).
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from coalmine.kube.crds import PART_OF, custom_resource_definitions
 __all__ = [
     "DEFAULT_IMAGE",
     "HEALTH_PORT",
+    "LOADTESTER_TOKEN_KEY",
+    "LOADTESTER_TOKEN_SECRET",
     "METRICS_PORT",
     "RUN_AS_USER",
     "InstallOptions",
     "controller_args",
     "install_objects",
+    "loadtester_token_env",
 ]
 
 Object = dict[str, Any]
@@ -38,6 +45,11 @@ METRICS_PORT = 8080
 HEALTH_PORT = 8081
 RUN_AS_USER = 10001
 """The non-root user of the image (see the Dockerfile)."""
+LOADTESTER_TOKEN_ENV = "COALMINE_LOADTESTER_TOKEN"  # noqa: S105 - a variable name
+LOADTESTER_TOKEN_SECRET = "loadtester-token"  # noqa: S105 - a Secret's name
+"""The Secret deploy/loadtester and the kustomize overlay `loadtester-token` read."""
+LOADTESTER_TOKEN_KEY = "token"
+"""The key of the load tester's token in its Secret (deploy/loadtester reads the same)."""
 
 RESOURCES = {
     "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -68,6 +80,9 @@ class InstallOptions:
     flagger_crds: bool = False
     """Also install coalmine's schema of the flagger.app CRDs (for clusters without Flagger)."""
     replicas: int = 1
+    loadtester_token_secret: str = ""
+    """A Secret (key `token`) in the controller's namespace whose value the controller
+    sends to the load tester as a bearer token; empty: none."""
     resources: dict[str, dict[str, str]] = field(default_factory=lambda: RESOURCES)
 
     @property
@@ -275,10 +290,7 @@ def _container(options: InstallOptions) -> Object:
         "image": options.image,
         "imagePullPolicy": "IfNotPresent",
         "args": controller_args(options),
-        "env": [
-            _field_env("POD_NAME", "metadata.name"),
-            _field_env("POD_NAMESPACE", "metadata.namespace"),
-        ],
+        "env": _env(options),
         "ports": [
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
@@ -294,6 +306,23 @@ def _container(options: InstallOptions) -> Object:
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
     }
+
+
+def _env(options: InstallOptions) -> list[Object]:
+    env = [
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+    ]
+    if options.loadtester_token_secret:
+        env.append(loadtester_token_env(options.loadtester_token_secret))
+    return env
+
+
+def loadtester_token_env(secret: str) -> Object:
+    """COALMINE_LOADTESTER_TOKEN from `secret`: required, so that a missing Secret stops the
+    pod from starting instead of sending no token."""
+    reference = {"name": secret, "key": LOADTESTER_TOKEN_KEY}
+    return {"name": LOADTESTER_TOKEN_ENV, "valueFrom": {"secretKeyRef": reference}}
 
 
 def _field_env(name: str, path: str) -> Object:
