@@ -48,7 +48,7 @@ RUN_AS_USER = 10001
 LOADTESTER_TOKEN_ENV = "COALMINE_LOADTESTER_TOKEN"  # noqa: S105 - a variable name
 LOADTESTER_TOKEN_SECRET = "loadtester-token"  # noqa: S105 - a Secret's name
 """The Secret deploy/loadtester and the kustomize overlay `loadtester-token` read."""
-LOADTESTER_TOKEN_KEY = "token"
+LOADTESTER_TOKEN_KEY = "token"  # noqa: S105 - a key name
 """The key of the load tester's token in its Secret (deploy/loadtester reads the same)."""
 
 RESOURCES = {
