@@ -457,6 +457,32 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
     assert "kept as the user's: deployment podinfo-primary" in said["message"]
 
 
+async def test_a_re_applied_service_is_repaired_on_the_watch_event_not_the_next_tick(
+    world: World, operator: Operator
+) -> None:
+    """`kubectl apply` of the user's Service resets its selector to the target's pods
+    (scaled to zero): the operator repairs it when the change arrives, though the next
+    tick is a minute away."""
+    await world.create(USERS_SERVICE)
+    await initialized(world)
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "60s"
+    await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
+    await asyncio.sleep(3)  # the tick at the old 1 s interval reads the new one, then sleeps
+    taken = await world.must_get(SERVICES, "podinfo")
+    assert taken["spec"]["selector"] == {"app": "podinfo-primary"}
+
+    await world.patch(SERVICES, "podinfo", {"spec": {"selector": {"app": "podinfo"}}})
+
+    async def repaired() -> bool:
+        service = await world.must_get(SERVICES, "podinfo")
+        return bool(service["spec"]["selector"] == {"app": "podinfo-primary"})
+
+    await eventually_async(repaired, deadline=15)
+    service = await world.must_get(SERVICES, "podinfo")
+    assert ORIGINAL_SPEC in service["metadata"]["annotations"]  # still the user's to get back
+
+
 # Invalid specs and Flagger's resources -------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from coalmine.kube.handlers import build_registry, kopf_settings
+from coalmine.kube.ownership import ORIGINAL_SPEC
 from coalmine.kube.resources import CANARIES, FLAGGER_CANARIES
 
 
@@ -29,6 +30,16 @@ def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -
     assert [h.when for h in deletions] == [None, None]  # no filter: every Canary
     assert {h.selector.group for h in deletions} == {"coalmine.dev", "flagger.app"}
     assert len(registry._spawning.get_all_handlers()) == 2  # the daemons
+
+
+def test_taken_over_services_and_virtual_services_are_watched_for_repair() -> None:
+    import kopf
+
+    registry = build_registry(None, (CANARIES,), _login)  # type: ignore[arg-type]
+
+    watching = [h for h in registry._watching.get_all_handlers() if h.id.startswith("repair-")]
+    assert {h.selector.any_name for h in watching} == {"services", "virtualservices"}
+    assert all(h.annotations == {ORIGINAL_SPEC: kopf.PRESENT} for h in watching)
 
 
 def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> None:

@@ -14,6 +14,11 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
    being deleted does nothing);
 5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
 
+Between ticks, a Service or VirtualService that a Canary took over and someone changed
+(a re-applied manifest resets its selector or routes) is repaired at once, on the watch
+event (`routing_changed`), instead of at the next tick: the routes are reconciled, the
+weights kept, and nothing else of the analysis moves.
+
 A failure in one tick (the API unreachable, a bug) is logged and the loop goes on at
 the next interval: one broken Canary never stops the others, nor itself for good.
 """
@@ -41,6 +46,7 @@ from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.ports import Ports
+from coalmine.routing.virtual_service import apex_name
 
 __all__ = [
     "AlwaysLeading",
@@ -190,6 +196,25 @@ class CanaryDaemons:
         edited = memory.invalid_generation is not None and generation > memory.invalid_generation
         if event_type == "DELETED" or edited:
             memory.wakeup.set()
+
+    async def routing_changed(self, namespace: str, name: str) -> None:
+        """The Service or VirtualService `name` changed: repair the routing of the Canary
+        whose apex it is (one this replica ticks), keeping its weights."""
+        if not self.leadership.leading:
+            return
+        for memory in list(self._memory.values()):
+            canary = memory.last
+            if canary is None or canary.namespace != namespace or apex_name(canary) != name:
+                continue
+            async with memory.lock:
+                if memory.deleting:
+                    return
+                try:
+                    await self.ports.router.reconcile(canary)
+                except CoalmineError as error:  # the next tick tries again
+                    logger = canary_logger(log, canary.name, canary.namespace)
+                    logger.warning("cannot repair the routing of %s: %s", name, error)
+            return
 
     async def release(self, ref: CanaryRef, body: Obj) -> None:
         """The deletion handler's work, for every Canary: with revertOnDeletion the

@@ -8,7 +8,12 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
   goes (`CanaryDaemons.release`): with `revertOnDeletion` to the target
   (`kube.revert`), without it by keeping what serves (`kube.disown`); errors ask kopf
   to retry it;
-- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits.
+- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits;
+- watch handlers on Services and VirtualServices that a Canary took over (those with
+  the `coalmine.dev/original-spec` annotation) repair them as soon as they change
+  (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
+  selector or the routes, and waiting for the next tick would leave the Service
+  pointing at the scaled-down target for up to one analysis interval.
 
 Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
 matching handler "requires" one: a deletion handler unless `optional=True`, and every
@@ -26,7 +31,8 @@ from typing import Any
 
 from coalmine.api.common import COALMINE_GROUP
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
-from coalmine.kube.resources import Kind
+from coalmine.kube.ownership import ORIGINAL_SPEC
+from coalmine.kube.resources import SERVICES, VIRTUAL_SERVICES, Kind
 
 __all__ = ["FINALIZER", "build_registry", "kopf_settings"]
 
@@ -74,6 +80,8 @@ def build_registry(
 
     for kind in kinds:
         _register(registry, daemons, kind)
+    for routing in (SERVICES, VIRTUAL_SERVICES):
+        _register_repair(registry, daemons, routing)
     return registry
 
 
@@ -104,3 +112,21 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
         release_canary
     )
     kopf.on.event(*resource, id=f"notice-{kind.group}", registry=registry)(notice)
+
+
+def _register_repair(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
+    import kopf
+
+    async def repair(type: str | None, body: Any, **_: Any) -> None:
+        if type == "MODIFIED":
+            meta = body.get("metadata") or {}
+            await daemons.routing_changed(str(meta.get("namespace")), str(meta.get("name")))
+
+    kopf.on.event(
+        kind.group,
+        kind.version,
+        kind.plural,
+        id=f"repair-{kind.plural}",
+        registry=registry,
+        annotations={ORIGINAL_SPEC: kopf.PRESENT},
+    )(repair)
