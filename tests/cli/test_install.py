@@ -62,6 +62,25 @@ def test_options_reach_the_objects() -> None:
     assert ("team-a", "coalmine") in placed and ("team-a", "coalmine-flagger") in placed
 
 
+def test_the_load_tester_with_commands_reads_the_controllers_secret() -> None:
+    objects = dry_run(
+        "--loadtester", "--loadtester-commands", "--loadtester-token-secret", "lt",
+    )  # fmt: skip
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    token = {"name": "COALMINE_LOADTESTER_TOKEN",
+             "valueFrom": {"secretKeyRef": {"name": "lt", "key": "token"}}}  # fmt: skip
+    for name in ("coalmine", "loadtester"):
+        assert token in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+def test_commands_without_a_token_are_refused() -> None:
+    result = CliRunner().invoke(
+        app, ["install", "--dry-run", "--loadtester", "--loadtester-commands"]
+    )
+    assert result.exit_code == 2
+    assert "--loadtester-token-secret" in result.output
+
+
 def test_help_has_an_example() -> None:
     result = runner.invoke(app, ["install", "--help"])
     assert result.exit_code == 0

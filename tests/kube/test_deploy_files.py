@@ -45,6 +45,14 @@ def test_generated_directories_hold_nothing_else() -> None:
             "deploy/kustomize/loadtester-token",
             InstallOptions(loadtester_token_secret=LOADTESTER_TOKEN_SECRET),
         ),
+        (
+            "deploy/kustomize/loadtester",
+            InstallOptions(
+                loadtester=True,
+                loadtester_commands=True,
+                loadtester_token_secret=LOADTESTER_TOKEN_SECRET,
+            ),
+        ),
     ],
 )
 def test_kustomize_builds_the_install_objects(folder: str, options: InstallOptions) -> None:

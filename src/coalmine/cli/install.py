@@ -52,6 +52,21 @@ def install(
             "sends to the load tester (docs/security.md). Default: none.",
         ),
     ] = "",
+    loadtester: Annotated[
+        bool,
+        typer.Option(
+            "--loadtester",
+            help="Also run coalmine's load tester (Service loadtester) in the controller's "
+            "namespace.",
+        ),
+    ] = False,
+    loadtester_commands: Annotated[
+        bool,
+        typer.Option(
+            "--loadtester-commands",
+            help="Its cmd and bash tasks; needs --loadtester and --loadtester-token-secret.",
+        ),
+    ] = False,
     metrics_server: Annotated[
         str, typer.Option("--metrics-server", help="Prometheus that canaries query.")
     ] = "http://prometheus.istio-system:9090",
@@ -77,6 +92,11 @@ def install(
 
     from coalmine.kube.manifests import DEFAULT_IMAGE, InstallOptions, install_objects
 
+    if loadtester_commands and not (loadtester and loadtester_token_secret):
+        raise typer.BadParameter(
+            "needs --loadtester and --loadtester-token-secret SECRET (the token it requires)",
+            param_hint="--loadtester-commands",
+        )
     options = InstallOptions(
         namespace=namespace,
         image=image or DEFAULT_IMAGE,
@@ -85,6 +105,8 @@ def install(
         flagger_compat=flagger_compat or flagger_crds,
         flagger_crds=flagger_crds,
         loadtester_token_secret=loadtester_token_secret,
+        loadtester=loadtester,
+        loadtester_commands=loadtester_commands,
     )
     objects = install_objects(options)
     if dry_run:
