@@ -45,6 +45,7 @@ __all__ = [
     "CanaryWebhook",
     "CheckStatus",
     "HookType",
+    "MetricsHold",
     "Phase",
     "SessionAffinity",
     "ThresholdRange",
@@ -354,6 +355,18 @@ class CheckStatus(Model):
     time: datetime | None = None
 
 
+class MetricsHold(Model):
+    """coalmine addition: why the analysis holds, neither passing nor failing a check."""
+
+    kind: Literal["outage", "waiting"]
+    """outage: the metrics source is down; waiting: not enough data yet."""
+    source: str
+    """The source: "Prometheus at http://...", "Envoy stats of cluster ...", "analysis"."""
+    reason: str = ""
+    since: datetime
+    """When this hold began; an outage longer than progressDeadlineSeconds rolls back."""
+
+
 class CanaryStatus(Model):
     """Everything the engine carries from one tick to the next."""
 
@@ -376,6 +389,8 @@ class CanaryStatus(Model):
     """coalmine addition: the latest value of each metric, from the last analysis tick."""
     handled_request: str | None = None
     """coalmine addition: id of the last manual request (promote, abort) acted upon."""
+    metrics_hold: MetricsHold | None = None
+    """coalmine addition: the analysis holds for its metrics source (down, or too young)."""
 
     @property
     def promoted(self) -> CanaryCondition | None:

@@ -15,13 +15,17 @@ Where coalmine departs from Flagger on purpose:
 - status.canaryWeight always equals the canary weight last set on the router.
 - failedChecks stays visible in the Failed status; a new revision resets it.
 - confirm-traffic-increase gates are called only when the weight is about to rise.
+- A check's window is cut at the start of this revision's analysis (`windows`), and a
+  metrics source that is down or too young holds the analysis instead of failing a
+  check (`hold`); an outage past the progress deadline rolls back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from coalmine.api.canary import AlertSeverity, Canary, HookType, Phase
+from coalmine.api.canary import AlertSeverity, Canary, CanaryMetric, CheckStatus, HookType, Phase
 from coalmine.engine.analysis import judge_all, to_check_status
 from coalmine.engine.decision import (
     CheckResult,
@@ -34,7 +38,8 @@ from coalmine.engine.decision import (
     ReconcileRouting,
     ScaleCanary,
 )
-from coalmine.engine.observations import Observations, Routes, WorkloadState
+from coalmine.engine.hold import hold, release_hold
+from coalmine.engine.observations import Measurement, Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
 from coalmine.engine.requests import Request, pending_request
@@ -46,6 +51,7 @@ from coalmine.engine.rollback import (
     rollback_signal,
 )
 from coalmine.engine.strategies import copy_to_primary, finalise, shift_to_primary, step
+from coalmine.engine.windows import scoped
 
 __all__ = ["decide"]
 
@@ -260,6 +266,7 @@ def _begin_analysis(plan: Plan, target: WorkloadState) -> None:
         iterations=0,
         analysis_start_time=plan.now,
         checks=[],
+        metrics_hold=None,
     )
 
 
@@ -334,20 +341,55 @@ def _run_checks(plan: Plan) -> Decision | Need:
 
 
 def _judge_metrics(plan: Plan) -> Decision | Need:
+    """Measure every metric over its window scoped to this revision, then judge.
+
+    Measurements that are evidence (a value, or no data from a working source) are
+    judged; one that fails counts as usual. Otherwise a source that is down or too young
+    holds the analysis (see `hold`), and only when every metric passed does it step.
+    """
     metrics = tuple(plan.analysis.metrics)
+    start = plan.canary.status.analysis_start_time
+    windows = {metric.name: scoped(metric, start, plan.now) for metric in metrics}
+    to_measure = tuple(w for w in windows.values() if isinstance(w, CanaryMetric))
     measurements = plan.observed.measurements
-    if metrics and measurements is None:
-        return NeedMeasurements(metrics)
-    checks = judge_all(metrics, measurements or {})
+    if to_measure and measurements is None:
+        return NeedMeasurements(to_measure)
+    found = {
+        name: window if isinstance(window, Measurement) else _measured(measurements, name)
+        for name, window in windows.items()
+    }
+    judged = [metric for metric in metrics if found[metric.name].judged]
+    held = [
+        (metric.name, found[metric.name]) for metric in metrics if not found[metric.name].judged
+    ]
+    checks = judge_all(judged, found)
     plan.checks = checks
-    plan.update(checks=[to_check_status(check, plan.now) for check in checks])
+    plan.update(checks=_check_statuses(plan, checks))
     failing = [check for check in checks if not check.passed]
     for check in failing:
         query = f" (query: {check.query})" if check.query else ""
         plan.warn(f"Halt advancement {plan.canary.key} {check.describe()}{query}")
     if failing:
         return _count_failure(plan, failing[0])
+    if held:
+        return hold(plan, held)
+    release_hold(plan)
     return step(plan)
+
+
+def _measured(measurements: Mapping[str, Measurement] | None, name: str) -> Measurement:
+    missing = Measurement.no_data("the metric was not measured")
+    return (measurements or {}).get(name, missing)
+
+
+def _check_statuses(plan: Plan, checks: tuple[CheckResult, ...]) -> list[CheckStatus]:
+    """The new checks; a metric held this tick keeps its last status."""
+    judged = {check.metric for check in checks}
+    kept = [c for c in plan.canary.status.checks if c.name not in judged]
+    names = [metric.name for metric in plan.analysis.metrics]
+    statuses = [to_check_status(check, plan.now) for check in checks]
+    statuses += [c for c in kept if c.name in names]
+    return sorted(statuses, key=lambda c: names.index(c.name))
 
 
 def _count_failure(plan: Plan, check: CheckResult | None) -> Decision:
