@@ -3,6 +3,8 @@
 Keeps a bounded ring of timestamped samples (`retention_s` worth); a window is computed
 from the deltas between them (see `stats`). A scrape that fails (Envoy restarting) is
 skipped and remembered in `last_error`; counters that restart from zero are handled.
+A window that reaches back before the collector's first sample waits for data (a
+restarted `coalmine up` has no samples from before it started), see `stats.summarize`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
@@ -21,7 +24,9 @@ from coalmine.local.envoy.stats import (
     STATS_FILTER,
     ClusterWindow,
     Sample,
+    Since,
     parse_prometheus,
+    parse_uptime,
     summarize,
 )
 
@@ -44,10 +49,14 @@ class StatsCollector:
         interval_s: float = 1.0,
         retention_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._admin = admin
         self.interval_s = interval_s
         self._clock = clock
+        self._wall_clock = wall_clock
+        self.started: float | None = None
+        """When the first sample was taken: windows reaching back before it wait."""
         self._samples: deque[Sample] = deque(maxlen=math.ceil(retention_s / interval_s) + 2)
         self._task: asyncio.Task[None] | None = None
         self.last_error = ""
@@ -71,14 +80,26 @@ class StatsCollector:
         except Unavailable as error:
             self.last_error = str(error)
             return None
-        sample = Sample(self._clock(), parse_prometheus(text))
+        sample = Sample(self._clock(), parse_prometheus(text), parse_uptime(text))
         self._samples.append(sample)
+        if self.started is None:
+            self.started = sample.time
         self.last_error = ""
         return sample
 
-    def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:
-        """`cluster`'s requests, errors and durations over the last `window_s` seconds."""
-        return summarize(list(self._samples), cluster, window_s, self._clock(), self.last_error)
+    def window(
+        self, cluster: str, window_s: float = 60.0, *, wait_for_data: bool = False
+    ) -> ClusterWindow:
+        """`cluster`'s requests, errors and durations over the last `window_s` seconds.
+
+        With `wait_for_data` (a check), a window reaching back before the first sample is
+        "waiting for data" instead of being computed from the part the collector saw."""
+        now = self._clock()
+        since = None
+        if wait_for_data:
+            started = self.started if self.started is not None else now
+            since = Since(started, self._wall_clock(), slack_s=self.interval_s)
+        return summarize(list(self._samples), cluster, window_s, now, self.last_error, since)
 
     async def _run(self) -> None:
         while True:
