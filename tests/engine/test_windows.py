@@ -19,26 +19,33 @@ from coalmine.engine import (
 from coalmine.engine.windows import scoped
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TEN = timedelta(seconds=10)
 METRIC = canary(
     {"metrics": [{"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}}]}
 ).spec.analysis.metrics[0]
 
 
 def test_an_analysis_older_than_the_interval_keeps_the_metric_as_written() -> None:
-    assert scoped(METRIC, NOW - timedelta(minutes=5), NOW) is METRIC
-    assert scoped(METRIC, None, NOW) is METRIC
+    assert scoped(METRIC, NOW - timedelta(minutes=5), NOW, TEN) is METRIC
+    assert scoped(METRIC, None, NOW, TEN) is METRIC
 
 
 def test_a_younger_analysis_cuts_the_window_at_its_start() -> None:
-    cut = scoped(METRIC, NOW - timedelta(seconds=42, milliseconds=700), NOW)
+    cut = scoped(METRIC, NOW - timedelta(seconds=42, milliseconds=700), NOW, TEN)
     assert not isinstance(cut, type(None))
     assert getattr(cut, "interval", None) == "42s"
     assert METRIC.interval_or_default == "1m"
 
 
-def test_a_cut_window_shorter_than_30s_waits() -> None:
+def test_a_cut_window_shorter_than_three_analysis_intervals_waits() -> None:
+    assert scoped(METRIC, NOW - timedelta(seconds=3), NOW, timedelta(seconds=1)) != METRIC
+    one_second = scoped(METRIC, NOW - timedelta(seconds=2), NOW, timedelta(seconds=1))
+    assert getattr(one_second, "reason", "").startswith("waiting for 3s of data since")
+
+
+def test_a_cut_window_shorter_than_30s_waits_at_ten_second_intervals() -> None:
     since = datetime(2026, 3, 1, 11, 59, 45, tzinfo=UTC)
-    waiting = scoped(METRIC, since, NOW)
+    waiting = scoped(METRIC, since, NOW, TEN)
     assert getattr(waiting, "kind", None) == MeasurementKind.WAITING
     assert getattr(waiting, "reason", "") == (
         "waiting for 30s of data since 11:59:45 UTC (when the analysis of this revision began)"
@@ -47,14 +54,14 @@ def test_a_cut_window_shorter_than_30s_waits() -> None:
 
 def test_a_short_interval_waits_for_all_of_it() -> None:
     metric = METRIC.model_copy(update={"interval": "20s"})
-    assert getattr(scoped(metric, NOW - timedelta(seconds=19), NOW), "kind", None) == "waiting"
-    assert scoped(metric, NOW - timedelta(seconds=20), NOW) is metric
+    assert getattr(scoped(metric, NOW - timedelta(seconds=19), NOW, TEN), "kind", None) == "waiting"
+    assert scoped(metric, NOW - timedelta(seconds=20), NOW, TEN) is metric
 
 
 def test_the_engine_asks_for_the_cut_window_and_holds_while_too_young() -> None:
     ready = WorkloadState(revision="new", replicas=1, updated=1, available=1)
     old = WorkloadState(revision="old", replicas=1, updated=1, available=1)
-    c = canary()
+    c = canary({"interval": "10s"})
 
     def at(seconds: int) -> Decision | NeedMeasurements:
         status = CanaryStatus(

@@ -261,6 +261,13 @@ class KubeEmulator:
             namespace,
         )
 
+    def stuck_rollout(self, namespace: str, name: str, *, now: datetime | None = None) -> Obj:
+        """Play the real controller for a rollout whose pods never get ready (see
+        `controllers.stuck_status`); call it again as time passes, as the controller requeues."""
+        deployment = self.get("apps/v1", "deployments", name, namespace)
+        status = controllers.stuck_status(deployment, now)
+        return self.set_status("apps/v1", "deployments", name, status, namespace)
+
     def stall_rollout(
         self,
         namespace: str,

@@ -349,7 +349,8 @@ def _judge_metrics(plan: Plan) -> Decision | Need:
     """
     metrics = tuple(plan.analysis.metrics)
     start = plan.canary.status.analysis_start_time
-    windows = {metric.name: scoped(metric, start, plan.now) for metric in metrics}
+    every = timedelta(seconds=plan.analysis.interval_seconds)
+    windows = {metric.name: scoped(metric, start, plan.now, every) for metric in metrics}
     to_measure = tuple(w for w in windows.values() if isinstance(w, CanaryMetric))
     measurements = plan.observed.measurements
     if to_measure and measurements is None:

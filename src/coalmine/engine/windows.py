@@ -4,9 +4,10 @@ A check looks at the last `interval` of traffic (Flagger's meaning). coalmine cu
 window at the start of this revision's analysis (`status.analysisStartTime`), so that a
 check never reads traffic served before it: the errors of a canary rolled back a moment
 ago are not charged to the next one. A cut window must still hold enough data to judge:
-the metric's interval, or `MIN_CUT_WINDOW` when the interval is longer. Until then the
-check waits (neither pass nor fail); afterwards it is measured over the cut window, and
-MetricTemplates see the cut length as `{{ interval }}`.
+the metric's interval, or `CUT_WINDOW_INTERVALS` analysis intervals when that is shorter
+(30 s at Flagger's shortest interval of 10 s: two scrapes at Prometheus's common 15 s).
+Until then the check waits (neither pass nor fail); afterwards it is measured over the
+cut window, and MetricTemplates see the cut length as `{{ interval }}`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from coalmine.api.canary import CanaryMetric
 from coalmine.api.common import parse_duration
 from coalmine.engine.observations import Measurement
 
-__all__ = ["MIN_CUT_WINDOW", "REVISION_SOURCE", "scoped", "waiting_reason"]
+__all__ = ["CUT_WINDOW_INTERVALS", "REVISION_SOURCE", "scoped", "waiting_reason"]
 
-MIN_CUT_WINDOW = timedelta(seconds=30)
-"""The shortest window a check is judged on when the analysis is younger than the
-metric's interval: two scrapes at Prometheus's common 15 s interval."""
+CUT_WINDOW_INTERVALS = 3
+"""The shortest cut window, in analysis intervals."""
 REVISION_SOURCE = "the analysis of this revision"
 
 
 def scoped(
-    metric: CanaryMetric, start: datetime | None, now: datetime
+    metric: CanaryMetric, start: datetime | None, now: datetime, analysis_interval: timedelta
 ) -> CanaryMetric | Measurement:
     """The metric with its interval cut at `start`, or a "waiting" measurement.
 
@@ -36,7 +36,7 @@ def scoped(
     interval = parse_duration(metric.interval_or_default)
     if start is None or now - start >= interval:
         return metric
-    needed = min(interval, MIN_CUT_WINDOW)
+    needed = min(interval, CUT_WINDOW_INTERVALS * analysis_interval)
     elapsed = now - start
     if elapsed < needed:
         return Measurement.waiting(
