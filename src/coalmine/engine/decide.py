@@ -45,6 +45,7 @@ from coalmine.engine.readiness import Readiness, judge_readiness
 from coalmine.engine.requests import Request, pending_request
 from coalmine.engine.rollback import (
     rollback,
+    rollback_interrupted,
     rollback_on_deadline,
     rollback_on_threshold,
     rollback_on_webhook,
@@ -180,13 +181,25 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return _start_revision(plan, target)
     if phase in ANALYSIS_PHASES and _is_new_revision(canary, target):
         return _restart(plan, target)
+    if phase in ANALYSIS_PHASES and _traffic_taken_away(plan):
+        return rollback_interrupted(plan)
     readiness = _canary_readiness(plan, target)
-    if not readiness.ready and not readiness.deadline_exceeded:
+    waits = phase in ANALYSIS_PHASES or canary.spec.skip_analysis
+    if waits and not readiness.ready and not readiness.deadline_exceeded:
+        # Promoting and Finalising move traffic to the primary and scale the canary away:
+        # they need no ready canary (a Finalising whose status write was lost after the
+        # canary went to zero would otherwise wait forever).
         plan.warn(f"canary deployment {canary.target_key} not ready: {readiness.message}")
         return plan.done()
     if canary.spec.skip_analysis:
         return _skip_analysis(plan, readiness)
     return _continue(plan, readiness)
+
+
+def _traffic_taken_away(plan: Plan) -> bool:
+    """The status gives the canary traffic, the router gives it none."""
+    routes = plan.routes
+    return plan.canary.status.canary_weight > 0 and routes.canary == 0 and not routes.mirrored
 
 
 def _primary_readiness(plan: Plan, primary: WorkloadState) -> Readiness:
