@@ -146,6 +146,21 @@ class Cluster:
                 return
         await task
 
+    def explain(self) -> str:
+        """What a stuck analysis looks like: the target, the weights, the last events."""
+        target = self.emulator.get("apps/v1", "deployments", "podinfo", NAMESPACE) or {}
+        said = [
+            event.message
+            for replica in self.replicas.values()
+            if isinstance(replica.ports.notifier, RecordingNotifier)
+            for event in replica.ports.notifier.events[-8:]
+        ]
+        leading = [r.identity for r in self.replicas.values() if r.elector.leading]
+        return (
+            f"target replicas {target.get('spec', {}).get('replicas')} status"
+            f" {target.get('status')}\nweight {self.weight()} leading {leading}\n" + "\n".join(said)
+        )
+
     def canary_object(self) -> dict[str, Any]:
         found = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
         assert found is not None
@@ -215,7 +230,9 @@ async def analyse(
         revision_seen = revision_seen or status.get("phase") == "Progressing"
         if revision_seen and status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED):
             return weights, str(status["phase"]), primaries
-    raise AssertionError(f"no verdict on {image} within {MAX_TICKS} ticks: {status}")
+    raise AssertionError(
+        f"no verdict on {image} within {MAX_TICKS} ticks: {status}\n{cluster.explain()}"
+    )
 
 
 async def hand_over(cluster: Cluster) -> None:
