@@ -55,3 +55,11 @@ def test_finalising_with_the_canary_already_at_zero_completes() -> None:
     d = tick(Phase.FINALISING, 0, Routes.all_primary(), state("new", replicas=0))
     assert d.status.phase == Phase.SUCCEEDED
     assert d.actions == (ScaleCanary(up=False),)
+
+
+def test_a_step_whose_status_was_lost_takes_the_weight_from_the_router() -> None:
+    """The router is at 20, the status still at 0: the status follows the router, so a
+    rollback cut short later is recognised (not restarted at the first step)."""
+    d = tick(Phase.PROGRESSING, 0, Routes(80, 20), state("new"))
+    assert d.status.canary_weight == 20
+    assert d.status.phase == Phase.PROGRESSING

@@ -236,18 +236,18 @@ async def analyse(
 
 
 async def hand_over(cluster: Cluster) -> None:
-    """The leader dies without releasing its Lease; the other one takes over on expiry."""
+    """The leader's pod dies without releasing its Lease and is replaced by a new pod (a
+    new identity); the other replica takes the Lease over once it expires."""
     old = leader(cluster)
     assert old is not None, "someone leads before the handover"
     other = next(r for r in cluster.replicas.values() if r is not old)
-    cluster.restart(old)  # a new process: it does not lead until it wins the Lease again
-    cluster.monotonic.now += LEASE.lease_duration + 1
-    for _ in range(20):
+    del cluster.replicas[old.identity]
+    cluster.start(f"{old.identity}-replaced", old.client)
+    for _ in range(int(LEASE.lease_duration) + 20):
+        cluster.monotonic.now += 1
         await other.elector._try()
-        await cluster.replicas[old.identity].elector._try()
         if other.elector.leading:
             return
-        cluster.monotonic.now += 1
     raise AssertionError("the other replica never took the Lease over")
 
 

@@ -183,6 +183,10 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return _restart(plan, target)
     if phase in ANALYSIS_PHASES and _traffic_taken_away(plan):
         return rollback_interrupted(plan)
+    if phase in ANALYSIS_PHASES and plan.routes.canary != canary.status.canary_weight:
+        # a step whose status write was lost: the router is the truth about the weight,
+        # so that a rollback interrupted later is still recognised as one
+        plan.update(canary_weight=plan.routes.canary)
     readiness = _canary_readiness(plan, target)
     waits = phase in ANALYSIS_PHASES or canary.spec.skip_analysis
     if waits and not readiness.ready and not readiness.deadline_exceeded:
