@@ -294,7 +294,6 @@ async def test_every_analysis_ends_right_under_faults_kills_and_a_handover(
         assert 0.07 < sum(injected.values()) / considered < 0.13, (injected, considered)
         assert set(injected) == set(FAULTS), injected
         assert cluster.kills >= 50, cluster.kills
-        assert sum(r.restarts for r in cluster.replicas.values()) >= cluster.kills
         assert {phase for _, phase in outcomes} == {"Succeeded", "Failed"}
     finally:
         kube_emulator.faults.configure(rate=0.0, seed=0)
