@@ -50,6 +50,7 @@ __all__ = [
     "CheckStatus",
     "CustomMetadata",
     "HookType",
+    "MetricsHold",
     "Phase",
     "ScalerReplicas",
     "SessionAffinity",
@@ -586,6 +587,18 @@ class CheckStatus(Model):
     time: datetime | None = None
 
 
+class MetricsHold(Model):
+    """coalmine addition: why the analysis holds, neither passing nor failing a check."""
+
+    kind: Literal["outage", "waiting"]
+    """outage: the metrics source is down; waiting: not enough data yet."""
+    source: str
+    """The source: "Prometheus at http://...", "Envoy stats of cluster ...", "analysis"."""
+    reason: str = ""
+    since: datetime
+    """When this hold began; an outage longer than progressDeadlineSeconds rolls back."""
+
+
 class CanaryStatus(Model):
     """Everything the engine carries from one tick to the next."""
 
@@ -613,6 +626,8 @@ class CanaryStatus(Model):
     """coalmine addition: id of the last manual request (promote, abort) acted upon."""
     judge: JudgeStatus | None = None
     """coalmine addition: the judge's evidence and last verdict per check."""
+    metrics_hold: MetricsHold | None = None
+    """coalmine addition: the analysis holds for its metrics source (down, or too young)."""
 
     @property
     def promoted(self) -> CanaryCondition | None:

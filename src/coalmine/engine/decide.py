@@ -15,13 +15,17 @@ Where coalmine departs from Flagger on purpose:
 - status.canaryWeight always equals the canary weight last set on the router.
 - failedChecks stays visible in the Failed status; a new revision resets it.
 - confirm-traffic-increase gates are called only when the weight is about to rise.
+- A check's window is cut at the start of this revision's analysis (`windows`), and a
+  metrics source that is down or too young holds the analysis instead of failing a
+  check (`hold`); an outage past the progress deadline rolls back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from coalmine.api.canary import AlertSeverity, Canary, HookType, Phase
+from coalmine.api.canary import AlertSeverity, Canary, CanaryMetric, CheckStatus, HookType, Phase
 from coalmine.api.judge import Verdict
 from coalmine.engine.analysis import judge_all, to_check_status
 from coalmine.engine.decision import (
@@ -36,19 +40,23 @@ from coalmine.engine.decision import (
     ReconcileRouting,
     ScaleCanary,
 )
-from coalmine.engine.judging import hold, judge, rollback_on_judge
-from coalmine.engine.observations import Observations, Routes, WorkloadState
+from coalmine.engine.hold import hold, release_hold
+from coalmine.engine.judging import hold as judge_hold
+from coalmine.engine.judging import judge, rollback_on_judge
+from coalmine.engine.observations import Measurement, Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
 from coalmine.engine.requests import Request, pending_request
 from coalmine.engine.rollback import (
     rollback,
+    rollback_interrupted,
     rollback_on_deadline,
     rollback_on_threshold,
     rollback_on_webhook,
     rollback_signal,
 )
 from coalmine.engine.strategies import copy_to_primary, finalise, shift_to_primary, step
+from coalmine.engine.windows import scoped
 
 __all__ = ["decide"]
 
@@ -177,13 +185,29 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return _start_revision(plan, target)
     if phase in ANALYSIS_PHASES and _is_new_revision(canary, target):
         return _restart(plan, target)
+    if phase in ANALYSIS_PHASES and _traffic_taken_away(plan):
+        return rollback_interrupted(plan)
+    if phase in ANALYSIS_PHASES and plan.routes.canary != canary.status.canary_weight:
+        # a step whose status write was lost: the router is the truth about the weight,
+        # so that a rollback interrupted later is still recognised as one
+        plan.update(canary_weight=plan.routes.canary)
     readiness = _canary_readiness(plan, target)
-    if not readiness.ready and not readiness.deadline_exceeded:
+    waits = phase in ANALYSIS_PHASES or canary.spec.skip_analysis
+    if waits and not readiness.ready and not readiness.deadline_exceeded:
+        # Promoting and Finalising move traffic to the primary and scale the canary away:
+        # they need no ready canary (a Finalising whose status write was lost after the
+        # canary went to zero would otherwise wait forever).
         plan.warn(f"canary deployment {canary.target_key} not ready: {readiness.message}")
         return plan.done()
     if canary.spec.skip_analysis:
         return _skip_analysis(plan, readiness)
     return _continue(plan, readiness)
+
+
+def _traffic_taken_away(plan: Plan) -> bool:
+    """The status gives the canary traffic, the router gives it none."""
+    routes = plan.routes
+    return plan.canary.status.canary_weight > 0 and routes.canary == 0 and not routes.mirrored
 
 
 def _primary_readiness(plan: Plan, primary: WorkloadState) -> Readiness:
@@ -264,6 +288,7 @@ def _begin_analysis(plan: Plan, target: WorkloadState) -> None:
         analysis_start_time=plan.now,
         checks=[],
         judge=None,
+        metrics_hold=None,
     )
 
 
@@ -338,29 +363,65 @@ def _run_checks(plan: Plan) -> Decision | Need:
 
 
 def _judge_metrics(plan: Plan) -> Decision | Need:
+    """Measure every metric over its window scoped to this revision, then judge.
+
+    Measurements that are evidence (a value, or no data from a working source) are
+    judged; one that fails counts as usual. Otherwise a source that is down or too young
+    holds the analysis (see `hold`), and only when every metric passed does it step.
+    """
     metrics = tuple(plan.analysis.metrics)
+    start = plan.canary.status.analysis_start_time
+    every = timedelta(seconds=plan.analysis.interval_seconds)
+    windows = {metric.name: scoped(metric, start, plan.now, every) for metric in metrics}
+    to_measure = tuple(w for w in windows.values() if isinstance(w, CanaryMetric))
     measurements = plan.observed.measurements
-    if metrics and measurements is None:
-        return NeedMeasurements(metrics)
-    judged = judge(plan)
-    if isinstance(judged, NeedCounts):
-        return judged
-    checks = judge_all(metrics, measurements or {})
+    if to_measure and measurements is None:
+        return NeedMeasurements(to_measure)
+    verdict = judge(plan)
+    if isinstance(verdict, NeedCounts):
+        return verdict
+    found = {
+        name: window if isinstance(window, Measurement) else _measured(measurements, name)
+        for name, window in windows.items()
+    }
+    judged = [metric for metric in metrics if found[metric.name].judged]
+    held = [
+        (metric.name, found[metric.name]) for metric in metrics if not found[metric.name].judged
+    ]
+    checks = judge_all(judged, found)
     plan.checks = checks
-    plan.update(checks=[to_check_status(check, plan.now) for check in checks])
+    plan.update(checks=_check_statuses(plan, checks))
     failing = [check for check in checks if not check.passed]
     for check in failing:
         query = f" (query: {check.query})" if check.query else ""
         plan.warn(f"Halt advancement {plan.canary.key} {check.describe()}{query}")
-    if judged is not None and judged.verdict == Verdict.ROLLBACK:
-        return rollback_on_judge(plan, judged)
+    if verdict is not None and verdict.verdict == Verdict.ROLLBACK:
+        return rollback_on_judge(plan, verdict)
     if failing:
         return _count_failure(plan, failing[0])
-    if judged is not None and judged.verdict == Verdict.HOLD:
-        return hold(plan, judged)
-    if judged is not None:
-        plan.info(f"Judge: {judged.reason}")
+    if held:
+        return hold(plan, held)
+    release_hold(plan)
+    if verdict is not None and verdict.verdict == Verdict.HOLD:
+        return judge_hold(plan, verdict)
+    if verdict is not None:
+        plan.info(f"Judge: {verdict.reason}")
     return step(plan)
+
+
+def _measured(measurements: Mapping[str, Measurement] | None, name: str) -> Measurement:
+    missing = Measurement.no_data("the metric was not measured")
+    return (measurements or {}).get(name, missing)
+
+
+def _check_statuses(plan: Plan, checks: tuple[CheckResult, ...]) -> list[CheckStatus]:
+    """The new checks; a metric held this tick keeps its last status."""
+    judged = {check.metric for check in checks}
+    kept = [c for c in plan.canary.status.checks if c.name not in judged]
+    names = [metric.name for metric in plan.analysis.metrics]
+    statuses = [to_check_status(check, plan.now) for check in checks]
+    statuses += [c for c in kept if c.name in names]
+    return sorted(statuses, key=lambda c: names.index(c.name))
 
 
 def _count_failure(plan: Plan, check: CheckResult | None) -> Decision:

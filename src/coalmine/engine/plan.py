@@ -77,7 +77,10 @@ class Plan:
         self.alerts.append(Alert(severity, message, check))
 
     def to(self, phase: Phase, **fields: Any) -> None:
+        """Move to `phase`; a hold for the metrics source ends with the analysis."""
         kind = self.canary.spec.target_ref.kind or "Deployment"
+        if phase not in ANALYSIS_PHASES:
+            fields.setdefault("metrics_hold", None)
         self.status = to_phase(self.status, phase, self.now, kind=kind, **fields)
 
     def update(self, **fields: Any) -> None:

@@ -13,6 +13,7 @@ from coalmine.engine.plan import Plan
 
 __all__ = [
     "rollback",
+    "rollback_interrupted",
     "rollback_on_deadline",
     "rollback_on_threshold",
     "rollback_on_webhook",
@@ -49,6 +50,19 @@ def rollback_on_webhook(plan: Plan, hook: CanaryWebhook) -> Decision:
     plan.warn(f"Rollback check {hook.name} passed")
     plan.warn(f"Rolling back {plan.canary.key} manual webhook invoked")
     plan.alert(AlertSeverity.WARN, "Rolling back manual webhook invoked")
+    return rollback(plan)
+
+
+def rollback_interrupted(plan: Plan) -> Decision:
+    """The status says the canary has traffic, the router says it has none: a rollback
+    moved it and died before its status was written (or someone moved it by hand). Finish
+    the rollback rather than start the analysis again on a release already judged."""
+    weight = plan.canary.status.canary_weight
+    plan.warn(
+        f"Rolling back {plan.canary.key} traffic was taken off the canary (weight {weight} in"
+        " the status, 0 on the router): finishing an interrupted rollback"
+    )
+    plan.alert(AlertSeverity.ERROR, "Rolling back: finishing an interrupted rollback")
     return rollback(plan)
 
 
