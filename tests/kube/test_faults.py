@@ -196,8 +196,8 @@ class Cluster:
 
 async def client_of(emulator: KubeEmulator, tmp_path: Any, name: str) -> KubeClient:
     path = emulator.write_kubeconfig(tmp_path / f"kubeconfig-{name}")
-    client = await connect(ClusterSettings(kubeconfig=path, request_timeout=0.5))
-    client.settings = RequestSettings(timeout=0.5)
+    client = await connect(ClusterSettings(kubeconfig=path, request_timeout=0.25))
+    client.settings = RequestSettings(timeout=0.25)  # a hung request costs real time
     return client
 
 
@@ -273,7 +273,7 @@ async def test_every_analysis_ends_right_under_faults_kills_and_a_handover(
             if (cluster.canary_object().get("status") or {}).get("phase") == "Initialized":
                 break
         kube_emulator.faults.configure(rate=FAULT_RATE, kinds=FAULTS, seed=7)
-        kube_emulator.faults.hang_s = 1.0
+        kube_emulator.faults.hang_s = 0.5  # longer than the clients' 0.25 s: they give up first
         promoted = cluster.image("podinfo-primary")
         outcomes: list[tuple[bool, str]] = []
         for number in range(ANALYSES):
