@@ -24,6 +24,8 @@ def judge(plan: Plan) -> JudgeOutcome | NeedCounts | None:
     counts = plan.observed.counts
     if counts is None:
         return NeedCounts()
+    if spec.baseline and isinstance(counts, TickObservation) and counts.baseline is None:
+        counts = "no counts for the baseline (judge.baseline): not comparing with the primary"
     start = plan.canary.status.analysis_start_time or plan.now
     outcome = judge_tick(
         spec,
