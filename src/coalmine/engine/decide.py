@@ -37,7 +37,7 @@ from coalmine.engine.decision import (
     ScaleBaseline,
     ScaleCanary,
 )
-from coalmine.engine.judging import hold, judge, rollback_on_judge
+from coalmine.engine.judging import advance_message, hold, judge, rollback_on_judge
 from coalmine.engine.observations import Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
@@ -397,7 +397,7 @@ def _judge_metrics(plan: Plan) -> Decision | Need:
     if judged is not None and judged.verdict == Verdict.HOLD:
         return hold(plan, judged)
     if judged is not None:
-        plan.info(f"Judge: {judged.reason}")
+        plan.info(advance_message(judged))
     return step(plan)
 
 
