@@ -148,9 +148,7 @@ async def test_a_bad_canary_is_rolled_back_against_the_baseline_traffic_first() 
     assert "vs baseline 0.10 %" in message
 
 
-async def test_counts_without_the_baseline_side_hold_rather_than_compare_with_the_primary() -> (
-    None
-):
+async def test_counts_without_the_baseline_side_hold_rather_than_compare_with_the_primary() -> None:
     sim = await started(with_baseline(), [BAD])
     await sim.tick()
     assert sim.phase == Phase.PROGRESSING
