@@ -95,7 +95,8 @@ WORKLOAD = (
         ("deployments",),
         MANAGE,
         "Read the target's revision, create the -primary Deployment, copy the canary's "
-        "template to it on promotion, scale the target to zero and back.",
+        "template to it on promotion, scale the target to zero and back, create and delete "
+        "the judge's -baseline Deployment.",
     ),
     Permission(
         ("",),
