@@ -160,8 +160,11 @@ def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
 
 def _destinations(canary: Canary, routes: Routes) -> list[dict[str, Any]]:
     port = {"number": canary.spec.service.port}
+    primary = routes.primary
+    if not has_baseline(canary):  # judge.baseline turned off: its share back to the primary
+        primary += routes.baseline
     destinations = [
-        {"destination": {"host": primary_host(canary), "port": port}, "weight": routes.primary},
+        {"destination": {"host": primary_host(canary), "port": port}, "weight": primary},
         {"destination": {"host": canary_host(canary), "port": port}, "weight": routes.canary},
     ]
     if has_baseline(canary):
