@@ -32,6 +32,7 @@ from coalmine.api.canary import Phase
 from coalmine.kube.client import KubeClient, RequestSettings
 from coalmine.kube.connection import close, connect
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef
+from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
 from coalmine.kube.istio import IstioRouter
 from coalmine.kube.leader import LeaseElector
@@ -114,6 +115,7 @@ class Cluster:
             ports,
             events=KubeEvents(client, instance=identity),
             reverter=Reverter(workload, router, store, notifier),
+            disowner=Disowner(client, workload, router, store, notifier),
             settings=SETTINGS,
             leadership=elector,
             clock=self.clock.now,

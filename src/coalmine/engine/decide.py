@@ -38,11 +38,12 @@ from coalmine.engine.decision import (
     NeedMeasurements,
     NeedRoutes,
     ReconcileRouting,
+    ScaleBaseline,
     ScaleCanary,
 )
 from coalmine.engine.hold import hold, release_hold
+from coalmine.engine.judging import advance_message, judge, rollback_on_judge
 from coalmine.engine.judging import hold as judge_hold
-from coalmine.engine.judging import judge, rollback_on_judge
 from coalmine.engine.observations import Measurement, Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
@@ -201,6 +202,10 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return plan.done()
     if canary.spec.skip_analysis:
         return _skip_analysis(plan, readiness)
+    if plan.has_baseline and phase in ANALYSIS_PHASES:
+        waiting = _baseline_not_ready(plan)
+        if waiting is not None:
+            return waiting
     return _continue(plan, readiness)
 
 
@@ -208,6 +213,31 @@ def _traffic_taken_away(plan: Plan) -> bool:
     """The status gives the canary traffic, the router gives it none."""
     routes = plan.routes
     return plan.canary.status.canary_weight > 0 and routes.canary == 0 and not routes.mirrored
+
+
+def _baseline_not_ready(plan: Plan) -> Decision | None:
+    """judge.baseline: the baseline must serve before it gets traffic, or its missing
+    answers would make the canary look better than it is. Made again if it was removed."""
+    canary = plan.canary
+    name = f"{canary.baseline_name}.{canary.namespace}"
+    baseline = plan.observed.baseline
+    if baseline is None:
+        plan.act(ScaleBaseline(up=True))
+        plan.warn(f"{name} not found: creating it from {canary.primary_name}")
+        return plan.done()
+    readiness = judge_readiness(
+        name,
+        baseline,
+        ready_threshold=plan.analysis.canary_ready_threshold,
+        deadline=timedelta(seconds=canary.spec.progress_deadline_seconds),
+        now=plan.now,
+    )
+    if readiness.deadline_exceeded:
+        return rollback_on_deadline(plan, readiness.message)
+    if not readiness.ready:
+        plan.warn(f"baseline deployment {name} not ready: {readiness.message}")
+        return plan.done()
+    return None
 
 
 def _primary_readiness(plan: Plan, primary: WorkloadState) -> Readiness:
@@ -252,6 +282,12 @@ def _start_revision(plan: Plan, target: WorkloadState) -> Decision | Need:
         for hook in plan.hooks(HookType.CONFIRM_ROLLOUT):
             plan.info(f"Confirm-rollout check {hook.name} passed")
     plan.act(ScaleCanary(up=True))
+    if plan.has_baseline and not canary.spec.skip_analysis:
+        plan.act(ScaleBaseline(up=True))
+        plan.info(
+            f"Creating {canary.baseline_name}.{canary.namespace} from "
+            f"{canary.primary_name}.{canary.namespace} for the judge's comparison"
+        )
     _begin_analysis(plan, target)
     plan.info(f"New revision detected! Scaling up {canary.target_key}")
     plan.alert(AlertSeverity.INFO, "New revision detected, progressing canary analysis.")
@@ -298,6 +334,8 @@ def _skip_analysis(plan: Plan, readiness: Readiness) -> Decision:
         return rollback_on_deadline(plan, readiness.message)
     plan.set_routes(Routes.all_primary())
     plan.act(plan.promote_action(), ScaleCanary(up=False))
+    if plan.has_baseline:
+        plan.act(ScaleBaseline(up=False))
     plan.to(Phase.SUCCEEDED, iterations=0)
     plan.info(
         f"Copying {canary.target_key} template spec to {canary.primary_name}.{canary.namespace}"
@@ -405,7 +443,7 @@ def _judge_metrics(plan: Plan) -> Decision | Need:
     if verdict is not None and verdict.verdict == Verdict.HOLD:
         return judge_hold(plan, verdict)
     if verdict is not None:
-        plan.info(f"Judge: {verdict.reason}")
+        plan.info(advance_message(verdict))
     return step(plan)
 
 

@@ -48,16 +48,25 @@ class WorkloadState:
 
 @dataclass(frozen=True)
 class Routes:
-    """How traffic is split between primary and canary, in percent."""
+    """How traffic is split between primary, canary (and baseline), in percent."""
 
     primary: int
     canary: int
     mirrored: bool = False
     """A copy of the primary's traffic also goes to the canary (its answers are dropped)."""
+    baseline: int = 0
+    """With judge.baseline: the share of `<target>-baseline`, equal to the canary's."""
 
     @classmethod
     def all_primary(cls) -> Routes:
         return cls(primary=100, canary=0)
+
+    @classmethod
+    def weighted(cls, canary: int, *, baseline: bool) -> Routes:
+        """The canary at `canary`, the baseline (when there is one) as much, the rest to
+        the primary."""
+        other = canary if baseline else 0
+        return cls(primary=100 - canary - other, canary=canary, baseline=other)
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,8 @@ class Observations:
     """None when the target Deployment does not exist."""
     primary: WorkloadState | None
     """None when the primary has not been created (or was deleted)."""
+    baseline: WorkloadState | None = None
+    """With judge.baseline: `<target>-baseline`; None when it does not exist (or no baseline)."""
     routes: Routes | None = None
     hooks: Mapping[str, HookResult] = field(default_factory=dict)
     """Answers of the webhooks called in this tick, by webhook name."""

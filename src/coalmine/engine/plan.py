@@ -86,6 +86,12 @@ class Plan:
     def update(self, **fields: Any) -> None:
         self.status = self.status.model_copy(update=fields)
 
+    @property
+    def has_baseline(self) -> bool:
+        """judge.baseline: a `<target>-baseline` shares the canary's weight in the analysis."""
+        judge = self.analysis.judge
+        return judge is not None and judge.baseline
+
     def set_routes(self, routes: Routes) -> None:
         self.act(SetRoutes(routes))
         self.update(canary_weight=routes.canary)

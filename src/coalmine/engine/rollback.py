@@ -1,4 +1,5 @@
-"""Rolling back: all traffic to the primary first, then the canary to zero, then Failed.
+"""Rolling back: all traffic to the primary first, then the canary (and a baseline) to zero,
+then Failed.
 
 A rollback comes from failed checks at the threshold, a rollback webhook answering
 yes, a progress deadline, or a person asking for it.
@@ -7,7 +8,7 @@ yes, a progress deadline, or a person asking for it.
 from __future__ import annotations
 
 from coalmine.api.canary import AlertSeverity, CanaryWebhook, HookType, Phase
-from coalmine.engine.decision import CheckResult, Decision, NeedHook, ScaleCanary
+from coalmine.engine.decision import CheckResult, Decision, NeedHook, ScaleBaseline, ScaleCanary
 from coalmine.engine.observations import Routes
 from coalmine.engine.plan import Plan
 
@@ -67,9 +68,12 @@ def rollback_interrupted(plan: Plan) -> Decision:
 
 
 def rollback(plan: Plan) -> Decision:
-    """All traffic to the primary first, then the canary to zero, then Failed."""
+    """All traffic to the primary first, then the canary (and the baseline) to zero, then
+    Failed."""
     plan.set_routes(Routes.all_primary())
     plan.act(ScaleCanary(up=False))
+    if plan.has_baseline:
+        plan.act(ScaleBaseline(up=False))
     plan.warn(f"Canary failed! Scaling down {plan.canary.key}")
     plan.to(Phase.FAILED, iterations=0)
     plan.post_rollout(Phase.FAILED)
