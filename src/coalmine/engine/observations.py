@@ -149,8 +149,6 @@ class Observations:
     """None when the target Deployment does not exist."""
     primary: WorkloadState | None
     """None when the primary has not been created (or was deleted)."""
-    baseline: WorkloadState | None = None
-    """With judge.baseline: `<target>-baseline`; None when it does not exist (or no baseline)."""
     routes: Routes | None = None
     hooks: Mapping[str, HookResult] = field(default_factory=dict)
     """Answers of the webhooks called in this tick, by webhook name."""
@@ -159,6 +157,8 @@ class Observations:
     counts: TickObservation | str | None = None
     """Per-side requests, errors and latency histograms over this tick's window, for the
     judge; a string says why there are none; None until asked for."""
+    baseline: WorkloadState | None = None
+    """With judge.baseline: `<target>-baseline`; None when it does not exist (or no baseline)."""
 
     def with_routes(self, routes: Routes) -> Observations:
         return replace(self, routes=routes)
