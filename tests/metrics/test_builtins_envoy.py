@@ -7,6 +7,7 @@ reads, then measures once.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -59,6 +60,12 @@ def warm(prometheus: PrometheusServer, envoy_stack: EnvoyStack) -> PrometheusSer
     return prometheus
 
 
+def settings(url: str, mesh: str | None = None) -> MeasurerSettings:
+    """No start-up grace: the `warm` fixture has already seen a whole window of samples of
+    every series read, which is what the grace stands in for when nobody checks."""
+    return MeasurerSettings(ProviderSettings(url), mesh=mesh, startup_grace=timedelta(0))
+
+
 def canary(target: str) -> Canary:
     document = {
         "apiVersion": "coalmine.dev/v1beta1",
@@ -82,7 +89,7 @@ def metric(name: str, **fields: Any) -> CanaryMetric:
 
 
 async def measure(server: PrometheusServer, target: str, name: str, **fields: Any) -> float:
-    measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(server.url), mesh="envoy"))
+    measurer = MetricMeasurer(settings(server.url, mesh="envoy"))
     measurement = await measurer.measure(canary(target), metric(name, **fields))
     assert measurement.value is not None, measurement.reason
     return measurement.value
@@ -101,7 +108,7 @@ async def test_a_fifth_of_errors_is_a_success_rate_of_80(warm: PrometheusServer)
 
 
 async def test_the_primary_cluster_is_measured_apart(warm: PrometheusServer) -> None:
-    measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(warm.url), mesh="envoy"))
+    measurer = MetricMeasurer(settings(warm.url, mesh="envoy"))
     errors = canary("errors")
     primary = await measurer.measure_builtin(
         errors, "request-success-rate", role=Role.PRIMARY, interval=WINDOW
@@ -144,7 +151,7 @@ async def test_a_dead_backend_counts_as_errors(warm: PrometheusServer) -> None:
 
 
 async def test_a_cluster_without_series_is_no_data(warm: PrometheusServer) -> None:
-    measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(warm.url), mesh="envoy"))
+    measurer = MetricMeasurer(settings(warm.url, mesh="envoy"))
     measurement = await measurer.measure(canary("ghost"), metric("request-success-rate"))
     assert measurement.value is None
     assert "no data (empty result" in measurement.reason
@@ -161,7 +168,7 @@ async def test_a_cluster_without_series_is_no_data(warm: PrometheusServer) -> No
 async def test_prometheus_reads_an_escaped_variable_as_one_label_value(
     warm: PrometheusServer, job: str, expected: float | None
 ) -> None:
-    measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(warm.url)))
+    measurer = MetricMeasurer(settings(warm.url))
     query = metric("up", query='sum(up{job="{{ variables.job }}"})', templateVariables={"job": job})
     measurement = await measurer.measure(canary("errors"), query)
     assert measurement.value == expected, measurement.reason
@@ -173,7 +180,7 @@ async def test_prometheus_reads_an_escaped_variable_as_one_label_value(
 async def test_a_name_in_a_regex_matcher_matches_only_itself(
     warm: PrometheusServer, target: str, expected: float | None
 ) -> None:
-    measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(warm.url)))
+    measurer = MetricMeasurer(settings(warm.url))
     query = metric("up", query='sum(up{job=~"{{ target }}"})')
     measurement = await measurer.measure(canary(target), query)
     assert measurement.value == expected, measurement.reason
