@@ -230,7 +230,7 @@ async def test_scale_down_rolling_update_and_rollback_fail_no_request(
         await wait_until(lambda: settled(2), "the rolling update", within=60)
         await wait_until(lambda: len(runtime.processes.running_pids()) == 2, "old ones gone")
     assert failures(result[0]) == {}
-    assert result[0].sent > 500
+    assert result[0].sent > 100  # traffic ran through the changes (how many is the machine's)
 
 
 async def test_a_rolled_back_release_fails_no_client_request(tmp_path: Path) -> None:
