@@ -133,9 +133,9 @@ async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     receiver: Receiver,
 ) -> None:  # fmt: skip
     """test/istio/test-session-affinity.sh's Canary: during the analysis the canary's
-    answers set its cookie and its holders are routed to it; afterwards the cookie is
-    expired (the routing itself is checked through a real Envoy in
-    tests/local/envoy/test_session_affinity.py)."""
+    answers set its cookie and its holders are routed to it, and the status names the
+    cookie; afterwards it is `previousSessionAffinityCookie` and expired (the routing
+    itself is checked through a real Envoy in tests/local/envoy/test_session_affinity.py)."""
     await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
     canary = manifest("canary-session-affinity.yaml")
     canary["spec"]["analysis"]["interval"] = "1s"
@@ -160,9 +160,22 @@ async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     assert cookie.startswith("canary-flagger-cookie=") and cookie.endswith("; Max-Age=86400")
     primary_cookie = weighted[0]["headers"]["response"]["add"]["Set-Cookie"]
     assert primary_cookie.startswith("primary-flagger-cookie=")
+    value = cookie.split(";")[0]
 
-    await phase_of(world, "Succeeded")
+    async def cookies_in_the_status() -> Obj | None:  # written after the routes
+        status = (await world.must_get(FLAGGER_CANARIES, "podinfo")).get("status") or {}
+        return status if status.get("sessionAffinityCookie") else None
+
+    status = await eventually_async(cookies_in_the_status, deadline=20)
+    assert status["sessionAffinityCookie"] == value
+    assert status["primarySessionAffinityCookie"] == primary_cookie.split(";")[0]
+
+    status = (await phase_of(world, "Succeeded"))["status"]
+    # test-session-affinity.sh's check: the previous cookie is in the status, and a
+    # request carrying it gets it back expired
+    assert status["previousSessionAffinityCookie"] == value
+    assert "sessionAffinityCookie" not in status
+    assert "primarySessionAffinityCookie" not in status
     vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
     sticky = vs["spec"]["http"][0]
-    value = cookie.split(";")[0]
     assert sticky["headers"]["response"]["add"]["Set-Cookie"] == f"{value}; Max-Age=-1"

@@ -21,6 +21,7 @@ from coalmine.routing.session_affinity import (
     STICKY_ROUTE,
     canary_cookie,
     cookie_match,
+    cookie_to_expire,
     expired,
     primary_cookie,
     set_cookie,
@@ -93,11 +94,14 @@ def _sticky_routes(
     before `weighted`, whose destinations get their Set-Cookie headers here."""
     affinity = canary.spec.analysis.session_affinity
     assert affinity is not None
-    own = canary_cookie(canary, affinity)
-    if routes.canary == 0:  # the analysis is over: expire its cookie
-        sticky = _sticky(canary, STICKY_ROUTE, own, routes)
-        sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(own))
+    if routes.canary == 0:  # no analysis under way: expire the last one's cookie, if any
+        last = cookie_to_expire(canary)
+        if last is None:
+            return []
+        sticky = _sticky(canary, STICKY_ROUTE, last, routes)
+        sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(last))
         return [sticky]
+    own = canary_cookie(canary, affinity)
     sides = [(canary_host(canary), own, STICKY_ROUTE, Routes(0, 100))]
     if (primary := primary_cookie(canary, affinity)) is not None:
         sides.append((primary_host(canary), primary, f"{STICKY_ROUTE}-primary", Routes(100, 0)))
