@@ -15,10 +15,12 @@ the template's latency is over its maximum.
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 
 import yaml
 
+from coalmine.engine.tick import ALL_PROVIDERS_AVAILABLE
 from coalmine.kube.client import Obj
 from coalmine.kube.resources import DEPLOYMENTS, FLAGGER_CANARIES, SERVICES, VIRTUAL_SERVICES
 from coalmine.kube.settings import ScopeSettings
@@ -87,6 +89,8 @@ async def test_flaggers_istio_canary_is_initialized_and_promoted(
     receiver: Receiver,
 ) -> None:  # fmt: skip
     await initialized(world, start_operator, metrics_stand_in, receiver)
+    said = await messages_once(world, ALL_PROVIDERS_AVAILABLE)  # Prometheus and the template's
+    assert not any(m.startswith("Error checking metric providers") for m in said), said
 
     apex = await world.must_get(SERVICES, "podinfo")
     assert apex["metadata"]["labels"]["test"] == "labels-test"
@@ -126,6 +130,30 @@ async def test_a_latency_over_the_templates_maximum_rolls_back(
     key = f"podinfo.{world.namespace}"
     said = await messages_once(world, f"Rolling back {key} failed checks threshold reached 15")
     assert any("latency 501.00 > 500" in m for m in said), said
+
+
+async def test_an_offline_template_server_is_a_warning_at_initialization(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    """Flagger's checkMetricProviderAvailability: the template's Prometheus does not
+    answer, so initialization says so in a Warning event, and goes on."""
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    template, canary = in_this_world(world, metrics_stand_in, receiver)
+    with socket.socket() as probe:  # an address nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    template["spec"]["provider"]["address"] = dead
+    await world.create(template)
+    await world.create(deployment())
+    await world.create(canary)
+    await phase_of(world, "Initialized")
+
+    warned = f"Error checking metric providers: prometheus at {dead} (template latency"
+    said = await messages_once(world, warned)
+    assert ALL_PROVIDERS_AVAILABLE not in said
+    [event] = [e for e in await world.events() if e["message"].startswith(warned)]
+    assert event["type"] == "Warning"
 
 
 async def test_flaggers_session_affinity_canary_writes_sticky_routes(
