@@ -6,7 +6,7 @@ import re
 
 from coalmine.api import Canary
 from coalmine.engine import Routes
-from coalmine.routing.session_affinity import canary_cookie
+from coalmine.routing.session_affinity import canary_cookie, primary_cookie
 from coalmine.routing.virtual_service import routes_of, virtual_service_spec
 from tests.engine.builders import canary
 
@@ -153,7 +153,9 @@ def test_session_affinity_sends_cookie_holders_to_the_canary_and_sets_the_cookie
     assert [d["weight"] for d in to_primary["route"]] == [100, 0]
     cookies = [d.get("headers", {}).get("response", {}).get("add", {}) for d in weighted["route"]]
     assert cookies[1]["Set-Cookie"] == f"{canary_value}; Max-Age=86400; Path=/; Secure"
-    assert cookies[0]["Set-Cookie"].startswith("primary-flagger-cookie=")
+    primary_value = primary_cookie(c, c.spec.analysis.session_affinity)  # type: ignore[arg-type]
+    # the primary cookie lasts one interval (1m), as Flagger's, the rest as the canary's
+    assert cookies[0]["Set-Cookie"] == f"{primary_value}; Max-Age=60; Path=/; Secure"
     assert routes_of(c, spec) == Routes(90, 10)  # the sticky routes carry no weights
 
 

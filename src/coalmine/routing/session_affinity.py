@@ -4,9 +4,10 @@ one is recognised.
 During an analysis (canary weight above 0) responses from the canary set the canary
 cookie, and requests carrying it go to the canary whatever the weights; with
 `primaryCookieName`, responses from the primary set the primary cookie and requests
-carrying it stay on the primary. Once the weight is back at 0 (promoted, rolled back or
-restarted), requests carrying the last analysis's canary cookie get it expired
-(`Max-Age=-1`).
+carrying it stay on the primary; it lasts one analysis interval (Flagger's Max-Age), so
+that its holders are drawn again by the next step's weights. Once the weight is back at
+0 (promoted, rolled back or restarted), requests carrying the last analysis's canary
+cookie get it expired (`Max-Age=-1`).
 
 The status carries the cookies with Flagger's meaning (`pkg/router/istio.go` SetRoutes):
 `sessionAffinityCookie` (and `primarySessionAffinityCookie`) while the weight is above 0;
@@ -117,9 +118,10 @@ def record_cookies(canary: Canary, status: CanaryStatus, canary_weight: int) -> 
     return status.model_copy(update=changes)
 
 
-def set_cookie(cookie: str, affinity: SessionAffinity) -> str:
-    """The Set-Cookie header value: the cookie with maxAge and the attributes given."""
-    parts = [cookie, f"Max-Age={affinity.max_age_seconds}"]
+def set_cookie(cookie: str, affinity: SessionAffinity, *, max_age: int | None = None) -> str:
+    """The Set-Cookie header value: the cookie with `max_age` (default: maxAge) and the
+    attributes given."""
+    parts = [cookie, f"Max-Age={affinity.max_age_seconds if max_age is None else max_age}"]
     if affinity.domain:
         parts.append(f"Domain={affinity.domain}")
     if affinity.path:

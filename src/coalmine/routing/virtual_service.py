@@ -102,15 +102,21 @@ def _sticky_routes(
         sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(last))
         return [sticky]
     own = canary_cookie(canary, affinity)
-    sides = [(canary_host(canary), own, STICKY_ROUTE, Routes(0, 100))]
+    sides: list[tuple[str, str, str, Routes, int | None]] = [
+        (canary_host(canary), own, STICKY_ROUTE, Routes(0, 100), None)
+    ]
     if (primary := primary_cookie(canary, affinity)) is not None:
-        sides.append((primary_host(canary), primary, f"{STICKY_ROUTE}-primary", Routes(100, 0)))
-    for host, cookie, _, _ in sides:
+        interval = max(1, int(canary.spec.analysis.interval_seconds))  # Flagger's Max-Age
+        to_primary = Routes(100, 0)
+        sides.append(
+            (primary_host(canary), primary, f"{STICKY_ROUTE}-primary", to_primary, interval)
+        )
+    for host, cookie, _, _, max_age in sides:
         for destination in weighted["route"]:
             if destination["destination"]["host"] == host:
-                header = {"Set-Cookie": set_cookie(cookie, affinity)}
+                header = {"Set-Cookie": set_cookie(cookie, affinity, max_age=max_age)}
                 destination["headers"] = {"response": {"add": header}}
-    return [_sticky(canary, name, cookie, to) for _, cookie, name, to in sides]
+    return [_sticky(canary, name, cookie, to) for _, cookie, name, to, _ in sides]
 
 
 def _sticky(canary: Canary, name: str, cookie: str, routes: Routes) -> dict[str, Any]:
