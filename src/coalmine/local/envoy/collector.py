@@ -3,6 +3,8 @@
 Keeps a bounded ring of timestamped samples (`retention_s` worth); a window is computed
 from the deltas between them (see `stats`). A scrape that fails (Envoy restarting) is
 skipped and remembered in `last_error`; counters that restart from zero are handled.
+Given a `SampleHistory`, samples are also kept on disk, and a collector started on the
+same Envoy (adopted after a restart of `coalmine up`) begins with them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
+from coalmine.local.envoy.history import Identity, SampleHistory
 from coalmine.local.envoy.stats import (
     STATS_FILTER,
     ClusterWindow,
@@ -44,17 +47,30 @@ class StatsCollector:
         interval_s: float = 1.0,
         retention_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        history: SampleHistory | None = None,
+        identity: Callable[[], Identity | None] = lambda: None,
     ) -> None:
         self._admin = admin
         self.interval_s = interval_s
+        self.retention_s = retention_s
         self._clock = clock
         self._samples: deque[Sample] = deque(maxlen=math.ceil(retention_s / interval_s) + 2)
         self._task: asyncio.Task[None] | None = None
+        self._history = history
+        self._identity = identity
+        """The running Envoy's (pid, start ticks): which samples on disk belong to it."""
         self.last_error = ""
         """Why the last scrape failed; empty after a successful one."""
+        self.restored = 0
+        """Samples read back from the history at start (an adopted Envoy's)."""
 
     def start(self) -> None:
         if self._task is None:
+            identity = self._identity()
+            if self._history is not None and identity is not None and not self._samples:
+                since = self._clock() - self.retention_s
+                self._samples.extend(self._history.load(identity, since))
+                self.restored = len(self._samples)
             self._task = asyncio.create_task(self._run(), name="envoy-stats-collector")
 
     async def stop(self) -> None:
@@ -74,6 +90,12 @@ class StatsCollector:
         sample = Sample(self._clock(), parse_prometheus(text))
         self._samples.append(sample)
         self.last_error = ""
+        identity = self._identity()
+        if self._history is not None and identity is not None:
+            try:
+                self._history.append(identity, sample, list(self._samples))
+            except OSError as error:  # windows still work; only a restart loses them
+                log.warning("cannot keep Envoy's stats on disk: %s", error)
         return sample
 
     def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:
