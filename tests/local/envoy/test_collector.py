@@ -9,6 +9,7 @@ import time
 import aiohttp
 import pytest
 
+from coalmine.engine import MeasurementKind
 from coalmine.local.envoy import (
     Cluster,
     ClusterWindow,
@@ -173,4 +174,24 @@ async def test_retried_requests_count_once_with_their_final_answer(
 
     assert statuses(answers) == {200: 20}
     assert flaky.hits == 40
+    assert window.success_rate.value == 100.0
+
+
+async def test_a_check_right_after_the_collector_started_waits_for_data(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """A real Envoy reports its uptime with each sample (restarts are resets), and a check's
+    window that reaches back before the collector's first sample waits for data."""
+    steady = await make_backend("steady")
+    await dataplane.apply(split({steady: 100}))
+    await burst(http, gateway_url(dataplane), 20)
+    sample = await dataplane.metrics.scrape()
+    assert sample is not None
+    assert sample.uptime is not None
+    assert sample.uptime >= 0
+
+    check = dataplane.metrics.window("test_steady", WINDOW_S, wait_for_data=True)
+    assert check.success_rate.kind == MeasurementKind.WAITING
+    assert check.success_rate.reason.startswith(f"waiting for {WINDOW_S:g}s of data since ")
+    window = await _settled(dataplane, "test_steady", 20)
     assert window.success_rate.value == 100.0
