@@ -95,6 +95,11 @@ class Measurer(Protocol):
         """Never raises for a failed query: the failure is a Measurement with a reason."""
         ...
 
+    async def unavailable(self, canary: Canary) -> str | None:
+        """Flagger's check at initialization: None when every metric's server answers,
+        else which one does not and why. Never raises."""
+        ...
+
 
 class Observer(Protocol):
     """Counts per side for the judge: the primary's, the canary's (and a baseline's)

@@ -15,10 +15,12 @@ the template's latency is over its maximum.
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 
 import yaml
 
+from coalmine.engine.tick import ALL_PROVIDERS_AVAILABLE
 from coalmine.kube.client import Obj
 from coalmine.kube.resources import DEPLOYMENTS, FLAGGER_CANARIES, SERVICES, VIRTUAL_SERVICES
 from coalmine.kube.settings import ScopeSettings
@@ -87,6 +89,8 @@ async def test_flaggers_istio_canary_is_initialized_and_promoted(
     receiver: Receiver,
 ) -> None:  # fmt: skip
     await initialized(world, start_operator, metrics_stand_in, receiver)
+    said = await messages_once(world, ALL_PROVIDERS_AVAILABLE)  # Prometheus and the template's
+    assert not any(m.startswith("Error checking metric providers") for m in said), said
 
     apex = await world.must_get(SERVICES, "podinfo")
     assert apex["metadata"]["labels"]["test"] == "labels-test"
@@ -128,14 +132,38 @@ async def test_a_latency_over_the_templates_maximum_rolls_back(
     assert any("latency 501.00 > 500" in m for m in said), said
 
 
+async def test_an_offline_template_server_is_a_warning_at_initialization(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
+    receiver: Receiver,
+) -> None:  # fmt: skip
+    """Flagger's checkMetricProviderAvailability: the template's Prometheus does not
+    answer, so initialization says so in a Warning event, and goes on."""
+    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    template, canary = in_this_world(world, metrics_stand_in, receiver)
+    with socket.socket() as probe:  # an address nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    template["spec"]["provider"]["address"] = dead
+    await world.create(template)
+    await world.create(deployment())
+    await world.create(canary)
+    await phase_of(world, "Initialized")
+
+    warned = f"Error checking metric providers: prometheus at {dead} (template latency"
+    said = await messages_once(world, warned)
+    assert ALL_PROVIDERS_AVAILABLE not in said
+    [event] = [e for e in await world.events() if e["message"].startswith(warned)]
+    assert event["type"] == "Warning"
+
+
 async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn,
     receiver: Receiver,
 ) -> None:  # fmt: skip
     """test/istio/test-session-affinity.sh's Canary: during the analysis the canary's
-    answers set its cookie and its holders are routed to it; afterwards the cookie is
-    expired (the routing itself is checked through a real Envoy in
-    tests/local/envoy/test_session_affinity.py)."""
+    answers set its cookie and its holders are routed to it, and the status names the
+    cookie; afterwards it is `previousSessionAffinityCookie` and expired (the routing
+    itself is checked through a real Envoy in tests/local/envoy/test_session_affinity.py)."""
     await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
     canary = manifest("canary-session-affinity.yaml")
     canary["spec"]["analysis"]["interval"] = "1s"
@@ -160,9 +188,22 @@ async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     assert cookie.startswith("canary-flagger-cookie=") and cookie.endswith("; Max-Age=86400")
     primary_cookie = weighted[0]["headers"]["response"]["add"]["Set-Cookie"]
     assert primary_cookie.startswith("primary-flagger-cookie=")
+    value = cookie.split(";")[0]
 
-    await phase_of(world, "Succeeded")
+    async def cookies_in_the_status() -> Obj | None:  # written after the routes
+        status = (await world.must_get(FLAGGER_CANARIES, "podinfo")).get("status") or {}
+        return status if status.get("sessionAffinityCookie") else None
+
+    status = await eventually_async(cookies_in_the_status, deadline=20)
+    assert status["sessionAffinityCookie"] == value
+    assert status["primarySessionAffinityCookie"] == primary_cookie.split(";")[0]
+
+    status = (await phase_of(world, "Succeeded"))["status"]
+    # test-session-affinity.sh's check: the previous cookie is in the status, and a
+    # request carrying it gets it back expired
+    assert status["previousSessionAffinityCookie"] == value
+    assert "sessionAffinityCookie" not in status
+    assert "primarySessionAffinityCookie" not in status
     vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
     sticky = vs["spec"]["http"][0]
-    value = cookie.split(";")[0]
     assert sticky["headers"]["response"]["add"]["Set-Cookie"] == f"{value}; Max-Age=-1"

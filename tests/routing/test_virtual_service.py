@@ -6,7 +6,7 @@ import re
 
 from coalmine.api import Canary
 from coalmine.engine import Routes
-from coalmine.routing.session_affinity import canary_cookie
+from coalmine.routing.session_affinity import canary_cookie, primary_cookie
 from coalmine.routing.virtual_service import routes_of, virtual_service_spec
 from tests.engine.builders import canary
 
@@ -153,7 +153,9 @@ def test_session_affinity_sends_cookie_holders_to_the_canary_and_sets_the_cookie
     assert [d["weight"] for d in to_primary["route"]] == [100, 0]
     cookies = [d.get("headers", {}).get("response", {}).get("add", {}) for d in weighted["route"]]
     assert cookies[1]["Set-Cookie"] == f"{canary_value}; Max-Age=86400; Path=/; Secure"
-    assert cookies[0]["Set-Cookie"].startswith("primary-flagger-cookie=")
+    primary_value = primary_cookie(c, c.spec.analysis.session_affinity)  # type: ignore[arg-type]
+    # the primary cookie lasts one interval (1m), as Flagger's, the rest as the canary's
+    assert cookies[0]["Set-Cookie"] == f"{primary_value}; Max-Age=60; Path=/; Secure"
     assert routes_of(c, spec) == Routes(90, 10)  # the sticky routes carry no weights
 
 
@@ -168,14 +170,48 @@ def test_the_cookie_is_stable_per_revision_and_new_for_the_next() -> None:
 
 
 def test_after_the_analysis_the_cookie_is_expired_and_all_goes_to_the_primary() -> None:
-    c = affine()
-    spec = virtual_service_spec(c, Routes(100, 0))
+    cookie = "canary-flagger-cookie=AbCdEfGhIj"
+    done = affine()
+    done = done.with_status(
+        done.status.model_copy(update={"previous_session_affinity_cookie": cookie})
+    )
+    spec = virtual_service_spec(done, Routes(100, 0))
     sticky, weighted = spec["http"]
-    cookie = canary_cookie(c, c.spec.analysis.session_affinity)  # type: ignore[arg-type]
     assert sticky["headers"]["response"]["add"]["Set-Cookie"] == f"{cookie}; Max-Age=-1"
     assert [d["weight"] for d in sticky["route"]] == [100, 0]
     assert all("headers" not in d for d in weighted["route"])
-    assert routes_of(c, spec) == Routes(100, 0)
+    assert routes_of(done, spec) == Routes(100, 0)
+
+
+def test_the_cookie_of_the_run_just_ended_is_expired_before_the_status_moves_it() -> None:
+    """The routes go back to the primary before the status is written: the cookie still
+    in sessionAffinityCookie is the one expired, as in Flagger's SetRoutes."""
+    running = affine()
+    update = {
+        "session_affinity_cookie": "canary-flagger-cookie=New",
+        "previous_session_affinity_cookie": "canary-flagger-cookie=Old",
+    }
+    running = running.with_status(running.status.model_copy(update=update))
+    sticky, _ = virtual_service_spec(running, Routes(100, 0))["http"]
+    assert (
+        sticky["headers"]["response"]["add"]["Set-Cookie"]
+        == "canary-flagger-cookie=New; Max-Age=-1"
+    )
+
+
+def test_before_any_analysis_there_is_no_sticky_route() -> None:
+    spec = virtual_service_spec(affine(), Routes(100, 0))
+    assert [route.get("name") for route in spec["http"]] == [None]
+
+
+def test_the_status_cookie_is_the_one_set_during_the_analysis() -> None:
+    c = affine()
+    flaggers = "canary-flagger-cookie=AbCdEfGhIj"
+    c = c.with_status(c.status.model_copy(update={"session_affinity_cookie": flaggers}))
+    to_canary, weighted = virtual_service_spec(c, Routes(80, 20))["http"]
+    assert "AbCdEfGhIj" in to_canary["match"][0]["headers"]["cookie"]["regex"]
+    added = weighted["route"][1]["headers"]["response"]["add"]["Set-Cookie"]
+    assert added.startswith(f"{flaggers}; ")
 
 
 def weights(spec: dict[str, object]) -> list[tuple[str, int]]:

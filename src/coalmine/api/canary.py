@@ -639,8 +639,12 @@ class CanaryStatus(Model):
     last_tracked_revision: str | None = None
     """Flagger's; read and kept, not used."""
     session_affinity_cookie: str | None = None
+    """Session affinity cookie (`name=value`) of the current canary run, set while the
+    canary weight is above 0 (Flagger's meaning; see routing.session_affinity)."""
     primary_session_affinity_cookie: str | None = None
+    """Primary session affinity cookie of the current canary run (with primaryCookieName)."""
     previous_session_affinity_cookie: str | None = None
+    """Session affinity cookie of the previous canary run, expired for its holders."""
     analysis_start_time: datetime | None = None
     """coalmine addition: when the analysis of lastAppliedSpec began."""
     checks: list[CheckStatus] = Field(default_factory=list)

@@ -32,6 +32,7 @@ from coalmine.engine.decision import (
 )
 from coalmine.engine.observations import HookResult, Observations, Routes
 from coalmine.engine.status import to_phase
+from coalmine.routing.session_affinity import record_cookies
 
 __all__ = ["ANALYSIS_PHASES", "Plan", "gate"]
 
@@ -93,8 +94,11 @@ class Plan:
         return judge is not None and judge.baseline
 
     def set_routes(self, routes: Routes) -> None:
+        """Set the weights; the status records them, and the session affinity cookies the
+        routers write with them (see routing.session_affinity)."""
         self.act(SetRoutes(routes))
         self.update(canary_weight=routes.canary)
+        self.status = record_cookies(self.canary, self.status, routes.canary)
 
     def hooks(self, hook_type: HookType) -> list[CanaryWebhook]:
         return [hook for hook in self.analysis.webhooks if hook.type == hook_type]

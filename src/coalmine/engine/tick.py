@@ -40,9 +40,12 @@ from coalmine.judge.observations import TickObservation
 if TYPE_CHECKING:  # ports imports the engine's types: a runtime import here is a cycle
     from coalmine.ports import Ports
 
-__all__ = ["TickOutcome", "advance"]
+__all__ = ["ALL_PROVIDERS_AVAILABLE", "TickOutcome", "advance"]
 
 log = logging.getLogger(__name__)
+
+ALL_PROVIDERS_AVAILABLE = "all the metrics providers are available!"
+"""Flagger's event text when every metrics server answered at initialization."""
 
 MAX_NEEDS = 100
 """A decision asks for at most a few dozen observations; more means a bug, not a slow world."""
@@ -61,9 +64,11 @@ async def advance(canary: Canary, ports: Ports, now: datetime) -> TickOutcome:
     """Advance one canary by one step."""
     started = time.perf_counter()
     try:
-        decision = await _decide(canary, ports, now)
+        decision, observed = await _decide(canary, ports, now)
     except CoalmineError as error:
         return await _failed(canary, ports, f"cannot observe {canary.key}: {error}")
+    if _initializing(canary) and observed.target is not None:
+        await ports.notifier.event(canary, await _providers_event(canary, ports))
     for action in decision.actions:
         try:
             await _carry_out(action, canary, ports)
@@ -82,7 +87,24 @@ async def advance(canary: Canary, ports: Ports, now: datetime) -> TickOutcome:
     return TickOutcome(stored, decision)
 
 
-async def _decide(canary: Canary, ports: Ports, now: datetime) -> Decision:
+def _initializing(canary: Canary) -> bool:
+    """Flagger checks the metrics servers at every tick of the initialization (once the
+    target is found: a missing target ends its tick before)."""
+    spec = canary.spec
+    initializing = canary.status.phase in (None, Phase.INITIALIZING)
+    return initializing and not spec.skip_analysis and not spec.suspend
+
+
+async def _providers_event(canary: Canary, ports: Ports) -> Event:
+    """Flagger's event on the metrics servers (checkMetricProviderAvailability): a
+    warning, not a stop; the analysis fails the checks it cannot measure."""
+    problem = await ports.measurer.unavailable(canary)
+    if problem is None:
+        return Event(ALL_PROVIDERS_AVAILABLE)
+    return Event(f"Error checking metric providers: {problem}", EventType.WARNING)
+
+
+async def _decide(canary: Canary, ports: Ports, now: datetime) -> tuple[Decision, Observations]:
     judge = canary.spec.analysis.judge
     observed = Observations(
         target=await ports.workload.observe_target(canary),
@@ -94,7 +116,7 @@ async def _decide(canary: Canary, ports: Ports, now: datetime) -> Decision:
     for _ in range(MAX_NEEDS):
         answer = decide(canary, observed, now)
         if isinstance(answer, Decision):
-            return answer
+            return answer, observed
         observed = await _observe(answer, canary, observed, ports)
     raise AssertionError(f"the decision for {canary.key} kept asking for observations")
 

@@ -57,6 +57,16 @@ class EnvoyMeasurer:
             canary, metric.name, role=Role.CANARY, interval=metric.interval_or_default
         )
 
+    async def unavailable(self, canary: Canary) -> str | None:
+        """Envoy's stats are always at hand; a PromQL metric has no server to ask."""
+        for metric in canary.spec.analysis.metrics:
+            if metric.query or metric.template_ref:
+                return (
+                    f"metric {metric.name} is a PromQL query and no Prometheus is configured;"
+                    " start the local runtime with: coalmine up --prometheus"
+                )
+        return None
+
     async def measure_builtin(
         self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"
     ) -> Measurement:

@@ -37,6 +37,7 @@ from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.observations import Measurement, MeasurementKind
 from coalmine.engine.windows import waiting_reason
 from coalmine.errors import CoalmineError, NotFound, Unavailable
+from coalmine.metrics.availability import unavailable_provider
 from coalmine.metrics.base import ProviderFactory, ProviderSettings
 from coalmine.metrics.builtins import Role, builtin_query
 from coalmine.metrics.credentials import Credentials, CredentialSource
@@ -113,6 +114,11 @@ class MetricMeasurer:
         except CoalmineError as error:
             return Measurement.no_data(str(error), metric.query or "")
         return await self.run(plan, TemplateContext.for_canary(canary, metric))
+
+    async def unavailable(self, canary: Canary) -> str | None:
+        """None when the server of every metric answers; else which does not (Flagger's
+        check at initialization, see metrics.availability)."""
+        return await unavailable_provider(self, canary)
 
     async def measure_builtin(
         self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"

@@ -22,6 +22,7 @@ from coalmine.routing.session_affinity import (
     STICKY_ROUTE,
     canary_cookie,
     cookie_match,
+    cookie_to_expire,
     expired,
     primary_cookie,
     set_cookie,
@@ -106,20 +107,29 @@ def _sticky_routes(
     before `weighted`, whose destinations get their Set-Cookie headers here."""
     affinity = canary.spec.analysis.session_affinity
     assert affinity is not None
-    own = canary_cookie(canary, affinity)
-    if routes.canary == 0:  # the analysis is over: expire its cookie
-        sticky = _sticky(canary, STICKY_ROUTE, own, routes)
-        sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(own))
+    if routes.canary == 0:  # no analysis under way: expire the last one's cookie, if any
+        last = cookie_to_expire(canary)
+        if last is None:
+            return []
+        sticky = _sticky(canary, STICKY_ROUTE, last, routes)
+        sticky["headers"] = _with_response_cookie(sticky.get("headers"), expired(last))
         return [sticky]
-    sides = [(canary_host(canary), own, STICKY_ROUTE, Routes(0, 100))]
+    own = canary_cookie(canary, affinity)
+    sides: list[tuple[str, str, str, Routes, int | None]] = [
+        (canary_host(canary), own, STICKY_ROUTE, Routes(0, 100), None)
+    ]
     if (primary := primary_cookie(canary, affinity)) is not None:
-        sides.append((primary_host(canary), primary, f"{STICKY_ROUTE}-primary", Routes(100, 0)))
-    for host, cookie, _, _ in sides:
+        interval = max(1, int(canary.spec.analysis.interval_seconds))  # Flagger's Max-Age
+        to_primary = Routes(100, 0)
+        sides.append(
+            (primary_host(canary), primary, f"{STICKY_ROUTE}-primary", to_primary, interval)
+        )
+    for host, cookie, _, _, max_age in sides:
         for destination in weighted["route"]:
             if destination["destination"]["host"] == host:
-                header = {"Set-Cookie": set_cookie(cookie, affinity)}
+                header = {"Set-Cookie": set_cookie(cookie, affinity, max_age=max_age)}
                 destination["headers"] = {"response": {"add": header}}
-    return [_sticky(canary, name, cookie, to) for _, cookie, name, to in sides]
+    return [_sticky(canary, name, cookie, to) for _, cookie, name, to, _ in sides]
 
 
 def _sticky(canary: Canary, name: str, cookie: str, routes: Routes) -> dict[str, Any]:

@@ -201,9 +201,15 @@ class FakeMeasurer:
         self.values: dict[str, float | Measurement | None] = dict(values or {})
         self.function: MeasureFunction | None = None
         self.calls: list[str] = []
+        self.offline: str | None = None
+        """Why the metrics server is not available, for `unavailable`; None: online."""
 
     def set(self, name: str, value: float | Measurement | None) -> None:
         self.values[name] = value
+
+    async def unavailable(self, canary: Canary) -> str | None:
+        """`offline`: scripted like a server that does not answer; None when online."""
+        return self.offline
 
     async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
         self.calls.append(metric.name)

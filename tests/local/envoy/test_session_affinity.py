@@ -15,6 +15,7 @@ from coalmine.api.workloads import Service
 from coalmine.engine import Routes
 from coalmine.local.envoy import EnvoyDataPlane
 from coalmine.local.translate import Objects, translate
+from coalmine.routing.session_affinity import record_cookies
 from coalmine.routing.virtual_service import virtual_service_spec
 from tests.engine.builders import canary
 from tests.local.envoy.backends import Backend
@@ -38,11 +39,18 @@ def service(name: str, app: str) -> Service:
     )  # fmt: skip
 
 
-async def serve(plane: EnvoyDataPlane, routes: Routes, backends: dict[str, Backend]) -> None:
+def after_routes(c: Any, routes: Routes) -> Any:
+    """The canary with the status the engine writes once `routes` are set."""
+    return c.with_status(record_cookies(c, c.status, routes.canary))
+
+
+async def serve(
+    plane: EnvoyDataPlane, routes: Routes, backends: dict[str, Backend], c: Any
+) -> None:
     vs = VirtualService.model_validate(
         {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
          "metadata": {"name": "podinfo", "namespace": "test"},
-         "spec": virtual_service_spec(affine_canary(), routes)}
+         "spec": virtual_service_spec(c, routes)}
     )  # fmt: skip
     services = [service("podinfo-primary", "primary"), service("podinfo-canary", "canary")]
 
@@ -72,7 +80,8 @@ async def test_cookie_holders_stay_on_their_side_and_the_cookie_expires_after(
     dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
 ) -> None:
     backends = {"primary": await make_backend("primary"), "canary": await make_backend("canary")}
-    await serve(dataplane, Routes(50, 50), backends)
+    running = after_routes(affine_canary(), Routes(50, 50))
+    await serve(dataplane, Routes(50, 50), backends, running)
     url = gateway_url(dataplane)
 
     given: dict[str, str] = {}
@@ -87,7 +96,10 @@ async def test_cookie_holders_stay_on_their_side_and_the_cookie_expires_after(
         answers = Counter([(await ask(http, url, f"session=1; {cookie}"))[0] for _ in range(30)])
         assert answers == {side: 30}
 
-    await serve(dataplane, Routes(100, 0), backends)  # promoted or rolled back
+    assert given["canary"] == running.status.session_affinity_cookie
+    ended = after_routes(running, Routes(100, 0))  # promoted or rolled back
+    assert ended.status.previous_session_affinity_cookie == given["canary"]
+    await serve(dataplane, Routes(100, 0), backends, ended)
     who, cookie = await ask(http, url, given["canary"])
     assert who == "primary"
     assert cookie == f"{given['canary']}; Max-Age=-1"
