@@ -5,21 +5,32 @@ The engine judges the canary only; a chart of "canary against primary" and the
 requests a revision served need the other side too. `BaselineSampler` is a Recorder:
 after a tick that ran checks it measures, in the background (a recorder must not slow
 the tick), through the runtime's own measurer, and stores the values beside the checks.
+
+After every tick it also reads Envoy's cumulative counters of the canary's cluster (the
+stats collector's last scrape, at most a second old) and stores the responses and 5xx
+responses since the previous tick as `requests` and `errors` samples of the tick's
+revision: summed, they are what the canary served, exactly (to within the second
+between two scrapes at each end), whether the tick ran checks or not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from coalmine.api.canary import Canary
 from coalmine.api.common import parse_duration
 from coalmine.engine.decision import Decision
+from coalmine.errors import Unavailable
+from coalmine.local.envoy import cluster_name
+from coalmine.local.envoy.stats import ClusterCounters, served_between
 from coalmine.local.store import Store
 from coalmine.metrics.builtins import Role
 from coalmine.metrics.side_by_side import BuiltinMeasurer
+from coalmine.routing.virtual_service import canary_host
 
-__all__ = ["SAMPLED_BUILTINS", "TRAFFIC", "BaselineSampler"]
+__all__ = ["SAMPLED_BUILTINS", "TRAFFIC", "BaselineSampler", "Counters"]
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +38,57 @@ SAMPLED_BUILTINS = ("request-success-rate", "request-duration")
 """Built-ins whose primary value is drawn beside the canary's."""
 
 TRAFFIC = ("request-rate", "error-rate")
-"""The canary's rates since the last sample: requests and errors served, summed."""
+"""The canary's rates since the last sample (an estimate of what it served, where no
+counters are read)."""
+
+Counters = Callable[[str], ClusterCounters | None]
+"""An Envoy cluster's cumulative counters now (None: not read yet); raises Unavailable
+while Envoy is down."""
 
 
 class BaselineSampler:
     """Recorder port: measure the primary and the canary's traffic after each checked tick."""
 
-    def __init__(self, store: Store, measurer: BuiltinMeasurer) -> None:
+    def __init__(
+        self, store: Store, measurer: BuiltinMeasurer, counters: Counters | None = None
+    ) -> None:
         self.store = store
         self.measurer = measurer
+        self.counters = counters
+        self._counted: dict[str, tuple[ClusterCounters, float]] = {}
+        """Each canary's last counters read, and when (loop time)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, float] = {}
         """When each canary was last sampled (loop time): its traffic is counted since."""
 
     def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
+        revision = decision.status.last_applied_spec or ""
+        self._count(canary, revision)
         if not decision.checks:
             return
-        revision = decision.status.last_applied_spec or ""
         task = asyncio.get_running_loop().create_task(self._sample(canary, revision))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _count(self, canary: Canary, revision: str) -> None:
+        """Store what the canary's cluster served since the previous tick."""
+        if self.counters is None:
+            return
+        try:
+            now = self.counters(cluster_name(canary.namespace, canary_host(canary)))
+        except Unavailable:  # Envoy is down: count from the next reading
+            return
+        if now is None:
+            return
+        at = asyncio.get_running_loop().time()
+        before = self._counted.get(canary.key)
+        self._counted[canary.key] = (now, at)
+        if before is None:
+            return
+        requests, errors = served_between(before[0], now)
+        rows = [("canary", "requests", float(requests), at - before[1])]
+        rows.append(("canary", "errors", float(errors), at - before[1]))
+        self.store.add_samples(canary.namespace, canary.name, revision, rows)
 
     async def _sample(self, canary: Canary, revision: str) -> None:
         try:

@@ -19,6 +19,8 @@ from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.stats import (
     STATS_FILTER,
+    ZERO,
+    ClusterCounters,
     ClusterWindow,
     Sample,
     parse_prometheus,
@@ -79,6 +81,13 @@ class StatsCollector:
     def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:
         """`cluster`'s requests, errors and durations over the last `window_s` seconds."""
         return summarize(list(self._samples), cluster, window_s, self._clock(), self.last_error)
+
+    def latest(self, cluster: str) -> ClusterCounters | None:
+        """`cluster`'s cumulative counters at the last scrape: zero when Envoy does not
+        know the cluster (it has none yet, or it was removed); None before any scrape."""
+        if not self._samples:
+            return None
+        return self._samples[-1].clusters.get(cluster, ZERO)
 
     async def _run(self) -> None:
         while True:

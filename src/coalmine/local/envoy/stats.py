@@ -28,11 +28,13 @@ from coalmine.engine.observations import Measurement
 
 __all__ = [
     "STATS_FILTER",
+    "ZERO",
     "ClusterCounters",
     "ClusterWindow",
     "Histogram",
     "Sample",
     "parse_prometheus",
+    "served_between",
     "summarize",
 ]
 
@@ -237,6 +239,14 @@ def _window_samples(samples: Sequence[Sample], start: float, end: float) -> list
 
 def _increase(before: int, after: int) -> int:
     return after - before if after >= before else after
+
+
+def served_between(before: ClusterCounters, after: ClusterCounters) -> tuple[int, int]:
+    """Responses and 5xx responses between two readings of one cluster's counters; a
+    counter that went down restarted from zero (Envoy restarted, or the cluster was
+    removed and added again)."""
+    increases = [_increase(b, a) for b, a in zip(before.responses, after.responses, strict=True)]
+    return sum(increases), increases[4]
 
 
 def _window(
