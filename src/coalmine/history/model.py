@@ -80,6 +80,11 @@ class RevisionSummary:
     def seconds(self) -> float:
         return (self.ended - self.started).total_seconds()
 
+    def short(self, length: int = 12) -> str:
+        """A hash cut to `length`; a name (a cluster's earlier revision, by its time) whole."""
+        hashed = all(c in "0123456789abcdef" for c in self.revision)
+        return self.revision[:length] if hashed else self.revision
+
     @property
     def finished(self) -> bool:
         return self.verdict in ("Succeeded", "Failed", "Initialized")

@@ -29,15 +29,17 @@ Key = tuple[str, str]
 
 
 async def prometheus_weights(
-    canaries: Sequence[CanaryView], server: str, *, now: datetime | None = None
+    canaries: Sequence[CanaryView],
+    server: str,
+    *,
+    now: datetime | None = None,
+    recent: timedelta = RECENT,
 ) -> dict[Key, tuple[WeightPoint, ...]]:
+    """One range query over the last `recent`, POINTS points a series."""
     end = now or datetime.now(UTC)
     provider = PrometheusProvider(ProviderSettings(server))
     result = await provider.range(
-        WEIGHTS_QUERY,
-        start=end - RECENT,
-        end=end,
-        step_seconds=RECENT.total_seconds() / POINTS,
+        WEIGHTS_QUERY, start=end - recent, end=end, step_seconds=recent.total_seconds() / POINTS
     )
     series = {
         (s.labels.get("namespace", ""), s.labels.get("workload", "")): s for s in result.series
