@@ -6,11 +6,11 @@ requests a revision served need the other side too. `BaselineSampler` is a Recor
 after a tick that ran checks it measures, in the background (a recorder must not slow
 the tick), through the runtime's own measurer, and stores the values beside the checks.
 
-After every tick it also reads Envoy's cumulative counters of the canary's cluster (the
-stats collector's last scrape, at most a second old) and stores the responses and 5xx
-responses since the previous tick as `requests` and `errors` samples of the tick's
-revision: summed, they are what the canary served, exactly (to within the second
-between two scrapes at each end), whether the tick ran checks or not.
+After every tick it also reads what the canary's Envoy cluster served so far (the stats
+collector's sums of Envoy's counters, as of its last scrape, at most a second old) and
+stores the responses and 5xx responses since the previous tick as `requests` and
+`errors` samples of the tick's revision: summed, they are what the canary served, from
+counters, whether the tick ran checks or not.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from coalmine.api.common import parse_duration
 from coalmine.engine.decision import Decision
 from coalmine.errors import Unavailable
 from coalmine.local.envoy import cluster_name
-from coalmine.local.envoy.stats import ClusterCounters, served_between
 from coalmine.local.store import Store
 from coalmine.metrics.builtins import Role
 from coalmine.metrics.side_by_side import BuiltinMeasurer
@@ -41,9 +40,9 @@ TRAFFIC = ("request-rate", "error-rate")
 """The canary's rates since the last sample (an estimate of what it served, where no
 counters are read)."""
 
-Counters = Callable[[str], ClusterCounters | None]
-"""An Envoy cluster's cumulative counters now (None: not read yet); raises Unavailable
-while Envoy is down."""
+Counters = Callable[[str], tuple[int, int]]
+"""Responses and 5xx responses an Envoy cluster served so far (never decreasing); raises
+Unavailable while Envoy is down."""
 
 
 class BaselineSampler:
@@ -55,7 +54,7 @@ class BaselineSampler:
         self.store = store
         self.measurer = measurer
         self.counters = counters
-        self._counted: dict[str, tuple[ClusterCounters, float]] = {}
+        self._counted: dict[str, tuple[tuple[int, int], float]] = {}
         """Each canary's last counters read, and when (loop time)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, float] = {}
@@ -78,16 +77,14 @@ class BaselineSampler:
             now = self.counters(cluster_name(canary.namespace, canary_host(canary)))
         except Unavailable:  # Envoy is down: count from the next reading
             return
-        if now is None:
-            return
         at = asyncio.get_running_loop().time()
         before = self._counted.get(canary.key)
         self._counted[canary.key] = (now, at)
         if before is None:
             return
-        requests, errors = served_between(before[0], now)
-        rows = [("canary", "requests", float(requests), at - before[1])]
-        rows.append(("canary", "errors", float(errors), at - before[1]))
+        (requests, errors), seconds = before[0], at - before[1]
+        rows = [("canary", "requests", float(now[0] - requests), seconds)]
+        rows.append(("canary", "errors", float(now[1] - errors), seconds))
         self.store.add_samples(canary.namespace, canary.name, revision, rows)
 
     async def _sample(self, canary: Canary, revision: str) -> None:

@@ -3,6 +3,13 @@
 Keeps a bounded ring of timestamped samples (`retention_s` worth); a window is computed
 from the deltas between them (see `stats`). A scrape that fails (Envoy restarting) is
 skipped and remembered in `last_error`; counters that restart from zero are handled.
+
+It also keeps, per cluster, the responses and 5xx responses served since it started,
+summed scrape by scrape. Envoy's per-class counters of a cluster start again from zero
+whenever the cluster is replaced (a CDS update, e.g. its endpoints changed), and a
+counter that restarted may already be above its old value, so a reset cannot be told
+from the numbers: the data plane replaces clusters inside `replacing(names)`, which
+scrapes just before and counts those clusters from zero at the next scrape.
 """
 
 from __future__ import annotations
@@ -13,17 +20,17 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.stats import (
     STATS_FILTER,
     ZERO,
-    ClusterCounters,
     ClusterWindow,
     Sample,
     parse_prometheus,
+    served_between,
     summarize,
 )
 
@@ -54,6 +61,10 @@ class StatsCollector:
         self._task: asyncio.Task[None] | None = None
         self.last_error = ""
         """Why the last scrape failed; empty after a successful one."""
+        self._served: dict[str, tuple[int, int]] = {}
+        self._scraping = asyncio.Lock()
+        self._fresh: set[str] = set()
+        """Clusters replaced since the last scrape: their counters start from zero."""
 
     def start(self) -> None:
         if self._task is None:
@@ -67,13 +78,28 @@ class StatsCollector:
             self._task = None
 
     async def scrape(self) -> Sample | None:
-        """Take one sample now; None (and `last_error` says why) when Envoy is down."""
+        """Take one sample now; None (and `last_error` says why) when Envoy is down.
+        One at a time: a sample read earlier must not be kept after a later one."""
+        async with self._scraping:
+            return await self._scrape()
+
+    @contextlib.asynccontextmanager
+    async def replacing(self, clusters: Iterable[str]) -> AsyncIterator[None]:
+        """Around a CDS update that replaces `clusters`: what they served up to now is
+        counted first, and no scrape runs until the update is done."""
+        async with self._scraping:
+            await self._scrape()
+            yield
+            self._fresh.update(clusters)
+
+    async def _scrape(self) -> Sample | None:
         try:
             text = await self._admin().prometheus(STATS_FILTER)
         except Unavailable as error:
             self.last_error = str(error)
             return None
         sample = Sample(self._clock(), parse_prometheus(text))
+        self._add_served(sample)
         self._samples.append(sample)
         self.last_error = ""
         return sample
@@ -82,12 +108,20 @@ class StatsCollector:
         """`cluster`'s requests, errors and durations over the last `window_s` seconds."""
         return summarize(list(self._samples), cluster, window_s, self._clock(), self.last_error)
 
-    def latest(self, cluster: str) -> ClusterCounters | None:
-        """`cluster`'s cumulative counters at the last scrape: zero when Envoy does not
-        know the cluster (it has none yet, or it was removed); None before any scrape."""
-        if not self._samples:
-            return None
-        return self._samples[-1].clusters.get(cluster, ZERO)
+    def served(self, cluster: str) -> tuple[int, int]:
+        """Responses and 5xx responses of `cluster` since the collector started, as of
+        the last scrape; never decreasing."""
+        return self._served.get(cluster, (0, 0))
+
+    def _add_served(self, sample: Sample) -> None:
+        before = dict(self._samples[-1].clusters) if self._samples else {}
+        for cluster in self._fresh:
+            before[cluster] = ZERO
+        self._fresh.clear()
+        for cluster in sample.clusters.keys() | before.keys():
+            added = served_between(before.get(cluster, ZERO), sample.clusters.get(cluster, ZERO))
+            requests, errors = self._served.get(cluster, (0, 0))
+            self._served[cluster] = (requests + added[0], errors + added[1])
 
     async def _run(self) -> None:
         while True:
