@@ -73,7 +73,8 @@ class RevisionSummary:
     """The phase it ended in (Succeeded, Failed), or where it is now."""
     max_weight: int
     requests: float | None
-    """Requests the canary served, summed from its measured request rate (None: unknown)."""
+    """Requests the canary served: counted (Envoy's or Istio's counters), else estimated
+    from its measured request rate (None: unknown)."""
     errors: float | None
 
     @property

@@ -7,12 +7,12 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from coalmine.errors import CoalmineError
 from coalmine.history.model import History, WeightPoint
 from coalmine.targets.asking import refusal, said
-from coalmine.targets.base import Asked, CanaryView, Target
+from coalmine.targets.base import Asked, CanaryView, EventView, Target
 
 if TYPE_CHECKING:
     from coalmine.targets.local import LocalTarget
@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 Weights = Mapping[tuple[str, str], Sequence[WeightPoint]]
 """(namespace, name) -> recent weights, oldest first."""
+
+
+@runtime_checkable
+class AllEvents(Protocol):
+    """A target that lists every Canary's Events in one call (a cluster's KubeTarget)."""
+
+    async def canary_events(
+        self, namespace: str | None, limit: int = 50
+    ) -> dict[tuple[str, str], list[EventView]]: ...
+
 
 SPARK_TICKS = 120
 """Ticks drawn in an overview row's weight history."""
@@ -82,12 +92,11 @@ class TargetSource:
         """Local: each canary's last ticks from the runtime's API. Cluster: one range
         query to Prometheus for all canaries, or (without one, or when it fails) one list
         of every Canary's Events."""
-        from coalmine.targets.kube import KubeTarget
         from coalmine.targets.local import LocalTarget
 
         if isinstance(self.target, LocalTarget):
             return {(c.namespace, c.name): self._local_weights(self.target, c) for c in canaries}
-        if not isinstance(self.target, KubeTarget):
+        if not isinstance(self.target, AllEvents):
             return {}
         from coalmine.history.recent import event_weights, prometheus_weights
 
