@@ -56,6 +56,9 @@ class BaselineSampler:
         self.counters = counters
         self._counted: dict[str, tuple[tuple[int, int], float]] = {}
         """Each canary's last counters read, and when (loop time)."""
+        self._marked: dict[str, str] = {}
+        """The revision each canary's counts were last stored for: a revision's first
+        count is stored even when zero (its requests read 0, not unknown)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, float] = {}
         """When each canary was last sampled (loop time): its traffic is counted since."""
@@ -83,6 +86,9 @@ class BaselineSampler:
         if before is None:
             return
         (requests, errors), seconds = before[0], at - before[1]
+        if now[0] == requests and self._marked.get(canary.key) == revision:
+            return  # nothing served: an idle canary adds no rows
+        self._marked[canary.key] = revision
         rows = [("canary", "requests", float(now[0] - requests), seconds)]
         rows.append(("canary", "errors", float(now[1] - errors), seconds))
         self.store.add_samples(canary.namespace, canary.name, revision, rows)
