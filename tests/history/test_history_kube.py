@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from coalmine.cli.report import write_report
 from coalmine.engine.decision import Event, EventType
 from coalmine.history.reading import read_history
 from coalmine.history.recent import prometheus_weights
@@ -141,7 +142,10 @@ async def test_events_name_past_revisions_by_time_and_verdict(
         (CURRENT, "Progressing", 20),
     ]
     assert history.why(history.revisions[1]).startswith("promoted after 20%, 40%")
-    assert "Earlier" not in str(described) and "earlier-" not in str(described)
+    # `coalmine report --revision` finds an earlier revision by the time it began.
+    markdown = await write_report(target(kube_client), "podinfo", "2026-12-02T05:03", "-", None)
+    assert "**Failed** (revision `2026-12-02T05:03:20Z`" in markdown
+    assert "Rolling back podinfo.test failed checks threshold reached 2" in markdown
 
 
 async def test_an_idle_canary_is_not_read_as_succeeded(
