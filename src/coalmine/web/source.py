@@ -105,7 +105,11 @@ class TargetSource:
                 return await prometheus_weights(canaries, self.metrics_server)
             except CoalmineError as error:
                 log.warning("the overview's weights from the events: %s", error)
-        events = await self.target.canary_events(None)
+        try:
+            events = await self.target.canary_events(None)
+        except CoalmineError as error:  # e.g. no right to list Events: the status alone
+            log.warning("the overview's weights from the status only: %s", error)
+            events = {}
         return event_weights(canaries, events, datetime.now(UTC))
 
     @staticmethod
