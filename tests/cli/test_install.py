@@ -41,6 +41,7 @@ def test_options_reach_the_objects() -> None:
     objects = dry_run(
         "--namespace", "canaries", "--watch-namespace", "team-a", "--flagger-crds",
         "--image", "registry.local/coalmine:dev", "--metrics-server", "http://prom:9090",
+        "--loadtester-token-secret", "lt",
     )  # fmt: skip
     [deployment] = [o for o in objects if o["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -49,6 +50,8 @@ def test_options_reach_the_objects() -> None:
     assert container["args"][-1] == "--flagger-compat"  # implied by --flagger-crds
     assert container["args"][9:11] == ["--namespace", "team-a"]
     assert "http://prom:9090" in container["args"]
+    token = {"secretKeyRef": {"name": "lt", "key": "token"}}
+    assert {"name": "COALMINE_LOADTESTER_TOKEN", "valueFrom": token} in container["env"]
     crds = [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"]
     assert "canaries.flagger.app" in crds
     placed = {
@@ -57,6 +60,25 @@ def test_options_reach_the_objects() -> None:
         if o["kind"] == "RoleBinding"
     }
     assert ("team-a", "coalmine") in placed and ("team-a", "coalmine-flagger") in placed
+
+
+def test_the_load_tester_with_commands_reads_the_controllers_secret() -> None:
+    objects = dry_run(
+        "--loadtester", "--loadtester-commands", "--loadtester-token-secret", "lt",
+    )  # fmt: skip
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    token = {"name": "COALMINE_LOADTESTER_TOKEN",
+             "valueFrom": {"secretKeyRef": {"name": "lt", "key": "token"}}}  # fmt: skip
+    for name in ("coalmine", "loadtester"):
+        assert token in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+def test_commands_without_a_token_are_refused() -> None:
+    result = CliRunner().invoke(
+        app, ["install", "--dry-run", "--loadtester", "--loadtester-commands"]
+    )
+    assert result.exit_code == 2
+    assert "--loadtester-token-secret" in result.output
 
 
 def test_help_has_an_example() -> None:

@@ -24,13 +24,14 @@ import yaml
 
 from coalmine.kube.client import Obj
 from coalmine.kube.handlers import FINALIZER
-from coalmine.kube.ownership import ORIGINAL_SPEC
+from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
 from coalmine.kube.resources import (
     CANARIES,
     DEPLOYMENTS,
     DESTINATION_RULES,
     FLAGGER_CANARIES,
     LEASES,
+    SECRETS,
     SERVICES,
     VIRTUAL_SERVICES,
     Kind,
@@ -227,7 +228,7 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
     assert (status["canaryWeight"], status["failedChecks"]) == (0, 0)
     assert status["lastAppliedSpec"] == status["lastPromotedSpec"] == revision
     assert status["conditions"][0]["reason"] == "Initialized"
-    assert FINALIZER not in (podinfo["metadata"].get("finalizers") or [])  # no revertOnDeletion
+    assert FINALIZER in podinfo["metadata"]["finalizers"]  # every Canary, see kube.handlers
     [done] = [e for e in await world.events() if e["message"].startswith("Initialization done!")]
     assert (done["type"], done["reason"], done["message"]) == (
         "Normal",
@@ -405,6 +406,81 @@ async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
 
 async def _gone(world: World, kind: Kind, name: str) -> bool:
     return await world.get(kind, name) is None
+
+
+async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
+    world: World, operator: Operator
+) -> None:
+    """No revertOnDeletion: all traffic goes to the primary and what serves outlives the
+    Canary. Without coalmine's finalizer the garbage collector would delete the primary,
+    the Services and the VirtualService, as it does the Secret owned by the Canary here
+    (which shows that the collector ran)."""
+    await world.create(USERS_SERVICE)
+    podinfo = await initialized(world)
+    assert FINALIZER in podinfo["metadata"]["finalizers"]
+    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
+             "uid": podinfo["metadata"]["uid"]}  # fmt: skip
+    await world.create(
+        {"apiVersion": "v1", "kind": "Secret",
+         "metadata": {"name": "collected", "namespace": "", "ownerReferences": [owner]}}
+    )  # fmt: skip
+    await world.ship("podinfo", NEW_IMAGE)
+    await eventually_async(lambda: _canary_weight_is(world, 20))
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+    await eventually_async(lambda: _gone(world, SECRETS, "collected"))
+
+    vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
+    route = {d["destination"]["host"]: d["weight"] for d in vs["spec"]["http"][0]["route"]}
+    assert route == {"podinfo-primary": 100, "podinfo-canary": 0}
+    kept = [
+        (VIRTUAL_SERVICES, "podinfo"),
+        (DEPLOYMENTS, "podinfo-primary"),
+        *((SERVICES, name) for name in ("podinfo-primary", "podinfo-canary")),
+        *((DESTINATION_RULES, name) for name in ("podinfo-primary", "podinfo-canary")),
+    ]
+    for kind, name in kept:
+        metadata = (await world.must_get(kind, name))["metadata"]
+        assert "ownerReferences" not in metadata, (kind.kind, name)
+        assert "app.kubernetes.io/managed-by" not in (metadata.get("labels") or {})
+        assert metadata["annotations"][KEPT_FROM] == "podinfo"
+    service = await world.must_get(SERVICES, "podinfo")  # the user's, taken over
+    assert service["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert service["metadata"]["labels"] == {"team": "web"}
+    assert ORIGINAL_SPEC in service["metadata"]["annotations"]  # for a later revert
+    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+    assert primary["status"]["availableReplicas"] == 2
+    key = f"podinfo.{world.namespace}"
+    said = await event_starting(world, f"Canary {key} deleted, all traffic on podinfo-primary")
+    assert "kept as the user's: deployment podinfo-primary" in said["message"]
+
+
+async def test_a_re_applied_service_is_repaired_on_the_watch_event_not_the_next_tick(
+    world: World, operator: Operator
+) -> None:
+    """`kubectl apply` of the user's Service resets its selector to the target's pods
+    (scaled to zero): the operator repairs it when the change arrives, though the next
+    tick is a minute away."""
+    await world.create(USERS_SERVICE)
+    await initialized(world)
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "60s"
+    await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
+    await asyncio.sleep(3)  # the tick at the old 1 s interval reads the new one, then sleeps
+    taken = await world.must_get(SERVICES, "podinfo")
+    assert taken["spec"]["selector"] == {"app": "podinfo-primary"}
+
+    await world.patch(SERVICES, "podinfo", {"spec": {"selector": {"app": "podinfo"}}})
+
+    async def repaired() -> bool:
+        service = await world.must_get(SERVICES, "podinfo")
+        return bool(service["spec"]["selector"] == {"app": "podinfo-primary"})
+
+    await eventually_async(repaired, deadline=15)
+    service = await world.must_get(SERVICES, "podinfo")
+    assert list(service["metadata"]["annotations"]) == [ORIGINAL_SPEC]  # kopf wrote nothing
 
 
 # Invalid specs and Flagger's resources -------------------------------------------------

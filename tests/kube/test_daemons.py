@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 
 from coalmine.kube.client import KubeClient
-from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
+from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, CanaryRef, _Memory
+from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
-from coalmine.kube.resources import CANARIES
+from coalmine.kube.resources import CANARIES, SERVICES
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.store import KubeCanaryStore
@@ -50,6 +52,7 @@ def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, 
             ports,
             events=KubeEvents(client, instance="test"),
             reverter=Reverter(workload, router, store, notifier),  # fakes: no revert here
+            disowner=Disowner(client, workload, router, store, notifier),  # type: ignore[arg-type]
             settings=SETTINGS,
             leadership=leadership or AlwaysLeading(),
             forget=gone.append,
@@ -117,3 +120,48 @@ async def test_an_unreachable_api_is_waited_out(
 
     assert "cannot read canary podinfo.test: GET canary podinfo in test" in caplog.text
     assert loops.ticks == 0
+
+
+async def test_a_tick_that_waited_for_a_deletion_does_nothing(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """The deletion handler holds the Canary's lock; a tick that read the Canary before the
+    deletion and waited for the lock must not advance it afterwards."""
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    memory = loops._memory.setdefault(ref.uid, _Memory())
+    await memory.lock.acquire()
+    waiting = asyncio.ensure_future(loops.tick(ref))
+    await asyncio.sleep(0.2)  # the tick has read the Canary and waits for the lock
+    memory.deleting = True
+    memory.lock.release()
+
+    assert await asyncio.wait_for(waiting, 10) is None
+    assert loops.ticks == 0
+
+
+async def test_an_invalid_canary_deleted_still_keeps_what_it_owns(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    invalid = canary()
+    invalid["spec"]["analysis"]["interval"] = "500ms"  # below the controller's 1 s floor
+    create(kube_emulator, invalid)
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
+             "uid": ref.uid}  # fmt: skip
+    create(
+        kube_emulator,
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "podinfo-primary", "namespace": NAMESPACE,
+                      "ownerReferences": [owner]},
+         "spec": {"ports": [{"port": 80}]}},
+    )  # fmt: skip
+    body = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert body is not None
+
+    await loops.release(ref, body)
+
+    kept = await kube_client.get(SERVICES, "podinfo-primary", NAMESPACE)
+    assert kept is not None and "ownerReferences" not in kept["metadata"]

@@ -1,15 +1,17 @@
-"""The kopf registry: which handlers ask for a finalizer (kopf internals, pinned here).
+"""The kopf registry: which handlers ask for a finalizer (kopf's registry, pinned here).
 
-The behaviour users see (no finalizer without revertOnDeletion, one with it) is tested
-end to end in tests/e2e/test_operator.py; this test says which kopf detail it rests on,
-so that a kopf upgrade that changes it fails here first.
+The behaviour users see (every Canary carries coalmine's finalizer, so that its
+deletion keeps what serves) is tested end to end in tests/e2e/test_operator.py; this
+test says which kopf detail it rests on, so that a kopf upgrade that changes it fails
+here first.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from coalmine.kube.handlers import build_registry, kopf_settings, reverts_on_deletion
+from coalmine.kube.handlers import build_registry, kopf_settings
+from coalmine.kube.ownership import ORIGINAL_SPEC
 from coalmine.kube.resources import CANARIES, FLAGGER_CANARIES
 
 
@@ -17,23 +19,27 @@ async def _login() -> Any:
     return None
 
 
-def test_daemons_ask_for_no_finalizer_and_the_revert_handler_only_when_filtered() -> None:
+def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -> None:
     import kopf
 
     registry = build_registry(None, (CANARIES, FLAGGER_CANARIES), _login)  # type: ignore[arg-type]
 
-    daemons = registry._spawning.get_all_handlers()
     changing = registry._changing.get_all_handlers()
-    assert len(daemons) == 2
-    assert all(handler.requires_finalizer is False for handler in daemons)
-    [coalmine, flagger] = [h for h in changing if h.reason == kopf.Reason.DELETE]
-    assert coalmine.requires_finalizer and coalmine.when is reverts_on_deletion
-    assert {coalmine.selector.group, flagger.selector.group} == {"coalmine.dev", "flagger.app"}
+    deletions = [h for h in changing if h.reason == kopf.Reason.DELETE]
+    assert [h.requires_finalizer for h in deletions] == [True, True]
+    assert [h.when for h in deletions] == [None, None]  # no filter: every Canary
+    assert {h.selector.group for h in deletions} == {"coalmine.dev", "flagger.app"}
+    assert len(registry._spawning.get_all_handlers()) == 2  # the daemons
 
 
-def test_the_filter_reads_revert_on_deletion() -> None:
-    assert reverts_on_deletion(spec={"revertOnDeletion": True})
-    assert not reverts_on_deletion(spec={})
+def test_taken_over_services_and_virtual_services_are_watched_for_repair() -> None:
+    import kopf
+
+    registry = build_registry(None, (CANARIES,), _login)  # type: ignore[arg-type]
+
+    watching = [h for h in registry._watching.get_all_handlers() if h.id.startswith("repair-")]
+    assert {h.selector.any_name for h in watching} == {"services", "virtualservices"}
+    assert all(h.annotations == {ORIGINAL_SPEC: kopf.PRESENT} for h in watching)
 
 
 def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> None:

@@ -7,6 +7,10 @@ a real cluster does not. The chart leaves out the Namespace (install it with
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -72,6 +76,24 @@ CASES = {
             replicas=2,
         ),
     ),
+    "the load tester's token": (
+        ("loadtester.tokenSecret=loadtester-token",),
+        InstallOptions(loadtester_token_secret="loadtester-token"),
+    ),
+    "the load tester, commands on, one Secret": (
+        (
+            "loadtester.enabled=true",
+            "loadtester.commands=true",
+            "loadtester.tokenSecret=loadtester-token",
+        ),
+        InstallOptions(
+            loadtester=True, loadtester_commands=True, loadtester_token_secret="loadtester-token"
+        ),
+    ),
+    "the load tester without commands": (
+        ("loadtester.enabled=true",),
+        InstallOptions(loadtester=True),
+    ),
 }
 
 
@@ -90,3 +112,13 @@ def test_helm_labels_are_the_only_additions() -> None:
         "app.kubernetes.io/managed-by",
         "helm.sh/chart",
     }
+
+
+def test_commands_without_a_token_are_refused() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "helm"), "template", "coalmine", CHART,
+         "--set", "loadtester.enabled=true", "--set", "loadtester.commands=true"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "loadtester.commands needs loadtester.tokenSecret" in done.stderr

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from coalmine import __version__
 from coalmine.kube.manifests import (
+    DEFAULT_IMAGE,
     HEALTH_PORT,
+    LOADTESTER_TOKEN_KEY,
     METRICS_PORT,
     RUN_AS_USER,
     InstallOptions,
     controller_args,
     install_objects,
+    loadtester_objects,
 )
 
 
@@ -27,8 +34,8 @@ def the(kind: str, **options: Any) -> list[dict[str, Any]]:
     return [o for (k, _), o in objects(**options).items() if k == kind]
 
 
-def container() -> dict[str, Any]:
-    [deployment] = the("Deployment")
+def container(**options: Any) -> dict[str, Any]:
+    [deployment] = the("Deployment", **options)
     [controller] = deployment["spec"]["template"]["spec"]["containers"]
     return dict(controller)
 
@@ -127,3 +134,51 @@ def test_flagger_crds_only_on_request() -> None:
 def test_every_object_says_it_is_part_of_coalmine() -> None:
     for obj in install_objects(InstallOptions(flagger_crds=True, flagger_compat=True)):
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "coalmine"
+
+
+def test_the_load_testers_token_reaches_the_controller_only_when_asked() -> None:
+    def token_env(**options: Any) -> list[dict[str, Any]]:
+        env = container(**options)["env"]
+        return [e for e in env if e["name"] == "COALMINE_LOADTESTER_TOKEN"]
+
+    assert token_env() == []
+    [env] = token_env(loadtester_token_secret="lt")
+    assert env["valueFrom"] == {"secretKeyRef": {"name": "lt", "key": LOADTESTER_TOKEN_KEY}}
+    assert "optional" not in env["valueFrom"]["secretKeyRef"]  # a missing Secret stops the pod
+
+
+SHIPPED_LOADTESTER = Path(__file__).parents[2] / "deploy" / "loadtester" / "deployment.yaml"
+
+
+def test_the_load_tester_next_to_the_controller_runs_as_deploy_loadtester_does() -> None:
+    options = InstallOptions(loadtester=True, loadtester_token_secret="lt")
+    [service, deployment] = loadtester_objects(options)
+    shipped = yaml.safe_load(SHIPPED_LOADTESTER.read_text())
+    ours, theirs = deployment["spec"], shipped["spec"]
+    assert (ours["replicas"], ours["strategy"]) == (theirs["replicas"], theirs["strategy"])
+    pod, shipped_pod = ours["template"]["spec"], theirs["template"]["spec"]
+    for key in ("automountServiceAccountToken", "securityContext", "volumes"):
+        assert pod[key] == shipped_pod[key], key
+    [mine], [their] = pod["containers"], shipped_pod["containers"]
+    for key in ("args", "readinessProbe", "livenessProbe", "resources", "volumeMounts"):
+        assert mine[key] == their[key], key
+    assert mine["securityContext"].items() >= their["securityContext"].items()
+    assert mine["image"] == DEFAULT_IMAGE
+    assert mine["env"][-1]["valueFrom"] == {"secretKeyRef": {"name": "lt", "key": "token"}}
+    assert service["spec"]["selector"] == ours["selector"]["matchLabels"]
+    assert service["metadata"]["namespace"] == "coalmine-system"
+
+
+def test_commands_need_the_load_tester_and_its_token() -> None:
+    with pytest.raises(ValueError, match="loadtester_commands needs"):
+        InstallOptions(loadtester=True, loadtester_commands=True)
+    commands = InstallOptions(
+        loadtester=True, loadtester_commands=True, loadtester_token_secret="t"
+    )
+    [_, deployment] = loadtester_objects(commands)
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == (
+        "--enable-commands"
+    )
+    assert loadtester_objects(InstallOptions()) and "loadtester" not in [
+        o["metadata"]["name"] for o in install_objects(InstallOptions())
+    ]

@@ -44,6 +44,29 @@ def install(
         ),
     ] = False,
     image: Annotated[str | None, typer.Option("--image", help="Controller image.")] = None,
+    loadtester_token_secret: Annotated[
+        str,
+        typer.Option(
+            "--loadtester-token-secret",
+            help="Secret (key: token) in the controller's namespace whose value the controller "
+            "sends to the load tester (docs/security.md). Default: none.",
+        ),
+    ] = "",
+    loadtester: Annotated[
+        bool,
+        typer.Option(
+            "--loadtester",
+            help="Also run coalmine's load tester (Service loadtester) in the controller's "
+            "namespace.",
+        ),
+    ] = False,
+    loadtester_commands: Annotated[
+        bool,
+        typer.Option(
+            "--loadtester-commands",
+            help="Its cmd and bash tasks; needs --loadtester and --loadtester-token-secret.",
+        ),
+    ] = False,
     metrics_server: Annotated[
         str, typer.Option("--metrics-server", help="Prometheus that canaries query.")
     ] = "http://prometheus.istio-system:9090",
@@ -69,6 +92,11 @@ def install(
 
     from coalmine.kube.manifests import DEFAULT_IMAGE, InstallOptions, install_objects
 
+    if loadtester_commands and not (loadtester and loadtester_token_secret):
+        raise typer.BadParameter(
+            "needs --loadtester and --loadtester-token-secret SECRET (the token it requires)",
+            param_hint="--loadtester-commands",
+        )
     options = InstallOptions(
         namespace=namespace,
         image=image or DEFAULT_IMAGE,
@@ -76,6 +104,9 @@ def install(
         watch_namespaces=tuple(watch_namespace or ()),
         flagger_compat=flagger_compat or flagger_crds,
         flagger_crds=flagger_crds,
+        loadtester_token_secret=loadtester_token_secret,
+        loadtester=loadtester,
+        loadtester_commands=loadtester_commands,
     )
     objects = install_objects(options)
     if dry_run:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import signal
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -66,6 +63,14 @@ def up(
             help="Largest apply the API accepts, in MiB (one document: half of it).", min=0.01
         ),
     ] = 8.0,  # api.parsing.DEFAULT_LIMITS (not imported here: --help stays fast)
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running",
+            help="On Ctrl-C or SIGTERM, stop only the control plane and leave Envoy and the"
+            " replicas serving, for the next `coalmine up` to adopt (as after a kill -9).",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     log_json: Annotated[bool, typer.Option(help="Log JSON lines.")] = False,
     dashboard: Annotated[
@@ -81,6 +86,11 @@ def up(
     resumes every canary where it was. Talk to it with `coalmine apply`, `get`,
     `describe`, `events` and `delete` from another terminal.
 
+    Ctrl-C or SIGTERM stops everything within about 30 s (then SIGKILL; a second Ctrl-C
+    kills at once). If `coalmine up` dies instead (kill -9, a crash) or runs with
+    --keep-running, Envoy and the replicas keep serving and the next `coalmine up`
+    adopts them: clients see no restart.
+
     Example:  coalmine up --state-dir .coalmine --gateway 127.0.0.1:8080
     """
     import asyncio
@@ -92,7 +102,6 @@ def up(
     from coalmine.logs import configure_logging
 
     configure_logging(log_level, json_lines=log_json)
-    _refuse_second_instance(state_dir)
     host, port = parse_address(gateway, "--gateway")
     try:
         floor = parse_duration(min_interval)
@@ -117,10 +126,10 @@ def up(
             "--prometheus: no prometheus on PATH; install it (apt-get install prometheus,"
             " or a release from prometheus.io) or run without --prometheus"
         )
-    asyncio.run(_serve(settings, dashboard=dashboard))
+    asyncio.run(_serve(settings, dashboard=dashboard, keep_running=keep_running))
 
 
-async def _serve(settings: RuntimeSettings, *, dashboard: bool) -> None:
+async def _serve(settings: RuntimeSettings, *, dashboard: bool, keep_running: bool) -> None:
     import asyncio
 
     from coalmine.local.runtime import LocalRuntime
@@ -128,20 +137,41 @@ async def _serve(settings: RuntimeSettings, *, dashboard: bool) -> None:
     runtime = LocalRuntime(settings)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    started = False
+
+    def on_signal() -> None:
+        if stopping.is_set():  # the second Ctrl-C: no more waiting
+            typer.echo("killing every child now")
+            runtime.kill()
+        stopping.set()
+        if not started and main is not None:
+            main.cancel()  # still starting: stop that first
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signum, on_signal)
     served = None
     try:
         await runtime.start()
+        started = True
         if dashboard:
             served = await _dashboard(runtime)
-        typer.echo(_banner(runtime, served.url if served else None))
+        typer.echo(_banner(runtime, keep_running, served.url if served else None))
         await stopping.wait()
-        typer.echo("stopping: canaries, processes, Envoy ...")
+        what = (
+            "canaries (Envoy and replicas keep serving)"
+            if keep_running
+            else ("canaries, processes, Envoy")
+        )
+        typer.echo(f"stopping: {what} ...")
+    except asyncio.CancelledError:
+        if main is not None:
+            main.uncancel()  # our own cancellation (a signal while starting): handled here
+        typer.echo("stopping while starting ...")
     finally:
         if served is not None:
             await served.close()
-        await runtime.stop()
+        await runtime.stop(keep_data_plane=keep_running)
     typer.echo("stopped")
 
 
@@ -155,7 +185,7 @@ async def _dashboard(runtime: LocalRuntime) -> Dashboard:
     return await serve(RuntimeSource(runtime), runtime.api.token, by=default_by())
 
 
-def _banner(runtime: LocalRuntime, dashboard: str | None = None) -> str:
+def _banner(runtime: LocalRuntime, keep_running: bool, dashboard: str | None = None) -> str:
     facts = runtime.describe()
     api = runtime.api.url if runtime.api else ""
     return "\n".join(
@@ -169,25 +199,8 @@ def _banner(runtime: LocalRuntime, dashboard: str | None = None) -> str:
             *([f"  dashboard    {dashboard}"] if dashboard else []),
             "apply manifests from another terminal: coalmine apply -f FILE"
             + (f" --state-dir {facts['stateDir']}" if facts["stateDir"] != ".coalmine" else ""),
-            "Ctrl-C stops everything.",
+            "Ctrl-C stops the control plane; Envoy and the replicas keep serving."
+            if keep_running
+            else "Ctrl-C stops everything.",
         ]
-    )
-
-
-def _refuse_second_instance(state_dir: Path) -> None:
-    """One `coalmine up` per state directory: a second one would fight over processes."""
-    try:
-        published = json.loads((state_dir / "api.json").read_text())
-        pid = int(published["pid"])
-    except (OSError, ValueError, KeyError):
-        return
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        pass
-    raise CoalmineError(
-        f"a coalmine up (pid {pid}) already runs with state directory {state_dir};"
-        " stop it first, or use another --state-dir"
     )

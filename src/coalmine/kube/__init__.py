@@ -24,6 +24,7 @@ The operator:
     lookups      MetricTemplates, AlertProviders, Secrets from the cluster
     validation   a stored Canary to the model, or every problem
     revert       deletion with revertOnDeletion
+    disown       deletion without it: what serves stays, as the user's
     leader       LeaseElector: leader election with a Lease
     daemons      CanaryDaemons: the per-Canary loop
     handlers     the kopf registry and settings

@@ -95,6 +95,7 @@ class Controller:
             self.wiring.ports,
             events=self.wiring.events,
             reverter=self.wiring.reverter,
+            disowner=self.wiring.disowner,
             settings=self.settings.analysis,
             leadership=self._leadership(self.client),
             forget=self.wiring.recorder.forget,

@@ -9,9 +9,15 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
 3. validates it: an invalid spec gets one Warning event naming every problem and is
    not advanced; it is read again after an edit (a new generation) or a minute;
 4. advances it once through the engine (`coalmine.engine.advance`), holding the
-   Canary's lock, which the deletion handler takes too, so a revert never runs
-   in the middle of a tick;
+   Canary's lock, which the deletion handler takes too, so a deletion never runs
+   in the middle of a tick (and a tick that waited for the lock while the Canary was
+   being deleted does nothing);
 5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
+
+Between ticks, a Service or VirtualService that a Canary took over and someone changed
+(a re-applied manifest resets its selector or routes) is repaired at once, on the watch
+event (`routing_changed`), instead of at the next tick: the routes are reconciled, the
+weights kept, and nothing else of the analysis moves.
 
 A failure in one tick (the API unreachable, a bug) is logged and the loop goes on at
 the next interval: one broken Canary never stops the others, nor itself for good.
@@ -32,6 +38,7 @@ from coalmine.engine.decision import Event, EventType
 from coalmine.engine.tick import advance
 from coalmine.errors import CoalmineError, ManifestError
 from coalmine.kube.client import KubeClient, Obj
+from coalmine.kube.disown import Disowner, disown
 from coalmine.kube.events import Involved, KubeEvents
 from coalmine.kube.resources import Kind
 from coalmine.kube.revert import Reverter
@@ -39,6 +46,7 @@ from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.ports import Ports
+from coalmine.routing.virtual_service import apex_name
 
 __all__ = [
     "AlwaysLeading",
@@ -97,6 +105,8 @@ class _Memory:
     invalid_generation: int | None = None
     """The generation found invalid; a newer one wakes the loop."""
     last: Canary | None = None
+    deleting: bool = False
+    """The deletion handler has begun: no tick may act any more."""
 
 
 class RetryLaterNotLeader(CoalmineError):
@@ -115,6 +125,7 @@ class CanaryDaemons:
         *,
         events: KubeEvents,
         reverter: Reverter,
+        disowner: Disowner,
         settings: AnalysisSettings,
         leadership: Leadership,
         forget: Callable[[Canary], None] = lambda canary: None,
@@ -124,6 +135,7 @@ class CanaryDaemons:
         self.ports = ports
         self.events = events
         self.reverter = reverter
+        self.disowner = disowner
         self.settings = settings
         self.leadership = leadership
         self.forget = forget
@@ -169,6 +181,8 @@ class CanaryDaemons:
             return self.settings.invalid_recheck.total_seconds()
         memory.last = canary
         async with memory.lock:
+            if memory.deleting:
+                return None
             await self._advance(canary)
         return canary.spec.analysis.interval_seconds
 
@@ -183,10 +197,34 @@ class CanaryDaemons:
         if event_type == "DELETED" or edited:
             memory.wakeup.set()
 
-    async def revert(self, ref: CanaryRef, body: Obj) -> None:
-        """The deletion handler's work (revertOnDeletion); waits for the target to be ready."""
+    async def routing_changed(self, namespace: str, name: str) -> None:
+        """The Service or VirtualService `name` changed: repair the routing of the Canary
+        whose apex it is (one this replica ticks), keeping its weights."""
+        if not self.leadership.leading:
+            return
+        for memory in list(self._memory.values()):
+            canary = memory.last
+            if canary is None or canary.namespace != namespace or apex_name(canary) != name:
+                continue
+            async with memory.lock:
+                if memory.deleting:
+                    return
+                try:
+                    await self.ports.router.reconcile(canary)
+                except CoalmineError as error:  # the next tick tries again
+                    logger = canary_logger(log, canary.name, canary.namespace)
+                    logger.warning("cannot repair the routing of %s: %s", name, error)
+            return
+
+    async def release(self, ref: CanaryRef, body: Obj) -> None:
+        """The deletion handler's work, for every Canary: with revertOnDeletion the
+        target takes the traffic back (`kube.revert`), without it what serves stays
+        (`kube.disown`). An invalid Canary keeps what serves too: its names cannot be
+        trusted, but its owner references can."""
         if not self.leadership.leading:
             raise RetryLaterNotLeader()
+        memory = self._memory.setdefault(ref.uid, _Memory())
+        memory.deleting = True
         try:
             canary = parse_canary(
                 body,
@@ -195,13 +233,18 @@ class CanaryDaemons:
             )
         except ManifestError as error:
             log.warning(
-                "canary %s.%s is invalid; nothing to revert: %s", ref.name, ref.namespace, error
+                "canary %s.%s is invalid; keeping what it owns: %s", ref.name, ref.namespace, error
             )
+            async with memory.lock:
+                await disown(self.client, ref.namespace, ref.name, ref.uid)
             return
-        memory = self._memory.setdefault(ref.uid, _Memory())
         since = _deletion_time(body) or self.clock()
         async with memory.lock:
-            await self.reverter.revert(canary, since)
+            if canary.spec.revert_on_deletion:
+                await self.reverter.revert(canary, since)
+            else:
+                await self.disowner.keep_serving(canary)
+        self._memory.pop(ref.uid, None)
 
     async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
         try:

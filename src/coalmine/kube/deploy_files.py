@@ -66,6 +66,8 @@ def deploy_files() -> dict[str, str]:
         files.update(_crd_files(group))
     files.update(_base_files())
     files.update(_flagger_overlay_files())
+    files.update(_loadtester_token_overlay_files())
+    files.update(_loadtester_overlay_files())
     for crd in custom_resource_definitions():
         files[f"deploy/helm/coalmine/crds/{crd['metadata']['name']}.yaml"] = _doc(crd)
     flagger_crds = render_yaml(custom_resource_definitions(FLAGGER_GROUP))
@@ -155,6 +157,48 @@ def _flagger_overlay_files() -> dict[str, str]:
             ["../base", "rbac-flagger.yaml"],
             patches=[{"target": target, "patch": _dump(patch)}],
         ),
+    }
+
+
+def _loadtester_token_overlay_files() -> dict[str, str]:
+    """The base plus the controller reading the load tester's token from its Secret."""
+    base = manifests.InstallOptions()
+    env = manifests.loadtester_token_env(manifests.LOADTESTER_TOKEN_SECRET)
+    patch = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": env}]
+    target = {"group": "apps", "version": "v1", "kind": "Deployment", "name": base.name}
+    comment = (
+        "# The controller sends the load tester's token (docs/security.md). First create\n"
+        f"# the Secret {manifests.LOADTESTER_TOKEN_SECRET} (key: {manifests.LOADTESTER_TOKEN_KEY})"
+        f" in {base.namespace},\n# with the value of the load tester's own Secret.\n"
+    )
+    return {
+        "deploy/kustomize/loadtester-token/kustomization.yaml": _kustomization(
+            ["../base"], patches=[{"target": target, "patch": _dump(patch)}]
+        ).replace(HEADER, HEADER + comment, 1),
+    }
+
+
+def _loadtester_overlay_files() -> dict[str, str]:
+    """The base plus the load tester next to the controller, commands on, one Secret."""
+    options = manifests.InstallOptions(
+        loadtester=True,
+        loadtester_commands=True,
+        loadtester_token_secret=manifests.LOADTESTER_TOKEN_SECRET,
+    )
+    env = manifests.loadtester_token_env(manifests.LOADTESTER_TOKEN_SECRET)
+    patch = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": env}]
+    target = {"group": "apps", "version": "v1", "kind": "Deployment", "name": options.name}
+    comment = (
+        "# The load tester in the controller's namespace, cmd and bash tasks on, and the\n"
+        f"# controller sending its token: both read the Secret {manifests.LOADTESTER_TOKEN_SECRET}"
+        f"\n# (key: {manifests.LOADTESTER_TOKEN_KEY}) in {options.namespace}; create it first.\n"
+    )
+    folder = "deploy/kustomize/loadtester"
+    return {
+        f"{folder}/loadtester.yaml": HEADER + render_yaml(manifests.loadtester_objects(options)),
+        f"{folder}/kustomization.yaml": _kustomization(
+            ["../base", "loadtester.yaml"], patches=[{"target": target, "patch": _dump(patch)}]
+        ).replace(HEADER, HEADER + comment, 1),
     }
 
 

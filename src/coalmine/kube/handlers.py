@@ -4,44 +4,43 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
 `--flagger-compat`):
 
 - a daemon (`@kopf.daemon`) runs `CanaryDaemons.run` for every Canary;
-- a deletion handler (`@kopf.on.delete`) filtered to `spec.revertOnDeletion: true`
-  restores the original objects; errors ask kopf to retry it;
-- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits.
+- a deletion handler (`@kopf.on.delete`) hands the service back before the Canary
+  goes (`CanaryDaemons.release`): with `revertOnDeletion` to the target
+  (`kube.revert`), without it by keeping what serves (`kube.disown`); errors ask kopf
+  to retry it;
+- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits;
+- watch handlers on Services and VirtualServices that a Canary took over (those with
+  the `coalmine.dev/original-spec` annotation) repair them as soon as they change
+  (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
+  selector or the routes, and waiting for the next tick would leave the Service
+  pointing at the scaled-down target for up to one analysis interval.
 
 Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
-matching handler "requires" one: a deletion handler unless `optional=True`, and
-every daemon, always (kopf/on.py builds `DaemonHandler(requires_finalizer=True)`, so
-it can stop the daemon before the object goes). coalmine wants a finalizer only
-where there is something to undo, as Flagger: so the deletion handler is filtered
-by `when=` (kopf checks the filter before asking for the finalizer), and the
-daemon's handler is re-registered with `requires_finalizer=False`. That one line
-uses kopf's registry internals (`registry._spawning`); tests/kube/test_handlers.py
-pins the behaviour. Without a finalizer, nothing needs to stop the daemon before the
-object goes: the watch handler wakes it on DELETED and it ends when it reads a 404.
+matching handler "requires" one: a deletion handler unless `optional=True`, and every
+daemon. The deletion handler is not filtered, so every Canary carries the finalizer:
+unlike Flagger, which has one only with `revertOnDeletion` and lets the garbage
+collector take the primary, the Services and the VirtualService of any other Canary
+(and with them the traffic). The daemon is stopped by kopf when the deletion begins;
+it also ends by itself when it reads a deletionTimestamp or a 404.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from coalmine.api.common import COALMINE_GROUP
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
-from coalmine.kube.resources import Kind
+from coalmine.kube.ownership import ORIGINAL_SPEC
+from coalmine.kube.resources import SERVICES, VIRTUAL_SERVICES, Kind
 
-__all__ = ["FINALIZER", "build_registry", "kopf_settings", "reverts_on_deletion"]
+__all__ = ["FINALIZER", "build_registry", "kopf_settings"]
 
 FINALIZER = f"{COALMINE_GROUP}/finalizer"
 DAEMON_ID = "coalmine-canary"
 STOP_GRACE = 5.0
 """Seconds a daemon has to finish its tick after being told to stop, before it is cancelled
 (every action of a tick is safe to repeat, so a cancelled tick is redone by the next one)."""
-
-
-def reverts_on_deletion(spec: Any, **_: Any) -> bool:
-    """kopf filter: only Canaries with revertOnDeletion get the finalizer and the handler."""
-    return bool(spec.get("revertOnDeletion"))
 
 
 def kopf_settings() -> Any:
@@ -81,7 +80,8 @@ def build_registry(
 
     for kind in kinds:
         _register(registry, daemons, kind)
-    _without_daemon_finalizers(registry)
+    for routing in (SERVICES, VIRTUAL_SERVICES):
+        _register_repair(registry, daemons, routing)
     return registry
 
 
@@ -91,9 +91,9 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     async def run_canary(body: Any, stopped: Any, **_: Any) -> None:
         await daemons.run(CanaryRef.of(kind, dict(body)), stopped)
 
-    async def revert_canary(body: Any, **_: Any) -> None:
+    async def release_canary(body: Any, **_: Any) -> None:
         try:
-            await daemons.revert(CanaryRef.of(kind, dict(body)), dict(body))
+            await daemons.release(CanaryRef.of(kind, dict(body)), dict(body))
         except RetryLaterNotLeader as error:
             raise kopf.TemporaryError(str(error), delay=5) from None
 
@@ -108,19 +108,25 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
         cancellation_backoff=STOP_GRACE,
         cancellation_timeout=5.0,
     )(run_canary)
-    kopf.on.delete(
-        *resource,
-        id=f"revert-{kind.group}",
-        registry=registry,
-        when=reverts_on_deletion,
-        backoff=5,
-    )(revert_canary)
+    kopf.on.delete(*resource, id=f"release-{kind.group}", registry=registry, backoff=5)(
+        release_canary
+    )
     kopf.on.event(*resource, id=f"notice-{kind.group}", registry=registry)(notice)
 
 
-def _without_daemon_finalizers(registry: Any) -> None:
-    """Daemons ask kopf for no finalizer (see the module docstring)."""
-    spawning = registry._spawning
-    spawning._handlers = [
-        dataclasses.replace(handler, requires_finalizer=False) for handler in spawning._handlers
-    ]
+def _register_repair(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
+    import kopf
+
+    async def repair(type: str | None, body: Any, **_: Any) -> None:
+        if type == "MODIFIED":
+            meta = body.get("metadata") or {}
+            await daemons.routing_changed(str(meta.get("namespace")), str(meta.get("name")))
+
+    kopf.on.event(
+        kind.group,
+        kind.version,
+        kind.plural,
+        id=f"repair-{kind.plural}",
+        registry=registry,
+        annotations={ORIGINAL_SPEC: kopf.PRESENT},
+    )(repair)

@@ -8,6 +8,12 @@ The controller serves its Prometheus metrics on port 8080 (`/metrics`) and its h
 on port 8081 (`/healthz`, both probes). It runs as UID 10001 (the image's user) with a
 read-only root filesystem and a writable `/tmp`, under the "restricted" Pod Security
 Standard, which the Namespace enforces.
+
+With `loadtester_token_secret`, the controller reads `COALMINE_LOADTESTER_TOKEN` from
+that Secret (key `token`) and sends it to the load tester. With `loadtester`, the load
+tester runs next to the controller (Deployment and Service `loadtester`, as
+deploy/loadtester but in the controller's namespace) and reads the same Secret: one
+Secret for both (`coalmine loadtester --enable-commands` requires a token).
 """
 
 from __future__ import annotations
@@ -24,11 +30,15 @@ from coalmine.kube.crds import PART_OF, custom_resource_definitions
 __all__ = [
     "DEFAULT_IMAGE",
     "HEALTH_PORT",
+    "LOADTESTER_TOKEN_KEY",
+    "LOADTESTER_TOKEN_SECRET",
     "METRICS_PORT",
     "RUN_AS_USER",
     "InstallOptions",
     "controller_args",
     "install_objects",
+    "loadtester_objects",
+    "loadtester_token_env",
 ]
 
 Object = dict[str, Any]
@@ -38,6 +48,11 @@ METRICS_PORT = 8080
 HEALTH_PORT = 8081
 RUN_AS_USER = 10001
 """The non-root user of the image (see the Dockerfile)."""
+LOADTESTER_TOKEN_ENV = "COALMINE_LOADTESTER_TOKEN"  # noqa: S105 - a variable name
+LOADTESTER_TOKEN_SECRET = "loadtester-token"  # noqa: S105 - a Secret's name
+"""The Secret deploy/loadtester and the kustomize overlay `loadtester-token` read."""
+LOADTESTER_TOKEN_KEY = "token"  # noqa: S105 - a key name
+"""The key of the load tester's token in its Secret (deploy/loadtester reads the same)."""
 
 RESOURCES = {
     "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -68,7 +83,22 @@ class InstallOptions:
     flagger_crds: bool = False
     """Also install coalmine's schema of the flagger.app CRDs (for clusters without Flagger)."""
     replicas: int = 1
+    loadtester_token_secret: str = ""
+    """A Secret (key `token`) in the controller's namespace whose value the controller
+    sends to the load tester as a bearer token (and the load tester of `loadtester`
+    requires); empty: none."""
+    loadtester: bool = False
+    """Also run coalmine's load tester, Deployment and Service `loadtester`, here."""
+    loadtester_commands: bool = False
+    """Its `cmd` and `bash` tasks (`--enable-commands`); needs `loadtester_token_secret`."""
     resources: dict[str, dict[str, str]] = field(default_factory=lambda: RESOURCES)
+
+    def __post_init__(self) -> None:
+        if self.loadtester_commands and not (self.loadtester and self.loadtester_token_secret):
+            raise ValueError(
+                "loadtester_commands needs loadtester (the load tester deployed) and "
+                "loadtester_token_secret (the token it requires)"
+            )
 
     @property
     def labels(self) -> dict[str, str]:
@@ -95,6 +125,7 @@ def install_objects(options: InstallOptions) -> list[Object]:
         *rbac_objects(options),
         metrics_service(options),
         deployment(options),
+        *(loadtester_objects(options) if options.loadtester else []),
     ]
 
 
@@ -275,10 +306,7 @@ def _container(options: InstallOptions) -> Object:
         "image": options.image,
         "imagePullPolicy": "IfNotPresent",
         "args": controller_args(options),
-        "env": [
-            _field_env("POD_NAME", "metadata.name"),
-            _field_env("POD_NAMESPACE", "metadata.namespace"),
-        ],
+        "env": _env(options),
         "ports": [
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
@@ -296,6 +324,97 @@ def _container(options: InstallOptions) -> Object:
     }
 
 
+def _env(options: InstallOptions) -> list[Object]:
+    env = [
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+    ]
+    if options.loadtester_token_secret:
+        env.append(loadtester_token_env(options.loadtester_token_secret))
+    return env
+
+
+def loadtester_token_env(secret: str) -> Object:
+    """COALMINE_LOADTESTER_TOKEN from `secret`: required, so that a missing Secret stops the
+    pod from starting instead of sending no token."""
+    reference = {"name": secret, "key": LOADTESTER_TOKEN_KEY}
+    return {"name": LOADTESTER_TOKEN_ENV, "valueFrom": {"secretKeyRef": reference}}
+
+
 def _field_env(name: str, path: str) -> Object:
     """An environment variable from the downward API (the Lease's namespace and holder)."""
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+LOADTESTER = "loadtester"
+LOADTESTER_PORT = 8080
+
+
+def loadtester_objects(options: InstallOptions) -> list[Object]:
+    """coalmine's load tester next to the controller: as deploy/loadtester, one replica
+    (gates live in memory), commands only with `loadtester_commands`."""
+    selector = {"app.kubernetes.io/name": LOADTESTER, "app.kubernetes.io/instance": options.name}
+    labels = {**PART_OF, **selector}
+    meta: Object = {"name": LOADTESTER, "namespace": options.namespace, "labels": labels}
+    service: Object = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(selector),
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    pod: Object = {
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_loadtester_container(options)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+    }
+    deployment: Object = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": dict(meta),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": dict(selector)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        },
+    }
+    return [service, deployment]
+
+
+def _loadtester_container(options: InstallOptions) -> Object:
+    args = ["loadtester", "--host", "0.0.0.0", "--port", str(LOADTESTER_PORT)]  # noqa: S104
+    env: list[Object] = [{"name": "HOME", "value": "/tmp"}]  # noqa: S108 - an emptyDir
+    if options.loadtester_token_secret:
+        env.append(loadtester_token_env(options.loadtester_token_secret))
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}}
+    return {
+        "name": LOADTESTER,
+        "image": options.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args + (["--enable-commands"] if options.loadtester_commands else []),
+        "env": env,
+        "ports": [{"name": "http", "containerPort": LOADTESTER_PORT, "protocol": "TCP"}],
+        "readinessProbe": {**probe, "periodSeconds": 5},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"cpu": "1", "memory": "256Mi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+    }

@@ -21,7 +21,13 @@ from typing import Any
 from coalmine.api.canary import Canary, CustomMetadata
 from coalmine.errors import Conflict
 from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.ownership import ORIGINAL_SPEC, is_owned_by, managed_metadata, original_spec
+from coalmine.kube.ownership import (
+    ORIGINAL_SPEC,
+    adoption_patch,
+    is_owned_by,
+    managed_metadata,
+    original_spec,
+)
 from coalmine.kube.resources import Kind
 
 __all__ = [
@@ -162,15 +168,27 @@ def _repair_patch(canary: Canary, current: Obj, desired: Desired) -> dict[str, A
     spec_patch = owned_fields_patch(current.get("spec") or {}, desired.owned)
     if spec_patch:
         patch["spec"] = spec_patch
-    owned = is_owned_by(current, canary)
+    adoption = adoption_patch(current, canary)
+    if adoption is not None:  # kept by a deleted Canary: coalmine's again, not taken over
+        patch["metadata"] = adoption
+    owned = adoption is not None or is_owned_by(current, canary)
     taken_over = not owned and original_spec(current) is None
     if patch and taken_over:
         original = json.dumps(current.get("spec") or {}, sort_keys=True, separators=(",", ":"))
         patch["metadata"] = {"annotations": {ORIGINAL_SPEC: original}}
     custom = desired.metadata if owned else None
     if custom is not None and (metadata_patch := _custom_metadata_patch(current, custom)):
-        patch["metadata"] = metadata_patch
+        patch["metadata"] = _merged(patch.get("metadata") or {}, metadata_patch)
     return patch
+
+
+def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two metadata merge patches as one (second wins, maps merged one level down)."""
+    merged = dict(first)
+    for key, value in second.items():
+        before = merged.get(key)
+        merged[key] = {**before, **value} if isinstance(before, dict) else value
+    return merged
 
 
 def _custom_metadata_patch(current: Obj, custom: CustomMetadata) -> dict[str, Any]:

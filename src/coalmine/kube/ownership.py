@@ -7,6 +7,11 @@
   takes over) gets no owner reference, so deleting the Canary never deletes it.
   Instead its spec as it was is kept, once, in the annotation `coalmine.dev/original-spec`,
   and restored from there when the Canary is deleted with `revertOnDeletion`.
+- An object a deleted Canary kept serving (deleted without `revertOnDeletion`, see
+  `kube.disown`) loses its owner reference and gets the annotation
+  `coalmine.dev/kept-from-canary`. A Canary created later over it adopts it back (the
+  owner reference, the label) instead of taking it over: its spec is coalmine's, not
+  one the user wrote, so it must not become the "original" a revert gives back.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from typing import Any
 from coalmine.api.canary import Canary
 
 __all__ = [
+    "KEPT_FROM",
     "MANAGED_BY",
     "ORIGINAL_SPEC",
+    "adoption_patch",
     "is_owned_by",
     "managed_metadata",
     "original_spec",
@@ -27,6 +34,7 @@ __all__ = [
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "coalmine"}
 ORIGINAL_SPEC = "coalmine.dev/original-spec"
+KEPT_FROM = "coalmine.dev/kept-from-canary"
 
 
 def owner_reference(canary: Canary) -> dict[str, Any]:
@@ -66,3 +74,17 @@ def original_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
         return None
     spec: dict[str, Any] = json.loads(text)
     return spec
+
+
+def adoption_patch(obj: dict[str, Any], canary: Canary) -> dict[str, Any] | None:
+    """The metadata merge patch that makes `canary` own an object a deleted Canary kept;
+    None when `obj` is not such an object (or is `canary`'s already)."""
+    metadata = obj.get("metadata") or {}
+    if KEPT_FROM not in (metadata.get("annotations") or {}) or is_owned_by(obj, canary):
+        return None
+    references = [*(metadata.get("ownerReferences") or []), owner_reference(canary)]
+    return {
+        "ownerReferences": references,
+        "labels": dict(MANAGED_BY),
+        "annotations": {KEPT_FROM: None},
+    }

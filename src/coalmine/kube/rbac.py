@@ -65,7 +65,8 @@ def custom_resource_permissions(group: str) -> tuple[Permission, ...]:
             (group,),
             ("canaries",),
             ("get", "list", "watch", "update", "patch"),
-            "Watch canaries; kopf patches its finalizer and progress annotations on them.",
+            "Watch canaries; kopf patches its finalizer (on every canary, so that deleting "
+            "one keeps what serves) and progress annotations on them.",
         ),
         Permission(
             (group,),
@@ -95,7 +96,8 @@ WORKLOAD = (
         ("deployments",),
         MANAGE,
         "Read the target's revision, create the -primary Deployment, copy the canary's "
-        "template to it on promotion, scale the target to zero and back.",
+        "template to it on promotion, scale the target to zero and back; on a canary's "
+        "deletion, list what it owns and keep it (drop the owner reference) or delete it.",
     ),
     Permission(
         ("",),

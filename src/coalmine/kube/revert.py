@@ -32,11 +32,20 @@ from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.ports import Notifier
 
-__all__ = ["Reverter"]
+__all__ = ["Reverter", "write_phase"]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def write_phase(
+    store: KubeCanaryStore, canary: Canary, phase: Phase, now: datetime
+) -> Canary:
+    """The Canary with its status in `phase` (written only when it changes)."""
+    if canary.status.phase == phase:
+        return canary
+    return await store.write_status(canary, to_phase(canary.status, phase, now))
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,4 @@ class Reverter:
         await self.notifier.event(canary, Event(message, EventType.WARNING))
 
     async def _to(self, canary: Canary, phase: Phase) -> Canary:
-        if canary.status.phase == phase:
-            return canary
-        return await self.store.write_status(canary, to_phase(canary.status, phase, self.clock()))
+        return await write_phase(self.store, canary, phase, self.clock())

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.hooks.http import loadtester_token
 from coalmine.kube.client import KubeClient
+from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
 from coalmine.kube.istio import IstioRouter
 from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecrets, KubeTemplates
@@ -53,6 +54,7 @@ class Wiring:
     ports: Ports
     events: KubeEvents
     reverter: Reverter
+    disowner: Disowner
     recorder: PrometheusRecorder
     hooks: HttpHooks
     notifier: AlertingNotifier
@@ -97,7 +99,8 @@ def wire(
         observer=_observer(settings),
     )
     reverter = Reverter(workload, router, store, notifier)
-    return Wiring(ports, events, reverter, recorder, hooks, notifier)
+    disowner = Disowner(client, workload, router, store, notifier)
+    return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier)
 
 
 def _observer(settings: ControllerSettings) -> PrometheusObserver | None:

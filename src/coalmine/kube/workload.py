@@ -27,6 +27,7 @@ from coalmine.kube.deployments import (
     workload_state,
 )
 from coalmine.kube.objects import ObjectWriter
+from coalmine.kube.ownership import adoption_patch
 from coalmine.kube.resources import DEPLOYMENTS
 from coalmine.kube.revision import pod_template_revision
 
@@ -47,8 +48,14 @@ class KubeWorkload:
         return workload_state(primary) if primary is not None else None
 
     async def create_primary(self, canary: Canary) -> None:
-        """Create the primary (owned by the Canary) and its autoscaler, if missing."""
-        if await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace) is None:
+        """Create the primary (owned by the Canary) and its autoscaler, if missing; adopt
+        one a deleted Canary kept."""
+        existing = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)
+        adoption = adoption_patch(existing, canary) if existing is not None else None
+        if adoption is not None:  # kept by a deleted Canary (kube.ownership)
+            patch = {"metadata": adoption}
+            await self.client.merge_patch(DEPLOYMENTS, canary.primary_name, canary.namespace, patch)
+        if existing is None:
             target = await self.target(canary)
             replicas = await self._replicas_to_run(canary, target)
             body = primary_deployment(canary, target, replicas)

@@ -118,17 +118,22 @@ class CanaryRunner:
         self.wakeups.pop((namespace, name), None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            _, pending = await asyncio.wait([task], timeout=15.0)
+            if pending:
+                log.error("canary task %s did not stop 15s after it was cancelled", task)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Cancel every canary task and wait for them, at most `timeout_s` (a task that
+        still runs then is logged and left behind, never waited for forever)."""
         tasks = list(self.tasks.values())
+        self.tasks.clear()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks.clear()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:
+            log.error("canary task %s did not stop %gs after it was cancelled", task, timeout_s)
 
     async def _run(self, namespace: str, name: str) -> None:
         wakeup = self.wakeups[(namespace, name)]
@@ -141,5 +146,9 @@ class CanaryRunner:
                 await advance(canary, self.ports, self.clock())
             except Exception:  # a bug must not stop the other canaries, nor this one for good
                 log.exception("tick failed", extra={"canary": name, "namespace": namespace})
+            # asyncio.timeout, never wait_for: in Python 3.11, wait_for returns normally when
+            # the wake-up and a cancellation land in the same loop iteration, and this loop
+            # then ticks on forever, so that `stop()` (and `coalmine up`'s exit) hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), canary.spec.analysis.interval_seconds)
+                async with asyncio.timeout(canary.spec.analysis.interval_seconds):
+                    await wakeup.wait()

@@ -6,9 +6,14 @@
 
 Everything desired is in the store; the two syncs make the processes and Envoy match it
 (serialised, idempotent), and run again whenever the store or the ready replicas change.
-After a restart, `start` kills the processes a previous run left behind, starts the
-stored Deployments afresh, restores Envoy's routes and resumes every canary from its
-stored status.
+
+The data plane outlives the control plane. `stop()` (Ctrl-C, SIGTERM) stops everything,
+bounded in time; `stop(keep_data_plane=True)` (`up --keep-running`) and a crash or
+kill -9 leave Envoy and the replicas serving. The next `start` adopts them (each checked
+by pid, start time and an environment marker), routes to them once they pass their
+readiness probe again, and resumes every canary from its stored status. Only what it
+cannot adopt is started afresh; a fresh Envoy gets its listener only together with
+its routes, so it never answers 404 for a route it has not loaded yet.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,13 +47,15 @@ from coalmine.local.admission import Key, objects_after, quarantine_unservable
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
-from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings, Listener
+from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings
 from coalmine.local.files import make_private_dir
+from coalmine.local.lock import StateLock
 from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.observe import EnvoyObserver
 from coalmine.local.processes import LocalDeployments, ProcessSettings
+from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
 from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.sampling import BaselineSampler
@@ -65,7 +74,7 @@ from coalmine.metrics.credentials import EnvCredentialSource
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
 from coalmine.metrics.observer import PrometheusObserver
 from coalmine.metrics.prometheus import PrometheusProvider
-from coalmine.metrics.prometheus_server import PrometheusServer, ScrapeTarget, free_port
+from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
 from coalmine.ports import Hooks, Notifier, Ports, Recorder
@@ -101,6 +110,8 @@ class RuntimeSettings:
     loadtester_port: int = 0
     """Port of the built-in load tester on 127.0.0.1 (0: a free one). Canaries reach it
     as `loadtester.<any>` or `flagger-loadtester.<any>`, as in a cluster."""
+    stop_timeout_seconds: float = 30.0
+    """How long `stop()` may take; then every child left is SIGKILLed."""
 
 
 class LocalRuntime:
@@ -110,12 +121,13 @@ class LocalRuntime:
         self.settings = settings
         state = settings.state_dir
         make_private_dir(state)
+        self.lock = StateLock(state)
         self.token = new_token()
         """The API's token; the built-in load tester requires it too."""
         self.store = Store(state / "state.db")
         self.book = ObjectBook(self.store, min_interval=settings.min_interval)
         self.processes = LocalDeployments(
-            state, settings=settings.process_settings or ProcessSettings()
+            state, settings=settings.process_settings or ProcessSettings(), confirm_unrouted=True
         )
         self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
         self.started = datetime.now(UTC)
@@ -129,7 +141,7 @@ class LocalRuntime:
         self._servers: list[web.AppRunner] = []
         self._loadtester: tuple[str, int] | None = None
         self.api: ApiEndpoint | None = None
-        self.prometheus: PrometheusServer | None = None
+        self.prometheus: SupervisedPrometheus | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
         self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
         self.sampler = BaselineSampler(
@@ -141,14 +153,24 @@ class LocalRuntime:
     # Life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Take the state directory's lock (CoalmineError if another `up` holds it), adopt
+        or start the data plane, and resume every canary."""
+        self.lock.acquire()
         killed = await self.processes.start()
         if killed:
             log.info("stopped %d processes left by a previous coalmine up", len(killed))
-        listener = Listener(host=self.settings.gateway_host, port=self.settings.gateway_port)
-        await self.envoy.start(DataPlane(listeners=(listener,)))
+        # Adopt the Envoy a previous run left serving; a fresh one starts without the
+        # gateway listener, which arrives with its routes once the replicas are ready.
+        await self.envoy.start(DataPlane(), adopt=True)
+        if self.envoy.adopted:
+            log.info("adopted the running Envoy; it kept serving meanwhile")
         await self._quarantine()
         await self._start_loadtester()
+        adoptable = self.processes.orphans
         await self.sync_workloads()
+        left = await self.processes.kill_unclaimed()
+        if adoptable:
+            log.info("adopted %d running replicas", adoptable - len(left))
         await self._until_restored()
         await self.sync()
         self._tasks.append(asyncio.create_task(self._follow_endpoints(), name="endpoints"))
@@ -180,7 +202,31 @@ class LocalRuntime:
             "some replicas were not ready %gs after start", self.settings.restore_timeout_seconds
         )
 
-    async def stop(self) -> None:
+    async def stop(self, *, keep_data_plane: bool = False) -> None:
+        """Stop the canaries, the API and every child, within `stop_timeout_seconds`:
+        what is still running then gets SIGKILL. With `keep_data_plane`, Envoy and the
+        replicas are left serving (recorded) for the next `start` to adopt."""
+        if not self.lock.held:
+            self.store.close()  # never started (or another up holds the directory)
+            return
+        try:
+            async with asyncio.timeout(self.settings.stop_timeout_seconds):
+                await self._stop_control_plane()
+                await self._stop_children(keep_data_plane)
+        except TimeoutError:
+            log.error(
+                "stopping took more than %gs; killing what is left",
+                self.settings.stop_timeout_seconds,
+            )
+            self.kill()
+            await self._after_kill()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                (self.settings.state_dir / "api.json").unlink()
+            self.store.close()
+            self.lock.release()
+
+    async def _stop_control_plane(self) -> None:
         await self.runner.stop()
         await self.sampler.close()
         for task in self._tasks:
@@ -190,13 +236,32 @@ class LocalRuntime:
         for server in self._servers:
             await server.cleanup()
         await self.hooks.close()
-        await self.processes.stop()
-        await self.envoy.stop()
+
+    async def _stop_children(self, keep_data_plane: bool) -> None:
+        if keep_data_plane:
+            await self.processes.detach()
+            await self.envoy.detach()
+        else:
+            await self.processes.stop()
+            await self.envoy.stop()
         if self.prometheus is not None:
-            await asyncio.to_thread(self.prometheus.close)
-        with contextlib.suppress(FileNotFoundError):
-            (self.settings.state_dir / "api.json").unlink()
-        self.store.close()
+            await self.prometheus.stop()
+
+    async def _after_kill(self) -> None:
+        """Reap the killed children and close connections (bounded: they are dead)."""
+        with contextlib.suppress(Exception, TimeoutError):
+            async with asyncio.timeout(5.0):
+                await self._stop_children(keep_data_plane=False)
+                await self.hooks.close()
+
+    def kill(self) -> None:
+        """SIGKILL every child now: replicas (their process groups), Envoy, Prometheus."""
+        for pid in self.processes.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        self.envoy.kill()
+        if self.prometheus is not None:
+            self.prometheus.kill()
 
     @property
     def gateway_url(self) -> str:
@@ -229,6 +294,7 @@ class LocalRuntime:
     async def sync_dataplane(self) -> None:
         """Push the stored routing objects and the ready replicas to Envoy; return once served."""
         async with self._sync_lock:
+            version = self.processes.endpoints_version
             translation = translate(self._routing_objects(), self._endpoints, *self._gateway())
             for warning in translation.warnings:
                 if warning not in self.warnings:
@@ -236,6 +302,7 @@ class LocalRuntime:
             self.warnings = translation.warnings
             if translation.plane != self.envoy.current:
                 await self.envoy.apply(translation.plane)
+            self.processes.routed(version)  # stopping replicas wait for this
 
     async def _follow_endpoints(self) -> None:
         version = self.processes.endpoints_version
@@ -308,7 +375,7 @@ class LocalRuntime:
         envoy = self.envoy.admin_url.removeprefix("http://")
         assert self.api is not None
         api = self.api.url.removeprefix("http://")
-        self.prometheus = PrometheusServer(
+        self.prometheus = SupervisedPrometheus(
             [
                 ScrapeTarget("envoy", envoy, "/stats/prometheus"),
                 ScrapeTarget("coalmine", api, "/metrics"),
@@ -316,7 +383,7 @@ class LocalRuntime:
             port=self._prometheus_port,
             data_dir=self.settings.state_dir / "prometheus",
         )
-        await asyncio.to_thread(self.prometheus.start)
+        await self.prometheus.start()
 
     async def canary_metrics(self, namespace: str, name: str, interval: str) -> dict[str, Any]:
         """Every built-in for the primary and the canary, side by side (`coalmine metrics`)."""

@@ -110,6 +110,16 @@ class PrometheusServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The process started last (None before the first start or after stop())."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """How the last process ended, once it has ended on its own (None while it runs)."""
+        return self._process.poll() if self._process is not None else None
+
     # Life cycle
 
     def start(self) -> None:

@@ -207,3 +207,19 @@ async def test_apply_before_start_is_refused_and_writes_nothing(tmp_path: Path) 
     with pytest.raises(Unavailable, match="start the Envoy data plane"):
         await plane.apply(DataPlane())
     assert not (tmp_path / "envoy").exists()
+
+
+async def test_a_weight_only_change_reuses_the_validation_of_its_route_shape(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    primary, canary = await make_backend("primary"), await make_backend("canary")
+    await dataplane.apply(split({primary: 100, canary: 0}))
+    validated = dataplane.validations
+    for weight in (20, 40, 60, 0):
+        await dataplane.apply(split({primary: 100 - weight, canary: weight}))
+    assert dataplane.validations == validated  # same shape: Envoy's check is not asked again
+    assert backends(await burst(http, gateway_url(dataplane), 20)) == {"primary": 20}
+
+    third = await make_backend("third")
+    await dataplane.apply(split({primary: 50, canary: 25, third: 25}))
+    assert dataplane.validations == validated + 1  # a new shape is validated

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from coalmine.local.envoy import (
     StringMatch,
     VirtualHost,
 )
+from coalmine.local.processes import procfs
 from tests.local.envoy.conftest import MakeBackend, cluster_of, gateway_url, settings, split
 from tests.local.envoy.traffic import Load, backends, burst, eventually
 
@@ -131,29 +133,101 @@ def _maps_shared_memory(pid: int) -> bool:
     return "/dev/shm/" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_envoy_dies_with_a_crashed_coalmine(tmp_path: Path) -> None:
-    """A coalmine process killed with SIGKILL cannot stop Envoy; Envoy must not outlive it
-    (an orphan would keep the gateway port)."""
-    script = (
-        "import asyncio, sys\n"
-        "from pathlib import Path\n"
-        "from coalmine.local.envoy import EnvoyDataPlane, EnvoySettings\n"
-        "async def main():\n"
-        "    plane = EnvoyDataPlane(EnvoySettings(state_dir=Path(sys.argv[1])))\n"
-        "    await plane.start()\n"
-        "    print(plane.supervisor.pid, flush=True)\n"
-        "    await asyncio.sleep(60)\n"
-        "asyncio.run(main())\n"
-    )
-    command = [sys.executable, "-c", script, str(tmp_path)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as parent:
-        try:
-            assert parent.stdout is not None
-            envoy_pid = int(parent.stdout.readline())
-            assert _running(envoy_pid)
-        finally:
-            parent.kill()
-    deadline = time.monotonic() + 10
-    while _running(envoy_pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _running(envoy_pid), "Envoy outlived the coalmine process that started it"
+CRASHING_COALMINE = """
+import asyncio, sys
+from pathlib import Path
+from coalmine.local.envoy import EnvoyDataPlane
+from tests.local.envoy.conftest import settings, split
+from tests.local.envoy.test_supervisor import PortBackend
+
+async def main():
+    plane = EnvoyDataPlane(settings(Path(sys.argv[1])))
+    await plane.start()
+    backends = {PortBackend(name, int(port)): int(weight)
+                for name, port, weight in (a.split(":") for a in sys.argv[2:])}
+    await plane.apply(split(backends))
+    print(plane.supervisor.pid, plane.gateway_address[1], flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class PortBackend:
+    """A backend known by name and port only (what `split` needs), for the script above."""
+
+    name: str
+    port: int
+
+
+async def test_envoy_outlives_a_killed_coalmine_and_the_next_one_adopts_it(
+    tmp_path: Path, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """kill -9 of the process that started Envoy: Envoy keeps serving, and a new data plane
+    takes it over (same process) without a failed request, then changes its routes."""
+    primary, canary = await make_backend("primary"), await make_backend("canary")
+    command = [
+        sys.executable,
+        "-c",
+        CRASHING_COALMINE,
+        str(tmp_path),
+        f"primary:{primary.port}:100",
+        f"canary:{canary.port}:0",
+    ]
+    parent = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        async with asyncio.timeout(30):
+            envoy_pid, port = map(int, (await parent.stdout.readline()).split())
+        load = Load(http, f"http://127.0.0.1:{port}/", workers=4)
+        load.start()
+        await load.more(50)
+        history = tmp_path / "envoy" / "stats-history.jsonl"
+        await eventually(
+            lambda: history.exists() and len(history.read_text().splitlines()) >= 2,
+            "the killed process never kept two samples",
+        )
+    finally:
+        parent.kill()
+        await parent.wait()
+    await load.more(100)  # nobody supervises it now; it serves all the same
+    assert _running(envoy_pid)
+
+    plane = EnvoyDataPlane(settings(tmp_path))
+    await plane.start(adopt=True)
+    try:
+        assert plane.adopted and plane.supervisor.pid == envoy_pid
+        # The samples the killed process took are read back: windows reach across it.
+        assert plane.metrics.restored >= 2
+        window = plane.metrics.window("test_primary", 60)
+        assert window.requests.value is not None and window.requests.value > 0
+        await load.more(50)
+        await plane.apply(split({primary: 50, canary: 50}, port=port))
+        assert plane.supervisor.pid == envoy_pid
+        await load.more(100)
+        answers = await load.stop()
+        assert [a for a in answers if a.status != 200] == []
+        assert backends(answers[-60:]).keys() == {"primary", "canary"}
+    finally:
+        await plane.stop()
+    assert not procfs.is_running(envoy_pid)  # a zombie until init reaps it: not ours
+
+
+async def test_a_recorded_envoy_that_is_another_process_is_not_adopted(
+    tmp_path: Path, make_backend: MakeBackend
+) -> None:
+    """The record names a pid that now belongs to another process (here: the test
+    itself): never adopted nor signalled; a fresh Envoy starts."""
+    primary = await make_backend("primary")
+    (tmp_path / "envoy").mkdir()
+    info = procfs.proc_info(os.getpid())
+    assert info is not None
+    record = {"pid": os.getpid(), "start_ticks": info.start_ticks}
+    (tmp_path / "envoy" / "envoy-pid.json").write_text(json.dumps(record))
+    plane = EnvoyDataPlane(settings(tmp_path))
+    await plane.start(split({primary: 100}), adopt=True)
+    try:
+        assert not plane.adopted and plane.supervisor.pid != os.getpid()
+    finally:
+        await plane.stop()

@@ -1,4 +1,5 @@
-"""Leftovers of a dead daemon are killed on the next start; nothing else ever is."""
+"""Replicas outlive a killed daemon and the next one adopts them; what it cannot adopt is
+killed, and nothing else ever is."""
 
 from __future__ import annotations
 
@@ -17,23 +18,66 @@ from coalmine.local.processes import (
     kill_leftovers,
     procfs,
 )
-from tests.local.processes.conftest import FAST, KilledDaemon, wait_gone
+from tests.local.processes.conftest import FAST, KilledDaemon, deployment, eventually
 
 
-async def test_the_next_start_kills_what_a_killed_daemon_left(
+async def test_the_next_daemon_adopts_the_replica_a_killed_daemon_left(
     killed_daemon: KilledDaemon,
 ) -> None:
     [record] = killed_daemon.records
-    await wait_gone([record.pid], within=5)
-    assert procfs.is_running(killed_daemon.child)  # left behind
+    assert procfs.is_running(record.pid), "the replica outlives its daemon"
+    assert procfs.is_running(killed_daemon.child)
 
     runtime = LocalDeployments(killed_daemon.state_dir, settings=FAST)
-    killed = await runtime.start()
+    assert await runtime.start() == []
+    assert runtime.orphans == 1
+    child_file = killed_daemon.state_dir.parent / "child.pid"  # as the daemon applied it
+    await runtime.apply(deployment(env={"CHILD_PID_FILE": str(child_file)}))
+    try:
+        # Ready at once: it was ready when its daemon died (as recorded) and the data plane
+        # still routes to it; its readiness probe takes over from there.
+        assert record.ready_since is not None
+        [endpoint] = runtime.endpoints("default", {"app": "web"})
+        [status] = runtime.status("default", "web").replica_details
+        assert (endpoint.replica, status.pid) == (record.replica, record.pid)
+        assert dict(endpoint.ports.host_ports) == {
+            int(port): host for port, host in record.host_ports.items()
+        }
+        pid_files = PidFiles(killed_daemon.state_dir / "pids")
+        await eventually(  # recorded as ours now
+            lambda: [r.owner_pid for r in pid_files.read_all()] == [os.getpid()], "our record"
+        )
+    finally:
+        await runtime.stop()
+    assert not procfs.is_running(record.pid)
+    assert not procfs.is_running(killed_daemon.child)  # its group went with it
+
+
+async def test_a_replica_whose_deployment_is_gone_is_killed(killed_daemon: KilledDaemon) -> None:
+    [record] = killed_daemon.records
+    runtime = LocalDeployments(killed_daemon.state_dir, settings=FAST)
+    await runtime.start()
+    killed = await runtime.kill_unclaimed()
     await runtime.stop()
 
-    assert killed == [killed_daemon.child]
+    assert sorted(killed) == sorted([record.pid, killed_daemon.child])
+    assert not procfs.is_running(record.pid)
     assert not procfs.is_running(killed_daemon.child)
     assert PidFiles(killed_daemon.state_dir / "pids").read_all() == []
+
+
+async def test_a_replica_started_again_meanwhile_is_not_adopted(
+    killed_daemon: KilledDaemon,
+) -> None:
+    """Same pid file, another process: the start time tells them apart."""
+    [record] = killed_daemon.records
+    pid_files = PidFiles(killed_daemon.state_dir / "pids")
+    pid_files.write(replace(record, start_ticks=(record.start_ticks or 0) - 1))
+    runtime = LocalDeployments(killed_daemon.state_dir, settings=FAST)
+    await runtime.start()
+    assert runtime.orphans == 0
+    await runtime.stop()
+    assert procfs.is_running(record.pid)  # not ours to kill either
 
 
 @pytest.fixture

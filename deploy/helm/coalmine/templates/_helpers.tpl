@@ -58,3 +58,15 @@ subjects:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{- define "coalmine.loadtesterSelector" -}}
+app.kubernetes.io/name: loadtester
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "coalmine.loadtesterLabels" -}}
+app.kubernetes.io/part-of: coalmine
+{{ include "coalmine.loadtesterSelector" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}

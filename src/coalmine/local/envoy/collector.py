@@ -3,6 +3,8 @@
 Keeps a bounded ring of timestamped samples (`retention_s` worth); a window is computed
 from the deltas between them (see `stats`). A scrape that fails (Envoy restarting) is
 skipped and remembered in `last_error`; counters that restart from zero are handled.
+Given a `SampleHistory`, samples are also kept on disk, and a collector started on the
+same Envoy (adopted after a restart of `coalmine up`) begins with them.
 
 It also keeps, per cluster, the responses and 5xx responses served since it started,
 summed scrape by scrape. Envoy's per-class counters of a cluster start again from zero
@@ -24,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
+from coalmine.local.envoy.history import Identity, SampleHistory
 from coalmine.local.envoy.stats import (
     STATS_FILTER,
     ZERO,
@@ -53,21 +56,36 @@ class StatsCollector:
         interval_s: float = 1.0,
         retention_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        history: SampleHistory | None = None,
+        identity: Callable[[], Identity | None] = lambda: None,
     ) -> None:
         self._admin = admin
         self.interval_s = interval_s
+        self.retention_s = retention_s
         self._clock = clock
         self._samples: deque[Sample] = deque(maxlen=math.ceil(retention_s / interval_s) + 2)
         self._task: asyncio.Task[None] | None = None
+        self._history = history
+        self._identity = identity
+        """The running Envoy's (pid, start ticks): which samples on disk belong to it."""
         self.last_error = ""
         """Why the last scrape failed; empty after a successful one."""
+        self.restored = 0
+        """Samples read back from the history at start (an adopted Envoy's)."""
         self._served: dict[str, tuple[int, int]] = {}
         self._scraping = asyncio.Lock()
         self._fresh: set[str] = set()
         """Clusters replaced since the last scrape: their counters start from zero."""
+        self._envoy: Identity | None = None
+        """The Envoy the last sample came from."""
 
     def start(self) -> None:
         if self._task is None:
+            identity = self._identity()
+            if self._history is not None and identity is not None and not self._samples:
+                since = self._clock() - self.retention_s
+                self._samples.extend(self._history.load(identity, since))
+                self.restored = len(self._samples)
             self._task = asyncio.create_task(self._run(), name="envoy-stats-collector")
 
     async def stop(self) -> None:
@@ -99,9 +117,18 @@ class StatsCollector:
             self.last_error = str(error)
             return None
         sample = Sample(self._clock(), parse_prometheus(text))
+        identity = self._identity()
+        if identity is not None and self._envoy not in (None, identity) and self._samples:
+            self._fresh.update(self._samples[-1].clusters)  # a new Envoy counts from zero
+        self._envoy = identity or self._envoy
         self._add_served(sample)
         self._samples.append(sample)
         self.last_error = ""
+        if self._history is not None and identity is not None:
+            try:
+                self._history.append(identity, sample, list(self._samples))
+            except OSError as error:  # windows still work; only a restart loses them
+                log.warning("cannot keep Envoy's stats on disk: %s", error)
         return sample
 
     def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:

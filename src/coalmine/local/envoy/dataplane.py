@@ -12,7 +12,14 @@ to the last good configuration, which Envoy still runs, and apply raises.
 
 The xDS files on disk are always a configuration Envoy accepted (or one step of a safe
 transition), so an Envoy that the supervisor restarts reads them and comes back with
-the same routes; `on_restart` then checks that it did.
+the same routes; `on_restart` then checks that it did. An Envoy that a previous
+`coalmine up` left running is adopted (`start(adopt=True)`): it keeps serving what the
+files say, and the next `apply` moves it on from there, writing only what changed.
+
+Validation is by route shape: a configuration that differs from one Envoy already
+accepted only in the weights of its weighted clusters (a canary step) is not validated
+again (the model already checked the weights sum to 100), so a weight change costs one
+file rename and Envoy's acknowledgement.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import socket
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -34,6 +42,7 @@ from coalmine.local.envoy.collector import StatsCollector
 from coalmine.local.envoy.confirm import CDS, LDS, Confirmations, rds, version_of
 from coalmine.local.envoy.envoy_check import envoy_validate
 from coalmine.local.envoy.files import write_json_atomically
+from coalmine.local.envoy.history import SampleHistory
 from coalmine.local.envoy.model import GATEWAY, DataPlane
 from coalmine.local.envoy.render import (
     Rendered,
@@ -75,7 +84,10 @@ class EnvoyDataPlane:
         self._stats_interval_s = stats_interval_s
         self._metrics: StatsCollector | None = None
         self._accepted: OrderedDict[str, None] = OrderedDict()
-        """Configurations Envoy's validation accepted lately (by hash): not asked again."""
+        """Route shapes Envoy's validation accepted lately (by hash): not asked again."""
+        self._rejections_seen: dict[tuple[int | None, str], int] = {}
+        self.validations = 0
+        """How many times `envoy --mode validate` ran (the rest were known shapes)."""
 
     async def __aenter__(self) -> EnvoyDataPlane:
         await self.start()
@@ -99,7 +111,8 @@ class EnvoyDataPlane:
 
     @property
     def confirmations(self) -> Confirmations:
-        return Confirmations(self.supervisor, self.settings.apply_timeout.total_seconds())
+        timeout = self.settings.apply_timeout.total_seconds()
+        return Confirmations(self.supervisor, timeout, self._rejections_seen)
 
     @property
     def metrics(self) -> StatsCollector:
@@ -125,27 +138,69 @@ class EnvoyDataPlane:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self, initial: DataPlane | None = None) -> None:
+    @property
+    def adopted(self) -> bool:
+        """Whether `start` took over an Envoy a previous `coalmine up` left running."""
+        return self._supervisor is not None and self._supervisor.adopted
+
+    async def start(self, initial: DataPlane | None = None, *, adopt: bool = False) -> None:
         """Start Envoy with `initial` (default: no listeners, no clusters) and wait until it
-        serves it. Raises EnvoyRejected or Unavailable (and leaves no Envoy running)."""
-        initial = DataPlane() if initial is None else initial
-        rendered = await self._validated(initial)
-        self._write_all(rendered)
+        serves it. With `adopt`, first try to take over the Envoy a previous run left
+        (then `initial` is ignored: it serves the files on disk until the next apply).
+        Raises EnvoyRejected or Unavailable (and leaves no Envoy running)."""
         boot = self.settings.directory / "bootstrap.json"
-        write_json_atomically(boot, bootstrap(self._paths, self.settings.stats_flush_interval))
         self._session = aiohttp.ClientSession()
         self._supervisor = EnvoySupervisor(self.settings, boot, self._session, self._after_restart)
         try:
-            await self._supervisor.start()
-            await self.confirmations.serving(rendered)
+            if not (adopt and await self._adopt()):
+                await self._start_fresh(DataPlane() if initial is None else initial, boot)
         except BaseException:
             await self.stop()
             raise
-        self._good, self._good_rendered = initial, rendered
+        retention_s = 600.0
         self._metrics = StatsCollector(
-            lambda: self.supervisor.admin, interval_s=self._stats_interval_s
+            lambda: self.supervisor.admin,
+            interval_s=self._stats_interval_s,
+            retention_s=retention_s,
+            history=SampleHistory(
+                self.settings.directory / "stats-history.jsonl",
+                keep=math.ceil(retention_s / self._stats_interval_s),
+            ),
+            identity=self.supervisor.identity,
         )
         self._metrics.start()
+
+    async def _adopt(self) -> bool:
+        try:
+            on_disk = self._read_disk()
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # files we cannot read: start afresh (adopt() is not even tried)
+        if not await self.supervisor.adopt():
+            return False
+        self._on_disk = self._good_rendered = on_disk
+        for name, listener in on_disk.listeners.items():
+            self._ports[name] = int(listener["address"]["socket_address"]["port_value"])
+        return True
+
+    async def _start_fresh(self, initial: DataPlane, boot: Path) -> None:
+        rendered = await self._validated(initial)
+        self._write_all(rendered)
+        write_json_atomically(boot, bootstrap(self._paths, self.settings.stats_flush_interval))
+        await self.supervisor.start()
+        await self.confirmations.serving(rendered)
+        self._good, self._good_rendered = initial, rendered
+
+    def _read_disk(self) -> Rendered:
+        """The configuration in the xDS files (what an adopted Envoy serves)."""
+
+        def resources(path: Path) -> list[JSON]:
+            found: list[JSON] = json.loads(path.read_text())["resources"]
+            return found
+
+        clusters = {c["name"]: c for c in resources(self._paths.clusters)}
+        listeners = {x["name"]: x for x in resources(self._paths.listeners)}
+        routes = {name: resources(self._paths.routes(name))[0] for name in listeners}
+        return Rendered(clusters, listeners, routes)
 
     async def stop(self) -> None:
         """Stop metrics and Envoy (SIGTERM, then SIGKILL). Safe to call more than once."""
@@ -153,6 +208,23 @@ class EnvoyDataPlane:
             await self._metrics.stop()
         if self._supervisor is not None:
             await self._supervisor.stop()
+        await self._close_session()
+
+    async def detach(self) -> None:
+        """Stop supervising and leave Envoy serving the files on disk, for the next
+        `coalmine up` to adopt."""
+        if self._metrics is not None:
+            await self._metrics.stop()
+        if self._supervisor is not None:
+            await self._supervisor.detach()
+        await self._close_session()
+
+    def kill(self) -> None:
+        """SIGKILL Envoy now (a stop that overran its time)."""
+        if self._supervisor is not None:
+            self._supervisor.kill()
+
+    async def _close_session(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -193,10 +265,13 @@ class EnvoyDataPlane:
                 self._ports[listener.name] = listener.port or _free_port(listener.host)
         rendered = render(plane, self._ports, self._paths)
         boot = validation_bootstrap(rendered, self.settings.stats_flush_interval)
-        key = hashlib.sha256(json.dumps(boot, sort_keys=True).encode()).hexdigest()
-        if key not in self._accepted:
+        key = hashlib.sha256(json.dumps(route_shape(boot), sort_keys=True).encode()).hexdigest()
+        if key in self._accepted:
+            self._accepted.move_to_end(key)
+        else:
             scratch = self.settings.directory / "validate"
             await envoy_validate(self.settings.envoy_binary(), boot, scratch)
+            self.validations += 1
             self._accepted[key] = None
             while len(self._accepted) > _ACCEPTED_KEPT:
                 self._accepted.popitem(last=False)
@@ -259,7 +334,7 @@ class EnvoyDataPlane:
     async def _put(self, path: Path, document: JSON, stat: str | None) -> None:
         """Replace one xDS file and, given its stat prefix, wait for Envoy to apply it."""
         rejected = await self.confirmations.rejections(stat) if stat else 0
-        write_json_atomically(path, document)
+        write_json_atomically(path, document, durable=False)
         if stat:
             await self.confirmations.version(stat, document["version_info"], rejected)
 
@@ -282,6 +357,21 @@ class EnvoyDataPlane:
                 log.warning(
                     "Envoy restarted (restart %d); routes restored", self.supervisor.restarts
                 )
+
+
+def route_shape(document: Any) -> Any:
+    """`document` with the weight of every weighted cluster set to 0: two configurations
+    with the same shape differ at most in how traffic is split, which the model checks
+    (weights sum to 100) and Envoy accepts whatever the split."""
+    if isinstance(document, list):
+        return [route_shape(item) for item in document]
+    if not isinstance(document, dict):
+        return document
+    shaped = {key: route_shape(value) for key, value in document.items()}
+    weighted = shaped.get("weighted_clusters")
+    if isinstance(weighted, dict):
+        weighted["clusters"] = [{**c, "weight": 0} for c in weighted.get("clusters", [])]
+    return shaped
 
 
 def _same(new: Any, old: Any) -> bool:

@@ -55,11 +55,18 @@ async def _run(envoy: str, path: Path) -> tuple[int, str]:
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), _TIMEOUT_S)
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the process ends, and the caller (a canary's tick) then runs on.
+        async with asyncio.timeout(_TIMEOUT_S):
+            output, _ = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()
         raise Unavailable(f"envoy --mode validate took more than {_TIMEOUT_S:.0f}s") from None
+    except asyncio.CancelledError:
+        if process.returncode is None:
+            process.kill()
+        raise
     assert process.returncode is not None
     return process.returncode, output.decode(errors="replace")
 

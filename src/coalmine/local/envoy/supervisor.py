@@ -1,4 +1,11 @@
-"""Keeps one Envoy process running: start, wait until ready, restart when it dies, stop.
+"""Keeps one Envoy process running: start or adopt, wait until ready, restart when it dies.
+
+Envoy outlives the `coalmine up` that started it (no parent-death signal, its own session
+so a Ctrl-C in the terminal does not reach it): the data plane keeps serving while the
+control plane restarts, and the next `coalmine up` adopts it (`adopt`) after checking it
+is the very process recorded in `envoy/envoy-pid.json` (pid, start time from /proc, the
+state directory in its environment, the bootstrap on its command line), never a process
+that happens to have the recorded pid.
 
 Envoy runs with --disable-hot-restart: hot restart is what creates
 /dev/shm/envoy_shared_memory_<id> (which Envoy never removes, not even on SIGTERM) and
@@ -10,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
+import os
 import signal
-import sys
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,13 +30,17 @@ import aiohttp
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
+from coalmine.local.envoy.files import write_json_atomically
 from coalmine.local.envoy.settings import EnvoySettings
+from coalmine.local.processes import procfs
+from coalmine.local.processes.handle import ProcessHandle
 
-__all__ = ["EnvoySupervisor"]
+__all__ = ["MARKER_ENV", "EnvoySupervisor"]
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
+MARKER_ENV = "COALMINE_ENVOY"
+"""Set in Envoy's environment to the absolute state directory: part of its identity."""
 _STABLE_S = 10.0
 """An Envoy that ran this long before dying restarts after the shortest back-off again."""
 
@@ -49,7 +60,7 @@ class EnvoySupervisor:
         self._bootstrap = bootstrap
         self._session = session
         self._on_restart = on_restart
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: ProcessHandle | None = None
         self._admin: EnvoyAdmin | None = None
         self._running = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
@@ -57,6 +68,8 @@ class EnvoySupervisor:
         self._admin_port = settings.admin_port
         self.restarts = 0
         """How many times Envoy died and was started again."""
+        self.adopted = False
+        """Whether the running Envoy was left by a previous `coalmine up` and taken over."""
 
     @property
     def log_path(self) -> Path:
@@ -65,6 +78,13 @@ class EnvoySupervisor:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    def identity(self) -> tuple[int, int | None] | None:
+        """(pid, start ticks) of the running Envoy; None while none runs."""
+        process = self._process
+        if process is None or not self._running.is_set():
+            return None
+        return process.pid, process.start_ticks
 
     @property
     def admin(self) -> EnvoyAdmin:
@@ -76,12 +96,17 @@ class EnvoySupervisor:
     async def wait_running(self, timeout_s: float) -> EnvoyAdmin:
         """The admin API of a ready Envoy, waiting up to `timeout_s` for a restart."""
         try:
-            await asyncio.wait_for(self._running.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see canaries.py
+                await self._running.wait()
         except TimeoutError:
             raise Unavailable(
                 f"Envoy was not running within {timeout_s:.1f}s; see {self.log_path}"
             ) from None
         return self.admin
+
+    @property
+    def record_path(self) -> Path:
+        return self._settings.directory / "envoy-pid.json"
 
     async def start(self) -> None:
         """Start Envoy and return once it is ready; raises Unavailable if it is not."""
@@ -91,30 +116,93 @@ class EnvoySupervisor:
         await self._launch()
         self._monitor = asyncio.create_task(self._watch(), name="envoy-supervisor")
 
+    async def adopt(self) -> bool:
+        """Take over the Envoy a previous `coalmine up` left running, if it is still the
+        recorded process and answers ready; True if it did (then supervise it as if we
+        had started it). Otherwise kill what is left of it and return False."""
+        if self._monitor is not None:
+            raise RuntimeError("this supervisor has already started Envoy")
+        handle = self._recorded_process()
+        if handle is None:
+            return False
+        address = _read_address(self._settings.directory / "admin-address")
+        admin = None
+        if address:
+            admin = EnvoyAdmin(
+                self._session, f"http://{address}", self._settings.admin_timeout.total_seconds()
+            )
+        if admin is None or not await admin.is_ready():
+            log.warning("the Envoy left running (pid %s) is not ready; replacing it", handle.pid)
+            self._process = handle
+            await self._terminate()
+            return False
+        self._process, self._admin, self.adopted = handle, admin, True
+        self._admin_port = int(admin.url.rsplit(":", 1)[1])
+        self._running.set()
+        self._stopping = False
+        self._write_record()
+        log.info("adopted the Envoy left running (pid %s)", handle.pid)
+        self._monitor = asyncio.create_task(self._watch(), name="envoy-supervisor")
+        return True
+
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after the stop timeout. Safe to call more than once."""
         self._stopping = True
+        await self._stop_watching()
+        await self._terminate()
+        self.record_path.unlink(missing_ok=True)
+
+    async def detach(self) -> None:
+        """Stop supervising and leave Envoy serving, recorded, for the next `coalmine up`."""
+        self._stopping = True
+        await self._stop_watching()
+        self._running.clear()
+        if self._process is not None:
+            self._process.close()
+
+    def kill(self) -> None:
+        """SIGKILL now, without waiting (the last resort of a stop that overran)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+
+    async def _stop_watching(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
             self._monitor = None
-        await self._terminate()
+
+    def _recorded_process(self) -> ProcessHandle | None:
+        """The recorded Envoy if the same process still runs: same pid and start time,
+        our marker in its environment and our bootstrap on its command line."""
+        try:
+            record = json.loads(self.record_path.read_text())
+            pid, ticks = int(record["pid"]), int(record["start_ticks"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        handle = ProcessHandle.adopt(pid, ticks)
+        if handle is None:
+            return None
+        if not procfs.has_env(pid, self._marker()) or str(self._bootstrap) not in _cmdline(pid):
+            handle.close()
+            return None
+        return handle
+
+    def _marker(self) -> str:
+        return f"{MARKER_ENV}={self._settings.state_dir.resolve()}"
+
+    def _write_record(self) -> None:
+        assert self._process is not None
+        record = {"pid": self._process.pid, "start_ticks": self._process.start_ticks}
+        write_json_atomically(self.record_path, record)
 
     async def _launch(self) -> None:
         settings = self._settings
         address_file = settings.directory / "admin-address"
         address_file.unlink(missing_ok=True)
         settings.directory.mkdir(parents=True, exist_ok=True)
-        command = self._command(address_file)
-        with self.log_path.open("ab") as log_file:
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                preexec_fn=_die_with_parent,
-            )
+        self._process = ProcessHandle.spawn(self._popen(self._command(address_file)))
+        self.adopted = False
         log.info("started Envoy (pid %s)", self._process.pid)
         try:
             self._admin = await self._wait_ready(self._process, address_file)
@@ -124,7 +212,20 @@ class EnvoySupervisor:
                 self._admin_port = 0  # maybe taken meanwhile: let the next try pick a port
             raise
         self._admin_port = int(self._admin.url.rsplit(":", 1)[1])
+        self._write_record()
         self._running.set()
+
+    def _popen(self, command: list[str]) -> subprocess.Popen[bytes]:
+        name, _, value = self._marker().partition("=")
+        with self.log_path.open("ab") as log_file:
+            return subprocess.Popen(  # noqa: S603 - the envoy binary, our own arguments
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env={**os.environ, name: value},
+                start_new_session=True,  # outlives us; a Ctrl-C in our terminal is ours only
+            )
 
     def _command(self, address_file: Path) -> list[str]:
         settings = self._settings
@@ -147,14 +248,13 @@ class EnvoySupervisor:
             command += ["--config-yaml", json.dumps({"admin": admin})]
         return command
 
-    async def _wait_ready(
-        self, process: asyncio.subprocess.Process, address_file: Path
-    ) -> EnvoyAdmin:
+    async def _wait_ready(self, process: ProcessHandle, address_file: Path) -> EnvoyAdmin:
         timeout_s = self._settings.ready_timeout.total_seconds()
         deadline = time.monotonic() + timeout_s
         admin: EnvoyAdmin | None = None
         while time.monotonic() < deadline:
-            if process.returncode is not None:
+            if not process.running:
+                await process.wait()
                 raise Unavailable(
                     f"Envoy exited with code {process.returncode} while starting:"
                     f" {self._log_tail()} (whole log: {self.log_path})"
@@ -202,17 +302,23 @@ class EnvoySupervisor:
             return backoff
 
     async def _terminate(self) -> None:
+        """SIGTERM, SIGKILL after the stop timeout; bounded: never waits longer than twice
+        the stop timeout."""
         self._running.clear()
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), self._settings.stop_timeout.total_seconds())
-        except TimeoutError:
-            log.warning("Envoy (pid %s) ignored SIGTERM; killing it", process.pid)
-            process.kill()
-            await process.wait()
+        timeout = self._settings.stop_timeout.total_seconds()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not process.send_signal(sig):
+                break
+            try:
+                async with asyncio.timeout(timeout):
+                    await process.wait()
+                return
+            except TimeoutError:
+                log.warning("Envoy (pid %s) ignored %s", process.pid, sig.name)
+        await _reap_quietly(process)
 
     def _log_tail(self, lines: int = 5) -> str:
         try:
@@ -222,12 +328,19 @@ class EnvoySupervisor:
         return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM Envoy when coalmine dies, so that a
-    crashed coalmine leaves no orphan Envoy holding the gateway port."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+async def _reap_quietly(process: ProcessHandle) -> None:
+    """Collect an exited child (no zombie left); give up after a second."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1.0):
+            await process.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _read_address(path: Path) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,9 @@ class RuntimeContext:
     pid_files: PidFiles
     token: str
     """Unique to this runtime: part of every replica's marker."""
+    unrouted: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
+    """Returns once the data plane no longer routes to replicas that left the endpoints
+    (a replica waits for it before its drain time and SIGTERM)."""
     owner_pid: int = field(default_factory=os.getpid)
     """The daemon: recorded with each process, so leftovers can tell whose they are."""
 
@@ -45,3 +49,7 @@ class RuntimeContext:
     def marker(self, namespace: str, deployment: str, replica: str) -> str:
         """The environment entry that marks one replica's processes as ours."""
         return f"{self.marker_prefix}{namespace}/{deployment}/{replica}"
+
+
+async def _nothing() -> None:
+    return None

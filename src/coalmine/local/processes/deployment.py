@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from coalmine.api.workloads import Deployment, pod_template_hash
+from coalmine.api.workloads import Deployment, PodTemplate, pod_template_hash
 from coalmine.local.processes.context import RuntimeContext
-from coalmine.local.processes.leftovers import ProcessRecord
+from coalmine.local.processes.leftovers import Orphan, ProcessRecord
 from coalmine.local.processes.replica import Replica, ReplicaTemplate
 from coalmine.local.processes.rollout import ReplicaView, plan_rollout
 from coalmine.local.processes.status import DeploymentStatus, Endpoint, wall_time
@@ -38,7 +38,12 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 class LocalDeployment:
     def __init__(
-        self, deployment: Deployment, context: RuntimeContext, on_change: Callable[[], None]
+        self,
+        deployment: Deployment,
+        context: RuntimeContext,
+        on_change: Callable[[], None],
+        *,
+        orphans: list[Orphan] | None = None,
     ) -> None:
         self.deployment = deployment
         self.revision = pod_template_hash(deployment.spec.template)
@@ -55,6 +60,7 @@ class LocalDeployment:
         self._last_progress = time.monotonic()
         self._unavailable_since: float | None = self._last_progress
         self._rollout_done = False
+        self._orphans = orphans or []
 
     @property
     def namespace(self) -> str:
@@ -65,7 +71,11 @@ class LocalDeployment:
         return self.deployment.metadata.name
 
     def start(self) -> None:
-        """Start the replicas it needs now, and the loop that keeps them as specified."""
+        """Adopt what a previous daemon left running, start the replicas it needs now, and
+        the loop that keeps them as specified."""
+        for orphan in self._orphans:
+            self._adopt(orphan)
+        self._orphans = []
         self._reconcile()
         self._task = asyncio.create_task(self._run(), name=f"deployment {self.name}")
 
@@ -91,6 +101,15 @@ class LocalDeployment:
                 await self._task
         for replica in list(self.replicas):
             self._begin_stop(replica, drain)
+        await asyncio.gather(*list(self._stops), return_exceptions=True)
+
+    async def detach(self) -> None:
+        """Stop supervising; leave every replica process running for the next daemon."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.gather(*(replica.detach() for replica in self.replicas))
         await asyncio.gather(*list(self._stops), return_exceptions=True)
 
     def endpoints(self) -> list[Endpoint]:
@@ -193,6 +212,19 @@ class LocalDeployment:
             self.namespace, self.name, self.revision, self.deployment.spec.template
         )
         replica = Replica(replica_id, template, self._context, self._replica_changed)
+        self.replicas.append(replica)
+        replica.start()
+
+    def _adopt(self, orphan: Orphan) -> None:
+        record = orphan.record
+        assert record.template is not None  # only adoptable records get here
+        template = ReplicaTemplate(
+            self.namespace,
+            self.name,
+            record.revision,
+            PodTemplate.model_validate(record.template),
+        )
+        replica = Replica.adopt(orphan, template, self._context, self._replica_changed)
         self.replicas.append(replica)
         replica.start()
 

@@ -32,6 +32,10 @@ class PortAllocator:
                 return port
         raise OSError("no free TCP port on 127.0.0.1 after 100 tries")
 
+    def hold(self, port: int) -> None:
+        """Count a port an adopted replica already listens on as handed out."""
+        self._held.add(port)
+
     def release(self, port: int) -> None:
         self._held.discard(port)
 
@@ -65,6 +69,21 @@ class PortMap:
         host_ports = {port.container_port: allocator.allocate() for port in container.ports}
         names = {port.name: port.container_port for port in container.ports if port.name}
         return cls(host_ports, names)
+
+    @classmethod
+    def adopt(
+        cls, container: Container, host_ports: Mapping[int, int], allocator: PortAllocator
+    ) -> PortMap:
+        """The ports an adopted replica already has; ports it lacks (none, normally) are
+        allocated."""
+        for port in host_ports.values():
+            allocator.hold(port)
+        ports = {
+            p.container_port: host_ports.get(p.container_port) or allocator.allocate()
+            for p in container.ports
+        }
+        names = {port.name: port.container_port for port in container.ports if port.name}
+        return cls(ports, names)
 
     @property
     def primary(self) -> int | None:

@@ -1,11 +1,15 @@
-"""Processes a previous daemon left behind: recorded when started, killed on the next start.
+"""Processes a previous daemon left behind: recorded when started, adopted or killed later.
 
 Every replica process is recorded in `<state-dir>/pids/` while it runs (pid, start time,
-an environment marker only it carries, and the daemon that started it). The parent-death
-signal already kills a replica when its daemon dies, but not what the replica itself
-started, and not on other systems. `kill_leftovers` finds those by the recorded pid's
-process group, and kills only processes that carry the record's marker and whose daemon
-is gone: never a blind kill of a pid that may have been reused.
+an environment marker only it carries, the daemon that started it, and what the next
+daemon needs to take it over: revision, pod template, host ports). Replicas outlive
+their daemon on purpose (a killed `coalmine up` must not take the service down), so a
+new daemon first looks for them: `find_orphans` returns the records whose daemon is gone
+and whose process still runs as recorded (same pid, same start time, same marker) for
+adoption; `kill_leftovers` kills the others' leftovers (what such a replica itself
+started, records without adoption data) by the recorded pid's process group, and only
+processes that carry the record's marker: never a blind kill of a pid that may have
+been reused.
 """
 
 from __future__ import annotations
@@ -14,12 +18,22 @@ import contextlib
 import json
 import os
 import signal
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from coalmine.local.processes import procfs
+from coalmine.local.processes.handle import ProcessHandle
 
-__all__ = ["MARKER_ENV", "PidFiles", "ProcessRecord", "kill_leftovers"]
+__all__ = [
+    "MARKER_ENV",
+    "Orphan",
+    "PidFiles",
+    "ProcessRecord",
+    "find_orphans",
+    "kill_leftovers",
+    "kill_records",
+]
 
 MARKER_ENV = "COALMINE_REPLICA"
 """The environment variable that marks a replica process (and its children) as ours."""
@@ -37,8 +51,22 @@ class ProcessRecord:
     deployment: str
     replica: str
     owner_pid: int
-    """The daemon that started it."""
+    """The daemon that started (or adopted) it."""
     owner_start_ticks: int | None
+    revision: str = ""
+    """The pod-template-hash it runs."""
+    template: dict[str, Any] | None = None
+    """Its pod template (JSON), so that a new daemon can probe and route it as before."""
+    host_ports: dict[str, int] = field(default_factory=dict)
+    """Container port (as a string: JSON keys) -> host port."""
+    ready_since: float | None = None
+    """Wall-clock time (epoch seconds) it became ready; None while it is not. A new
+    daemon takes an adopted replica as ready from then on (Envoy routes to it) until
+    its readiness probe says otherwise, as a restarted kubelet keeps a pod's status."""
+
+    @property
+    def adoptable(self) -> bool:
+        return bool(self.revision) and self.template is not None
 
     def owner_alive(self) -> bool:
         owner = procfs.proc_info(self.owner_pid)
@@ -76,6 +104,31 @@ class PidFiles:
         return self.directory / f"{record.replica}-{record.pid}.json"
 
 
+@dataclass
+class Orphan:
+    """A replica process whose daemon is gone, still running as recorded."""
+
+    record: ProcessRecord
+    handle: ProcessHandle
+
+
+def find_orphans(pid_files: PidFiles) -> tuple[list[Orphan], list[ProcessRecord]]:
+    """The records of daemons that are gone: (still running as recorded and adoptable,
+    the rest). Records of a daemon that still runs are in neither."""
+    orphans, rest = [], []
+    for record in pid_files.read_all():
+        if record.owner_alive():
+            continue
+        handle = ProcessHandle.adopt(record.pid, record.start_ticks)
+        if handle is not None and record.adoptable and procfs.has_env(record.pid, record.marker):
+            orphans.append(Orphan(record, handle))
+            continue
+        if handle is not None:
+            handle.close()
+        rest.append(record)
+    return orphans, rest
+
+
 async def kill_leftovers(
     pid_files: PidFiles, *, grace: float = 5.0, kill_wait: float = 5.0
 ) -> list[int]:
@@ -84,10 +137,16 @@ async def kill_leftovers(
     Records of a daemon that is still running (this one, or another one sharing the
     state directory) are left alone.
     """
+    records = [r for r in pid_files.read_all() if not r.owner_alive()]
+    return await kill_records(pid_files, records, grace=grace, kill_wait=kill_wait)
+
+
+async def kill_records(
+    pid_files: PidFiles, records: list[ProcessRecord], *, grace: float, kill_wait: float
+) -> list[int]:
+    """Kill what still runs of these records (marker-checked) and forget them."""
     targets: list[int] = []
-    for record in pid_files.read_all():
-        if record.owner_alive():
-            continue
+    for record in records:
         targets.extend(_ours(record))
         pid_files.remove(record)
     await _terminate(targets, grace, kill_wait)

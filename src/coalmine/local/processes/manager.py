@@ -23,7 +23,13 @@ from coalmine.errors import ManifestError, NotFound, Problem
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.deployment import LocalDeployment
 from coalmine.local.processes.hostports import PortAllocator
-from coalmine.local.processes.leftovers import PidFiles, ProcessRecord, kill_leftovers
+from coalmine.local.processes.leftovers import (
+    Orphan,
+    PidFiles,
+    ProcessRecord,
+    find_orphans,
+    kill_records,
+)
 from coalmine.local.processes.settings import ProcessSettings
 from coalmine.local.processes.status import DeploymentStatus, Endpoint
 
@@ -42,6 +48,7 @@ class LocalDeployments:
         *,
         settings: ProcessSettings | None = None,
         allocator: PortAllocator | None = None,
+        confirm_unrouted: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.settings = settings or ProcessSettings()
@@ -52,14 +59,27 @@ class LocalDeployments:
         self._version = 0
         self._signature: frozenset[tuple[str, tuple[tuple[int, int], ...]]] = frozenset()
         self._changed = asyncio.Event()
+        self._orphans: dict[tuple[str, str], list[Orphan]] = {}
+        self._routed_version: int | None = None
+        """The endpoints version the data plane last confirmed; None: not told yet."""
+        self._confirm_unrouted = confirm_unrouted
+        """A data plane routes to the replicas (from before its first `routed` call, as
+        after a restart it still routes by what the previous daemon told it)."""
+        self._routed = asyncio.Event()
 
     async def start(self) -> list[int]:
-        """Kill what a previous daemon with this state directory left running (see
-        `leftovers`), then get ready to run replicas. Returns the pids it killed."""
-        grace = self.settings.termination_grace_seconds
-        killed = await kill_leftovers(
+        """Find the replicas a previous daemon with this state directory left running
+        (see `leftovers`): those still running as recorded wait to be adopted by `apply`
+        of their Deployment; what cannot be adopted is killed. Then get ready to run
+        replicas. Returns the pids it killed."""
+        orphans, rest = find_orphans(self.pid_files)
+        for orphan in orphans:
+            key = (orphan.record.namespace, orphan.record.deployment)
+            self._orphans.setdefault(key, []).append(orphan)
+        killed = await kill_records(
             self.pid_files,
-            grace=LEFTOVER_GRACE if grace is None else grace,
+            rest,
+            grace=self._leftover_grace(),
             kill_wait=self.settings.kill_wait_seconds,
         )
         connector = aiohttp.TCPConnector(force_close=True, limit=0)
@@ -70,8 +90,53 @@ class LocalDeployments:
             state_dir=self.state_dir,
             pid_files=self.pid_files,
             token=secrets.token_hex(6),
+            unrouted=self._until_unrouted,
         )
         return killed
+
+    @property
+    def orphans(self) -> int:
+        """Replica processes of a previous daemon still waiting for their Deployment."""
+        return sum(len(found) for found in self._orphans.values())
+
+    async def kill_unclaimed(self) -> list[int]:
+        """Kill the left-over replicas no Deployment adopted (it was deleted meanwhile)."""
+        records = [o.record for found in self._orphans.values() for o in found]
+        for found in self._orphans.values():
+            for orphan in found:
+                orphan.handle.close()
+        self._orphans.clear()
+        return await kill_records(
+            self.pid_files,
+            records,
+            grace=self._leftover_grace(),
+            kill_wait=self.settings.kill_wait_seconds,
+        )
+
+    def routed(self, version: int) -> None:
+        """The data plane now routes by the endpoints of `version` (or a later one).
+
+        With `confirm_unrouted` (or from the first call on), a stopping replica waits for
+        this before its SIGTERM."""
+        if self._routed_version is None or version > self._routed_version:
+            self._routed_version = version
+            routed, self._routed = self._routed, asyncio.Event()
+            routed.set()
+
+    async def _until_unrouted(self) -> None:
+        """Wait (bounded) until the data plane confirms the current endpoints, which no
+        longer include a replica that has just left them."""
+        wanted = self._version
+        if self._routed_version is None and not self._confirm_unrouted:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.unroute_timeout_seconds):
+                while self._routed_version is None or self._routed_version < wanted:
+                    await self._routed.wait()
+
+    def _leftover_grace(self) -> float:
+        grace = self.settings.termination_grace_seconds
+        return LEFTOVER_GRACE if grace is None else grace
 
     @property
     def marker_prefix(self) -> str:
@@ -83,7 +148,28 @@ class LocalDeployments:
         deployments = list(self._deployments.values())
         self._deployments.clear()
         await asyncio.gather(*(d.shutdown(drain=0.0) for d in deployments))
+        await self.kill_unclaimed()
         self._endpoints_maybe_changed()
+        await self._close()
+
+    async def detach(self) -> None:
+        """Stop supervising and leave every replica running, recorded, for the next daemon."""
+        deployments = list(self._deployments.values())
+        self._deployments.clear()
+        await asyncio.gather(*(d.detach() for d in deployments))
+        for found in self._orphans.values():
+            for orphan in found:
+                orphan.handle.close()
+        self._orphans.clear()
+        await self._close()
+
+    def pids(self) -> list[int]:
+        """Every process this layer watches now (for a last-resort SIGKILL)."""
+        return [record.pid for record in self.running_pids()] + [
+            o.record.pid for found in self._orphans.values() for o in found
+        ]
+
+    async def _close(self) -> None:
         if self._context is not None:
             await self._context.session.close()
             self._context = None
@@ -95,7 +181,10 @@ class LocalDeployments:
         key = (deployment.metadata.namespace, deployment.metadata.name)
         current = self._deployments.get(key)
         if current is None:
-            current = LocalDeployment(deployment, context, self._endpoints_maybe_changed)
+            orphans = self._orphans.pop(key, [])
+            current = LocalDeployment(
+                deployment, context, self._endpoints_maybe_changed, orphans=orphans
+            )
             self._deployments[key] = current
             current.start()
         else:

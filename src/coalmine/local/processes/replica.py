@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from coalmine.errors import AdapterError
 from coalmine.local.processes.backoff import Backoff
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.hostports import PortMap
-from coalmine.local.processes.leftovers import ProcessRecord
+from coalmine.local.processes.leftovers import Orphan, ProcessRecord
 from coalmine.local.processes.probes import (
     Check,
     ProbeTiming,
@@ -75,12 +75,14 @@ class Replica:
         template: ReplicaTemplate,
         context: RuntimeContext,
         on_change: Callable[[], None],
+        *,
+        ports: PortMap | None = None,
     ) -> None:
         self.id = replica_id
         self.template = template
         self._context = context
         self._on_change = on_change
-        self.ports = PortMap.allocate(template.container, context.allocator)
+        self.ports = ports or PortMap.allocate(template.container, context.allocator)
         self.created = self.since = time.monotonic()
         self.phase = ReplicaPhase.STARTING
         self.ready = False
@@ -90,6 +92,33 @@ class Replica:
         self.process: RunningProcess | None = None
         self._record: ProcessRecord | None = None
         self._task: asyncio.Task[None] | None = None
+        self._orphan: RunningProcess | None = None
+
+    @classmethod
+    def adopt(
+        cls,
+        orphan: Orphan,
+        template: ReplicaTemplate,
+        context: RuntimeContext,
+        on_change: Callable[[], None],
+    ) -> Replica:
+        """Take over a replica process a previous `coalmine up` left running: same id,
+        ports and process. Ready at once if it was ready (the data plane still routes to
+        it), until its readiness probe, which starts at once, says otherwise. Call
+        `start()`."""
+        record = orphan.record
+        host_ports = {int(port): host for port, host in record.host_ports.items()}
+        ports = PortMap.adopt(template.container, host_ports, context.allocator)
+        replica = cls(record.replica, template, context, on_change, ports=ports)
+        spec = LaunchSpec(
+            argv=[], env={}, cwd=None, log_path=replica.log_path, marker=record.marker
+        )
+        replica._orphan = replica.process = RunningProcess(spec, orphan.handle)
+        if record.ready_since is not None:
+            replica.ready = True
+            age = max(0.0, time.time() - record.ready_since)
+            replica.ready_since = time.monotonic() - age
+        return replica
 
     @property
     def log_path(self) -> Path:
@@ -109,26 +138,41 @@ class Replica:
         return self.ready_since is not None and now - self.ready_since >= min_ready_seconds
 
     async def stop(self, *, drain: float) -> None:
-        """Leave the endpoints, wait `drain` seconds, then SIGTERM and SIGKILL after the grace."""
+        """Leave the endpoints, wait until the data plane no longer routes to this replica
+        (bounded) and then `drain` seconds more for requests in flight, then SIGTERM and
+        SIGKILL after the grace period."""
         self._set_ready(False)
         self._enter(ReplicaPhase.TERMINATING)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # logged when it failed
                 await self._task
-        if self.process is not None and self.process.process.returncode is None:
-            await asyncio.sleep(drain)
+        if self.process is not None and self.process.running:
+            if drain > 0:
+                await self._context.unrouted()
+                await asyncio.sleep(drain)
             code = await self.process.terminate(self._grace(), self._kill_wait())
             self._log(f"stopped: {_describe_exit(code)}")
         self._forget_process()
         self.ports.release(self._context.allocator)
+
+    async def detach(self) -> None:
+        """Stop supervising and leave the process running, its record in place, for the
+        next `coalmine up` to adopt."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.process is not None:
+            self.process.detach()
+            self._log(f"left running (pid {self.process.pid}): coalmine up stopped")
 
     def endpoint(self) -> Endpoint:
         t = self.template
         return Endpoint(t.namespace, t.deployment, self.id, t.revision, t.labels, self.ports)
 
     def status(self, min_ready_seconds: float, now: float) -> ReplicaStatus:
-        running = self.process if self.process and self.process.process.returncode is None else None
+        running = self.process if self.process and self.process.running else None
         return ReplicaStatus(
             id=self.id,
             revision=self.template.revision,
@@ -160,15 +204,20 @@ class Replica:
             self.ports = self.ports.with_taken_ports_replaced(self._context.allocator)
 
     async def _run_once(self) -> float:
-        """Start the process and watch it until it ends; returns how long it ran."""
+        """Start the process (or take the adopted one) and watch it until it ends;
+        returns how long it ran."""
         self._enter(ReplicaPhase.STARTING)
-        spec = self._launch_spec()
-        try:
-            process = await launch(spec)
-        except (OSError, subprocess.SubprocessError) as error:
-            self.last_exit = f"could not start {spec.argv[0]!r}: {error}"
-            return 0.0
-        self._adopt(process)
+        process, self._orphan = self._orphan, None
+        if process is None:
+            spec = self._launch_spec()
+            try:
+                process = await launch(spec)
+            except (OSError, subprocess.SubprocessError) as error:
+                self.last_exit = f"could not start {spec.argv[0]!r}: {error}"
+                return 0.0
+            self._adopt(process, f"started pid {process.pid}")
+        else:
+            self._adopt(process, f"adopted pid {process.pid} left by a previous coalmine up")
         self.last_exit = await self._watch(process)  # if cancelled, stop() takes over
         self._set_ready(False)
         self._forget_process()
@@ -196,7 +245,7 @@ class Replica:
             marker=marker,
         )
 
-    def _adopt(self, process: RunningProcess) -> None:
+    def _adopt(self, process: RunningProcess, what: str) -> None:
         t, context = self.template, self._context
         self.process = process
         self._record = ProcessRecord(
@@ -208,11 +257,14 @@ class Replica:
             replica=self.id,
             owner_pid=context.owner_pid,
             owner_start_ticks=context.owner_start_ticks,
+            revision=t.revision,
+            template=t.template.model_dump(mode="json", by_alias=True, exclude_none=True),
+            host_ports={str(c): h for c, h in self.ports.host_ports.items()},
         )
+        self._record_readiness()
         context.pid_files.write(self._record)
-        self._log(
-            f"started pid {process.pid} (revision {t.revision}): {describe_argv(process.spec.argv)}"
-        )
+        argv = describe_argv(process.spec.argv) if process.spec.argv else "(as it was started)"
+        self._log(f"{what} (revision {t.revision}): {argv}")
         self._enter(ReplicaPhase.RUNNING)
 
     def _forget_process(self) -> None:
@@ -253,11 +305,16 @@ class Replica:
         probe = self.template.container.readiness_probe
         if probe is not None:
             timing = ProbeTiming.of(probe, settings)
+            if self._adopted_now():
+                timing = replace(timing, initial_delay=0.0)  # it has been up for a while
             await watch_readiness(self._http_check(probe, timing), timing, self._set_ready)
             return
         if self.ports.primary is not None:
             await until_port_accepts(self.ports.primary, settings.tcp_check_period_seconds)
         self._set_ready(True)
+
+    def _adopted_now(self) -> bool:
+        return self.process is not None and self.process.process.adopted
 
     def _liveness(self) -> asyncio.Task[str] | None:
         probe = self.template.container.liveness_probe
@@ -278,7 +335,19 @@ class Replica:
         if ready != self.ready:
             self.ready = ready
             self.ready_since = time.monotonic() if ready else None
+            self._record_readiness()
             self._on_change()
+
+    def _record_readiness(self) -> None:
+        """Keep the pid record's `ready_since` (wall clock) in line, for a next daemon."""
+        if self._record is None:
+            return
+        since = None
+        if self.ready_since is not None:
+            since = time.time() - (time.monotonic() - self.ready_since)
+        if self._record.ready_since != since:
+            self._record = replace(self._record, ready_since=since)
+            self._context.pid_files.write(self._record)
 
     def _enter(self, phase: ReplicaPhase) -> None:
         if self.phase != ReplicaPhase.TERMINATING:
@@ -302,7 +371,9 @@ class Replica:
             log.error("supervisor of replica %s failed", self.id, exc_info=task.exception())
 
 
-def _describe_exit(code: int) -> str:
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exited (adopted: its exit code went to init)"
     if code >= 0:
         return f"exited with code {code}"
     try:

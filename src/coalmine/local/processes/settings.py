@@ -22,6 +22,9 @@ class ProcessSettings:
     drain_seconds: float = 1.0
     """A replica leaves the endpoints this long before it gets SIGTERM, so the data plane
     stops sending it requests first (what a Kubernetes preStop sleep is used for)."""
+    unroute_timeout_seconds: float = 10.0
+    """Longest wait for the data plane to confirm it stopped routing to a replica that
+    is stopping (then the replica is stopped anyway)."""
     backoff_initial_seconds: float = 1.0
     """First restart delay after a replica exits; it doubles with each exit in a row."""
     backoff_max_seconds: float = 60.0

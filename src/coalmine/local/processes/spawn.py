@@ -1,36 +1,34 @@
 """Start one replica's process and stop it again, the way a container runtime would.
 
-The process runs in its own session (so its group can be signalled as a whole), with
-stdout and stderr appended to its log file, no shell in between, and, on Linux, a
-parent-death signal so that it dies with the daemon even when the daemon is SIGKILLed.
+The process runs in its own session (so its group can be signalled as a whole, and a
+Ctrl-C in the terminal of `coalmine up` does not reach it), with stdout and stderr
+appended to its log file and no shell in between. It has no parent-death signal on
+purpose: like a pod that outlives the API server, a replica keeps serving when
+`coalmine up` dies, and the next `coalmine up` adopts it (see `adoption`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from coalmine.errors import AdapterError
 from coalmine.local.processes import procfs
+from coalmine.local.processes.handle import ProcessHandle
 
 __all__ = ["LaunchSpec", "RunningProcess", "append_log_line", "launch"]
 
 GROUP_SWEEP_WAIT = 5.0
 """Seconds to wait for what a process left in its group to die after SIGKILL."""
-
-PR_SET_PDEATHSIG = 1
-"""From <linux/prctl.h>: the signal a process gets when the thread that forked it exits."""
 
 
 @dataclass(frozen=True)
@@ -46,31 +44,39 @@ class LaunchSpec:
 @dataclass
 class RunningProcess:
     spec: LaunchSpec
-    process: asyncio.subprocess.Process
+    process: ProcessHandle
     started: float = field(default_factory=time.monotonic)
-    start_ticks: int | None = None
-    """From /proc: with the pid, it identifies the process even after pid reuse."""
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    async def wait(self) -> int:
-        """Wait for the process to exit; then kill what it left behind in its group."""
+    @property
+    def start_ticks(self) -> int | None:
+        """From /proc: with the pid, it identifies the process even after pid reuse."""
+        return self.process.start_ticks
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    async def wait(self) -> int | None:
+        """Wait for the process to exit; then kill what it left behind in its group.
+        The exit code; None for an adopted process (init reaped it, not us)."""
         code = await self.process.wait()
         left = kill_marked_group(self.pid, self.spec.marker, signal.SIGKILL)
         await procfs.wait_until_gone(left, GROUP_SWEEP_WAIT)
         return code
 
-    async def terminate(self, grace: float, kill_wait: float) -> int:
+    async def terminate(self, grace: float, kill_wait: float) -> int | None:
         """SIGTERM to the group, SIGKILL after `grace` seconds. Returns the exit code."""
-        if self.process.returncode is None:
-            self._signal_group(signal.SIGTERM)
+        if self.process.running:
+            self.process.signal_group(signal.SIGTERM)
             try:
                 async with asyncio.timeout(grace):
                     return await self.wait()
             except TimeoutError:
-                self._signal_group(signal.SIGKILL)
+                self.process.signal_group(signal.SIGKILL)
         try:
             async with asyncio.timeout(kill_wait):
                 return await self.wait()
@@ -79,10 +85,9 @@ class RunningProcess:
                 f"process {self.pid} did not exit {kill_wait}s after SIGKILL"
             ) from error
 
-    def _signal_group(self, sig: signal.Signals) -> None:
-        # Safe while the leader is unreaped: its pid cannot name another group meanwhile.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, sig)
+    def detach(self) -> None:
+        """Stop watching it and leave it running (for the next `coalmine up` to adopt)."""
+        self.process.close()
 
 
 def kill_marked_group(pgid: int, marker: str, sig: signal.Signals) -> list[int]:
@@ -102,20 +107,23 @@ def kill_marked_group(pgid: int, marker: str, sig: signal.Signals) -> list[int]:
 
 async def launch(spec: LaunchSpec) -> RunningProcess:
     """Start the process. Raises OSError (e.g. no such command) or SubprocessError."""
+    return RunningProcess(spec, ProcessHandle.spawn(_popen(spec)))
+
+
+def _popen(spec: LaunchSpec) -> subprocess.Popen[bytes]:
+    """fork+exec (vfork: no pre-exec hook, so nothing runs between them): as quick as the
+    event loop's own subprocess start, without its child-watcher thread."""
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
     with spec.log_path.open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            *spec.argv,
+        return subprocess.Popen(  # noqa: S603 - the manifest's command, never a shell
+            list(spec.argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(spec.env),
             cwd=spec.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),  # no shell; the hook takes no locks
         )
-    info = procfs.proc_info(process.pid)
-    return RunningProcess(spec, process, start_ticks=info.start_ticks if info else None)
 
 
 def append_log_line(path: Path, text: str) -> None:
@@ -128,23 +136,3 @@ def append_log_line(path: Path, text: str) -> None:
 
 def describe_argv(argv: Sequence[str]) -> str:
     return shlex.join(argv)
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A pre-exec function that makes the child get SIGKILL when the daemon dies (Linux).
-
-    Strictly, when the thread that forked it exits: the event loop's thread, which
-    lives as long as the daemon does.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    parent = os.getpid()
-
-    def in_child() -> None:
-        if prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL)) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent:  # the daemon died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_child
