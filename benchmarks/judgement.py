@@ -19,7 +19,8 @@ The judges run through the real engine (`coalmine.testing.replay`, the Python AP
 - kayenta: Mann-Whitney U (scipy) of the canary's per-tick error rate and p99 against
   the primary's over the last 5 ticks, classified High at 98 % confidence beyond a
   tolerance (+0.5 pt, +10 %); score = share of metrics that pass; rollback below 75;
-- judge: spec.analysis.judge, errors +1 pt, latency p90 +25 %, 99 % confidence, 30m.
+- judge: spec.analysis.judge, errors +1 pt, latency p90 +25 %, 99 % confidence, 30m;
+- judge-.5: the same with errors +0.5 pt (Kayenta's tolerance), for the trade-off.
 
 "Clearly bad" is +2 points or more, 1.5x slower or more; +0.5 points and 1.1x are at
 the margins and reported apart. Failed requests served: the canary's 5xx answers in
@@ -220,12 +221,12 @@ def kayenta(world: World) -> Canary:
     )
 
 
-def judge(world: World) -> Canary:
+def judge(world: World, errors_margin: float = 1) -> Canary:
     return canary(
         {
             "metrics": [],
             "judge": {
-                "errors": {"maxIncrease": 1},
+                "errors": {"maxIncrease": errors_margin},
                 "latency": {"quantile": 0.9, "maxIncrease": "25%"},
                 "confidence": 0.99,
                 "maxAnalysisTime": f"{2 * TICKS}m",
@@ -279,7 +280,10 @@ JUDGES: dict[str, tuple[Callable[[World], Canary], Callable[[World], CustomMetri
     "flagger": (flagger, None),
     "kayenta": (kayenta, kayenta_score),
     "judge": (judge, None),
+    "judge-.5": (lambda world: judge(world, errors_margin=0.5), None),
 }
+"""judge-.5: the same judge with Kayenta's error tolerance (+0.5 pt) instead of +1 pt, to
+show what the margin costs and buys; the corpus is the same."""
 
 
 # Running and scoring ----------------------------------------------------------------------
@@ -362,14 +366,14 @@ def _row(name: str, rate: float | None, mine: list[Outcome]) -> dict[str, Any]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
-        f"{'judge':8} {'req/s':>5} {'correct':>8} {'good rb':>8} {'good ≤10':>8} {'bad prom':>8} "
+        f"{'judge':9} {'req/s':>5} {'correct':>8} {'good rb':>8} {'good ≤10':>8} {'bad prom':>8} "
         f"{'bad rb':>8} {'bad ticks':>9} {'marg prom':>9} {'5xx served':>10} {'5xx to t30':>10}"
     )
     print(head)
     for row in rows:
         ticks = row["bad_median_ticks"]
         print(
-            f"{row['judge']:8} {row['rate']!s:>5} {100 * row['correct']:7.1f}% "
+            f"{row['judge']:9} {row['rate']!s:>5} {100 * row['correct']:7.1f}% "
             f"{100 * row['good_rolled_back']:7.1f}% {100 * row['good_promoted_in_10']:7.1f}% "
             f"{100 * row['bad_promoted']:7.1f}% {100 * row['bad_rolled_back']:7.1f}% "
             f"{'-' if ticks is None else f'{ticks:g}':>9} {100 * row['marginal_promoted']:8.1f}% "

@@ -29,7 +29,8 @@ __all__ = [
 
 
 class Workload(Protocol):
-    """The target Deployment (the canary) and its `-primary` copy."""
+    """The target Deployment (the canary), its `-primary` copy, and with judge.baseline a
+    `-baseline` copy of the primary."""
 
     async def observe_target(self, canary: Canary) -> WorkloadState | None:
         """The target's state; None when it does not exist."""
@@ -45,6 +46,16 @@ class Workload(Protocol):
 
     async def scale_canary(self, canary: Canary, *, up: bool) -> None:
         """Scale the target to zero, or back to its desired replicas."""
+        ...
+
+    async def observe_baseline(self, canary: Canary) -> WorkloadState | None:
+        """judge.baseline: `<target>-baseline`'s state; None when it does not exist."""
+        ...
+
+    async def scale_baseline(self, canary: Canary, *, up: bool) -> None:
+        """judge.baseline: up makes `<target>-baseline` run the primary's pod template with
+        the target's replicas (creating it, or bringing it to that template); down removes it.
+        Both are safe to repeat."""
         ...
 
     async def promote(self, canary: Canary, revision: str) -> None:

@@ -45,12 +45,32 @@ def test_a_flagger_canary_keeps_thresholds() -> None:
     assert "use apiVersion coalmine.dev/v1beta1" in str(loaded.problems[0])
 
 
-def test_a_baseline_is_refused_until_it_is_built() -> None:
-    text = manifest(
-        "coalmine.dev/v1beta1", "      errors: {maxIncrease: 0.5}\n      baseline: true\n"
+BASELINE = "      errors: {maxIncrease: 0.5}\n      baseline: true\n"
+
+
+def test_a_baseline_caps_the_canary_weight_at_half_the_traffic() -> None:
+    text = manifest("coalmine.dev/v1beta1", BASELINE)
+    loaded = load_text(
+        text.replace("    stepWeight: 20\n", "    stepWeight: 20\n    maxWeight: 80\n")
     )
-    loaded = load_text(text)
-    assert "a baseline Deployment is not built yet; remove baseline" in str(loaded.problems[0])
+    assert not loaded.problems
+    analysis = loaded.resources[0].spec.analysis  # type: ignore[union-attr]
+    assert analysis.judge is not None and analysis.judge.baseline
+    assert analysis.effective_max_weight == 50  # the baseline takes as much: 2 x 50 = 100
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("    iterations: 5\n    mirror: true\n", "A/B testing and blue/green have no weights"),
+        ("    stepWeight: 20\n    mirror: true\n", "not a mirror of the primary's"),
+        ("    stepWeight: 20\n    sessionAffinity: {cookieName: x}\n", "remove sessionAffinity"),
+    ],
+)
+def test_a_baseline_needs_weights_the_canary_alone_receives(change: str, says: str) -> None:
+    text = manifest("coalmine.dev/v1beta1", BASELINE).replace("    stepWeight: 20\n", change)
+    problems = str(load_text(text).problems[0])
+    assert says in problems and "judge.baseline" in problems
 
 
 def test_blue_green_without_mirror_gives_the_judge_nothing_to_compare() -> None:

@@ -182,3 +182,50 @@ async def test_on_a_terminal_a_live_line_ends_in_the_verdict() -> None:
     assert code == 1
     assert "Rolling back" in text
     assert "go-demo-7: rolled-back (exit 1): revision bbbbbbbb rolled back" in text
+
+
+class Revisions(Scripted):
+    """A Scripted target whose first reads, events and revision included, fail for a while."""
+
+    def __init__(self, script: list[CanaryView | Exception], failing: int) -> None:
+        super().__init__(script)
+        self.failing = failing
+
+    def _blip(self) -> None:
+        if self.failing > 0:
+            self.failing -= 1
+            raise Unavailable("the API server answered 503")
+
+    async def events(self, namespace: str, name: str, limit: int = 50) -> list[EventView]:
+        self._blip()
+        return await super().events(namespace, name, limit)
+
+    async def revision(self, namespace: str, deployment: str) -> str:
+        self._blip()
+        return REV
+
+
+async def test_the_first_reads_ride_through_a_blip() -> None:
+    """A wait started while the runtime restarts or the API server fails: the canary,
+    the revision and the events are each retried, not given up at once."""
+    from coalmine.cli.wait import wait_on
+
+    blip = Unavailable("no coalmine up is running")
+    done = view(phase="Succeeded", lastAppliedSpec=REV, lastPromotedSpec=REV)
+    target = Revisions([blip, blip, progressing(20), done], failing=4)
+    out = io.StringIO()
+    settings = WaitSettings(timeout=30.0, poll=0.01, read_grace=10.0)
+    code = await wait_on(target, "go-demo-7", None, settings, JsonReport(out))  # type: ignore[arg-type]
+    assert code == 0, out.getvalue()
+    assert target.failing == 0
+
+
+async def test_first_reads_failing_past_the_grace_are_unreadable() -> None:
+    from coalmine.cli.wait import wait_on
+
+    target = Revisions([Unavailable("no coalmine up is running")], failing=0)
+    out = io.StringIO()
+    settings = WaitSettings(timeout=30.0, poll=0.01, read_grace=0.6)
+    code = await wait_on(target, "go-demo-7", None, settings, JsonReport(out))  # type: ignore[arg-type]
+    assert code == 3
+    assert wait_lines(out.getvalue())[-1]["reason"] == "no coalmine up is running"

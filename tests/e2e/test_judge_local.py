@@ -100,3 +100,59 @@ async def test_an_identical_release_is_promoted_by_the_judge(local_runtime: Loca
     assert all(c["verdict"] == "advance" for c in judge_checks(local_runtime))
     assert "Advance go-demo-7.go-demo-7 canary weight 60" in messages(local_runtime)
     assert any(m.startswith("Judge: errors: canary") for m in messages(local_runtime))
+
+
+# judge.baseline: `go-demo-7-baseline` runs the primary's revision beside the canary -----------
+
+WITH_BASELINE = JUDGED.replace(
+    "      maxAnalysisTime: 2m", "      maxAnalysisTime: 2m\n      baseline: true"
+)
+
+
+async def release_with_baseline(runtime: LocalRuntime, version: str, env: dict[str, str]) -> None:
+    manifests = demo_manifests(version, env={**BASE, **env}, analysis=WITH_BASELINE)
+    await runtime.apply(manifests, "test")
+
+
+async def served(runtime: LocalRuntime, host: str) -> int:
+    """Requests Envoy sent to one of the canary's clusters since it started."""
+    name = f"cluster.{NAMESPACE}_{host}.upstream_rq_total"
+    stats = await runtime.envoy.supervisor.admin.stats(f"^{name.replace('.', '[.]')}$")
+    return int(stats.get(name, 0))
+
+
+async def test_the_baseline_receives_the_canarys_share_and_goes_away_after_promotion(
+    local_runtime: LocalRuntime,
+) -> None:
+    await release_with_baseline(local_runtime, "0.0.1", {})
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with load(local_runtime, "/demo/hello"):
+        await release_with_baseline(local_runtime, "0.0.2", {})
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=120)
+    canary = await served(local_runtime, "go-demo-7-canary")
+    baseline = await served(local_runtime, "go-demo-7-baseline")
+    primary = await served(local_runtime, "go-demo-7-primary")
+    # the same weights at every step (20/20, 40/40, 50/50): the same share, up to chance
+    assert canary > 200 and baseline > 200, (canary, baseline)
+    assert abs(canary - baseline) < 0.25 * max(canary, baseline), (canary, baseline)
+    assert primary > 0
+    assert "Advance go-demo-7.go-demo-7 canary weight 50, baseline weight 50" in messages(
+        local_runtime
+    )
+    assert all("vs baseline" in str(c["message"]) for c in judge_checks(local_runtime))
+    assert local_runtime.store.get("Deployment", NAMESPACE, "go-demo-7-baseline") is None
+
+
+async def test_a_release_failing_five_points_more_than_the_baseline_is_rolled_back(
+    local_runtime: LocalRuntime,
+) -> None:
+    await release_with_baseline(local_runtime, "0.0.1", {})
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with load(local_runtime, "/demo/random-error"):
+        await release_with_baseline(local_runtime, "0.0.2", {"DEMO_ERROR_RATE": "0.05"})
+        await wait_for_phase(local_runtime, Phase.FAILED, within=90)
+    errors = next(c for c in judge_checks(local_runtime) if c["name"] == "errors")
+    assert errors["verdict"] == "rollback", errors
+    assert "vs baseline" in str(errors["message"]) and "> 1 pt: rollback" in str(errors["message"])
+    assert await served(local_runtime, "go-demo-7-baseline") > 0
+    assert local_runtime.store.get("Deployment", NAMESPACE, "go-demo-7-baseline") is None

@@ -109,6 +109,30 @@ def test_a_a_false_rollbacks_stay_under_one_minus_confidence_over_many_ticks(rps
     assert rolled_back <= 1
 
 
+def advanced(seed: int, ticks: int, rps: float, **change: float) -> bool:
+    """Did any tick say advance?"""
+    rng = np.random.default_rng(seed)
+    status = None
+    for index in range(ticks):
+        observed = tick(rng, index, rps, **change)
+        outcome = judge_tick(SPEC, status, observed, elapsed_seconds=0, now=NOW)
+        status = outcome.status
+        if outcome.verdict == Verdict.ADVANCE:
+            return True
+    return False
+
+
+def test_a_release_at_the_errors_margin_rarely_advances_though_each_check_uses_all_of_alpha() -> (
+    None
+):
+    """The advance bounds are not split between the checks (an intersection-union test):
+    a release exactly 1 pt worse, as fast as the primary, advances only if the errors
+    check errs, at most 1 - confidence of the time however long it is watched."""
+    runs = 60
+    assert sum(advanced(seed, 40, 20, extra_errors=0.01) for seed in range(runs)) <= 1
+    assert advanced(0, 40, 20)  # the same traffic without the extra errors does advance
+
+
 def test_a_a_stays_quiet_for_two_hundred_ticks_with_each_sides_own_fluctuations() -> None:
     """However many ticks: 25 good releases watched for 200 ticks each at 50 req/s, each
     side with its own autocorrelated noise that no binomial model expects."""

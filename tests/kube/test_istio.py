@@ -372,3 +372,35 @@ async def test_port_discovery_adds_the_ports_to_the_three_services(
     for name in ("podinfo", "podinfo-primary", "podinfo-canary"):
         ports = get(kube_emulator, "v1", "services", name)["spec"]["ports"]
         assert [(p["name"], p["port"]) for p in ports] == [("http", 9898), ("grpc", 9999)]
+
+
+async def test_with_a_baseline_its_service_rule_and_weight_are_written_and_read_back(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, deployment())
+    body = canary(service={"port": 9898, "targetPort": 9898})
+    body["spec"]["analysis"]["judge"] = {"errors": {"maxIncrease": 0.5}, "baseline": True}
+    create(kube_emulator, body)
+    podinfo = stored_canary(kube_emulator)
+    router = IstioRouter(kube_client)
+    await router.reconcile(podinfo)
+    await router.set_routes(podinfo, Routes(60, 20, baseline=20))
+
+    assert await router.get_routes(podinfo) == Routes(60, 20, baseline=20)
+    route = get(kube_emulator, ISTIO, "virtualservices", "podinfo")["spec"]["http"][0]["route"]
+    assert [(d["destination"]["host"], d["weight"]) for d in route] == [
+        ("podinfo-primary", 60),
+        ("podinfo-canary", 20),
+        ("podinfo-baseline", 20),
+    ]
+    service = get(kube_emulator, "v1", "services", "podinfo-baseline")
+    assert service["spec"]["selector"] == {"app": "podinfo-baseline"}
+    assert get(kube_emulator, ISTIO, "destinationrules", "podinfo-baseline")["spec"] == {
+        "host": "podinfo-baseline"
+    }
+    await router.reconcile(podinfo)  # drift repair keeps the three weights
+    assert await router.get_routes(podinfo) == Routes(60, 20, baseline=20)
+
+    done = await router.revert(podinfo, {"app": "podinfo"})
+    assert done["service podinfo-baseline"] == "deleted"
+    assert kube_emulator.get("v1", "services", "podinfo-baseline", NAMESPACE) is None

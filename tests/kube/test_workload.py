@@ -231,3 +231,46 @@ async def test_primary_scaler_replicas_bound_the_primarys_copy(
     original = kube_emulator.get("autoscaling/v2", "horizontalpodautoscalers", "podinfo", NAMESPACE)
     assert original is not None
     assert (original["spec"]["minReplicas"], original["spec"]["maxReplicas"]) == (3, 6)
+
+
+JUDGE_WITH_BASELINE = {"errors": {"maxIncrease": 0.5}, "baseline": True}
+
+
+async def test_the_baseline_runs_the_primarys_template_with_the_canarys_replicas(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, deployment())
+    body = canary()
+    body["spec"]["analysis"]["judge"] = JUDGE_WITH_BASELINE
+    create(kube_emulator, body)
+    podinfo = stored_canary(kube_emulator)
+    workload = KubeWorkload(kube_client)
+    await workload.create_primary(podinfo)
+    new_release = {
+        "spec": {
+            "replicas": 3,
+            "template": {"spec": {"containers": [{"name": "podinfod", "image": "podinfo:6.0.1"}]}},
+        }
+    }
+    await kube_client.merge_patch(DEPLOYMENTS, "podinfo", NAMESPACE, new_release)
+    assert await workload.observe_baseline(podinfo) is None
+
+    await workload.scale_baseline(podinfo, up=True)
+    await workload.scale_baseline(podinfo, up=True)  # a repeat changes nothing
+
+    baseline = stored(kube_emulator, "podinfo-baseline")
+    primary = stored(kube_emulator, "podinfo-primary")
+    assert baseline["metadata"]["generation"] == 1
+    assert baseline["spec"]["replicas"] == 3  # as the canary runs
+    assert baseline["spec"]["selector"] == {"matchLabels": {"app": "podinfo-baseline"}}
+    assert baseline["spec"]["template"]["metadata"]["labels"] == {"app": "podinfo-baseline"}
+    assert (
+        baseline["spec"]["template"]["spec"] == primary["spec"]["template"]["spec"]
+    )  # the revision in production, not the canary's 6.0.1
+    assert baseline["metadata"]["ownerReferences"][0]["uid"] == podinfo.metadata.uid
+    state = await workload.observe_baseline(podinfo)
+    assert state is not None and state.replicas == 3
+
+    await workload.scale_baseline(podinfo, up=False)
+    await workload.scale_baseline(podinfo, up=False)  # already gone: fine
+    assert kube_emulator.get("apps/v1", "deployments", "podinfo-baseline", NAMESPACE) is None

@@ -7,6 +7,7 @@ endpoints answer anonymous requests, as the real server's public-info role allow
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import secrets
@@ -25,6 +26,7 @@ from .builtin_rules import builtin_rules
 from .builtins import BUILTIN_TYPES
 from .catalog import Catalog
 from .crds import CRDS, crd_rules
+from .faults import Faults
 from .gc import GarbageCollector
 from .handlers import ResourceHandlers, json_response
 from .registry import Registry
@@ -73,6 +75,8 @@ class KubeEmulator:
         self.watch_options = WatchOptions(bookmark_interval=bookmark_interval)
         self.requests: list[RecordedRequest] = []
         self.internal_errors: list[str] = []  # emulator bugs (500s); the fixture fails on them
+        self.faults = Faults()
+        """Injected failures (off until configured; see faults.py)."""
         self.url = ""
         self._runner: web.AppRunner | None = None
         for name in INITIAL_NAMESPACES:
@@ -151,7 +155,7 @@ class KubeEmulator:
                 and request.headers.get("Authorization") != f"Bearer {self.token}"
             ):
                 raise errors.unauthorized()
-            response = await handler(request)
+            response = await self._faulted(request, handler)
         except errors.ApiError as error:
             response = json_response(error.status_body(), error.code)
         except web.HTTPException as error:
@@ -174,6 +178,28 @@ class KubeEmulator:
                 response.status,
             )
         )
+        return response
+
+    async def _faulted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The handler's answer, or the fault `self.faults` draws for this request."""
+        kind = self.faults.pick(request)
+        if kind == "conflict":
+            raise errors.ApiError(
+                409,
+                "Conflict",
+                "Operation cannot be fulfilled: the object has been modified; please apply"
+                " your changes to the latest version and try again",
+            )
+        if kind == "error":
+            raise errors.ApiError(500, "InternalError", "etcdserver: request timed out")
+        if kind == "timeout":
+            await asyncio.sleep(self.faults.hang_s)
+            raise errors.ApiError(504, "Timeout", "the server was unable to return a response")
+        if kind == "drop-watch":
+            self.faults.schedule_drop(request)
+        response = await handler(request)
+        if kind == "lost-answer":
+            raise errors.ApiError(504, "Timeout", "the server was unable to return a response")
         return response
 
     # --- client configuration -------------------------------------------------------------
@@ -260,6 +286,13 @@ class KubeEmulator:
             controllers.completed_status(self.get("apps/v1", "deployments", name, namespace), now),
             namespace,
         )
+
+    def stuck_rollout(self, namespace: str, name: str, *, now: datetime | None = None) -> Obj:
+        """Play the real controller for a rollout whose pods never get ready (see
+        `controllers.stuck_status`); call it again as time passes, as the controller requeues."""
+        deployment = self.get("apps/v1", "deployments", name, namespace)
+        status = controllers.stuck_status(deployment, now)
+        return self.set_status("apps/v1", "deployments", name, status, namespace)
 
     def stall_rollout(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,3 +108,60 @@ async def test_a_condition_keeps_its_transition_time_while_unchanged(
         == _conditions(first)["Available"]["lastTransitionTime"]
     )
     assert _conditions(again)["Available"]["lastUpdateTime"] == "2030-01-02T00:00:00Z"
+
+
+def _patch(kube_emulator: KubeEmulator, body: dict[str, Any]) -> None:
+    rt = kube_emulator.catalog.lookup("apps", "v1", "deployments")
+    assert rt is not None
+    kube_emulator.registry.patch(rt, "default", "web", "application/merge-patch+json", body)
+
+
+def _image(kube_emulator: KubeEmulator, image: str) -> None:
+    web = kube_emulator.get("apps/v1", "deployments", "web", "default")
+    assert web is not None
+    containers = web["spec"]["template"]["spec"]["containers"]
+    containers[0]["image"] = image
+    _patch(kube_emulator, {"spec": {"template": {"spec": {"containers": containers}}}})
+
+
+T0 = datetime(2030, 1, 2, 3, 0, 0, tzinfo=UTC)
+
+
+async def test_a_stuck_target_scaled_up_from_zero_never_exceeds_its_deadline(
+    kube_emulator: KubeEmulator, web: dict[str, Any]
+) -> None:
+    """As kubernetes v1.28's controller: a Deployment at zero replicas is complete whatever
+    its template, and scaling a complete one up estimates no progress (syncRolloutStatus's
+    isCompleteDeployment; DeploymentTimedOut is false for NewReplicaSetAvailable)."""
+    _patch(kube_emulator, {"spec": {"replicas": 0, "progressDeadlineSeconds": 60}})
+    kube_emulator.stuck_rollout("default", "web", now=T0)
+    _image(kube_emulator, "podinfo:6.0.1")  # a new revision while at zero, as coalmine has it
+    at_zero = kube_emulator.stuck_rollout("default", "web", now=T0)
+    assert _conditions(at_zero)["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    _patch(kube_emulator, {"spec": {"replicas": 3}})  # coalmine scales the canary up
+
+    for minutes in (1, 5, 60):
+        stuck = kube_emulator.stuck_rollout("default", "web", now=T0 + timedelta(minutes=minutes))
+        conditions = _conditions(stuck)
+        assert conditions["Progressing"]["status"] == "True"
+        assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+        assert conditions["Available"]["status"] == "False"
+        assert conditions["Available"]["lastTransitionTime"] == "2030-01-02T03:01:00Z"
+        assert stuck["status"].get("availableReplicas", 0) == 0
+
+
+async def test_a_stuck_rolling_update_exceeds_its_deadline(
+    kube_emulator: KubeEmulator, web: dict[str, Any]
+) -> None:
+    """A new template while replicas run: a rollout whose progress is estimated."""
+    _patch(kube_emulator, {"spec": {"progressDeadlineSeconds": 60}})
+    kube_emulator.complete_rollout("default", "web", now=T0)
+    _image(kube_emulator, "podinfo:6.0.1")
+    started = kube_emulator.stuck_rollout("default", "web", now=T0)
+    assert _conditions(started)["Progressing"]["reason"] == "ReplicaSetUpdated"
+    within = kube_emulator.stuck_rollout("default", "web", now=T0 + timedelta(seconds=60))
+    assert _conditions(within)["Progressing"]["reason"] == "ReplicaSetUpdated"
+    assert within["metadata"]["resourceVersion"] == started["metadata"]["resourceVersion"]
+    past = kube_emulator.stuck_rollout("default", "web", now=T0 + timedelta(seconds=61))
+    progressing = _conditions(past)["Progressing"]
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")

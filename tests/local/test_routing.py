@@ -68,3 +68,32 @@ async def test_generated_services_carry_the_apex_primary_and_canary_metadata(
     assert metadata("go-demo-7")["annotations"]["note"] == "a"  # type: ignore[index]
     assert metadata("go-demo-7-primary")["labels"] == {"tier": "primary"}
     assert metadata("go-demo-7-canary")["annotations"] == {"note": "c"}
+
+
+async def test_with_a_baseline_its_service_and_weight_are_kept_and_given_back(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "state.db")
+    ObjectBook(store).apply(demo_manifests("0.0.1", canary=False))
+    c = canary(
+        {"judge": {"errors": {"maxIncrease": 1}, "baseline": True}},
+        name="go-demo-7",
+        namespace="go-demo-7",
+        service={"port": 80, "targetPort": 8080},
+    )
+    router = LocalRouter(store, nothing)
+    await router.reconcile(c)
+    await router.set_routes(c, Routes(60, 20, baseline=20))
+
+    baseline = store.get("Service", "go-demo-7", "go-demo-7-baseline")
+    assert baseline is not None and baseline.owner == "Canary/go-demo-7"
+    assert baseline.manifest["spec"]["selector"] == {"app": "go-demo-7-baseline"}
+    vs = store.get("VirtualService", "go-demo-7", "go-demo-7")
+    assert vs is not None
+    hosts = [d["destination"]["host"] for d in vs.manifest["spec"]["http"][0]["route"]]
+    assert hosts == ["go-demo-7-primary", "go-demo-7-canary", "go-demo-7-baseline"]
+    await router.reconcile(c)  # drift repair keeps the three weights
+    assert await router.get_routes(c) == Routes(60, 20, baseline=20)
+
+    release_objects(store, "go-demo-7", "go-demo-7")
+    assert store.get("Service", "go-demo-7", "go-demo-7-baseline") is None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from coalmine.api import Canary, CanaryMetric, MetricTemplate, Phase, parse_resource
+from coalmine.engine import MeasurementKind
 from coalmine.engine.decision import EventType
 from coalmine.metrics import (
     Credentials,
@@ -259,10 +261,18 @@ ANSWERS = [
     pytest.param(
         vector_body(({"pod": "a"}, "100"), ({"pod": "b"}, "100")), 200, 0, "2 series", id="two"
     ),
-    pytest.param("oops", 500, 0, "answered HTTP 500: oops", id="http-500"),
     pytest.param(
         error_body("bad_data", "parse error"), 400, 0, "PromQL error (bad_data)", id="promql"
     ),
+]
+OUTAGES = [
+    pytest.param("oops", 500, 0, "answered HTTP 500: oops", id="http-500"),
+    pytest.param(
+        error_body("timeout", "query timed out"), 503, 0, "answered HTTP 503", id="http-503"
+    ),
+    pytest.param("slow down", 429, 0, "answered HTTP 429", id="http-429"),
+    pytest.param("<html>proxy</html>", 200, 0, "other than its API's JSON", id="not-json"),
+    pytest.param('{"status": "success", "data": {}}', 200, 0, "cannot read", id="invalid"),
     pytest.param(vector_body(({}, "100")), 200, 1, "did not answer within 0.2s", id="timeout"),
 ]
 
@@ -312,3 +322,51 @@ async def test_a_value_out_of_range_names_value_range_and_query(
     assert sim.notifier.events[-1].message == (
         f"Halt advancement cart.shop request-success-rate 80.00 < 99 (query: {ISTIO_SUCCESS_RATE})"
     )
+
+
+@pytest.mark.parametrize(("body", "status", "delay", "reason"), OUTAGES)
+async def test_prometheus_down_holds_the_analysis_without_a_failed_check(
+    fake_prometheus: FakePrometheus, body: str, status: int, delay: float, reason: str
+) -> None:
+    fake_prometheus.reply(body, status=status, delay=delay)
+    sim = Simulation(canary(threshold=1))
+    sim.ports = replace(sim.ports, measurer=measurer(fake_prometheus.url, timeout=0.2))
+    await start_analysis(sim)
+    before = len(sim.notifier.events)
+
+    for _ in range(3):
+        await sim.tick()
+        assert sim.phase == Phase.PROGRESSING
+        assert sim.routes is not None
+        assert sim.routes.canary == 20, "an outage must not advance"
+        assert sim.canary.status.failed_checks == 0
+        hold = sim.canary.status.metrics_hold
+        assert hold is not None
+        assert (hold.kind, hold.source) == ("outage", f"Prometheus at {fake_prometheus.url}")
+        assert reason in hold.reason
+    warnings = [e for e in sim.notifier.events[before:] if e.type == EventType.WARNING]
+    assert len(warnings) == 1, "one Warning for the outage, not one per tick"
+    assert f"metrics source outage: Prometheus at {fake_prometheus.url}" in warnings[0].message
+    assert len([a for a in sim.notifier.alerts if "outage" in a.message]) == 1
+
+    fake_prometheus.reply(vector_body(({}, "100")))
+    await sim.tick()
+    assert sim.canary.status.metrics_hold is None
+    assert sim.routes is not None
+    assert sim.routes.canary == 40
+
+
+async def test_a_young_prometheus_makes_the_check_wait(fake_prometheus: FakePrometheus) -> None:
+    fake_prometheus.reply(vector_body(({}, "100")))
+    started = datetime.now(UTC) - timedelta(seconds=20)
+    fake_prometheus.started = started.isoformat()
+    subject = canary()
+    measurement = await measurer(fake_prometheus.url).measure(subject, metric_of(subject))
+    assert measurement.kind == MeasurementKind.WAITING
+    assert measurement.since == started
+    assert measurement.reason.startswith("waiting for 70s of data since ")
+    assert f"Prometheus at {fake_prometheus.url} started then" in measurement.reason
+
+    fake_prometheus.started = (started - timedelta(minutes=2)).isoformat()
+    measurement = await measurer(fake_prometheus.url).measure(subject, metric_of(subject))
+    assert measurement.value == 100

@@ -23,7 +23,7 @@ from coalmine.local.envoy.collector import StatsCollector
 from coalmine.local.observe import EnvoyObserver
 from coalmine.metrics import PrometheusServer, ProviderSettings, Role, ScrapeTarget
 from coalmine.metrics.backtest import backtest
-from coalmine.metrics.observer import PrometheusObserver
+from coalmine.metrics.observer import BASELINE, PrometheusObserver
 from coalmine.metrics.prometheus import PrometheusProvider
 from tests.fixtures.envoy_stack import Backend, EnvoyStack, Route
 
@@ -37,6 +37,7 @@ def envoy_routes() -> list[Route]:
     return [
         Route("errors", "canary", Backend(error_every=5), rate=40),
         Route("errors", "primary", Backend(), rate=20),
+        Route("errors", "baseline", Backend(), rate=40),
         Route("latency", "canary", Backend(delay_ms=120), rate=40, workers=8),
         Route("latency", "primary", Backend(), rate=20),
     ]
@@ -49,7 +50,8 @@ def prometheus_targets(envoy_stack: EnvoyStack) -> list[ScrapeTarget]:
 
 @pytest.fixture(scope="module")
 def warm(prometheus: PrometheusServer) -> PrometheusServer:
-    for cluster in ("test_errors-canary", "test_errors-primary", "test_latency-canary"):
+    clusters = ("test_errors-canary", "test_errors-primary", "test_errors-baseline")
+    for cluster in (*clusters, "test_latency-canary"):
         selector = f'envoy_cluster_upstream_rq_time_count{{envoy_cluster_name="{cluster}"}}'
         prometheus.wait_for_samples(
             f"min(count_over_time({selector}[{WINDOW_S:g}s]))", minimum=10, timeout=60
@@ -57,7 +59,10 @@ def warm(prometheus: PrometheusServer) -> PrometheusServer:
     return prometheus
 
 
-def canary(target: str) -> Canary:
+def canary(target: str, *, baseline: bool = False) -> Canary:
+    analysis: dict[str, object] = {"stepWeight": 20}
+    if baseline:
+        analysis["judge"] = {"errors": {"maxIncrease": 1}, "baseline": True}
     document = {
         "apiVersion": "coalmine.dev/v1beta1",
         "kind": "Canary",
@@ -65,7 +70,7 @@ def canary(target: str) -> Canary:
         "spec": {
             "targetRef": {"name": target},
             "service": {"port": 80},
-            "analysis": {"stepWeight": 20},
+            "analysis": analysis,
         },
     }
     resource = parse_resource(document)
@@ -84,6 +89,18 @@ async def test_prometheus_counts_each_side_over_the_window(warm: PrometheusServe
     assert primary.errors == 0
     assert primary.latency is not None
     assert primary.latency.total == pytest.approx(primary.requests, rel=0.1)
+
+
+async def test_prometheus_counts_the_baseline_side_with_judge_baseline(
+    warm: PrometheusServer,
+) -> None:
+    observer = PrometheusObserver(PrometheusProvider(ProviderSettings(warm.url)), mesh="envoy")
+    assert (await observer.observe(canary("errors"), WINDOW_S)).baseline is None
+    observed = await observer.observe(canary("errors", baseline=True), WINDOW_S)
+    assert observed.baseline is not None and observed.baseline.requests > 0
+    assert observed.baseline.errors == 0  # the baseline's backend never fails
+    assert observed.reference is observed.baseline  # what the judge compares with
+    assert observed.canary.errors > 0
 
 
 async def test_prometheus_buckets_are_counts_per_bucket(warm: PrometheusServer) -> None:
@@ -109,6 +126,8 @@ def test_the_istio_queries_select_each_workload() -> None:
     assert queries["buckets"].startswith(
         "sum by (le) (increase(istio_request_duration_milliseconds_bucket{"
     )
+    baseline = observer.queries(canary("podinfo", baseline=True), BASELINE, 60)
+    assert 'destination_workload=~"podinfo-baseline"' in baseline["requests"]
 
 
 @pytest.fixture
@@ -141,6 +160,9 @@ async def test_envoy_stats_count_each_side_without_prometheus(
     latency = (await observer.observe(canary("latency"), 3)).canary.latency
     assert latency is not None and latency.total > 0
     assert sum(latency.counts[: latency.bounds.index(150.0)]) == 0, latency
+    with_baseline = await observer.observe(canary("errors", baseline=True), 3)
+    assert with_baseline.baseline is not None and with_baseline.baseline.requests > 0
+    assert with_baseline.baseline.errors == 0
 
 
 # coalmine backtest: the analysis replayed over the history Prometheus holds ----------------

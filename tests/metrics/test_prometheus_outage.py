@@ -2,9 +2,11 @@
 
 The engine runs on a fake clock (coalmine.testing.Simulation) with the real Measurer
 against a real Prometheus scraping a real Envoy with healthy traffic. While Prometheus
-is down every check fails with the reason, no canary advances, and the one with the
-lower threshold rolls back. Prometheus restarts on the same port and data directory;
-the other canary carries on and is promoted.
+is down the analysis holds: no canary advances, none counts a failed check, the outage
+is announced once, and the canary whose progress deadline (60 s) the outage outlasts
+rolls back with a reason that names it. Prometheus restarts on the same port and data
+directory; the other canary waits for a window of data from after the restart, then
+carries on and is promoted.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def prometheus_targets(envoy_stack: EnvoyStack) -> list[ScrapeTarget]:
     return [ScrapeTarget("envoy", envoy_stack.admin_address, "/stats/prometheus")]
 
 
-def canary(name: str, threshold: int) -> Canary:
+def canary(name: str, threshold: int, deadline: int) -> Canary:
     document: dict[str, Any] = {
         "apiVersion": "coalmine.dev/v1beta1",
         "kind": "Canary",
@@ -53,6 +55,7 @@ def canary(name: str, threshold: int) -> Canary:
         "spec": {
             "provider": "envoy",
             "targetRef": {"name": "steady"},
+            "progressDeadlineSeconds": deadline,
             "service": {"port": 80},
             "analysis": {
                 "interval": "30s",
@@ -84,24 +87,12 @@ async def at_weight(sim: Simulation, weight: int) -> None:
     await sim.run_until(lambda s: s.routes is not None and s.routes.canary == weight, max_ticks=10)
 
 
-async def wait_for_value(measurer: MetricMeasurer, sim: Simulation, seconds: float) -> float:
-    """Measure until there is a value; fail after `seconds`."""
-    metric = sim.canary.spec.analysis.metrics[0]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        measurement = await measurer.measure(sim.canary, metric)
-        if measurement.value is not None:
-            return measurement.value
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"no value within {seconds}s: {measurement.reason}")
-
-
-async def test_checks_fail_while_prometheus_is_down_and_resume_when_it_is_back(
+async def test_an_outage_holds_the_analysis_and_rolls_back_only_past_the_deadline(
     prometheus: PrometheusServer,
 ) -> None:
     measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(prometheus.url, timeout=2)))
-    short = simulation(canary("short", threshold=2), measurer)
-    patient = simulation(canary("patient", threshold=4), measurer)
+    short = simulation(canary("short", threshold=1, deadline=60), measurer)
+    patient = simulation(canary("patient", threshold=1, deadline=600), measurer)
     assert await wait_for_value(measurer, short, seconds=40) == 100
 
     for sim in (short, patient):
@@ -112,40 +103,60 @@ async def test_checks_fail_while_prometheus_is_down_and_resume_when_it_is_back(
         assert sim.routes is not None
         assert sim.routes.canary == 40
         assert sim.canary.status.checks[0].passed
-        assert sim.canary.status.checks[0].value == 100
 
     port, before = prometheus.port, await samples(prometheus)
+    source = f"Prometheus at {prometheus.url}"
     prometheus.stop()
-    for failed, short_weight in [(1, 40), (2, 0)]:
-        for sim, weight in [(short, short_weight), (patient, 40)]:
+    for tick in range(4):  # 30 s of fake time each: 90 s of outage at the last
+        for sim in (short, patient):
             await sim.tick()
-            check = sim.canary.status.checks[0]
-            assert (check.passed, check.value) == (False, None)
-            assert check.reason.startswith(f"cannot reach Prometheus at {prometheus.url}")
-            assert sim.canary.status.failed_checks == failed
+            assert sim.canary.status.failed_checks == 0, "an outage is not a failed check"
+            assert sim.workload.version(sim.canary.primary_name) == "0.0.1", "never promoted blind"
+            if sim.phase == Phase.FAILED:
+                assert (sim.canary.name, tick) == ("short", 3), "rolled back past 60 s, not before"
+                continue
+            hold = sim.canary.status.metrics_hold
+            assert hold is not None
+            assert (hold.kind, hold.source) == ("outage", source)
             assert sim.routes is not None
-            assert sim.routes.canary == weight
+            assert sim.routes.canary == 40
     assert short.phase == Phase.FAILED
     assert short.routes is not None
     assert short.routes.canary == 0
     reasons = [e.message for e in short.notifier.events if e.type == EventType.WARNING]
-    assert any("request-success-rate: no data (cannot reach Prometheus" in r for r in reasons)
-    assert any("failed checks threshold reached 2" in r for r in reasons)
+    assert any(
+        f"longer than the progress deadline of 60s: {source}: cannot reach" in r for r in reasons
+    )
+    assert sum("metrics source outage: " in r for r in reasons) == 1, "announced once"
     assert patient.phase == Phase.PROGRESSING
-    assert patient.canary.status.failed_checks == 2
     assert patient.routes is not None
     assert patient.routes.canary == 40
 
     await asyncio.to_thread(prometheus.start)
     assert prometheus.port == port
     assert await samples(prometheus) >= before, "the data from before the stop is kept"
-    await asyncio.to_thread(
-        prometheus.wait_for_samples, SCRAPES, minimum=before + 2, timeout=40
-    )  # scraping again: the checks below read data from after the restart
-    assert await wait_for_value(measurer, patient, seconds=40) == 100
+    await patient.tick()  # Prometheus is back, but younger than the window: it waits
+    hold = patient.canary.status.metrics_hold
+    assert hold is not None
+    assert hold.kind == "waiting"
+    assert "waiting for 15s of data since" in hold.reason
+    assert patient.canary.status.failed_checks == 0
+    assert await wait_for_value(measurer, patient, seconds=60) == 100
     await patient.run_until_phase(Phase.SUCCEEDED, max_ticks=5)
     assert patient.workload.version(patient.canary.primary_name) == "0.0.2"
-    assert patient.canary.status.failed_checks == 2
+    assert patient.canary.status.failed_checks == 0
+
+
+async def wait_for_value(measurer: MetricMeasurer, sim: Simulation, seconds: float) -> float:
+    """Measure until there is a value; fail after `seconds`."""
+    metric = sim.canary.spec.analysis.metrics[0]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        measurement = await measurer.measure(sim.canary, metric)
+        if measurement.value is not None:
+            return measurement.value
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no value within {seconds}s: {measurement.reason}")
 
 
 async def samples(prometheus: PrometheusServer) -> float:

@@ -108,7 +108,8 @@ def test_unknown_variable_is_an_error_with_a_suggestion() -> None:
     assert caught.value.kind == "unknown"
     assert str(caught.value) == (
         "template error-rate: unknown variable {{ namspace }}; did you mean {{ namespace }}? "
-        "valid variables are name, namespace, target, service, ingress, route, interval "
+        "valid variables are name, namespace, target, service, ingress, route, interval, "
+        "analysisStart "
         "and variables.NAME (from templateVariables)"
     )
 

@@ -68,3 +68,59 @@ def test_requests_and_errors_served_are_summed_from_each_tick() -> None:
     assert history.metrics[0].failed == 1
     assert "rolled back after 20%, 40%" in history.why(revision)
     assert "**Failed**" in render_markdown(history)
+
+
+def judged_history(message: str) -> tuple[CanaryView, Records, list[EventView]]:
+    canary, records, _ = hostile_history()
+    key = f"{HOSTILE}.ns"
+    canary = CanaryView(
+        namespace="ns",
+        name=HOSTILE,
+        spec={**canary.spec, "analysis": {**canary.spec["analysis"], "judge": {"errors": {}}}},
+        status={
+            "judge": {
+                "checks": [
+                    {
+                        "name": "errors",
+                        "verdict": "rollback",
+                        "estimate": 0.0191,
+                        "lower": 0.012,
+                        "upper": 0.026,
+                        "message": message,
+                    }
+                ]
+            }
+        },
+    )
+    events = [
+        EventView("1", at(0), "Normal", "Synced", f"Holding {key} at canary weight 20: {HOSTILE}"),
+        EventView("2", at(1), "Normal", "Synced", "Judge: errors: canary 0.10 % advance"),
+        EventView("3", at(2), "Warning", "Synced", f"Rolling back {key}: {message}"),
+        EventView("4", at(2), "Warning", "Synced", f"Rolling back {key} failed checks threshold"),
+    ]
+    return canary, records, events
+
+
+def test_the_judges_checks_and_each_ticks_decision_are_shown_escaped() -> None:
+    line = f"errors: canary 2.31 % vs primary 0.40 % {HOSTILE} > 0.5 pt: rollback"
+    history = build_history(*judged_history(line))
+    assert [(t.verdict, t.line) for t in history.judge_ticks] == [
+        ("hold", HOSTILE),
+        ("advance", "errors: canary 0.10 % advance"),
+        ("rollback", line),
+    ]  # the threshold's rollback is not the judge's
+    html = render_html(history)
+    assert "<h2>Judge: canary against primary</h2>" in html
+    assert "<script" not in html and "<img" not in html
+    assert "+1.91 pt" in html and "+1.20 pt .. +2.60 pt" in html
+    assert html.count('<tr class="rollback">') == 2  # the last check, and its tick
+    assert '<tr class="hold"><td>00:00:00</td><td>hold</td>' in html
+    markdown = render_markdown(history)
+    assert "## Judge" in markdown and "| errors | rollback | +1.91 pt | +1.20 pt .. +2.60 pt |" in (
+        markdown
+    )
+
+
+def test_a_canary_without_a_judge_has_no_judge_section() -> None:
+    history = build_history(*hostile_history())
+    assert "Judge" not in render_html(history) and "## Judge" not in render_markdown(history)

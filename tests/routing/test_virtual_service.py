@@ -176,3 +176,31 @@ def test_after_the_analysis_the_cookie_is_expired_and_all_goes_to_the_primary() 
     assert [d["weight"] for d in sticky["route"]] == [100, 0]
     assert all("headers" not in d for d in weighted["route"])
     assert routes_of(c, spec) == Routes(100, 0)
+
+
+def weights(spec: dict[str, object]) -> list[tuple[str, int]]:
+    route = spec["http"][0]["route"]  # type: ignore[index]
+    return [(d["destination"]["host"], d["weight"]) for d in route]
+
+
+def test_a_baseline_is_a_third_destination_and_its_weight_is_read_back() -> None:
+    judged = canary({"judge": {"errors": {"maxIncrease": 1}, "baseline": True}})
+    spec = virtual_service_spec(judged, Routes(60, 20, baseline=20))
+    assert weights(spec) == [
+        ("go-demo-7-primary", 60),
+        ("go-demo-7-canary", 20),
+        ("go-demo-7-baseline", 20),
+    ]
+    assert routes_of(judged, spec) == Routes(60, 20, baseline=20)
+
+
+def test_with_the_baseline_turned_off_its_share_goes_back_to_the_primary() -> None:
+    """Weights always add up to 100, as Istio requires, when judge.baseline is removed
+    in the middle of an analysis."""
+    judged = canary({"judge": {"errors": {"maxIncrease": 1}, "baseline": True}})
+    read = routes_of(judged, virtual_service_spec(judged, Routes(60, 20, baseline=20)))
+    plain = canary({"judge": {"errors": {"maxIncrease": 1}}})
+    assert weights(virtual_service_spec(plain, read)) == [
+        ("go-demo-7-primary", 80),
+        ("go-demo-7-canary", 20),
+    ]

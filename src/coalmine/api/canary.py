@@ -50,6 +50,7 @@ __all__ = [
     "CheckStatus",
     "CustomMetadata",
     "HookType",
+    "MetricsHold",
     "Phase",
     "ScalerReplicas",
     "SessionAffinity",
@@ -368,6 +369,23 @@ class CanaryAnalysis(Model):
                 "without mirror sends the canary none during the analysis: set mirror: true, "
                 "or remove judge"
             )
+        if self.judge is not None and self.judge.baseline and self.strategy != "canary":
+            raise ValueError(
+                "judge.baseline gives the baseline the canary's weight, and A/B testing and "
+                "blue/green have no weights to share: use stepWeight/stepWeights, or remove "
+                "judge.baseline"
+            )
+        if self.judge is not None and self.judge.baseline and self.mirror:
+            raise ValueError(
+                "judge.baseline needs the canary's own traffic, not a mirror of the primary's: "
+                "remove mirror, or remove judge.baseline"
+            )
+        if self.judge is not None and self.judge.baseline and self.session_affinity:
+            raise ValueError(
+                "judge.baseline needs the canary and the baseline equally loaded, and session "
+                "affinity keeps sending its users to the canary: remove sessionAffinity, or "
+                "remove judge.baseline"
+            )
         return self
 
     @property
@@ -381,18 +399,24 @@ class CanaryAnalysis(Model):
 
     @property
     def effective_max_weight(self) -> int:
-        """maxWeight, else the last of stepWeights, else 100 (Flagger's maxWeight())."""
+        """maxWeight, else the last of stepWeights, else 100 (Flagger's maxWeight()); with
+        judge.baseline at most 50, since the baseline gets as much as the canary."""
+        ceiling = BASELINE_MAX_WEIGHT if self.judge is not None and self.judge.baseline else 100
         if self.max_weight is not None:
-            return self.max_weight
+            return min(self.max_weight, ceiling)
         if self.step_weights:
-            return self.step_weights[-1]
-        return 100
+            return min(self.step_weights[-1], ceiling)
+        return ceiling
 
     @property
     def strategy(self) -> Literal["canary", "ab", "bluegreen"]:
         if self.iterations > 0:
             return "ab" if self.match else "bluegreen"
         return "canary"
+
+
+BASELINE_MAX_WEIGHT = 50
+"""With judge.baseline the baseline takes as much traffic as the canary: 2 w <= 100."""
 
 
 class ScalerReplicas(Model):
@@ -586,6 +610,18 @@ class CheckStatus(Model):
     time: datetime | None = None
 
 
+class MetricsHold(Model):
+    """coalmine addition: why the analysis holds, neither passing nor failing a check."""
+
+    kind: Literal["outage", "waiting"]
+    """outage: the metrics source is down; waiting: not enough data yet."""
+    source: str
+    """The source: "Prometheus at http://...", "Envoy stats of cluster ...", "analysis"."""
+    reason: str = ""
+    since: datetime
+    """When this hold began; an outage longer than progressDeadlineSeconds rolls back."""
+
+
 class CanaryStatus(Model):
     """Everything the engine carries from one tick to the next."""
 
@@ -613,6 +649,8 @@ class CanaryStatus(Model):
     """coalmine addition: id of the last manual request (promote, abort) acted upon."""
     judge: JudgeStatus | None = None
     """coalmine addition: the judge's evidence and last verdict per check."""
+    metrics_hold: MetricsHold | None = None
+    """coalmine addition: the analysis holds for its metrics source (down, or too young)."""
 
     @property
     def promoted(self) -> CanaryCondition | None:
@@ -655,6 +693,11 @@ class Canary(Model):
     @property
     def primary_name(self) -> str:
         return f"{self.spec.target_ref.name}-primary"
+
+    @property
+    def baseline_name(self) -> str:
+        """judge.baseline's Deployment: the primary's revision, given the canary's share."""
+        return f"{self.spec.target_ref.name}-baseline"
 
     def with_status(self, status: CanaryStatus) -> Canary:
         return self.model_copy(update={"status": status})

@@ -74,18 +74,9 @@ class JudgeSpec(Model):
     max_analysis_time: Duration = "30m"
     """Without a verdict after this long from the start of the analysis, roll back and say why."""
     baseline: bool = False
-    """Compare with a fresh copy of the primary's revision given the canary's share. Not
-    built yet: true is refused rather than silently compared with the primary (docs/judge.md)."""
-
-    @field_validator("baseline")
-    @classmethod
-    def _baseline_not_built(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "a baseline Deployment is not built yet; remove baseline (the judge then "
-                "compares with the primary), see docs/judge.md"
-            )
-        return value
+    """Compare with `<target>-baseline`, a fresh copy of the primary's revision made for the
+    analysis and given the canary's share of traffic (Kayenta's practice): two equally new,
+    equally loaded deployments. The canary's weight is then capped at 50 (docs/judge.md)."""
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> JudgeSpec:

@@ -92,14 +92,23 @@ def target_options(
     )
 
 
-def run_on_target(options: TargetOptions, work: Callable[[Target], Awaitable[T]]) -> T:
-    """Open the target the rule picks, run `work` on it, close it; one event loop."""
+def run_on_target(
+    options: TargetOptions, work: Callable[[Target], Awaitable[T]], *, grace: float = 0.0
+) -> T:
+    """Open the target the rule picks, run `work` on it, close it; one event loop.
+
+    With `grace` (coalmine wait), a `coalmine up` that is restarting (its api.json names a
+    pid that is gone) is waited for before the rule picks, and a target that cannot be
+    reached is retried, each for up to `grace` seconds."""
     import asyncio
 
     async def main() -> T:
-        from coalmine.targets.select import open_target
+        from coalmine.cli.waiting import riding
+        from coalmine.targets.select import open_target, wait_for_restart
 
-        target = await open_target(options)
+        if grace > 0:
+            await wait_for_restart(options, grace)
+        target = await riding(lambda: open_target(options), grace)
         try:
             return await work(target)
         finally:

@@ -95,8 +95,10 @@ def wait(
 
     Exit codes: 0 promoted (for the first revision: initialized); 1 rolled back, or
     replaced by a newer revision before its verdict; 2 no verdict before --timeout;
-    3 the canary, the runtime or the cluster could not be read (also when the canary
-    is deleted while waiting).
+    3 the canary, the runtime or the cluster could not be read for a minute (also when
+    the canary is deleted while waiting). A runtime restarting, an API server answering
+    5xx or timing out, a dropped connection: the wait retries for up to 60 s (or until
+    --timeout, if sooner) before it gives up.
 
     Example:  coalmine wait go-demo-7 -n go-demo-7 --timeout 15m -o json
     """
@@ -112,19 +114,24 @@ def wait(
             await write_report_after(target, canary, revision, report_file, metrics_server)
         return code
 
-    raise typer.Exit(run_or_unreadable(options, work, sink, canary, revision))
+    grace = min(settings.read_grace, settings.timeout)
+    raise typer.Exit(run_or_unreadable(options, work, sink, canary, revision, grace=grace))
 
 
 async def wait_on(
     target: Target, name: str, revision: str | None, settings: WaitSettings, sink: Report
 ) -> int:
-    from coalmine.cli.waiting import wait_for_verdict
+    from coalmine.cli.waiting import riding, wait_for_verdict
     from coalmine.errors import CoalmineError
 
     namespace = target.namespace
+    grace = min(settings.read_grace, settings.timeout)
     try:
-        canary = await target.canary(namespace, name)
-        wanted = revision or await target.revision(namespace, canary.target)
+        canary = await riding(lambda: target.canary(namespace, name), grace)
+        deployment = canary.target
+        wanted = revision
+        if not wanted:
+            wanted = await riding(lambda: target.revision(namespace, deployment), grace)
     except CoalmineError as error:
         return finish_unreadable(sink, namespace, name, revision, str(error))
     return await wait_for_verdict(target, canary, wanted, settings, sink)
@@ -155,13 +162,16 @@ def run_or_unreadable(
     sink: Report,
     canary: str,
     revision: str | None,
+    *,
+    grace: float = 0.0,
 ) -> int:
     """Run the wait; any failure to read (no runtime, no cluster, no such canary, no
-    rights) ends it as unreadable (3), with a result object in JSON too."""
+    rights) ends it as unreadable (3), with a result object in JSON too. For `grace`
+    seconds a runtime that is restarting, or a cluster that does not answer, is waited for."""
     from coalmine.errors import CoalmineError
 
     try:
-        return run_on_target(options, work)
+        return run_on_target(options, work, grace=grace)
     except CoalmineError as error:
         return finish_unreadable(sink, options.namespace or "", canary, revision, str(error))
 

@@ -26,6 +26,7 @@ from coalmine.engine.decision import (
 from coalmine.engine.observations import (
     HookResult,
     Measurement,
+    MeasurementKind,
     Observations,
     Routes,
     WorkloadState,
@@ -42,6 +43,7 @@ __all__ = [
     "EventType",
     "HookResult",
     "Measurement",
+    "MeasurementKind",
     "Need",
     "NeedHook",
     "NeedMeasurements",

@@ -15,13 +15,17 @@ Where coalmine departs from Flagger on purpose:
 - status.canaryWeight always equals the canary weight last set on the router.
 - failedChecks stays visible in the Failed status; a new revision resets it.
 - confirm-traffic-increase gates are called only when the weight is about to rise.
+- A check's window is cut at the start of this revision's analysis (`windows`), and a
+  metrics source that is down or too young holds the analysis instead of failing a
+  check (`hold`); an outage past the progress deadline rolls back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from coalmine.api.canary import AlertSeverity, Canary, HookType, Phase
+from coalmine.api.canary import AlertSeverity, Canary, CanaryMetric, CheckStatus, HookType, Phase
 from coalmine.api.judge import Verdict
 from coalmine.engine.analysis import judge_all, to_check_status
 from coalmine.engine.decision import (
@@ -34,21 +38,26 @@ from coalmine.engine.decision import (
     NeedMeasurements,
     NeedRoutes,
     ReconcileRouting,
+    ScaleBaseline,
     ScaleCanary,
 )
-from coalmine.engine.judging import hold, judge, rollback_on_judge
-from coalmine.engine.observations import Observations, Routes, WorkloadState
+from coalmine.engine.hold import hold, release_hold
+from coalmine.engine.judging import advance_message, judge, rollback_on_judge
+from coalmine.engine.judging import hold as judge_hold
+from coalmine.engine.observations import Measurement, Observations, Routes, WorkloadState
 from coalmine.engine.plan import ANALYSIS_PHASES, Plan, gate
 from coalmine.engine.readiness import Readiness, judge_readiness
 from coalmine.engine.requests import Request, pending_request
 from coalmine.engine.rollback import (
     rollback,
+    rollback_interrupted,
     rollback_on_deadline,
     rollback_on_threshold,
     rollback_on_webhook,
     rollback_signal,
 )
 from coalmine.engine.strategies import copy_to_primary, finalise, shift_to_primary, step
+from coalmine.engine.windows import scoped
 
 __all__ = ["decide"]
 
@@ -177,13 +186,58 @@ def _advance(plan: Plan, target: WorkloadState, primary: WorkloadState) -> Decis
         return _start_revision(plan, target)
     if phase in ANALYSIS_PHASES and _is_new_revision(canary, target):
         return _restart(plan, target)
+    if phase in ANALYSIS_PHASES and _traffic_taken_away(plan):
+        return rollback_interrupted(plan)
+    if phase in ANALYSIS_PHASES and plan.routes.canary != canary.status.canary_weight:
+        # a step whose status write was lost: the router is the truth about the weight,
+        # so that a rollback interrupted later is still recognised as one
+        plan.update(canary_weight=plan.routes.canary)
     readiness = _canary_readiness(plan, target)
-    if not readiness.ready and not readiness.deadline_exceeded:
+    waits = phase in ANALYSIS_PHASES or canary.spec.skip_analysis
+    if waits and not readiness.ready and not readiness.deadline_exceeded:
+        # Promoting and Finalising move traffic to the primary and scale the canary away:
+        # they need no ready canary (a Finalising whose status write was lost after the
+        # canary went to zero would otherwise wait forever).
         plan.warn(f"canary deployment {canary.target_key} not ready: {readiness.message}")
         return plan.done()
     if canary.spec.skip_analysis:
         return _skip_analysis(plan, readiness)
+    if plan.has_baseline and phase in ANALYSIS_PHASES:
+        waiting = _baseline_not_ready(plan)
+        if waiting is not None:
+            return waiting
     return _continue(plan, readiness)
+
+
+def _traffic_taken_away(plan: Plan) -> bool:
+    """The status gives the canary traffic, the router gives it none."""
+    routes = plan.routes
+    return plan.canary.status.canary_weight > 0 and routes.canary == 0 and not routes.mirrored
+
+
+def _baseline_not_ready(plan: Plan) -> Decision | None:
+    """judge.baseline: the baseline must serve before it gets traffic, or its missing
+    answers would make the canary look better than it is. Made again if it was removed."""
+    canary = plan.canary
+    name = f"{canary.baseline_name}.{canary.namespace}"
+    baseline = plan.observed.baseline
+    if baseline is None:
+        plan.act(ScaleBaseline(up=True))
+        plan.warn(f"{name} not found: creating it from {canary.primary_name}")
+        return plan.done()
+    readiness = judge_readiness(
+        name,
+        baseline,
+        ready_threshold=plan.analysis.canary_ready_threshold,
+        deadline=timedelta(seconds=canary.spec.progress_deadline_seconds),
+        now=plan.now,
+    )
+    if readiness.deadline_exceeded:
+        return rollback_on_deadline(plan, readiness.message)
+    if not readiness.ready:
+        plan.warn(f"baseline deployment {name} not ready: {readiness.message}")
+        return plan.done()
+    return None
 
 
 def _primary_readiness(plan: Plan, primary: WorkloadState) -> Readiness:
@@ -228,6 +282,12 @@ def _start_revision(plan: Plan, target: WorkloadState) -> Decision | Need:
         for hook in plan.hooks(HookType.CONFIRM_ROLLOUT):
             plan.info(f"Confirm-rollout check {hook.name} passed")
     plan.act(ScaleCanary(up=True))
+    if plan.has_baseline and not canary.spec.skip_analysis:
+        plan.act(ScaleBaseline(up=True))
+        plan.info(
+            f"Creating {canary.baseline_name}.{canary.namespace} from "
+            f"{canary.primary_name}.{canary.namespace} for the judge's comparison"
+        )
     _begin_analysis(plan, target)
     plan.info(f"New revision detected! Scaling up {canary.target_key}")
     plan.alert(AlertSeverity.INFO, "New revision detected, progressing canary analysis.")
@@ -264,6 +324,7 @@ def _begin_analysis(plan: Plan, target: WorkloadState) -> None:
         analysis_start_time=plan.now,
         checks=[],
         judge=None,
+        metrics_hold=None,
     )
 
 
@@ -273,6 +334,8 @@ def _skip_analysis(plan: Plan, readiness: Readiness) -> Decision:
         return rollback_on_deadline(plan, readiness.message)
     plan.set_routes(Routes.all_primary())
     plan.act(plan.promote_action(), ScaleCanary(up=False))
+    if plan.has_baseline:
+        plan.act(ScaleBaseline(up=False))
     plan.to(Phase.SUCCEEDED, iterations=0)
     plan.info(
         f"Copying {canary.target_key} template spec to {canary.primary_name}.{canary.namespace}"
@@ -338,29 +401,65 @@ def _run_checks(plan: Plan) -> Decision | Need:
 
 
 def _judge_metrics(plan: Plan) -> Decision | Need:
+    """Measure every metric over its window scoped to this revision, then judge.
+
+    Measurements that are evidence (a value, or no data from a working source) are
+    judged; one that fails counts as usual. Otherwise a source that is down or too young
+    holds the analysis (see `hold`), and only when every metric passed does it step.
+    """
     metrics = tuple(plan.analysis.metrics)
+    start = plan.canary.status.analysis_start_time
+    every = timedelta(seconds=plan.analysis.interval_seconds)
+    windows = {metric.name: scoped(metric, start, plan.now, every) for metric in metrics}
+    to_measure = tuple(w for w in windows.values() if isinstance(w, CanaryMetric))
     measurements = plan.observed.measurements
-    if metrics and measurements is None:
-        return NeedMeasurements(metrics)
-    judged = judge(plan)
-    if isinstance(judged, NeedCounts):
-        return judged
-    checks = judge_all(metrics, measurements or {})
+    if to_measure and measurements is None:
+        return NeedMeasurements(to_measure)
+    verdict = judge(plan)
+    if isinstance(verdict, NeedCounts):
+        return verdict
+    found = {
+        name: window if isinstance(window, Measurement) else _measured(measurements, name)
+        for name, window in windows.items()
+    }
+    judged = [metric for metric in metrics if found[metric.name].judged]
+    held = [
+        (metric.name, found[metric.name]) for metric in metrics if not found[metric.name].judged
+    ]
+    checks = judge_all(judged, found)
     plan.checks = checks
-    plan.update(checks=[to_check_status(check, plan.now) for check in checks])
+    plan.update(checks=_check_statuses(plan, checks))
     failing = [check for check in checks if not check.passed]
     for check in failing:
         query = f" (query: {check.query})" if check.query else ""
         plan.warn(f"Halt advancement {plan.canary.key} {check.describe()}{query}")
-    if judged is not None and judged.verdict == Verdict.ROLLBACK:
-        return rollback_on_judge(plan, judged)
+    if verdict is not None and verdict.verdict == Verdict.ROLLBACK:
+        return rollback_on_judge(plan, verdict)
     if failing:
         return _count_failure(plan, failing[0])
-    if judged is not None and judged.verdict == Verdict.HOLD:
-        return hold(plan, judged)
-    if judged is not None:
-        plan.info(f"Judge: {judged.reason}")
+    if held:
+        return hold(plan, held)
+    release_hold(plan)
+    if verdict is not None and verdict.verdict == Verdict.HOLD:
+        return judge_hold(plan, verdict)
+    if verdict is not None:
+        plan.info(advance_message(verdict))
     return step(plan)
+
+
+def _measured(measurements: Mapping[str, Measurement] | None, name: str) -> Measurement:
+    missing = Measurement.no_data("the metric was not measured")
+    return (measurements or {}).get(name, missing)
+
+
+def _check_statuses(plan: Plan, checks: tuple[CheckResult, ...]) -> list[CheckStatus]:
+    """The new checks; a metric held this tick keeps its last status."""
+    judged = {check.metric for check in checks}
+    kept = [c for c in plan.canary.status.checks if c.name not in judged]
+    names = [metric.name for metric in plan.analysis.metrics]
+    statuses = [to_check_status(check, plan.now) for check in checks]
+    statuses += [c for c in kept if c.name in names]
+    return sorted(statuses, key=lambda c: names.index(c.name))
 
 
 def _count_failure(plan: Plan, check: CheckResult | None) -> Decision:

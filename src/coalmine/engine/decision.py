@@ -36,6 +36,7 @@ __all__ = [
     "Promote",
     "ReconcileRouting",
     "RunHooks",
+    "ScaleBaseline",
     "ScaleCanary",
     "SetRoutes",
 ]
@@ -67,6 +68,14 @@ class ScaleCanary:
 
 
 @dataclass(frozen=True)
+class ScaleBaseline:
+    """judge.baseline: create `<target>-baseline` from the primary's pod template with the
+    canary's replicas (up), or remove it (down)."""
+
+    up: bool
+
+
+@dataclass(frozen=True)
 class Promote:
     """Copy the target's pod template to the primary, if it is still `revision`."""
 
@@ -81,7 +90,7 @@ class RunHooks:
     phase: Phase
 
 
-Action = CreatePrimary | ReconcileRouting | SetRoutes | ScaleCanary | Promote
+Action = CreatePrimary | ReconcileRouting | SetRoutes | ScaleCanary | ScaleBaseline | Promote
 
 
 # Explanations ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from coalmine.engine.rollback import rollback
 from coalmine.judge import JudgeOutcome, judge_tick
 from coalmine.judge.observations import Side, TickObservation
 
-__all__ = ["hold", "judge", "rollback_on_judge"]
+__all__ = ["advance_message", "hold", "judge", "judge_line", "rollback_on_judge"]
 
 _NOTHING = TickObservation(Side(0, 0), Side(0, 0))
 
@@ -24,6 +24,8 @@ def judge(plan: Plan) -> JudgeOutcome | NeedCounts | None:
     counts = plan.observed.counts
     if counts is None:
         return NeedCounts()
+    if spec.baseline and isinstance(counts, TickObservation) and counts.baseline is None:
+        counts = "no counts for the baseline (judge.baseline): not comparing with the primary"
     start = plan.canary.status.analysis_start_time or plan.now
     outcome = judge_tick(
         spec,
@@ -36,6 +38,23 @@ def judge(plan: Plan) -> JudgeOutcome | NeedCounts | None:
         outcome = JudgeOutcome(outcome.verdict, outcome.status, f"{counts}; {outcome.reason}")
     plan.update(judge=outcome.status)
     return outcome
+
+
+def advance_message(outcome: JudgeOutcome) -> str:
+    return f"Judge: {outcome.reason}"
+
+
+def judge_line(message: str, key: str) -> tuple[Verdict, str] | None:
+    """The judge's verdict and line in one of the events above, for the views that show
+    each tick's decision (report, dashboard); None for every other event."""
+    if message.startswith("Judge: "):
+        return Verdict.ADVANCE, message.removeprefix("Judge: ")
+    if message.startswith(f"Rolling back {key}: "):
+        return Verdict.ROLLBACK, message.removeprefix(f"Rolling back {key}: ")
+    holding = f"Holding {key} at canary weight "
+    if message.startswith(holding) and ": " in message:
+        return Verdict.HOLD, message.split(": ", 1)[1]
+    return None
 
 
 def rollback_on_judge(plan: Plan, outcome: JudgeOutcome) -> Decision:

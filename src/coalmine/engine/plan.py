@@ -77,11 +77,20 @@ class Plan:
         self.alerts.append(Alert(severity, message, check))
 
     def to(self, phase: Phase, **fields: Any) -> None:
+        """Move to `phase`; a hold for the metrics source ends with the analysis."""
         kind = self.canary.spec.target_ref.kind or "Deployment"
+        if phase not in ANALYSIS_PHASES:
+            fields.setdefault("metrics_hold", None)
         self.status = to_phase(self.status, phase, self.now, kind=kind, **fields)
 
     def update(self, **fields: Any) -> None:
         self.status = self.status.model_copy(update=fields)
+
+    @property
+    def has_baseline(self) -> bool:
+        """judge.baseline: a `<target>-baseline` shares the canary's weight in the analysis."""
+        judge = self.analysis.judge
+        return judge is not None and judge.baseline
 
     def set_routes(self, routes: Routes) -> None:
         self.act(SetRoutes(routes))

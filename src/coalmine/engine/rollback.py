@@ -1,4 +1,5 @@
-"""Rolling back: all traffic to the primary first, then the canary to zero, then Failed.
+"""Rolling back: all traffic to the primary first, then the canary (and a baseline) to zero,
+then Failed.
 
 A rollback comes from failed checks at the threshold, a rollback webhook answering
 yes, a progress deadline, or a person asking for it.
@@ -7,12 +8,13 @@ yes, a progress deadline, or a person asking for it.
 from __future__ import annotations
 
 from coalmine.api.canary import AlertSeverity, CanaryWebhook, HookType, Phase
-from coalmine.engine.decision import CheckResult, Decision, NeedHook, ScaleCanary
+from coalmine.engine.decision import CheckResult, Decision, NeedHook, ScaleBaseline, ScaleCanary
 from coalmine.engine.observations import Routes
 from coalmine.engine.plan import Plan
 
 __all__ = [
     "rollback",
+    "rollback_interrupted",
     "rollback_on_deadline",
     "rollback_on_threshold",
     "rollback_on_webhook",
@@ -52,10 +54,26 @@ def rollback_on_webhook(plan: Plan, hook: CanaryWebhook) -> Decision:
     return rollback(plan)
 
 
+def rollback_interrupted(plan: Plan) -> Decision:
+    """The status says the canary has traffic, the router says it has none: a rollback
+    moved it and died before its status was written (or someone moved it by hand). Finish
+    the rollback rather than start the analysis again on a release already judged."""
+    weight = plan.canary.status.canary_weight
+    plan.warn(
+        f"Rolling back {plan.canary.key} traffic was taken off the canary (weight {weight} in"
+        " the status, 0 on the router): finishing an interrupted rollback"
+    )
+    plan.alert(AlertSeverity.ERROR, "Rolling back: finishing an interrupted rollback")
+    return rollback(plan)
+
+
 def rollback(plan: Plan) -> Decision:
-    """All traffic to the primary first, then the canary to zero, then Failed."""
+    """All traffic to the primary first, then the canary (and the baseline) to zero, then
+    Failed."""
     plan.set_routes(Routes.all_primary())
     plan.act(ScaleCanary(up=False))
+    if plan.has_baseline:
+        plan.act(ScaleBaseline(up=False))
     plan.warn(f"Canary failed! Scaling down {plan.canary.key}")
     plan.to(Phase.FAILED, iterations=0)
     plan.post_rollout(Phase.FAILED)

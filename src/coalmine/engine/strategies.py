@@ -6,7 +6,7 @@ Called by `decide` once the checks of a tick passed.
 from __future__ import annotations
 
 from coalmine.api.canary import AlertSeverity, HookType, Phase
-from coalmine.engine.decision import Decision, Need, NeedHook, ScaleCanary
+from coalmine.engine.decision import Decision, Need, NeedHook, ScaleBaseline, ScaleCanary
 from coalmine.engine.observations import Routes
 from coalmine.engine.plan import Plan, gate
 from coalmine.engine.weights import TOTAL_WEIGHT, next_canary_weight, next_promotion_routes
@@ -40,8 +40,9 @@ def _step_canary(plan: Plan) -> Decision | Need:
         if held is not None:
             return held
     weight = next_canary_weight(analysis, routes.canary)
-    plan.set_routes(Routes(TOTAL_WEIGHT - weight, weight))
-    plan.info(f"Advance {plan.canary.key} canary weight {weight}")
+    plan.set_routes(Routes.weighted(weight, baseline=plan.has_baseline))
+    also = f", baseline weight {weight}" if plan.has_baseline else ""
+    plan.info(f"Advance {plan.canary.key} canary weight {weight}{also}")
     return plan.done()
 
 
@@ -144,6 +145,8 @@ def shift_to_primary(plan: Plan) -> Decision:
 
 def finalise(plan: Plan) -> Decision:
     plan.act(ScaleCanary(up=False))
+    if plan.has_baseline:
+        plan.act(ScaleBaseline(up=False))
     plan.to(Phase.SUCCEEDED, iterations=0)
     plan.info(f"Promotion completed! Scaling down {plan.canary.target_key}")
     plan.alert(AlertSeverity.INFO, "Canary analysis completed successfully, promotion finished.")

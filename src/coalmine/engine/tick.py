@@ -29,6 +29,7 @@ from coalmine.engine.decision import (
     Promote,
     ReconcileRouting,
     RunHooks,
+    ScaleBaseline,
     ScaleCanary,
     SetRoutes,
 )
@@ -82,9 +83,13 @@ async def advance(canary: Canary, ports: Ports, now: datetime) -> TickOutcome:
 
 
 async def _decide(canary: Canary, ports: Ports, now: datetime) -> Decision:
+    judge = canary.spec.analysis.judge
     observed = Observations(
         target=await ports.workload.observe_target(canary),
         primary=await ports.workload.observe_primary(canary),
+        baseline=await ports.workload.observe_baseline(canary)
+        if judge is not None and judge.baseline
+        else None,
     )
     for _ in range(MAX_NEEDS):
         answer = decide(canary, observed, now)
@@ -132,6 +137,8 @@ async def _carry_out(action: Action, canary: Canary, ports: Ports) -> None:
             await ports.router.set_routes(canary, routes)
         case ScaleCanary(up):
             await ports.workload.scale_canary(canary, up=up)
+        case ScaleBaseline(up):
+            await ports.workload.scale_baseline(canary, up=up)
         case Promote(revision):
             await ports.workload.promote(canary, revision)
 
@@ -146,6 +153,8 @@ def _describe(action: Action) -> str:
             return f"setting weights primary {routes.primary} canary {routes.canary}"
         case ScaleCanary(up):
             return "scaling the canary up" if up else "scaling the canary to zero"
+        case ScaleBaseline(up):
+            return "creating the baseline" if up else "removing the baseline"
         case Promote():
             return "promoting the canary to the primary"
 

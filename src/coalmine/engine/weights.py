@@ -25,7 +25,9 @@ def next_canary_weight(analysis: CanaryAnalysis, canary_weight: int) -> int:
 
 
 def next_promotion_routes(analysis: CanaryAnalysis, routes: Routes) -> Routes:
-    """Traffic after one promotion step: all to the primary, or stepWeightPromotion more."""
+    """Traffic after one promotion step: all to the primary, or stepWeightPromotion more.
+    A baseline's share goes back to the primary at the first step (the primary now runs
+    the canary's revision; the baseline runs the old one)."""
     step = analysis.step_weight_promotion or TOTAL_WEIGHT
-    primary = min(routes.primary + step, TOTAL_WEIGHT)
+    primary = min(routes.primary + routes.baseline + step, TOTAL_WEIGHT)
     return Routes(primary=primary, canary=TOTAL_WEIGHT - primary)

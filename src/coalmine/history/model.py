@@ -7,7 +7,16 @@ from datetime import datetime
 
 from coalmine.targets.base import CanaryView, EventView
 
-__all__ = ["CheckPoint", "History", "MetricHistory", "Point", "RevisionSummary", "WeightPoint"]
+__all__ = [
+    "CheckPoint",
+    "History",
+    "JudgeCheck",
+    "JudgeTick",
+    "MetricHistory",
+    "Point",
+    "RevisionSummary",
+    "WeightPoint",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,29 @@ class RevisionSummary:
 
 
 @dataclass(frozen=True)
+class JudgeTick:
+    """One tick's decision by the judge (spec.analysis.judge), with each check's line:
+    estimate, interval, margin and verdict, as the events carry it."""
+
+    time: datetime
+    verdict: str
+    """advance, hold or rollback."""
+    line: str
+
+
+@dataclass(frozen=True)
+class JudgeCheck:
+    """One judged check at the last tick (status.judge.checks)."""
+
+    name: str
+    verdict: str
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    message: str
+
+
+@dataclass(frozen=True)
 class History:
     """Everything known about one canary's analyses, oldest first."""
 
@@ -100,6 +132,35 @@ class History:
     metrics: tuple[MetricHistory, ...]
     events: tuple[EventView, ...]
     revisions: tuple[RevisionSummary, ...]
+
+    @property
+    def judge_ticks(self) -> tuple[JudgeTick, ...]:
+        """Each tick's decision by the judge, from the events."""
+        from coalmine.engine.judging import judge_line
+
+        ticks = []
+        for event in self.events:
+            found = judge_line(event.message, self.canary.key)
+            if found is not None:
+                ticks.append(JudgeTick(event.time, found[0].value, found[1]))
+        return tuple(ticks)
+
+    @property
+    def judge_checks(self) -> tuple[JudgeCheck, ...]:
+        """The judge's checks at its last tick, from the status."""
+        checks = (self.canary.status.get("judge") or {}).get("checks") or []
+        return tuple(
+            JudgeCheck(
+                str(c.get("name", "")),
+                str(c.get("verdict", "")),
+                _number(c.get("estimate")),
+                _number(c.get("lower")),
+                _number(c.get("upper")),
+                str(c.get("message", "")),
+            )
+            for c in checks
+            if isinstance(c, dict)
+        )
 
     @property
     def current(self) -> RevisionSummary | None:
@@ -157,3 +218,7 @@ class History:
         if summary.verdict == "Initialized":
             return "the first revision: initialized without analysis"
         return f"in progress ({summary.verdict}) at {stepped}"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

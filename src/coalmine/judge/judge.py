@@ -40,7 +40,11 @@ def judge_tick(
     reference = observed.reference
     reference_name = "baseline" if observed.baseline is not None else "primary"
     checks: list[JudgeCheckStatus] = []
-    alpha = spec.alpha / spec.check_count  # each check may err; together at most alpha
+    # A rollback needs one check to say "worse": each may err, so together at most alpha
+    # (Bonferroni). An advance needs every check to say "not worse": a release worse on
+    # one check advances only if that check errs, so each at alpha is enough (an
+    # intersection-union test, Berger 1982).
+    alpha = spec.alpha / spec.check_count
     errors, latency = status.errors, status.latency
     if spec.errors is not None:
         judged = judge_errors(
@@ -49,6 +53,7 @@ def judge_tick(
             observed.canary,
             reference,
             alpha=alpha,
+            advance_alpha=spec.alpha,
             reference_name=reference_name,
             now=now,
         )
@@ -61,6 +66,7 @@ def judge_tick(
             observed.canary.latency,
             reference.latency,
             alpha=alpha,
+            advance_alpha=spec.alpha,
             reference_name=reference_name,
             now=now,
         )

@@ -14,6 +14,7 @@ from coalmine.judge.shares import (
     binomial_difference,
     boundary_variance,
     bounds_of,
+    levels,
     points,
     relation,
     verdict_of,
@@ -44,6 +45,7 @@ def judge_latency(
     alpha: float,
     reference_name: str,
     now: datetime,
+    advance_alpha: float | None = None,
 ) -> Judged:
     """Latency at a quantile, from bucket counts, never interpolated inside a bucket.
 
@@ -74,9 +76,11 @@ def judge_latency(
             if rollback is not None and advance is not None:
                 evidence = add(evidence, advance[0], advance[1], rollback[2], rollback[0])
         evidence = _accumulate(evidence, canary, reference)
-    bounds = bounds_of(evidence, alpha, unit=1 - spec.quantile)
+    advance_alpha = alpha if advance_alpha is None else advance_alpha
+    bounds = bounds_of(evidence, alpha, unit=1 - spec.quantile, advance_alpha=advance_alpha)
     verdict = verdict_of(bounds, 0.0)
-    message = _latency_message(evidence, bounds, verdict, spec, alpha, reference_name)
+    level = levels(alpha, advance_alpha)
+    message = _latency_message(evidence, bounds, verdict, spec, level, reference_name)
     return Judged(
         evidence,
         JudgeCheckStatus(
@@ -167,7 +171,7 @@ def _latency_message(
     bounds: Interval | None,
     verdict: Verdict,
     spec: LatencyMargin,
-    alpha: float,
+    level: tuple[str, str],
     reference_name: str,
 ) -> str:
     name = f"latency p{100 * spec.quantile:g}"
@@ -188,13 +192,13 @@ def _latency_message(
     resolution = (
         "" if tested <= spec.margin + 1e-9 else f", buckets resolve only +{100 * tested:.0f} %"
     )
-    level = f"{100 * (1 - alpha):g} %"
     # Two statistics (see judge_latency), each with its own one-sided bound.
     at_quantile = evidence.boundary_weighted / evidence.boundary_precision
     below = evidence.weighted / evidence.precision
     detail = (
         f"share beyond the margin {points(at_quantile)} pt at the quantile's bound, "
-        f"{level} at least {points(bounds.lower)}; {points(below)} pt at the bound below, "
-        f"at most {points(bounds.upper)}{resolution}"
+        f"{level[0]} at least {points(bounds.lower)}; {points(below)} pt at the bound below, "
+        f"{'' if level[1] == level[0] else level[1] + ' '}at most {points(bounds.upper)}"
+        f"{resolution}"
     )
     return f"{name}: {values} ({detail}){relation(verdict, '+' + spec.max_increase)}: {verdict}"

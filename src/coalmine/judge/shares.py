@@ -24,6 +24,7 @@ __all__ = [
     "binomial_difference",
     "boundary_variance",
     "bounds_of",
+    "levels",
     "points",
     "relation",
     "verdict_of",
@@ -121,17 +122,21 @@ def add(
     )
 
 
-def bounds_of(evidence: JudgeEvidence, alpha: float, unit: float) -> Interval | None:
+def bounds_of(
+    evidence: JudgeEvidence, alpha: float, unit: float, advance_alpha: float | None = None
+) -> Interval | None:
     """The estimate and upper bound from the tick's own variances (the advance test), the
     lower bound from the variances at the margin (the rollback test). Each is a one-sided
-    bound that holds at every tick with probability 1 - alpha, with its own mixture scale
+    bound that holds at every tick with probability 1 - alpha (the upper one 1 -
+    advance_alpha when given, see `judge.judge_tick`), with its own mixture scale
     (`unit` times ROLLBACK_SCALE or ADVANCE_SCALE)."""
+    advance_alpha = alpha if advance_alpha is None else advance_alpha
     if evidence.precision <= 0 or evidence.boundary_precision <= 0:
         return None
     estimate = evidence.weighted / evidence.precision
     at_margin = evidence.boundary_weighted / evidence.boundary_precision
     lower = at_margin - one_sided_width(evidence.boundary_precision, alpha, ROLLBACK_SCALE * unit)
-    upper = estimate + one_sided_width(evidence.precision, alpha, ADVANCE_SCALE * unit)
+    upper = estimate + one_sided_width(evidence.precision, advance_alpha, ADVANCE_SCALE * unit)
     return Interval(estimate, lower, upper)
 
 
@@ -153,6 +158,11 @@ def relation(verdict: Verdict, margin: str) -> str:
         return f" < {margin}"
     shown = margin if margin.startswith("+") else f"+{margin}"
     return f", not enough evidence yet to rule out {shown}"
+
+
+def levels(alpha: float, advance_alpha: float) -> tuple[str, str]:
+    """The confidence of the lower (rollback) and upper (advance) bounds, as shown."""
+    return f"{100 * (1 - alpha):g} %", f"{100 * (1 - advance_alpha):g} %"
 
 
 def points(value: float) -> str:

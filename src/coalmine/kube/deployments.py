@@ -25,6 +25,8 @@ from coalmine.kube.revision import pod_template_revision
 __all__ = [
     "COPIED_SPEC_FIELDS",
     "SCALED_DOWN_FROM",
+    "baseline_deployment",
+    "baseline_labels",
     "primary_deployment",
     "primary_labels",
     "promotion_operations",
@@ -100,6 +102,34 @@ def primary_deployment(canary: Canary, target: dict[str, Any], replicas: int) ->
         "kind": "Deployment",
         "metadata": managed_metadata(canary, canary.primary_name, labels),
         "spec": primary_spec,
+    }
+
+
+def baseline_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {key: f"{value}-baseline" for key, value in labels.items()}
+
+
+def baseline_deployment(
+    canary: Canary, target: dict[str, Any], primary: dict[str, Any], replicas: int
+) -> dict[str, Any]:
+    """judge.baseline's `<target>-baseline`: the primary's pod template (the revision in
+    production), with the selector labels' values suffixed `-baseline` so that neither the
+    primary's nor the target's selector matches its pods (owned by the Canary)."""
+    renamed = baseline_labels(selector_labels(target, f"deployment {canary.target_key}"))
+    labels = {**(primary.get("metadata", {}).get("labels") or {})}
+    labels.update({k: v for k, v in renamed.items() if k in labels})
+    spec = primary.get("spec") or {}
+    baseline_spec: dict[str, Any] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": renamed},
+        "template": primary_template(spec.get("template") or {}, renamed),
+    }
+    baseline_spec.update({k: copy.deepcopy(spec[k]) for k in CREATED_SPEC_FIELDS if k in spec})
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": managed_metadata(canary, canary.baseline_name, labels),
+        "spec": baseline_spec,
     }
 
 

@@ -4,11 +4,13 @@ The Kubernetes twin of `coalmine.local.routing`, with the same VirtualService sh
 (`coalmine.routing.virtual_service`). For a Canary whose service is `podinfo`:
 
 - Services `podinfo` (the apex, selecting the primary's pods), `podinfo-primary`
-  and `podinfo-canary` (selecting the target's pods), with the Canary's port,
+  and `podinfo-canary` (selecting the target's pods), and with judge.baseline
+  `podinfo-baseline` (selecting `<target>-baseline`'s pods), with the Canary's port,
   targetPort, portName, appProtocol and trafficDistribution (plus the target's other
   container ports with portDiscovery), the labels and
   annotations of service.apex/.primary/.canary, and headless backends on request;
-- DestinationRules `podinfo-primary` and `podinfo-canary` with `service.trafficPolicy`;
+- DestinationRules `podinfo-primary` and `podinfo-canary` (and `podinfo-baseline`) with
+  `service.trafficPolicy`;
 - the VirtualService `podinfo`: hosts, gateways (default `mesh`), match, retries,
   timeout, headers, corsPolicy, rewrite, the weighted route (and the A/B routes,
   the mirror and its percentage).
@@ -28,13 +30,15 @@ from coalmine.api.canary import Canary
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
 from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.deployments import primary_labels, selector_labels
+from coalmine.kube.deployments import baseline_labels, primary_labels, selector_labels
 from coalmine.kube.objects import UNCHANGED, Desired, ObjectWriter, merge_patch_between
 from coalmine.kube.ownership import MANAGED_BY, is_owned_by, original_spec
 from coalmine.kube.resources import DEPLOYMENTS, DESTINATION_RULES, SERVICES, VIRTUAL_SERVICES
 from coalmine.routing.virtual_service import (
     apex_name,
+    baseline_host,
     canary_host,
+    has_baseline,
     primary_host,
     routes_of,
     virtual_service_spec,
@@ -109,13 +113,16 @@ def services(
         owned["trafficDistribution"] = service.traffic_distribution
     created: dict[str, Any] = {"type": "ClusterIP"}
     backend = {**created, "clusterIP": "None"} if service.headless else created
+    sides = [
+        (apex_name(canary), primary, created, service.apex),
+        (primary_host(canary), primary, backend, service.primary),
+        (canary_host(canary), target_labels, backend, service.canary),
+    ]
+    if has_baseline(canary):  # judge.baseline: as the canary's, for `<target>-baseline`
+        sides.append((baseline_host(canary), baseline_labels(target_labels), backend, None))
     return [
         Desired(SERVICES, name, {**owned, "selector": selector}, made, metadata=metadata)
-        for name, selector, made, metadata in (
-            (apex_name(canary), primary, created, service.apex),
-            (primary_host(canary), primary, backend, service.primary),
-            (canary_host(canary), target_labels, backend, service.canary),
-        )
+        for name, selector, made, metadata in sides
     ]
 
 
@@ -124,8 +131,14 @@ def destination_rules(canary: Canary) -> list[Desired]:
     dumped = dict(policy) if policy is not None else None
     return [
         Desired(DESTINATION_RULES, host, {"host": host, "trafficPolicy": dumped})
-        for host in (primary_host(canary), canary_host(canary))
+        for host in _backends(canary)
     ]
+
+
+def _backends(canary: Canary) -> list[str]:
+    """The Services the VirtualService routes to (each with its DestinationRule)."""
+    hosts = [primary_host(canary), canary_host(canary)]
+    return [*hosts, baseline_host(canary)] if has_baseline(canary) else hosts
 
 
 def virtual_service(canary: Canary, routes: Routes) -> Desired:
@@ -182,12 +195,10 @@ class IstioRouter:
         done[f"virtualservice {apex_name(canary)}"] = await self.objects.restore(
             canary, VIRTUAL_SERVICES, apex_name(canary)
         )
-        for kind, name in (
-            (SERVICES, primary_host(canary)),
-            (SERVICES, canary_host(canary)),
-            (DESTINATION_RULES, primary_host(canary)),
-            (DESTINATION_RULES, canary_host(canary)),
-        ):
+        backends = [primary_host(canary), canary_host(canary), baseline_host(canary)]
+        for kind, name in [(SERVICES, host) for host in backends] + [
+            (DESTINATION_RULES, host) for host in backends
+        ]:
             done[kind.describe(name, None)] = await self.objects.restore(canary, kind, name)
         return done
 

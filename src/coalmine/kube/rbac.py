@@ -96,8 +96,9 @@ WORKLOAD = (
         ("deployments",),
         MANAGE,
         "Read the target's revision, create the -primary Deployment, copy the canary's "
-        "template to it on promotion, scale the target to zero and back; on a canary's "
-        "deletion, list what it owns and keep it (drop the owner reference) or delete it.",
+        "template to it on promotion, scale the target to zero and back, create and delete "
+        "the judge's -baseline Deployment; on a canary's deletion, list what it owns and keep "
+        "it (drop the owner reference) or delete it.",
     ),
     Permission(
         ("",),

@@ -1,4 +1,5 @@
-"""The Workload port for `apps/v1` Deployments: the target (the canary) and `<target>-primary`.
+"""The Workload port for `apps/v1` Deployments: the target (the canary), `<target>-primary`,
+and with judge.baseline `<target>-baseline` (the primary's template, for the analysis).
 
 The Kubernetes twin of `coalmine.local.workload`. The target is the user's
 Deployment; coalmine scales it to zero between analyses and back up for a new
@@ -22,6 +23,7 @@ from coalmine.kube.autoscaler import PrimaryAutoscaler
 from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.deployments import (
     SCALED_DOWN_FROM,
+    baseline_deployment,
     primary_deployment,
     promotion_operations,
     workload_state,
@@ -74,6 +76,34 @@ class KubeWorkload:
             annotations = {SCALED_DOWN_FROM: str(current)}
             patch = {"metadata": {"annotations": annotations}, "spec": {"replicas": 0}}
             await self._patch_target(canary, patch)
+
+    async def observe_baseline(self, canary: Canary) -> WorkloadState | None:
+        baseline = await self.client.get(DEPLOYMENTS, canary.baseline_name, canary.namespace)
+        return workload_state(baseline) if baseline is not None else None
+
+    async def scale_baseline(self, canary: Canary, *, up: bool) -> None:
+        """Up: `<target>-baseline` runs the primary's template with the replicas the target
+        runs for the analysis (no autoscaler: the two must stay alike); down: deleted."""
+        name, namespace = canary.baseline_name, canary.namespace
+        if not up:
+            await self.client.delete(DEPLOYMENTS, name, namespace)
+            return
+        target = await self.target(canary)
+        primary = await self.client.get(DEPLOYMENTS, canary.primary_name, namespace)
+        if primary is None:
+            raise AdapterError(f"deployment {canary.primary_name}.{namespace} not found")
+        replicas = await self._replicas_to_run(canary, target)
+        body = baseline_deployment(canary, target, primary, replicas)
+        current = await self.client.get(DEPLOYMENTS, name, namespace)
+        if current is None:
+            with contextlib.suppress(Conflict):  # created meanwhile (a timed-out earlier write)
+                await self.client.create(DEPLOYMENTS, namespace, body)
+            return
+        operations = [
+            {"op": "add", "path": "/spec/template", "value": body["spec"]["template"]},
+            {"op": "add", "path": "/spec/replicas", "value": replicas},
+        ]
+        await self.client.json_patch(DEPLOYMENTS, name, namespace, operations)
 
     async def promote(self, canary: Canary, revision: str) -> None:
         """Copy the target's template to the primary, if the target is still `revision`."""

@@ -110,9 +110,26 @@ class LocalClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
+            if error.code == 401 and self._reload():
+                return self._call(method, path, body)
             raise _as_error(error) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if self._reload():
+                return self._call(method, path, body)
             raise self._not_running() from None
+
+    def _reload(self) -> bool:
+        """A restarted `coalmine up` publishes a new address and token: take them. True
+        when they changed (the call is worth repeating)."""
+        try:
+            published = json.loads((self.state_dir / "api.json").read_text())
+            url, token = str(published["url"]), str(published["token"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if (url, token) == (self.url, self.token):
+            return False
+        self.url, self.token = url, token
+        return True
 
     def _not_running(self) -> Unavailable:
         return Unavailable(
@@ -142,4 +159,6 @@ def _as_error(error: urllib.error.HTTPError) -> CoalmineError:
         )
     if error.code == 401:
         return Unavailable(f"{message}: the state directory belongs to another coalmine up")
+    if error.code >= 500 or error.code == 429:
+        return Unavailable(f"{message} (HTTP {error.code}): the local runtime is not ready")
     return CoalmineError(message)

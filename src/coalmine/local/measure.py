@@ -12,11 +12,18 @@ cluster (`{namespace}_{service}-canary`) over the metric's interval:
 `request-rate` (requests per second) is there for `coalmine metrics`. Templated and
 inline PromQL queries need Prometheus: started with `coalmine up --prometheus`, it
 measures everything instead (see LocalRuntime); without it they are "no data" with the fix.
+
+The interval arrives already cut at the start of this revision's analysis (engine.windows),
+so the deltas never reach back before the revision's first tick. A window that reaches
+back before the stats collector's first sample (`coalmine up` restarted) waits for data,
+and one with no sample because Envoy's admin API does not answer is an outage of the
+source: neither fails a check (see `local.envoy.stats`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from coalmine.api.canary import Canary, CanaryMetric
@@ -30,7 +37,9 @@ __all__ = ["EnvoyMeasurer", "Windows"]
 
 
 class Windows(Protocol):
-    def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow: ...
+    def window(
+        self, cluster: str, window_s: float = 60.0, *, wait_for_data: bool = False
+    ) -> ClusterWindow: ...
 
 
 class EnvoyMeasurer:
@@ -54,10 +63,11 @@ class EnvoyMeasurer:
         """A built-in of the canary or of the primary, as MetricMeasurer has it."""
         host = canary_host(canary) if role == Role.CANARY else primary_host(canary)
         cluster = cluster_name(canary.namespace, host)
-        window = self.windows().window(cluster, parse_duration(interval).total_seconds())
+        seconds = parse_duration(interval).total_seconds()
+        window = self.windows().window(cluster, seconds, wait_for_data=True)
         measured = _pick(name, window)
         described = f"envoy stats: {name} of cluster {cluster} over {interval}"
-        return Measurement(measured.value, measured.reason, described)
+        return replace(measured, query=described)
 
 
 def _pick(name: str, window: ClusterWindow) -> Measurement:

@@ -1,9 +1,10 @@
 """The Observer port in local mode: the judge's counts from Envoy's own stats.
 
-Per side (the `-primary` and `-canary` Envoy clusters), over the tick's window: responses
-of every class (`upstream_rq_xx`, Envoy's own 503s included), the 5xx among them, and the
-`upstream_rq_time` histogram as counts per bucket (only requests that reached a backend
-have a duration). The same collector as `EnvoyMeasurer`; no Prometheus needed.
+Per side (the `-primary`, `-canary` and with judge.baseline `-baseline` Envoy clusters),
+over the tick's window: responses of every class (`upstream_rq_xx`, Envoy's own 503s
+included), the 5xx among them, and the `upstream_rq_time` histogram as counts per bucket
+(only requests that reached a backend have a duration). The same collector as
+`EnvoyMeasurer`; no Prometheus needed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from coalmine.errors import AdapterError
 from coalmine.judge.observations import Histogram, Side, TickObservation
 from coalmine.local.envoy import ClusterWindow, cluster_name
 from coalmine.local.measure import Windows
-from coalmine.routing.virtual_service import canary_host, primary_host
+from coalmine.routing.virtual_service import (
+    baseline_host,
+    canary_host,
+    has_baseline,
+    primary_host,
+)
 
 __all__ = ["EnvoyObserver"]
 
@@ -26,9 +32,13 @@ class EnvoyObserver:
         """The stats collector; a callable, since Envoy starts after the observer is made."""
 
     async def observe(self, canary: Canary, window_seconds: float) -> TickObservation:
+        baseline = None
+        if has_baseline(canary):
+            baseline = self._side(canary, baseline_host(canary), window_seconds)
         return TickObservation(
             primary=self._side(canary, primary_host(canary), window_seconds),
             canary=self._side(canary, canary_host(canary), window_seconds),
+            baseline=baseline,
         )
 
     def _side(self, canary: Canary, host: str, window_seconds: float) -> Side:

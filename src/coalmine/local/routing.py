@@ -16,10 +16,12 @@ from coalmine.api.canary import Canary, CustomMetadata
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
 from coalmine.local.store import Store
-from coalmine.local.workload import primary_labels, target_labels
+from coalmine.local.workload import baseline_labels, primary_labels, target_labels
 from coalmine.routing.virtual_service import (
     apex_name,
+    baseline_host,
     canary_host,
+    has_baseline,
     primary_host,
     routes_of,
     virtual_service_spec,
@@ -51,6 +53,8 @@ class LocalRouter:
         self._service(canary, apex_name(canary), primary, service.apex)
         self._service(canary, primary_host(canary), primary, service.primary)
         self._service(canary, canary_host(canary), labels, service.canary)
+        if has_baseline(canary):
+            self._service(canary, baseline_host(canary), baseline_labels(labels), None)
         current = self.store.get("VirtualService", canary.namespace, apex_name(canary))
         routes = Routes.all_primary()
         if current is not None and current.owner == owner_of(canary):

@@ -1,4 +1,5 @@
-"""The Workload port in local mode: the target Deployment and its `-primary` copy, as processes.
+"""The Workload port in local mode: the target Deployment, its `-primary` copy (and with
+judge.baseline a `-baseline` copy of the primary), as processes.
 
 The desired state lives in the store (manifests, plus a `scaledToZero` mark in the
 target's status); `sync` makes the processes match it. Labels are rewritten the way
@@ -20,6 +21,7 @@ from coalmine.local.store import Store
 __all__ = [
     "LocalWorkload",
     "ProcessStates",
+    "baseline_labels",
     "desired_replicas",
     "primary_labels",
     "target_labels",
@@ -45,6 +47,10 @@ def target_labels(store: Store, canary: Canary) -> dict[str, str] | None:
 
 def primary_labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: f"{value}-primary" for key, value in labels.items()}
+
+
+def baseline_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {key: f"{value}-baseline" for key, value in labels.items()}
 
 
 def desired_replicas(manifest: dict[str, Any], status: dict[str, Any] | None) -> int:
@@ -90,6 +96,29 @@ class LocalWorkload:
         self.store.write_status("Deployment", canary.namespace, stored.name, status)
         await self.sync()
 
+    async def observe_baseline(self, canary: Canary) -> WorkloadState | None:
+        return self._observe(canary.namespace, canary.baseline_name)
+
+    async def scale_baseline(self, canary: Canary, *, up: bool) -> None:
+        """Up: `<target>-baseline` runs the primary's template with the target's replicas;
+        down: removed (its processes stop at the next sync)."""
+        namespace, name = canary.namespace, canary.baseline_name
+        if not up:
+            if self.store.get("Deployment", namespace, name) is not None:
+                self.store.delete("Deployment", namespace, name)
+                await self.sync()
+            return
+        primary = self.store.get("Deployment", namespace, canary.primary_name)
+        if primary is None:
+            raise AdapterError(f"deployment {canary.primary_name}.{namespace} not found")
+        target = self._target_manifest(canary)
+        baseline = _relabelled(primary.manifest, name, baseline_labels(_selector(target)))
+        baseline["spec"]["replicas"] = target["spec"].get("replicas", 1)
+        current = self.store.get("Deployment", namespace, name)
+        if current is None or current.manifest != baseline:
+            self.store.put("Deployment", namespace, name, baseline, owner=f"Canary/{canary.name}")
+        await self.sync()
+
     async def promote(self, canary: Canary, revision: str) -> None:
         target = self._target_manifest(canary)
         current = pod_template_hash(Deployment.model_validate(target).spec.template)
@@ -119,12 +148,19 @@ class LocalWorkload:
 
 def _as_primary(target: dict[str, Any], name: str) -> dict[str, Any]:
     """The target's manifest renamed, with selector and pod labels rewritten to `-primary`."""
-    primary = copy.deepcopy(target)
-    primary["metadata"] = {**primary["metadata"], "name": name}
-    spec = primary["spec"]
-    selector = spec["selector"]["matchLabels"]
-    renamed = primary_labels(selector)
-    spec["selector"]["matchLabels"] = renamed
+    return _relabelled(target, name, primary_labels(_selector(target)))
+
+
+def _selector(manifest: dict[str, Any]) -> dict[str, str]:
+    return dict(manifest["spec"]["selector"]["matchLabels"])
+
+
+def _relabelled(manifest: dict[str, Any], name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Deployment's manifest renamed, selecting (and labelling its pods) with `labels`."""
+    copied = copy.deepcopy(manifest)
+    copied["metadata"] = {**copied["metadata"], "name": name}
+    spec = copied["spec"]
+    spec["selector"]["matchLabels"] = labels
     template_labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
-    template_labels.update(renamed)
-    return primary
+    template_labels.update(labels)
+    return copied

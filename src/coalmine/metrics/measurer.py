@@ -17,19 +17,26 @@ Which mesh's built-ins: `MeasurerSettings.mesh` when set (the local runtime sets
 `spec.provider`, else `MeasurerSettings.default_mesh` ("istio"). A mesh without
 built-ins is a failed check whose reason lists the meshes that have them.
 
-`measure` never raises: a missing template, an unset variable, an unreachable server,
-all become "no data" with the reason.
+`measure` never raises: a missing template, an unset variable, all become "no data"
+with the reason; a server that is down is an outage of the source (see
+`metrics.prometheus`), and a server younger than the metric's window (it started, or
+restarted with no data kept, less than `interval` ago: `started_at`) answers "waiting for
+data since" its start. Both hold the analysis instead of failing a check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from coalmine.api.canary import Canary, CanaryMetric
+from coalmine.api.common import parse_duration
 from coalmine.api.metric_template import MetricTemplate
-from coalmine.engine.observations import Measurement
-from coalmine.errors import CoalmineError, NotFound
+from coalmine.engine.observations import Measurement, MeasurementKind
+from coalmine.engine.windows import waiting_reason
+from coalmine.errors import CoalmineError, NotFound, Unavailable
 from coalmine.metrics.base import ProviderFactory, ProviderSettings
 from coalmine.metrics.builtins import Role, builtin_query
 from coalmine.metrics.credentials import Credentials, CredentialSource
@@ -38,6 +45,9 @@ from coalmine.metrics.templates import TemplateLookup
 from coalmine.metrics.templating import TemplateContext, render
 
 __all__ = ["MeasurerSettings", "MetricMeasurer", "QueryPlan"]
+
+
+STARTUP_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,9 @@ class MeasurerSettings:
     mesh: str | None = None
     """When set, the built-in checks of every canary use this mesh, whatever spec.provider
     says. The local runtime sets "envoy"."""
+    startup_grace: timedelta = STARTUP_GRACE
+    """After a Prometheus starts, checks wait for their window plus this long: it hands
+    targets to its scrapers and scrapes them first about 6 s after starting (measured)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,15 @@ class QueryPlan:
     server: ProviderSettings
 
 
+@runtime_checkable
+class Aged(Protocol):
+    """A provider that can say when it started keeping data (Prometheus)."""
+
+    source: str
+
+    async def started_at(self) -> datetime | None: ...
+
+
 class MetricMeasurer:
     """Measures canary metrics through metrics providers (Prometheus)."""
 
@@ -75,11 +97,14 @@ class MetricMeasurer:
         templates: TemplateLookup | None = None,
         credentials: CredentialSource | None = None,
         providers: Mapping[str, ProviderFactory] = PROVIDERS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.templates = templates
         self.credentials = credentials
         self.providers = providers
+        self.clock = clock
+        """Wall time: a Prometheus's start is compared with the window in real time."""
 
     async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
         """The metric's value for the canary workload; never raises."""
@@ -136,7 +161,26 @@ class MetricMeasurer:
         except CoalmineError as error:
             return Measurement.no_data(str(error), plan.template)
         measurement = await provider.query(query)
+        if measurement.judged and isinstance(provider, Aged):
+            measurement = await self._unless_young(provider, context.interval, measurement)
         return replace(measurement, query=query)
+
+    async def _unless_young(
+        self, provider: Aged, interval: str, measurement: Measurement
+    ) -> Measurement:
+        """ "Waiting" when the window reaches back before the server started."""
+        try:
+            started = await provider.started_at()
+        except Unavailable as error:
+            return Measurement.outage(provider.source, str(error))
+        window = parse_duration(interval) + self.settings.startup_grace
+        if started is None or started <= self.clock() - window:
+            return measurement
+        why = f"{provider.source} started then; the window reaches back before it"
+        reason = waiting_reason(window.total_seconds(), started, why)
+        return Measurement(
+            None, reason, kind=MeasurementKind.WAITING, source=provider.source, since=started
+        )
 
     def mesh_of(self, canary: Canary) -> str:
         return self.settings.mesh or canary.spec.provider or self.settings.default_mesh

@@ -23,18 +23,25 @@ from coalmine.metrics.builtins import Role
 from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.results import QueryResult
 from coalmine.metrics.templating import TemplateContext, render
+from coalmine.routing.virtual_service import has_baseline
 
 __all__ = ["COUNT_QUERIES", "PrometheusObserver"]
 
-_ISTIO = {
+BASELINE = "baseline"
+"""judge.baseline's side (not a Role of the built-in checks, which compare two sides)."""
+
+_ISTIO: dict[str, str] = {
     Role.CANARY: 'reporter="destination",destination_workload_namespace="{{ namespace }}",'
     'destination_workload=~"{{ target }}"',
     Role.PRIMARY: 'reporter="destination",destination_workload_namespace="{{ namespace }}",'
     'destination_workload=~"{{ target }}-primary"',
+    BASELINE: 'reporter="destination",destination_workload_namespace="{{ namespace }}",'
+    'destination_workload=~"{{ target }}-baseline"',
 }
-_ENVOY = {
+_ENVOY: dict[str, str] = {
     Role.CANARY: 'envoy_cluster_name="{{ namespace }}_{{ service }}-canary"',
     Role.PRIMARY: 'envoy_cluster_name="{{ namespace }}_{{ service }}-primary"',
+    BASELINE: 'envoy_cluster_name="{{ namespace }}_{{ service }}-baseline"',
 }
 
 COUNT_QUERIES: Mapping[str, Mapping[str, str]] = {
@@ -67,7 +74,7 @@ class PrometheusObserver:
         self.provider = provider
         self.mesh = mesh
 
-    def queries(self, canary: Canary, role: Role, window_seconds: float) -> dict[str, str]:
+    def queries(self, canary: Canary, role: str, window_seconds: float) -> dict[str, str]:
         """The three rendered queries for one side (shown in errors and docs)."""
         context = TemplateContext.for_interval(canary, f"{max(1, round(window_seconds))}s")
         selector = SELECTORS[self.mesh][role]
@@ -81,8 +88,13 @@ class PrometheusObserver:
     ) -> TickObservation:
         """The window ending now, or ending `at` (a past tick, for `coalmine backtest`)."""
         primary = await self._side(canary, Role.PRIMARY, window_seconds, at)
+        baseline = None
+        if has_baseline(canary):
+            baseline = await self._side(canary, BASELINE, window_seconds, at)
         return TickObservation(
-            primary=primary, canary=await self._side(canary, Role.CANARY, window_seconds, at)
+            primary=primary,
+            canary=await self._side(canary, Role.CANARY, window_seconds, at),
+            baseline=baseline,
         )
 
     def provider_of(self, canary: Canary) -> PrometheusProvider:
@@ -96,7 +108,7 @@ class PrometheusObserver:
         )
 
     async def _side(
-        self, canary: Canary, role: Role, window_seconds: float, at: datetime | None
+        self, canary: Canary, role: str, window_seconds: float, at: datetime | None
     ) -> Side:
         queries = self.queries(canary, role, window_seconds)
         provider = self.provider_of(canary)

@@ -1,11 +1,18 @@
 """The Prometheus HTTP API client: the `MetricProvider` coalmine queries PromQL through.
 
-`query()` (the port) never raises: an unreachable server, a timeout, an HTTP error, a
-PromQL error or an answer that is not one finite number all become `Measurement.no_data`
-with a reason that names what happened (see `metrics.results` for the answer shapes).
+`query()` (the port) never raises. Two kinds of failure are told apart:
+- Prometheus is down: unreachable, a timeout, an HTTP 5xx or 429, or an answer that is
+  not its API's JSON. That is an outage of the source (`Measurement.outage`), which
+  holds the analysis: it says nothing about the release.
+- Prometheus answered: a PromQL error (bad_data, 4xx) or an answer that is not one
+  finite number (no series, NaN) is "no data" (`Measurement.no_data`), a failed check,
+  with a reason that names what happened (see `metrics.results` for the answer shapes).
 `instant()` and `range()` are the raising layer under it, used by `coalmine query`:
-they raise `Unavailable` when Prometheus cannot be reached or does not answer in time,
-and `QueryError` when it answers with an error.
+they raise `Unavailable` when Prometheus is down as above, and `QueryError` when it
+answers with an error.
+
+`started_at()` asks Prometheus when it started (`/api/v1/status/runtimeinfo`), so that a
+check whose window reaches back before that waits instead of reading a partial window.
 
 Each call opens its own HTTP session: a check runs once per analysis interval (10 s at
 the least), so reusing connections buys nothing, and nothing needs closing.
@@ -41,13 +48,31 @@ class PrometheusProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
 
+    @property
+    def source(self) -> str:
+        """How messages name this server: "Prometheus at http://..."."""
+        return f"Prometheus at {self.settings.address}"
+
     async def query(self, query: str) -> Measurement:
         """One instant query as a measurement; never raises for a failed query."""
         try:
             result = await self.instant(query)
+        except Unavailable as error:
+            return Measurement.outage(self.source, str(error), query)
         except CoalmineError as error:
             return Measurement.no_data(str(error), query)
         return to_measurement(result, query)
+
+    async def started_at(self) -> datetime | None:
+        """When this Prometheus started; None when it does not say (not every server that
+        speaks its query API has the runtimeinfo endpoint). Raises Unavailable when down."""
+        try:
+            data = await self._get("/api/v1/status/runtimeinfo", {})
+            return datetime.fromisoformat(str(data["startTime"]))
+        except QueryError:
+            return None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     async def is_online(self) -> bool:
         """True when `vector(1)` answers 1."""
@@ -121,13 +146,19 @@ def _data(status: int, body: str, address: str) -> Any:
         document = json.loads(body)
     except ValueError:
         document = None
+    down = status >= 500 or status == 429
     if isinstance(document, dict) and document.get("status") == "error":
         kind = document.get("errorType", "unknown")
-        raise QueryError(f"PromQL error ({kind}): {document.get('error', '')}")
+        message = f"PromQL error ({kind}): {document.get('error', '')}"
+        if down:
+            raise Unavailable(f"Prometheus at {address} answered HTTP {status}: {message}")
+        raise QueryError(message)
+    if down:
+        raise Unavailable(f"Prometheus at {address} answered HTTP {status}: {_excerpt(body)}")
     if status >= 400:
         raise QueryError(f"Prometheus at {address} answered HTTP {status}: {_excerpt(body)}")
     if not isinstance(document, dict) or "data" not in document:
-        raise QueryError(
+        raise Unavailable(
             f"Prometheus at {address} answered with something other than its API's JSON: "
             f"{_excerpt(body)}"
         )
@@ -147,8 +178,8 @@ def _parse_result(data: Any) -> QueryResult:
             return QueryResult("string", text=str(result[1]))
     except (KeyError, TypeError, ValueError, IndexError) as error:
         message = f"cannot read Prometheus's answer: {error!r} in {_excerpt(str(data))}"
-        raise QueryError(message) from None
-    raise QueryError(f"Prometheus answered an unknown result type {kind!r}")
+        raise Unavailable(message) from None
+    raise Unavailable(f"Prometheus answered an unknown result type {kind!r}")
 
 
 def _series(item: Mapping[str, Any], values: list[Any]) -> Series:

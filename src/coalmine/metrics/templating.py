@@ -8,7 +8,10 @@ Variables (Flagger's MetricTemplateModel, whitespace inside the braces optional)
     {{ service }}       spec.service.name, else spec.targetRef.name
     {{ ingress }}       spec.targetRef.name (coalmine has no ingressRef; kept for Flagger files)
     {{ route }}         spec.targetRef.name (likewise for routeRef)
-    {{ interval }}      the metric's interval, default 1m
+    {{ interval }}      the metric's interval, default 1m, cut at the start of this
+                        revision's analysis while the analysis is younger (engine.windows)
+    {{ analysisStart }} when this revision's analysis began, in Unix seconds (coalmine
+                        addition: `... @ {{ analysisStart }}`, `time() - {{ analysisStart }}`)
     {{ variables.X }}   templateVariables[X] of the Canary's metric
 
 Anything else between `{{ }}` is an unknown variable: an error that `coalmine validate`
@@ -41,6 +44,7 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.errors import TemplateError
@@ -59,7 +63,7 @@ __all__ = [
 
 NAME_VARIABLES = ("name", "namespace", "target", "service", "ingress", "route")
 """Variables that hold an object name: regex-escaped inside regex matchers."""
-VARIABLES = (*NAME_VARIABLES, "interval")
+VARIABLES = (*NAME_VARIABLES, "interval", "analysisStart")
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _TEMPLATE_VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_]*)$")
 _BARE_VALUE = re.compile(r"^[A-Za-z0-9_:.,\-]*$")
@@ -78,6 +82,8 @@ class TemplateContext:
     service: str
     interval: str
     variables: Mapping[str, str] = field(default_factory=dict)
+    analysis_start: datetime | None = None
+    """status.analysisStartTime; None outside an analysis."""
 
     @classmethod
     def for_canary(cls, canary: Canary, metric: CanaryMetric) -> TemplateContext:
@@ -95,11 +101,19 @@ class TemplateContext:
             service=canary.spec.service.name or target,
             interval=interval,
             variables=dict(variables or {}),
+            analysis_start=canary.status.analysis_start_time,
         )
 
     def builtin(self, variable: str) -> str:
         if variable in ("ingress", "route"):
             return self.target
+        if variable == "analysisStart":
+            if self.analysis_start is None:
+                raise TemplateError(
+                    "{{ analysisStart }} has no value: no analysis of a revision has started",
+                    kind="unset",
+                )
+            return str(int(self.analysis_start.timestamp()))
         value: str = getattr(self, variable)
         return value
 

@@ -16,6 +16,8 @@ variables.route, which is not set`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.api.metric_template import MetricTemplate
@@ -24,7 +26,10 @@ from coalmine.metrics.templating import TemplateContext, template_errors
 
 __all__ = ["check_metric_queries"]
 
-_ANY = TemplateContext(name="", namespace="", target="", service="", interval="")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ANY = TemplateContext(
+    name="", namespace="", target="", service="", interval="", analysis_start=_EPOCH
+)
 """Values that fit anywhere: checking a template alone finds only its unknown variables."""
 
 
@@ -58,7 +63,8 @@ def _check_canary(
     label = f"canary {canary.name}"
     for index, metric in enumerate(canary.spec.analysis.metrics):
         path = f"spec.analysis.metrics[{index}]"
-        context = TemplateContext.for_canary(canary, metric)
+        # analysisStart has a value at run time, whatever the canary's status says now
+        context = replace(TemplateContext.for_canary(canary, metric), analysis_start=_EPOCH)
         if metric.query:
             for error in template_errors(metric.query, context, source="query"):
                 if error.kind == "unknown":

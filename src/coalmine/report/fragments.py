@@ -17,6 +17,7 @@ __all__ = [
     "UNITS",
     "checks_section",
     "events_table",
+    "judge_section",
     "revisions_table",
     "spec_brief",
     "steps",
@@ -132,6 +133,37 @@ def events_table(events: Sequence[EventView]) -> str:
     return (
         '<table class="events"><thead><tr><th>time (UTC)</th><th>type</th><th>reason</th>'
         f"<th>message</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _points(value: float | None) -> str:
+    """A difference of shares (what the judge estimates) in percentage points."""
+    return "–" if value is None else f"{value * 100:+.2f} pt"
+
+
+def judge_section(history: History) -> str:
+    """The judge (spec.analysis.judge): each check at the last tick (status.judge.checks),
+    then each tick's decision with its lines. Empty for a canary without a judge."""
+    if not (history.canary.spec.get("analysis") or {}).get("judge"):
+        return ""
+    checks = "".join(
+        f'<tr class="{escape(c.verdict)}"><td>{escape(c.name)}</td><td>{escape(c.verdict)}</td>'
+        f"<td>{escape(_points(c.estimate))}</td>"
+        f"<td>{escape(_points(c.lower))} .. {escape(_points(c.upper))}</td>"
+        f"<td>{escape(c.message)}</td></tr>"
+        for c in history.judge_checks
+    )
+    ticks = "".join(
+        f'<tr class="{escape(t.verdict)}"><td>{t.time:%H:%M:%S}</td><td>{escape(t.verdict)}</td>'
+        f"<td>{escape(t.line)}</td></tr>"
+        for t in history.judge_ticks
+    )
+    return (
+        '<table class="judge-checks"><thead><tr><th>check</th><th>verdict</th>'
+        "<th>estimate (canary − reference)</th><th>interval</th><th>line</th></tr></thead>"
+        f"<tbody>{checks}</tbody></table>"
+        '<table class="judge-ticks"><thead><tr><th>time (UTC)</th><th>decision</th>'
+        f"<th>checks</th></tr></thead><tbody>{ticks}</tbody></table>"
     )
 
 

@@ -14,6 +14,7 @@ from coalmine.report.charts import weight_chart
 from coalmine.report.fragments import (
     checks_section,
     events_table,
+    judge_section,
     revisions_table,
     spec_brief,
     steps_table,
@@ -29,13 +30,23 @@ h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid #dee2e6}
 h3{font-size:15px;margin:14px 0 2px}table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #f1f3f5;vertical-align:top}
-table.spec th{width:220px;font-weight:600}tr.failed td,tr.warning td{color:#c92a2a}
+table.spec th{width:220px;font-weight:600}tr.failed td,tr.warning td,tr.rollback td{color:#c92a2a}
 .verdict{padding:8px 12px;border-radius:6px;background:#f1f3f5}
 .verdict.succeeded{background:#ebfbee}.verdict.failed{background:#fff5f5}
 .legend{font-size:12px;color:#495057}.legend .c{color:#d9480f}.legend .p{color:#1c7ed6}
 .legend .b{color:#2b8a3e}.legend .f{color:#c92a2a}.muted{color:#868e96}
 section.metric.failed h3{color:#c92a2a}code{font-size:12px}
 """
+
+
+def _judge(part: History) -> str:
+    section = judge_section(part)
+    return f"<h2>Judge: canary against {_reference(part)}</h2>{section}" if section else ""
+
+
+def _reference(part: History) -> str:
+    judge = (part.canary.spec.get("analysis") or {}).get("judge") or {}
+    return "baseline" if judge.get("baseline") else "primary"
 
 
 def render_html(
@@ -63,6 +74,7 @@ def render_html(
         f"<h2>Spec in brief</h2>{spec_brief(canary)}"
         f"<h2>Steps</h2>{weight_chart(part.weights)}{steps_table(part.weights)}"
         f"<h2>Checks</h2>{checks_section(part.metrics)}"
+        f"{_judge(part)}"
         f"<h2>Events</h2>{events_table(part.events)}"
         f"<h2>Revisions</h2>{revisions_table(history.revisions)}"
         "</body></html>"

@@ -12,6 +12,28 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _points(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.2f} pt"
+
+
+def _judge(part: History) -> list[str]:
+    """The judge's checks at the last tick and each tick's decision (none without a judge)."""
+    if not (part.canary.spec.get("analysis") or {}).get("judge"):
+        return []
+    lines = ["", "## Judge", "", "| check | verdict | estimate | interval | line |"]
+    lines.append("|---|---|---|---|---|")
+    lines += [
+        f"| {_cell(c.name)} | {_cell(c.verdict)} | {_points(c.estimate)}"
+        f" | {_points(c.lower)} .. {_points(c.upper)} | {_cell(c.message)} |"
+        for c in part.judge_checks
+    ]
+    lines += ["", "| time (UTC) | decision | checks |", "|---|---|---|"]
+    lines += [
+        f"| {t.time:%H:%M:%S} | {_cell(t.verdict)} | {_cell(t.line)} |" for t in part.judge_ticks
+    ]
+    return lines
+
+
 def render_markdown(history: History, revision: str | None = None) -> str:
     from coalmine.errors import NotFound
 
@@ -53,6 +75,7 @@ def render_markdown(history: History, revision: str | None = None) -> str:
             f"| {_cell(metric.name)} | {metric.range_text()} | {len(metric.canary)}"
             f" | {metric.failed} | {_cell(values)} |"
         )
+    lines += _judge(part)
     lines += ["", "## Events", ""]
     lines += [
         f"- {e.time:%H:%M:%S} {e.type} {_cell(e.reason)}: {_cell(e.message)}" for e in part.events

@@ -2,7 +2,8 @@
 
 Both routers use it: the Istio router writes it to Kubernetes, the local router to the
 local store (and from there to Envoy). Field names are Istio's (networking/v1beta1).
-The shape follows Flagger's Istio router: one weighted route primary/canary; for A/B
+The shape follows Flagger's Istio router: one weighted route primary/canary (and
+`<svc>-baseline` with judge.baseline); for A/B
 testing a first route for the matching requests and a second one, all to the primary;
 a TCP route for `appProtocol: tcp`; with session affinity, sticky routes before the
 weighted one (see routing.session_affinity). The hosts are service.hosts plus the apex Service's
@@ -28,7 +29,9 @@ from coalmine.routing.session_affinity import (
 
 __all__ = [
     "apex_name",
+    "baseline_host",
     "canary_host",
+    "has_baseline",
     "is_tcp",
     "primary_host",
     "routes_of",
@@ -47,6 +50,16 @@ def primary_host(canary: Canary) -> str:
 
 def canary_host(canary: Canary) -> str:
     return f"{apex_name(canary)}-canary"
+
+
+def baseline_host(canary: Canary) -> str:
+    return f"{apex_name(canary)}-baseline"
+
+
+def has_baseline(canary: Canary) -> bool:
+    """judge.baseline: a third destination, `<svc>-baseline`, weighted as the canary."""
+    judge = canary.spec.analysis.judge
+    return judge is not None and judge.baseline
 
 
 def virtual_service_spec(canary: Canary, routes: Routes) -> dict[str, Any]:
@@ -140,16 +153,24 @@ def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
         weights = {d["destination"]["host"]: d.get("weight", 0) for d in route.get("route", [])}
         if canary_name in weights:
             mirrored = (route.get("mirror") or {}).get("host") == canary_name
-            return Routes(weights.get(primary, 0), weights[canary_name], mirrored)
+            baseline = weights.get(baseline_host(canary), 0)
+            return Routes(weights.get(primary, 0), weights[canary_name], mirrored, baseline)
     return Routes.all_primary()
 
 
 def _destinations(canary: Canary, routes: Routes) -> list[dict[str, Any]]:
     port = {"number": canary.spec.service.port}
-    return [
-        {"destination": {"host": primary_host(canary), "port": port}, "weight": routes.primary},
+    primary = routes.primary
+    if not has_baseline(canary):  # judge.baseline turned off: its share back to the primary
+        primary += routes.baseline
+    destinations = [
+        {"destination": {"host": primary_host(canary), "port": port}, "weight": primary},
         {"destination": {"host": canary_host(canary), "port": port}, "weight": routes.canary},
     ]
+    if has_baseline(canary):
+        baseline = {"host": baseline_host(canary), "port": port}
+        destinations.append({"destination": baseline, "weight": routes.baseline})
+    return destinations
 
 
 def _route(

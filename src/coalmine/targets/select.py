@@ -13,8 +13,10 @@ wins over both.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,7 +24,15 @@ from typing import Literal
 from coalmine.errors import Unavailable
 from coalmine.targets.base import Target
 
-__all__ = ["SERVICE_ACCOUNT", "TargetOptions", "choose", "local_pid", "open_target"]
+__all__ = [
+    "SERVICE_ACCOUNT",
+    "TargetOptions",
+    "choose",
+    "local_pid",
+    "open_target",
+    "restarting",
+    "wait_for_restart",
+]
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 Mode = Literal["local", "kubernetes"]
@@ -98,6 +108,22 @@ def local_pid(state_dir: Path) -> int | None:
     except PermissionError:  # alive, another user's
         return pid
     return pid
+
+
+def restarting(state_dir: Path) -> bool:
+    """A `coalmine up` published its endpoint here and its pid is gone: killed, or
+    restarting. (A clean stop removes api.json.)"""
+    return (state_dir / "api.json").is_file() and local_pid(state_dir) is None
+
+
+async def wait_for_restart(options: TargetOptions, grace: float) -> None:
+    """Give a restarting `coalmine up` up to `grace` seconds to come back before the rule
+    picks a target, unless a flag already picked Kubernetes."""
+    if options.context or options.kubeconfig:
+        return
+    deadline = time.monotonic() + grace
+    while restarting(options.state_dir) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.25)  # another process writes the file: no event to await
 
 
 def _kubeconfig_found() -> bool:

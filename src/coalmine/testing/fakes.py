@@ -125,6 +125,25 @@ class FakeWorkload:
         target.replicas = target.desired if up else 0
         self._mark_rollout(target)
 
+    async def observe_baseline(self, canary: Canary) -> WorkloadState | None:
+        deployment = self.deployments.get(canary.baseline_name)
+        return deployment.state() if deployment else None
+
+    async def scale_baseline(self, canary: Canary, *, up: bool) -> None:
+        """Up: the primary's template with the target's replicas; down: removed."""
+        if not up:
+            self.deployments.pop(canary.baseline_name, None)
+            return
+        primary = self.deployments.get(canary.primary_name)
+        if primary is None:
+            raise AdapterError(f"deployment {canary.primary_name} not found")
+        target = self._target(canary)
+        baseline = FakeDeployment(
+            dict(primary.template), desired=target.desired, replicas=target.desired
+        )
+        self.deployments[canary.baseline_name] = baseline
+        self._mark_rollout(baseline)
+
     async def promote(self, canary: Canary, revision: str) -> None:
         target = self._target(canary)
         if target.revision != revision:

@@ -18,6 +18,7 @@ from coalmine.report.charts import sparkline, weight_chart
 from coalmine.report.fragments import (
     checks_section,
     events_table,
+    judge_section,
     revisions_table,
     spec_brief,
     steps_table,
@@ -172,6 +173,7 @@ def canary_parts(history: History, revision: str | None) -> dict[str, str]:
         "verdict": verdict_block(history, summary),
         "weights": weight_chart(part.weights) + steps_table(part.weights),
         "checks": checks_section(part.metrics, table=False),
+        "judge": judge_section(part),
         "events": events_table(tuple(reversed(history.events))[:200]),
         "revisions": revisions_table(history.revisions),
     }
@@ -192,7 +194,8 @@ def canary_page(
         f'<div id="verdict">{parts["verdict"]}</div>'
         f'<h2>Canary weight</h2><div id="weights">{parts["weights"]}</div>'
         f'<h2>Checks: canary against primary</h2><div id="checks">{parts["checks"]}</div>'
-        f'<h2>Events</h2><div id="events">{parts["events"]}</div>'
+        + (f'<h2>Judge</h2><div id="judge">{parts["judge"]}</div>' if parts["judge"] else "")
+        + f'<h2>Events</h2><div id="events">{parts["events"]}</div>'
         f'<h2>Revisions</h2><div id="revisions">{parts["revisions"]}</div>'
         f"<h2>Spec in brief</h2>{spec_brief(canary)}"
     )

@@ -10,6 +10,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
+from coalmine.engine import MeasurementKind
 from coalmine.local.envoy import (
     Cluster,
     ClusterWindow,
@@ -196,3 +197,23 @@ async def test_what_a_cluster_served_adds_up_across_its_replacement(
     while dataplane.metrics.served("test_first") != (before[0] + 140, before[1] + 40):
         assert time.monotonic() < deadline, dataplane.metrics.served("test_first")
         await asyncio.sleep(0.05)
+
+
+async def test_a_check_right_after_the_collector_started_waits_for_data(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """A real Envoy reports its uptime with each sample (restarts are resets), and a check's
+    window that reaches back before the collector's first sample waits for data."""
+    steady = await make_backend("steady")
+    await dataplane.apply(split({steady: 100}))
+    await burst(http, gateway_url(dataplane), 20)
+    sample = await dataplane.metrics.scrape()
+    assert sample is not None
+    assert sample.uptime is not None
+    assert sample.uptime >= 0
+
+    check = dataplane.metrics.window("test_steady", WINDOW_S, wait_for_data=True)
+    assert check.success_rate.kind == MeasurementKind.WAITING
+    assert check.success_rate.reason.startswith(f"waiting for {WINDOW_S:g}s of data since ")
+    window = await _settled(dataplane, "test_steady", 20)
+    assert window.success_rate.value == 100.0

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from coalmine.engine import MeasurementKind
 from coalmine.local.envoy.stats import (
     ClusterCounters,
     Histogram,
     Sample,
+    Since,
     parse_prometheus,
+    parse_uptime,
     summarize,
 )
 
@@ -138,12 +143,60 @@ def test_one_sample_is_not_enough() -> None:
     assert "not enough stats samples in the last 60s" in window.requests.reason
 
 
-def test_samples_older_than_the_window_are_no_data() -> None:
-    """The collector stopped getting samples (Envoy down): old numbers are not reused."""
+def test_samples_older_than_the_window_while_envoy_does_not_answer_are_an_outage() -> None:
+    """The collector stopped getting samples (Envoy down): old numbers are not reused, and
+    the source being down is not a failed check."""
     samples = [_sample(0.0, c=_counters(0, 0, NONE, 0.0)), _sample(1.0, c=_counters(9, 0, NONE, 0))]
     window = summarize(samples, "c", 60.0, now=120.0, scrape_error="Envoy is not running")
     assert window.success_rate.value is None
+    assert window.success_rate.kind == MeasurementKind.OUTAGE
+    assert window.success_rate.source == "Envoy stats"
     assert window.success_rate.reason.endswith("; the last scrape failed: Envoy is not running")
+
+
+def test_samples_older_than_the_window_without_a_scrape_error_are_no_data() -> None:
+    samples = [_sample(0.0, c=_counters(0, 0, NONE, 0.0)), _sample(1.0, c=_counters(9, 0, NONE, 0))]
+    window = summarize(samples, "c", 60.0, now=120.0)
+    assert window.success_rate.kind == MeasurementKind.NO_DATA
+
+
+def test_a_restart_is_a_reset_even_when_a_counter_climbed_back_above_its_old_value() -> None:
+    """Envoy's uptime went down: every counter began again at zero. 600 after 500 is 600
+    new requests, not 100."""
+    samples = [
+        Sample(0.0, {"c": _counters(500, 0, (500,) * 10, 100.0)}, uptime=1000.0),
+        Sample(5.0, {"c": _counters(600, 6, (606,) * 10, 60.0)}, uptime=3.0),
+    ]
+    window = summarize(samples, "c", window_s=60.0, now=5.0)
+    assert window.requests.value == 606
+    assert window.errors_5xx.value == 6
+    assert window.durations.count == 606
+
+
+def test_uptime_is_parsed() -> None:
+    assert parse_uptime("envoy_server_uptime{} 42\nenvoy_server_uptime_x 1\n") == 42.0
+    assert parse_uptime("envoy_server_uptime 7\n") == 7.0
+    assert parse_uptime(ENVOY_TEXT) is None
+
+
+WALL = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def test_a_window_before_the_collectors_first_sample_waits_for_data() -> None:
+    """coalmine up restarted 10 s ago: a 30 s window cannot be judged yet."""
+    samples = [_sample(t, c=_counters(int(t) * 10, 0, NONE, 0.0)) for t in (20.0, 25.0, 30.0)]
+    since = Since(started=20.0, wall_now=WALL)
+    window = summarize(samples, "c", window_s=30.0, now=30.0, since=since)
+    assert window.success_rate.kind == MeasurementKind.WAITING
+    assert window.success_rate.since == datetime(2026, 3, 1, 12, 0, 20, tzinfo=UTC)
+    assert window.success_rate.reason == (
+        "waiting for 30s of data since 12:00:20 UTC (the Envoy stats collector started then:"
+        " coalmine up (re)started)"
+    )
+    later = summarize(samples, "c", window_s=10.0, now=30.0, since=since)
+    assert later.success_rate.value == 100.0
+    one_scrape_late = summarize(samples, "c", window_s=10.9, now=30.0, since=since)
+    assert one_scrape_late.success_rate.value == 100.0
 
 
 def test_an_unknown_cluster_says_so() -> None:

@@ -5,6 +5,9 @@ from the deltas between them (see `stats`). A scrape that fails (Envoy restartin
 skipped and remembered in `last_error`; counters that restart from zero are handled.
 Given a `SampleHistory`, samples are also kept on disk, and a collector started on the
 same Envoy (adopted after a restart of `coalmine up`) begins with them.
+A window that reaches back before the collector's first sample (restored ones included)
+waits for data: a `coalmine up` that started a fresh Envoy has no samples from before it,
+see `stats.summarize`.
 
 It also keeps, per cluster, the responses and 5xx responses served since it started,
 summed scrape by scrape. Envoy's per-class counters of a cluster start again from zero
@@ -23,6 +26,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime
 
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
@@ -32,7 +36,9 @@ from coalmine.local.envoy.stats import (
     ZERO,
     ClusterWindow,
     Sample,
+    Since,
     parse_prometheus,
+    parse_uptime,
     served_between,
     summarize,
 )
@@ -58,11 +64,15 @@ class StatsCollector:
         clock: Callable[[], float] = time.monotonic,
         history: SampleHistory | None = None,
         identity: Callable[[], Identity | None] = lambda: None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._admin = admin
         self.interval_s = interval_s
         self.retention_s = retention_s
         self._clock = clock
+        self._wall_clock = wall_clock
+        self.started: float | None = None
+        """When the first sample was taken: windows reaching back before it wait."""
         self._samples: deque[Sample] = deque(maxlen=math.ceil(retention_s / interval_s) + 2)
         self._task: asyncio.Task[None] | None = None
         self._history = history
@@ -86,6 +96,8 @@ class StatsCollector:
                 since = self._clock() - self.retention_s
                 self._samples.extend(self._history.load(identity, since))
                 self.restored = len(self._samples)
+                if self._samples:  # the adopted Envoy's windows reach back across the restart
+                    self.started = self._samples[0].time
             self._task = asyncio.create_task(self._run(), name="envoy-stats-collector")
 
     async def stop(self) -> None:
@@ -116,13 +128,15 @@ class StatsCollector:
         except Unavailable as error:
             self.last_error = str(error)
             return None
-        sample = Sample(self._clock(), parse_prometheus(text))
+        sample = Sample(self._clock(), parse_prometheus(text), parse_uptime(text))
         identity = self._identity()
         if identity is not None and self._envoy not in (None, identity) and self._samples:
             self._fresh.update(self._samples[-1].clusters)  # a new Envoy counts from zero
         self._envoy = identity or self._envoy
         self._add_served(sample)
         self._samples.append(sample)
+        if self.started is None:
+            self.started = sample.time
         self.last_error = ""
         if self._history is not None and identity is not None:
             try:
@@ -131,9 +145,19 @@ class StatsCollector:
                 log.warning("cannot keep Envoy's stats on disk: %s", error)
         return sample
 
-    def window(self, cluster: str, window_s: float = 60.0) -> ClusterWindow:
-        """`cluster`'s requests, errors and durations over the last `window_s` seconds."""
-        return summarize(list(self._samples), cluster, window_s, self._clock(), self.last_error)
+    def window(
+        self, cluster: str, window_s: float = 60.0, *, wait_for_data: bool = False
+    ) -> ClusterWindow:
+        """`cluster`'s requests, errors and durations over the last `window_s` seconds.
+
+        With `wait_for_data` (a check), a window reaching back before the first sample is
+        "waiting for data" instead of being computed from the part the collector saw."""
+        now = self._clock()
+        since = None
+        if wait_for_data:
+            started = self.started if self.started is not None else now
+            since = Since(started, self._wall_clock(), slack_s=self.interval_s)
+        return summarize(list(self._samples), cluster, window_s, now, self.last_error, since)
 
     def served(self, cluster: str) -> tuple[int, int]:
         """Responses and 5xx responses of `cluster` since the collector started, as of

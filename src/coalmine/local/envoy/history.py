@@ -73,7 +73,8 @@ def _line(identity: Identity, sample: Sample) -> str:
         ]
         for name, c in sample.clusters.items()
     }
-    return json.dumps({"envoy": list(identity), "time": sample.time, "clusters": clusters}) + "\n"
+    found = {"envoy": list(identity), "time": sample.time, "uptime": sample.uptime}
+    return json.dumps({**found, "clusters": clusters}) + "\n"
 
 
 def _sample(found: dict[str, Any]) -> Sample:
@@ -81,4 +82,5 @@ def _sample(found: dict[str, Any]) -> Sample:
     for name, (responses, bounds, cumulative, total_ms, attempts) in found["clusters"].items():
         durations = Histogram(tuple(bounds), tuple(cumulative), float(total_ms))
         clusters[name] = ClusterCounters(tuple(responses), durations, int(attempts))
-    return Sample(float(found["time"]), clusters)
+    uptime = found.get("uptime")
+    return Sample(float(found["time"]), clusters, None if uptime is None else float(uptime))

@@ -1,8 +1,18 @@
 """Per-cluster request metrics from Envoy's own counters: parsing and window arithmetic.
 
 Pure functions over timestamped samples of `/stats/prometheus`. Everything is computed
-from DELTAS between samples, so it covers exactly the window asked for, and a counter
-that went down (Envoy restarted) counts as having restarted from zero.
+from DELTAS between samples, so it covers exactly the window asked for. Envoy's
+`server.uptime` comes with each sample: when it goes down, Envoy restarted and every
+counter began again at zero, so the later value is the increase (a reset, never a drop,
+even when a counter climbed back above its old value); a counter that went down without
+it is read the same way.
+
+What a window cannot honestly answer is not a number and not a failure either:
+- the window reaches back before the collector's first sample (`coalmine up` restarted
+  less than a window ago): "waiting for Ns of data since ..." (`Measurement.waiting`);
+- no sample in the window because Envoy's admin API does not answer: an outage of the
+  source (`Measurement.outage`).
+Both hold the analysis instead of failing a check (see engine.hold).
 
 What the numbers mean, as measured on Envoy 1.40:
 - requests: responses per class from `upstream_rq_xx` (1xx..5xx). These count one per
@@ -23,8 +33,10 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from coalmine.engine.observations import Measurement
+from coalmine.engine.windows import waiting_reason
 
 __all__ = [
     "STATS_FILTER",
@@ -33,15 +45,21 @@ __all__ = [
     "ClusterWindow",
     "Histogram",
     "Sample",
+    "Since",
     "parse_prometheus",
+    "parse_uptime",
     "served_between",
     "summarize",
 ]
 
-STATS_FILTER = r"^cluster\.[^.]+\.(upstream_rq_[1-5]xx|upstream_rq_time|upstream_rq_total)$"
+STATS_FILTER = (
+    r"^(cluster\.[^.]+\.(upstream_rq_[1-5]xx|upstream_rq_time|upstream_rq_total)|server\.uptime)$"
+)
 """Envoy stat names the collector asks for (the admin API filters before rendering).
 `upstream_rq_total` exists for every cluster from the start, so it tells an idle cluster
-from an unknown one: the others appear only once used."""
+from an unknown one: the others appear only once used. `server.uptime` tells a restart."""
+SOURCE = "Envoy stats"
+"""How messages name this source."""
 
 _LINE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -120,6 +138,8 @@ class Sample:
     time: float
     """When it was taken, in the collector's clock (monotonic seconds)."""
     clusters: Mapping[str, ClusterCounters]
+    uptime: float | None = None
+    """Envoy's `server.uptime` in seconds: lower than the sample before means a restart."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,16 @@ def parse_prometheus(text: str) -> dict[str, ClusterCounters]:
     }
 
 
+def parse_uptime(text: str) -> float | None:
+    """`envoy_server_uptime` from a `/stats/prometheus` answer; None when absent."""
+    for line in text.splitlines():
+        if line.startswith("envoy_server_uptime"):
+            found = _LINE.match(line)
+            if found is not None and found.group("name") == "envoy_server_uptime":
+                return float(found.group("value"))
+    return None
+
+
 def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:
     if not buckets:
         return EMPTY
@@ -200,12 +230,37 @@ def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:
     return Histogram(bounds, tuple(count for _, count in buckets), total)
 
 
+@dataclass(frozen=True)
+class Since:
+    """When the collector began sampling, and where `now` is on the wall clock, so that a
+    window reaching back before its data can say since when it has data."""
+
+    started: float
+    """The collector's first sample, in its clock."""
+    wall_now: datetime
+    """The wall-clock time of `now`."""
+    slack_s: float = 1.0
+    """A window may start this long before the first sample (one scrape interval)."""
+
+    def wall(self, time: float, now: float) -> datetime:
+        return self.wall_now - timedelta(seconds=now - time)
+
+
 def summarize(
-    samples: Sequence[Sample], cluster: str, window_s: float, now: float, scrape_error: str = ""
+    samples: Sequence[Sample],
+    cluster: str,
+    window_s: float,
+    now: float,
+    scrape_error: str = "",
+    since: Since | None = None,
 ) -> ClusterWindow:
     """`cluster`'s traffic in (now - window_s, now], from samples sorted by time.
-    `scrape_error` (why the latest scrape failed) goes into a "no samples" reason."""
+    `scrape_error` (why the latest scrape failed) goes into a "no samples" reason; with
+    `since`, a window that reaches back before the data waits for it."""
     used = _window_samples(samples, now - window_s, now)
+    young = _young(window_s, now, since)
+    if young is not None:
+        return _nothing(cluster, window_s, young)
     if len(used) < 2:
         reason = (
             f"not enough stats samples in the last {window_s:g}s ({len(samples)} kept in all);"
@@ -213,11 +268,14 @@ def summarize(
         )
         if scrape_error:
             reason += f"; the last scrape failed: {scrape_error}"
+            return _nothing(cluster, window_s, Measurement.outage(SOURCE, reason))
         return _no_samples(cluster, window_s, reason)
     responses = [0, 0, 0, 0, 0]
     durations = EMPTY
     for earlier, later in itertools.pairwise(used):
         before = earlier.clusters.get(cluster, ZERO)
+        if _restarted(earlier, later):
+            before = ZERO
         after = later.clusters.get(cluster, ZERO)
         for index in range(5):
             responses[index] += _increase(before.responses[index], after.responses[index])
@@ -226,6 +284,23 @@ def summarize(
     if not any(cluster in sample.clusters for sample in used):
         return _no_samples(cluster, window_s, f"Envoy has no cluster named {cluster!r}")
     return _window(cluster, window_s, covered, responses, durations)
+
+
+def _restarted(earlier: Sample, later: Sample) -> bool:
+    return earlier.uptime is not None and later.uptime is not None and later.uptime < earlier.uptime
+
+
+def _young(window_s: float, now: float, since: Since | None) -> Measurement | None:
+    """ "Waiting" when the window starts before the collector's first sample.
+
+    Only the collector's start matters: a cluster that appears later (created, or Envoy
+    restarted) has counted from zero since it appeared, so nothing is missing.
+    """
+    if since is None or since.started <= now - window_s + since.slack_s:
+        return None
+    at = since.wall(since.started, now)
+    why = "the Envoy stats collector started then: coalmine up (re)started"
+    return Measurement.waiting(SOURCE, at, waiting_reason(window_s, at, why))
 
 
 def _window_samples(samples: Sequence[Sample], start: float, end: float) -> list[Sample]:
@@ -277,7 +352,10 @@ def _window(
 
 
 def _no_samples(cluster: str, window_s: float, reason: str) -> ClusterWindow:
-    nothing = Measurement.no_data(reason)
+    return _nothing(cluster, window_s, Measurement.no_data(reason))
+
+
+def _nothing(cluster: str, window_s: float, nothing: Measurement) -> ClusterWindow:
     return ClusterWindow(
         cluster, window_s, 0.0, nothing, nothing, nothing, nothing, nothing, nothing, nothing, EMPTY
     )

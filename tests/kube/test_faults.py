@@ -1,0 +1,306 @@
+"""The operator under faults: 100 analyses against the API emulator with faults injected.
+
+Two replicas of the controller (each its own client, CanaryDaemons and LeaseElector) run
+the real Kubernetes adapters (Deployments, Istio routing, the status subresource, the
+Lease) against the emulator, on a fake clock:
+
+- 10 % of API calls fail: 409, 500, answers lost after the write was applied, timeouts
+  (see tests/kube_emulator/faults.py);
+- the acting replica is killed at a random point of a tick (between two API calls) in
+  about one tick in six, and restarts with nothing in memory;
+- at analysis 50 the leader dies mid-analysis without releasing its Lease; the other
+  replica takes over once the Lease expires.
+
+Each analysis ships a new image that is good or bad (its checks pass or fail). Every
+analysis must end with the right verdict; the canary's weight goes through each step
+once, in order (none twice, none skipped); the primary gets an image only after the
+analysis of that image reached maxWeight, and never a bad one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from coalmine.api.canary import Phase
+from coalmine.kube.client import KubeClient, RequestSettings
+from coalmine.kube.connection import close, connect
+from coalmine.kube.daemons import CanaryDaemons, CanaryRef
+from coalmine.kube.disown import Disowner
+from coalmine.kube.events import KubeEvents
+from coalmine.kube.istio import IstioRouter
+from coalmine.kube.leader import LeaseElector
+from coalmine.kube.resources import CANARIES
+from coalmine.kube.revert import Reverter
+from coalmine.kube.settings import AnalysisSettings, ClusterSettings, LeaderSettings
+from coalmine.kube.store import KubeCanaryStore
+from coalmine.kube.workload import KubeWorkload
+from coalmine.ports import Ports
+from coalmine.testing import (
+    FakeClock,
+    FakeHooks,
+    FakeMeasurer,
+    RecordingNotifier,
+    RecordingRecorder,
+)
+from tests.fixtures.operator import (
+    NAMESPACE,
+    RolloutController,
+    canary,
+    create,
+    deployment,
+    install_crds,
+)
+from tests.kube_emulator import KubeEmulator
+
+pytestmark = pytest.mark.slow
+
+ANALYSES = 100
+FAULT_RATE = 0.10
+KILL_RATE = 1 / 6
+HANDOVER_AT = 50
+MAX_TICKS = 80
+GOOD_STEPS = [20, 40, 60, 0]
+BAD_STEPS = [20, 0]
+LEASE = LeaderSettings.scaled(enabled=True, lease_duration=15.0)
+SETTINGS = AnalysisSettings(min_interval=timedelta(seconds=1))
+
+
+class Monotonic:
+    """The replicas' monotonic clock (leases), moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Replica:
+    identity: str
+    client: KubeClient
+    ports: Ports
+    elector: LeaseElector
+    daemons: CanaryDaemons
+    restarts: int = 0
+
+
+@dataclass
+class Cluster:
+    emulator: KubeEmulator
+    clock: FakeClock
+    monotonic: Monotonic
+    measurer: FakeMeasurer
+    rollouts: RolloutController
+    replicas: dict[str, Replica] = field(default_factory=dict)
+    kills: int = 0
+
+    def start(self, identity: str, client: KubeClient) -> Replica:
+        """A replica process starting: ports, loops and elector, nothing remembered."""
+        notifier, hooks = RecordingNotifier(), FakeHooks()
+        workload, router, store = KubeWorkload(client), IstioRouter(client), KubeCanaryStore(client)
+        ports = Ports(workload, router, self.measurer, hooks, notifier, RecordingRecorder(), store)
+        elector = LeaseElector(
+            client, LEASE, identity=identity, namespace=NAMESPACE, monotonic=self.monotonic
+        )
+        daemons = CanaryDaemons(
+            client,
+            ports,
+            events=KubeEvents(client, instance=identity),
+            reverter=Reverter(workload, router, store, notifier),
+            disowner=Disowner(client, workload, router, store, notifier),
+            settings=SETTINGS,
+            leadership=elector,
+            clock=self.clock.now,
+        )
+        previous = self.replicas.get(identity)
+        replica = Replica(identity, client, ports, elector, daemons)
+        replica.restarts = previous.restarts + 1 if previous else 0
+        self.replicas[identity] = replica
+        return replica
+
+    def restart(self, replica: Replica) -> Replica:
+        return self.start(replica.identity, replica.client)
+
+    async def tick(self, replica: Replica, rng: random.Random) -> None:
+        """One tick of `replica`: renew its Lease, advance the canary; maybe killed midway."""
+        self.monotonic.now += 1.0
+        await replica.elector._try()  # the renew loop's attempt for this second
+        ref = CanaryRef.of(CANARIES, self.canary_object())
+        task = asyncio.ensure_future(replica.daemons.tick(ref))
+        if rng.random() < KILL_RATE:
+            calls = len(self.emulator.requests) + rng.randint(1, 8)
+            while not task.done() and len(self.emulator.requests) < calls:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)  # watch the API calls go by, then kill mid-tick
+            if not task.done():
+                task.cancel()
+                self.kills += 1
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                self.restart(replica)
+                return
+        await task
+
+    def explain(self) -> str:
+        """What a stuck analysis looks like: the target, the weights, the last events."""
+        target = self.emulator.get("apps/v1", "deployments", "podinfo", NAMESPACE) or {}
+        said = [
+            event.message
+            for replica in self.replicas.values()
+            if isinstance(replica.ports.notifier, RecordingNotifier)
+            for event in replica.ports.notifier.events[-8:]
+        ]
+        leading = [r.identity for r in self.replicas.values() if r.elector.leading]
+        return (
+            f"target replicas {target.get('spec', {}).get('replicas')} status"
+            f" {target.get('status')}\nweight {self.weight()} leading {leading}\n" + "\n".join(said)
+        )
+
+    def canary_object(self) -> dict[str, Any]:
+        found = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+        assert found is not None
+        return found
+
+    def weight(self) -> int | None:
+        found = self.emulator.get(
+            "networking.istio.io/v1beta1", "virtualservices", "podinfo", NAMESPACE
+        )
+        if found is None:
+            return None
+        for route in found["spec"]["http"][0]["route"]:
+            if route["destination"]["host"] == "podinfo-canary":
+                return int(route.get("weight", 0))
+        return None
+
+    def image(self, name: str) -> str:
+        found = self.emulator.get("apps/v1", "deployments", name, NAMESPACE)
+        assert found is not None
+        return str(found["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def ship(self, image: str) -> None:
+        """`kubectl set image`, straight into the store (the test's own writes are not faulted)."""
+        rt = self.emulator.catalog.lookup("apps", "v1", "deployments")
+        assert rt is not None
+        target = self.emulator.get("apps/v1", "deployments", "podinfo", NAMESPACE)
+        assert target is not None
+        containers = target["spec"]["template"]["spec"]["containers"]
+        containers[0]["image"] = image
+        body = {"spec": {"template": {"spec": {"containers": containers}}}}
+        self.emulator.registry.patch(rt, NAMESPACE, "podinfo", "application/merge-patch+json", body)
+
+
+async def client_of(emulator: KubeEmulator, tmp_path: Any, name: str) -> KubeClient:
+    path = emulator.write_kubeconfig(tmp_path / f"kubeconfig-{name}")
+    client = await connect(ClusterSettings(kubeconfig=path, request_timeout=0.25))
+    client.settings = RequestSettings(timeout=0.25)  # a hung request costs real time
+    return client
+
+
+def leader(cluster: Cluster) -> Replica | None:
+    return next((r for r in cluster.replicas.values() if r.elector.leading), None)
+
+
+async def analyse(
+    cluster: Cluster, rng: random.Random, image: str, good: bool, handover: bool
+) -> tuple[list[int], str, list[str]]:
+    """Ship `image` and tick until its verdict; the weights seen, the phase, the primary's
+    images seen."""
+    cluster.measurer.set("request-success-rate", 100.0 if good else 50.0)
+    cluster.measurer.set("request-duration", 50.0)
+    cluster.ship(image)
+    revision_seen, weights, primaries = False, [], []
+    for number in range(MAX_TICKS):
+        if handover and number == 4:
+            await hand_over(cluster)
+        acting = leader(cluster) or next(iter(cluster.replicas.values()))
+        await cluster.tick(acting, rng)
+        cluster.rollouts.settle()
+        cluster.clock.advance(1.0)
+        weight = cluster.weight()
+        started = weights or weight != 0  # the analysis starts at 0: count from the first step
+        if revision_seen and weight is not None and started and weights[-1:] != [weight]:
+            weights.append(weight)
+        primaries.append(cluster.image("podinfo-primary"))
+        status = cluster.canary_object().get("status") or {}
+        revision_seen = revision_seen or status.get("phase") == "Progressing"
+        if revision_seen and status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED):
+            return weights, str(status["phase"]), primaries
+    raise AssertionError(
+        f"no verdict on {image} within {MAX_TICKS} ticks: {status}\n{cluster.explain()}"
+    )
+
+
+async def hand_over(cluster: Cluster) -> None:
+    """The leader's pod dies without releasing its Lease and is replaced by a new pod (a
+    new identity); the other replica takes the Lease over once it expires."""
+    old = leader(cluster)
+    assert old is not None, "someone leads before the handover"
+    other = next(r for r in cluster.replicas.values() if r is not old)
+    del cluster.replicas[old.identity]
+    cluster.start(f"{old.identity}-replaced", old.client)
+    for _ in range(int(LEASE.lease_duration) + 20):
+        cluster.monotonic.now += 1
+        await other.elector._try()
+        if other.elector.leading:
+            return
+    raise AssertionError("the other replica never took the Lease over")
+
+
+async def test_every_analysis_ends_right_under_faults_kills_and_a_handover(
+    kube_emulator: KubeEmulator, tmp_path: Any
+) -> None:
+    rng = random.Random(20261202)
+    install_crds(kube_emulator)
+    create(kube_emulator, deployment())
+    create(kube_emulator, canary())
+    cluster = Cluster(
+        kube_emulator, FakeClock(), Monotonic(), FakeMeasurer(), RolloutController(kube_emulator)
+    )
+    clients = [await client_of(kube_emulator, tmp_path, name) for name in ("a", "b")]
+    try:
+        for identity, client in zip(("replica-a", "replica-b"), clients, strict=True):
+            cluster.start(identity, client)
+        for _ in range(30):  # initialization, without faults
+            replica = leader(cluster) or cluster.replicas["replica-a"]
+            await cluster.tick(replica, random.Random(0))
+            cluster.rollouts.settle()
+            cluster.clock.advance(1.0)
+            if (cluster.canary_object().get("status") or {}).get("phase") == "Initialized":
+                break
+        kube_emulator.faults.configure(rate=FAULT_RATE, kinds=FAULTS, seed=7)
+        kube_emulator.faults.hang_s = 0.5  # longer than the clients' 0.25 s: they give up first
+        promoted = cluster.image("podinfo-primary")
+        outcomes: list[tuple[bool, str]] = []
+        for number in range(ANALYSES):
+            good = rng.random() < 0.6
+            image = f"ghcr.io/stefanprodan/podinfo:6.{number + 1}.{'0' if good else '9'}"
+            weights, phase, primaries = await analyse(
+                cluster, rng, image, good, handover=number == HANDOVER_AT
+            )
+            expected = (GOOD_STEPS, "Succeeded") if good else (BAD_STEPS, "Failed")
+            assert (weights, phase) == expected, (number, image, kube_emulator.faults.log[-20:])
+            if good:
+                promoted = image
+            assert cluster.image("podinfo-primary") == promoted, number
+            assert all(p in (primaries[0], image if good else primaries[0]) for p in primaries)
+            outcomes.append((good, phase))
+        injected = kube_emulator.faults.injected
+        considered = kube_emulator.faults.considered
+        assert 0.07 < sum(injected.values()) / considered < 0.13, (injected, considered)
+        assert set(injected) == set(FAULTS), injected
+        assert cluster.kills >= 50, cluster.kills
+        assert {phase for _, phase in outcomes} == {"Succeeded", "Failed"}
+    finally:
+        kube_emulator.faults.configure(rate=0.0, seed=0)
+        for client in clients:
+            await close(client)
+
+
+FAULTS = ("conflict", "error", "lost-answer", "timeout")

@@ -1,0 +1,112 @@
+"""Fault injection: the emulator answers like a struggling real API server, on purpose.
+
+`KubeEmulator.faults` is a `Faults` (off by default). Set `rate` (the share of resource
+requests that fail) and the `kinds` to draw from; `seed` makes a run repeatable. Each
+injected fault is counted in `injected` (by kind) and logged in `log`.
+
+The kinds, each what a real cluster does under load, a failover or an etcd hiccup:
+
+- `conflict`: a write answered 409 Conflict ("the object has been modified"), not applied;
+- `error`: 500 InternalError (an etcd timeout), not applied;
+- `lost-answer`: the request IS applied, then answered 504 Timeout: the client cannot
+  know its write happened (what an etcd commit that times out on the way back looks like);
+- `timeout`: no answer for `hang_s` seconds, then 504 (a client with a shorter timeout
+  gives up first), not applied;
+- `drop-watch`: a watch stream is cut after `drop_after_s` seconds (a load balancer or
+  an API server restart), so the client must resume from its resourceVersion.
+
+Discovery, /version and the health endpoints are never faulted: clients cache them and a
+real outage of those is a different test. A kind that does not fit the request (a
+conflict on a GET, a dropped watch on a plain request) is drawn again from the kinds that fit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+__all__ = ["FAULT_KINDS", "Faults"]
+
+FAULT_KINDS = ("conflict", "error", "lost-answer", "timeout", "drop-watch")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class Faults:
+    rate: float = 0.0
+    """Share of resource requests that get a fault (0 = off)."""
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int | None = None
+    hang_s: float = 15.0
+    """How long a `timeout` request hangs before its 504."""
+    drop_after_s: float = 0.5
+    """How long a dropped watch streams before it is cut."""
+    injected: Counter[str] = field(default_factory=Counter)
+    log: list[str] = field(default_factory=list)
+    """`KIND METHOD PATH` of every fault injected, in order."""
+    considered: int = 0
+    """Resource requests seen while faults were on."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        self._random = random.Random(self.seed)
+
+    def configure(self, *, rate: float, kinds: tuple[str, ...] = FAULT_KINDS, seed: int) -> None:
+        """Turn faults on (or off with rate 0), from a fresh seed."""
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        self.rate, self.kinds, self.seed = rate, kinds, seed
+        self._random = random.Random(seed)
+
+    def pick(self, request: web.Request) -> str | None:
+        """The fault this request gets, if any."""
+        if self.rate <= 0 or not _faultable(request.path):
+            return None
+        self.considered += 1
+        if self._random.random() >= self.rate:
+            return None
+        fitting = [kind for kind in self.kinds if _fits(kind, request)]
+        if not fitting:
+            return None
+        kind = self._random.choice(fitting)
+        self.injected[kind] += 1
+        self.log.append(f"{kind} {request.method} {request.path_qs}")
+        return kind
+
+    def schedule_drop(self, request: web.Request) -> None:
+        """Cut the connection under a watch after `drop_after_s`."""
+        transport = request.transport
+        if transport is not None:
+            asyncio.get_running_loop().call_later(self.drop_after_s, transport.close)
+
+
+def _watching(request: web.Request) -> bool:
+    return request.query.get("watch") in ("true", "1") or "/watch/" in request.path
+
+
+def _fits(kind: str, request: web.Request) -> bool:
+    watch = _watching(request)
+    if kind == "drop-watch":
+        return watch
+    if watch:
+        return kind == "error"
+    if kind in ("conflict", "lost-answer"):
+        return request.method in WRITES
+    return True
+
+
+def _faultable(path: str) -> bool:
+    """Resource paths: /api/v1/<...>/<resource>... and /apis/<group>/<version>/<...>."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"]:
+        return len(parts) >= 3
+    if parts[:1] == ["apis"]:
+        return len(parts) >= 4
+    return False

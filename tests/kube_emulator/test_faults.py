@@ -1,0 +1,113 @@
+"""Fault injection: each kind fails a request the way a struggling API server does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+
+from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.faults import Faults
+from tests.kube_emulator.samples import deployment
+
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+@pytest.fixture
+def web(kube_emulator: KubeEmulator) -> dict[str, Any]:
+    return kube_emulator.create("apps/v1", "deployments", deployment("web"), namespace="default")
+
+
+async def scale(http: aiohttp.ClientSession, replicas: int) -> int:
+    body = {"spec": {"replicas": replicas}}
+    async with http.patch(f"{DEPLOYMENTS}/web", json=body, headers=MERGE) as answer:
+        return answer.status
+
+
+def replicas(kube_emulator: KubeEmulator) -> int:
+    found = kube_emulator.get("apps/v1", "deployments", "web", "default")
+    assert found is not None
+    return int(found["spec"]["replicas"])
+
+
+async def test_a_conflict_or_an_error_is_not_applied(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    for kind, status in [("conflict", 409), ("error", 500)]:
+        kube_emulator.faults.configure(rate=1.0, kinds=(kind,), seed=1)
+        assert await scale(kube_http, 5) == status
+        assert replicas(kube_emulator) == 2
+    assert kube_emulator.faults.injected == {"conflict": 1, "error": 1}
+
+
+async def test_a_lost_answer_is_applied_but_answered_504(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("lost-answer",), seed=1)
+    assert await scale(kube_http, 5) == 504
+    assert replicas(kube_emulator) == 5
+    async with kube_http.get(f"{DEPLOYMENTS}/web") as answer:  # reads do not lose answers
+        assert answer.status == 200
+
+
+async def test_a_timeout_hangs_then_answers_504(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("timeout",), seed=1)
+    kube_emulator.faults.hang_s = 0.3
+    with pytest.raises(TimeoutError):
+        async with kube_http.get(
+            f"{DEPLOYMENTS}/web", timeout=aiohttp.ClientTimeout(total=0.1)
+        ) as answer:
+            await answer.read()
+    async with kube_http.get(f"{DEPLOYMENTS}/web") as answer:
+        assert answer.status == 504
+
+
+async def test_a_dropped_watch_is_cut_and_a_new_one_resumes(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("drop-watch",), seed=1)
+    kube_emulator.faults.drop_after_s = 0.2
+    version = web["metadata"]["resourceVersion"]
+    url = f"{DEPLOYMENTS}?watch=true&resourceVersion={version}&timeoutSeconds=30"
+    async with kube_http.get(url) as answer:
+        assert answer.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await asyncio.wait_for(answer.read(), 5)
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    kube_emulator.create("apps/v1", "deployments", deployment("api"), namespace="default")
+    async with kube_http.get(url.replace("timeoutSeconds=30", "timeoutSeconds=1")) as answer:
+        assert b'"name":"api"' in (await answer.read()).replace(b" ", b"")
+
+
+async def test_discovery_is_never_faulted_and_a_seed_repeats_a_run(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, seed=7)
+    for path in ("/api", "/apis", "/apis/apps/v1", "/version"):
+        async with kube_http.get(path) as answer:
+            assert answer.status == 200, path
+    assert kube_emulator.faults.considered == 0
+
+    def run(seed: int) -> list[str | None]:
+        faults = Faults(rate=0.3, kinds=("error",), seed=seed)
+        return [faults.pick(request) for _ in range(50)]
+
+    class Request:
+        path = "/apis/apps/v1/namespaces/default/deployments/web"
+        path_qs = path
+        method = "GET"
+        query: ClassVar[dict[str, str]] = {}
+
+    request: Any = Request()
+    assert run(3) == run(3)
+    assert 5 <= sum(kind is not None for kind in run(3)) <= 25
+
+
+def test_an_unknown_kind_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown fault kinds \\['flood'\\]; known: "):
+        Faults(kinds=("flood",))
