@@ -118,7 +118,8 @@ class StatsCollector:
         """Around a CDS update that replaces `clusters`: what they served up to now is
         counted first, and no scrape runs until the update is done."""
         async with self._scraping:
-            await self._scrape()
+            if self._task is not None:  # before start, the samples kept on disk come first
+                await self._scrape()
             yield
             self._fresh.update(clusters)
 
