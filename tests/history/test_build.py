@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from coalmine.history import build_history
-from coalmine.history.kube import _revision_of
+from coalmine.history.kube import _running_starts
 from coalmine.history.records import CheckRow, Records, SampleRow, TickRow
 from coalmine.targets.base import CanaryView, EventView
 
@@ -56,12 +56,23 @@ def test_each_run_of_ticks_is_a_revision_ending_at_its_verdict() -> None:
 
 def test_a_cluster_revision_starts_where_the_status_turns_to_running() -> None:
     status = {0.0: 1.0, 10.0: 0.0, 20.0: 0.0, 30.0: 1.0, 40.0: 0.0, 50.0: 2.0}
-    revision = _revision_of(status, "current")
-    assert [revision(t) for t in (0, 10, 25, 35, 40, 55)] == [
-        "",
-        "earlier-1",
-        "earlier-1",
-        "earlier-1",
-        "current",
-        "current",
-    ]
+    epoch = datetime.fromtimestamp(0, UTC)
+    assert _running_starts(status) == [epoch + timedelta(seconds=s) for s in (10, 40)]
+
+
+def test_counted_requests_are_summed_and_preferred_to_the_rates_estimate() -> None:
+    ticks = (TickRow(at(0), "Progressing", 20, 0, "b"), TickRow(at(4), "Succeeded", 0, 0, "b"))
+    rates = (
+        SampleRow(at(1), "b", "canary", "request-rate", 10.0, 2.0),
+        SampleRow(at(1), "b", "canary", "error-rate", 50.0, 2.0),
+    )
+    counted = (
+        SampleRow(at(1), "b", "canary", "requests", 7.0, 1.0),
+        SampleRow(at(1), "b", "canary", "errors", 1.0, 1.0),
+        SampleRow(at(3), "b", "canary", "requests", 5.0, 2.0),
+        SampleRow(at(3), "b", "canary", "errors", 0.0, 2.0),
+    )
+    [estimated] = build_history(CANARY, Records(ticks, (), rates), []).revisions
+    assert (estimated.requests, estimated.errors) == (20, 10)
+    [exact] = build_history(CANARY, Records(ticks, (), rates + counted), []).revisions
+    assert (exact.requests, exact.errors) == (12, 1)

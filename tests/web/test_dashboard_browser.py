@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -10,7 +11,7 @@ from playwright.async_api import Browser, Dialog, Page, expect
 
 from coalmine.api.canary import Phase
 from tests.fixtures.analysis import load_through
-from tests.fixtures.browser import IMAGES, Served
+from tests.fixtures.browser import Served
 from tests.fixtures.local import NAMESPACE, demo_manifests, wait_for_phase
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ WITHIN_MS = 90_000
 
 
 async def test_a_canary_page_follows_a_promotion_and_a_rollback_without_reloading(
-    served: Served, browser: Browser
+    served: Served, browser: Browser, screenshots: Path
 ) -> None:
     runtime = served.runtime
     await runtime.apply(demo_manifests("0.0.1"), "test")
@@ -44,7 +45,7 @@ async def test_a_canary_page_follows_a_promotion_and_a_rollback_without_reloadin
     await expect(page.locator("#checks polyline.primary").first).to_be_attached()
     await expect(page.locator("#checks polyline.canary").first).to_be_attached()
     await expect(page.locator("#checks path.check.failed")).to_have_count(0)
-    await page.screenshot(path=IMAGES / "dashboard-canary-promoted.png", full_page=True)
+    await page.screenshot(path=screenshots / "dashboard-canary-promoted.png", full_page=True)
 
     await runtime.apply(demo_manifests("0.0.3", env={"DEMO_ERROR_RATE": "1.0"}), "test")
     async with load_through(runtime, "/demo/random-error", rate=50):
@@ -59,10 +60,10 @@ async def test_a_canary_page_follows_a_promotion_and_a_rollback_without_reloadin
     await expect(revisions).to_have_count(3)
     await expect(revisions.nth(0)).to_contain_text("Failed")
     await expect(revisions.nth(1)).to_contain_text("Succeeded")
-    await page.screenshot(path=IMAGES / "dashboard-canary.png", full_page=True)
+    await page.screenshot(path=screenshots / "dashboard-canary.png", full_page=True)
 
     await _step_in(served, page)
-    await _overview(served, browser)
+    await _overview(served, browser, screenshots)
 
 
 async def _step_in(served: Served, page: Page) -> None:
@@ -88,11 +89,12 @@ async def _step_in(served: Served, page: Page) -> None:
     assert await page.evaluate("window.__notReloaded") is True
 
 
-async def _overview(served: Served, browser: Browser) -> None:
+async def _overview(served: Served, browser: Browser, screenshots: Path) -> None:
     page = await browser.new_page(viewport={"width": 1200, "height": 400})
     await page.goto(served.page("/"))
     row = page.locator("tr.canary")
     await expect(row).to_have_count(1)
+    await expect(page.locator("header .source")).to_have_text("coalmine up")  # no tmp path
     await expect(row.locator("td.phase")).to_have_text("Failed")
     await expect(row.locator("svg.sparkline")).to_be_attached()
     await page.select_option("select[name=phase]", "Succeeded")
@@ -102,7 +104,7 @@ async def _overview(served: Served, browser: Browser) -> None:
     await page.select_option("select[name=namespace]", NAMESPACE)
     await page.click("form.filters button")
     await expect(page.locator("tr.canary")).to_have_count(1)
-    await page.screenshot(path=IMAGES / "dashboard-overview.png")
+    await page.screenshot(path=screenshots / "dashboard-overview.png")
 
 
 async def test_hostile_names_and_messages_are_shown_as_text(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from coalmine.history.model import History, WeightPoint
+from coalmine.history.model import History
 from coalmine.targets.base import Asked, CanaryView
 from coalmine.web.live import Hub
+from coalmine.web.source import Weights
 
 
 class CountingSource:
@@ -21,8 +22,8 @@ class CountingSource:
     async def canaries(self) -> list[CanaryView]:
         return []
 
-    async def weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
-        return ()
+    async def weights(self, canaries: Sequence[CanaryView]) -> Weights:
+        return {}
 
     async def history(self, namespace: str, name: str) -> History:
         raise NotImplementedError

@@ -41,7 +41,10 @@ def report(
     ] = "report.html",
     revision: Annotated[
         str | None,
-        typer.Option(help="The revision (a prefix of its hash); default: the latest analysis."),
+        typer.Option(
+            help="The revision (a prefix of its hash; on a cluster an earlier one may be named"
+            " by the time its analysis began); default: the latest analysis."
+        ),
     ] = None,
     metrics_server: MetricsServer = None,
     namespace: TargetNamespace = None,

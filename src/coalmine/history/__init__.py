@@ -7,7 +7,9 @@ records  the raw rows (ticks, checks, samples) as JSON, the same from the local 
 build    rows + the canary + its events -> History (pure)
 reading  read_history(target, ...): from `coalmine up`'s store, or from a cluster
          (status, Events, Prometheus range queries)
+cluster  a cluster canary's revisions from its Events and status (pure)
 kube     the cluster's rows, from Prometheus
+recent   every canary's recent weights in one read (the overview)
 """
 
 from coalmine.history.build import build_history

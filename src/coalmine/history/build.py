@@ -20,6 +20,8 @@ __all__ = ["TERMINAL", "build_history"]
 
 TERMINAL = ("Succeeded", "Failed", "Initialized")
 """Phases that end a revision's analysis."""
+COUNTERS = ("requests", "errors")
+"""Sample metrics that are counts served since the previous one (summed per revision)."""
 
 
 def build_history(canary: CanaryView, records: Records, events: Sequence[EventView]) -> History:
@@ -102,7 +104,14 @@ def _revisions(
 
 
 def _served(samples: Sequence[SampleRow]) -> tuple[float | None, float | None]:
-    """Requests and errors the canary served: each tick's rate times its window."""
+    """Requests and errors the canary served: the counters' increases where they were
+    recorded (Envoy's counters locally, Istio's on a cluster), else each tick's rate
+    times its window (an estimate over the ticks that ran checks)."""
+    counted = [s for s in samples if s.role == "canary" and s.metric in COUNTERS]
+    if counted:
+        requests = sum(s.value or 0.0 for s in counted if s.metric == "requests")
+        errors = sum(s.value or 0.0 for s in counted if s.metric == "errors")
+        return round(requests), round(errors)
     rates = {s.time: s for s in samples if s.role == "canary" and s.metric == "request-rate"}
     if not rates:
         return None, None

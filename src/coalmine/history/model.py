@@ -82,12 +82,18 @@ class RevisionSummary:
     """The phase it ended in (Succeeded, Failed), or where it is now."""
     max_weight: int
     requests: float | None
-    """Requests the canary served, summed from its measured request rate (None: unknown)."""
+    """Requests the canary served: counted (Envoy's or Istio's counters), else estimated
+    from its measured request rate (None: unknown)."""
     errors: float | None
 
     @property
     def seconds(self) -> float:
         return (self.ended - self.started).total_seconds()
+
+    def short(self, length: int = 12) -> str:
+        """A hash cut to `length`; a name (a cluster's earlier revision, by its time) whole."""
+        hashed = all(c in "0123456789abcdef" for c in self.revision)
+        return self.revision[:length] if hashed else self.revision
 
     @property
     def finished(self) -> bool:

@@ -144,7 +144,9 @@ class LocalRuntime:
         self.prometheus: SupervisedPrometheus | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
         self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
-        self.sampler = BaselineSampler(self.store, self.measurer)
+        self.sampler = BaselineSampler(
+            self.store, self.measurer, lambda cluster: self.envoy.metrics.served(cluster)
+        )
         self.runner = CanaryRunner(self._ports(), self._load_canary)
         self.changes = LocalChanges(self.book, self.store, self.apply, self.runner.wake)
 

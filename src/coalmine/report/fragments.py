@@ -174,7 +174,7 @@ def _count(value: float | None) -> str:
 def revisions_table(revisions: Sequence[RevisionSummary]) -> str:
     rows = "".join(
         f'<tr class="revision {escape(r.verdict.lower())}">'
-        f"<td><code>{escape(r.revision[:12])}</code></td>"
+        f"<td><code>{escape(r.short())}</code></td>"
         f"<td>{r.started:%Y-%m-%d %H:%M:%S}</td><td>{escape(r.verdict)}</td>"
         f"<td>{r.seconds:.0f} s</td><td>{r.max_weight}%</td><td>{_count(r.requests)}</td>"
         f"<td>{_count(r.errors)}</td></tr>"

@@ -58,11 +58,11 @@ def render_html(
     canary = history.canary
     summary = history.revision(revision)
     if revision is not None and summary is None:
-        known = ", ".join(r.revision[:8] for r in history.revisions) or "none recorded"
+        known = ", ".join(r.short(8) for r in history.revisions) or "none recorded"
         raise NotFound(f"--revision {revision}: no analysis of it; revisions: {known}")
     part = history.only(summary) if summary else history
     title = f"{canary.name}.{canary.namespace}" + (
-        f" revision {summary.revision[:8]}" if summary else ""
+        f" revision {summary.short(8)}" if summary else ""
     )
     made = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (

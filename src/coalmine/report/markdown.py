@@ -46,7 +46,7 @@ def render_markdown(history: History, revision: str | None = None) -> str:
     if summary is None:
         return "\n".join([*lines, "No analysis recorded yet.", ""])
     lines += [
-        f"**{summary.verdict}** (revision `{summary.revision[:12]}`, {summary.seconds:.0f} s):"
+        f"**{summary.verdict}** (revision `{summary.short()}`, {summary.seconds:.0f} s):"
         f" {_cell(history.why(summary))}",
         "",
         "## Steps",

@@ -123,9 +123,13 @@ class EventView:
 
     key: str
     time: datetime
+    """The latest occurrence (an aggregated Event's lastTimestamp)."""
     type: str
     reason: str
     message: str
+    first_time: datetime | None = None
+    """The first occurrence, when the Event counts several (`count` > 1); else None."""
+    count: int = 1
 
 
 @dataclass(frozen=True)

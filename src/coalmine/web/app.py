@@ -83,7 +83,7 @@ class _Views:
     ) -> Parts:
         if canaries is None:
             canaries = await self.source.canaries()
-        weights = {(c.namespace, c.name): await self.source.weights(c) for c in canaries}
+        weights = await self.source.weights(canaries)
         return overview_parts(canaries, weights, namespace, phase)
 
     def overview(self, access: Access) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from coalmine.errors import CoalmineError, NotFound
 from coalmine.history.build import build_history
@@ -18,7 +19,7 @@ from coalmine.local.runtime import LocalRuntime
 from coalmine.local.store import StoredObject
 from coalmine.targets.asking import refusal, said
 from coalmine.targets.base import Asked, CanaryView, EventView
-from coalmine.web.source import SPARK_TICKS
+from coalmine.web.source import SPARK_TICKS, Weights
 
 __all__ = ["RuntimeSource"]
 
@@ -28,13 +29,16 @@ EVENTS_SHOWN = 1000
 class RuntimeSource:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        self.description = f"coalmine up ({runtime.settings.state_dir})"
+        self.description = _described(runtime.settings.state_dir)
         self.period = 0.25
 
     async def canaries(self) -> list[CanaryView]:
         return [_view(o) for o in self.runtime.store.objects("Canary")]
 
-    async def weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
+    async def weights(self, canaries: Sequence[CanaryView]) -> Weights:
+        return {(c.namespace, c.name): self._weights(c) for c in canaries}
+
+    def _weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
         """Only the ticks where the weight moved, and the last: all a sparkline draws
         (parsing every tick's time for 200 rows was most of the overview's cost)."""
         rows = self.runtime.store.weights(canary.namespace, canary.name, limit=SPARK_TICKS)
@@ -77,6 +81,16 @@ class RuntimeSource:
 
     async def version(self) -> str:
         return ".".join(str(mark) for mark in self.runtime.store.marks())
+
+
+def _described(state_dir: Path) -> str:
+    """ "coalmine up (.coalmine)" for a state directory under the working directory, else
+    "coalmine up": the page (and its screenshots) shows no absolute path of the machine."""
+    try:
+        inside = state_dir.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return "coalmine up"
+    return f"coalmine up ({inside})"
 
 
 def _view(stored: StoredObject) -> CanaryView:

@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Protocol
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from coalmine.errors import CoalmineError
 from coalmine.history.model import History, WeightPoint
 from coalmine.targets.asking import refusal, said
-from coalmine.targets.base import Asked, CanaryView, Target
+from coalmine.targets.base import Asked, CanaryView, EventView, Target
 
-__all__ = ["SPARK_TICKS", "Source", "TargetSource", "ask_checked"]
+if TYPE_CHECKING:
+    from coalmine.targets.local import LocalTarget
+
+__all__ = ["SPARK_TICKS", "Source", "TargetSource", "Weights", "ask_checked"]
+
+log = logging.getLogger(__name__)
+
+Weights = Mapping[tuple[str, str], Sequence[WeightPoint]]
+"""(namespace, name) -> recent weights, oldest first."""
+
+
+@runtime_checkable
+class AllEvents(Protocol):
+    """A target that lists every Canary's Events in one call (a cluster's KubeTarget)."""
+
+    async def canary_events(
+        self, namespace: str | None, limit: int = 50
+    ) -> dict[tuple[str, str], list[EventView]]: ...
+
 
 SPARK_TICKS = 120
 """Ticks drawn in an overview row's weight history."""
@@ -26,8 +46,9 @@ class Source(Protocol):
 
     async def canaries(self) -> list[CanaryView]: ...
 
-    async def weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
-        """The last ticks' weights (an overview row's history); may be empty."""
+    async def weights(self, canaries: Sequence[CanaryView]) -> Weights:
+        """Each canary's recent weights (an overview row's history), read for all of them
+        at once; a canary's may be empty."""
         ...
 
     async def history(self, namespace: str, name: str) -> History: ...
@@ -67,14 +88,35 @@ class TargetSource:
     async def canaries(self) -> list[CanaryView]:
         return await self.target.canaries(None)
 
-    async def weights(self, canary: CanaryView) -> Sequence[WeightPoint]:
+    async def weights(self, canaries: Sequence[CanaryView]) -> Weights:
+        """Local: each canary's last ticks from the runtime's API. Cluster: one range
+        query to Prometheus for all canaries, or (without one, or when it fails) one list
+        of every Canary's Events."""
         from coalmine.targets.local import LocalTarget
 
-        if not isinstance(self.target, LocalTarget):
-            return ()
+        if isinstance(self.target, LocalTarget):
+            return {(c.namespace, c.name): self._local_weights(self.target, c) for c in canaries}
+        if not isinstance(self.target, AllEvents):
+            return {}
+        from coalmine.history.recent import event_weights, prometheus_weights
+
+        if self.metrics_server is not None:
+            try:
+                return await prometheus_weights(canaries, self.metrics_server)
+            except CoalmineError as error:
+                log.warning("the overview's weights from the events: %s", error)
+        try:
+            events = await self.target.canary_events(None)
+        except CoalmineError as error:  # e.g. no right to list Events: the status alone
+            log.warning("the overview's weights from the status only: %s", error)
+            events = {}
+        return event_weights(canaries, events, datetime.now(UTC))
+
+    @staticmethod
+    def _local_weights(target: LocalTarget, canary: CanaryView) -> Sequence[WeightPoint]:
         from coalmine.history.records import Records
 
-        data = self.target.client.history(canary.namespace, canary.name, ticks=SPARK_TICKS)
+        data = target.client.history(canary.namespace, canary.name, ticks=SPARK_TICKS)
         return tuple(
             WeightPoint(t.time, t.weight, t.phase, t.failed_checks, t.revision)
             for t in Records.from_json(data).ticks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -175,6 +176,27 @@ async def test_retried_requests_count_once_with_their_final_answer(
     assert statuses(answers) == {200: 20}
     assert flaky.hits == 40
     assert window.success_rate.value == 100.0
+
+
+async def test_what_a_cluster_served_adds_up_across_its_replacement(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """Envoy's per-class counters of a cluster start from zero when the cluster is replaced
+    (here: its endpoints change); the collector's sums do not lose what came before."""
+    first = await make_backend("first", fail_every=5)
+    second = await make_backend("second", fail_every=2)
+    await dataplane.apply(split({first: 100}))
+    before = dataplane.metrics.served("test_first")
+
+    await burst(http, gateway_url(dataplane), 100)
+    moved = (Endpoint("127.0.0.1", second.port),)
+    await dataplane.apply(replace(split({first: 100}), clusters=(Cluster("test_first", moved),)))
+    await burst(http, gateway_url(dataplane), 40)
+
+    deadline = time.monotonic() + 10
+    while dataplane.metrics.served("test_first") != (before[0] + 140, before[1] + 40):
+        assert time.monotonic() < deadline, dataplane.metrics.served("test_first")
+        await asyncio.sleep(0.05)
 
 
 async def test_a_check_right_after_the_collector_started_waits_for_data(

@@ -8,6 +8,13 @@ same Envoy (adopted after a restart of `coalmine up`) begins with them.
 A window that reaches back before the collector's first sample (restored ones included)
 waits for data: a `coalmine up` that started a fresh Envoy has no samples from before it,
 see `stats.summarize`.
+
+It also keeps, per cluster, the responses and 5xx responses served since it started,
+summed scrape by scrape. Envoy's per-class counters of a cluster start again from zero
+whenever the cluster is replaced (a CDS update, e.g. its endpoints changed), and a
+counter that restarted may already be above its old value, so a reset cannot be told
+from the numbers: the data plane replaces clusters inside `replacing(names)`, which
+scrapes just before and counts those clusters from zero at the next scrape.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 
 from coalmine.errors import Unavailable
@@ -26,11 +33,13 @@ from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.history import Identity, SampleHistory
 from coalmine.local.envoy.stats import (
     STATS_FILTER,
+    ZERO,
     ClusterWindow,
     Sample,
     Since,
     parse_prometheus,
     parse_uptime,
+    served_between,
     summarize,
 )
 
@@ -73,6 +82,12 @@ class StatsCollector:
         """Why the last scrape failed; empty after a successful one."""
         self.restored = 0
         """Samples read back from the history at start (an adopted Envoy's)."""
+        self._served: dict[str, tuple[int, int]] = {}
+        self._scraping = asyncio.Lock()
+        self._fresh: set[str] = set()
+        """Clusters replaced since the last scrape: their counters start from zero."""
+        self._envoy: Identity | None = None
+        """The Envoy the last sample came from."""
 
     def start(self) -> None:
         if self._task is None:
@@ -93,18 +108,37 @@ class StatsCollector:
             self._task = None
 
     async def scrape(self) -> Sample | None:
-        """Take one sample now; None (and `last_error` says why) when Envoy is down."""
+        """Take one sample now; None (and `last_error` says why) when Envoy is down.
+        One at a time: a sample read earlier must not be kept after a later one."""
+        async with self._scraping:
+            return await self._scrape()
+
+    @contextlib.asynccontextmanager
+    async def replacing(self, clusters: Iterable[str]) -> AsyncIterator[None]:
+        """Around a CDS update that replaces `clusters`: what they served up to now is
+        counted first, and no scrape runs until the update is done."""
+        async with self._scraping:
+            if self._task is not None:  # before start, the samples kept on disk come first
+                await self._scrape()
+            yield
+            self._fresh.update(clusters)
+
+    async def _scrape(self) -> Sample | None:
         try:
             text = await self._admin().prometheus(STATS_FILTER)
         except Unavailable as error:
             self.last_error = str(error)
             return None
         sample = Sample(self._clock(), parse_prometheus(text), parse_uptime(text))
+        identity = self._identity()
+        if identity is not None and self._envoy not in (None, identity) and self._samples:
+            self._fresh.update(self._samples[-1].clusters)  # a new Envoy counts from zero
+        self._envoy = identity or self._envoy
+        self._add_served(sample)
         self._samples.append(sample)
         if self.started is None:
             self.started = sample.time
         self.last_error = ""
-        identity = self._identity()
         if self._history is not None and identity is not None:
             try:
                 self._history.append(identity, sample, list(self._samples))
@@ -125,6 +159,21 @@ class StatsCollector:
             started = self.started if self.started is not None else now
             since = Since(started, self._wall_clock(), slack_s=self.interval_s)
         return summarize(list(self._samples), cluster, window_s, now, self.last_error, since)
+
+    def served(self, cluster: str) -> tuple[int, int]:
+        """Responses and 5xx responses of `cluster` since the collector started, as of
+        the last scrape; never decreasing."""
+        return self._served.get(cluster, (0, 0))
+
+    def _add_served(self, sample: Sample) -> None:
+        before = dict(self._samples[-1].clusters) if self._samples else {}
+        for cluster in self._fresh:
+            before[cluster] = ZERO
+        self._fresh.clear()
+        for cluster in sample.clusters.keys() | before.keys():
+            added = served_between(before.get(cluster, ZERO), sample.clusters.get(cluster, ZERO))
+            requests, errors = self._served.get(cluster, (0, 0))
+            self._served[cluster] = (requests + added[0], errors + added[1])
 
     async def _run(self) -> None:
         while True:

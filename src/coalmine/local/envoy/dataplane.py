@@ -305,7 +305,13 @@ class EnvoyDataPlane:
         if _same(clusters, self._on_disk.clusters):
             return
         document = xds_file(list(clusters.values()))
-        await self._put(self._paths.clusters, document, CDS)
+        if self._metrics is None:
+            await self._put(self._paths.clusters, document, CDS)
+        else:  # replaced clusters' counters restart: see StatsCollector.replacing
+            on_disk = self._on_disk.clusters
+            replaced = [n for n, c in clusters.items() if not _same(c, on_disk.get(n))]
+            async with self._metrics.replacing(replaced):
+                await self._put(self._paths.clusters, document, CDS)
         self._on_disk = Rendered(dict(clusters), self._on_disk.listeners, self._on_disk.routes)
 
     async def _put_listeners(self, listeners: Mapping[str, JSON]) -> None:

@@ -40,6 +40,7 @@ from coalmine.engine.windows import waiting_reason
 
 __all__ = [
     "STATS_FILTER",
+    "ZERO",
     "ClusterCounters",
     "ClusterWindow",
     "Histogram",
@@ -47,6 +48,7 @@ __all__ = [
     "Since",
     "parse_prometheus",
     "parse_uptime",
+    "served_between",
     "summarize",
 ]
 
@@ -312,6 +314,14 @@ def _window_samples(samples: Sequence[Sample], start: float, end: float) -> list
 
 def _increase(before: int, after: int) -> int:
     return after - before if after >= before else after
+
+
+def served_between(before: ClusterCounters, after: ClusterCounters) -> tuple[int, int]:
+    """Responses and 5xx responses between two readings of one cluster's counters; a
+    counter that went down restarted from zero (Envoy restarted, or the cluster was
+    removed and added again)."""
+    increases = [_increase(b, a) for b, a in zip(before.responses, after.responses, strict=True)]
+    return sum(increases), increases[4]
 
 
 def _window(
