@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from coalmine.api.istio import HTTPRetry
 from coalmine.api.loading import LOCAL_RESOURCES, load_text
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.local.envoy import (
+    ISTIO_DEFAULT_RETRIES,
     Destination,
     HeaderMatch,
     HeaderOps,
@@ -17,7 +19,7 @@ from coalmine.local.envoy import (
     RouteMatch,
     StringMatch,
 )
-from coalmine.local.translate import Objects, Translation, translate
+from coalmine.local.translate import Objects, Translation, retry_policy, translate
 
 MANIFESTS = """
 apiVersion: v1
@@ -124,7 +126,8 @@ def test_a_gateway_virtual_service_answers_for_its_hosts() -> None:
         Destination("demo_go-demo-7_canary", 20, HeaderOps(set={"x-release": "canary"})),
     )
     assert weighted.timeout == timedelta(seconds=3)
-    assert weighted.retries == Retries(2, timedelta(seconds=1))
+    assert weighted.retries == Retries(2, timedelta(seconds=1), retriable_status_codes=(503,))
+    assert matched.retries == ISTIO_DEFAULT_RETRIES  # no `retries`: Istio's default policy
     assert weighted.mirror == Mirror("demo_go-demo-7_canary", 10.0)
     assert weighted.headers == HeaderOps(add={"x-via": "coalmine"}, remove=("x-debug",))
 
@@ -156,3 +159,27 @@ def test_a_missing_gateway_leaves_the_virtual_service_out_with_a_warning() -> No
     assert [h.name for h in result.plane.listener("gateway").virtual_hosts] == [
         "svc_demo_go-demo-7"
     ]
+
+
+def test_retries_convert_as_istio_does() -> None:
+    """pilot's retry.ConvertPolicy: none is the default policy, attempts 0 is off, numbers
+    in retryOn are status codes."""
+    assert retry_policy(None) == Retries(
+        2,
+        None,
+        "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        (503,),
+    )
+    assert retry_policy(HTTPRetry(attempts=0)) is None
+    assert retry_policy(HTTPRetry(attempts=3)) == Retries(3, retriable_status_codes=(503,))
+    assert retry_policy(HTTPRetry(attempts=1, retry_on="5xx")) == Retries(1, retry_on="5xx")
+    assert retry_policy(HTTPRetry(attempts=1, retry_on="gateway-error, 502,504")) == Retries(
+        1, retry_on="gateway-error,retriable-status-codes", retriable_status_codes=(502, 504)
+    )
+
+
+def test_service_routes_get_istios_default_retries() -> None:
+    hosts = translated().plane.listener("gateway").virtual_hosts
+    service_routes = [r for h in hosts if h.name.startswith("svc_") for r in h.routes]
+    assert service_routes
+    assert all(r.retries == ISTIO_DEFAULT_RETRIES for r in service_routes)

@@ -17,7 +17,7 @@ Clusters: one per Service (`{namespace}_{service}`) and one per DestinationRule 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from coalmine.api.common import parse_duration
@@ -35,7 +35,7 @@ from coalmine.api.networking import (
 from coalmine.api.workloads import Service
 from coalmine.local.envoy import (
     GATEWAY,
-    ISTIO_RETRY_ON,
+    ISTIO_DEFAULT_RETRIES,
     Cluster,
     DataPlane,
     Destination,
@@ -53,7 +53,7 @@ from coalmine.local.envoy import (
 )
 from coalmine.local.objects import host_service_name
 
-__all__ = ["Objects", "Translation", "in_cluster_names", "translate"]
+__all__ = ["Objects", "Translation", "in_cluster_names", "retry_policy", "translate"]
 
 EndpointsOf = Callable[[str, dict[str, str], int | str], list[tuple[str, int]]]
 """(namespace, selector, target port) -> the (host, port) of every ready matching replica."""
@@ -99,7 +99,8 @@ def translate(objects: Objects, endpoints: EndpointsOf, host: str, port: int) ->
         domains = [d for d in in_cluster_names(name, ns) if d not in claimed]
         claimed.update(domains)
         if domains:
-            route = Route(f"svc_{ns}_{name}", (Destination(cluster_name(ns, name), 100),))
+            destination = Destination(cluster_name(ns, name), 100)
+            route = Route(f"svc_{ns}_{name}", (destination,), retries=ISTIO_DEFAULT_RETRIES)
             hosts.append(VirtualHost(f"svc_{ns}_{name}", tuple(domains), (route,)))
     listener = Listener(GATEWAY, tuple(hosts), host, port)
     return Translation(DataPlane((listener,), tuple(clusters)), warnings)
@@ -212,7 +213,7 @@ def _route(
         response_headers=_header_ops(http.headers, response=True),
         mirror=mirror,
         timeout=parse_duration(http.timeout) if http.timeout else None,
-        retries=_retries(http.retries),
+        retries=retry_policy(http.retries),
     )
 
 
@@ -242,10 +243,22 @@ def _header_ops(headers: Headers | None, *, response: bool = False) -> HeaderOps
     )
 
 
-def _retries(retries: HTTPRetry | None) -> Retries | None:
-    if retries is None or retries.attempts == 0:
+def retry_policy(retries: HTTPRetry | None) -> Retries | None:
+    """Istio's conversion (pilot's `retry.ConvertPolicy`): no `retries` is Istio's default
+    policy, `attempts: 0` turns retries off, and numbers in `retryOn` are status codes to
+    retry (adding `retriable-status-codes` when it is not named)."""
+    if retries is None:
+        return ISTIO_DEFAULT_RETRIES
+    if retries.attempts == 0:
         return None
     per_try: timedelta | None = (
         parse_duration(retries.per_try_timeout) if retries.per_try_timeout else None
     )
-    return Retries(retries.attempts, per_try, retries.retry_on or ISTIO_RETRY_ON)
+    if not retries.retry_on:
+        return replace(ISTIO_DEFAULT_RETRIES, attempts=retries.attempts, per_try_timeout=per_try)
+    parts = [part.strip() for part in retries.retry_on.split(",") if part.strip()]
+    codes = tuple(int(part) for part in parts if part.isdigit())
+    conditions = [part for part in parts if not part.isdigit()]
+    if codes and "retriable-status-codes" not in conditions:
+        conditions.append("retriable-status-codes")
+    return Retries(retries.attempts, per_try, ",".join(conditions), codes)

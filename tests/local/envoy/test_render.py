@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from coalmine.local.envoy import (
+    ISTIO_DEFAULT_RETRIES,
     Cluster,
     DataPlane,
     Destination,
@@ -108,7 +109,33 @@ def test_mirror_percent_timeout_and_retries() -> None:
         "retry_on": "5xx",
         "num_retries": 3,
         "per_try_timeout": "0.250s",
+        "retry_host_predicate": [
+            {
+                "name": "envoy.retry_host_predicates.previous_hosts",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.retry.host"
+                    ".previous_hosts.v3.PreviousHostsPredicate"
+                },
+            }
+        ],
+        "host_selection_retry_max_attempts": 5,
     }
+
+
+def test_istios_default_retries_render_as_istio_renders_them() -> None:
+    [rendered] = _envoy_routes(_split(retries=ISTIO_DEFAULT_RETRIES))
+    action = rendered["route"]
+    assert isinstance(action, dict)
+    policy = action["retry_policy"]
+    assert policy["retry_on"] == (
+        "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+    )
+    assert policy["num_retries"] == 2
+    assert policy["retriable_status_codes"] == [503]
+    assert policy["host_selection_retry_max_attempts"] == 5
+    assert [p["name"] for p in policy["retry_host_predicate"]] == [
+        "envoy.retry_host_predicates.previous_hosts"
+    ]
 
 
 def test_listener_reads_its_routes_from_its_own_rds_file() -> None:

@@ -3,14 +3,18 @@ mirroring."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import aiohttp
 import pytest
 
 from coalmine.local.envoy import (
+    ISTIO_DEFAULT_RETRIES,
+    Cluster,
     DataPlane,
     Destination,
+    Endpoint,
     EnvoyDataPlane,
     HeaderMatch,
     HeaderOps,
@@ -167,6 +171,47 @@ async def test_retries_retry_and_no_retries_do_not(
     assert [a.status for a in with_retries] == [200] * 5
     assert [a.status for a in without] == [503] * 5
     assert sorted(flaky.attempts.values()) == [1] * 5 + [2] * 5
+
+
+async def test_istios_default_retries_retry_a_503_and_a_refused_connection(
+    dataplane: EnvoyDataPlane, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """What a route gets when its VirtualService sets no `retries` (as in Istio): a
+    connection refused (a replica that just stopped) is retried on another host and a 503
+    answer is retried; `attempts: 0` (no policy) passes the failure to the client."""
+    live = await make_backend("live")
+    with socket.socket() as probe:  # a port nobody listens on: a replica that is gone
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    pool = Cluster(
+        "test_pool", (Endpoint("127.0.0.1", dead_port), Endpoint("127.0.0.1", live.port))
+    )
+
+    def route(name: str, cluster: str, header: str, **options: object) -> Route:
+        match = RouteMatch(headers=(HeaderMatch("x-route", StringMatch.exact(header)),))
+        return Route(name, (Destination(cluster, 100),), matches=(match,), **options)  # type: ignore[arg-type]
+
+    routes = (
+        route("pool", "test_pool", "pool", retries=ISTIO_DEFAULT_RETRIES),
+        route("live", "test_live", "live", retries=ISTIO_DEFAULT_RETRIES),
+        route("off", "test_pool", "off"),
+    )
+    await dataplane.apply(
+        DataPlane(
+            listeners=(Listener(port=0, virtual_hosts=(VirtualHost("any", ("*",), routes),)),),
+            clusters=(pool, cluster_of(live)),
+        )
+    )
+    root, flaky = gateway_url(dataplane, "/"), gateway_url(dataplane, "/fail-first-attempt")
+
+    refused_then_retried = [await get(http, root, {"x-route": "pool"}) for _ in range(10)]
+    answered_503_then_retried = [await get(http, flaky, {"x-route": "live"}) for _ in range(5)]
+    not_retried = [await get(http, root, {"x-route": "off"}) for _ in range(10)]
+
+    assert [a.status for a in refused_then_retried] == [200] * 10
+    assert [a.status for a in answered_503_then_retried] == [200] * 5
+    assert sorted(live.attempts.values()) == [2] * 5  # the 503, then the retry
+    assert 503 in [a.status for a in not_retried]  # the dead host, with nothing to retry
 
 
 async def test_mirror_copies_requests_and_drops_the_answers(

@@ -14,6 +14,7 @@ from coalmine.local.envoy.collector import StatsCollector
 from coalmine.local.envoy.dataplane import EnvoyDataPlane
 from coalmine.local.envoy.model import (
     GATEWAY,
+    ISTIO_DEFAULT_RETRIES,
     ISTIO_RETRY_ON,
     Cluster,
     DataPlane,
@@ -38,6 +39,7 @@ from coalmine.local.envoy.supervisor import EnvoySupervisor
 __all__ = [
     "DURATION_BUCKETS_MS",
     "GATEWAY",
+    "ISTIO_DEFAULT_RETRIES",
     "ISTIO_RETRY_ON",
     "Cluster",
     "ClusterWindow",

@@ -22,6 +22,7 @@ from coalmine.local.envoy.validation import check
 
 __all__ = [
     "GATEWAY",
+    "ISTIO_DEFAULT_RETRIES",
     "ISTIO_RETRY_ON",
     "Cluster",
     "DataPlane",
@@ -161,11 +162,19 @@ class Mirror:
 
 @dataclass(frozen=True)
 class Retries:
-    """Istio's HTTPRetry: `attempts` is the number of retries after the first try."""
+    """Istio's HTTPRetry: `attempts` is the number of retries after the first try. Each
+    retry prefers a host not tried yet (Envoy's previous_hosts predicate), as Istio's."""
 
     attempts: int
     per_try_timeout: timedelta | None = None
     retry_on: str = ISTIO_RETRY_ON
+    retriable_status_codes: tuple[int, ...] = ()
+    """Answers retried under `retriable-status-codes` (Istio's default policy: 503)."""
+
+
+ISTIO_DEFAULT_RETRIES = Retries(2, retriable_status_codes=(503,))
+"""What Istio gives a route whose VirtualService sets no `retries` (pilot's
+`retry.DefaultPolicy`): 2 retries on connect failures, refused streams and 503 answers."""
 
 
 @dataclass(frozen=True)

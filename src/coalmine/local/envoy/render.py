@@ -54,6 +54,12 @@ ROUTES_TYPE = _TYPE + "config.route.v3.RouteConfiguration"
 _HCM_TYPE = _TYPE + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER_TYPE = _TYPE + "extensions.filters.http.router.v3.Router"
 _CIRCUIT_BREAKERS = ("max_connections", "max_pending_requests", "max_requests", "max_retries")
+_PREVIOUS_HOSTS = {
+    "name": "envoy.retry_host_predicates.previous_hosts",
+    "typed_config": {
+        "@type": _TYPE + "extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+    },
+}
 _UNLIMITED = 4294967295
 """Istio's circuit-breaker limits: Envoy's defaults (1024 requests, 3 retries) would turn
 load into 503 overflows that no VirtualService asked for."""
@@ -275,7 +281,15 @@ def _mirror(mirror: Mirror) -> JSON:
 
 
 def _retry_policy(retries: Retries) -> JSON:
-    policy: JSON = {"retry_on": retries.retry_on, "num_retries": retries.attempts}
+    """As Istio renders it: a retry goes to another host when there is one."""
+    policy: JSON = {
+        "retry_on": retries.retry_on,
+        "num_retries": retries.attempts,
+        "retry_host_predicate": [_PREVIOUS_HOSTS],
+        "host_selection_retry_max_attempts": 5,
+    }
+    if retries.retriable_status_codes:
+        policy["retriable_status_codes"] = list(retries.retriable_status_codes)
     if retries.per_try_timeout is not None:
         policy["per_try_timeout"] = _duration(retries.per_try_timeout)
     return policy

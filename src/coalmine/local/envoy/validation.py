@@ -148,6 +148,12 @@ def _route_problems(route: Route, where: str, known: set[str]) -> Iterator[Probl
             yield _problem(f"{where}.retries.per_try_timeout", "must be positive")
         if not retries.retry_on.strip():
             yield _problem(f"{where}.retries.retry_on", "name at least one condition, e.g. 5xx")
+        for code in retries.retriable_status_codes:
+            if not 100 <= code <= 599:
+                yield _problem(
+                    f"{where}.retries.retriable_status_codes",
+                    f"{code} is not an HTTP status; use one from 100 to 599, e.g. 503",
+                )
 
 
 def _destination_problems(route: Route, where: str, known: set[str]) -> Iterator[Problem]:

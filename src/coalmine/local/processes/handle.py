@@ -117,10 +117,23 @@ class ProcessHandle:
 
     def signal_group(self, sig: signal.Signals) -> None:
         """Signal the process's whole group (it leads one: it was started in its own
-        session). Only while the leader lives, so the group id cannot name another group."""
-        if self.send_signal(sig):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, sig)
+        session), each member once. Only while the leader lives (checked through the
+        pidfd, which sends nothing for signal 0), so the group id cannot name another group.
+
+        Once, the leader included: a program that handles the first SIGTERM by shutting
+        down gracefully and takes a second one as "quit now" (the demo app restores the
+        default action while it finishes its requests) must not get two. Sending through
+        the pidfd and then to the group did that, and on a loaded machine the second
+        signal could arrive after the first was handled: the replica died with requests in
+        flight (Envoy's 503 UC, upstream_cx_destroy_remote_with_active_rq)."""
+        if self._exited or self._pidfd is None:
+            return
+        try:
+            signal.pidfd_send_signal(self._pidfd, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
 
     def close(self) -> None:
         """Stop watching (the process keeps running): for a `coalmine up` that leaves."""

@@ -149,7 +149,12 @@ class Replica:
                 await self._task
         if self.process is not None and self.process.running:
             if drain > 0:
+                began = time.monotonic()
                 await self._context.unrouted()
+                self._log(
+                    f"stopping: routed around after {time.monotonic() - began:.2f}s;"
+                    f" {drain:g}s for requests in flight, then SIGTERM"
+                )
                 await asyncio.sleep(drain)
             code = await self.process.terminate(self._grace(), self._kill_wait())
             self._log(f"stopped: {_describe_exit(code)}")
