@@ -44,6 +44,7 @@ from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deploy
 from tests.fixtures.telemetry import labels, parse
 from tests.fixtures.telemetry import scrape as scrape_text
 from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+from tests.kube_emulator import KubeEmulator
 
 OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
@@ -489,6 +490,34 @@ async def test_a_re_applied_service_is_repaired_on_the_watch_event_not_the_next_
     await eventually_async(repaired, deadline=15)
     service = await world.must_get(SERVICES, "podinfo")
     assert list(service["metadata"]["annotations"]) == [ORIGINAL_SPEC]  # kopf wrote nothing
+
+
+async def test_watches_cut_every_half_second_neither_stall_nor_repeat_a_step(
+    world: World,
+    start_operator: StartOperator,
+    metrics_stand_in: MetricsStandIn,
+    kube_emulator: KubeEmulator,
+) -> None:
+    """Every watch stream is cut 0.5 s after it starts (a load balancer, an API server
+    restart), from before the operator starts: it resumes its watches, so a Canary created
+    while they keep dropping is initialized and a new image is promoted, each step once."""
+    if world.rollouts is None:
+        pytest.skip("watches are cut by the API emulator's fault injection; not on a cluster")
+    kube_emulator.faults.configure(rate=1.0, kinds=("drop-watch",), seed=3)
+    kube_emulator.faults.drop_after_s = 0.5
+    try:
+        await start_operator()
+        await initialized(world)
+        await world.ship("podinfo", NEW_IMAGE)
+        await wait_phase(world, "Succeeded")
+        dropped = kube_emulator.faults.injected["drop-watch"]
+    finally:
+        kube_emulator.faults.configure(rate=0.0, seed=0)
+    assert dropped >= 3, kube_emulator.faults.log
+    key = f"podinfo.{world.namespace}"
+    said = await messages(world)
+    for weight in (20, 40, 60):
+        assert said.count(f"Advance {key} canary weight {weight}") == 1, said
 
 
 # Invalid specs and Flagger's resources -------------------------------------------------
