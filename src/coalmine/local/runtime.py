@@ -55,6 +55,7 @@ from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.observe import EnvoyObserver
 from coalmine.local.processes import LocalDeployments, ProcessSettings
+from coalmine.local.processes.handle import reap_exited
 from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
 from coalmine.local.routing import LocalRouter, release_objects
@@ -139,6 +140,8 @@ class LocalRuntime:
         self._apply_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[web.AppRunner] = []
+        self._killed: set[int] = set()
+        """Replicas SIGKILLed by `kill`, reaped by `_after_kill`."""
         self._loadtester: tuple[str, int] | None = None
         self.api: ApiEndpoint | None = None
         self.prometheus: SupervisedPrometheus | None = None
@@ -253,10 +256,15 @@ class LocalRuntime:
             async with asyncio.timeout(5.0):
                 await self._stop_children(keep_data_plane=False)
                 await self.hooks.close()
+                for _ in range(100):  # replicas whose stop the deadline cut short: dead, unreaped
+                    if not reap_exited(self._killed):
+                        break
+                    await asyncio.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL every child now: replicas (their process groups), Envoy, Prometheus."""
         for pid in self.processes.pids():
+            self._killed.add(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         self.envoy.kill()

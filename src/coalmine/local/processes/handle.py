@@ -20,12 +20,31 @@ import subprocess
 
 from coalmine.local.processes import procfs
 
-__all__ = ["Popen", "ProcessHandle"]
+__all__ = ["Popen", "ProcessHandle", "reap_exited"]
 
 Popen = subprocess.Popen[bytes]
 
 _LEFT_RUNNING: list[Popen] = []
 """Children this process detached from and left running (see `ProcessHandle.close`)."""
+
+_UNREAPED: dict[int, Popen] = {}
+"""Children started here and not reaped yet, by pid: kept referenced so that one whose
+handle was dropped (a stop cut short by its deadline, then SIGKILL) is still reaped by
+`reap_exited` instead of lingering as a zombie that Python warns about when collected."""
+
+
+def reap_exited(pids: set[int]) -> int:
+    """Reap those of `pids` (children started here) that have exited; how many still run."""
+    running = 0
+    for pid in pids:
+        popen = _UNREAPED.get(pid)
+        if popen is None:
+            continue
+        if popen.poll() is None:
+            running += 1
+        else:
+            del _UNREAPED[pid]
+    return running
 
 
 class ProcessHandle:
@@ -49,6 +68,7 @@ class ProcessHandle:
         """Watch a child just started with `subprocess.Popen`."""
         pidfd = os.pidfd_open(popen.pid)
         info = procfs.proc_info(popen.pid)
+        _UNREAPED[popen.pid] = popen
         return cls(popen.pid, pidfd, info.start_ticks if info else None, popen)
 
     @classmethod
@@ -85,6 +105,7 @@ class ProcessHandle:
             self._exited = True
         if self._popen is not None and self.returncode is None:
             self.returncode = self._popen.wait()  # exited already: this only reaps it
+            _UNREAPED.pop(self.pid, None)
         self._close_pidfd()
         return self.returncode
 
@@ -141,6 +162,7 @@ class ProcessHandle:
             # Left running on purpose: keep the Popen referenced, or Python warns that the
             # subprocess "is still running" when it is collected.
             _LEFT_RUNNING.append(self._popen)
+            _UNREAPED.pop(self.pid, None)
         self._close_pidfd()
 
     def _close_pidfd(self) -> None:

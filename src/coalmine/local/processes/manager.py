@@ -146,8 +146,10 @@ class LocalDeployments:
     async def stop(self) -> None:
         """Stop every replica (SIGTERM, SIGKILL after the grace period) and wait for them."""
         deployments = list(self._deployments.values())
-        self._deployments.clear()
+        # Forgotten only once stopped: a stop cut short by its deadline leaves them here,
+        # so that the last-resort SIGKILL (`pids`) finds them and a second stop reaps them.
         await asyncio.gather(*(d.shutdown(drain=0.0) for d in deployments))
+        self._deployments.clear()
         await self.kill_unclaimed()
         self._endpoints_maybe_changed()
         await self._close()
