@@ -470,10 +470,7 @@ class Store:
         )
 
     def samples(self, namespace: str, canary: str, *, limit: int = 10000) -> list[SampleRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM samples WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",
-            (namespace, canary, limit),
-        ).fetchall()
+        rows = self._latest("samples", namespace, canary, limit)
         return [
             SampleRecord(
                 datetime.fromisoformat(r["time"]),
@@ -483,14 +480,11 @@ class Store:
                 r["value"],
                 r["seconds"],
             )
-            for r in reversed(rows)
+            for r in rows
         ]
 
     def ticks(self, namespace: str, canary: str, *, limit: int = 10000) -> list[TickRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM ticks WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",
-            (namespace, canary, limit),
-        ).fetchall()
+        rows = self._latest("ticks", namespace, canary, limit)
         return [
             TickRecord(
                 datetime.fromisoformat(r["time"]),
@@ -499,8 +493,16 @@ class Store:
                 r["failed_checks"],
                 r["revision"],
             )
-            for r in reversed(rows)
+            for r in rows
         ]
+
+    def _latest(self, table: str, namespace: str, canary: str, limit: int) -> list[Any]:
+        """The newest `limit` rows of one canary in `table` (ticks or samples), oldest first."""
+        rows = self._db.execute(
+            f"SELECT * FROM {table} WHERE namespace = ? AND canary = ? ORDER BY id DESC LIMIT ?",  # noqa: S608 (a fixed table name)
+            (namespace, canary, limit),
+        ).fetchall()
+        return rows[::-1]
 
     def marks(self) -> tuple[int, ...]:
         """Moves whenever anything a view shows changes: objects, events, ticks, samples.
