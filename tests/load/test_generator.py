@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from coalmine.load import LoadGenerator, LoadPlan, generate_load
+from coalmine.load import LoadGenerator, LoadPlan, RequestOutcome, generate_load
 from tests.load.conftest import RecordingServer
 
 DEADLINE = 20.0
@@ -157,3 +157,20 @@ async def test_a_generator_runs_once(server: RecordingServer) -> None:
     await generator.run()
     with pytest.raises(Exception, match="has run already"):
         await generator.run()
+
+
+async def test_each_ended_request_is_told_with_its_times_status_and_body(
+    server: RecordingServer, refusing_url: str
+) -> None:
+    outcomes: list[RequestOutcome] = []
+    before = time.monotonic()
+    urls = (f"{server.url}/slow/1", f"{server.url}/status/503", refusing_url)
+    result = await generate_load(plan(*urls, rate=60, duration=0.1), on_outcome=outcomes.append)
+    assert result.sent == len(outcomes) == 6
+    by_status = sorted((o.status or 0, o.error or "") for o in outcomes)
+    assert by_status == [(0, "connection_refused")] * 2 + [(200, "")] * 2 + [(503, "")] * 2
+    assert [o.failed for o in outcomes if o.status == 200] == [False, False]
+    assert all(o.failed for o in outcomes if o.status != 200)
+    assert all(before <= o.sent <= o.ended <= time.monotonic() for o in outcomes)
+    assert {o.body for o in outcomes if o.status == 200} == {b"slow"}
+    assert {o.body for o in outcomes if o.status != 200} == {b""}

@@ -17,6 +17,7 @@ import aiohttp
 
 from coalmine.errors import CoalmineError
 from coalmine.load.failures import failure_kind
+from coalmine.load.outcome import OnOutcome, RequestOutcome
 from coalmine.load.plan import LoadPlan
 from coalmine.load.result import LoadResult
 
@@ -27,10 +28,13 @@ LONGEST_NAP = 0.05
 
 
 async def generate_load(
-    plan: LoadPlan, *, session: aiohttp.ClientSession | None = None
+    plan: LoadPlan,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> LoadResult:
     """Run `plan` to its end and return what happened."""
-    return await LoadGenerator(plan, session=session).run()
+    return await LoadGenerator(plan, session=session, on_outcome=on_outcome).run()
 
 
 class _Tally:
@@ -53,12 +57,20 @@ class LoadGenerator:
     `run()` is cancelled, the cancellation propagates as asyncio expects, and
     `snapshot()` still gives the partial result. A session passed in is used and
     left open (its connector should allow `max_in_flight` connections); otherwise
-    the generator makes its own and closes it.
+    the generator makes its own and closes it. `on_outcome`, when given, is called
+    with each request that ended (not with dropped or abandoned ones).
     """
 
-    def __init__(self, plan: LoadPlan, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        plan: LoadPlan,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        on_outcome: OnOutcome | None = None,
+    ) -> None:
         self.plan = plan
         self._session = session
+        self._on_outcome = on_outcome
         self._timeout = aiohttp.ClientTimeout(total=plan.timeout)
         self._tally = _Tally()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -148,12 +160,20 @@ class LoadGenerator:
             async with session.request(
                 plan.method, url, headers=plan.headers, data=plan.body, timeout=self._timeout
             ) as response:
-                await response.read()
+                body = await response.read()
         except Exception as error:  # a failed request is a result to count, not a crash
-            self._tally.errors[failure_kind(error)] += 1
+            kind = failure_kind(error)
+            self._tally.errors[kind] += 1
+            self._tell(RequestOutcome(began, time.monotonic(), None, kind))
             return
-        self._tally.latencies.append(time.monotonic() - began)
+        ended = time.monotonic()
+        self._tally.latencies.append(ended - began)
         self._tally.statuses[response.status] += 1
+        self._tell(RequestOutcome(began, ended, response.status, None, body))
+
+    def _tell(self, outcome: RequestOutcome) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
 
     async def _wait_for_answers(self) -> None:
         """Wait for requests still out; each ends by its own timeout, or all on stop()."""
