@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coalmine.demo.strategies.options import Strategy
+
 __all__ = [
     "APP",
     "BAD",
@@ -29,6 +31,7 @@ __all__ = [
     "deployment",
     "entrance",
     "host",
+    "objects",
     "service",
 ]
 
@@ -153,3 +156,20 @@ spec:
       - {{name: request-success-rate, interval: {window}s, thresholdRange: {{min: 99}}}}
       - {{name: request-duration, interval: {window}s, thresholdRange: {{max: 1000}}}}
 """
+
+
+def objects(strategy: Strategy, interval: int) -> str:
+    """Everything a strategy applies before shipping, in its own namespace."""
+    ns = strategy.value
+    if strategy == Strategy.BIG_BANG:
+        parts = [
+            deployment(ns, GOOD, per_release=True),
+            deployment(ns, BAD, per_release=True),
+            service(ns, version=GOOD.version),
+            entrance(ns),
+        ]
+    elif strategy == Strategy.ROLLING:
+        parts = [deployment(ns, GOOD), service(ns), entrance(ns)]
+    else:
+        parts = [deployment(ns, GOOD), entrance(ns, route=False), canary(ns, interval)]
+    return "---".join(parts)

@@ -66,9 +66,9 @@ class Play(ABC):
     async def apply(self, text: str) -> None:
         await self.runtime.apply(text, f"demo --strategy {self.strategy.value}")
 
-    @abstractmethod
     def objects(self) -> str:
-        """Every object the play applies (to delete them afterwards)."""
+        """Every object the play applies before shipping (deleted afterwards)."""
+        return m.objects(self.strategy, self.settings.interval)
 
     @abstractmethod
     async def set_up(self) -> None:
@@ -138,17 +138,6 @@ class BigBang(ManualPlay):
     )
     rollback = f"the Service selects {m.GOOD.version} again (all traffic back at once)"
 
-    def objects(self) -> str:
-        ns = self.namespace
-        return "---".join(
-            [
-                m.deployment(ns, m.GOOD, per_release=True),
-                m.deployment(ns, m.BAD, per_release=True),
-                m.service(ns, version=m.GOOD.version),
-                m.entrance(ns),
-            ]
-        )
-
     async def set_up(self) -> None:
         self.say(f"{m.GOOD.version} serving, {m.BAD.version} started beside it with no traffic")
         await self.apply(self.objects())
@@ -172,10 +161,6 @@ class Rolling(ManualPlay):
         f"kubectl rollout undo: the template back to {m.GOOD.version}, "
         f"replicas replaced one by one again"
     )
-
-    def objects(self) -> str:
-        ns = self.namespace
-        return "---".join([m.deployment(ns, m.GOOD), m.service(ns), m.entrance(ns)])
 
     async def set_up(self) -> None:
         self.say(f"{m.GOOD.version} serving with {m.REPLICAS} replicas")
@@ -201,16 +186,6 @@ class CanaryPlay(Play):
         "a coalmine Canary: 20 % of traffic to the new release, success rate and p99 "
         "duration checked every interval, rolled back after 3 failed checks"
     )
-
-    def objects(self) -> str:
-        ns = self.namespace
-        return "---".join(
-            [
-                m.deployment(ns, m.GOOD),
-                m.entrance(ns, route=False),
-                m.canary(ns, self.settings.interval),
-            ]
-        )
 
     async def set_up(self) -> None:
         self.say(f"{m.GOOD.version} serving as the primary of a Canary")
