@@ -44,6 +44,13 @@ def demo(
     rps: Annotated[
         float, typer.Option(help="With --strategy: requests per second of the steady load.")
     ] = 50.0,
+    chart: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --strategy: also draw the share of requests the faulty release"
+            " answered, second by second, as an SVG file here."
+        ),
+    ] = None,
     gateway: Annotated[
         str, typer.Option(help="Where the gateway listens, HOST:PORT (port 0: a free one).")
     ] = "127.0.0.1:0",
@@ -87,7 +94,11 @@ def demo(
             rps=rps,
             interval=STRATEGY_INTERVAL if interval is None else interval,
         )
+        if chart is not None and not chart.parent.is_dir():
+            raise CoalmineError(f"--chart: directory {chart.parent} does not exist")
         runs = _with_runtime(state_dir, host, port, lambda rt: _compare(rt, settings))
+        if chart is not None:
+            _draw(runs, settings, chart)
         raise typer.Exit(_comparison(runs))
     chosen = WORKSHOP_INTERVAL if interval is None else interval
     if not 1 <= chosen <= 60:
@@ -164,6 +175,19 @@ def _comparison(runs: list[StrategyRun]) -> int:
     if not found:
         typer.echo(f"as expected: {_ordering(runs)}")
     return 1 if found else 0
+
+
+def _draw(runs: list[StrategyRun], settings: CompareSettings, path: Path) -> None:
+    from coalmine.demo.strategies.chart import chart
+    from coalmine.demo.strategies.manifests import BAD
+
+    names = ",".join(strategy.value for strategy in settings.strategies)
+    caption = (
+        f"coalmine demo --strategy {names}: {settings.rps:g} requests/s; rollback by hand "
+        f"{settings.detection_delay:g} s after the first failed request"
+    )
+    path.write_text(chart(runs, BAD.version, caption))
+    typer.echo(f"chart written to {path}")
 
 
 def _ordering(runs: list[StrategyRun]) -> str:

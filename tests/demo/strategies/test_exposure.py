@@ -62,3 +62,23 @@ def test_answers_from_the_faulty_release_to_requests_sent_after_the_undo_are_cou
     outcomes = [answer(9.0, 500, "0.0.2"), answer(10.5, 200, "0.0.2"), answer(11, 200, "0.0.1")]
     exposure = Exposure.of(outcomes, shipped=SHIPPED, bad_version="0.0.2", undone=SHIPPED + 10)
     assert exposure.bad_after == 1
+
+
+def test_the_timeline_counts_each_second_after_shipping_with_none_missing() -> None:
+    outcomes = [
+        answer(-1.5, 200, "0.0.1"),  # ended at -1.49: second -2
+        answer(0.2, 500, "0.0.2"),
+        answer(0.6, 200, "0.0.2"),
+        answer(0.7, 200, "0.0.1"),
+        answer(0.8, 200, "0.0.1"),
+        answer(2.1, 200, "0.0.1"),
+    ]
+    timeline = Exposure.of(outcomes, shipped=SHIPPED, bad_version="0.0.2").timeline
+    assert [(s.at, s.requests, s.bad_answers, s.failed) for s in timeline] == [
+        (-2, 1, 0, 0),
+        (-1, 0, 0, 0),
+        (0, 4, 2, 1),
+        (1, 0, 0, 0),
+        (2, 1, 0, 0),
+    ]
+    assert [s.bad_share for s in timeline] == [0.0, 0.0, 50.0, 0.0, 0.0]

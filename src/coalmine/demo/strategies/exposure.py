@@ -8,13 +8,15 @@ tells the faulty release's answers apart.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from coalmine.load import RequestOutcome
 
-__all__ = ["Exposure", "Window", "version_of"]
+__all__ = ["Exposure", "Second", "Window", "version_of"]
 
 _VERSION = re.compile(rb"version (\S+)\s*$")
 
@@ -42,6 +44,21 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Second:
+    """The requests that ended in one second, [at, at + 1) after shipping."""
+
+    at: int
+    requests: int
+    bad_answers: int
+    failed: int
+
+    @property
+    def bad_share(self) -> float:
+        """Percent of the second's requests the faulty release answered."""
+        return 100 * self.bad_answers / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
 class Exposure:
     requests: int
     """Requests that ended, before and after shipping."""
@@ -55,6 +72,8 @@ class Exposure:
     """First to last answer from the faulty release: how long it served traffic."""
     bad_after: int
     """Requests sent after the rollback was complete that the faulty release still answered."""
+    timeline: tuple[Second, ...] = ()
+    """Second by second, from the first request to the last (none missing)."""
 
     @classmethod
     def of(
@@ -68,9 +87,11 @@ class Exposure:
         """Account `outcomes` (monotonic times) against a release shipped at `shipped`
         and, when given, completely undone at `undone`."""
         requests, failed, bad, late = 0, [], [], 0
+        ended: list[float] = []
         for outcome in outcomes:
             requests += 1
             at = outcome.ended - shipped
+            ended.append(at)
             if outcome.failed:
                 failed.append(at)
             if outcome.status is not None and version_of(outcome.body) == bad_version:
@@ -84,4 +105,13 @@ class Exposure:
             failing=Window.around(failed),
             bad_serving=Window.around(bad),
             bad_after=late,
+            timeline=_timeline(ended, failed, bad),
         )
+
+
+def _timeline(ended: list[float], failed: list[float], bad: list[float]) -> tuple[Second, ...]:
+    if not ended:
+        return ()
+    counts = [Counter(math.floor(at) for at in times) for times in (ended, bad, failed)]
+    first, last = math.floor(min(ended)), math.floor(max(ended))
+    return tuple(Second(at, *(count[at] for count in counts)) for at in range(first, last + 1))
