@@ -29,9 +29,10 @@ def demo(
     strategy: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="big-bang|rolling|canary|all",
             help="Instead of the workshop: ship the same faulty release (0.0.2 fails half of"
             " its requests) as big-bang, rolling or canary under the same steady load, and"
-            " compare what users saw. Repeat it, separate with commas, or say all."
+            " compare what users saw. Repeat it, separate with commas, or say all.",
         ),
     ] = None,
     detection_delay: Annotated[
@@ -47,8 +48,9 @@ def demo(
     chart: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE.svg",
             help="With --strategy: also draw the share of requests the faulty release"
-            " answered, second by second, as an SVG file here."
+            " answered, second by second, as an SVG file here.",
         ),
     ] = None,
     gateway: Annotated[
