@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from coalmine.demo.strategies.exposure import Exposure, Window
 from coalmine.demo.strategies.options import Strategy
-from coalmine.demo.strategies.report import StrategyRun, ordering_problems, problems, table
+from coalmine.demo.strategies.report import (
+    StrategyRun,
+    ordering_problems,
+    problems,
+    run_problem,
+    table,
+)
 
 
 def run(strategy: Strategy, failed: int, problem: str | None = None) -> StrategyRun:
@@ -70,3 +78,15 @@ def test_a_subset_is_compared_among_itself_and_one_strategy_alone_has_no_orderin
 def test_a_run_that_went_wrong_fails_the_comparison_even_in_order() -> None:
     runs = [run(Strategy.BIG_BANG, 253), run(Strategy.CANARY, 3, "the canary ended Succeeded")]
     assert problems(runs) == ["canary: the canary ended Succeeded"]
+
+
+def test_a_run_counts_only_when_users_saw_failures_from_the_faulty_release_alone() -> None:
+    exposure = run(Strategy.ROLLING, 85).exposure
+    assert run_problem(0, exposure, "0.0.2") is None
+    assert run_problem(3, exposure, "0.0.2") == "3 requests failed before 0.0.2 was shipped"
+    late = replace(exposure, bad_after=2)
+    assert run_problem(0, late, "0.0.2") == (
+        "0.0.2 still answered 2 requests sent after the rollback was complete"
+    )
+    unseen = replace(exposure, bad_answers=0)
+    assert run_problem(0, unseen, "0.0.2") == "0.0.2 never got any traffic"

@@ -18,7 +18,7 @@ from coalmine.demo.strategies import manifests as m
 from coalmine.demo.strategies.exposure import Exposure, version_of
 from coalmine.demo.strategies.options import CompareSettings
 from coalmine.demo.strategies.plays import PLAYS, Play
-from coalmine.demo.strategies.report import StrategyRun
+from coalmine.demo.strategies.report import StrategyRun, run_problem
 from coalmine.demo.strategies.watch import Outcomes
 from coalmine.errors import CoalmineError
 from coalmine.load import LoadGenerator, LoadPlan
@@ -94,23 +94,9 @@ async def _measure(play: Play) -> StrategyRun:
         found_at=undo.found_at - shipped,
         undone=undo.undone,
         undone_at=undo.undone_at - shipped,
-        problem=undo.problem or _problem(outcomes, exposure),
+        problem=undo.problem
+        or run_problem(outcomes.failed_before_shipping(), exposure, m.BAD.version),
     )
-
-
-def _problem(outcomes: Outcomes, exposure: Exposure) -> str | None:
-    """What makes a run not count: failures before shipping, or after the rollback."""
-    before = outcomes.failed_before_shipping()
-    if before:
-        return f"{before} requests failed before {m.BAD.version} was shipped"
-    if exposure.bad_after:
-        return (
-            f"{m.BAD.version} still answered {exposure.bad_after} requests sent after "
-            f"the rollback was complete"
-        )
-    if not exposure.bad_answers:
-        return f"{m.BAD.version} never got any traffic"
-    return None
 
 
 async def _until_serving(url: str, headers: dict[str, str]) -> None:

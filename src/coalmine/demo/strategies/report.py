@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from coalmine.demo.strategies.exposure import Exposure, Window
 from coalmine.demo.strategies.options import Strategy
 
-__all__ = ["StrategyRun", "ordering_problems", "problems", "table"]
+__all__ = ["StrategyRun", "ordering_problems", "problems", "run_problem", "table"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,22 @@ def problems(runs: Sequence[StrategyRun]) -> list[str]:
     """Everything that makes the comparison fail: runs that went wrong, then the ordering."""
     found = [f"{run.strategy.value}: {run.problem}" for run in runs if run.problem]
     return found + ordering_problems(runs)
+
+
+def run_problem(failed_before: int, exposure: Exposure, bad_version: str) -> str | None:
+    """What makes one run not count: failures before shipping (the good release or the
+    set-up failed), the faulty release answering after its rollback was complete, or it
+    never getting traffic at all."""
+    if failed_before:
+        return f"{failed_before} requests failed before {bad_version} was shipped"
+    if exposure.bad_after:
+        return (
+            f"{bad_version} still answered {exposure.bad_after} requests sent after "
+            f"the rollback was complete"
+        )
+    if not exposure.bad_answers:
+        return f"{bad_version} never got any traffic"
+    return None
 
 
 def ordering_problems(runs: Sequence[StrategyRun]) -> list[str]:
