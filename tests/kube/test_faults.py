@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from coalmine.api.canary import Phase
+from coalmine.engine.ports import Ports
 from coalmine.kube.client import KubeClient, RequestSettings
 from coalmine.kube.connection import close, connect
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef
@@ -41,7 +42,6 @@ from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings, ClusterSettings, LeaderSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.ports import Ports
 from coalmine.testing import (
     FakeClock,
     FakeHooks,

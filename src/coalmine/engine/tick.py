@@ -38,7 +38,7 @@ from coalmine.errors import CoalmineError
 from coalmine.judge.observations import TickObservation
 
 if TYPE_CHECKING:  # ports imports the engine's types: a runtime import here is a cycle
-    from coalmine.ports import Ports
+    from coalmine.engine.ports import Ports
 
 __all__ = ["ALL_PROVIDERS_AVAILABLE", "TickOutcome", "advance"]
 

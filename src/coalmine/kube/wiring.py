@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from coalmine.engine.ports import Measurer, Ports
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.hooks.http import loadtester_token
 from coalmine.kube.client import KubeClient
@@ -38,7 +39,6 @@ from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
-from coalmine.ports import Measurer, Ports
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["Wiring", "canary_kinds", "wire"]

@@ -36,6 +36,7 @@ from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment, Service
+from coalmine.engine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.history.local import store_records
@@ -78,7 +79,6 @@ from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
-from coalmine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["LocalRuntime", "RuntimeSettings"]

@@ -12,12 +12,12 @@ from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.decision import Decision
 from coalmine.engine.observations import HookResult
+from coalmine.engine.ports import Hooks, Recorder
 from coalmine.errors import NotFound
 from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
-from coalmine.ports import Hooks, Recorder
 
 __all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "StoreTemplates", "resolving_load"]
 

@@ -1,6 +1,6 @@
 """What every metrics provider shares: how to reach it, and how one is made.
 
-The provider interface itself is `coalmine.ports.MetricProvider` (re-exported here):
+The provider interface itself is `coalmine.engine.ports.MetricProvider` (re-exported here):
 `query(promql) -> Measurement` that never raises, and `is_online()`.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from coalmine.engine.ports import MetricProvider
 from coalmine.metrics.credentials import Credentials
-from coalmine.ports import MetricProvider
 
 __all__ = ["MetricProvider", "ProviderFactory", "ProviderSettings"]
 
