@@ -35,13 +35,13 @@ from coalmine.kube.connection import close, connect
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef
 from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.resources import CANARIES
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings, ClusterSettings, LeaderSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
+from coalmine.routers.istio import IstioRouter
 from coalmine.testing import (
     FakeClock,
     FakeHooks,

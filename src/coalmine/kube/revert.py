@@ -28,9 +28,9 @@ from coalmine.engine.readiness import judge_readiness
 from coalmine.engine.status import to_phase
 from coalmine.errors import CoalmineError
 from coalmine.kube.deployments import selector_labels
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
+from coalmine.routers.istio import IstioRouter
 
 __all__ = ["Reverter", "write_phase"]
 

@@ -20,7 +20,6 @@ from coalmine.hooks.http import loadtester_token
 from coalmine.kube.client import KubeClient
 from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecrets, KubeTemplates
 from coalmine.kube.resources import (
     ALERT_PROVIDERS,
@@ -39,6 +38,7 @@ from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
+from coalmine.routers.istio import IstioRouter
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["Wiring", "canary_kinds", "wire"]

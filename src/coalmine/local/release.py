@@ -30,9 +30,9 @@ from typing import Any
 
 from coalmine.api.canary import Canary
 from coalmine.engine.observations import Routes
-from coalmine.local.routing import ORIGINAL, LocalRouter, owner_of
 from coalmine.local.store import Store, StoredObject
 from coalmine.local.workload import SCALED_TO_ZERO, ProcessStates
+from coalmine.routers.envoy import ORIGINAL, LocalRouter, owner_of
 from coalmine.routing.virtual_service import apex_name, primary_host, virtual_service_spec
 
 __all__ = ["MAX_WAIT_SECONDS", "release_canary"]

@@ -59,7 +59,6 @@ from coalmine.local.processes import LocalDeployments, ProcessSettings
 from coalmine.local.processes.handle import reap_exited
 from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
-from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
@@ -79,6 +78,7 @@ from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
+from coalmine.routers.envoy import LocalRouter, release_objects
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["LocalRuntime", "RuntimeSettings"]

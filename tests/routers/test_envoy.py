@@ -6,8 +6,8 @@ from pathlib import Path
 
 from coalmine.engine import Routes
 from coalmine.local.objects import ObjectBook
-from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.store import Store
+from coalmine.routers.envoy import LocalRouter, release_objects
 from tests.engine.builders import canary
 from tests.fixtures.local import demo_manifests
 
