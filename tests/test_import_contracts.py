@@ -38,3 +38,12 @@ def top_level_modules() -> set[str]:
 def test_the_engine_contract_forbids_every_package_outside_the_core() -> None:
     forbidden = set(contract("The engine (with the judge")["forbidden_modules"])
     assert forbidden == top_level_modules() - ENGINE_MAY_IMPORT
+
+
+def test_every_router_is_in_the_independence_contract() -> None:
+    routers = {
+        f"coalmine.routers.{path.stem}"
+        for path in (PACKAGE / "routers").glob("*.py")
+        if path.stem not in ("__init__", "registry")
+    }
+    assert set(contract("The routers are independent")["modules"]) == routers

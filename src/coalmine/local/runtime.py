@@ -2,7 +2,7 @@
 
     apply/delete (API) --> store (SQLite) --> sync_workloads --> processes (replicas)
                                       \\--> sync_dataplane --> Envoy (routes, clusters)
-    canary tasks --> engine.advance --> LocalWorkload / LocalRouter --> store --> syncs
+    canary tasks --> engine.advance --> LocalWorkload / EnvoyRouter --> store --> syncs
 
 Everything desired is in the store; the two syncs make the processes and Envoy match it
 (serialised, idempotent), and run again whenever the store or the ready replicas change.
@@ -63,6 +63,7 @@ from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
+    ROUTERS,
     Recorders,
     ResolvingHooks,
     StoreAlertProviders,
@@ -78,7 +79,7 @@ from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
-from coalmine.routers.envoy import LocalRouter, release_objects
+from coalmine.routers.envoy import LocalRouting, release_objects
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["LocalRuntime", "RuntimeSettings"]
@@ -352,7 +353,7 @@ class LocalRuntime:
     def _ports(self) -> Ports:
         return Ports(
             workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
-            router=LocalRouter(self.store, self.sync_dataplane),
+            router=ROUTERS.dispatch(LocalRouting(self.store, self.sync_dataplane), default="istio"),
             measurer=self.measurer,
             hooks=self._hooks(),
             notifier=self._notifier(),

@@ -1,5 +1,5 @@
-"""Small adapters that plug the shared parts (webhooks, load tester, alerts, telemetry)
-into the local runtime."""
+"""Small adapters that plug the shared parts (webhooks, load tester, alerts, telemetry,
+the routers) into the local runtime."""
 
 from __future__ import annotations
 
@@ -18,8 +18,22 @@ from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
+from coalmine.routers.envoy import EnvoyRouter, LocalRouting
+from coalmine.routers.registry import RouterRegistry, Runtime
 
-__all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "StoreTemplates", "resolving_load"]
+__all__ = [
+    "ROUTERS",
+    "Recorders",
+    "ResolvingHooks",
+    "StoreAlertProviders",
+    "StoreTemplates",
+    "resolving_load",
+]
+
+ROUTERS: RouterRegistry[LocalRouting, EnvoyRouter] = RouterRegistry(
+    Runtime.LOCAL, {"istio": EnvoyRouter.of, "envoy": EnvoyRouter.of}
+)
+"""The local runtime's routers: Istio's objects and coalmine's own are both served by Envoy."""
 
 
 class ResolvingHooks:
