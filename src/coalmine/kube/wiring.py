@@ -36,7 +36,7 @@ from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
 from coalmine.routers.istio import IstioRouter
 from coalmine.routers.registry import RouterRegistry, Runtime

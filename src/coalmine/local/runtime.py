@@ -51,7 +51,6 @@ from coalmine.local.changes import LocalChanges
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings
 from coalmine.local.files import make_private_dir
 from coalmine.local.lock import StateLock
-from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.observe import EnvoyObserver
@@ -71,12 +70,13 @@ from coalmine.local.wiring import (
     resolving_load,
 )
 from coalmine.local.workload import LocalWorkload, desired_replicas
-from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.credentials import EnvCredentialSource
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
 from coalmine.metrics.observer import PrometheusObserver
-from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.envoy.measurer import EnvoyMeasurer
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
 from coalmine.routers.envoy import LocalRouting, release_objects

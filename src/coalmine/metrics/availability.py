@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from coalmine.api.canary import Canary
 from coalmine.errors import CoalmineError
-from coalmine.metrics.registry import create_provider
+from coalmine.metrics.providers.registry import create_provider
 
 if TYPE_CHECKING:  # the measurer asks through this module: a runtime import is a cycle
     from coalmine.metrics.measurer import MetricMeasurer

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coalmine.engine import MeasurementKind
-from coalmine.local.envoy.stats import (
+from coalmine.metrics.providers.envoy.stats import (
     ClusterCounters,
     Histogram,
     Sample,
