@@ -47,3 +47,13 @@ def test_every_router_is_in_the_independence_contract() -> None:
         if path.stem not in ("__init__", "registry")
     }
     assert set(contract("The routers are independent")["modules"]) == routers
+
+
+def test_every_metric_provider_is_in_the_independence_contract() -> None:
+    folder = PACKAGE / "metrics" / "providers"
+    providers = {path.stem for path in folder.glob("*.py")} | {
+        path.name for path in folder.iterdir() if (path / "__init__.py").exists()
+    }
+    providers -= {"__init__", "base", "registry"}
+    modules = {f"coalmine.metrics.providers.{name}" for name in providers}
+    assert set(contract("The metric providers are independent")["modules"]) == modules
