@@ -18,11 +18,15 @@ relative: the same requests and the same buckets go through the same formulas (P
 extrapolates `rate()` by one factor for every series of one scrape, which cancels in a
 ratio and in histogram_quantile; the warm-up is half the burst so that no series is
 extrapolated "to zero" alone, as Prometheus does for a counter that started near zero).
-`request-rate` (not a check: `coalmine metrics` shows it) agrees within 2 / (W - 2) for a
-window of W seconds: Prometheus extrapolates the increase its samples saw to the whole
-range, the collector divides it by the time its samples cover, and with one scrape a
-second each may place either edge up to a second away (measured: 22.2 and 25.0 requests
-per second over 9 s).
+`request-rate` (not a check: `coalmine metrics` shows it) agrees within 4 / (W + 1) for a
+window of W seconds. Both divide the same increase by a duration: Prometheus by the time
+its samples inside the range span (it extrapolates the increase to the range, then divides
+by the range), at least W - 2 with one scrape a second; the collector by the time its
+samples span, from the last one before the range to the last one, at most W + 1. So the
+collector's rate is at least (W - 2) / (W + 1) of Prometheus's, 3 / (W + 1) apart, and one
+more second is slack for a late scrape on a loaded machine. Measured over 9 s: 21.0 and
+25.0 requests per second; every other check equal (canary: 90 %, 10 %, p99 99.5 ms,
+max 100 ms, average 72.19 ms in both).
 """
 
 from __future__ import annotations
@@ -165,7 +169,7 @@ async def test_envoy_stats_and_prometheus_agree_on_every_builtin_check(
             values = {name: m.value for name, m in measured.items()}
             where = f"{check} of the {role} over {interval}: {values}"
             assert None not in values.values(), {n: m.reason for n, m in measured.items()}
-            tolerance = 2 / (window_s - 2) if check == REQUEST_RATE else EXACT
+            tolerance = 4 / (window_s + 1) if check == REQUEST_RATE else EXACT
             assert values["envoy"] == pytest.approx(values["prometheus"], rel=tolerance), where
 
             if check == "error-rate":  # the window holds the burst and nothing else
