@@ -15,7 +15,7 @@ import time
 
 from coalmine.api import Canary, Phase, parse_resource
 from coalmine.engine import advance
-from coalmine.ports import Ports
+from coalmine.engine.ports import Ports
 from coalmine.testing import (
     FakeClock,
     FakeHooks,

@@ -101,7 +101,10 @@ def test_defaults_are_flaggers(started: list[ControllerSettings]) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--mesh-provider", "linkerd"], "--mesh-provider: unknown mesh 'linkerd'; valid: istio"),
+        (
+            ["--mesh-provider", "linkerd"],
+            "--mesh-provider: provider 'linkerd' has no router in Kubernetes; routers: istio.",
+        ),
         (["--metrics-addr", "8080"], "--metrics-addr: expected [HOST]:PORT"),
         (["--min-interval", "soon"], "--min-interval: must be a duration"),
     ],

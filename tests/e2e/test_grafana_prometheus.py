@@ -17,8 +17,8 @@ from coalmine.api.canary import Phase
 from coalmine.history import build_history
 from coalmine.history.kube import prometheus_records
 from coalmine.local.runtime import LocalRuntime
-from coalmine.metrics.base import ProviderSettings
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.targets.base import CanaryView
 from coalmine.telemetry.grafana import dashboards, expressions
 from tests.e2e.test_local_mode import initialized, ship, steady_load, weight

@@ -38,7 +38,7 @@ from coalmine.kube.resources import (
 )
 from coalmine.kube.revision import pod_template_revision
 from coalmine.kube.settings import ScopeSettings
-from coalmine.metrics.prometheus import ONLINE_QUERY
+from coalmine.metrics.providers.prometheus import ONLINE_QUERY
 from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deployment, shape
 from tests.fixtures.telemetry import labels, parse

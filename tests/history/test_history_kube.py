@@ -24,8 +24,8 @@ from coalmine.history.recent import prometheus_weights
 from coalmine.kube.client import KubeClient
 from coalmine.kube.events import KubeEvents
 from coalmine.metrics import PrometheusServer, ScrapeTarget
-from coalmine.metrics.base import ProviderSettings
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.targets.kube import KubeTarget
 from coalmine.telemetry.recorder import PrometheusRecorder
 from coalmine.web.source import TargetSource

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from coalmine.engine.ports import Ports
 from coalmine.kube.client import KubeClient
 from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, CanaryRef, _Memory
 from coalmine.kube.disown import Disowner
@@ -18,7 +19,6 @@ from coalmine.kube.resources import CANARIES, SERVICES
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.store import KubeCanaryStore
-from coalmine.ports import Ports
 from coalmine.testing import (
     FakeClock,
     FakeHooks,

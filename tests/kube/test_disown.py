@@ -12,10 +12,10 @@ from typing import Any
 
 from coalmine.kube.client import KubeClient
 from coalmine.kube.disown import disown
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
 from coalmine.kube.resources import CANARIES, DEPLOYMENTS, SECRETS, SERVICES, VIRTUAL_SERVICES
 from coalmine.kube.workload import KubeWorkload
+from coalmine.routers.istio import IstioRouter
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, stored_canary
 from tests.kube_emulator import KubeEmulator
 

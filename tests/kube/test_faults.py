@@ -29,19 +29,19 @@ from typing import Any
 import pytest
 
 from coalmine.api.canary import Phase
+from coalmine.engine.ports import Ports
 from coalmine.kube.client import KubeClient, RequestSettings
 from coalmine.kube.connection import close, connect
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef
 from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.resources import CANARIES
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings, ClusterSettings, LeaderSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.ports import Ports
+from coalmine.routers.istio import IstioRouter
 from coalmine.testing import (
     FakeClock,
     FakeHooks,

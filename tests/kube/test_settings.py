@@ -26,9 +26,14 @@ def test_bad_addresses_name_the_flag(text: str) -> None:
         Address.parse(text, flag="--health-addr")
 
 
-def test_only_istio_for_now() -> None:
-    with pytest.raises(CoalmineError, match="unknown mesh 'gatewayapi'; valid: istio"):
-        AnalysisSettings(mesh_provider="gatewayapi")
+@pytest.mark.parametrize("provider", ["gatewayapi", "envoy", "linkerd"])
+def test_a_mesh_provider_without_a_router_lists_the_routers(provider: str) -> None:
+    with pytest.raises(CoalmineError) as raised:
+        AnalysisSettings(mesh_provider=provider)
+    assert str(raised.value).startswith(
+        f"--mesh-provider: provider {provider!r} has no router in Kubernetes; routers: istio. "
+        "Not built yet: gatewayapi (Gateway API HTTPRoutes); kubernetes ("
+    )
 
 
 def test_a_shorter_lease_keeps_client_gos_proportions() -> None:

@@ -50,6 +50,22 @@ def test_cross_namespace_references_need_the_controller_setting() -> None:
     assert len(allowed.spec.analysis.metrics) == 3
 
 
+def test_a_provider_the_operator_has_no_router_for_is_a_problem_naming_its_routers() -> None:
+    body = canary(analysis={"interval": "10s", "stepWeight": 20})
+    body["spec"]["provider"] = "envoy"
+
+    with pytest.raises(ManifestError) as raised:
+        parse_canary(body, min_interval=FLOOR, allow_cross_namespace_refs=False)
+
+    (problem,) = raised.value.problems
+    assert problem.path == "spec.provider"
+    assert problem.message.startswith(
+        "provider 'envoy' has no router in Kubernetes; routers: istio. Not built yet: gatewayapi"
+    )
+    body["spec"]["provider"] = "istio"
+    assert parse_canary(body, min_interval=FLOOR, allow_cross_namespace_refs=False).spec.provider
+
+
 def test_a_status_written_by_someone_else_is_read_as_far_as_it_can_be() -> None:
     body = canary(analysis={**canary()["spec"]["analysis"], "interval": "10s"})
     body["metadata"]["annotations"] = {"coalmine.dev/last-handled-configuration": "{}"}

@@ -9,8 +9,8 @@ import pytest
 
 from coalmine.errors import ManifestError, NotFound
 from coalmine.local.objects import ObjectBook
-from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store
+from coalmine.routers.envoy import ORIGINAL
 
 SERVICE = """
 apiVersion: v1

@@ -13,7 +13,7 @@ from coalmine.metrics import (
     PrometheusServer,
     StaticCredentialSource,
 )
-from coalmine.metrics.prometheus import ONLINE_QUERY
+from coalmine.metrics.providers.prometheus import ONLINE_QUERY
 from tests.fixtures.prometheus import FakePrometheus, error_body
 from tests.metrics.test_measurer import canary, measurer, template
 

@@ -24,7 +24,7 @@ from coalmine.local.observe import EnvoyObserver
 from coalmine.metrics import PrometheusServer, ProviderSettings, Role, ScrapeTarget
 from coalmine.metrics.backtest import backtest
 from coalmine.metrics.observer import BASELINE, PrometheusObserver
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from tests.fixtures.envoy_stack import Backend, EnvoyStack, Route
 
 pytestmark = pytest.mark.slow

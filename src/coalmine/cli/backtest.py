@@ -145,7 +145,7 @@ async def _run(
     from coalmine.metrics import ProviderSettings
     from coalmine.metrics.backtest import backtest as run_backtest
     from coalmine.metrics.observer import PrometheusObserver
-    from coalmine.metrics.prometheus import PrometheusProvider
+    from coalmine.metrics.providers.prometheus import PrometheusProvider
 
     url = server or os.environ.get("COALMINE_PROMETHEUS_URL") or canary.spec.metrics_server
     if not url:

@@ -34,7 +34,11 @@ def controller(
         ),
     ] = ":8081",
     mesh_provider: Annotated[
-        str, typer.Option(envvar=_env("mesh-provider"), help="The service mesh: istio.")
+        str,
+        typer.Option(
+            envvar=_env("mesh-provider"),
+            help="The router of Canaries without spec.provider: istio (Flagger's -mesh-provider).",
+        ),
     ] = "istio",
     metrics_server: Annotated[
         str,

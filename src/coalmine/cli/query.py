@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from coalmine.metrics.prometheus import PrometheusProvider
+    from coalmine.metrics.providers.prometheus import PrometheusProvider
     from coalmine.metrics.results import QueryResult
 
 __all__ = ["DEFAULT_SERVER", "SERVER_ENV", "query"]
@@ -56,8 +56,8 @@ def query(
 
     from coalmine.api.common import parse_duration
     from coalmine.errors import CoalmineError
-    from coalmine.metrics.base import ProviderSettings
-    from coalmine.metrics.prometheus import PrometheusProvider
+    from coalmine.metrics.providers.base import ProviderSettings
+    from coalmine.metrics.providers.prometheus import PrometheusProvider
 
     provider = PrometheusProvider(ProviderSettings(server, timeout=timeout))
     if span is None:

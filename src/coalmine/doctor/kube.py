@@ -105,8 +105,8 @@ def _has_sidecar(pod: Obj) -> bool:
 
 
 async def _prometheus(server: str) -> Check:
-    from coalmine.metrics.base import ProviderSettings
-    from coalmine.metrics.prometheus import PrometheusProvider
+    from coalmine.metrics.providers.base import ProviderSettings
+    from coalmine.metrics.providers.prometheus import PrometheusProvider
 
     name = "Prometheus holds istio_requests_total"
     provider = PrometheusProvider(ProviderSettings(server, timeout=5.0))

@@ -31,8 +31,8 @@ from coalmine.engine.decision import (
     SetRoutes,
 )
 from coalmine.engine.observations import HookResult, Observations, Routes
+from coalmine.engine.session_affinity import record_cookies
 from coalmine.engine.status import to_phase
-from coalmine.routing.session_affinity import record_cookies
 
 __all__ = ["ANALYSIS_PHASES", "Plan", "gate"]
 
@@ -95,7 +95,7 @@ class Plan:
 
     def set_routes(self, routes: Routes) -> None:
         """Set the weights; the status records them, and the session affinity cookies the
-        routers write with them (see routing.session_affinity)."""
+        routers write with them (see engine.session_affinity)."""
         self.act(SetRoutes(routes))
         self.update(canary_weight=routes.canary)
         self.status = record_cookies(self.canary, self.status, routes.canary)

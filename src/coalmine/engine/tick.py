@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from coalmine.api.canary import Canary, CanaryWebhook, Phase
 from coalmine.engine.decide import decide
@@ -34,11 +33,9 @@ from coalmine.engine.decision import (
     SetRoutes,
 )
 from coalmine.engine.observations import Observations
+from coalmine.engine.ports import Ports
 from coalmine.errors import CoalmineError
 from coalmine.judge.observations import TickObservation
-
-if TYPE_CHECKING:  # ports imports the engine's types: a runtime import here is a cycle
-    from coalmine.ports import Ports
 
 __all__ = ["ALL_PROVIDERS_AVAILABLE", "TickOutcome", "advance"]
 

@@ -19,9 +19,9 @@ from coalmine.api.common import parse_duration
 from coalmine.errors import CoalmineError
 from coalmine.history.cluster import Revisions, marks, merge_starts, revisions, starts
 from coalmine.history.records import CheckRow, Records, SampleRow, TickRow
-from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.builtins import Role, builtin_query
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.metrics.results import QueryResult
 from coalmine.metrics.templating import TemplateContext, render
 from coalmine.targets.base import CanaryView, EventView

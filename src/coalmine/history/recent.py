@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from coalmine.history.cluster import event_ticks
 from coalmine.history.model import WeightPoint
-from coalmine.metrics.base import ProviderSettings
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.targets.base import CanaryView, EventView
 
 __all__ = ["POINTS", "RECENT", "WEIGHTS_QUERY", "event_weights", "prometheus_weights"]

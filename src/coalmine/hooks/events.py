@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 from coalmine.api.canary import Canary, CanaryWebhook, HookType
 from coalmine.engine.decision import Alert, Event
+from coalmine.engine.ports import Notifier
 from coalmine.hooks.http import HttpHooks
 from coalmine.hooks.payload import event_payload
-from coalmine.ports import Notifier
 
 __all__ = ["EventWebhookNotifier"]
 

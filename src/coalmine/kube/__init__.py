@@ -18,7 +18,6 @@ The operator:
     deployments  WorkloadState from a Deployment, the -primary Deployment
     autoscaler   the primary's HPA
     workload     KubeWorkload (Workload port)
-    istio        IstioRouter (Router port): Services, DestinationRules, VirtualService
     store        KubeCanaryStore (CanaryStore port): the status subresource
     events       KubeEvents (Notifier port): Kubernetes Events
     lookups      MetricTemplates, AlertProviders, Secrets from the cluster
@@ -29,7 +28,7 @@ The operator:
     daemons      CanaryDaemons: the per-Canary loop
     handlers     the kopf registry and settings
     health       /healthz and /readyz on their own thread
-    wiring       the ports, wired
+    wiring       the ports, wired; ROUTERS, the routers by provider (coalmine.routers)
 
 Installing:
 

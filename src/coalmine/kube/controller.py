@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from coalmine.engine.ports import Measurer
 from coalmine.errors import CoalmineError
 from coalmine.kube.client import KubeClient
 from coalmine.kube.connection import close, connect, kopf_credentials
@@ -34,7 +35,6 @@ from coalmine.kube.health import Health, HealthServer
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.settings import ControllerSettings, default_lease_namespace
 from coalmine.kube.wiring import Wiring, canary_kinds, wire
-from coalmine.ports import Measurer
 from coalmine.telemetry import metrics_app
 
 __all__ = ["Controller", "LeadershipLost"]

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from coalmine.api.canary import Canary
 from coalmine.engine.decision import Event, EventType
+from coalmine.engine.ports import Ports
 from coalmine.engine.tick import advance
 from coalmine.errors import CoalmineError, ManifestError
 from coalmine.kube.client import KubeClient, Obj
@@ -45,7 +46,6 @@ from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
-from coalmine.ports import Ports
 from coalmine.routing.virtual_service import apex_name
 
 __all__ = [

@@ -35,9 +35,9 @@ from typing import Any
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event
 from coalmine.engine.observations import Routes
+from coalmine.engine.ports import Notifier
 from coalmine.errors import NotFound
 from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.ownership import KEPT_FROM, MANAGED_BY
 from coalmine.kube.resources import (
     DEPLOYMENTS,
@@ -50,7 +50,7 @@ from coalmine.kube.resources import (
 from coalmine.kube.revert import write_phase
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.ports import Notifier
+from coalmine.routers.istio import IstioRouter
 from coalmine.routing.virtual_service import apex_name
 
 __all__ = ["OWNED_KINDS", "Disowner", "disown"]

@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
 from coalmine.engine.observations import Routes
+from coalmine.engine.ports import Notifier
 from coalmine.engine.readiness import judge_readiness
 from coalmine.engine.status import to_phase
 from coalmine.errors import CoalmineError
 from coalmine.kube.deployments import selector_labels
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.ports import Notifier
+from coalmine.routers.istio import IstioRouter
 
 __all__ = ["Reverter", "write_phase"]
 

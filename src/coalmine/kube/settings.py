@@ -16,6 +16,7 @@ from pathlib import Path
 
 from coalmine.api.canary import MIN_INTERVAL
 from coalmine.errors import CoalmineError
+from coalmine.routers.registry import PROVIDERS, Runtime, check_provider
 
 __all__ = [
     "MESH_PROVIDERS",
@@ -31,8 +32,8 @@ __all__ = [
     "default_identity",
 ]
 
-MESH_PROVIDERS = ("istio",)
-"""Service meshes the operator can route with. Gateway API and others come later."""
+MESH_PROVIDERS = PROVIDERS[Runtime.KUBERNETES]
+"""Providers the operator can route with (`routers.registry`)."""
 
 DEFAULT_METRICS_SERVER = "http://prometheus:9090"
 """Flagger's default Prometheus address."""
@@ -86,7 +87,8 @@ class AnalysisSettings:
     """How canaries are analysed."""
 
     mesh_provider: str = "istio"
-    """The service mesh that splits traffic (one of MESH_PROVIDERS)."""
+    """The router of Canaries without spec.provider (one of MESH_PROVIDERS), as Flagger's
+    `-mesh-provider`; it also picks the built-in checks' queries."""
     metrics_server: str = DEFAULT_METRICS_SERVER
     """Prometheus for the built-in checks and for templates without an address."""
     min_interval: timedelta = MIN_INTERVAL
@@ -103,11 +105,7 @@ class AnalysisSettings:
     """How long an invalid Canary waits before it is read again (an edit wakes it sooner)."""
 
     def __post_init__(self) -> None:
-        if self.mesh_provider not in MESH_PROVIDERS:
-            raise CoalmineError(
-                f"--mesh-provider: unknown mesh {self.mesh_provider!r}; "
-                f"valid: {', '.join(MESH_PROVIDERS)}"
-            )
+        check_provider(self.mesh_provider, Runtime.KUBERNETES, where="--mesh-provider")
 
 
 def default_identity() -> str:

@@ -3,9 +3,10 @@
 The spec is validated as `coalmine validate` does (`api.loading.parse_resource`, with
 the controller's analysis.interval floor), then against the controller's own rules:
 a MetricTemplate or AlertProvider in another namespace is allowed only with
-`--allow-cross-namespace-refs`. The status is read leniently: fields this version
-does not know or cannot read (written by Flagger, or by a newer coalmine) are dropped,
-so a status never makes a Canary invalid.
+`--allow-cross-namespace-refs`, and `spec.provider` must name a router the operator has
+(`routers.registry`: `envoy` is the local runtime's). The status is read leniently:
+fields this version does not know or cannot read (written by Flagger, or by a newer
+coalmine) are dropped, so a status never makes a Canary invalid.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pydantic import ValidationError
 from coalmine.api.canary import Canary, CanaryStatus
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.errors import ManifestError, Problem
+from coalmine.routers.registry import PROVIDERS, Runtime, unknown_provider
 
-__all__ = ["cross_namespace_problems", "parse_canary", "parse_status"]
+__all__ = ["cross_namespace_problems", "parse_canary", "parse_status", "provider_problems"]
 
 MANIFEST_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 ALLOW_FLAG = "--allow-cross-namespace-refs"
@@ -30,7 +32,9 @@ def parse_canary(
 ) -> Canary:
     """The Canary; raises ManifestError listing every problem (the model's and ours)."""
     document = {key: obj[key] for key in MANIFEST_FIELDS if key in obj}
-    problems = [] if allow_cross_namespace_refs else cross_namespace_problems(document)
+    problems = provider_problems(document)
+    if not allow_cross_namespace_refs:
+        problems += cross_namespace_problems(document)
     try:
         model = parse_resource(
             document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]}, min_interval=min_interval
@@ -58,6 +62,18 @@ def _readable(key: str, value: Any) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def provider_problems(document: dict[str, Any]) -> list[Problem]:
+    """`spec.provider` naming a provider the API accepts but the operator has no router
+    for (the model refuses the others with its own message)."""
+    provider = (document.get("spec") or {}).get("provider")
+    if not isinstance(provider, str) or provider in PROVIDERS[Runtime.KUBERNETES]:
+        return []
+    if provider not in {name for names in PROVIDERS.values() for name in names}:
+        return []
+    label = f"canary {(document.get('metadata') or {}).get('name')}"
+    return [Problem(label, "spec.provider", unknown_provider(provider, Runtime.KUBERNETES))]
 
 
 def cross_namespace_problems(document: dict[str, Any]) -> list[Problem]:

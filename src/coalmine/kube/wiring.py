@@ -1,6 +1,6 @@
 """The operator's ports, wired: every adapter the engine talks to in Kubernetes mode.
 
-workload  KubeWorkload (Deployments)          router    IstioRouter
+workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): IstioRouter
 measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
 store     KubeCanaryStore (status subresource)
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from coalmine.engine.ports import Measurer, Ports
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.hooks.http import loadtester_token
 from coalmine.kube.client import KubeClient
 from coalmine.kube.disown import Disowner
 from coalmine.kube.events import KubeEvents
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecrets, KubeTemplates
 from coalmine.kube.resources import (
     ALERT_PROVIDERS,
@@ -36,12 +36,20 @@ from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
-from coalmine.ports import Measurer, Ports
+from coalmine.routers.istio import IstioRouter
+from coalmine.routers.registry import RouterRegistry, Runtime
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["Wiring", "canary_kinds", "wire"]
+__all__ = ["ROUTERS", "Wiring", "canary_kinds", "wire"]
+
+ROUTERS: RouterRegistry[KubeClient, IstioRouter] = RouterRegistry(
+    Runtime.KUBERNETES, {"istio": IstioRouter}
+)
+"""The operator's routers by provider (`spec.provider`, else --mesh-provider). The
+reverter and the disowner call the router's `revert`, which only IstioRouter has: a
+second router widens IstioRouter here to a Protocol with it."""
 
 
 def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
@@ -87,10 +95,11 @@ def wire(
         client, (METRIC_TEMPLATES, FLAGGER_METRIC_TEMPLATES) if compat else (METRIC_TEMPLATES,)
     )
     recorder = PrometheusRecorder(registry, mesh_provider=settings.analysis.mesh_provider)
-    workload, router, store = KubeWorkload(client), IstioRouter(client), KubeCanaryStore(client)
+    workload, store = KubeWorkload(client), KubeCanaryStore(client)
+    routers = ROUTERS.dispatch(client, default=settings.analysis.mesh_provider)
     ports = Ports(
         workload=workload,
-        router=router,
+        router=routers,
         measurer=measurer or _measurer(settings, templates, KubeCredentials(secrets)),
         hooks=hooks,
         notifier=notifier,
@@ -98,8 +107,9 @@ def wire(
         store=store,
         observer=_observer(settings),
     )
-    reverter = Reverter(workload, router, store, notifier)
-    disowner = Disowner(client, workload, router, store, notifier)
+    default = routers.router(routers.default)
+    reverter = Reverter(workload, default, store, notifier)
+    disowner = Disowner(client, workload, default, store, notifier)
     return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier)
 
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from coalmine.api.canary import Canary, CanaryStatus
 from coalmine.engine.decision import Alert, Decision, Event
+from coalmine.engine.ports import Ports
 from coalmine.engine.tick import advance
 from coalmine.local.store import Store
-from coalmine.ports import Ports
 
 __all__ = ["CanaryRunner", "StoreEvents", "StoreRecorder", "StoreStatus"]
 

@@ -19,8 +19,8 @@ from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
-from coalmine.local.routing import ORIGINAL
 from coalmine.local.store import Store, StoredObject
+from coalmine.routers.envoy import ORIGINAL
 from coalmine.routing.virtual_service import is_tcp
 
 __all__ = ["Applied", "ObjectBook", "host_service_name", "label_of"]

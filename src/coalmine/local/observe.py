@@ -15,7 +15,7 @@ from coalmine.api.canary import Canary
 from coalmine.errors import AdapterError
 from coalmine.judge.observations import Histogram, Side, TickObservation
 from coalmine.local.envoy import ClusterWindow, cluster_name
-from coalmine.local.measure import Windows
+from coalmine.metrics.providers.envoy.measurer import Windows
 from coalmine.routing.virtual_service import (
     baseline_host,
     canary_host,

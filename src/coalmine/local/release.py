@@ -30,9 +30,9 @@ from typing import Any
 
 from coalmine.api.canary import Canary
 from coalmine.engine.observations import Routes
-from coalmine.local.routing import ORIGINAL, LocalRouter, owner_of
 from coalmine.local.store import Store, StoredObject
 from coalmine.local.workload import SCALED_TO_ZERO, ProcessStates
+from coalmine.routers.envoy import ORIGINAL, EnvoyRouter, owner_of
 from coalmine.routing.virtual_service import apex_name, primary_host, virtual_service_spec
 
 __all__ = ["MAX_WAIT_SECONDS", "release_canary"]
@@ -53,7 +53,7 @@ async def release_canary(
 ) -> None:
     """Hand the service back from a Canary about to be deleted; see the module docstring."""
     if _primary_ready(canary, store, processes):
-        await LocalRouter(store, sync_dataplane).set_routes(canary, Routes.all_primary())
+        await EnvoyRouter(store, sync_dataplane).set_routes(canary, Routes.all_primary())
     if not canary.spec.revert_on_deletion:
         _disown(store, canary)
         return

@@ -2,7 +2,7 @@
 
     apply/delete (API) --> store (SQLite) --> sync_workloads --> processes (replicas)
                                       \\--> sync_dataplane --> Envoy (routes, clusters)
-    canary tasks --> engine.advance --> LocalWorkload / LocalRouter --> store --> syncs
+    canary tasks --> engine.advance --> LocalWorkload / EnvoyRouter --> store --> syncs
 
 Everything desired is in the store; the two syncs make the processes and Envoy match it
 (serialised, idempotent), and run again whenever the store or the ready replicas change.
@@ -36,6 +36,7 @@ from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment, Service
+from coalmine.engine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
 from coalmine.history.local import store_records
@@ -50,7 +51,6 @@ from coalmine.local.changes import LocalChanges
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings
 from coalmine.local.files import make_private_dir
 from coalmine.local.lock import StateLock
-from coalmine.local.measure import EnvoyMeasurer
 from coalmine.local.names import Resolver
 from coalmine.local.objects import Applied, ObjectBook, label_of
 from coalmine.local.observe import EnvoyObserver
@@ -58,11 +58,11 @@ from coalmine.local.processes import LocalDeployments, ProcessSettings
 from coalmine.local.processes.handle import reap_exited
 from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
-from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
+    ROUTERS,
     Recorders,
     ResolvingHooks,
     StoreAlertProviders,
@@ -70,15 +70,16 @@ from coalmine.local.wiring import (
     resolving_load,
 )
 from coalmine.local.workload import LocalWorkload, desired_replicas
-from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.credentials import EnvCredentialSource
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
 from coalmine.metrics.observer import PrometheusObserver
-from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.envoy.measurer import EnvoyMeasurer
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
-from coalmine.ports import Hooks, Notifier, Ports, Recorder
+from coalmine.routers.envoy import LocalRouting, release_objects
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["LocalRuntime", "RuntimeSettings"]
@@ -352,7 +353,7 @@ class LocalRuntime:
     def _ports(self) -> Ports:
         return Ports(
             workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
-            router=LocalRouter(self.store, self.sync_dataplane),
+            router=ROUTERS.dispatch(LocalRouting(self.store, self.sync_dataplane), default="istio"),
             measurer=self.measurer,
             hooks=self._hooks(),
             notifier=self._notifier(),

@@ -26,7 +26,7 @@ from coalmine.errors import Unavailable
 from coalmine.local.envoy import cluster_name
 from coalmine.local.store import Store
 from coalmine.metrics.builtins import Role
-from coalmine.metrics.side_by_side import BuiltinMeasurer
+from coalmine.metrics.providers.base import BuiltinChecks
 from coalmine.routing.virtual_service import canary_host
 
 __all__ = ["SAMPLED_BUILTINS", "TRAFFIC", "BaselineSampler", "Counters"]
@@ -49,7 +49,7 @@ class BaselineSampler:
     """Recorder port: measure the primary and the canary's traffic after each checked tick."""
 
     def __init__(
-        self, store: Store, measurer: BuiltinMeasurer, counters: Counters | None = None
+        self, store: Store, measurer: BuiltinChecks, counters: Counters | None = None
     ) -> None:
         self.store = store
         self.measurer = measurer

@@ -1,5 +1,5 @@
-"""Small adapters that plug the shared parts (webhooks, load tester, alerts, telemetry)
-into the local runtime."""
+"""Small adapters that plug the shared parts (webhooks, load tester, alerts, telemetry,
+the routers) into the local runtime."""
 
 from __future__ import annotations
 
@@ -12,14 +12,28 @@ from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.decision import Decision
 from coalmine.engine.observations import HookResult
+from coalmine.engine.ports import Hooks, Recorder
 from coalmine.errors import NotFound
 from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
-from coalmine.ports import Hooks, Recorder
+from coalmine.routers.envoy import EnvoyRouter, LocalRouting
+from coalmine.routers.registry import RouterRegistry, Runtime
 
-__all__ = ["Recorders", "ResolvingHooks", "StoreAlertProviders", "StoreTemplates", "resolving_load"]
+__all__ = [
+    "ROUTERS",
+    "Recorders",
+    "ResolvingHooks",
+    "StoreAlertProviders",
+    "StoreTemplates",
+    "resolving_load",
+]
+
+ROUTERS: RouterRegistry[LocalRouting, EnvoyRouter] = RouterRegistry(
+    Runtime.LOCAL, {"istio": EnvoyRouter.of, "envoy": EnvoyRouter.of}
+)
+"""The local runtime's routers: Istio's objects and coalmine's own are both served by Envoy."""
 
 
 class ResolvingHooks:

@@ -11,7 +11,6 @@ templating (variables and escaping), templates (TemplateLookup), credentials
 prometheus_server (a Prometheus process for tests and local mode).
 """
 
-from coalmine.metrics.base import ProviderFactory, ProviderSettings
 from coalmine.metrics.builtins import MESHES, REQUEST_RATE, Role, builtin_query
 from coalmine.metrics.credentials import (
     Credentials,
@@ -21,9 +20,10 @@ from coalmine.metrics.credentials import (
     StaticCredentialSource,
 )
 from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer, QueryPlan
-from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.metrics.prometheus_server import PrometheusServer, ScrapeTarget
-from coalmine.metrics.registry import PROVIDERS, create_provider
+from coalmine.metrics.providers.base import ProviderFactory, ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
+from coalmine.metrics.providers.registry import PROVIDERS, create_provider
 from coalmine.metrics.results import Point, QueryResult, Series, to_measurement
 from coalmine.metrics.templates import InMemoryTemplates, TemplateLookup
 from coalmine.metrics.templating import TemplateContext, render

@@ -17,19 +17,40 @@ once. The tick (engine.tick) writes the event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.errors import CoalmineError
-from coalmine.metrics.registry import create_provider
+from coalmine.metrics.providers.base import ProviderFactory, ProviderSettings
+from coalmine.metrics.providers.registry import create_provider
 
-if TYPE_CHECKING:  # the measurer asks through this module: a runtime import is a cycle
-    from coalmine.metrics.measurer import MetricMeasurer
-
-__all__ = ["unavailable_provider"]
+__all__ = ["Planned", "Planner", "unavailable_provider"]
 
 
-async def unavailable_provider(measurer: MetricMeasurer, canary: Canary) -> str | None:
+class Planned(Protocol):
+    """Where one metric is measured (the measurer's QueryPlan)."""
+
+    @property
+    def provider_type(self) -> str: ...
+
+    @property
+    def server(self) -> ProviderSettings: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+class Planner(Protocol):
+    """What this check needs of the measurer that asks it (MetricMeasurer): declared
+    here, so that the measurer imports this module and not the reverse."""
+
+    providers: Mapping[str, ProviderFactory]
+
+    async def plan(self, canary: Canary, metric: CanaryMetric) -> Planned: ...
+
+
+async def unavailable_provider(measurer: Planner, canary: Canary) -> str | None:
     """None when the server of every metric answers; else the first that does not,
     naming the metric, the server and where it is set."""
     asked: set[tuple[str, str]] = set()

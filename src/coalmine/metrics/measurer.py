@@ -38,10 +38,10 @@ from coalmine.engine.observations import Measurement, MeasurementKind
 from coalmine.engine.windows import waiting_reason
 from coalmine.errors import CoalmineError, NotFound, Unavailable
 from coalmine.metrics.availability import unavailable_provider
-from coalmine.metrics.base import ProviderFactory, ProviderSettings
 from coalmine.metrics.builtins import Role, builtin_query
 from coalmine.metrics.credentials import Credentials, CredentialSource
-from coalmine.metrics.registry import PROVIDERS, create_provider
+from coalmine.metrics.providers.base import ProviderFactory, ProviderSettings
+from coalmine.metrics.providers.registry import PROVIDERS, create_provider
 from coalmine.metrics.templates import TemplateLookup
 from coalmine.metrics.templating import TemplateContext, render
 

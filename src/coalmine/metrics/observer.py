@@ -18,9 +18,9 @@ from datetime import datetime
 from coalmine.api.canary import Canary
 from coalmine.errors import AdapterError, CoalmineError, NotFound
 from coalmine.judge.observations import Histogram, Side, TickObservation
-from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.builtins import Role
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.metrics.results import QueryResult
 from coalmine.metrics.templating import TemplateContext, render
 from coalmine.routing.virtual_service import has_baseline

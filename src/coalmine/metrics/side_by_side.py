@@ -6,13 +6,13 @@ the Istio built-ins) answer with this shape, so the command prints either the sa
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from coalmine.api.canary import Canary
-from coalmine.engine.observations import Measurement
 from coalmine.metrics.builtins import Role
+from coalmine.metrics.providers.base import BuiltinChecks
 
-__all__ = ["METRICS_SHOWN", "BuiltinMeasurer", "side_by_side"]
+__all__ = ["METRICS_SHOWN", "side_by_side"]
 
 METRICS_SHOWN = (
     "request-rate",
@@ -25,14 +25,8 @@ METRICS_SHOWN = (
 """What `coalmine metrics` shows, in order."""
 
 
-class BuiltinMeasurer(Protocol):
-    async def measure_builtin(
-        self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"
-    ) -> Measurement: ...
-
-
 async def side_by_side(
-    measurer: BuiltinMeasurer, canary: Canary, interval: str, source: str
+    measurer: BuiltinChecks, canary: Canary, interval: str, source: str
 ) -> dict[str, Any]:
     """{"source", "interval", "metrics": {name: {"primary": {...}, "canary": {...}}}}."""
     rows: dict[str, Any] = {}

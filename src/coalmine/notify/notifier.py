@@ -24,6 +24,7 @@ from coalmine.api.alert_provider import AlertProvider, AlertProviderSpec, AlertP
 from coalmine.api.canary import Canary, CanaryAlert
 from coalmine.api.common import COALMINE_GROUP, ObjectMeta
 from coalmine.engine.decision import Alert, Event
+from coalmine.engine.ports import Notifier
 from coalmine.errors import CoalmineError
 from coalmine.logs import CanaryLogger, canary_logger
 from coalmine.notify.address import resolve_address
@@ -32,7 +33,6 @@ from coalmine.notify.message import build_message
 from coalmine.notify.registry import format_for
 from coalmine.notify.sender import AlertSender
 from coalmine.notify.severity import admits
-from coalmine.ports import Notifier
 
 __all__ = ["AlertingNotifier", "DeliveryStats", "global_provider"]
 

@@ -169,8 +169,8 @@ class KubeTarget:
             )
         from coalmine.api.canary import Canary
         from coalmine.api.loading import parse_resource
-        from coalmine.metrics.base import ProviderSettings
         from coalmine.metrics.measurer import MeasurerSettings, MetricMeasurer
+        from coalmine.metrics.providers.base import ProviderSettings
         from coalmine.metrics.side_by_side import side_by_side
 
         view = await self.canary(namespace, name)

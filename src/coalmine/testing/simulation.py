@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.observations import Routes
+from coalmine.engine.ports import Ports
 from coalmine.engine.tick import TickOutcome, advance
-from coalmine.ports import Ports
 from coalmine.testing.clock import FakeClock
 from coalmine.testing.fakes import (
     FakeHooks,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coalmine.local.envoy.history import SampleHistory
-from coalmine.local.envoy.stats import ClusterCounters, Histogram, Sample
+from coalmine.metrics.providers.envoy.stats import ClusterCounters, Histogram, Sample
 
 
 def sample(at: float, ok: int) -> Sample:

@@ -13,9 +13,9 @@ import pytest
 from coalmine.api.networking import VirtualService
 from coalmine.api.workloads import Service
 from coalmine.engine import Routes
+from coalmine.engine.session_affinity import record_cookies
 from coalmine.local.envoy import EnvoyDataPlane
 from coalmine.local.translate import Objects, translate
-from coalmine.routing.session_affinity import record_cookies
 from coalmine.routing.virtual_service import virtual_service_spec
 from tests.engine.builders import canary
 from tests.local.envoy.backends import Backend

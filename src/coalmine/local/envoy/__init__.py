@@ -33,8 +33,8 @@ from coalmine.local.envoy.model import (
 )
 from coalmine.local.envoy.render import DURATION_BUCKETS_MS
 from coalmine.local.envoy.settings import EnvoySettings
-from coalmine.local.envoy.stats import ClusterWindow, Histogram
 from coalmine.local.envoy.supervisor import EnvoySupervisor
+from coalmine.metrics.providers.envoy.stats import ClusterWindow, Histogram
 
 __all__ = [
     "DURATION_BUCKETS_MS",

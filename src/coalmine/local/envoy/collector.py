@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.history import Identity, SampleHistory
-from coalmine.local.envoy.stats import (
+from coalmine.metrics.providers.envoy.stats import (
     STATS_FILTER,
     ZERO,
     ClusterWindow,

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from coalmine.local.envoy.stats import ClusterCounters, Histogram, Sample
+from coalmine.metrics.providers.envoy.stats import ClusterCounters, Histogram, Sample
 
 __all__ = ["SampleHistory"]
 

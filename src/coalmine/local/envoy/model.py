@@ -12,13 +12,13 @@ built-in queries, depend on that convention.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
 from coalmine.local.envoy.validation import check
+from coalmine.metrics.providers.envoy.names import cluster_name
 
 __all__ = [
     "GATEWAY",
@@ -45,24 +45,6 @@ GATEWAY = "gateway"
 
 ISTIO_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 """Istio's default retryOn, used when a route's retries do not say."""
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def cluster_name(namespace: str, service: str, subset: str | None = None) -> str:
-    """The Envoy cluster name for a service (and optionally a DestinationRule subset).
-
-    Every part is a DNS label, so `_` separates them unambiguously, and there is no dot:
-    Envoy's Prometheus tag extraction takes the cluster name up to the first dot.
-    """
-    parts = [namespace, service] if subset is None else [namespace, service, subset]
-    for kind, part in zip(("namespace", "service", "subset"), parts, strict=False):
-        if not _DNS_LABEL.match(part):
-            raise ValueError(
-                f"{kind} {part!r} is not a DNS label: use lowercase letters, digits and '-',"
-                " at most 63 characters, starting and ending with a letter or digit"
-            )
-    return "_".join(parts)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The Router port for Istio: Services, DestinationRules and the VirtualService of a Canary.
 
-The Kubernetes twin of `coalmine.local.routing`, with the same VirtualService shape
+The Kubernetes twin of `coalmine.routers.envoy`, with the same VirtualService shape
 (`coalmine.routing.virtual_service`). For a Canary whose service is `podinfo`:
 
 - Services `podinfo` (the apex, selecting the primary's pods), `podinfo-primary`

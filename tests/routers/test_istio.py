@@ -10,9 +10,9 @@ import yaml
 from coalmine.engine import Routes
 from coalmine.errors import AdapterError
 from coalmine.kube.client import KubeClient
-from coalmine.kube.istio import IstioRouter
 from coalmine.kube.ownership import ORIGINAL_SPEC
 from coalmine.kube.resources import SERVICES, VIRTUAL_SERVICES
+from coalmine.routers.istio import IstioRouter
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
 from tests.kube_emulator import KubeEmulator
 
@@ -324,7 +324,7 @@ async def test_metadata_drift_is_repaired_and_others_keys_stay(
 
 
 def test_port_discovery_finds_the_targets_other_ports_as_flagger_does() -> None:
-    from coalmine.kube.istio import discovered_ports
+    from coalmine.routers.istio import discovered_ports
     from tests.engine.builders import canary as build
 
     target = {

@@ -1,4 +1,4 @@
-"""The Measurer port in local mode: built-in checks from Envoy's own stats, no Prometheus needed.
+"""The Envoy stats provider's Measurer: built-in checks from Envoy's own stats, no Prometheus.
 
 The five built-in names mean what they mean on Istio, measured on the canary's Envoy
 cluster (`{namespace}_{service}-canary`) over the metric's interval:
@@ -17,7 +17,7 @@ The interval arrives already cut at the start of this revision's analysis (engin
 so the deltas never reach back before the revision's first tick. A window that reaches
 back before the stats collector's first sample (`coalmine up` restarted) waits for data,
 and one with no sample because Envoy's admin API does not answer is an outage of the
-source: neither fails a check (see `local.envoy.stats`).
+source: neither fails a check (see `metrics.providers.envoy.stats`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from typing import Protocol
 from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.api.common import parse_duration
 from coalmine.engine.observations import Measurement
-from coalmine.local.envoy import ClusterWindow, cluster_name
 from coalmine.metrics.builtins import Role
+from coalmine.metrics.providers.envoy.names import cluster_name
+from coalmine.metrics.providers.envoy.stats import ClusterWindow
 from coalmine.routing.virtual_service import canary_host, primary_host
 
 __all__ = ["EnvoyMeasurer", "Windows"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from coalmine.errors import NotFound
-from coalmine.metrics.base import MetricProvider, ProviderFactory, ProviderSettings
-from coalmine.metrics.prometheus import PrometheusProvider
+from coalmine.metrics.providers.base import MetricProvider, ProviderFactory, ProviderSettings
+from coalmine.metrics.providers.prometheus import PrometheusProvider
 
 __all__ = ["PROVIDERS", "create_provider"]
 

@@ -18,7 +18,6 @@ __all__ = [
     "CanaryStore",
     "Hooks",
     "Measurer",
-    "MetricProvider",
     "Notifier",
     "Observer",
     "Ports",
@@ -76,16 +75,6 @@ class Router(Protocol):
     async def set_routes(self, canary: Canary, routes: Routes) -> None:
         """Apply weights; with analysis.match, the match routes get them (A/B testing)."""
         ...
-
-
-class MetricProvider(Protocol):
-    """A metrics backend that answers queries (Prometheus, Envoy's own stats)."""
-
-    async def query(self, query: str) -> Measurement:
-        """One instant query; anything but a single finite number is "no data" with a reason."""
-        ...
-
-    async def is_online(self) -> bool: ...
 
 
 class Measurer(Protocol):

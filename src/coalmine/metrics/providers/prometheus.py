@@ -31,8 +31,8 @@ import aiohttp
 
 from coalmine.engine.observations import Measurement
 from coalmine.errors import CoalmineError, QueryError, Unavailable
-from coalmine.metrics.base import ProviderSettings
 from coalmine.metrics.credentials import Credentials
+from coalmine.metrics.providers.base import ProviderSettings
 from coalmine.metrics.results import Point, QueryResult, Series, to_measurement
 
 __all__ = ["ONLINE_QUERY", "PrometheusProvider"]

@@ -1,6 +1,9 @@
 """Per-cluster request metrics from Envoy's own counters: parsing and window arithmetic.
 
-Pure functions over timestamped samples of `/stats/prometheus`. Everything is computed
+Pure functions over timestamped samples of `/stats/prometheus`, read with
+prometheus_client's parser of the text format (what Prometheus reads from the same
+Envoy); the quantiles are PromQL's histogram_quantile, computed by the judge's histogram
+(the code the simulated built-in checks use). Everything is computed
 from DELTAS between samples, so it covers exactly the window asked for. Envoy's
 `server.uptime` comes with each sample: when it goes down, Envoy restarted and every
 counter began again at zero, so the later value is the increase (a reset, never a drop,
@@ -30,13 +33,16 @@ What the numbers mean, as measured on Envoy 1.40:
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample as PromSample
+
 from coalmine.engine.observations import Measurement
 from coalmine.engine.windows import waiting_reason
+from coalmine.judge import observations as judged
 
 __all__ = [
     "STATS_FILTER",
@@ -61,9 +67,6 @@ from an unknown one: the others appear only once used. `server.uptime` tells a r
 SOURCE = "Envoy stats"
 """How messages name this source."""
 
-_LINE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
 
 @dataclass(frozen=True)
 class Histogram:
@@ -78,8 +81,10 @@ class Histogram:
         return self.cumulative[-1] if self.cumulative else 0
 
     def minus(self, earlier: Histogram) -> Histogram:
-        """The observations since `earlier`; all of them when Envoy restarted in between."""
-        if self.bounds != earlier.bounds or self.count < earlier.count:
+        """The observations since `earlier`; all of them when a bucket went down in between
+        (Envoy restarted, or replaced the cluster: its counts began again at zero)."""
+        pairs = zip(self.cumulative, earlier.cumulative, strict=False)
+        if self.bounds != earlier.bounds or any(now < then for now, then in pairs):
             return self
         counts = tuple(
             now - then for now, then in zip(self.cumulative, earlier.cumulative, strict=True)
@@ -95,26 +100,24 @@ class Histogram:
         return Histogram(self.bounds, counts, self.total_ms + other.total_ms)
 
     def quantile(self, q: float) -> float | None:
-        """Like PromQL's histogram_quantile: linear within the bucket holding rank q."""
-        if self.count == 0:
+        """PromQL's histogram_quantile, with the code the simulated built-in checks use
+        (`judge.observations.Histogram.interpolated_quantile`): linear within the bucket
+        holding rank q, the last finite bound above it; None without observations."""
+        if self.count == 0 or not self.bounds:
             return None
-        rank = q * self.count
-        below, lower = 0, 0.0
-        for bound, cumulative in zip(self.bounds, self.cumulative, strict=False):
-            if cumulative >= rank:
-                return lower + (bound - lower) * (rank - below) / (cumulative - below)
-            below, lower = cumulative, bound
-        return self.bounds[-1]
+        return self.per_bucket().interpolated_quantile(q)
 
     def highest_bound(self) -> float | None:
         """Upper bound of the highest bucket holding an observation (the last finite one
-        for observations above every bound)."""
-        if self.count == 0:
-            return None
-        for bound, cumulative in zip(self.bounds, self.cumulative, strict=False):
-            if cumulative == self.count:
-                return bound
-        return self.bounds[-1]
+        for observations above every bound): `histogram_quantile(1, ...)`, as the
+        request-duration-max built-in asks Prometheus."""
+        return self.quantile(1.0)
+
+    def per_bucket(self) -> judged.Histogram:
+        """The counts of each bucket (not cumulative), the judge's histogram."""
+        pairs = zip(self.cumulative, (0, *self.cumulative), strict=False)
+        counts = [now - below for now, below in pairs]
+        return judged.Histogram(self.bounds, tuple(counts))
 
 
 EMPTY = Histogram((), (), 0.0)
@@ -178,30 +181,28 @@ class ClusterWindow:
 
 
 def parse_prometheus(text: str) -> dict[str, ClusterCounters]:
-    """The counters of every cluster in a `/stats/prometheus` answer."""
+    """The counters of every cluster in a `/stats/prometheus` answer, read by
+    prometheus_client's parser of the text format (what Prometheus reads from the same
+    Envoy). Families are matched by name: the parser names a counter's samples
+    `<family>_total` whatever Envoy called them."""
     responses: dict[str, list[int]] = {}
     buckets: dict[str, list[tuple[float, int]]] = {}
     totals: dict[str, float] = {}
     attempts: dict[str, int] = {}
-    for line in text.splitlines():
-        found = _LINE.match(line)
-        if found is None:
-            continue
-        labels = dict(_LABEL.findall(found.group("labels") or ""))
-        cluster = labels.get("envoy_cluster_name")
+    for family, sample in _samples(text):
+        cluster = sample.labels.get("envoy_cluster_name")
         if cluster is None:
             continue
-        name, value = found.group("name"), float(found.group("value"))
-        if name == "envoy_cluster_upstream_rq_xx":
+        if family == "envoy_cluster_upstream_rq_xx":
             classes = responses.setdefault(cluster, [0] * 5)
-            classes[int(labels["envoy_response_code_class"]) - 1] = int(value)
-        elif name == "envoy_cluster_upstream_rq_time_bucket":
-            bound = float(labels["le"])
-            buckets.setdefault(cluster, []).append((bound, int(value)))
-        elif name == "envoy_cluster_upstream_rq_time_sum":
-            totals[cluster] = value
-        elif name == "envoy_cluster_upstream_rq_total":
-            attempts[cluster] = int(value)
+            classes[int(sample.labels["envoy_response_code_class"]) - 1] = int(sample.value)
+        elif sample.name == "envoy_cluster_upstream_rq_time_bucket":
+            bound = float(sample.labels["le"])
+            buckets.setdefault(cluster, []).append((bound, int(sample.value)))
+        elif sample.name == "envoy_cluster_upstream_rq_time_sum":
+            totals[cluster] = sample.value
+        elif family == "envoy_cluster_upstream_rq" and sample.name.endswith("_total"):
+            attempts[cluster] = int(sample.value)
     return {
         cluster: ClusterCounters(
             tuple(responses.get(cluster, [0] * 5)),  # type: ignore[arg-type]
@@ -214,12 +215,17 @@ def parse_prometheus(text: str) -> dict[str, ClusterCounters]:
 
 def parse_uptime(text: str) -> float | None:
     """`envoy_server_uptime` from a `/stats/prometheus` answer; None when absent."""
-    for line in text.splitlines():
-        if line.startswith("envoy_server_uptime"):
-            found = _LINE.match(line)
-            if found is not None and found.group("name") == "envoy_server_uptime":
-                return float(found.group("value"))
+    for family, sample in _samples(text):
+        if family == "envoy_server_uptime":
+            return float(sample.value)
     return None
+
+
+def _samples(text: str) -> Iterator[tuple[str, PromSample]]:
+    """(family name, sample) of every sample in the text."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield family.name, sample
 
 
 def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:

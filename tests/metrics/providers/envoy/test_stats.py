@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coalmine.engine import MeasurementKind
-from coalmine.local.envoy.stats import (
+from coalmine.metrics.providers.envoy.stats import (
     ClusterCounters,
     Histogram,
     Sample,
@@ -112,6 +112,37 @@ def test_observations_above_every_bound_read_as_the_last_bound() -> None:
     histogram = Histogram((1.0, 10.0), (0, 0, 5), 100_000.0)
     assert histogram.highest_bound() == 10.0
     assert histogram.quantile(0.99) == 10.0
+
+
+def test_a_bucket_that_went_down_is_a_reset_even_when_the_count_did_not() -> None:
+    """Envoy replaced the cluster: its histogram began again at zero and already holds
+    more requests than before, so only a bucket that went down tells the reset."""
+    before = Histogram((1.0, 10.0), (5, 10, 10), 50.0)
+    after = Histogram((1.0, 10.0), (2, 12, 12), 60.0)
+    assert after.minus(before) == after
+    grown = Histogram((1.0, 10.0), (6, 12, 12), 60.0)
+    assert grown.minus(before) == Histogram((1.0, 10.0), (1, 2, 2), 10.0)
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.99, 1.0])
+def test_quantiles_are_the_judges_interpolation_of_the_same_buckets(q: float) -> None:
+    from coalmine.judge.observations import Histogram as Judged
+
+    histogram = Histogram((1.0, 10.0, 100.0), (3, 3, 9, 10), 900.0)
+    per_bucket = Judged((1.0, 10.0, 100.0), (3, 0, 6, 1))
+    assert histogram.per_bucket() == per_bucket
+    assert histogram.quantile(q) == per_bucket.interpolated_quantile(q)
+
+
+def test_escaped_label_values_and_comments_are_read_as_prometheus_reads_them() -> None:
+    text = (
+        "# HELP envoy_cluster_upstream_rq_total Total requests, with a \\\\ in its help\n"
+        "# TYPE envoy_cluster_upstream_rq_total counter\n"
+        'envoy_cluster_upstream_rq_total{envoy_cluster_name="a\\"b",x="}"} 3\n'
+        'envoy_cluster_upstream_rq_total{envoy_cluster_name="plain"} 4 1700000000000\n'
+    )
+    parsed = parse_prometheus(text)
+    assert {name: counters.attempts for name, counters in parsed.items()} == {'a"b': 3, "plain": 4}
 
 
 def test_no_requests_is_no_data_with_the_reason() -> None:

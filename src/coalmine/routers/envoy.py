@@ -1,15 +1,17 @@
-"""The Router port in local mode: the canary's Services and VirtualService, in the local store.
+"""The local runtime's router (providers `envoy` and `istio` locally): the canary's Services
+and VirtualService, in the local store.
 
 The objects have the shape Istio has (see routing.virtual_service); the runtime turns
-them into Envoy configuration. `set_routes` returns only once Envoy serves the new
-weights, so that a rollback has moved all traffic to the primary before the canary is
-scaled down.
+them into Envoy configuration, which is why a Canary written for Istio runs unchanged.
+`set_routes` returns only once Envoy serves the new weights, so that a rollback has moved
+all traffic to the primary before the canary is scaled down.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from coalmine.api.canary import Canary, CustomMetadata
@@ -27,7 +29,7 @@ from coalmine.routing.virtual_service import (
     virtual_service_spec,
 )
 
-__all__ = ["ORIGINAL", "LocalRouter", "owner_of", "release_objects"]
+__all__ = ["ORIGINAL", "EnvoyRouter", "LocalRouting", "owner_of", "release_objects"]
 
 ISTIO = "networking.istio.io/v1beta1"
 ORIGINAL = "coalmine.dev/original"
@@ -38,11 +40,25 @@ def owner_of(canary: Canary) -> str:
     return f"Canary/{canary.name}"
 
 
-class LocalRouter:
+@dataclass(frozen=True)
+class LocalRouting:
+    """What the local runtime gives its router to act through."""
+
+    store: Store
+    sync: Callable[[], Awaitable[None]]
+    """Pushes the stored routing objects to Envoy and returns once they are served."""
+
+
+class EnvoyRouter:
     def __init__(self, store: Store, sync: Callable[[], Awaitable[None]]) -> None:
         self.store = store
         self.sync = sync
         """Pushes the stored routing objects to Envoy and returns once they are served."""
+
+    @classmethod
+    def of(cls, routing: LocalRouting) -> EnvoyRouter:
+        """The factory the local runtime's registry calls."""
+        return cls(routing.store, routing.sync)
 
     async def reconcile(self, canary: Canary) -> None:
         labels = target_labels(self.store, canary)

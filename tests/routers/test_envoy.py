@@ -6,8 +6,8 @@ from pathlib import Path
 
 from coalmine.engine import Routes
 from coalmine.local.objects import ObjectBook
-from coalmine.local.routing import LocalRouter, release_objects
 from coalmine.local.store import Store
+from coalmine.routers.envoy import EnvoyRouter, release_objects
 from tests.engine.builders import canary
 from tests.fixtures.local import demo_manifests
 
@@ -21,7 +21,7 @@ async def test_the_router_takes_over_the_users_service_and_gives_it_back(tmp_pat
     ObjectBook(store).apply(demo_manifests("0.0.1", canary=False))
     users_service = store.get("Service", "go-demo-7", "go-demo-7")
     assert users_service is not None
-    router = LocalRouter(store, nothing)
+    router = EnvoyRouter(store, nothing)
     c = canary(name="go-demo-7", namespace="go-demo-7", service={"port": 80, "targetPort": 8080})
 
     await router.reconcile(c)
@@ -57,7 +57,7 @@ async def test_generated_services_carry_the_apex_primary_and_canary_metadata(
             "canary": {"annotations": {"note": "c"}},
         },
     )
-    await LocalRouter(store, nothing).reconcile(c)
+    await EnvoyRouter(store, nothing).reconcile(c)
 
     def metadata(name: str) -> dict[str, object]:
         stored = store.get("Service", "go-demo-7", name)
@@ -81,7 +81,7 @@ async def test_with_a_baseline_its_service_and_weight_are_kept_and_given_back(
         namespace="go-demo-7",
         service={"port": 80, "targetPort": 8080},
     )
-    router = LocalRouter(store, nothing)
+    router = EnvoyRouter(store, nothing)
     await router.reconcile(c)
     await router.set_routes(c, Routes(60, 20, baseline=20))
 

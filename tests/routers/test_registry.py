@@ -1,0 +1,109 @@
+"""The registry: a router per provider name, per runtime, and one error for the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coalmine.api.canary import SUPPORTED_PROVIDERS
+from coalmine.engine.observations import Routes
+from coalmine.errors import CoalmineError
+from coalmine.kube.wiring import ROUTERS as KUBERNETES_ROUTERS
+from coalmine.local.store import Store
+from coalmine.local.wiring import ROUTERS as LOCAL_ROUTERS
+from coalmine.routers.envoy import EnvoyRouter, LocalRouting
+from coalmine.routers.istio import IstioRouter
+from coalmine.routers.registry import (
+    NOT_BUILT,
+    PROVIDERS,
+    RouterRegistry,
+    Runtime,
+    UnknownProvider,
+)
+from tests.engine.builders import canary
+
+
+class Recording:
+    """A router that records which canaries it was asked about."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: list[tuple[str, str]] = []
+
+    async def reconcile(self, canary: Any) -> None:
+        self.calls.append(("reconcile", canary.name))
+
+    async def get_routes(self, canary: Any) -> Routes:
+        self.calls.append(("get_routes", canary.name))
+        return Routes.all_primary()
+
+    async def set_routes(self, canary: Any, routes: Routes) -> None:
+        self.calls.append(("set_routes", canary.name))
+
+
+def test_each_runtime_registers_exactly_the_providers_listed() -> None:
+    assert set(KUBERNETES_ROUTERS.factories) == set(PROVIDERS[Runtime.KUBERNETES]) == {"istio"}
+    assert set(LOCAL_ROUTERS.factories) == set(PROVIDERS[Runtime.LOCAL]) == {"istio", "envoy"}
+
+
+def test_the_api_accepts_every_provider_some_runtime_routes_and_no_other() -> None:
+    assert set(SUPPORTED_PROVIDERS) == {name for names in PROVIDERS.values() for name in names}
+    assert not set(NOT_BUILT) & set(SUPPORTED_PROVIDERS)
+
+
+def test_a_registry_that_drifts_from_the_list_is_refused() -> None:
+    with pytest.raises(ValueError, match="registers routers"):
+        RouterRegistry(Runtime.KUBERNETES, {"istio": Recording, "envoy": Recording})
+
+
+def test_the_factories_make_the_runtimes_routers(tmp_path: Path) -> None:
+    async def nothing() -> None:
+        return None
+
+    store = Store(tmp_path / "state.db")
+    for provider in ("istio", "envoy"):
+        local = LOCAL_ROUTERS.create(provider, LocalRouting(store, nothing))
+        assert isinstance(local, EnvoyRouter)
+        assert local.store is store
+    assert KUBERNETES_ROUTERS.factories["istio"] is IstioRouter
+
+
+@pytest.mark.parametrize("runtime", list(Runtime))
+def test_an_unknown_provider_names_the_known_ones_and_the_missing(runtime: Runtime) -> None:
+    registry = RouterRegistry(runtime, dict.fromkeys(PROVIDERS[runtime], Recording))
+    with pytest.raises(UnknownProvider) as raised:
+        registry.create("gatewayapi", "context")
+    message = str(raised.value)
+    assert message.startswith(f"provider: provider 'gatewayapi' has no router in {runtime}; ")
+    assert f"routers: {', '.join(PROVIDERS[runtime])}." in message
+    assert "Not built yet: gatewayapi (Gateway API HTTPRoutes); kubernetes (" in message
+    assert isinstance(raised.value, CoalmineError)
+
+
+async def test_each_canary_goes_to_its_providers_router_and_the_rest_to_the_default() -> None:
+    made: dict[str, Recording] = {}
+
+    def make(name: str) -> Recording:
+        made[name] = Recording(name)
+        return made[name]
+
+    factories = {"istio": lambda _: make("istio"), "envoy": lambda _: make("envoy")}
+    registry: RouterRegistry[str, Recording] = RouterRegistry(Runtime.LOCAL, factories)
+    router = registry.dispatch("context", default="istio")
+    plain, envoy = canary(name="plain"), canary(name="chosen", provider="envoy")
+
+    await router.reconcile(plain)
+    await router.set_routes(envoy, Routes.all_primary())
+    await router.get_routes(envoy)
+    await router.get_routes(plain)
+
+    assert made["istio"].calls == [("reconcile", "plain"), ("get_routes", "plain")]
+    assert made["envoy"].calls == [("set_routes", "chosen"), ("get_routes", "chosen")]
+
+
+def test_a_default_without_a_router_is_refused_at_once() -> None:
+    registry = RouterRegistry(Runtime.KUBERNETES, {"istio": Recording})
+    with pytest.raises(UnknownProvider, match="default provider: provider 'envoy' has no router"):
+        registry.dispatch("context", default="envoy")
