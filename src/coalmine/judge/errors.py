@@ -3,6 +3,7 @@ percentage points, one difference per tick (see `shares`)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from coalmine.api.judge import ErrorsMargin, JudgeCheckStatus, JudgeEvidence, Verdict
@@ -56,13 +57,14 @@ def judge_errors(
         evidence = add(
             evidence,
             difference,
-            _predicted_variance(evidence, canary.requests, reference.requests, at_margin),
+            _predicted_variance(evidence, canary, reference, at_margin),
             at_margin,
             canary_total=canary.requests,
             canary_events=canary.errors,
             primary_total=reference.requests,
             primary_events=reference.errors,
         )
+        evidence = _remember(evidence, canary, reference)
     advance_alpha = alpha if advance_alpha is None else advance_alpha
     bounds = bounds_of(evidence, alpha, unit=margin, advance_alpha=advance_alpha)
     verdict = verdict_of(bounds, margin)
@@ -72,25 +74,78 @@ def judge_errors(
     )
 
 
+RECENT_DECAY = 0.6
+"""How much of the recent counts one tick keeps (`_predicted_variance`): an incident's
+errors weigh a fifth after three ticks, a twentieth after six."""
+
+
 def _predicted_variance(
-    evidence: JudgeEvidence, canary_total: int, ref_total: int, at_margin: float
+    evidence: JudgeEvidence, canary: Side, reference: Side, at_margin: float
 ) -> float:
-    """The advance test's variance for this tick, from the rates of the ticks before it.
+    """The advance test's variance for this tick, from the recent rates of the ticks
+    before it and the reference's rate in this tick.
 
     A variance computed from the tick's own errors is smaller when the canary happened to
     fail less, so that tick would weigh more and the combined estimate would lean low: a
     release exactly at the margin advanced in 7 of 60 simulated runs at 99 %
-    (`tests/judge`). Rates known before the tick keep the weights independent of its
-    outcome (predictable, as the martingale needs). The first tick has no past: its
-    variance is taken at the margin, as the rollback test's."""
-    if evidence.canary_total == 0 or evidence.primary_total == 0:
+    (`tests/judge`). Rates known before the tick keep the weights independent of the
+    canary's outcome (predictable, as the martingale needs). The first tick has no past:
+    its variance is taken at the margin, as the rollback test's.
+
+    An incident that hits both sides multiplies both rates for a tick or two. The rates
+    before the tick are the recent ones (older ticks decay, `RECENT_DECAY`), so that the
+    incident does not inflate every later tick's variance; and each side's rate is at
+    least the reference's rate in this tick less three of its standard errors (above the
+    recent rates only when the tick is clearly unlike them), so that the incident's own
+    large, noisy difference does not get the weight of a calm tick. The reference's own
+    count can only lean the estimate up (a tick where the reference happened to fail more
+    has a lower difference and gets less weight): conservative for advancing."""
+    if evidence.recent_canary_total <= 0 or evidence.recent_primary_total <= 0:
         return at_margin
+    canary_events, canary_seen = evidence.recent_canary_events, evidence.recent_canary_total
+    ref_events, ref_seen = evidence.recent_primary_events, evidence.recent_primary_total
+    pooled = (canary_events + ref_events + 1) / (canary_seen + ref_seen + 2)
+    # the pooled rate over the whole analysis when lower: one event added to a few
+    # recent ticks would claim more errors than a long, clean analysis has seen
     events = evidence.canary_events + evidence.primary_events
-    pooled = (events + 1) / (evidence.canary_total + evidence.primary_total + 2)
-    # each side's own rate so far, never below the pooled rate (no side claims certainty)
-    p_canary = min(max(evidence.canary_events / evidence.canary_total, pooled), 0.5)
-    p_ref = min(max(evidence.primary_events / evidence.primary_total, pooled), 0.5)
-    return p_canary * (1 - p_canary) / canary_total + p_ref * (1 - p_ref) / ref_total
+    pooled = min(pooled, (events + 1) / (evidence.canary_total + evidence.primary_total + 2))
+    now = (canary.errors + reference.errors) / (canary.requests + reference.requests)
+    now -= 3 * math.sqrt(now / (canary.requests + reference.requests))
+    # each side's own recent rate, never below the pooled rate (no side claims certainty)
+    p_canary = min(max(canary_events / canary_seen, pooled, now), 0.5)
+    p_ref = min(max(ref_events / ref_seen, pooled, now), 0.5)
+    return p_canary * (1 - p_canary) / canary.requests + p_ref * (1 - p_ref) / reference.requests
+
+
+def _remember(evidence: JudgeEvidence, canary: Side, reference: Side) -> JudgeEvidence:
+    """The recent counts, older ticks decaying (`RECENT_DECAY`), each tick's errors capped
+    at what the recent rate expects plus three standard deviations (and one): an incident
+    shared by both sides is not remembered as either side's rate."""
+    keep = RECENT_DECAY
+    canary_events = _capped(
+        canary.errors, canary.requests, evidence.recent_canary_events, evidence.recent_canary_total
+    )
+    ref_events = _capped(
+        reference.errors,
+        reference.requests,
+        evidence.recent_primary_events,
+        evidence.recent_primary_total,
+    )
+    return evidence.model_copy(
+        update={
+            "recent_canary_total": keep * evidence.recent_canary_total + canary.requests,
+            "recent_canary_events": keep * evidence.recent_canary_events + canary_events,
+            "recent_primary_total": keep * evidence.recent_primary_total + reference.requests,
+            "recent_primary_events": keep * evidence.recent_primary_events + ref_events,
+        }
+    )
+
+
+def _capped(events: int, total: int, recent_events: float, recent_total: float) -> float:
+    if recent_total <= 0:
+        return events
+    expected = total * (recent_events + 1) / (recent_total + 2)
+    return min(events, expected + 3 * math.sqrt(expected) + 1)
 
 
 def _errors_status(
