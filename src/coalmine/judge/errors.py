@@ -54,17 +54,20 @@ def judge_errors(
         floor = min((events + 1) / (total + 2), (tick_events + 1) / (tick_total + 2))
         difference, _ = binomial_difference(*counts, floor=floor)
         at_margin = boundary_variance(*counts, margin, floor=floor)
+        rates = _recent_rates(evidence)
+        unusual = None if rates is None else _unusual(canary, reference, rates)
         evidence = add(
             evidence,
             difference,
-            _predicted_variance(evidence, canary, reference, at_margin),
+            _predicted_variance(rates, unusual, canary, reference, at_margin),
             at_margin,
             canary_total=canary.requests,
             canary_events=canary.errors,
             primary_total=reference.requests,
             primary_events=reference.errors,
         )
-        evidence = _remember(evidence, canary, reference)
+        if unusual is None:
+            evidence = _remember(evidence, canary, reference)
     advance_alpha = alpha if advance_alpha is None else advance_alpha
     bounds = bounds_of(evidence, alpha, unit=margin, advance_alpha=advance_alpha)
     verdict = verdict_of(bounds, margin)
@@ -75,15 +78,19 @@ def judge_errors(
 
 
 RECENT_DECAY = 0.6
-"""How much of the recent counts one tick keeps (`_predicted_variance`): an incident's
-errors weigh a fifth after three ticks, a twentieth after six."""
+"""How much of the recent counts one tick keeps (`_recent_rates`): the rates follow
+drift, and a tick's errors weigh a fifth after three ticks."""
 
 
 def _predicted_variance(
-    evidence: JudgeEvidence, canary: Side, reference: Side, at_margin: float
+    rates: tuple[float, float] | None,
+    unusual: float | None,
+    canary: Side,
+    reference: Side,
+    at_margin: float,
 ) -> float:
     """The advance test's variance for this tick, from the recent rates of the ticks
-    before it and the reference's rate in this tick.
+    before it (`rates`), or the tick's pooled rate when the tick is unusual.
 
     A variance computed from the tick's own errors is smaller when the canary happened to
     fail less, so that tick would weigh more and the combined estimate would lean low: a
@@ -92,16 +99,32 @@ def _predicted_variance(
     canary's outcome (predictable, as the martingale needs). The first tick has no past:
     its variance is taken at the margin, as the rollback test's.
 
-    An incident that hits both sides multiplies both rates for a tick or two. The rates
-    before the tick are the recent ones (older ticks decay, `RECENT_DECAY`), so that the
-    incident does not inflate every later tick's variance; and each side's rate is at
-    least the reference's rate in this tick less three of its standard errors (above the
-    recent rates only when the tick is clearly unlike them), so that the incident's own
-    large, noisy difference does not get the weight of a calm tick. The reference's own
-    count can only lean the estimate up (a tick where the reference happened to fail more
-    has a lower difference and gets less weight): conservative for advancing."""
-    if evidence.recent_canary_total <= 0 or evidence.recent_primary_total <= 0:
+    An incident that hits both sides multiplies both rates for a tick or two. A variance
+    from the calm ticks before it would give the incident's large, noisy difference the
+    weight of a calm tick, and rates that remembered the incident would inflate every
+    later tick's variance (a good release was held for twenty ticks while one such tick
+    washed out). So a tick whose pooled rate, less three of its standard errors, is above
+    both sides' recent rates (`_unusual`; by chance about one tick in a thousand) takes
+    its own pooled rate, and is left out of the recent rates. Only those rare ticks'
+    weights depend on their own counts."""
+    if rates is None:
         return at_margin
+    p_canary, p_ref = rates
+    if unusual is not None:
+        p_canary, p_ref = max(p_canary, unusual), max(p_ref, unusual)
+    # half the reference's rate in this tick: an incident too small in counts to be
+    # unusual (at 2 req/s) still widens the tick
+    shared = reference.errors / reference.requests / 2
+    p_canary, p_ref = max(p_canary, shared), max(p_ref, shared)
+    p_canary, p_ref = min(p_canary, 0.5), min(p_ref, 0.5)
+    return p_canary * (1 - p_canary) / canary.requests + p_ref * (1 - p_ref) / reference.requests
+
+
+def _recent_rates(evidence: JudgeEvidence) -> tuple[float, float] | None:
+    """Each side's recent rate, never below the pooled rate (no side claims certainty);
+    None before the first tick."""
+    if evidence.recent_canary_total <= 0 or evidence.recent_primary_total <= 0:
+        return None
     canary_events, canary_seen = evidence.recent_canary_events, evidence.recent_canary_total
     ref_events, ref_seen = evidence.recent_primary_events, evidence.recent_primary_total
     pooled = (canary_events + ref_events + 1) / (canary_seen + ref_seen + 2)
@@ -109,43 +132,30 @@ def _predicted_variance(
     # recent ticks would claim more errors than a long, clean analysis has seen
     events = evidence.canary_events + evidence.primary_events
     pooled = min(pooled, (events + 1) / (evidence.canary_total + evidence.primary_total + 2))
-    now = (canary.errors + reference.errors) / (canary.requests + reference.requests)
-    now -= 3 * math.sqrt(now / (canary.requests + reference.requests))
-    # each side's own recent rate, never below the pooled rate (no side claims certainty)
-    p_canary = min(max(canary_events / canary_seen, pooled, now), 0.5)
-    p_ref = min(max(ref_events / ref_seen, pooled, now), 0.5)
-    return p_canary * (1 - p_canary) / canary.requests + p_ref * (1 - p_ref) / reference.requests
+    return max(canary_events / canary_seen, pooled), max(ref_events / ref_seen, pooled)
+
+
+def _unusual(canary: Side, reference: Side, rates: tuple[float, float]) -> float | None:
+    """The tick's pooled rate when, less three of its standard errors, it is above both
+    sides' recent rates (an incident shared by both sides); None for an ordinary tick."""
+    seen = canary.requests + reference.requests
+    now = (canary.errors + reference.errors) / seen
+    return now if now - 3 * math.sqrt(now / seen) > max(rates) else None
 
 
 def _remember(evidence: JudgeEvidence, canary: Side, reference: Side) -> JudgeEvidence:
-    """The recent counts, older ticks decaying (`RECENT_DECAY`), each tick's errors capped
-    at what the recent rate expects plus three standard deviations (and one): an incident
-    shared by both sides is not remembered as either side's rate."""
+    """The recent counts, older ticks decaying (`RECENT_DECAY`). The caller leaves an
+    unusual tick out (an incident shared by both sides, `_unusual`): it is not either
+    side's rate in the ticks after it."""
     keep = RECENT_DECAY
-    canary_events = _capped(
-        canary.errors, canary.requests, evidence.recent_canary_events, evidence.recent_canary_total
-    )
-    ref_events = _capped(
-        reference.errors,
-        reference.requests,
-        evidence.recent_primary_events,
-        evidence.recent_primary_total,
-    )
     return evidence.model_copy(
         update={
             "recent_canary_total": keep * evidence.recent_canary_total + canary.requests,
-            "recent_canary_events": keep * evidence.recent_canary_events + canary_events,
+            "recent_canary_events": keep * evidence.recent_canary_events + canary.errors,
             "recent_primary_total": keep * evidence.recent_primary_total + reference.requests,
-            "recent_primary_events": keep * evidence.recent_primary_events + ref_events,
+            "recent_primary_events": keep * evidence.recent_primary_events + reference.errors,
         }
     )
-
-
-def _capped(events: int, total: int, recent_events: float, recent_total: float) -> float:
-    if recent_total <= 0:
-        return events
-    expected = total * (recent_events + 1) / (recent_total + 2)
-    return min(events, expected + 3 * math.sqrt(expected) + 1)
 
 
 def _errors_status(
