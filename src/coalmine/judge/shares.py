@@ -126,7 +126,11 @@ def add(
 
 
 def bounds_of(
-    evidence: JudgeEvidence, alpha: float, unit: float, advance_alpha: float | None = None
+    evidence: JudgeEvidence,
+    alpha: float,
+    unit: float,
+    advance_alpha: float | None = None,
+    rollback_scale: float = ROLLBACK_SCALE,
 ) -> Interval | None:
     """The estimate and upper bound from the tick's own variances (the advance test), the
     lower bound from the variances at the margin (the rollback test). Each is a one-sided
@@ -138,7 +142,7 @@ def bounds_of(
         return None
     estimate = evidence.weighted / evidence.precision
     at_margin = evidence.boundary_weighted / evidence.boundary_precision
-    lower = at_margin - one_sided_width(evidence.boundary_precision, alpha, ROLLBACK_SCALE * unit)
+    lower = at_margin - one_sided_width(evidence.boundary_precision, alpha, rollback_scale * unit)
     upper = estimate + one_sided_width(evidence.precision, advance_alpha, ADVANCE_SCALE * unit)
     return Interval(estimate, lower, upper)
 
