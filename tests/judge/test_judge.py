@@ -99,7 +99,7 @@ def run(
     return Verdict.HOLD, ticks
 
 
-@pytest.mark.parametrize("rps", [2, 20])
+@pytest.mark.parametrize("rps", [2, 10, 20])
 def test_a_a_false_rollbacks_stay_under_one_minus_confidence_over_many_ticks(rps: float) -> None:
     """Good releases, looked at for 40 ticks each, through drift and a shared incident."""
     runs = 60
