@@ -34,16 +34,16 @@ RELATIVE_TOLERANCE = 1e-9
 """Bucket bounds such as 110.00000000000001 count as 110."""
 
 ROLLBACK_SCALE = 3.0
-"""The rollback bound's mixture scale, in units of the margin (errors) or of the tail share
-1 - quantile (latency): differences a few margins wide are the ones to catch quickly (see
-`sequence`; measured with benchmarks/judgement.py)."""
+"""The errors rollback bound's mixture scale, in units of the margin: differences a few
+margins wide are the ones to catch quickly (see `sequence`; measured with
+benchmarks/judgement.py). Latency has its own, `latency.ROLLBACK_SCALE`."""
 
 ADVANCE_SCALE = 1.0
 """The advance bound's mixture scale in the same units: ruling out the margin needs the
-interval narrowed to about the margin, the precision this scale is tightest around (one
-margin was a little tighter there than half a margin, measured with
-benchmarks/judgement.py: good releases promoted within ten ticks at 10 req/s 80 % vs 80 %,
-at 5 req/s 56.7 % vs 53.3 %)."""
+interval narrowed to about the margin, the precision this scale is tightest around.
+Measured with benchmarks/judgement.py, one margin and half a margin promote as many good
+releases within ten ticks at 5, 10 and 50 req/s; one margin is slightly narrower where
+the bound meets the margin (`sequence.one_sided_width`)."""
 
 
 @dataclass(frozen=True)
