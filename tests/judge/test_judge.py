@@ -342,3 +342,28 @@ def test_a_release_at_the_margin_with_a_shared_incident_rarely_advances() -> Non
         first_advance(incident_ticks(seed, 40, extra_errors=0.01)) is not None for seed in range(60)
     )
     assert advanced <= 1
+
+
+def test_a_lasting_change_of_both_sides_rates_is_learnt_not_left_out() -> None:
+    """Unusual ticks are left out of the recent rates while they look like an incident;
+    three in a row are a lasting change, and the recent rates follow it."""
+    rng = np.random.default_rng(7)
+    status = None
+    streaks = []
+    for index in range(12):
+        rate = 0.003 if index < 4 else 0.05
+        primary, canary = int(rng.poisson(2000)), int(rng.poisson(500))
+        observed = TickObservation(
+            primary=Side(primary, int(rng.binomial(primary, rate))),
+            canary=Side(canary, int(rng.binomial(canary, rate))),
+        )
+        outcome = judge_tick(ERRORS_ONLY, status, observed, elapsed_seconds=0, now=NOW)
+        status = outcome.status
+        assert status.errors is not None
+        streaks.append(status.errors.unusual_ticks)
+    assert streaks[:4] == [0, 0, 0, 0]
+    assert streaks[4:6] == [1, 2]  # an incident so far: left out
+    assert streaks[-1] == 0  # learnt: no longer unusual
+    assert status is not None and status.errors is not None
+    recent = status.errors.recent_primary_events / status.errors.recent_primary_total
+    assert 0.04 < recent < 0.06

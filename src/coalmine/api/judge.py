@@ -141,6 +141,9 @@ class JudgeEvidence(Model):
     recent_canary_events: float = 0.0
     recent_primary_total: float = 0.0
     recent_primary_events: float = 0.0
+    unusual_ticks: int = 0
+    """Errors: unusual ticks in a row (both sides' rate clearly above the recent rates),
+    left out of the recent rates until a lasting change makes them the new normal."""
     bounds: list[float] | None = None
     """Latency: the histogram's bucket bounds (ms)."""
     primary_counts: list[int] | None = None
