@@ -361,6 +361,10 @@ def _row(name: str, rate: float | None, mine: list[Outcome]) -> dict[str, Any]:
         "marginal_promoted": sum(o.verdict == "promoted" for o in marginal) / max(1, len(marginal)),
         "failed_served": sum(o.failed_served for o in bad),
         "failed_to_tick_30": sum(o.failed_served + o.failed_after for o in bad),
+        **{
+            f"failed_served_{verdict}": sum(o.failed_served for o in bad if o.verdict == verdict)
+            for verdict in ("rolled-back", "undecided", "promoted")
+        },
     }
 
 
@@ -378,6 +382,19 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{100 * row['bad_promoted']:7.1f}% {100 * row['bad_rolled_back']:7.1f}% "
             f"{'-' if ticks is None else f'{ticks:g}':>9} {100 * row['marginal_promoted']:8.1f}% "
             f"{row['failed_served']:>10} {row['failed_to_tick_30']:>10}"
+        )
+
+
+def print_where(rows: list[dict[str, Any]]) -> None:
+    """Where the 5xx of clearly bad canaries are served: in releases rolled back, held to
+    the end of the corpus's 30 ticks, or promoted (before the promotion; "to t30" adds
+    what they serve after it)."""
+    print()
+    print(f"{'judge':9} {'req/s':>5} {'5xx: rolled back':>16} {'held':>6} {'promoted':>9}")
+    for row in rows:
+        print(
+            f"{row['judge']:9} {row['rate']!s:>5} {row['failed_served_rolled-back']:>16} "
+            f"{row['failed_served_undecided']:>6} {row['failed_served_promoted']:>9}"
         )
 
 
@@ -399,6 +416,7 @@ def main() -> None:
     rows = summarize(outcomes)
     print(f"{len(outcomes) // len(JUDGES)} releases, {time.perf_counter() - started:.0f} s")
     print_table(rows)
+    print_where(rows)
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"rows": rows}, file, indent=2)

@@ -96,7 +96,7 @@ def test_observations_with_more_errors_are_rolled_back_by_the_judge() -> None:
     )
     assert result.exit_code == 1, result.output
     assert "errors: canary 3.17 % vs primary 0.38 % (+2.79 pt, interval +0.89..+" in result.output
-    assert "+6.31 at 99.5 %/99 %) > 0.5 pt: rollback" in result.output  # both levels
+    assert "+5.04 at 99.5 %/99 %) > 0.5 pt: rollback" in result.output  # both levels
     assert "> 0.5 pt: rollback" in result.output
     assert result.output.rstrip().endswith(
         "-- verdict: rolled-back at tick 1 (15 ticks in the file)"

@@ -135,6 +135,15 @@ class JudgeEvidence(Model):
     canary_events: int = 0
     primary_total: int = 0
     primary_events: int = 0
+    recent_canary_total: float = 0.0
+    """Errors: the counts of the last ticks, each tick's weight shrinking by `RECENT_DECAY`
+    per tick, for the advance test's predicted variance (an incident is forgotten)."""
+    recent_canary_events: float = 0.0
+    recent_primary_total: float = 0.0
+    recent_primary_events: float = 0.0
+    unusual_ticks: int = 0
+    """Errors: unusual ticks in a row (both sides' rate clearly above the recent rates),
+    left out of the recent rates until a lasting change makes them the new normal."""
     bounds: list[float] | None = None
     """Latency: the histogram's bucket bounds (ms)."""
     primary_counts: list[int] | None = None

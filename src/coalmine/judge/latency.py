@@ -20,7 +20,16 @@ from coalmine.judge.shares import (
     verdict_of,
 )
 
-__all__ = ["judge_latency", "resolved_threshold"]
+__all__ = ["ROLLBACK_SCALE", "judge_latency", "resolved_threshold"]
+
+ROLLBACK_SCALE = 1.0
+"""The latency rollback bound's mixture scale, in units of the tail share 1 - quantile.
+A release slower than the margin moves a few points of the tail share across the
+threshold (1.5x slower at p90 with buckets 10 % apart: +2 to +8 points), not a few tail
+shares, so the scale is one tail share where the errors check uses three margins
+(`shares.ROLLBACK_SCALE`). Measured with benchmarks/judgement.py: 1.5x slower releases
+at 10 req/s all rolled back (one held for 30 ticks with three tail shares), 3x ones
+still in the first tick."""
 
 
 def resolved_threshold(bounds: tuple[float, ...], index: int, margin: float) -> int | None:
@@ -77,7 +86,13 @@ def judge_latency(
                 evidence = add(evidence, advance[0], advance[1], rollback[2], rollback[0])
         evidence = _accumulate(evidence, canary, reference)
     advance_alpha = alpha if advance_alpha is None else advance_alpha
-    bounds = bounds_of(evidence, alpha, unit=1 - spec.quantile, advance_alpha=advance_alpha)
+    bounds = bounds_of(
+        evidence,
+        alpha,
+        unit=1 - spec.quantile,
+        advance_alpha=advance_alpha,
+        rollback_scale=ROLLBACK_SCALE,
+    )
     verdict = verdict_of(bounds, 0.0)
     level = levels(alpha, advance_alpha)
     message = _latency_message(evidence, bounds, verdict, spec, level, reference_name)
