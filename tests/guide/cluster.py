@@ -60,7 +60,8 @@ def _check_command(block: Block, shell: Shell, words: list[str]) -> str:
 
 def _check_files(block: Block, words: list[str]) -> None:
     for flag, value in zip(words, words[1:], strict=False):
-        if flag in ("-f", "--filename") and value != "-" and not (REPO / value).exists():
+        local = value != "-" and "://" not in value
+        if flag in ("-f", "--filename") and local and not (REPO / value).exists():
             raise BlockFailure(f"{block.where}: {' '.join(words)}: no file {value} in the repository")
 
 

@@ -84,8 +84,8 @@ class Shell:
     def localize(self, text: str) -> str:
         return text.replace(READER_GATEWAY, self.gateway)
 
-    def run(self, block: Block) -> str:
-        """Run the block; raise BlockFailure unless its exit code and output are the page's."""
+    def execute(self, block: Block) -> tuple[int, str]:
+        """Run the block in bash; its exit code and output (stdout and stderr together)."""
         script = "set -eo pipefail\n" + self.localize(block.code) + "\n"
         process = subprocess.Popen(
             ["bash", "-c", script],
@@ -103,21 +103,22 @@ class Shell:
         except subprocess.TimeoutExpired:
             self._kill(process.pid)
             output, _ = process.communicate()
-            raise BlockFailure(self._report(block, f"timed out after {BLOCK_TIMEOUT:g}s", output))
-        if process.returncode != block.exit_code:
             raise BlockFailure(
-                self._report(
-                    block, f"exit code: expected {block.exit_code}, got {process.returncode}", output
-                )
-            )
+                self._report(block, f"timed out after {BLOCK_TIMEOUT:g}s", output)
+            ) from None
+        return process.returncode, output
+
+    def run(self, block: Block) -> str:
+        """Run the block; raise BlockFailure unless its exit code and output are the page's."""
+        code, output = self.execute(block)
+        if code != block.exit_code:
+            what = f"exit code: expected {block.exit_code}, got {code}"
+            raise BlockFailure(self._report(block, what, output))
         if block.expected is not None:
             mismatch = match_output(self.localize(block.expected), output)
             if mismatch is not None:
-                detail = (
-                    f"output differs from the block at line {block.expected_line}\n  "
-                    + mismatch.explain()
-                )
-                raise BlockFailure(self._report(block, detail, output))
+                what = f"output differs from the block at line {block.expected_line}\n  "
+                raise BlockFailure(self._report(block, what + mismatch.explain(), output))
         return output
 
     def close(self) -> None:
