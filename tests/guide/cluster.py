@@ -5,8 +5,8 @@
   options and arguments are valid); `coalmine install --dry-run` needs no cluster, so it
   is run and must exit 0;
 - `kubectl ...`, `helm ...`: run with `--help` appended, which makes them parse every flag
-  of the command (an unknown flag fails) without reaching a cluster; `kubectl apply -f
-  FILE` and `coalmine apply -f FILE`: the file exists in the repository;
+  of the command (an unknown flag fails) without reaching a cluster; `-f FILE` under
+  examples/, deploy/, docs/ or scripts/: the file exists in the repository;
 - anything else (istioctl, curl, watch): syntax only.
 """
 
@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from tests.guide.blocks import Block
-from tests.guide.runner import REPO, BlockFailure, Shell, commands, logical_lines
+from tests.guide.runner import LINKED, REPO, BlockFailure, Shell, commands, logical_lines
 
 __all__ = ["check_cluster_block", "parse_coalmine"]
 
@@ -60,8 +60,8 @@ def _check_command(block: Block, shell: Shell, words: list[str]) -> str:
 
 def _check_files(block: Block, words: list[str]) -> None:
     for flag, value in zip(words, words[1:], strict=False):
-        local = value != "-" and "://" not in value
-        if flag in ("-f", "--filename") and local and not (REPO / value).exists():
+        ours = value.split("/")[0] in LINKED
+        if flag in ("-f", "--filename") and ours and not (REPO / value).exists():
             raise BlockFailure(f"{block.where}: {' '.join(words)}: no file {value} in the repository")
 
 

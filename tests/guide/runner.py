@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.guide.blocks import Block, Kind, PageError, match_output
 
-__all__ = ["READER_GATEWAY", "REPO", "BlockFailure", "Shell", "up_options"]
+__all__ = ["LINKED", "READER_GATEWAY", "REPO", "BlockFailure", "Shell", "up_options"]
 
 REPO = Path(__file__).resolve().parents[2]
 READER_GATEWAY = "127.0.0.1:8080"
