@@ -4,8 +4,9 @@ Each page gets a fresh `coalmine up` (a real one, `coalmine.testing.up.UpProcess
 ports with its own state directory. The page's commands are written for a reader's
 `coalmine up` on 127.0.0.1:8080: the runner puts its own gateway address in their place,
 in the commands and in the output they must print. Each run block runs in `bash` (errexit,
-pipefail) in a scratch directory where `examples`, `deploy` and `docs` are the repository's,
-with the venv's `coalmine` first on PATH and `COALMINE_STATE_DIR` pointing at the runtime.
+pipefail) in a scratch directory where `examples`, `deploy`, `docs` and `scripts` are the
+repository's, with the venv's `coalmine` first on PATH and `COALMINE_STATE_DIR` pointing at
+the runtime; variables a block exports are there for the blocks after it.
 """
 
 from __future__ import annotations
@@ -85,8 +86,15 @@ class Shell:
         return text.replace(READER_GATEWAY, self.gateway)
 
     def execute(self, block: Block) -> tuple[int, str]:
-        """Run the block in bash; its exit code and output (stdout and stderr together)."""
-        script = "set -eo pipefail\n" + self.localize(block.code) + "\n"
+        """Run the block in bash; its exit code and output (stdout and stderr together).
+
+        What a block exports is kept for the next ones, as in a reader's terminal."""
+        exports = self.workdir.parent / "exports.sh"
+        script = (
+            f"source {shlex.quote(str(exports))} 2>/dev/null || true\n"
+            f"trap 'export -p > {shlex.quote(str(exports))}' EXIT\n"
+            "set -eo pipefail\n" + self.localize(block.code) + "\n"
+        )
         process = subprocess.Popen(
             ["bash", "-c", script],
             cwd=self.workdir,

@@ -126,7 +126,10 @@ def _print_table(promql: str, result: QueryResult) -> None:
     if not result.series:
         typer.secho("no data: the query matched no series", fg=typer.colors.YELLOW, err=True)
         return
-    table = Table(title=promql, title_justify="left")
+    # The query on a line of its own: as the table's title it was folded into the
+    # table's width, a few characters a line.
+    console.print(promql, soft_wrap=True, highlight=False, markup=False)
+    table = Table()
     table.add_column("series")
     if result.type == "matrix":
         table.add_column("time (UTC)")
