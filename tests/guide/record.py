@@ -1,6 +1,9 @@
 """Run a guide page and print what each run block printed, to paste into the page.
 
-    python -m tests.guide.record docs/guide/04-manual-canary.md
+    python -m tests.guide.record docs/guide/04-manual-canary.md [--keep DIR]
+
+With --keep, the blocks run in DIR/work and it stays (scripts/guide-charts draws the
+guide's charts from the reports chapter 6 writes there).
 
 The same runtime and shell as the test (tests/guide/test_pages.py), without the checks:
 each block's exit code and output are printed, with the runner's gateway address put
@@ -9,8 +12,9 @@ back to the reader's 127.0.0.1:8080.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -20,9 +24,10 @@ from tests.guide.blocks import Kind, parse_page
 from tests.guide.runner import READER_GATEWAY, Shell, up_options
 
 
-async def record(page: Path) -> None:
+async def record(page: Path, keep: Path | None = None) -> None:
     blocks = parse_page(page)
-    with tempfile.TemporaryDirectory() as scratch:
+    with contextlib.ExitStack() as stack:
+        scratch = keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         port = free_port()
         shell = Shell(Path(scratch) / "work", Path(scratch) / "state", f"127.0.0.1:{port}")
         up = None
@@ -43,4 +48,8 @@ async def record(page: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("page", type=Path)
+    parser.add_argument("--keep", type=Path, help="run in DIR/work and keep it")
+    arguments = parser.parse_args()
+    asyncio.run(record(arguments.page, arguments.keep))
