@@ -129,7 +129,9 @@ def _marks(path: Path, fence: _Fence, marks: list[str]) -> tuple[Kind, int]:
     return kind, exit_code
 
 
-def _refuse_orphan_outputs(path: Path, fences: list[tuple[_Fence, int]], blocks: list[Block]) -> None:
+def _refuse_orphan_outputs(
+    path: Path, fences: list[tuple[_Fence, int]], blocks: list[Block]
+) -> None:
     """A `text output` block right after a run block checks it; anywhere else it would
     check nothing, so it is refused."""
     attached = {block.expected_line for block in blocks}
@@ -151,7 +153,10 @@ class Mismatch:
     got: str
 
     def explain(self) -> str:
-        return f"expected line {self.expected_line + 1}: {self.expected!r}\n  best candidate: {self.got!r}"
+        return (
+            f"expected line {self.expected_line + 1}: {self.expected!r}\n"
+            f"  best candidate: {self.got!r}"
+        )
 
 
 def _normal(text: str) -> list[str]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from functools import cache
@@ -59,10 +60,12 @@ def _check_command(block: Block, shell: Shell, words: list[str]) -> str:
 
 
 def _check_files(block: Block, words: list[str]) -> None:
-    for flag, value in zip(words, words[1:], strict=False):
+    for flag, value in itertools.pairwise(words):
         ours = value.split("/")[0] in LINKED
         if flag in ("-f", "--filename") and ours and not (REPO / value).exists():
-            raise BlockFailure(f"{block.where}: {' '.join(words)}: no file {value} in the repository")
+            raise BlockFailure(
+                f"{block.where}: {' '.join(words)}: no file {value} in the repository"
+            )
 
 
 def _run(block: Block, shell: Shell, words: list[str]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.guide.blocks import Block, Kind, PageError, match_output
+from tests.guide.blocks import Block, PageError, match_output
 
 __all__ = ["LINKED", "READER_GATEWAY", "REPO", "BlockFailure", "Shell", "up_options"]
 

@@ -35,9 +35,11 @@ def test_marked_blocks_are_found_in_order_with_their_output() -> None:
 
 
 def test_an_output_block_belongs_to_the_run_block_right_before_it() -> None:
-    with pytest.raises(PageError, match="page.md:5: a `text output` block must follow a `sh run`"):
+    with pytest.raises(
+        PageError, match=r"page\.md:5: a `text output` block must follow a `sh run`"
+    ):
         parse("```sh run\necho a\n```\nSome words.\n```text output\na\n```\n")
-    with pytest.raises(PageError, match="page.md:4: only a `sh run` block has an output"):
+    with pytest.raises(PageError, match=r"page\.md:4: only a `sh run` block has an output"):
         parse("```sh cluster\nls\n```\n```text output\na\n```\n")
 
 
@@ -80,7 +82,10 @@ def test_an_elided_line_stands_for_any_lines_even_none() -> None:
 
 
 def test_elided_text_inside_a_line_stands_for_any_text() -> None:
-    assert match_output("12:... go-demo-7: promoted (exit 0)", "12:03:44 go-demo-7: promoted (exit 0)") is None
+    assert (
+        match_output("12:... go-demo-7: promoted (exit 0)", "12:03:44 go-demo-7: promoted (exit 0)")
+        is None
+    )
     assert match_output("a...b", "ab") is None
     assert match_output("exit (1)...", "exit (1) done") is None
     assert match_output("a...b", "a b c") is not None
