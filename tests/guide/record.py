@@ -30,12 +30,11 @@ async def record(page: Path, keep: Path | None = None) -> None:
         scratch = keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         port = free_port()
         shell = Shell(Path(scratch) / "work", Path(scratch) / "state", f"127.0.0.1:{port}")
-        up = None
-        for block in blocks:
-            if block.kind is Kind.UP:
-                up = UpProcess(shell.state_dir, gateway_port=port, args=up_options(block))
-                await up.start()
+        ups = [block for block in blocks if block.kind is Kind.UP]
+        up = UpProcess(shell.state_dir, port, args=up_options(ups[0])) if ups else None
         try:
+            if up is not None:
+                await up.start()
             for block in blocks:
                 if block.kind is Kind.RUN:
                     code, output = await asyncio.to_thread(shell.execute, block)
@@ -43,7 +42,7 @@ async def record(page: Path, keep: Path | None = None) -> None:
                     print(output.replace(shell.gateway, READER_GATEWAY), flush=True)
         finally:
             shell.close()
-            if up is not None:
+            if up is not None and up.process is not None:
                 await up.stop()
 
 

@@ -53,20 +53,19 @@ async def test_page_runs_as_written(page: Path, tmp_path: Path) -> None:
         return
     gateway = f"127.0.0.1:{free_port()}"
     shell = Shell(tmp_path / "work", tmp_path / "state", gateway)
-    up = await _start(ups[0], shell) if ups else None
+    up = _up(ups[0], shell) if ups else None
     try:
+        if up is not None:
+            await up.start()
         for block in runs:
             await asyncio.to_thread(shell.run, block)
     finally:
         shell.close()
-        if up is not None:
+        if up is not None and up.process is not None:
             await up.stop()
 
 
-async def _start(block: Block, shell: Shell) -> UpProcess:
+def _up(block: Block, shell: Shell) -> UpProcess:
     """The page's `coalmine up`, with the runner's state directory and gateway."""
-    options = up_options(block)
     port = int(shell.gateway.rsplit(":", 1)[1])
-    up = UpProcess(shell.state_dir, gateway_port=port, args=options)
-    await up.start()
-    return up
+    return UpProcess(shell.state_dir, gateway_port=port, args=up_options(block))
