@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +133,43 @@ def test_bad_range_names_the_option(
     code, _, err = coalmine(monkeypatch, capsys, "query", "up", "--range", "ten minutes")
     assert code == 1
     assert "--range/--step: must be a duration" in err
+
+
+def test_server_defaults_to_the_prometheus_of_a_running_coalmine_up(
+    threaded_fake_prometheus: FakePrometheus,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`coalmine up --prometheus` picks a free port; its health answer names it."""
+    monkeypatch.delenv("COALMINE_PROMETHEUS_URL", raising=False)
+    health = {"prometheus": threaded_fake_prometheus.url}
+
+    class LocalApi(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(health if self.path == "/v1/health" else {}).encode()
+            self.send_response(200 if self.path == "/v1/health" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LocalApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        (tmp_path / "api.json").write_text(json.dumps({"url": url, "token": "t", "pid": 1}))
+        threaded_fake_prometheus.reply(vector_body(({}, "1")))
+        code, out, err = coalmine(
+            monkeypatch, capsys, "query", "vector(1)", "--state-dir", str(tmp_path), "-o", "json"
+        )
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+    assert code == 0, err
+    assert json.loads(out)["result"][0]["value"] == 1.0
+    assert threaded_fake_prometheus.requests[-1].params == {"query": "vector(1)"}

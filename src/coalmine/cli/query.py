@@ -10,14 +10,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from coalmine.cli.common import StateDir
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from coalmine.metrics.providers.prometheus import PrometheusProvider
     from coalmine.metrics.results import QueryResult
 
-__all__ = ["DEFAULT_SERVER", "SERVER_ENV", "query"]
+__all__ = ["DEFAULT_SERVER", "SERVER_ENV", "local_prometheus", "query"]
 
 DEFAULT_SERVER = "http://127.0.0.1:9090"
 SERVER_ENV = "COALMINE_PROMETHEUS_URL"
+LOCAL_TIMEOUT_SECONDS = 2.0
+"""How long to ask a `coalmine up` for its Prometheus before trying the default server."""
 
 
 class OutputFormat(StrEnum):
@@ -27,6 +33,7 @@ class OutputFormat(StrEnum):
 
 def query(
     promql: Annotated[str, typer.Argument(help="The PromQL expression.", show_default=False)],
+    state_dir: StateDir,
     span: Annotated[
         str | None,
         typer.Option(
@@ -36,9 +43,14 @@ def query(
     ] = None,
     step: Annotated[str, typer.Option(help="Resolution of a range query.")] = "15s",
     server: Annotated[
-        str,
-        typer.Option(envvar=SERVER_ENV, help="Prometheus base URL."),
-    ] = DEFAULT_SERVER,
+        str | None,
+        typer.Option(
+            envvar=SERVER_ENV,
+            help="Prometheus base URL [default: the Prometheus of a running"
+            " `coalmine up --prometheus`, else http://127.0.0.1:9090].",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json.")] = (
         OutputFormat.TABLE
     ),
@@ -47,7 +59,8 @@ def query(
     """Run a PromQL query, instant or over a range, and print the result.
 
     The server comes from --server, else the COALMINE_PROMETHEUS_URL environment
-    variable, else http://127.0.0.1:9090. Exit code 3 when Prometheus cannot be
+    variable, else the Prometheus of a running `coalmine up --prometheus` (for
+    --state-dir), else http://127.0.0.1:9090. Exit code 3 when Prometheus cannot be
     reached or does not answer in time, 1 when it rejects the query.
 
     Example:  coalmine query 'sum(rate(istio_requests_total[1m]))' --range 10m --step 15s
@@ -59,7 +72,8 @@ def query(
     from coalmine.metrics.providers.base import ProviderSettings
     from coalmine.metrics.providers.prometheus import PrometheusProvider
 
-    provider = PrometheusProvider(ProviderSettings(server, timeout=timeout))
+    address = server or local_prometheus(state_dir) or DEFAULT_SERVER
+    provider = PrometheusProvider(ProviderSettings(address, timeout=timeout))
     if span is None:
         result = asyncio.run(provider.instant(promql))
     else:
@@ -72,6 +86,21 @@ def query(
         typer.echo(json.dumps(_as_json(promql, result), indent=2))
     else:
         _print_table(promql, result)
+
+
+def local_prometheus(state_dir: Path) -> str:
+    """The address of the Prometheus a running `coalmine up --prometheus` started for
+    `state_dir` ('' when none runs, or it runs without one): it listens on a free port,
+    so a reader following the guide would otherwise have to copy it from the banner."""
+    from coalmine.errors import CoalmineError
+    from coalmine.local.client import LocalClient
+
+    if not (state_dir / "api.json").exists():
+        return ""
+    try:
+        return str(LocalClient(state_dir, timeout=LOCAL_TIMEOUT_SECONDS).health()["prometheus"])
+    except (CoalmineError, KeyError):
+        return ""
 
 
 async def _range(
@@ -126,7 +155,10 @@ def _print_table(promql: str, result: QueryResult) -> None:
     if not result.series:
         typer.secho("no data: the query matched no series", fg=typer.colors.YELLOW, err=True)
         return
-    table = Table(title=promql, title_justify="left")
+    # The query on a line of its own: as the table's title it was folded into the
+    # table's width, a few characters a line.
+    console.print(promql, soft_wrap=True, highlight=False, markup=False)
+    table = Table()
     table.add_column("series")
     if result.type == "matrix":
         table.add_column("time (UTC)")
