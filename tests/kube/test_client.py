@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
-from coalmine.kube.client import KubeClient
+from coalmine.kube.client import KubeClient, RequestSettings
 from coalmine.kube.resources import SERVICES
 from tests.fixtures.operator import NAMESPACE
 from tests.kube_emulator import KubeEmulator
@@ -51,3 +51,20 @@ async def test_an_unreachable_api_is_unavailable(
 
     with pytest.raises(Unavailable, match="GET service web in test: the Kubernetes API did not"):
         await kube_client.get(SERVICES, "web", NAMESPACE)
+
+
+@pytest.mark.parametrize("fault", ["timeout", "reset"])
+async def test_a_request_left_unanswered_is_unavailable_and_not_applied(
+    kube_client: KubeClient, kube_emulator: KubeEmulator, fault: str
+) -> None:
+    """Whether the client's own timeout ends the wait or the connection is closed under the
+    request, the caller sees the same thing (the operator's fault test relies on it)."""
+    kube_client.settings = RequestSettings(timeout=0.2)
+    kube_emulator.faults.configure(rate=1.0, kinds=(fault,), seed=1)
+    kube_emulator.faults.hang_s = 2.0  # longer than the client waits
+
+    with pytest.raises(Unavailable, match="POST services in test: the Kubernetes API did not"):
+        await kube_client.create(SERVICES, NAMESPACE, service("web"))
+
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None

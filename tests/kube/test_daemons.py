@@ -141,6 +141,43 @@ async def test_a_tick_that_waited_for_a_deletion_does_nothing(
     assert loops.ticks == 0
 
 
+class NeverStopped:
+    """kopf's `stopped` flag of a daemon that kopf cancels instead (the operator exiting)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def wait(self, timeout: float | None = None) -> Any:
+        return asyncio.Event().wait()  # never set
+
+
+async def test_a_cancellation_that_lands_with_a_wake_up_ends_the_loop(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """In Python 3.11, `asyncio.wait_for` returns normally when what it waits for completes
+    in the same loop iteration as a cancellation: the loop took kopf's cancellation for its
+    wake-up and ticked on (a Canary edited while the operator exits ticked forever)."""
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    running = asyncio.ensure_future(loops.run(ref, NeverStopped()))
+    async with asyncio.timeout(10):
+        while loops.ticks == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # the loop is back waiting for its interval (1 s)
+    body = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert body is not None
+
+    loops.noticed(ref, "DELETED", body)  # the wake-up completes the wait in this iteration ...
+    running.cancel()  # ... and the cancellation lands in it
+    for _ in range(20):  # loop iterations, not time: a lost cancellation never ends it
+        await asyncio.sleep(0)
+    ended = running.cancelled()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert ended, "the loop took its cancellation for a wake-up and went on"
+
+
 async def test_an_invalid_canary_deleted_still_keeps_what_it_owns(
     kube_emulator: KubeEmulator, kube_client: KubeClient
 ) -> None:

@@ -48,6 +48,7 @@ class RecordedRequest:
     query: dict[str, str]
     content_type: str
     status: int
+    """As answered; the 504 of a `timeout` or `reset` fault may never reach the client."""
 
 
 def _split_api_version(api_version: str) -> tuple[str, str]:
@@ -195,6 +196,9 @@ class KubeEmulator:
         if kind == "timeout":
             await asyncio.sleep(self.faults.hang_s)
             raise errors.ApiError(504, "Timeout", "the server was unable to return a response")
+        if kind == "reset":  # the 504 below is recorded, but cannot reach the client
+            self.faults.reset(request)
+            raise errors.ApiError(504, "Timeout", "the connection was closed under the request")
         if kind == "drop-watch":
             self.faults.schedule_drop(request)
         response = await handler(request)

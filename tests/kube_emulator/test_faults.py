@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, ClassVar
 
 import aiohttp
@@ -67,6 +68,34 @@ async def test_a_timeout_hangs_then_answers_504(
         assert answer.status == 504
 
 
+async def test_a_reset_closes_the_connection_at_once_without_applying(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("reset",), seed=1)
+    kube_emulator.faults.hang_s = 60.0  # not used by a reset: it must not wait at all
+    async with asyncio.timeout(10):
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await scale(kube_http, 5)
+    assert replicas(kube_emulator) == 2
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    assert await scale(kube_http, 5) == 200  # the next request gets a new connection
+
+
+async def test_weights_set_the_odds_of_each_kind(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    weights = {"timeout": 0.0, "reset": 3.0}  # error keeps its 1
+    kube_emulator.faults.configure(rate=1.0, kinds=("error", "timeout", "reset"), seed=5,
+                                   weights=weights)  # fmt: skip
+    for _ in range(40):
+        with contextlib.suppress(aiohttp.ServerDisconnectedError):
+            async with kube_http.get(f"{DEPLOYMENTS}/web") as answer:
+                assert answer.status == 500
+    injected = kube_emulator.faults.injected
+    assert set(injected) == {"error", "reset"}, injected
+    assert injected["reset"] > 2 * injected["error"] > 0, injected
+
+
 async def test_a_dropped_watch_is_cut_and_a_new_one_resumes(
     kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
 ) -> None:
@@ -111,3 +140,9 @@ async def test_discovery_is_never_faulted_and_a_seed_repeats_a_run(
 def test_an_unknown_kind_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="unknown fault kinds \\['flood'\\]; known: "):
         Faults(kinds=("flood",))
+    with pytest.raises(ValueError, match="unknown fault kinds \\['flood'\\]; known: "):
+        Faults().configure(rate=0.1, seed=1, weights={"flood": 2.0})
+    with pytest.raises(
+        ValueError, match="fault weights must be 0 or more; negative for \\['reset'\\]"
+    ):
+        Faults(weights={"reset": -1.0})

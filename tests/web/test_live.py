@@ -72,3 +72,20 @@ async def test_a_wait_ends_at_its_timeout_and_a_failing_source_keeps_the_version
         assert await hub.wait("1", 1.0) == "3"
     finally:
         await hub.stop()
+
+
+async def test_a_wait_cancelled_as_the_version_moves_is_cancelled() -> None:
+    """Python 3.11's `wait_for` lost a cancellation landing with the change: the page's
+    stream went on rendering while the server stopped."""
+    hub = Hub(CountingSource())  # no poller: the test plays its part
+    waiting = asyncio.ensure_future(hub.wait(hub.version, 60.0))
+    for _ in range(5):
+        await asyncio.sleep(0)  # waiting for a change
+    assert not waiting.done()
+
+    hub._changed.set()  # what the poller does when the version moves ...
+    waiting.cancel()  # ... and the cancellation lands in the same iteration
+    for _ in range(20):  # loop iterations, not time
+        await asyncio.sleep(0)
+
+    assert waiting.cancelled(), f"the cancellation was lost: {waiting}"

@@ -157,8 +157,12 @@ class CanaryDaemons:
                         self.forget(memory.last)
                     return
                 memory.wakeup.clear()
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when
+                # the wake-up and kopf's cancellation land in the same loop iteration, and the
+                # loop then ticks on after the operator asked it to stop (see canaries.py).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(memory.wakeup.wait(), seconds)
+                    async with asyncio.timeout(seconds):
+                        await memory.wakeup.wait()
         finally:
             watcher.cancel()
             self._memory.pop(ref.uid, None)

@@ -2,6 +2,10 @@
 
 A command runs in its own process group, so that a timeout (or the load tester
 shutting down) ends the command and every process it started, not only the first.
+
+Deadlines are `asyncio.timeout`, never `asyncio.wait_for`: in Python 3.11 wait_for
+returns normally when the command ends in the same loop iteration as a cancellation
+(the load tester shutting down), and the cancellation is lost.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ class RunningCommand:
         """Wait for the command; past `deadline` seconds, stop it. Always reaps it."""
         timed_out = False
         try:
-            await asyncio.wait_for(self.process.wait(), deadline)
+            async with asyncio.timeout(deadline):
+                await self.process.wait()
         except TimeoutError:
             timed_out = True
             await self._stop()
@@ -74,7 +79,8 @@ class RunningCommand:
             if self.process.returncode is None:  # cancelled: the server is stopping
                 await asyncio.shield(self._stop())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._reader), 1.0)
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(self._reader)
         self._reader.cancel()
         elapsed = asyncio.get_running_loop().time() - self.started
         output = self._output.decode(errors="replace")
@@ -83,7 +89,8 @@ class RunningCommand:
     async def _stop(self) -> None:
         self._signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.wait(), GRACE_SECONDS)
+            async with asyncio.timeout(GRACE_SECONDS):
+                await self.process.wait()
         except TimeoutError:
             self._signal(signal.SIGKILL)
             await self.process.wait()

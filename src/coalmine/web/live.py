@@ -62,8 +62,12 @@ class Hub:
         """The version once it differs from `seen`, or the same after `within` seconds."""
         if self.version != seen:
             return self.version
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when a
+        # change and the stream's cancellation (the server stopping) land in the same loop
+        # iteration, and the stream then renders and waits on, holding the shutdown up.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), within)
+            async with asyncio.timeout(within):
+                await self._changed.wait()
         return self.version
 
     async def render(self, view: str, render: Callable[[], Awaitable[Parts]]) -> Parts:

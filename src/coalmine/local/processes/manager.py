@@ -66,12 +66,15 @@ class LocalDeployments:
         """A data plane routes to the replicas (from before its first `routed` call, as
         after a restart it still routes by what the previous daemon told it)."""
         self._routed = asyncio.Event()
+        self._stopping = False
+        """`stop` has begun: every replica goes, and nobody waits to be routed around."""
 
     async def start(self) -> list[int]:
         """Find the replicas a previous daemon with this state directory left running
         (see `leftovers`): those still running as recorded wait to be adopted by `apply`
         of their Deployment; what cannot be adopted is killed. Then get ready to run
         replicas. Returns the pids it killed."""
+        self._stopping = False
         orphans, rest = find_orphans(self.pid_files)
         for orphan in orphans:
             key = (orphan.record.namespace, orphan.record.deployment)
@@ -131,7 +134,9 @@ class LocalDeployments:
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.unroute_timeout_seconds):
-                while self._routed_version is None or self._routed_version < wanted:
+                while not self._stopping and (
+                    self._routed_version is None or self._routed_version < wanted
+                ):
                     await self._routed.wait()
 
     def _leftover_grace(self) -> float:
@@ -144,7 +149,13 @@ class LocalDeployments:
         return self._require_context().marker_prefix
 
     async def stop(self) -> None:
-        """Stop every replica (SIGTERM, SIGKILL after the grace period) and wait for them."""
+        """Stop every replica (SIGTERM, SIGKILL after the grace period) and wait for them.
+
+        A replica already on its way out (a scale-down) stops waiting to be routed around:
+        the data plane that would confirm it is being stopped too (its sync ended with the
+        control plane), so the wait would only run out its timeout (10 s by default)."""
+        self._stopping = True
+        self._routed.set()
         deployments = list(self._deployments.values())
         # Forgotten only once stopped: a stop cut short by its deadline leaves them here,
         # so that the last-resort SIGKILL (`pids`) finds them and a second stop reaps them.
