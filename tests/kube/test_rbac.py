@@ -28,7 +28,8 @@ def test_nothing_wider_than_needed() -> None:
     rules = {
         (g, r): set(p.verbs) for p in all_permissions() for g in p.api_groups for r in p.resources
     }
-    assert rules[("", "secrets")] == {"get"}
+    config_verbs = {"get", "list", "watch", "create", "update", "patch"}  # no delete: GC does
+    assert rules[("", "secrets")] == rules[("", "configmaps")] == config_verbs
     assert rules[("apiextensions.k8s.io", "customresourcedefinitions")] == {"get", "list", "watch"}
     assert ("networking.istio.io", "gateways") not in rules
     assert ("", "pods") not in rules
@@ -50,4 +51,5 @@ def test_the_flagger_rules_are_the_coalmine_rules_on_the_other_group() -> None:
 def test_the_docs_show_the_current_table() -> None:
     doc = (REPO / RBAC_DOC).read_text()
     assert with_rbac_table(doc) == doc, "run scripts/generate-deploy"
-    assert "| `coalmine` (watched namespaces) | core | secrets | get |" in doc
+    verbs = "get, list, watch, create, update, patch"
+    assert f"| `coalmine` (watched namespaces) | core | configmaps, secrets | {verbs} |" in doc

@@ -12,8 +12,9 @@ like local mode's (`local.release`):
    stops sending users to the new release; nothing is removed, so requests still in
    flight to the canary's pods finish;
 2. every object that names the Canary as its owner (the primary Deployment and its
-   autoscaler, the apex, `-primary` and `-canary` Services, the DestinationRules and
-   the VirtualService) loses that owner reference and coalmine's `managed-by` label,
+   autoscaler, the apex, `-primary` and `-canary` Services, the DestinationRules,
+   the VirtualService, and the `-primary` copies of tracked ConfigMaps and Secrets that
+   the primary's pods read) loses that owner reference and coalmine's `managed-by` label,
    and is marked `coalmine.dev/kept-from-canary`: they are the user's objects now, the
    garbage collector keeps them once the Canary goes, and a Canary created later over
    them adopts them back (`kube.ownership`). Objects the Canary took over (the user's
@@ -40,9 +41,11 @@ from coalmine.errors import NotFound
 from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.ownership import KEPT_FROM, MANAGED_BY
 from coalmine.kube.resources import (
+    CONFIG_MAPS,
     DEPLOYMENTS,
     DESTINATION_RULES,
     HPAS,
+    SECRETS,
     SERVICES,
     VIRTUAL_SERVICES,
     Kind,
@@ -61,8 +64,14 @@ OWNED_KINDS: tuple[Kind, ...] = (
     SERVICES,
     DESTINATION_RULES,
     VIRTUAL_SERVICES,
+    CONFIG_MAPS,
+    SECRETS,
 )
 """Every kind of object coalmine creates with an owner reference to a Canary."""
+
+LABELLED_KINDS = (CONFIG_MAPS, SECRETS)
+"""Listed by coalmine's `managed-by` label only (the `-primary` config copies carry it):
+the namespace's other Secrets are never read."""
 
 
 def _utc_now() -> datetime:
@@ -76,8 +85,9 @@ async def disown(client: KubeClient, namespace: str, name: str, uid: str) -> lis
     """
     kept = []
     for kind in OWNED_KINDS:
+        selector = _MANAGED_BY_SELECTOR if kind in LABELLED_KINDS else None
         try:
-            objects = await client.list(kind, namespace)
+            objects = await client.list(kind, namespace, label_selector=selector)
         except NotFound:
             continue
         for obj in objects:
@@ -91,6 +101,9 @@ async def disown(client: KubeClient, namespace: str, name: str, uid: str) -> lis
                 continue
             kept.append(kind.describe(found, None))
     return kept
+
+
+_MANAGED_BY_SELECTOR = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
 
 
 def _disown_patch(obj: Obj, name: str, uid: str) -> dict[str, Any] | None:

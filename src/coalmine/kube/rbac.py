@@ -14,8 +14,8 @@ keeps them equal). The rules fall in four sets, each granted as narrowly as it c
 Left out on purpose: Gateways (a VirtualService names them; nothing reads them), Pods
 and ReplicaSets (readiness comes from the Deployment's status), kopf's peering
 resources (the controller runs kopf standalone and elects a leader with a Lease),
-and `list`/`watch` on Secrets (only the Secret a MetricTemplate or AlertProvider names
-is read).
+and `delete` on ConfigMaps and Secrets (the `-primary` copies go with their Canary, by
+garbage collection).
 """
 
 from __future__ import annotations
@@ -128,10 +128,13 @@ WORKLOAD = (
     ),
     Permission(
         ("",),
-        ("secrets",),
-        ("get",),
-        "Read the Secret named by a MetricTemplate or AlertProvider secretRef "
-        "(credentials, webhook address); never listed or watched.",
+        ("configmaps", "secrets"),
+        ("get", "list", "watch", "create", "update", "patch"),
+        "Config tracking: read the ConfigMaps and Secrets the target's pods use (their "
+        "content is part of its revision) and write their -primary copies for the primary; "
+        "list only coalmine's copies (by its managed-by label) and patch them to keep them "
+        "when a canary is deleted. Also read the Secret a MetricTemplate or AlertProvider "
+        "secretRef names.",
     ),
 )
 """Rules in the namespaces the controller watches."""

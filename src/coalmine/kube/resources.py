@@ -14,6 +14,7 @@ from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP
 __all__ = [
     "ALERT_PROVIDERS",
     "CANARIES",
+    "CONFIG_MAPS",
     "CRDS",
     "DEPLOYMENTS",
     "DESTINATION_RULES",
@@ -62,6 +63,7 @@ class Kind:
 DEPLOYMENTS = Kind("apps/v1", "deployments", "Deployment")
 SERVICES = Kind("v1", "services", "Service")
 SECRETS = Kind("v1", "secrets", "Secret")
+CONFIG_MAPS = Kind("v1", "configmaps", "ConfigMap")
 EVENTS = Kind("v1", "events", "Event")
 HPAS = Kind("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 LEASES = Kind("coordination.k8s.io/v1", "leases", "Lease")

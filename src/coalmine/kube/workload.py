@@ -9,11 +9,16 @@ back what the user asked for, even after the controller restarted.
 
 Writes touch only what they change: `spec.replicas` (and that annotation) on the
 target; on the primary, the template, strategy and minReadySeconds at promotion.
+
+The ConfigMaps and Secrets the target reads are tracked (`kube.configs`): their content
+is part of the target's revision, and at initialization and promotion they are copied
+to `<name>-primary`, which the primary's template names instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 from coalmine.api.canary import Canary
@@ -21,6 +26,7 @@ from coalmine.engine.observations import WorkloadState
 from coalmine.errors import AdapterError, Conflict
 from coalmine.kube.autoscaler import PrimaryAutoscaler
 from coalmine.kube.client import KubeClient, Obj
+from coalmine.kube.configs import ConfigTracker, primary_template, revision_with_configs
 from coalmine.kube.deployments import (
     SCALED_DOWN_FROM,
     baseline_deployment,
@@ -40,10 +46,16 @@ class KubeWorkload:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
         self.autoscaler = PrimaryAutoscaler(client, ObjectWriter(client))
+        self.configs = ConfigTracker(client)
 
     async def observe_target(self, canary: Canary) -> WorkloadState | None:
+        """The target's state; its revision covers the content of the configs it reads."""
         target = await self.client.get(DEPLOYMENTS, canary.spec.target_ref.name, canary.namespace)
-        return workload_state(target) if target is not None else None
+        if target is None:
+            return None
+        state = workload_state(target)
+        configs = await self.configs.tracked(_template(target), canary.namespace)
+        return dataclasses.replace(state, revision=revision_with_configs(state.revision, configs))
 
     async def observe_primary(self, canary: Canary) -> WorkloadState | None:
         primary = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)
@@ -60,6 +72,7 @@ class KubeWorkload:
         if existing is None:
             target = await self.target(canary)
             replicas = await self._replicas_to_run(canary, target)
+            target = await self._with_primary_configs(canary, target)
             body = primary_deployment(canary, target, replicas)
             with contextlib.suppress(Conflict):  # created meanwhile (a timed-out earlier write)
                 await self.client.create(DEPLOYMENTS, canary.namespace, body)
@@ -106,9 +119,11 @@ class KubeWorkload:
         await self.client.json_patch(DEPLOYMENTS, name, namespace, operations)
 
     async def promote(self, canary: Canary, revision: str) -> None:
-        """Copy the target's template to the primary, if the target is still `revision`."""
+        """Copy the target's template, and its configs, to the primary, if the target is
+        still `revision` (the configs checked are the ones copied)."""
         target = await self.target(canary)
-        current = pod_template_revision((target.get("spec") or {}).get("template") or {})
+        configs = await self.configs.tracked(_template(target), canary.namespace)
+        current = revision_with_configs(pod_template_revision(_template(target)), configs)
         if current != revision:
             raise AdapterError(
                 f"deployment {canary.target_key} moved from the analysed revision {revision} "
@@ -117,6 +132,8 @@ class KubeWorkload:
         primary = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)
         if primary is None:
             raise AdapterError(f"deployment {canary.primary_name}.{canary.namespace} not found")
+        await self.configs.copy_for_primary(canary, configs)
+        target = _with_template(target, primary_template(_template(target), set(configs)))
         operations = promotion_operations(canary, target, primary)
         await self.client.json_patch(DEPLOYMENTS, canary.primary_name, canary.namespace, operations)
         await self.autoscaler.sync(canary)
@@ -132,6 +149,12 @@ class KubeWorkload:
             raise AdapterError(f"deployment {canary.target_key} not found")
         return target
 
+    async def _with_primary_configs(self, canary: Canary, target: Obj) -> Obj:
+        """Copy the target's configs to `-primary`; the target with its template naming them."""
+        configs = await self.configs.tracked(_template(target), canary.namespace)
+        await self.configs.copy_for_primary(canary, configs)
+        return _with_template(target, primary_template(_template(target), set(configs)))
+
     async def _replicas_to_run(self, canary: Canary, target: Obj) -> int:
         """The target's replicas if set above zero, else what it had before being scaled
         down, else the autoscaler's minimum, else 1 (Flagger's ScaleFromZero)."""
@@ -146,3 +169,13 @@ class KubeWorkload:
     async def _patch_target(self, canary: Canary, patch: dict[str, Any]) -> None:
         name = canary.spec.target_ref.name
         await self.client.merge_patch(DEPLOYMENTS, name, canary.namespace, patch)
+
+
+def _template(deployment: Obj) -> dict[str, Any]:
+    template: dict[str, Any] = (deployment.get("spec") or {}).get("template") or {}
+    return template
+
+
+def _with_template(deployment: Obj, template: dict[str, Any]) -> Obj:
+    """A shallow copy of `deployment` with `template` as its pod template."""
+    return {**deployment, "spec": {**(deployment.get("spec") or {}), "template": template}}

@@ -114,9 +114,15 @@
 - apiGroups:
   - ''
   resources:
+  - configmaps
   - secrets
   verbs:
   - get
+  - list
+  - watch
+  - create
+  - update
+  - patch
 {{- end }}
 {{- define "coalmine.rules.flagger" -}}
 - apiGroups:
