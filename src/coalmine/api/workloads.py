@@ -16,12 +16,16 @@ from pydantic import Field, model_validator
 from coalmine.api.common import Model, ObjectMeta
 
 __all__ = [
+    "ConfigSource",
     "Container",
     "ContainerPort",
     "Deployment",
     "DeploymentSpec",
+    "EnvFromSource",
     "EnvVar",
+    "EnvVarSource",
     "HTTPGetAction",
+    "KeySelector",
     "PodTemplate",
     "Probe",
     "Service",
@@ -40,10 +44,57 @@ class LocalModel(Model):
     """Field names Kubernetes accepts here that the local runtime cannot honour."""
 
 
+class KeySelector(LocalModel):
+    """`configMapKeyRef`/`secretKeyRef`: one key of a ConfigMap or Secret in the namespace."""
+
+    name: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)]
+    optional: bool | None = None
+    """True: a missing object or key leaves the variable unset instead of keeping the
+    replica from starting."""
+
+
+class EnvVarSource(LocalModel):
+    unsupported = frozenset({"fieldRef", "resourceFieldRef", "fileKeyRef"})
+    config_map_key_ref: KeySelector | None = None
+    secret_key_ref: KeySelector | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVarSource:
+        if (self.config_map_key_ref is None) == (self.secret_key_ref is None):
+            raise ValueError("set exactly one of configMapKeyRef and secretKeyRef")
+        return self
+
+
 class EnvVar(LocalModel):
-    unsupported = frozenset({"valueFrom"})
     name: Annotated[str, Field(min_length=1)]
     value: str = ""
+    value_from: EnvVarSource | None = None
+
+    @model_validator(mode="after")
+    def _value_or_source(self) -> EnvVar:
+        if self.value and self.value_from is not None:
+            raise ValueError("set value or valueFrom, not both")
+        return self
+
+
+class ConfigSource(LocalModel):
+    """`envFrom[].configMapRef`/`secretRef`: every key of the object becomes a variable."""
+
+    name: Annotated[str, Field(min_length=1)]
+    optional: bool | None = None
+
+
+class EnvFromSource(LocalModel):
+    prefix: str = ""
+    config_map_ref: ConfigSource | None = None
+    secret_ref: ConfigSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvFromSource:
+        if (self.config_map_ref is None) == (self.secret_ref is None):
+            raise ValueError("set exactly one of configMapRef and secretRef")
+        return self
 
 
 class ContainerPort(LocalModel):
@@ -79,7 +130,6 @@ class Container(LocalModel):
             "imagePullPolicy",
             "lifecycle",
             "startupProbe",
-            "envFrom",
             "stdin",
             "tty",
             "terminationMessagePath",
@@ -95,6 +145,7 @@ class Container(LocalModel):
     """The program to run: required locally, since there is no image entry point."""
     args: list[str] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)
+    env_from: list[EnvFromSource] = Field(default_factory=list)
     ports: list[ContainerPort] = Field(default_factory=list)
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None

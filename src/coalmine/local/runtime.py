@@ -33,6 +33,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.configs import ConfigMap, Secret, decoded
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment, Service
@@ -128,7 +129,10 @@ class LocalRuntime:
         self.store = Store(state / "state.db")
         self.book = ObjectBook(self.store, min_interval=settings.min_interval)
         self.processes = LocalDeployments(
-            state, settings=settings.process_settings or ProcessSettings(), confirm_unrouted=True
+            state,
+            settings=settings.process_settings or ProcessSettings(),
+            confirm_unrouted=True,
+            configs=self._config_content,
         )
         self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
         self.started = datetime.now(UTC)
@@ -435,6 +439,14 @@ class LocalRuntime:
         """The built-in load tester wants the API's token; no other webhook gets it."""
         parts = urlsplit(url)
         return self.token if (parts.hostname, parts.port) == self._loadtester else None
+
+    def _config_content(self, kind: str, namespace: str, name: str) -> dict[str, bytes] | None:
+        """A stored ConfigMap's or Secret's content by key, for a replica's environment."""
+        stored = self.store.get(kind, namespace, name)
+        if stored is None:
+            return None
+        model = ConfigMap if kind == "ConfigMap" else Secret
+        return decoded(model.model_validate(stored.manifest))
 
     def _is_served(self, host: str) -> bool:
         """Whether the gateway answers for exactly this name (wildcards do not count, so

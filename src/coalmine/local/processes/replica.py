@@ -24,6 +24,7 @@ from typing import Any
 from coalmine.api.workloads import Container, PodTemplate, Probe
 from coalmine.errors import AdapterError
 from coalmine.local.processes.backoff import Backoff
+from coalmine.local.processes.configenv import ConfigMissing, config_env
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.hostports import PortMap
 from coalmine.local.processes.leftovers import Orphan, ProcessRecord
@@ -214,7 +215,11 @@ class Replica:
         self._enter(ReplicaPhase.STARTING)
         process, self._orphan = self._orphan, None
         if process is None:
-            spec = self._launch_spec()
+            try:
+                spec = self._launch_spec()
+            except ConfigMissing as missing:
+                self.last_exit = str(missing)
+                return 0.0
             try:
                 process = await launch(spec)
             except (OSError, subprocess.SubprocessError) as error:
@@ -235,7 +240,7 @@ class Replica:
         # `python` in a manifest are the ones `coalmine up` runs with, even when its
         # virtual environment is not activated.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        env.update({var.name: var.value for var in container.env})
+        env.update(config_env(container, t.namespace, self._context.configs))
         if self.ports.primary is not None:
             env["PORT"] = str(self.ports.primary)
         env.update({f"PORT_{c}": str(h) for c, h in self.ports.host_ports.items()})
