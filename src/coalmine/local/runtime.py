@@ -48,6 +48,7 @@ from coalmine.local.admission import Key, objects_after, quarantine_unservable
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
+from coalmine.local.configs import with_config_revision
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings
 from coalmine.local.files import make_private_dir
 from coalmine.local.lock import StateLock
@@ -290,8 +291,11 @@ class LocalRuntime:
 
     async def sync_workloads(self) -> None:
         wanted = {}
+        targets = {(c.namespace, c.spec.target_ref.name) for c in self.book.canaries()}
         for stored in self.store.objects("Deployment"):
             manifest = dict(stored.manifest)
+            if stored.owner is not None or (stored.namespace, stored.name) in targets:
+                manifest = with_config_revision(self.store, manifest)
             manifest["spec"] = {
                 **manifest["spec"],
                 "replicas": desired_replicas(stored.manifest, stored.status),
