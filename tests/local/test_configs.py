@@ -32,6 +32,8 @@ spec:
         command: [coalmine, demo-app]
         env: [{name: V, valueFrom: {configMapKeyRef: {name: settings, key: V}}}]
         envFrom: [{secretRef: {name: creds}}, {configMapRef: {name: untracked}}]
+        volumeMounts: [{name: files, mountPath: /etc/app}]
+      volumes: [{name: files, projected: {sources: [{secret: {name: creds}}]}}]
 """
 
 
@@ -102,6 +104,8 @@ async def test_initialization_and_promotion_copy_the_tracked_configs(book: Objec
         "creds-primary",
         "untracked",  # opted out: read as it is
     ]
+    volume = primary["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["projected"]["sources"][0]["secret"]["name"] == "creds-primary"
     copy = book.get("ConfigMap", "go-demo-7", "settings-primary")
     assert copy.owner == "Canary/go-demo-7" and copy.manifest["data"] == {"V": "1"}
     assert book.get("Secret", "go-demo-7", "creds-primary").manifest["data"] == {"V": "YQ=="}

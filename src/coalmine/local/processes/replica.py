@@ -25,6 +25,7 @@ from coalmine.api.workloads import Container, PodTemplate, Probe
 from coalmine.errors import AdapterError
 from coalmine.local.processes.backoff import Backoff
 from coalmine.local.processes.configenv import ConfigMissing, config_env
+from coalmine.local.processes.configfiles import remove_volumes, write_volumes
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.hostports import PortMap
 from coalmine.local.processes.leftovers import Orphan, ProcessRecord
@@ -127,6 +128,12 @@ class Replica:
         return self._context.log_path(t.namespace, t.deployment, self.id)
 
     @property
+    def volumes_path(self) -> Path:
+        """Where this replica's ConfigMap and Secret volumes are written (`configfiles`)."""
+        t = self.template
+        return self._context.state_dir / "volumes" / t.namespace / t.deployment / self.id
+
+    @property
     def record(self) -> ProcessRecord | None:
         """The running process, as recorded for leftover clean-up; None if none runs."""
         return self._record
@@ -160,6 +167,7 @@ class Replica:
             code = await self.process.terminate(self._grace(), self._kill_wait())
             self._log(f"stopped: {_describe_exit(code)}")
         self._forget_process()
+        remove_volumes(self.volumes_path)
         self.ports.release(self._context.allocator)
 
     async def detach(self) -> None:
@@ -241,6 +249,10 @@ class Replica:
         # virtual environment is not activated.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.update(config_env(container, t.namespace, self._context.configs))
+        volumes = write_volumes(
+            t.template.spec, t.namespace, self._context.configs, self.volumes_path
+        )
+        env.update(volumes)
         if self.ports.primary is not None:
             env["PORT"] = str(self.ports.primary)
         env.update({f"PORT_{c}": str(h) for c, h in self.ports.host_ports.items()})
