@@ -50,12 +50,6 @@ CONFIG_REVISION = "coalmine.dev/config-revision"
 Manifest = dict[str, Any]
 
 
-def owner_of(canary: Canary) -> str:
-    """The store's owner of what a canary makes (as `local.routing.owner_of`, which
-    imports this module's importers)."""
-    return f"Canary/{canary.name}"
-
-
 def kind_of(ref: ConfigRef) -> str:
     """The store's kind for a reference: "ConfigMap" or "Secret"."""
     return "ConfigMap" if ref.kind == "configmap" else "Secret"
@@ -88,10 +82,12 @@ def with_config_revision(store: Store, manifest: Manifest) -> Manifest:
     return result
 
 
-def copy_for_primary(store: Store, canary: Canary, configs: Mapping[ConfigRef, Manifest]) -> None:
+def copy_for_primary(
+    store: Store, canary: Canary, configs: Mapping[ConfigRef, Manifest], *, owner: str
+) -> None:
     """Write `<name>-primary` for each config: its content, type and labels (not its
     annotations, as Flagger; not `immutable`, so that the next promotion can update it),
-    owned by the Canary so that it goes with it."""
+    owned by the Canary (`owner`, as the store names it) so that it goes with it."""
     with store.transaction():
         for ref, source in sorted(configs.items()):
             metadata = source.get("metadata") or {}
@@ -108,14 +104,12 @@ def copy_for_primary(store: Store, canary: Canary, configs: Mapping[ConfigRef, M
                 if key in source:
                     body[key] = copy.deepcopy(source[key])
             current = store.get(kind_of(ref), canary.namespace, ref.primary_name)
-            if current is not None and current.owner != owner_of(canary):
+            if current is not None and current.owner != owner:
                 raise AdapterError(
                     f"{ref.kind} {ref.primary_name}.{canary.namespace} exists and is not "
                     f"owned by canary {canary.key}; coalmine copies {ref.kind} {ref.name} "
                     f"there for the primary: rename or delete it, or annotate {ref.kind} "
                     f"{ref.name} with {CONFIG_TRACKING}: disabled"
                 )
-            if current is None or current.manifest != body or current.owner != owner_of(canary):
-                store.put(
-                    kind_of(ref), canary.namespace, ref.primary_name, body, owner=owner_of(canary)
-                )
+            if current is None or current.manifest != body or current.owner != owner:
+                store.put(kind_of(ref), canary.namespace, ref.primary_name, body, owner=owner)

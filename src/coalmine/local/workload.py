@@ -141,7 +141,7 @@ class LocalWorkload:
         """The primary's manifest: the target's, relabelled, reading `-primary` copies of
         the tracked configs, which are written now (initialization and promotion)."""
         configs = tracked_configs(self.store, canary.namespace, target["spec"]["template"])
-        copy_for_primary(self.store, canary, configs)
+        copy_for_primary(self.store, canary, configs, owner=f"Canary/{canary.name}")
         primary = _as_primary(target, canary.primary_name)
         primary["spec"]["template"] = primary_template(primary["spec"]["template"], set(configs))
         return primary
