@@ -189,3 +189,42 @@ def alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "State:\tZ" not in status.read_text()
+
+
+CONFIGS = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: demo}
+data: {GREETING: hello, MODE: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: demo}
+stringData: {password: s3cret-value}
+"""
+
+
+async def test_get_configmaps_and_secrets_never_prints_a_secret_value(
+    local_runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "configs.yaml"
+    manifest.write_text(CONFIGS)
+    applied = await coalmine(local_runtime, "apply", "-f", str(manifest))
+    assert applied.output.splitlines() == ["configmap/settings created", "secret/creds created"]
+    config_maps = await coalmine(local_runtime, "get", "cm", "-n", "demo")
+    assert [line.split() for line in config_maps.output.splitlines()] == [
+        ["NAME", "DATA", "OWNER"],
+        ["settings", "2"],
+    ]
+    secrets = await coalmine(local_runtime, "get", "secrets", "-n", "demo")
+    assert [line.split() for line in secrets.output.splitlines()] == [
+        ["NAME", "TYPE", "DATA", "OWNER"],
+        ["creds", "Opaque", "1"],
+    ]
+    as_yaml = await coalmine(local_runtime, "get", "secrets", "-n", "demo", "-o", "yaml")
+    assert "password: '<hidden: use --show-secrets>'" in as_yaml.output
+    assert "s3cret" not in as_yaml.output and "czNjcmV0" not in as_yaml.output
+    shown = await coalmine(
+        local_runtime, "get", "secrets", "-n", "demo", "-o", "yaml", "--show-secrets"
+    )
+    assert "password: czNjcmV0LXZhbHVl" in shown.output

@@ -202,3 +202,34 @@ def test_a_tcp_canary_is_refused_locally_naming_the_field(book: ObjectBook) -> N
         "canary go-demo-7: spec.service.appProtocol: the local runtime routes HTTP only (Envoy's"
         " HTTP listener); remove appProtocol tcp to run this Canary locally"
     ]
+
+
+SECRET = """
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: demo}
+data: {password: c2VjcmV0}
+stringData: {user: admin, password: override}
+"""
+
+
+def test_a_secret_is_stored_with_string_data_merged_into_data(book: ObjectBook) -> None:
+    """As the API server stores it: `stringData` wins over `data` and is not kept."""
+    [applied] = book.apply(SECRET)
+    assert applied.action == "created"
+    stored = book.get("Secret", "demo", "creds").manifest
+    assert "stringData" not in stored
+    assert stored["data"] == {"password": "b3ZlcnJpZGU=", "user": "YWRtaW4="}
+    assert book.apply(SECRET)[0].action == "unchanged"
+
+
+def test_an_immutable_config_map_keeps_its_content(book: ObjectBook) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: demo}}\n{}\n"
+    book.apply(text.format("data: {a: one}\nimmutable: true"))
+    with pytest.raises(ManifestError) as raised:
+        book.apply(text.format("data: {a: two}\nimmutable: true"))
+    assert "configmap c: data: field is immutable" in str(raised.value)
+    with pytest.raises(ManifestError):
+        book.apply(text.format("data: {a: one}"))
+    assert book.get("ConfigMap", "demo", "c").manifest["data"] == {"a": "one"}
+    assert book.apply(text.format("data: {a: one}\nimmutable: true"))[0].action == "unchanged"

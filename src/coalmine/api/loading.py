@@ -22,6 +22,7 @@ from pydantic_core import ErrorDetails
 from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP, Model
+from coalmine.api.configs import ConfigMap, Secret
 from coalmine.api.metric_template import MetricTemplate
 from coalmine.api.networking import (
     ISTIO_API_VERSIONS,
@@ -67,6 +68,8 @@ LOCAL_RESOURCES: Mapping[str, Kind] = {
     **CUSTOM_RESOURCES,
     "Deployment": Kind(Deployment, ("apps/v1",)),
     "Service": Kind(Service, ("v1",)),
+    "ConfigMap": Kind(ConfigMap, ("v1",)),
+    "Secret": Kind(Secret, ("v1",)),
     "Gateway": Kind(Gateway, ISTIO_API_VERSIONS),
     "VirtualService": Kind(VirtualService, ISTIO_API_VERSIONS),
     "DestinationRule": Kind(DestinationRule, ISTIO_API_VERSIONS),

@@ -31,7 +31,14 @@ def redact_url(url: str) -> str:
 
 
 def redact_object(kind: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `manifest` with the secrets of its kind hidden; other kinds unchanged."""
+    """A copy of `manifest` with the secrets of its kind hidden; other kinds unchanged.
+    A Secret keeps its keys, each value hidden (as `kubectl describe` shows keys only)."""
+    if kind == "Secret":
+        hidden_secret = copy.deepcopy(manifest)
+        for key in ("data", "stringData"):
+            if isinstance(hidden_secret.get(key), dict):
+                hidden_secret[key] = dict.fromkeys(hidden_secret[key], HIDDEN)
+        return hidden_secret
     if kind not in ("AlertProvider", "MetricTemplate"):
         return manifest
     hidden = copy.deepcopy(manifest)

@@ -16,12 +16,16 @@ from pydantic import Field, model_validator
 from coalmine.api.common import Model, ObjectMeta
 
 __all__ = [
+    "ConfigSource",
     "Container",
     "ContainerPort",
     "Deployment",
     "DeploymentSpec",
+    "EnvFromSource",
     "EnvVar",
+    "EnvVarSource",
     "HTTPGetAction",
+    "KeySelector",
     "PodTemplate",
     "Probe",
     "Service",
@@ -40,10 +44,132 @@ class LocalModel(Model):
     """Field names Kubernetes accepts here that the local runtime cannot honour."""
 
 
+class KeySelector(LocalModel):
+    """`configMapKeyRef`/`secretKeyRef`: one key of a ConfigMap or Secret in the namespace."""
+
+    name: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)]
+    optional: bool | None = None
+    """True: a missing object or key leaves the variable unset instead of keeping the
+    replica from starting."""
+
+
+class EnvVarSource(LocalModel):
+    unsupported = frozenset({"fieldRef", "resourceFieldRef", "fileKeyRef"})
+    config_map_key_ref: KeySelector | None = None
+    secret_key_ref: KeySelector | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVarSource:
+        if (self.config_map_key_ref is None) == (self.secret_key_ref is None):
+            raise ValueError("set exactly one of configMapKeyRef and secretKeyRef")
+        return self
+
+
 class EnvVar(LocalModel):
-    unsupported = frozenset({"valueFrom"})
     name: Annotated[str, Field(min_length=1)]
     value: str = ""
+    value_from: EnvVarSource | None = None
+
+    @model_validator(mode="after")
+    def _value_or_source(self) -> EnvVar:
+        if self.value and self.value_from is not None:
+            raise ValueError("set value or valueFrom, not both")
+        return self
+
+
+class ConfigSource(LocalModel):
+    """`envFrom[].configMapRef`/`secretRef`: every key of the object becomes a variable."""
+
+    name: Annotated[str, Field(min_length=1)]
+    optional: bool | None = None
+
+
+class EnvFromSource(LocalModel):
+    prefix: str = ""
+    config_map_ref: ConfigSource | None = None
+    secret_ref: ConfigSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvFromSource:
+        if (self.config_map_ref is None) == (self.secret_ref is None):
+            raise ValueError("set exactly one of configMapRef and secretRef")
+        return self
+
+
+class KeyToPath(LocalModel):
+    """`items[]`: one key as one file, at `path` inside the volume."""
+
+    unsupported = frozenset({"mode"})
+    key: Annotated[str, Field(min_length=1)]
+    path: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _relative(self) -> KeyToPath:
+        parts = self.path.split("/")
+        if self.path.startswith("/") or ".." in parts:
+            raise ValueError(f"path {self.path!r}: must be relative, without '..'")
+        return self
+
+
+class ConfigMapVolume(LocalModel):
+    unsupported = frozenset({"defaultMode"})
+    name: Annotated[str, Field(min_length=1)]
+    items: list[KeyToPath] | None = None
+    """Only these keys, at these paths; every key as a file of its name otherwise."""
+    optional: bool | None = None
+
+
+class SecretVolume(LocalModel):
+    unsupported = frozenset({"defaultMode"})
+    secret_name: Annotated[str, Field(min_length=1)]
+    items: list[KeyToPath] | None = None
+    optional: bool | None = None
+
+
+class ProjectedSource(LocalModel):
+    unsupported = frozenset({"downwardAPI", "serviceAccountToken", "clusterTrustBundle"})
+    config_map: ConfigMapVolume | None = None
+    secret: ConfigMapVolume | None = None
+    """As a projected source, a Secret is named by `name` (not `secretName`)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProjectedSource:
+        if (self.config_map is None) == (self.secret is None):
+            raise ValueError("set exactly one of configMap and secret")
+        return self
+
+
+class ProjectedVolume(LocalModel):
+    unsupported = frozenset({"defaultMode"})
+    sources: Annotated[list[ProjectedSource], Field(min_length=1)]
+
+
+class Volume(LocalModel):
+    """A volume of ConfigMap or Secret files (the only kinds a local process can get)."""
+
+    unsupported = frozenset(
+        {"emptyDir", "hostPath", "persistentVolumeClaim", "downwardAPI", "csi", "ephemeral"}
+    )
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    config_map: ConfigMapVolume | None = None
+    secret: SecretVolume | None = None
+    projected: ProjectedVolume | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Volume:
+        given = [s for s in (self.config_map, self.secret, self.projected) if s is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of configMap, secret and projected")
+        return self
+
+
+class VolumeMount(LocalModel):
+    unsupported = frozenset({"subPath", "subPathExpr", "mountPropagation", "recursiveReadOnly"})
+    name: Annotated[str, Field(min_length=1)]
+    mount_path: Annotated[str, Field(min_length=1)]
+    """Recorded, not mounted: the process finds the files through `VOLUME_<NAME>`."""
+    read_only: bool | None = None
 
 
 class ContainerPort(LocalModel):
@@ -73,13 +199,11 @@ class Container(LocalModel):
     unsupported = frozenset(
         {
             "resources",
-            "volumeMounts",
             "volumeDevices",
             "securityContext",
             "imagePullPolicy",
             "lifecycle",
             "startupProbe",
-            "envFrom",
             "stdin",
             "tty",
             "terminationMessagePath",
@@ -95,6 +219,8 @@ class Container(LocalModel):
     """The program to run: required locally, since there is no image entry point."""
     args: list[str] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)
+    env_from: list[EnvFromSource] = Field(default_factory=list)
+    volume_mounts: list[VolumeMount] = Field(default_factory=list)
     ports: list[ContainerPort] = Field(default_factory=list)
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
@@ -104,7 +230,6 @@ class Container(LocalModel):
 class PodSpec(LocalModel):
     unsupported = frozenset(
         {
-            "volumes",
             "initContainers",
             "serviceAccountName",
             "serviceAccount",
@@ -121,7 +246,22 @@ class PodSpec(LocalModel):
     )
     containers: Annotated[list[Container], Field(min_length=1, max_length=1)]
     """Exactly one container: each replica is one local process."""
+    volumes: list[Volume] = Field(default_factory=list)
     termination_grace_period_seconds: Annotated[int, Field(ge=0)] = 30
+
+    @model_validator(mode="after")
+    def _mounts_name_volumes(self) -> PodSpec:
+        names = [v.name for v in self.volumes]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"volumes {duplicated} are declared more than once")
+        for mount in self.containers[0].volume_mounts:
+            if mount.name not in names:
+                raise ValueError(
+                    f"volumeMounts {mount.name!r}: no volume of that name; declare it under"
+                    " spec.volumes"
+                )
+        return self
 
 
 class PodTemplateMeta(LocalModel):

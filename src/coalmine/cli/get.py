@@ -32,6 +32,11 @@ KINDS = {
     "gateways": "Gateway",
     "gateway": "Gateway",
     "gw": "Gateway",
+    "configmaps": "ConfigMap",
+    "configmap": "ConfigMap",
+    "cm": "ConfigMap",
+    "secrets": "Secret",
+    "secret": "Secret",
     "metrictemplates": "MetricTemplate",
     "alertproviders": "AlertProvider",
 }
@@ -79,11 +84,20 @@ def _virtual_service_row(item: Item) -> list[str]:
     return [",".join(spec.get("gateways") or ["mesh"]), ",".join(spec["hosts"]), " | ".join(routes)]
 
 
+def _config_row(item: Item) -> list[str]:
+    """kubectl's DATA column (the number of keys); a Secret's TYPE. Never a value."""
+    manifest = item["manifest"]
+    count = len(manifest.get("data") or {}) + len(manifest.get("binaryData") or {})
+    return [str(count)] + ([manifest.get("type", "Opaque")] if item["kind"] == "Secret" else [])
+
+
 COLUMNS: dict[str, tuple[list[str], Callable[[Item], list[str]]]] = {
     "Canary": (["STATUS", "WEIGHT", "FAILEDCHECKS", "LASTTRANSITION"], _canary_row),
     "Deployment": (["READY", "UP-TO-DATE", "AVAILABLE", "REVISION"], _deployment_row),
     "Service": (["SELECTOR", "PORTS"], _service_row),
     "VirtualService": (["GATEWAYS", "HOSTS", "ROUTES"], _virtual_service_row),
+    "ConfigMap": (["DATA"], _config_row),
+    "Secret": (["TYPE", "DATA"], lambda item: _config_row(item)[::-1]),
 }
 
 
@@ -109,7 +123,7 @@ def get(
         str,
         typer.Argument(
             help="canaries, deployments, services, virtualservices, gateways, destinationrules,"
-            " metrictemplates or alertproviders."
+            " configmaps, secrets, metrictemplates or alertproviders."
         ),
     ],
     state_dir: StateDir,

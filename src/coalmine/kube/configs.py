@@ -24,14 +24,21 @@ event or the status (only names, and a hash within the revision).
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from coalmine.api.canary import Canary
+from coalmine.api.config_tracking import (
+    CONFIG_TRACKING,
+    TRACKED_SECRET_TYPES,
+    ConfigRef,
+    checksum,
+    is_tracked,
+    primary_template,
+    referenced_configs,
+    revision_with_configs,
+)
 from coalmine.errors import AdapterError
 from coalmine.kube.client import KubeClient, Obj
 from coalmine.kube.ownership import adoption_patch, is_owned_by, managed_metadata
@@ -50,120 +57,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CONFIG_TRACKING = "flagger.app/config-tracking"
-"""Annotation on a ConfigMap or Secret: a value starting with "disable" opts it out."""
-
-TRACKED_SECRET_TYPES = frozenset(
-    {"Opaque", "kubernetes.io/basic-auth", "kubernetes.io/ssh-auth", "kubernetes.io/tls"}
-)
-"""Flagger's: other Secret types (docker registry credentials, tokens) are not tracked."""
-
-PRIMARY_SUFFIX = "-primary"
-
-
-@dataclass(frozen=True, order=True)
-class ConfigRef:
-    """A ConfigMap or Secret named by a pod template."""
-
-    kind: str
-    """"configmap" or "secret" (Flagger's names in `status.trackedConfigs`)."""
-    name: str
-
-    @property
-    def key(self) -> str:
-        """`configmap/<name>` or `secret/<name>`, as Flagger keys `trackedConfigs`."""
-        return f"{self.kind}/{self.name}"
-
-    @property
-    def resource(self) -> Kind:
-        return CONFIG_MAPS if self.kind == "configmap" else SECRETS
-
-    @property
-    def primary_name(self) -> str:
-        return self.name + PRIMARY_SUFFIX
-
-
-# Finding and rewriting references --------------------------------------------------------
-
-
-def referenced_configs(template: Mapping[str, Any]) -> set[ConfigRef]:
-    """Every ConfigMap and Secret `template` (a pod template) names, in any form."""
-    return {ref for ref, _, _ in _references(copy.deepcopy(dict(template)))}
-
-
-def primary_template(template: Mapping[str, Any], tracked: set[ConfigRef]) -> dict[str, Any]:
-    """A copy of `template` whose references to `tracked` objects name their `-primary`
-    copies. Untracked references (opted out, a registry Secret, missing) are left alone,
-    as in Flagger. Init containers are rewritten too (Flagger tracks their references
-    but rewrites only `containers`, so its primary's init containers read the canary's
-    config)."""
-    result = copy.deepcopy(dict(template))
-    for ref, holder, field in _references(result):
-        if ref in tracked:
-            holder[field] = ref.primary_name
-    return result
-
-
-def _references(template: dict[str, Any]) -> Iterator[tuple[ConfigRef, dict[str, Any], str]]:
-    """Each reference as (what it names, the dict holding the name, the name's key)."""
-    spec = template.get("spec") or {}
-    for volume in spec.get("volumes") or []:
-        yield from _named(volume.get("configMap"), "configmap", "name")
-        yield from _named(volume.get("secret"), "secret", "secretName")
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            yield from _named(source.get("configMap"), "configmap", "name")
-            yield from _named(source.get("secret"), "secret", "name")
-    for key in ("containers", "initContainers"):
-        for container in spec.get(key) or []:
-            for env in container.get("env") or []:
-                value_from = env.get("valueFrom") or {}
-                yield from _named(value_from.get("configMapKeyRef"), "configmap", "name")
-                yield from _named(value_from.get("secretKeyRef"), "secret", "name")
-            for env_from in container.get("envFrom") or []:
-                yield from _named(env_from.get("configMapRef"), "configmap", "name")
-                yield from _named(env_from.get("secretRef"), "secret", "name")
-
-
-def _named(
-    holder: dict[str, Any] | None, kind: str, field: str
-) -> Iterator[tuple[ConfigRef, dict[str, Any], str]]:
-    if holder and holder.get(field):
-        yield ConfigRef(kind, str(holder[field])), holder, field
-
-
-# Checksums and the revision -----------------------------------------------------------
-
-
-def checksum(obj: Mapping[str, Any]) -> str:
-    """16 hex digits of SHA-256 over the object's content (Flagger's length): `data`, and
-    for a ConfigMap `binaryData` too (Flagger's checksum leaves it out, so a change there
-    went unnoticed)."""
-    content = {"data": obj.get("data") or {}}
-    if obj.get("binaryData"):
-        content["binaryData"] = obj["binaryData"]
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def revision_with_configs(template_revision: str, configs: Mapping[ConfigRef, Obj]) -> str:
-    """The template's revision alone when nothing is tracked (so a Deployment without
-    config has the revision it always had), else a hash of it and each config's checksum."""
-    if not configs:
-        return template_revision
-    sums = {ref.key: checksum(obj) for ref, obj in sorted(configs.items())}
-    text = json.dumps({"template": template_revision, "configs": sums}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _is_tracked(ref: ConfigRef, obj: Obj) -> bool:
-    """Not opted out, and for a Secret, of a tracked type."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if str(annotations.get(CONFIG_TRACKING, "")).startswith("disable"):
-        return False
-    return ref.kind != "secret" or obj.get("type", "Opaque") in TRACKED_SECRET_TYPES
-
-
 # Reading and copying ------------------------------------------------------------------
+
+
+def _resource(ref: ConfigRef) -> Kind:
+    return CONFIG_MAPS if ref.kind == "configmap" else SECRETS
 
 
 class ConfigTracker:
@@ -176,10 +74,10 @@ class ConfigTracker:
         """The tracked objects `template` references, by reference (read now)."""
         found: dict[ConfigRef, Obj] = {}
         for ref in sorted(referenced_configs(template)):
-            obj = await self.client.get(ref.resource, ref.name, namespace)
+            obj = await self.client.get(_resource(ref), ref.name, namespace)
             if obj is None:
                 log.debug("%s %s.%s not found: not tracked", ref.kind, ref.name, namespace)
-            elif _is_tracked(ref, obj):
+            elif is_tracked(ref, obj):
                 found[ref] = obj
         return found
 
@@ -190,9 +88,9 @@ class ConfigTracker:
 
     async def _write_copy(self, canary: Canary, ref: ConfigRef, source: Obj) -> None:
         body = primary_copy(canary, ref, source)
-        current = await self.client.get(ref.resource, ref.primary_name, canary.namespace)
+        current = await self.client.get(_resource(ref), ref.primary_name, canary.namespace)
         if current is None:
-            await self.client.create(ref.resource, canary.namespace, body)
+            await self.client.create(_resource(ref), canary.namespace, body)
             log.info("%s %s.%s created", ref.kind, ref.primary_name, canary.namespace)
             return
         if not is_owned_by(current, canary) and adoption_patch(current, canary) is None:
@@ -205,7 +103,7 @@ class ConfigTracker:
         if _same_copy(current, body):
             return
         body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-        await self.client.replace(ref.resource, ref.primary_name, canary.namespace, body)
+        await self.client.replace(_resource(ref), ref.primary_name, canary.namespace, body)
         log.info("%s %s.%s updated", ref.kind, ref.primary_name, canary.namespace)
 
 
@@ -216,7 +114,7 @@ def primary_copy(canary: Canary, ref: ConfigRef, source: Obj) -> Obj:
     labels = dict((source.get("metadata") or {}).get("labels") or {})
     body: Obj = {
         "apiVersion": "v1",
-        "kind": source.get("kind") or ref.resource.kind,
+        "kind": source.get("kind") or _resource(ref).kind,
         "metadata": managed_metadata(canary, ref.primary_name, labels),
     }
     for key in ("data", "binaryData", "type"):

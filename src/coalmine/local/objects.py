@@ -7,6 +7,7 @@ subset or Gateway), and writes nothing unless everything is right.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.common import Model
+from coalmine.api.configs import Secret, secret_data
 from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
@@ -154,6 +156,7 @@ class ObjectBook:
         kind, namespace, name = label_of(resource)
         manifest = _user_manifest(resource)
         before = self.store.get(kind, namespace, name)
+        _check_immutable(before, manifest)
         if before is not None and before.owner is not None and kind in TAKEN_OVER_KINDS:
             return self._merge(before, manifest)
         after = self.store.put(kind, namespace, name, manifest, owner=None)
@@ -182,9 +185,38 @@ TAKEN_OVER_KINDS = ("Service", "VirtualService")
 """Kinds a canary takes over from the user (and gives back when deleted)."""
 
 
+def _check_immutable(before: StoredObject | None, manifest: dict[str, Any]) -> None:
+    """A ConfigMap or Secret stored with `immutable: true` keeps its content, as the API
+    server's `ValidateConfigMapUpdate`/`ValidateSecretUpdate` enforce."""
+    if before is None or not before.manifest.get("immutable"):
+        return
+    content = ("data", "binaryData")
+    changed = [k for k in content if before.manifest.get(k) != manifest.get(k)]
+    if not manifest.get("immutable"):
+        changed.append("immutable")
+    if changed:
+        kind, _, name = before.key
+        raise ManifestError(
+            [
+                Problem(
+                    f"{kind.lower()} {name}",
+                    changed[0],
+                    "field is immutable when `immutable` is set; delete the object and"
+                    " apply it again",
+                )
+            ]
+        )
+
+
 def _user_manifest(resource: Model) -> dict[str, Any]:
-    """What the user wrote, without status or server-set metadata."""
+    """What the user wrote, without status or server-set metadata; a Secret's
+    `stringData` merged into `data`, as the API server stores it."""
     manifest = resource.to_manifest()
+    if isinstance(resource, Secret):
+        merged = secret_data(resource)
+        manifest.pop("stringData", None)
+        if merged:
+            manifest["data"] = {k: base64.b64encode(v).decode() for k, v in merged.items()}
     manifest.pop("status", None)
     metadata = manifest.get("metadata", {})
     for key in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"):

@@ -33,6 +33,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.configs import ConfigMap, Secret, decoded
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment, Service
@@ -48,6 +49,7 @@ from coalmine.local.admission import Key, objects_after, quarantine_unservable
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
+from coalmine.local.configs import with_config_revision
 from coalmine.local.envoy import DataPlane, EnvoyDataPlane, EnvoySettings
 from coalmine.local.files import make_private_dir
 from coalmine.local.lock import StateLock
@@ -129,7 +131,10 @@ class LocalRuntime:
         self.store = Store(state / "state.db")
         self.book = ObjectBook(self.store, min_interval=settings.min_interval)
         self.processes = LocalDeployments(
-            state, settings=settings.process_settings or ProcessSettings(), confirm_unrouted=True
+            state,
+            settings=settings.process_settings or ProcessSettings(),
+            confirm_unrouted=True,
+            configs=self._config_content,
         )
         self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
         self.started = datetime.now(UTC)
@@ -287,8 +292,11 @@ class LocalRuntime:
 
     async def sync_workloads(self) -> None:
         wanted = {}
+        targets = {(c.namespace, c.spec.target_ref.name) for c in self.book.canaries()}
         for stored in self.store.objects("Deployment"):
             manifest = dict(stored.manifest)
+            if stored.owner is not None or (stored.namespace, stored.name) in targets:
+                manifest = with_config_revision(self.store, manifest)
             manifest["spec"] = {
                 **manifest["spec"],
                 "replicas": desired_replicas(stored.manifest, stored.status),
@@ -436,6 +444,14 @@ class LocalRuntime:
         """The built-in load tester wants the API's token; no other webhook gets it."""
         parts = urlsplit(url)
         return self.token if (parts.hostname, parts.port) == self._loadtester else None
+
+    def _config_content(self, kind: str, namespace: str, name: str) -> dict[str, bytes] | None:
+        """A stored ConfigMap's or Secret's content by key, for a replica's environment."""
+        stored = self.store.get(kind, namespace, name)
+        if stored is None:
+            return None
+        model = ConfigMap if kind == "ConfigMap" else Secret
+        return decoded(model.model_validate(stored.manifest))
 
     def _is_served(self, host: str) -> bool:
         """Whether the gateway answers for exactly this name (wildcards do not count, so

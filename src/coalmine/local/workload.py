@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from coalmine.api.canary import Canary
+from coalmine.api.config_tracking import primary_template
 from coalmine.api.workloads import Deployment, pod_template_hash
 from coalmine.engine.observations import WorkloadState
 from coalmine.errors import AdapterError
+from coalmine.local.configs import copy_for_primary, tracked_configs, with_config_revision
 from coalmine.local.store import Store
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "desired_replicas",
     "primary_labels",
     "target_labels",
+    "target_revision",
 ]
 
 SCALED_TO_ZERO = "scaledToZero"
@@ -83,7 +86,7 @@ class LocalWorkload:
             "Deployment",
             canary.namespace,
             canary.primary_name,
-            _as_primary(target, canary.primary_name),
+            self._primary_of(canary, target),
             owner=f"Canary/{canary.name}",
         )
         await self.sync()
@@ -121,7 +124,7 @@ class LocalWorkload:
 
     async def promote(self, canary: Canary, revision: str) -> None:
         target = self._target_manifest(canary)
-        current = pod_template_hash(Deployment.model_validate(target).spec.template)
+        current = target_revision(self.store, target)
         if current != revision:
             raise AdapterError(
                 f"{canary.target_key} moved from revision {revision} to {current}; not promoting"
@@ -129,10 +132,19 @@ class LocalWorkload:
         primary = self.store.get("Deployment", canary.namespace, canary.primary_name)
         if primary is None:
             raise AdapterError(f"deployment {canary.primary_name}.{canary.namespace} not found")
-        promoted = _as_primary(target, canary.primary_name)
+        promoted = self._primary_of(canary, target)
         promoted["spec"]["replicas"] = primary.manifest["spec"].get("replicas", 1)
         self.store.put("Deployment", canary.namespace, primary.name, promoted, owner=primary.owner)
         await self.sync()
+
+    def _primary_of(self, canary: Canary, target: dict[str, Any]) -> dict[str, Any]:
+        """The primary's manifest: the target's, relabelled, reading `-primary` copies of
+        the tracked configs, which are written now (initialization and promotion)."""
+        configs = tracked_configs(self.store, canary.namespace, target["spec"]["template"])
+        copy_for_primary(self.store, canary, configs, owner=f"Canary/{canary.name}")
+        primary = _as_primary(target, canary.primary_name)
+        primary["spec"]["template"] = primary_template(primary["spec"]["template"], set(configs))
+        return primary
 
     def _observe(self, namespace: str, name: str) -> WorkloadState | None:
         if self.store.get("Deployment", namespace, name) is None:
@@ -144,6 +156,13 @@ class LocalWorkload:
         if stored is None:
             raise AdapterError(f"deployment {canary.target_key} not found")
         return stored.manifest
+
+
+def target_revision(store: Store, manifest: dict[str, Any]) -> str:
+    """The revision a stored Deployment runs at: its pod template's hash, with the tracked
+    configs' checksum (see `local.configs`)."""
+    annotated = with_config_revision(store, manifest)
+    return pod_template_hash(Deployment.model_validate(annotated).spec.template)
 
 
 def _as_primary(target: dict[str, Any], name: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from coalmine.local.processes import procfs
+from coalmine.local.processes.configenv import ConfigLookup
 from coalmine.local.processes.hostports import PortAllocator
 from coalmine.local.processes.leftovers import MARKER_ENV, PidFiles
 from coalmine.local.processes.settings import ProcessSettings
@@ -30,6 +31,8 @@ class RuntimeContext:
     unrouted: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
     """Returns once the data plane no longer routes to replicas that left the endpoints
     (a replica waits for it before its drain time and SIGTERM)."""
+    configs: ConfigLookup = field(default=lambda _kind, _namespace, _name: None)
+    """The content of a stored ConfigMap or Secret, for `env[].valueFrom` and `envFrom`."""
     owner_pid: int = field(default_factory=os.getpid)
     """The daemon: recorded with each process, so leftovers can tell whose they are."""
 

@@ -20,6 +20,7 @@ import aiohttp
 from coalmine.api.workloads import Container, Deployment
 from coalmine.engine.observations import WorkloadState
 from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.processes.configenv import ConfigLookup
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.deployment import LocalDeployment
 from coalmine.local.processes.hostports import PortAllocator
@@ -39,6 +40,11 @@ LEFTOVER_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL for leftovers (their own grace period is not known)."""
 
 
+def _no_configs(_kind: str, _namespace: str, _name: str) -> dict[str, bytes] | None:
+    """Without a store, no ConfigMap or Secret exists."""
+    return None
+
+
 class LocalDeployments:
     """The process layer of one daemon. Call `start()` first and `stop()` last."""
 
@@ -49,6 +55,7 @@ class LocalDeployments:
         settings: ProcessSettings | None = None,
         allocator: PortAllocator | None = None,
         confirm_unrouted: bool = False,
+        configs: ConfigLookup | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.settings = settings or ProcessSettings()
@@ -68,6 +75,7 @@ class LocalDeployments:
         self._routed = asyncio.Event()
         self._stopping = False
         """`stop` has begun: every replica goes, and nobody waits to be routed around."""
+        self._configs = configs
 
     async def start(self) -> list[int]:
         """Find the replicas a previous daemon with this state directory left running
@@ -94,6 +102,7 @@ class LocalDeployments:
             pid_files=self.pid_files,
             token=secrets.token_hex(6),
             unrouted=self._until_unrouted,
+            configs=self._configs or _no_configs,
         )
         return killed
 

@@ -24,6 +24,8 @@ from typing import Any
 from coalmine.api.workloads import Container, PodTemplate, Probe
 from coalmine.errors import AdapterError
 from coalmine.local.processes.backoff import Backoff
+from coalmine.local.processes.configenv import ConfigMissing, config_env
+from coalmine.local.processes.configfiles import remove_volumes, write_volumes
 from coalmine.local.processes.context import RuntimeContext
 from coalmine.local.processes.hostports import PortMap
 from coalmine.local.processes.leftovers import Orphan, ProcessRecord
@@ -126,6 +128,12 @@ class Replica:
         return self._context.log_path(t.namespace, t.deployment, self.id)
 
     @property
+    def volumes_path(self) -> Path:
+        """Where this replica's ConfigMap and Secret volumes are written (`configfiles`)."""
+        t = self.template
+        return self._context.state_dir / "volumes" / t.namespace / t.deployment / self.id
+
+    @property
     def record(self) -> ProcessRecord | None:
         """The running process, as recorded for leftover clean-up; None if none runs."""
         return self._record
@@ -159,6 +167,7 @@ class Replica:
             code = await self.process.terminate(self._grace(), self._kill_wait())
             self._log(f"stopped: {_describe_exit(code)}")
         self._forget_process()
+        remove_volumes(self.volumes_path)
         self.ports.release(self._context.allocator)
 
     async def detach(self) -> None:
@@ -214,7 +223,11 @@ class Replica:
         self._enter(ReplicaPhase.STARTING)
         process, self._orphan = self._orphan, None
         if process is None:
-            spec = self._launch_spec()
+            try:
+                spec = self._launch_spec()
+            except ConfigMissing as missing:
+                self.last_exit = str(missing)
+                return 0.0
             try:
                 process = await launch(spec)
             except (OSError, subprocess.SubprocessError) as error:
@@ -235,7 +248,11 @@ class Replica:
         # `python` in a manifest are the ones `coalmine up` runs with, even when its
         # virtual environment is not activated.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        env.update({var.name: var.value for var in container.env})
+        env.update(config_env(container, t.namespace, self._context.configs))
+        volumes = write_volumes(
+            t.template.spec, t.namespace, self._context.configs, self.volumes_path
+        )
+        env.update(volumes)
         if self.ports.primary is not None:
             env["PORT"] = str(self.ports.primary)
         env.update({f"PORT_{c}": str(h) for c, h in self.ports.host_ports.items()})
