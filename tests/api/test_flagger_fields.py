@@ -89,15 +89,15 @@ def test_a_header_suffix_match_is_accepted() -> None:
 def test_unsupported_providers_get_one_message_listing_the_supported(provider: str) -> None:
     assert problems(with_spec(provider=provider)) == [
         f"canary podinfo: spec.provider: provider {provider!r} is not supported; supported"
-        " providers: istio, envoy (gatewayapi and kubernetes come with the routers issue, 14)"
+        " providers: istio, kubernetes, envoy (gatewayapi comes with the routers issue, 14)"
     ]
 
 
-def test_a_daemonset_target_waits_for_the_kubernetes_router() -> None:
+def test_a_daemonset_target_is_refused() -> None:
     doc = with_spec(targetRef={"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "podinfo"})
     [problem] = problems(doc)
     assert "spec.targetRef: kind 'DaemonSet' is not supported yet" in problem
-    assert "kubernetes router of the routers issue, 14" in problem
+    assert "DaemonSet and Service targets are not implemented" in problem
 
 
 @pytest.mark.parametrize(
@@ -170,3 +170,40 @@ def test_a_metric_template_takes_flaggers_header_lists_and_region() -> None:
     template = parse_resource(doc)
     assert isinstance(template, MetricTemplate)
     assert template.spec.provider.header_values == {"X-Scope-OrgID": "tenant-1"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needs"),
+    [
+        ("stepWeight", 10, "splits traffic by weight"),
+        ("maxWeight", 50, "splits traffic by weight"),
+        ("stepWeights", [10, 50], "splits traffic by weight"),
+        ("stepWeightPromotion", 50, "splits traffic by weight"),
+        (
+            "match",
+            [{"headers": {"x-canary": {"exact": "insider"}}}],
+            "routes by header or cookie (A/B testing)",
+        ),
+        ("mirror", True, "copies traffic to the canary"),
+        ("sessionAffinity", {"cookieName": "canary"}, "pins users to the canary by cookie"),
+    ],
+)
+def test_the_kubernetes_provider_refuses_each_strategy_it_cannot_run_by_name(
+    field: str, value: Any, needs: str
+) -> None:
+    doc = with_spec(provider="kubernetes", analysis__iterations=5)
+    del doc["spec"]["analysis"]["stepWeight"], doc["spec"]["analysis"]["maxWeight"]
+    assert problems(doc) == []  # blue/green: iterations only
+    doc["spec"]["analysis"][field] = value
+    assert problems(doc) == [
+        f"canary podinfo: spec: analysis.{field} {needs}, which the kubernetes provider cannot"
+        " do (it only switches the apex Service's selector): remove it and use"
+        " analysis.iterations (blue/green), or another provider"
+    ]
+
+
+def test_a_weighted_canary_on_the_kubernetes_provider_gets_one_problem_naming_each_field() -> None:
+    [problem] = problems(with_spec(provider="kubernetes"))
+    assert problem.startswith("canary podinfo: spec: analysis.stepWeight splits traffic by weight")
+    assert "; analysis.maxWeight splits traffic by weight" in problem
+    assert problem.endswith("use analysis.iterations (blue/green), or another provider")

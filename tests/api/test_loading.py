@@ -169,8 +169,8 @@ def test_target_must_be_a_deployment() -> None:
     text = canary_text("").replace("kind: Deployment", "kind: DaemonSet")
     assert problems(text) == [
         "canary go-demo-7: spec.targetRef: kind 'DaemonSet' is not supported yet: coalmine"
-        " ships Deployments only (DaemonSet and Service targets need the kubernetes router"
-        " of the routers issue, 14); use kind: Deployment"
+        " ships Deployments only (DaemonSet and Service targets are not implemented); use"
+        " kind: Deployment"
     ]
 
 

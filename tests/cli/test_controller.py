@@ -103,7 +103,8 @@ def test_defaults_are_flaggers(started: list[ControllerSettings]) -> None:
     [
         (
             ["--mesh-provider", "linkerd"],
-            "--mesh-provider: provider 'linkerd' has no router in Kubernetes; routers: istio.",
+            "--mesh-provider: provider 'linkerd' has no router in Kubernetes; routers: istio,"
+            " kubernetes.",
         ),
         (["--metrics-addr", "8080"], "--metrics-addr: expected [HOST]:PORT"),
         (["--min-interval", "soon"], "--min-interval: must be a duration"),

@@ -31,8 +31,8 @@ def test_a_mesh_provider_without_a_router_lists_the_routers(provider: str) -> No
     with pytest.raises(CoalmineError) as raised:
         AnalysisSettings(mesh_provider=provider)
     assert str(raised.value).startswith(
-        f"--mesh-provider: provider {provider!r} has no router in Kubernetes; routers: istio. "
-        "Not built yet: gatewayapi (Gateway API HTTPRoutes); kubernetes ("
+        f"--mesh-provider: provider {provider!r} has no router in Kubernetes; routers: istio, "
+        "kubernetes. Not built yet: gatewayapi (Gateway API HTTPRoutes)"
     )
 
 

@@ -136,6 +136,67 @@ def test_istio_checks_match_flaggers_after_its_whitespace_trimming() -> None:
         assert compact == "".join(rendered("istio", name).split())
 
 
+FLAGGER_HTTP_SUCCESS_RATE = """
+	sum(
+		rate(
+			http_request_duration_seconds_count{
+				kubernetes_namespace="{{ namespace }}",
+				kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",
+				status!~"5.*"
+			}[{{ interval }}]
+		)
+	)
+	/
+	sum(
+		rate(
+			http_request_duration_seconds_count{
+				kubernetes_namespace="{{ namespace }}",
+				kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+			}[{{ interval }}]
+		)
+	)
+	* 100"""
+"""fluxcd/flagger pkg/metrics/observers/http.go, httpQueries["request-success-rate"]."""
+
+FLAGGER_HTTP_DURATION = """
+	histogram_quantile(
+		0.99,
+		sum(
+			rate(
+				http_request_duration_seconds_bucket{
+					kubernetes_namespace="{{ namespace }}",
+					kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+				}[{{ interval }}]
+			)
+		) by (le)
+	)"""
+"""The same file's request-duration, in seconds (Flagger multiplies by 1000 in Go)."""
+
+
+def test_kubernetes_checks_are_flaggers_http_observer_in_milliseconds() -> None:
+    context = TemplateContext.for_interval(canary(), "1m")
+    for name, flagger in [
+        ("request-success-rate", FLAGGER_HTTP_SUCCESS_RATE),
+        ("request-duration", FLAGGER_HTTP_DURATION + " * 1000"),
+    ]:
+        compact = "".join(render(flagger, context).split())
+        assert compact == "".join(rendered("kubernetes", name).split()), name
+
+
+def test_the_kubernetes_canary_pattern_matches_the_canarys_pods_and_not_the_primarys() -> None:
+    import re
+
+    def pattern(role: Role) -> re.Pattern[str]:
+        query = rendered("kubernetes", "request-rate", role)
+        return re.compile(query.split('kubernetes_pod_name=~"')[1].split('"')[0])
+
+    canary_pods, primary_pods = pattern(Role.CANARY), pattern(Role.PRIMARY)
+    assert canary_pods.fullmatch("go-demo-7-5d9c8b7f6-x2kqz")
+    assert not canary_pods.fullmatch("go-demo-7-primary-5d9c8b7f6-x2kqz")
+    assert primary_pods.fullmatch("go-demo-7-primary-5d9c8b7f6-x2kqz")
+    assert not primary_pods.fullmatch("go-demo-7-5d9c8b7f6-x2kqz")
+
+
 def test_every_mesh_has_every_builtin_for_both_workloads() -> None:
     for mesh, roles in MESHES.items():
         for role in Role:
@@ -143,7 +204,9 @@ def test_every_mesh_has_every_builtin_for_both_workloads() -> None:
 
 
 def test_unknown_mesh_lists_the_meshes_with_builtins() -> None:
-    with pytest.raises(NotFound, match=r"mesh 'linkerd' has no built-in metrics; .*istio, envoy"):
+    with pytest.raises(
+        NotFound, match=r"mesh 'linkerd' has no built-in metrics; .*istio, envoy, kubernetes"
+    ):
         builtin_query("linkerd", "request-success-rate")
 
 

@@ -324,7 +324,7 @@ async def test_metadata_drift_is_repaired_and_others_keys_stay(
 
 
 def test_port_discovery_finds_the_targets_other_ports_as_flagger_does() -> None:
-    from coalmine.routers.istio import discovered_ports
+    from coalmine.routers.services import discovered_ports
     from tests.engine.builders import canary as build
 
     target = {

@@ -11,10 +11,12 @@ from coalmine.api.canary import SUPPORTED_PROVIDERS
 from coalmine.engine.observations import Routes
 from coalmine.errors import CoalmineError
 from coalmine.kube.wiring import ROUTERS as KUBERNETES_ROUTERS
+from coalmine.kube.wiring import KubeRouters
 from coalmine.local.store import Store
 from coalmine.local.wiring import ROUTERS as LOCAL_ROUTERS
 from coalmine.routers.envoy import EnvoyRouter, LocalRouting
 from coalmine.routers.istio import IstioRouter
+from coalmine.routers.kubernetes import KubernetesRouter
 from coalmine.routers.registry import (
     NOT_BUILT,
     PROVIDERS,
@@ -42,9 +44,20 @@ class Recording:
     async def set_routes(self, canary: Any, routes: Routes) -> None:
         self.calls.append(("set_routes", canary.name))
 
+    async def revert(self, canary: Any, target_labels: dict[str, str]) -> dict[str, str]:
+        self.calls.append(("revert", canary.name))
+        return {}
+
 
 def test_each_runtime_registers_exactly_the_providers_listed() -> None:
-    assert set(KUBERNETES_ROUTERS.factories) == set(PROVIDERS[Runtime.KUBERNETES]) == {"istio"}
+    assert (
+        set(KUBERNETES_ROUTERS.factories)
+        == set(PROVIDERS[Runtime.KUBERNETES])
+        == {
+            "istio",
+            "kubernetes",
+        }
+    )
     assert set(LOCAL_ROUTERS.factories) == set(PROVIDERS[Runtime.LOCAL]) == {"istio", "envoy"}
 
 
@@ -68,6 +81,7 @@ def test_the_factories_make_the_runtimes_routers(tmp_path: Path) -> None:
         assert isinstance(local, EnvoyRouter)
         assert local.store is store
     assert KUBERNETES_ROUTERS.factories["istio"] is IstioRouter
+    assert KUBERNETES_ROUTERS.factories["kubernetes"] is KubernetesRouter
 
 
 @pytest.mark.parametrize("runtime", list(Runtime))
@@ -78,7 +92,7 @@ def test_an_unknown_provider_names_the_known_ones_and_the_missing(runtime: Runti
     message = str(raised.value)
     assert message.startswith(f"provider: provider 'gatewayapi' has no router in {runtime}; ")
     assert f"routers: {', '.join(PROVIDERS[runtime])}." in message
-    assert "Not built yet: gatewayapi (Gateway API HTTPRoutes); kubernetes (" in message
+    assert message.endswith("Not built yet: gatewayapi (Gateway API HTTPRoutes)")
     assert isinstance(raised.value, CoalmineError)
 
 
@@ -104,6 +118,28 @@ async def test_each_canary_goes_to_its_providers_router_and_the_rest_to_the_defa
 
 
 def test_a_default_without_a_router_is_refused_at_once() -> None:
-    registry = RouterRegistry(Runtime.KUBERNETES, {"istio": Recording})
+    registry = RouterRegistry(Runtime.KUBERNETES, {"istio": Recording, "kubernetes": Recording})
     with pytest.raises(UnknownProvider, match="default provider: provider 'envoy' has no router"):
         registry.dispatch("context", default="envoy")
+
+
+async def test_the_operator_reverts_each_canary_with_its_providers_router() -> None:
+    """kube.revert and kube.disown hand the traffic back through the Canary's own router."""
+    made: dict[str, Recording] = {}
+
+    def make(name: str) -> Recording:
+        made[name] = Recording(name)
+        return made[name]
+
+    factories = {"istio": lambda _: make("istio"), "kubernetes": lambda _: make("kubernetes")}
+    registry: RouterRegistry[str, Recording] = RouterRegistry(Runtime.KUBERNETES, factories)
+    routers = KubeRouters(registry.dispatch("context", default="istio"))
+
+    blue_green = {"stepWeight": None, "maxWeight": None, "iterations": 2,
+                  "metrics": [{"name": "errors", "query": "sum(up)",
+                               "thresholdRange": {"max": 1}}]}  # fmt: skip
+    await routers.revert(canary(blue_green, name="blue-green", provider="kubernetes"), {})
+    await routers.revert(canary(name="plain"), {})
+
+    assert made["kubernetes"].calls == [("revert", "blue-green")]
+    assert made["istio"].calls == [("revert", "plain")]

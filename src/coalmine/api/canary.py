@@ -32,6 +32,7 @@ from coalmine.api.istio import (
 from coalmine.api.judge import JudgeSpec, JudgeStatus
 
 __all__ = [
+    "BLUE_GREEN_ONLY",
     "BUILTIN_METRICS",
     "MIN_INTERVAL",
     "SUPPORTED_PROVIDERS",
@@ -56,6 +57,7 @@ __all__ = [
     "SessionAffinity",
     "ThresholdRange",
     "UnmanagedMetadata",
+    "blue_green_only_problems",
     "unsupported_provider",
 ]
 
@@ -253,8 +255,9 @@ class SessionAffinity(Model):
         return self.max_age or 86400
 
 
-SUPPORTED_PROVIDERS = ("istio", "envoy")
-"""spec.provider values coalmine runs: istio (Kubernetes), envoy (the local runtime)."""
+SUPPORTED_PROVIDERS = ("istio", "kubernetes", "envoy")
+"""spec.provider values coalmine runs: istio and kubernetes (Kubernetes), envoy (the
+local runtime)."""
 
 ROUTERS_ISSUE = "the routers issue, 14"
 
@@ -263,9 +266,36 @@ def unsupported_provider(value: str) -> str:
     """The one message for every provider coalmine does not run."""
     return (
         f"provider {value!r} is not supported; supported providers: "
-        f"{', '.join(SUPPORTED_PROVIDERS)} (gatewayapi and kubernetes come with "
-        f"{ROUTERS_ISSUE})"
+        f"{', '.join(SUPPORTED_PROVIDERS)} (gatewayapi comes with {ROUTERS_ISSUE})"
     )
+
+
+BLUE_GREEN_ONLY: dict[str, str] = {
+    "stepWeight": "splits traffic by weight",
+    "stepWeights": "splits traffic by weight",
+    "maxWeight": "splits traffic by weight",
+    "stepWeightPromotion": "splits traffic by weight",
+    "match": "routes by header or cookie (A/B testing)",
+    "mirror": "copies traffic to the canary",
+    "mirrorWeight": "copies traffic to the canary",
+    "sessionAffinity": "pins users to the canary by cookie",
+}
+"""analysis fields the kubernetes provider cannot honour, and what they need that a
+Service selector cannot do."""
+
+
+def blue_green_only_problems(analysis: CanaryAnalysis) -> list[str]:
+    """Why the kubernetes provider (a Service selector, no mesh) cannot run `analysis`:
+    one sentence per field, each naming it and the fix. Empty when it can (the model
+    already asks for iterations when there is no stepWeight)."""
+    fields = {info.alias or name: name for name, info in type(analysis).model_fields.items()}
+    given = [key for key in BLUE_GREEN_ONLY if getattr(analysis, fields[key]) not in (None, False)]
+    return [
+        f"analysis.{key} {BLUE_GREEN_ONLY[key]}, which the kubernetes provider cannot do "
+        "(it only switches the apex Service's selector): remove it and use "
+        "analysis.iterations (blue/green), or another provider"
+        for key in given
+    ]
 
 
 UNSUPPORTED: dict[str, dict[str, str]] = {
@@ -547,8 +577,10 @@ class CanaryService(Model):
 
 class CanarySpec(Model):
     provider: str | None = None
-    """The mesh whose built-in checks apply: istio (the only one in Kubernetes), or envoy
-    (the local runtime's data plane). Local mode measures any Canary on its Envoy.
+    """The router, and whose telemetry the built-in checks read: istio, or kubernetes
+    (blue/green by the apex Service's selector; the checks read the application's own
+    http_request_duration_seconds, as Flagger's) in Kubernetes, or envoy (the local
+    runtime's data plane). Local mode measures any Canary on its Envoy.
     Flagger's other providers are refused with the list of supported ones."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
@@ -579,14 +611,21 @@ class CanarySpec(Model):
         if value.kind not in (None, "Deployment"):
             raise ValueError(
                 f"kind {value.kind!r} is not supported yet: coalmine ships Deployments only "
-                "(DaemonSet and Service targets need the kubernetes router of the routers "
-                "issue, 14); use kind: Deployment"
+                "(DaemonSet and Service targets are not implemented); use kind: Deployment"
             )
         return value
 
     @model_validator(mode="after")
     def _refuse_unsupported(self) -> CanarySpec:
         return refuse_unsupported(self)
+
+    @model_validator(mode="after")
+    def _kubernetes_is_blue_green(self) -> CanarySpec:
+        if self.provider == "kubernetes":
+            problems = blue_green_only_problems(self.analysis)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
 
 
 class CanaryCondition(Model):

@@ -37,7 +37,10 @@ def controller(
         str,
         typer.Option(
             envvar=_env("mesh-provider"),
-            help="The router of Canaries without spec.provider: istio (Flagger's -mesh-provider).",
+            help=(
+                "The router of Canaries without spec.provider: istio or kubernetes "
+                "(Flagger's -mesh-provider)."
+            ),
         ),
     ] = "istio",
     metrics_server: Annotated[

@@ -53,7 +53,7 @@ from coalmine.kube.resources import (
 from coalmine.kube.revert import write_phase
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.routers.istio import IstioRouter
+from coalmine.routers.services import KubeRouter
 from coalmine.routing.virtual_service import apex_name
 
 __all__ = ["OWNED_KINDS", "Disowner", "disown"]
@@ -127,7 +127,7 @@ def _disown_patch(obj: Obj, name: str, uid: str) -> dict[str, Any] | None:
 class Disowner:
     client: KubeClient
     workload: KubeWorkload
-    router: IstioRouter
+    router: KubeRouter
     store: KubeCanaryStore
     notifier: Notifier
     clock: Callable[[], datetime] = _utc_now

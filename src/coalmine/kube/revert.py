@@ -30,7 +30,7 @@ from coalmine.errors import CoalmineError
 from coalmine.kube.deployments import selector_labels
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
-from coalmine.routers.istio import IstioRouter
+from coalmine.routers.services import KubeRouter
 
 __all__ = ["Reverter", "write_phase"]
 
@@ -51,7 +51,7 @@ async def write_phase(
 @dataclass(frozen=True)
 class Reverter:
     workload: KubeWorkload
-    router: IstioRouter
+    router: KubeRouter
     store: KubeCanaryStore
     notifier: Notifier
     clock: Callable[[], datetime] = _utc_now

@@ -1,6 +1,7 @@
 """The operator's ports, wired: every adapter the engine talks to in Kubernetes mode.
 
-workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): IstioRouter
+workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): IstioRouter,
+                                                        KubernetesRouter
 measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
 store     KubeCanaryStore (status subresource)
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from coalmine.api.canary import Canary
+from coalmine.engine.observations import Routes
 from coalmine.engine.ports import Measurer, Ports
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.hooks.http import loadtester_token
@@ -39,17 +42,37 @@ from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
 from coalmine.routers.istio import IstioRouter
-from coalmine.routers.registry import RouterRegistry, Runtime
+from coalmine.routers.kubernetes import KubernetesRouter
+from coalmine.routers.registry import ProviderRouter, RouterRegistry, Runtime
+from coalmine.routers.services import KubeRouter
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["ROUTERS", "Wiring", "canary_kinds", "wire"]
+__all__ = ["ROUTERS", "KubeRouters", "Wiring", "canary_kinds", "wire"]
 
-ROUTERS: RouterRegistry[KubeClient, IstioRouter] = RouterRegistry(
-    Runtime.KUBERNETES, {"istio": IstioRouter}
+ROUTERS: RouterRegistry[KubeClient, KubeRouter] = RouterRegistry(
+    Runtime.KUBERNETES, {"istio": IstioRouter, "kubernetes": KubernetesRouter}
 )
-"""The operator's routers by provider (`spec.provider`, else --mesh-provider). The
-reverter and the disowner call the router's `revert`, which only IstioRouter has: a
-second router widens IstioRouter here to a Protocol with it."""
+"""The operator's routers by provider (`spec.provider`, else --mesh-provider)."""
+
+
+class KubeRouters:
+    """The engine's Router port and the reverter's and disowner's `revert`, each sent to
+    the router of the Canary's provider."""
+
+    def __init__(self, routers: ProviderRouter[KubeRouter]) -> None:
+        self.routers = routers
+
+    async def reconcile(self, canary: Canary) -> None:
+        await self.routers.reconcile(canary)
+
+    async def get_routes(self, canary: Canary) -> Routes:
+        return await self.routers.get_routes(canary)
+
+    async def set_routes(self, canary: Canary, routes: Routes) -> None:
+        await self.routers.set_routes(canary, routes)
+
+    async def revert(self, canary: Canary, target_labels: dict[str, str]) -> dict[str, str]:
+        return await self.routers.of(canary).revert(canary, target_labels)
 
 
 def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
@@ -96,7 +119,7 @@ def wire(
     )
     recorder = PrometheusRecorder(registry, mesh_provider=settings.analysis.mesh_provider)
     workload, store = KubeWorkload(client), KubeCanaryStore(client)
-    routers = ROUTERS.dispatch(client, default=settings.analysis.mesh_provider)
+    routers = KubeRouters(ROUTERS.dispatch(client, default=settings.analysis.mesh_provider))
     ports = Ports(
         workload=workload,
         router=routers,
@@ -107,9 +130,8 @@ def wire(
         store=store,
         observer=_observer(settings),
     )
-    default = routers.router(routers.default)
-    reverter = Reverter(workload, default, store, notifier)
-    disowner = Disowner(client, workload, default, store, notifier)
+    reverter = Reverter(workload, routers, store, notifier)
+    disowner = Disowner(client, workload, routers, store, notifier)
     return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier)
 
 

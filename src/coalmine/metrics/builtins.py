@@ -23,6 +23,17 @@ tests/metrics/test_builtins_envoy.py:
 - `upstream_rq_time` (whole milliseconds) is only recorded for requests that reached
   the backend, and only at each stats flush (set `stats_flush_interval: 1s`).
 
+Kubernetes (the `kubernetes` provider: no mesh, so the application's own metrics, as
+Flagger's HttpObserver, pkg/metrics/observers/http.go): the
+`http_request_duration_seconds` histogram with a `status` label (podinfo's, and
+prometheus client libraries' usual shape), scraped with the `kubernetes_namespace` and
+`kubernetes_pod_name` labels. The canary's pods are `{{ target }}-<hash>-<id>`, the
+primary's `{{ target }}-primary-<hash>-<id>` (the regex is anchored, so the canary's does
+not match the primary's). `request-success-rate` and `request-duration` are Flagger's
+queries once its whitespace is collapsed, the duration times 1000: Flagger converts
+the seconds to milliseconds in Go, coalmine in the query, so that every built-in
+answers in milliseconds.
+
 What each metric returns:
 - request-success-rate: % of requests not answered 5xx, 0..100.
 - error-rate: % of requests answered 5xx, 0..100 (0 when there was traffic but no 5xx).
@@ -125,6 +136,42 @@ _ENVOY = {
 }
 
 
+_POD = "[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+_HTTP_SELECTORS = {
+    Role.CANARY: 'kubernetes_namespace="{{ namespace }}",'
+    f'kubernetes_pod_name=~"{{{{ target }}}}-{_POD}"',
+    Role.PRIMARY: 'kubernetes_namespace="{{ namespace }}",'
+    f'kubernetes_pod_name=~"{{{{ target }}}}-primary-{_POD}"',
+}
+
+_HTTP = {
+    "request-success-rate": (
+        'sum(rate(http_request_duration_seconds_count{<selector>,status!~"5.*"}[{{ interval }}]))'
+        " / sum(rate(http_request_duration_seconds_count{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration": (
+        "histogram_quantile(0.99, "
+        "sum(rate(http_request_duration_seconds_bucket{<selector>}[{{ interval }}])) by (le))"
+        " * 1000"
+    ),
+    "error-rate": (
+        '(sum(rate(http_request_duration_seconds_count{<selector>,status=~"5.*"}'
+        "[{{ interval }}])) or vector(0)) "
+        "/ sum(rate(http_request_duration_seconds_count{<selector>}[{{ interval }}])) * 100"
+    ),
+    "request-duration-avg": (
+        "sum(rate(http_request_duration_seconds_sum{<selector>}[{{ interval }}])) "
+        "/ sum(rate(http_request_duration_seconds_count{<selector>}[{{ interval }}])) * 1000"
+    ),
+    "request-duration-max": (
+        "histogram_quantile(1, "
+        "sum(rate(http_request_duration_seconds_bucket{<selector>}[{{ interval }}])) by (le))"
+        " * 1000"
+    ),
+    REQUEST_RATE: "sum(rate(http_request_duration_seconds_count{<selector>}[{{ interval }}]))",
+}
+
+
 def _for_roles(
     queries: Mapping[str, str], selectors: Mapping[Role, str]
 ) -> Mapping[Role, Mapping[str, str]]:
@@ -137,6 +184,7 @@ def _for_roles(
 MESHES: Mapping[str, Mapping[Role, Mapping[str, str]]] = {
     "istio": _for_roles(_ISTIO, _ISTIO_SELECTORS),
     "envoy": _for_roles(_ENVOY, _ENVOY_SELECTORS),
+    "kubernetes": _for_roles(_HTTP, _HTTP_SELECTORS),
 }
 """Query templates by mesh, then workload, then metric name."""
 

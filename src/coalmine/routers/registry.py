@@ -45,7 +45,7 @@ class Runtime(StrEnum):
 
 
 PROVIDERS: Mapping[Runtime, tuple[str, ...]] = {
-    Runtime.KUBERNETES: ("istio",),
+    Runtime.KUBERNETES: ("istio", "kubernetes"),
     Runtime.LOCAL: ("istio", "envoy"),
 }
 """Flagger's provider names each runtime has a router for. Locally, `istio` and `envoy`
@@ -53,7 +53,6 @@ are both the local Envoy router: it serves Istio's objects (`routers.envoy`)."""
 
 NOT_BUILT: Mapping[str, str] = {
     "gatewayapi": "Gateway API HTTPRoutes",
-    "kubernetes": "blue/green with Kubernetes Services only",
 }
 """Flagger's providers that coalmine has no router for yet (issue 14), and what they do."""
 

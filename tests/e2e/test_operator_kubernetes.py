@@ -1,0 +1,175 @@
+"""The real operator with the kubernetes router (no mesh): blue/green by the apex
+Service's selector, against the API emulator (and a real cluster with
+COALMINE_TEST_KUBECONFIG, see tests/fixtures/world.py).
+
+Every wait is on observable state with a deadline. The timeline samples the apex
+Service's selector: `podinfo-primary` (the primary's pods) or `podinfo` (the canary's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from coalmine.kube.client import Obj
+from coalmine.kube.resources import CANARIES, DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.settings import AnalysisSettings
+from tests.fixtures.operator import MetricsStandIn, canary, deployment
+from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+
+OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
+NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+
+BLUE_GREEN: dict[str, Any] = {
+    "interval": "1s",
+    "threshold": 2,
+    "iterations": 3,
+    "metrics": [
+        {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+        {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+    ],
+}
+
+
+async def phase_of(world: World) -> str | None:
+    found = await world.get(CANARIES, "podinfo")
+    return ((found or {}).get("status") or {}).get("phase")
+
+
+async def wait_phase(world: World, phase: str, *, deadline: float = 60) -> Obj:
+    async def reached() -> Obj | None:
+        found = await world.get(CANARIES, "podinfo")
+        return found if found and (found.get("status") or {}).get("phase") == phase else None
+
+    result: Obj = await eventually_async(reached, deadline=deadline)
+    return result
+
+
+@dataclass
+class Timeline:
+    """Which pods the apex selects, and the phase, each time either changed."""
+
+    world: World
+    apex: list[str] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+
+    async def sample(self) -> None:
+        service = await self.world.get(SERVICES, "podinfo")
+        if service is not None:
+            app = service["spec"]["selector"]["app"]
+            if not self.apex or self.apex[-1] != app:
+                self.apex.append(app)
+        phase = await phase_of(self.world)
+        if phase and (not self.phases or self.phases[-1] != phase):
+            self.phases.append(phase)
+
+    async def follow(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def following(world: World) -> AsyncIterator[Timeline]:
+    timeline = Timeline(world)
+    task = asyncio.create_task(timeline.follow())
+    try:
+        yield timeline
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await timeline.sample()
+
+
+async def image_of(world: World, name: str) -> str:
+    found = await world.must_get(DEPLOYMENTS, name)
+    image: str = found["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
+
+
+async def test_a_blue_green_release_switches_the_apex_to_the_canary_then_ends_on_the_primary(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    await world.create(deployment())
+    await world.create(canary(provider="kubernetes", analysis=BLUE_GREEN))
+    await wait_phase(world, "Initialized")
+    assert await world.get(VIRTUAL_SERVICES, "podinfo") is None  # no mesh object
+
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        succeeded = await wait_phase(world, "Succeeded")
+
+    assert timeline.apex == ["podinfo-primary", "podinfo", "podinfo-primary"]
+    assert timeline.phases == ["Initialized", "Progressing", "Promoting", "Finalising",
+                               "Succeeded"]  # fmt: skip
+    assert await image_of(world, "podinfo-primary") == NEW_IMAGE
+    assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
+    assert succeeded["status"]["canaryWeight"] == 0
+    canary_service = await world.must_get(SERVICES, "podinfo-canary")
+    assert canary_service["spec"]["selector"] == {"app": "podinfo"}
+    asked = [q for q in metrics_stand_in.queries if "http_request_duration_seconds" in q]
+    assert any(f'kubernetes_namespace="{world.namespace}"' in q for q in asked)
+    assert all('kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"' in q for q in asked)
+    said = [e["message"] for e in await world.events()]
+    key = f"podinfo.{world.namespace}"
+    assert [f"Advance {key} canary iteration {n}/3" in said for n in (1, 2, 3)] == [True] * 3
+    assert "Routing all traffic to canary" in said
+
+
+async def test_failing_checks_roll_back_with_the_apex_never_leaving_the_primary(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """spec.provider unset: --mesh-provider kubernetes picks the router and the checks."""
+    analysis = AnalysisSettings(
+        metrics_server=metrics_stand_in.url,
+        min_interval=timedelta(seconds=1),
+        mesh_provider="kubernetes",
+    )
+    await start_operator(analysis=analysis)
+    await world.create(deployment())
+    await world.create(canary(analysis=BLUE_GREEN))
+    await wait_phase(world, "Initialized")
+
+    async with following(world) as timeline:
+        metrics_stand_in.success_rate = 80.0
+        await world.ship("podinfo", NEW_IMAGE)
+        failed = await wait_phase(world, "Failed")
+
+    assert timeline.apex == ["podinfo-primary"]
+    assert timeline.phases == ["Initialized", "Progressing", "Failed"]
+    assert failed["status"]["failedChecks"] == 2
+    assert await image_of(world, "podinfo-primary") == OLD_IMAGE
+    assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
+    said = [e["message"] for e in await world.events()]
+    assert f"Rolling back podinfo.{world.namespace} failed checks threshold reached 2" in said
+
+
+async def test_a_weighted_canary_on_the_kubernetes_default_is_not_advanced_and_told_why(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
+) -> None:
+    settings_analysis = AnalysisSettings(
+        metrics_server=metrics_stand_in.url,
+        min_interval=timedelta(seconds=1),
+        mesh_provider="kubernetes",
+    )
+    await start_operator(analysis=settings_analysis)
+    await world.create(deployment())
+    await world.create(canary())  # stepWeight 20 up to maxWeight 60
+
+    async def refused() -> Obj | None:
+        return next(
+            (e for e in await world.events()
+             if "analysis.stepWeight splits traffic by weight" in e["message"]),
+            None,
+        )  # fmt: skip
+
+    event = await eventually_async(refused, deadline=20)
+    assert event["type"] == "Warning"
+    assert "use analysis.iterations (blue/green)" in event["message"]
+    assert await phase_of(world) in (None, "Initializing")
+    assert await world.get(SERVICES, "podinfo") is None
