@@ -24,6 +24,7 @@ from coalmine.api.loading import parse_resource
 from coalmine.errors import ManifestError
 from coalmine.kube.crds import custom_resource_definitions
 from coalmine.kube.refinements import FIELD_SCHEMA, MODEL_RULES
+from tests.fixtures.operator import canary
 from tests.kube.crd_checks import admit, compile_rule, version_schema
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -365,3 +366,15 @@ def test_a_malformed_interval_gets_one_message(value: str) -> None:
     assert len(problems) == 1, problems
     assert problems[0].startswith("spec.analysis.interval: Invalid value:")
     assert "should match" in problems[0]
+
+
+@pytest.mark.parametrize("group", ["coalmine.dev", "flagger.app"])
+def test_the_operator_fixtures_canary_is_one_a_real_server_accepts(group: str) -> None:
+    """The e2e suite's Canary (interval 1s) passes the shipped CRD with strict field
+    validation: the cluster variant of the suite can create it on a real API server."""
+    crd = next(
+        c for c in custom_resource_definitions(group) if c["spec"]["names"]["kind"] == "Canary"
+    )
+    fixture = canary(api_version=f"{group}/v1beta1")
+    assert fixture["spec"]["analysis"]["interval"] == "1s"
+    assert admit(fixture, crd) == []
