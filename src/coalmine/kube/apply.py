@@ -154,7 +154,11 @@ async def _apply_one(api: Any, spec: dict[str, Any], force: bool) -> Applied:
         except NotFoundError:
             live = None
         before = (live or {}).get("metadata", {}).get("resourceVersion")
-        params = {"fieldManager": FIELD_MANAGER, **({"force": "true"} if force else {})}
+        params = {
+            "fieldManager": FIELD_MANAGER,
+            "fieldValidation": "Strict",  # as kubectl: an unknown field is an error
+            **({"force": "true"} if force else {}),
+        }
         async with api.call_api(
             "PATCH",
             version=obj.version,
