@@ -95,7 +95,8 @@ def test_snake_case_names_are_not_accepted_from_yaml() -> None:
 
 def test_interval_form_and_floor() -> None:
     assert problems(canary_text("interval: 5s\nstepWeight: 20")) == [
-        "canary go-demo-7: spec.analysis.interval: must be at least 10s, got '5s'"
+        "canary go-demo-7: spec.analysis.interval: must be at least 10s (the floor,"
+        " --min-interval), got '5s': raise it, or lower --min-interval"
     ]
     assert problems(canary_text("interval: 1h30x\nstepWeight: 20")) == [
         'canary go-demo-7: spec.analysis.interval: must be a duration such as "30s", "1m"'

@@ -33,6 +33,26 @@ def test_problems_exit_one_and_name_the_field(tmp_path: Path) -> None:
     )
 
 
+def test_the_interval_floor_is_the_one_given(tmp_path: Path) -> None:
+    """The floor of the controller or `coalmine up` that will run the canary: 10s by default."""
+    fast = (
+        (EXAMPLES / "workshop" / "canary.yaml")
+        .read_text()
+        .replace("interval: 1m", "interval: 2s", 1)
+    )
+    (tmp_path / "fast.yaml").write_text(fast)
+    refused = runner.invoke(app, ["validate", "-f", str(tmp_path / "fast.yaml")])
+    assert refused.exit_code == 1
+    assert "spec.analysis.interval: must be at least 10s" in refused.output
+    assert "lower --min-interval" in refused.output
+    accepted = runner.invoke(
+        app, ["validate", "--min-interval", "2s", "-f", str(tmp_path / "fast.yaml")]
+    )
+    assert accepted.exit_code == 0, accepted.output
+    bad = runner.invoke(app, ["validate", "--min-interval", "soon", "-f", str(tmp_path)])
+    assert bad.exit_code != 0 and "--min-interval" in str(bad.exception)
+
+
 def test_the_console_script_reports_a_missing_file_with_exit_one(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     done = subprocess.run(

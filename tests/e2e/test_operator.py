@@ -237,6 +237,13 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
         "Synced",
         f"Initialization done! podinfo.{world.namespace}",
     )
+    ours = await world.events()
+    assert {e["involvedObject"]["kind"] for e in ours} == {"Canary"}
+    others = [e for e in await world.events(component=None) if e not in ours]
+    if world.rollouts is not None:  # the emulator plays the Deployment controller
+        assert {(e["involvedObject"]["kind"], e["reason"]) for e in others} == {
+            ("Deployment", "ScalingReplicaSet")
+        }
 
 
 # Promotion and rollback ----------------------------------------------------------------

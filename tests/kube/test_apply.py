@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
 from coalmine.errors import AdapterError, Unavailable
-from coalmine.kube.apply import Applied, apply_objects, connect
+from coalmine.kube.apply import FIELD_MANAGER, LAST_APPLIED, Applied, apply_objects, connect
 from coalmine.kube.manifests import InstallOptions, install_objects
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator import metadata as emulator_metadata
@@ -112,3 +114,99 @@ async def test_reapplied_crds_stay_unchanged_while_the_clock_moves(
     await apply_objects(kr8s_api, crds, lambda _: None)
     again = await apply_objects(kr8s_api, crds, lambda _: None)
     assert {r.action for r in again} == {"unchanged"}
+
+
+DEPLOYMENT = ("apps/v1", "deployments", "coalmine", "coalmine-system")
+
+
+def controller(emulator: KubeEmulator) -> dict[str, Any]:
+    found = emulator.get(*DEPLOYMENT)
+    assert found is not None
+    return found
+
+
+async def test_install_applies_server_side_as_coalmine(
+    kube_emulator: KubeEmulator, kr8s_api: Any
+) -> None:
+    await apply(kr8s_api, InstallOptions())
+    deployment = controller(kube_emulator)
+    [entry] = deployment["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == (FIELD_MANAGER, "Apply")
+    assert "f:replicas" in entry["fieldsV1"]["f:spec"]
+    last = json.loads(deployment["metadata"]["annotations"][LAST_APPLIED])
+    assert last["spec"]["replicas"] == 1  # what `kubectl apply` diffs against: no warning
+    assert kube_emulator.requests_to("PATCH")[-1].content_type == "application/apply-patch+yaml"
+
+
+async def test_reinstalling_keeps_the_replicas_someone_scaled_to(
+    kube_emulator: KubeEmulator, kr8s_api: Any, kube_http: aiohttp.ClientSession
+) -> None:
+    await apply(kr8s_api, InstallOptions())
+    scale = "/apis/apps/v1/namespaces/coalmine-system/deployments/coalmine/scale"
+    async with kube_http.patch(
+        scale,
+        json={"spec": {"replicas": 3}},
+        headers={"Content-Type": "application/merge-patch+json"},
+        params={"fieldManager": "kubectl-scale"},
+    ) as response:
+        assert response.status == 200, await response.text()
+
+    again = await apply(kr8s_api, InstallOptions())
+    assert {r.action for r in again} == {"unchanged", "configured"}
+    assert controller(kube_emulator)["spec"]["replicas"] == 3
+
+
+async def test_kubectl_server_side_apply_of_the_same_objects_does_not_conflict(
+    kube_emulator: KubeEmulator, kr8s_api: Any, kube_http: aiohttp.ClientSession
+) -> None:
+    await apply(kr8s_api, InstallOptions())
+    for obj in install_objects(InstallOptions()):
+        path = await _url(kr8s_api, obj)
+        async with kube_http.patch(
+            path,
+            data=json.dumps(obj),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+            params={"fieldManager": "kubectl"},
+        ) as response:
+            assert response.status == 200, await response.text()
+    managers = {e["manager"] for e in controller(kube_emulator)["metadata"]["managedFields"]}
+    assert managers == {"coalmine", "kubectl"}  # the same values, shared
+
+
+async def test_a_field_changed_by_another_manager_conflicts_unless_forced(
+    kube_emulator: KubeEmulator, kr8s_api: Any, kube_http: aiohttp.ClientSession
+) -> None:
+    await apply(kr8s_api, InstallOptions())
+    path = "/apis/apps/v1/namespaces/coalmine-system/deployments/coalmine"
+    patch = {"spec": {"minReadySeconds": 5, "revisionHistoryLimit": 3}}
+    async with kube_http.patch(
+        path,
+        json={"metadata": {"labels": {"app.kubernetes.io/part-of": "someone-else"}}, **patch},
+        headers={"Content-Type": "application/merge-patch+json"},
+        params={"fieldManager": "kubectl-edit"},
+    ) as response:
+        assert response.status == 200
+    with pytest.raises(AdapterError) as raised:
+        await apply(kr8s_api, InstallOptions())
+    message = str(raised.value)
+    assert message.startswith("Deployment coalmine: the API server refused it:")
+    assert 'conflict with "kubectl-edit"' in message
+    assert ".metadata.labels.app.kubernetes.io/part-of" in message
+    assert "--force-conflicts" in message
+    forced = await apply_objects(
+        kr8s_api, install_objects(InstallOptions()), lambda _: None, force_conflicts=True
+    )
+    assert forced[-1].action == "configured"
+    labels = controller(kube_emulator)["metadata"]["labels"]
+    assert labels["app.kubernetes.io/part-of"] == "coalmine"
+
+
+async def _url(api: Any, obj: dict[str, Any]) -> str:
+    from kr8s.asyncio.objects import object_from_spec
+
+    found = object_from_spec(obj, api=api)
+    group_version = obj["apiVersion"]
+    base = f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
+    namespace = obj["metadata"].get("namespace")
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base}{scope}/{found.endpoint}/{obj['metadata']['name']}"

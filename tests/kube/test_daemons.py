@@ -202,3 +202,28 @@ async def test_an_invalid_canary_deleted_still_keeps_what_it_owns(
 
     kept = await kube_client.get(SERVICES, "podinfo-primary", NAMESPACE)
     assert kept is not None and "ownerReferences" not in kept["metadata"]
+
+
+async def test_a_release_that_finished_is_not_done_again(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """kopf runs the deletion handler again with the body it read before the last run's
+    status writes; the stored phase Terminated says the work is done."""
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    stale = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert stale is not None
+    await loops.release(ref, stale)
+    done = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert done is not None and done["status"]["phase"] == "Terminated"
+    notifier = loops.ports.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    told = len(notifier.events)
+
+    await loops.release(ref, stale)  # the same stale body again
+
+    again = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert again is not None
+    assert again["metadata"]["resourceVersion"] == done["metadata"]["resourceVersion"]
+    assert len(notifier.events) == told

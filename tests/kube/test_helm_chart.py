@@ -122,3 +122,15 @@ def test_commands_without_a_token_are_refused() -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "loadtester.commands needs loadtester.tokenSecret" in done.stderr
+
+
+def test_min_interval_is_passed_to_the_controller_only_when_set() -> None:
+    def args(*values: str) -> list[str]:
+        docs = yaml.safe_load_all(render(*values))
+        [deployment] = [o for o in docs if o and o["kind"] == "Deployment"]
+        found: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        return found
+
+    assert "--min-interval" not in args()
+    with_floor = args("minInterval=2s")
+    assert with_floor[with_floor.index("--min-interval") + 1] == "2s"

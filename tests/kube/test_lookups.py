@@ -18,7 +18,7 @@ from coalmine.kube.resources import (
 )
 from coalmine.metrics import Credentials
 from tests.fixtures.operator import NAMESPACE, create, shipped_crds
-from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator import ApiError, KubeEmulator
 
 
 def provider(name: str, group: str = "coalmine.dev", **spec: Any) -> dict[str, Any]:
@@ -92,7 +92,13 @@ async def test_flaggers_group_is_read_only_in_compat_mode_and_after_coalmines(
 async def test_an_invalid_provider_says_what_is_wrong(
     kube_emulator: KubeEmulator, kube_client: KubeClient
 ) -> None:
-    create(kube_emulator, provider("broken", type="slack"))  # the CRD's CEL rule is not emulated
+    """An object stored before its CRD gained a rule (the API refuses it now) is read and
+    refused by the controller with the reason."""
+    broken = provider("broken", type="slack")
+    with pytest.raises(ApiError, match="set address or secretRef"):
+        create(kube_emulator, broken)
+    broken["metadata"].update(uid="u-broken", creationTimestamp="2026-01-01T00:00:00Z")
+    kube_emulator.store.put(("coalmine.dev", "alertproviders"), broken, "ADDED")
     with pytest.raises(CoalmineError, match=r"AlertProvider broken\.test is invalid: .*address"):
         await KubeAlertProviders(kube_client, (ALERT_PROVIDERS,)).get("broken", NAMESPACE)
 

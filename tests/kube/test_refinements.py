@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from coalmine.api.loading import parse_resource
 from coalmine.errors import ManifestError
 from coalmine.kube.crds import custom_resource_definitions
 from coalmine.kube.refinements import FIELD_SCHEMA, MODEL_RULES
+from tests.fixtures.operator import canary
 from tests.kube.crd_checks import admit, compile_rule, version_schema
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -38,8 +40,10 @@ def example(relative: str) -> Doc:
 
 
 def model_problems(doc: Doc) -> list[str]:
+    """The models' verdict without the interval floor, which is the controller's, not the
+    CRD's (`--min-interval`; see test_the_interval_floor_is_the_controllers)."""
     try:
-        parse_resource(doc)
+        parse_resource(doc, min_interval=timedelta(0))
     except ManifestError as error:
         return [problem.path for problem in error.problems]
     return []
@@ -127,6 +131,8 @@ CASES: dict[str, Doc] = {
     "match two kinds": changed(AB, _header(exact="a", prefix="b")),
     "match prefix": changed(AB, _header(prefix="b")),
     "interval 5s": changed(WORKSHOP, analysis(interval="5s")),
+    "interval 1s": changed(WORKSHOP, analysis(interval="1s")),
+    "interval 500ms": changed(WORKSHOP, analysis(interval="500ms")),
     "interval 10s": changed(WORKSHOP, analysis(interval="10s")),
     "interval 1m30s": changed(WORKSHOP, analysis(interval="1m30s")),
     "interval 9s999ms": changed(WORKSHOP, analysis(interval="9s999ms")),
@@ -337,3 +343,38 @@ def test_analysis_settings_get_the_same_verdict(
     ]
     by_model, by_schema = model_problems(doc), schema_problems(doc)
     assert bool(by_model) == bool(by_schema), f"model: {by_model}; schema: {by_schema}"
+
+
+def test_the_interval_floor_is_the_controllers() -> None:
+    """The CRD accepts any duration (as Flagger's); the floor is --min-interval, so the
+    models refuse 5s with the default floor, and name the field, the floor and the fix."""
+    doc = CASES["interval 5s"]
+    assert schema_problems(doc) == []
+    with pytest.raises(ManifestError) as raised:
+        parse_resource(doc)
+    (problem,) = raised.value.problems
+    assert problem.path == "spec.analysis.interval"
+    assert "must be at least 10s" in problem.message and "'5s'" in problem.message
+    assert "--min-interval" in problem.message
+    parse_resource(doc, min_interval=timedelta(seconds=5))
+
+
+@pytest.mark.parametrize("value", ["90", "1x", "ten seconds", "1.5s"])
+def test_a_malformed_interval_gets_one_message(value: str) -> None:
+    """Only the pattern answers: no CEL rule can fail to convert the string."""
+    problems = schema_problems(changed(WORKSHOP, analysis(interval=value)))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("spec.analysis.interval: Invalid value:")
+    assert "should match" in problems[0]
+
+
+@pytest.mark.parametrize("group", ["coalmine.dev", "flagger.app"])
+def test_the_operator_fixtures_canary_is_one_a_real_server_accepts(group: str) -> None:
+    """The e2e suite's Canary (interval 1s) passes the shipped CRD with strict field
+    validation: the cluster variant of the suite can create it on a real API server."""
+    crd = next(
+        c for c in custom_resource_definitions(group) if c["spec"]["names"]["kind"] == "Canary"
+    )
+    fixture = canary(api_version=f"{group}/v1beta1")
+    assert fixture["spec"]["analysis"]["interval"] == "1s"
+    assert admit(fixture, crd) == []

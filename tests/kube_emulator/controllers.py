@@ -7,6 +7,10 @@ past its deadline, `Progressing=False/ProgressDeadlineExceeded`. Zero counts are
 as the real status serialises them (`omitempty`). A condition keeps its
 lastTransitionTime while its status does not change.
 
+Like the real controller, both write a `ScalingReplicaSet` Event about the Deployment
+when the replica count changes (`scaling_event`), so a namespace holds Events of other
+components than coalmine, as on a real cluster.
+
 `stuck_status` follows the real controller (kubernetes v1.28, pkg/controller/deployment/
 progress.go `syncRolloutStatus` and util/deployment_util.go `DeploymentTimedOut`) for pods
 that never become ready:
@@ -221,3 +225,44 @@ def _timed_out(
         f'ReplicaSet "{replica_set}" has timed out progressing.',
         metadata.timestamp(now),
     )
+
+
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+
+
+def scaling_event(deployment: Obj, status: Obj, now: datetime | None = None) -> Obj | None:
+    """The Event the real Deployment controller writes when it scales the current
+    ReplicaSet (kubernetes v1.28, pkg/controller/deployment/sync.go `scaleReplicaSet`:
+    reason ScalingReplicaSet, "Scaled up replica set <rs> to <n> from <m>"), or None when
+    the new status keeps the replica count. Its name is the involved object's name and a
+    nanosecond timestamp, as client-go's recorder makes them."""
+    before = int(deployment.get("status", {}).get("replicas") or 0)
+    after = int(status.get("replicas") or 0)
+    if before == after:
+        return None
+    meta, moment = deployment["metadata"], metadata.timestamp(now)
+    direction = "up" if after > before else "down"
+    stamp = int((now or datetime.now(UTC)).timestamp() * 1e9)
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{stamp:x}", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+        },
+        "reason": "ScalingReplicaSet",
+        "message": f"Scaled {direction} replica set {replica_set_name(deployment)}"
+        f" to {after} from {before}",
+        "type": "Normal",
+        "count": 1,
+        "firstTimestamp": moment,
+        "lastTimestamp": moment,
+        "source": {"component": DEPLOYMENT_CONTROLLER},
+        "reportingComponent": DEPLOYMENT_CONTROLLER,
+        "reportingInstance": "",
+    }

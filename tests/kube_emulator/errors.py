@@ -22,6 +22,8 @@ _FIELD_ERROR_TYPES = {
     "unsupported": ("Unsupported value", "FieldValueNotSupported"),
     "forbidden": ("Forbidden", "FieldValueForbidden"),
     "duplicate": ("Duplicate value", "FieldValueDuplicate"),
+    "toolong": ("Too long", "FieldValueTooLong"),
+    "toomany": ("Too many", "FieldValueTooMany"),
 }
 
 
@@ -52,7 +54,7 @@ class FieldError:
         """The part after `path: `, as in `field.Error.ErrorBody()`."""
         words = _FIELD_ERROR_TYPES[self.type][0]
         parts = [words]
-        if self.value is not _NO_VALUE and self.type not in ("required", "forbidden"):
+        if self.value is not _NO_VALUE and self.type not in ("required", "forbidden", "toolong"):
             parts.append(go_repr(self.value))
         if self.detail:
             parts.append(self.detail)

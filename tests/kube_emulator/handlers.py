@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors
+from . import errors, fieldmanager, patching
 from .listing import in_version, list_objects
 from .registry import Registry, WriteResult
 from .routing import Target, resolve
@@ -68,6 +68,9 @@ class ResourceHandlers:
             return await self._read(request, target)
         if request.method == "DELETE":
             return self._delete(target, await _body(request), request.query)
+        if request.method == "PATCH" and request.content_type == patching.APPLY:
+            body = fieldmanager.decode_apply_body(await request.read())
+            return self._write(request.method, target, body, request)
         if request.method in ("POST", "PUT", "PATCH"):
             return self._write(request.method, target, await _body(request), request)
         raise errors.method_not_allowed(request.method, target.rt.plural)
@@ -86,19 +89,21 @@ class ResourceHandlers:
 
     def _write(self, method: str, target: Target, body: Any, request: web.Request) -> web.Response:
         rt, validation = target.rt, request.query.get("fieldValidation", "")
+        manager = fieldmanager.manager_of(request.query, request.headers.get("User-Agent", ""))
         if method == "POST":
             if target.name is not None or (rt.namespaced and target.namespace is None):
                 raise errors.method_not_allowed("POST", rt.plural)
-            result = self.registry.create(rt, target.namespace, body, validation)
+            result = self.registry.create(rt, target.namespace, body, validation, manager)
             return json_response(result.obj, 201, result.warnings)
         if target.name is None:
             raise errors.method_not_allowed(method, rt.plural)
         content_type = request.content_type
         if target.subresource == "scale":
-            return json_response(write_scale(self.registry, target, method, body, content_type))
+            scaled = write_scale(self.registry, target, method, body, content_type, manager)
+            return json_response(scaled)
         if method == "PUT":
             result = self.registry.replace(
-                rt, target.namespace, target.name, body, target.subresource, validation
+                rt, target.namespace, target.name, body, target.subresource, validation, manager
             )
         else:
             result = self.registry.patch(
@@ -109,8 +114,11 @@ class ResourceHandlers:
                 body,
                 target.subresource,
                 validation,
+                manager,
+                force=request.query.get("force") in ("true", "1"),
             )
-        return json_response(in_version(result.obj, rt.api_version), 200, result.warnings)
+        status = 201 if result.created else 200
+        return json_response(in_version(result.obj, rt.api_version), status, result.warnings)
 
     def _delete(self, target: Target, body: Any, query: Mapping[str, str]) -> web.Response:
         options = _delete_options(body, query)

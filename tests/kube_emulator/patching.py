@@ -1,4 +1,4 @@
-"""The three patch formats the apiserver accepts (server-side apply is refused, see below).
+"""The three classic patch formats the apiserver accepts (server-side apply: `fieldmanager.py`).
 
 - `application/merge-patch+json`: RFC 7386. `null` deletes a key; lists are replaced.
 - `application/json-patch+json`: RFC 6902 (add, remove, replace, move, copy, test). A
@@ -221,8 +221,8 @@ def apply_patch(content_type: str, current: dict[str, Any], patch: Any, custom: 
         return strategic_merge_patch(current, patch)
     if content_type == APPLY:
         raise unsupported_media_type(
-            "server-side apply (application/apply-patch+yaml) is not supported by the "
-            "coalmine Kubernetes API emulator; send a merge patch or a JSON patch instead"
+            "server-side apply (application/apply-patch+yaml) is not supported on this "
+            "subresource by the coalmine Kubernetes API emulator; send a merge patch"
         )
     accepted = CR_ACCEPTED if custom else f"{CR_ACCEPTED}, {STRATEGIC}"
     raise unsupported_media_type(

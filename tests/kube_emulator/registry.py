@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors, metadata, patching, schema
+from . import errors, fieldmanager, metadata, patching, schema
 from .catalog import Catalog, ResourceType, StorageKey
 from .errors import FieldError
 from .rules import NO_RULES, TypeRules
@@ -58,9 +58,16 @@ class Registry:
     # --- create -------------------------------------------------------------------------
 
     def create(
-        self, rt: ResourceType, namespace: str | None, body: Any, validation: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        body: Any,
+        validation: str = "",
+        manager: str = "unknown",
+        applied: bool = False,
     ) -> WriteResult:
         obj = self._decode(rt, body)
+        entries = obj.get("metadata", {}).get("managedFields") if applied else None
         meta = obj.setdefault("metadata", {})
         self._check_namespace(rt, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -78,6 +85,10 @@ class Registry:
         obj, warnings = self._admit(rt, obj, None, validation)
         if self.store.get(rt.storage_key, object_key(obj)) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
+        if entries:  # a server-side apply that creates: the applier owns what it applied
+            obj["metadata"]["managedFields"] = entries
+        else:
+            fieldmanager.record_update(None, obj, manager, rt.has_status_subresource, None)
         stored = self.store.put(rt.storage_key, obj, "ADDED")
         self._rules(rt).committed(stored, None)
         return WriteResult(stored, warnings, created=True)
@@ -187,6 +198,7 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         validation: str = "",
+        manager: str = "unknown",
     ) -> WriteResult:
         old = self.get(rt, namespace, name)
         new = self._decode(rt, body)
@@ -196,7 +208,7 @@ class Registry:
                 "metadata.resourceVersion", "invalid", "must be specified for an update", 0
             )
             raise errors.invalid(rt.kind, rt.group, name, [problem])
-        return self._update(rt, old, new, subresource, validation)
+        return self._update(rt, old, new, subresource, validation, manager)
 
     def patch(
         self,
@@ -207,15 +219,59 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         validation: str = "",
+        manager: str = "unknown",
+        force: bool = False,
     ) -> WriteResult:
+        if content_type == patching.APPLY:
+            return self._apply(rt, namespace, name, body, subresource, validation, manager, force)
         old = self.get(rt, namespace, name)
         patched = patching.apply_patch(content_type, old, body, rt.custom)
-        return self._update(rt, old, self._decode(rt, patched), subresource, validation)
+        return self._update(rt, old, self._decode(rt, patched), subresource, validation, manager)
+
+    def _apply(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        subresource: str | None,
+        validation: str,
+        manager: str,
+        force: bool,
+    ) -> WriteResult:
+        """Server-side apply (`fieldmanager.py`): creates a missing object, else merges."""
+        if not manager or manager == "unknown":
+            raise errors.bad_request("PATCH: fieldManager is required for apply requests")
+        config = self._decode(rt, config)
+        config_name = config.get("metadata", {}).get("name")
+        if config_name not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({config_name}) does not match the name on the URL "
+                f"({name})"
+            )
+        config.setdefault("metadata", {})["name"] = name
+        old = self.store.get(rt.storage_key, (namespace or "", name))
+        split = rt.has_status_subresource
+        where = (rt.plural, rt.group, name)
+        merged = fieldmanager.apply(old, config, manager, force, split, subresource, where)
+        if old is None:
+            merged["metadata"].pop("resourceVersion", None)
+            return self.create(rt, namespace, merged, validation, manager, applied=True)
+        merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return self._update(rt, old, merged, subresource, validation, manager, applied=True)
 
     def _update(
-        self, rt: ResourceType, old: Obj, new: Obj, subresource: str | None, validation: str
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        subresource: str | None,
+        validation: str,
+        manager: str = "unknown",
+        applied: bool = False,
     ) -> WriteResult:
         meta = new.setdefault("metadata", {})
+        entries = meta.get("managedFields") if applied else None
         name = old["metadata"]["name"]
         if meta.get("name", name) != name:
             raise errors.bad_request(
@@ -228,6 +284,12 @@ class Registry:
         new = self._split_status(rt, old, new, subresource)
         self._carry_system_fields(old, new)
         new, warnings = self._admit(rt, new, old, validation)
+        if applied:
+            if entries:
+                new["metadata"]["managedFields"] = entries
+        else:
+            split = rt.has_status_subresource
+            fieldmanager.record_update(old, new, manager, split, subresource)
         return self._commit(rt, old, new, warnings)
 
     @staticmethod
@@ -248,8 +310,8 @@ class Registry:
     @staticmethod
     def _carry_system_fields(old: Obj, new: Obj) -> None:
         meta, old_meta = new["metadata"], old["metadata"]
-        meta.pop("managedFields", None)
         for owned in (
+            "managedFields",
             "uid",
             "creationTimestamp",
             "namespace",

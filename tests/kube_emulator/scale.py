@@ -35,7 +35,12 @@ def scale_of(deployment: Obj) -> Obj:
 
 
 def write_scale(
-    registry: Registry, target: Target, method: str, body: Any, content_type: str
+    registry: Registry,
+    target: Target,
+    method: str,
+    body: Any,
+    content_type: str,
+    manager: str = "unknown",
 ) -> Obj:
     assert target.name is not None
     deployment = registry.get(target.rt, target.namespace, target.name)
@@ -50,5 +55,7 @@ def write_scale(
     updated["spec"]["replicas"] = wanted["spec"]["replicas"]
     sent_rv = wanted.get("metadata", {}).get("resourceVersion")
     updated["metadata"]["resourceVersion"] = sent_rv or deployment["metadata"]["resourceVersion"]
-    result: WriteResult = registry.replace(target.rt, target.namespace, target.name, updated)
+    result: WriteResult = registry.replace(
+        target.rt, target.namespace, target.name, updated, manager=manager
+    )
     return scale_of(result.obj)

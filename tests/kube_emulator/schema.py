@@ -8,8 +8,11 @@ dropped so that `fieldValidation=Strict` can refuse it and `Warn` can say so.
 Validated: type, nullable, enum, required, properties, additionalProperties (schema or
 false), items, minimum/maximum (with exclusive bounds), multipleOf, minLength/maxLength,
 pattern, minItems/maxItems, uniqueItems, minProperties/maxProperties,
-x-kubernetes-int-or-string. Not validated: `format`, allOf/anyOf/oneOf/not, and CEL
-`x-kubernetes-validations`.
+x-kubernetes-int-or-string; then list types, `oneOf` of required sets and the CEL
+`x-kubernetes-validations` (`validations.py`). Not validated: `format`, allOf/anyOf/not.
+maxLength, maxItems and maxProperties read `Too long` / `Too many`, as the real
+server's field errors do (and, like type, required and enum errors, they keep the CEL
+rules from running).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from typing import Any
 
 from .errors import FieldError, go_repr
+from .validations import refinement_errors
 
 Schema = dict[str, Any]
 ROOT_KEEP = ("apiVersion", "kind", "metadata")
@@ -139,8 +143,8 @@ def _enum_errors(value: Any, schema: Schema, path: str) -> list[FieldError]:
 def _string_errors(value: str, schema: Schema, path: str) -> list[FieldError]:
     errors = []
     if "maxLength" in schema and len(value) > schema["maxLength"]:
-        detail = f"{path} in body should be at most {schema['maxLength']} chars long"
-        errors.append(FieldError(path, "invalid", detail, value))
+        detail = f"may not be longer than {schema['maxLength']}"
+        errors.append(FieldError(path, "toolong", detail, value))
     if "minLength" in schema and len(value) < schema["minLength"]:
         detail = f"{path} in body should be at least {schema['minLength']} chars long"
         errors.append(FieldError(path, "invalid", detail, value))
@@ -178,8 +182,8 @@ def _number_errors(value: float, schema: Schema, path: str) -> list[FieldError]:
 def _array_errors(value: list[Any], schema: Schema, path: str) -> list[FieldError]:
     errors = []
     if "maxItems" in schema and len(value) > schema["maxItems"]:
-        detail = f"{path} in body should have at most {schema['maxItems']} items"
-        errors.append(FieldError(path, "invalid", detail, len(value)))
+        detail = f"must have at most {schema['maxItems']} items"
+        errors.append(FieldError(path, "toomany", detail, len(value)))
     if "minItems" in schema and len(value) < schema["minItems"]:
         detail = f"{path} in body should have at least {schema['minItems']} items"
         errors.append(FieldError(path, "invalid", detail, len(value)))
@@ -201,8 +205,8 @@ def _object_errors(
         if name not in value
     ]
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        detail = f"{path} in body should have at most {schema['maxProperties']} properties"
-        errors.append(FieldError(path, "invalid", detail, len(value)))
+        detail = f"must have at most {schema['maxProperties']} items"
+        errors.append(FieldError(path, "toomany", detail, len(value)))
     if "minProperties" in schema and len(value) < schema["minProperties"]:
         detail = f"{path} in body should have at least {schema['minProperties']} properties"
         errors.append(FieldError(path, "invalid", detail, len(value)))
@@ -220,8 +224,13 @@ def _object_errors(
 def admit(
     obj: dict[str, Any], schema: Schema
 ) -> tuple[dict[str, Any], list[str], list[FieldError]]:
-    """Prune, default and validate a whole custom resource: (object, dropped paths, errors)."""
+    """Prune, default and validate a whole custom resource: (object, dropped paths, errors).
+
+    The errors are the OpenAPI schema's, then those of list types, oneOf and CEL rules
+    (`validations.py`), as the real server reports them.
+    """
     dropped: list[str] = []
     pruned = prune(obj, schema, "", dropped, root=True)
     defaulted = apply_defaults(pruned, schema)
-    return defaulted, dropped, validate(defaulted, schema, "", root=True)
+    errors = validate(defaulted, schema, "", root=True)
+    return defaulted, dropped, errors + refinement_errors(defaulted, schema, errors)

@@ -283,20 +283,24 @@ class KubeEmulator:
 
     def complete_rollout(self, namespace: str, name: str, *, now: datetime | None = None) -> Obj:
         """Set a Deployment's status as the Deployment controller does after a finished rollout."""
-        return self.set_status(
-            "apps/v1",
-            "deployments",
-            name,
-            controllers.completed_status(self.get("apps/v1", "deployments", name, namespace), now),
-            namespace,
-        )
+        deployment = self.get("apps/v1", "deployments", name, namespace)
+        return self._controller_status(deployment, controllers.completed_status(deployment, now))
 
     def stuck_rollout(self, namespace: str, name: str, *, now: datetime | None = None) -> Obj:
         """Play the real controller for a rollout whose pods never get ready (see
         `controllers.stuck_status`); call it again as time passes, as the controller requeues."""
         deployment = self.get("apps/v1", "deployments", name, namespace)
-        status = controllers.stuck_status(deployment, now)
-        return self.set_status("apps/v1", "deployments", name, status, namespace)
+        return self._controller_status(deployment, controllers.stuck_status(deployment, now))
+
+    def _controller_status(self, deployment: Obj | None, status: Obj) -> Obj:
+        """Write the Deployment controller's status, and its Event when it scaled."""
+        assert deployment is not None
+        meta = deployment["metadata"]
+        event = controllers.scaling_event(deployment, status)
+        written = self.set_status("apps/v1", "deployments", meta["name"], status, meta["namespace"])
+        if event is not None:
+            self.create("v1", "events", event, meta["namespace"])
+        return written
 
     def stall_rollout(
         self,

@@ -127,7 +127,7 @@ async def test_patch_types_over_http(kube_http: aiohttp.ClientSession) -> None:
     ]
 
 
-async def test_custom_resources_refuse_strategic_merge_and_apply(
+async def test_custom_resources_refuse_strategic_merge(
     kube_http: aiohttp.ClientSession,
 ) -> None:
     await call(kube_http, "POST", CRDS, widget_crd())
@@ -137,11 +137,3 @@ async def test_custom_resources_refuse_strategic_merge_and_apply(
     )
     assert (status, body["reason"]) == (415, "UnsupportedMediaType")
     assert "application/merge-patch+json" in body["message"]
-    status, body = await _patch(
-        kube_http, f"{DEPLOYMENTS}/none", "application/apply-patch+yaml", {}
-    )
-    assert status in (404, 415)
-    await call(kube_http, "POST", DEPLOYMENTS, deployment("web"))
-    status, body = await _patch(kube_http, f"{DEPLOYMENTS}/web", "application/apply-patch+yaml", {})
-    assert (status, body["reason"]) == (415, "UnsupportedMediaType")
-    assert "server-side apply" in body["message"]

@@ -52,11 +52,11 @@ def _errors(spec: dict[str, Any]) -> list[str]:
         ),
         (
             {"analysis": {}, "name": "waytoolong"},
-            'spec.name: Invalid value: "waytoolong": spec.name in body should be at most 8 chars long',  # noqa: E501
+            "spec.name: Too long: may not be longer than 8",
         ),
         (
             {"analysis": {}, "tags": ["a", "b", "c"]},
-            "spec.tags: Invalid value: 3: spec.tags in body should have at most 2 items",
+            "spec.tags: Too many: 3: must have at most 2 items",
         ),
         (
             {"analysis": {}, "tags": [""]},

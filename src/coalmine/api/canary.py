@@ -359,11 +359,15 @@ class CanaryAnalysis(Model):
     @field_validator("interval")
     @classmethod
     def _not_below_floor(cls, value: str, info: ValidationInfo) -> str:
-        # Flagger's floor is 10 s. A runtime that measures faster (local mode reads
-        # Envoy's stats every second) may pass a lower floor in the validation context.
+        # Flagger's floor is 10 s. It belongs to the runtime, not to the CRD: the
+        # controller, `coalmine up` and `coalmine validate` pass theirs (--min-interval)
+        # in the validation context.
         floor: timedelta = (info.context or {}).get("min_interval", MIN_INTERVAL)
         if parse_duration(value) < floor:
-            raise ValueError(f"must be at least {floor.total_seconds():g}s, got {value!r}")
+            raise ValueError(
+                f"must be at least {floor.total_seconds():g}s (the floor, --min-interval),"
+                f" got {value!r}: raise it, or lower --min-interval"
+            )
         return value
 
     @field_validator("step_weights")

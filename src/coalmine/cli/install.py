@@ -79,11 +79,19 @@ def install(
     kubeconfig: Annotated[
         str | None, typer.Option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG).")
     ] = None,
+    force_conflicts: Annotated[
+        bool,
+        typer.Option(
+            "--force-conflicts",
+            help="Take over fields another field manager changed since (server-side apply).",
+        ),
+    ] = False,
 ) -> None:
     """Install coalmine: its CRDs, RBAC, and the controller Deployment.
 
-    Applies the same objects as deploy/kustomize/base, adjusted by the options; each
-    object is created or patched, one line per object. Exit code 3 when no cluster is
+    Applies the same objects as deploy/kustomize/base, adjusted by the options, with
+    server-side apply (field manager "coalmine"), one line per object; the controller's
+    replicas are left as they are when it already runs. Exit code 3 when no cluster is
     reachable. With --dry-run, prints them instead and needs no cluster.
 
     Example:  coalmine install --dry-run -o yaml | kubectl apply -f -
@@ -112,7 +120,7 @@ def install(
     if dry_run:
         _print(objects, output)
         return
-    asyncio.run(_apply(objects, kubeconfig, context))
+    asyncio.run(_apply(objects, kubeconfig, context, force_conflicts))
 
 
 def _print(objects: list[dict[str, object]], output: Output) -> None:
@@ -125,9 +133,10 @@ def _print(objects: list[dict[str, object]], output: Output) -> None:
 
 
 async def _apply(
-    objects: list[dict[str, object]], kubeconfig: str | None, context: str | None
+    objects: list[dict[str, object]], kubeconfig: str | None, context: str | None, force: bool
 ) -> None:
     from coalmine.kube.apply import apply_objects, connect
 
     api = await connect(kubeconfig, context)
-    await apply_objects(api, objects, lambda applied: typer.echo(str(applied)))
+    report = lambda applied: typer.echo(str(applied))  # noqa: E731
+    await apply_objects(api, objects, report, force_conflicts=force)

@@ -37,6 +37,13 @@ def validate(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print problems only.")] = False,
+    min_interval: Annotated[
+        str,
+        typer.Option(
+            help="Lowest analysis.interval accepted: the --min-interval of the controller"
+            " or of `coalmine up` that will run these canaries (Flagger's 10s by default)."
+        ),
+    ] = "10s",
 ) -> None:
     """Check Canary, MetricTemplate and AlertProvider manifests.
 
@@ -46,16 +53,24 @@ def validate(
     Canary's template (when it is among the files) needs but does not get. Other kinds
     are skipped, unless --local asks to check them against what `coalmine up` supports;
     then the routes they make are also validated by Envoy itself, as `apply` does.
+    analysis.interval is checked against --min-interval, the floor of the runtime that
+    will run the canaries (the CRD itself checks only that it is a duration).
     Exit code 0 when all is valid, 1 when anything is not.
 
     Example:  coalmine validate -f examples/canaries/ -f my-canary.yaml
     """
+    from coalmine.api.common import parse_duration
     from coalmine.api.loading import CUSTOM_RESOURCES, LOCAL_RESOURCES, load_file
+    from coalmine.errors import CoalmineError
     from coalmine.metrics.validation import check_metric_queries
 
+    try:
+        floor = parse_duration(min_interval)
+    except ValueError as error:
+        raise CoalmineError(f"--min-interval: {error}") from None
     kinds = LOCAL_RESOURCES if local else CUSTOM_RESOURCES
     loaded_files = [
-        (path, load_file(path, kinds=kinds, skip_other_kinds=not local))
+        (path, load_file(path, kinds=kinds, skip_other_kinds=not local, min_interval=floor))
         for path in manifest_paths(files)
     ]
     query_problems = check_metric_queries(

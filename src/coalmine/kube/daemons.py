@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
 from coalmine.engine.ports import Ports
 from coalmine.engine.tick import advance
@@ -242,6 +242,9 @@ class CanaryDaemons:
             async with memory.lock:
                 await disown(self.client, ref.namespace, ref.name, ref.uid)
             return
+        if await self._released_before(ref):
+            self._memory.pop(ref.uid, None)
+            return
         since = _deletion_time(body) or self.clock()
         async with memory.lock:
             if canary.spec.revert_on_deletion:
@@ -249,6 +252,20 @@ class CanaryDaemons:
             else:
                 await self.disowner.keep_serving(canary)
         self._memory.pop(ref.uid, None)
+
+    async def _released_before(self, ref: CanaryRef) -> bool:
+        """Whether an earlier run of the deletion handler finished (status Terminated).
+
+        kopf runs the handler again when its patch that removes the finalizer finds the
+        Canary changed since kopf read it (the run's own status writes change it), with
+        the body it read then. Acting again would route to the primary anew, which
+        re-owns the VirtualService, and write the status again, which makes kopf's next
+        patch fail the same way; so the stored Canary is read fresh."""
+        fresh = await self.client.get(ref.kind, ref.name, ref.namespace)
+        if fresh is None:
+            return True
+        phase = ((fresh.get("status") or {}).get("phase")) or ""
+        return bool(phase == Phase.TERMINATED.value)
 
     async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
         try:

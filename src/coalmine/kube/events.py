@@ -4,9 +4,13 @@ Every engine event becomes an Event with reason `Synced`, type Normal or Warning
 involvedObject the Canary and reporting component `coalmine`, so that
 `kubectl describe canary podinfo` shows the rollout as it happens, and the line is
 logged too. Repeats are aggregated the way kubectl expects: one Event per
-(canary, type, reason, message, replica), its `count` and `lastTimestamp` bumped on
-each repeat. The Event's name is derived from that key, so a restarted controller
-(or a new leader) finds it again instead of piling up copies.
+(component, canary, type, reason, message), client-go's aggregation key (tools/record
+`getEventKey`: source, involved object, type, reason, message; not the replica), its
+`count` and `lastTimestamp` bumped on each repeat. The Event's name is derived from
+that key (client-go's recorder names Events by a timestamp and finds repeats in its
+memory only), so a restarted controller, a new leader or a replica under another pod
+name finds it again and counts up instead of piling up copies. `reportingInstance`
+stays the replica that wrote the Event first.
 
 Writing an Event never fails a tick: an API error is logged and dropped.
 Alerts are not Events; they go to the alert providers (coalmine.notify).
@@ -65,9 +69,21 @@ class Involved:
         )
 
 
-def event_name(involved: Involved, event: Event, instance: str) -> str:
-    """`<canary>.<16 hex digits>`, the same for every repeat of the same event."""
-    key = "\n".join((involved.uid, event.type, event.reason, event.message, instance))
+def event_name(involved: Involved, event: Event) -> str:
+    """`<canary>.<16 hex digits>`, the same for every repeat of the same event, whichever
+    replica or process writes it."""
+    key = "\n".join(
+        (
+            COMPONENT,
+            involved.api_version,
+            involved.namespace,
+            involved.name,
+            involved.uid,
+            event.type,
+            event.reason,
+            event.message,
+        )
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{involved.name}.{digest}"
 
@@ -103,7 +119,7 @@ class KubeEvents:
         """Alerts reach people through the alert providers; nothing to record here."""
 
     async def _record(self, involved: Involved, event: Event) -> None:
-        name, namespace = event_name(involved, event, self.instance), involved.namespace
+        name, namespace = event_name(involved, event), involved.namespace
         moment = _timestamp(self.clock())
         count = self._counts.get(name)
         if count is not None:

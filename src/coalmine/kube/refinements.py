@@ -21,7 +21,6 @@ from typing import Any
 from coalmine.api.alert_provider import AlertProviderSpec
 from coalmine.api.canary import (
     BUILTIN_METRICS,
-    MIN_INTERVAL,
     SUPPORTED_PROVIDERS,
     UNSUPPORTED,
     AutoscalerReference,
@@ -154,18 +153,11 @@ MODEL_SCHEMA: Mapping[type[Model], Mapping[str, Any]] = {
 }
 """Structural-schema keywords added to the object schema of a model."""
 
-_DURATION_FLOOR = f"{MIN_INTERVAL.total_seconds():g}s"
-
 FIELD_SCHEMA: Mapping[tuple[type[Model], str], Mapping[str, Any]] = {
-    # CanaryAnalysis._not_below_floor (the Kubernetes floor; local mode may go lower)
-    (CanaryAnalysis, "interval"): {
-        "x-kubernetes-validations": [
-            Rule(
-                f"duration(self) >= duration('{_DURATION_FLOOR}')",
-                f"must be at least {_DURATION_FLOOR}",
-            ).to_schema()
-        ]
-    },
+    # CanaryAnalysis._not_below_floor has no rule here: the floor is the controller's
+    # --min-interval (as in Flagger), so the CRD checks only a duration's syntax (its
+    # pattern). A CEL `duration(self)` would also fail with a raw type-conversion error
+    # beside the pattern's message on a malformed value.
     # CanaryAnalysis._increasing: a set has no repeats, a sorted set increases
     (CanaryAnalysis, "stepWeights"): {
         "minItems": 1,
