@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
@@ -68,3 +71,26 @@ async def test_a_request_left_unanswered_is_unavailable_and_not_applied(
 
     kube_emulator.faults.configure(rate=0.0, seed=1)
     assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+
+
+async def test_requests_cancelled_at_any_moment_leave_every_pooled_connection_free(
+    kube_client: KubeClient,
+) -> None:
+    """A caller cancelled mid-request (a tick abandoned, a daemon stopped) must not cost a
+    connection: httpcore 1.0.9 leaks one when the cancellation lands at the wrong moment
+    (encode/httpcore#1093; here, 16 loop iterations into a GET), and once its 100 are gone
+    every request of the process times out waiting for one (the operator fault test's
+    replica whose every request timed out for 80 ticks)."""
+    await kube_client.get(SERVICES, "web", NAMESPACE)
+    for iterations in range(60):  # each moment of a request, one loop iteration apart
+        request = asyncio.ensure_future(kube_client.get(SERVICES, "web", NAMESPACE))
+        for _ in range(iterations):
+            await asyncio.sleep(0)
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+    await kube_client.settle()
+
+    pool = kube_client.api._session._transport._pool  # kr8s's httpx client, its httpcore pool
+    held = [str(c) for c in pool.connections if not (c.is_idle() or c.is_closed())]
+    assert held == []

@@ -115,3 +115,40 @@ async def test_a_leader_that_cannot_renew_gives_up_after_the_renew_deadline(
 def test_the_timings_must_nest() -> None:
     with pytest.raises(CoalmineError, match="retry_period < renew_deadline < lease_duration"):
         LeaderSettings(enabled=True, lease_duration=10, renew_deadline=10)
+
+
+class SlowAnswers(KubeClient):
+    """A client whose Lease writes are answered `delay` seconds of `clock` after they were
+    sent (and applied): a loaded API server, or a slow network on the way back."""
+
+    def __init__(self, client: KubeClient, clock: Clock, delay: float) -> None:
+        super().__init__(client.api, client.settings)
+        self.clock, self.delay = clock, delay
+
+    async def replace(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        written = await super().replace(*args, **kwargs)
+        self.clock.now += self.delay
+        return written
+
+
+async def test_a_renewal_answered_late_leads_no_longer_than_from_when_it_was_sent(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """The renew deadline runs from when the renewal was sent: otherwise a renewal whose
+    answer took 9 s would keep the leader acting 9 s past the moment another replica,
+    which saw the new record at once, may take the Lease over."""
+    clock, other_clock = Clock(), Clock()
+    leader = elector(SlowAnswers(kube_client, clock, delay=9.0), "a", clock)
+    other = elector(kube_client, "b", other_clock)
+
+    assert await leader._try()  # the Lease created at 1000
+    clock.now = other_clock.now = 1001
+    assert await leader._try()  # renewed: written at 1001, answered at 1010
+    assert not await other._try()  # b sees the new record at once, at its own 1001
+    kube_emulator.faults.configure(rate=1.0, kinds=("error",), seed=1)  # renewals fail now
+    clock.now = other_clock.now = 1001 + SETTINGS.lease_duration + 0.5
+    assert not await leader._try()
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+
+    assert await other._try()  # the Lease expired for b: it takes over
+    assert not leader.leading  # and a stopped acting before that

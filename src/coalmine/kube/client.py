@@ -6,6 +6,11 @@ connection, authentication (kubeconfig, exec plugins, in-cluster service account
 and TLS; this module adds what the adapters need on top:
 
 - every request has a timeout (`RequestSettings.timeout`);
+- a caller cancelled mid-request (a daemon stopped, a tick abandoned) returns at once,
+  but its request runs on in the background until answered or timed out: httpcore
+  (1.0.9, the latest) can leak a connection-pool slot when a request is cancelled at the
+  wrong moment (encode/httpcore#1093), and once the pool's 100 slots are gone every
+  request fails with a pool timeout for the life of the process;
 - at most `max_in_flight` requests are in flight at once: kr8s's httpx pool keeps 20
   connections alive, and beyond that it opens and closes one per request, and scans
   all of them for each request (measured: with 200 canaries, most of the operator's
@@ -54,6 +59,8 @@ class KubeClient:
         self.api = api
         self.settings = settings or RequestSettings()
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        self._requests: set[asyncio.Task[Obj]] = set()
+        """Requests in flight, each in its own task (see `_call`)."""
 
     @property
     def default_namespace(self) -> str:
@@ -141,24 +148,55 @@ class KubeClient:
             request["headers"] = {"Content-Type": content_type}
         if params:
             request["params"] = dict(params)
+        await self._in_flight.acquire()  # released by the request's task
+        sent = asyncio.ensure_future(self._send(method, kind, namespace, path, what, request))
+        self._requests.add(sent)
+        sent.add_done_callback(self._done)
+        # shield: cancelling the caller must not cancel the request inside httpx, where a
+        # cancellation at the wrong moment leaks a pool slot for good (encode/httpcore#1093);
+        # the request ends on its own, within its timeout.
+        return await asyncio.shield(sent)
+
+    async def _send(
+        self,
+        method: str,
+        kind: Kind,
+        namespace: str | None,
+        path: str,
+        what: str,
+        request: dict[str, Any],
+    ) -> Obj:
+        """One request, holding an in-flight slot until it is answered or times out."""
         try:
-            async with (
-                self._in_flight,
-                self.api.call_api(
-                    method,
-                    version=kind.api_version,
-                    base="/api" if kind.api_version == "v1" else "/apis",
-                    namespace=namespace,
-                    url=path,
-                    raise_for_status=False,
-                    **request,
-                ) as response,
-            ):
+            async with self.api.call_api(
+                method,
+                version=kind.api_version,
+                base="/api" if kind.api_version == "v1" else "/apis",
+                namespace=namespace,
+                url=path,
+                raise_for_status=False,
+                **request,
+            ) as response:
                 return _answer(response, method, what)
         except (httpx.TransportError, APITimeoutError) as error:  # refused, reset, timed out
+            cause = f", from {error.__cause__!r}" if error.__cause__ else ""  # which timeout
             raise Unavailable(
-                f"{method} {what}: the Kubernetes API did not answer ({error!r})"
+                f"{method} {what}: the Kubernetes API did not answer ({error!r}{cause})"
             ) from error
+        finally:
+            self._in_flight.release()
+
+    def _done(self, sent: asyncio.Task[Obj]) -> None:
+        self._requests.discard(sent)
+        if not sent.cancelled():
+            sent.exception()  # retrieved: a caller that was cancelled never reads it
+
+    async def settle(self) -> None:
+        """Wait for the requests still in flight (their callers may be gone); each ends
+        within its timeout. Call before closing the connection pool."""
+        pending = set(self._requests)
+        if pending:
+            await asyncio.wait(pending)
 
 
 def _answer(response: httpx.Response, method: str, what: str) -> Obj:

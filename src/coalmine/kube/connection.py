@@ -34,7 +34,9 @@ async def connect(settings: ClusterSettings) -> KubeClient:
 
 
 async def close(client: KubeClient) -> None:
-    """Close the connection pool (kr8s has no public close; its httpx client is `_session`)."""
+    """Close the connection pool (kr8s has no public close; its httpx client is `_session`),
+    once the requests still in flight have ended (within their timeout)."""
+    await client.settle()
     session = getattr(client.api, "_session", None)
     if session is not None:
         await session.aclose()

@@ -201,7 +201,10 @@ async def _until_first(
 async def _finish(operator: asyncio.Task[None], health: Health) -> None:
     """Wait for kopf to stop; a crash of kopf makes /healthz fail and is raised."""
     try:
-        await asyncio.wait_for(asyncio.shield(operator), KOPF_EXIT_TIMEOUT)
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when kopf
+        # ends in the same loop iteration as a cancellation of this stop, which is then lost.
+        async with asyncio.timeout(KOPF_EXIT_TIMEOUT):
+            await asyncio.shield(operator)
     except TimeoutError:
         operator.cancel()
         with contextlib.suppress(asyncio.CancelledError):

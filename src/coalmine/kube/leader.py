@@ -9,7 +9,9 @@ Only the holder of the Lease `coalmine-controller` acts; the other replicas wait
   for `leaseDurationSeconds` since this replica first saw it. Clocks of different
   machines are never compared.
 - Renew every `retry_period`. A leader that could not renew for `renew_deadline`
-  (shorter than the lease duration) stops acting before anyone else may start.
+  (shorter than the lease duration) stops acting before anyone else may start; the
+  deadline runs from when the last successful renewal was sent, however late its
+  answer came.
 - Release on a clean shutdown: the holder is cleared, so a successor starts at once.
 """
 
@@ -67,7 +69,7 @@ class LeaseElector:
     async def acquire(self) -> None:
         """Return once this replica holds the Lease (waits as long as another one does)."""
         while True:
-            if await self._try():
+            if await self._try() and self.leading:  # not an attempt that took too long
                 break
             await asyncio.sleep(self.settings.retry_period)
         log.info("%s became the leader (lease %s/%s)", self.identity, self.namespace, self.name)
@@ -102,7 +104,12 @@ class LeaseElector:
         return self.settings.lease_name
 
     async def _try(self) -> bool:
-        """One attempt to acquire or renew; False when another replica holds it, or on a race."""
+        """One attempt to acquire or renew; False when another replica holds it, or on a race.
+
+        The renewal counts from when the attempt began, not from its answer: the API may
+        write the Lease any time after that (others time its expiry from when they see it),
+        and an answer that took long must not extend this replica's lead past it."""
+        began = self.monotonic()
         try:
             lease = await self.client.get(LEASES, self.name, self.namespace)
             if lease is None:
@@ -116,7 +123,7 @@ class LeaseElector:
         except CoalmineError as error:
             log.warning("leader election: %s", error)
             return False
-        self._renewed_at = self.monotonic()
+        self._renewed_at = began
         return True
 
     def _may_take(self, lease: Obj) -> bool:
