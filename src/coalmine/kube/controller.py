@@ -26,6 +26,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine.errors import CoalmineError
+from coalmine.kube.cache import WatchCache
 from coalmine.kube.client import KubeClient
 from coalmine.kube.connection import close, connect, kopf_credentials
 from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, Leadership
@@ -33,7 +34,7 @@ from coalmine.kube.handlers import build_registry, kopf_settings
 from coalmine.kube.health import Health, HealthServer
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.settings import ControllerSettings, default_lease_namespace
-from coalmine.kube.wiring import Wiring, canary_kinds, wire
+from coalmine.kube.wiring import Wiring, cached_kinds, canary_kinds, wire
 from coalmine.ports import Measurer
 from coalmine.telemetry import metrics_app
 
@@ -72,6 +73,7 @@ class Controller:
         self.wiring: Wiring | None = None
         self.daemons: CanaryDaemons | None = None
         self.elector: LeaseElector | None = None
+        self.cache: WatchCache | None = None
         self._health_server: HealthServer | None = None
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
@@ -89,6 +91,10 @@ class Controller:
         await site.start()
         self.metrics_port = int(self._metrics.addresses[0][1])
         self.client = await connect(self.settings.cluster)
+        scope = self.settings.scope
+        self.cache = WatchCache(self.client, cached_kinds(scope), scope.namespaces)
+        self.cache.start()  # reads go to the API until their kind is listed
+        self.client.reads = self.cache
         self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
         self.daemons = CanaryDaemons(
             self.client,
@@ -117,6 +123,8 @@ class Controller:
     async def close(self) -> None:
         if self.elector is not None:
             await self.elector.release()
+        if self.cache is not None:
+            await self.cache.stop()
         if self.wiring is not None:
             await self.wiring.close()
         if self.client is not None:

@@ -24,10 +24,15 @@ from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecre
 from coalmine.kube.resources import (
     ALERT_PROVIDERS,
     CANARIES,
+    DEPLOYMENTS,
+    DESTINATION_RULES,
     FLAGGER_ALERT_PROVIDERS,
     FLAGGER_CANARIES,
     FLAGGER_METRIC_TEMPLATES,
+    HPAS,
     METRIC_TEMPLATES,
+    SERVICES,
+    VIRTUAL_SERVICES,
     Kind,
 )
 from coalmine.kube.revert import Reverter
@@ -41,12 +46,26 @@ from coalmine.notify import AlertingNotifier
 from coalmine.ports import Measurer, Ports
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["Wiring", "canary_kinds", "wire"]
+__all__ = ["Wiring", "cached_kinds", "canary_kinds", "wire"]
 
 
 def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
     """The Canary resources to reconcile: coalmine's, and Flagger's with --flagger-compat."""
     return (CANARIES, FLAGGER_CANARIES) if scope.flagger_compat else (CANARIES,)
+
+
+def cached_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
+    """What a tick reads, kept in memory by a watch (`kube.cache`): the Canaries, their
+    Deployments, Services, DestinationRules, VirtualServices and HPAs. Secrets are
+    never watched (the controller may only get them), nor Events (written, rarely read)."""
+    return (
+        *canary_kinds(scope),
+        DEPLOYMENTS,
+        SERVICES,
+        DESTINATION_RULES,
+        VIRTUAL_SERVICES,
+        HPAS,
+    )
 
 
 @dataclass
