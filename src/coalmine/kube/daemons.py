@@ -12,7 +12,8 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
    Canary's lock, which the deletion handler takes too, so a deletion never runs
    in the middle of a tick (and a tick that waited for the lock while the Canary was
    being deleted does nothing);
-5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
+5. sleeps until its next slot, `analysis.interval` on from the last one at an offset
+   that is a hash of its uid (`kube.spread`), waking early when the Canary is deleted.
 
 Between ticks, a Service or VirtualService that a Canary took over and someone changed
 (a re-applied manifest resets its selector or routes) is repaired at once, on the watch
@@ -43,6 +44,7 @@ from coalmine.kube.events import Involved, KubeEvents
 from coalmine.kube.resources import Kind
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.spread import first_wait, next_slot
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.ports import Ports
@@ -145,20 +147,23 @@ class CanaryDaemons:
         self.ticks = 0
         """Ticks carried out by this replica, all Canaries together."""
 
-    async def run(self, ref: CanaryRef, stopped: Stopped) -> None:
-        """The daemon: tick, sleep, until the Canary is gone or the operator stops."""
+    async def run(self, ref: CanaryRef, stopped: Stopped, body: Obj | None = None) -> None:
+        """The daemon: tick, sleep, until the Canary is gone or the operator stops.
+
+        `body` is the Canary as kopf found it: one ticked before waits for its slot."""
         memory = self._memory.setdefault(ref.uid, _Memory())
         watcher = asyncio.ensure_future(_wake_when_stopped(stopped, memory.wakeup))
         try:
-            while not stopped:
+            wait = first_wait(ref.uid, body or {}, self.clock().timestamp())
+            while not await _slept(memory.wakeup, wait, stopped):
+                started = self.clock().timestamp()
                 seconds = await self.tick(ref)
                 if seconds is None:
                     if memory.last is not None:
                         self.forget(memory.last)
                     return
                 memory.wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(memory.wakeup.wait(), seconds)
+                wait = next_slot(ref.uid, seconds, started) - self.clock().timestamp()
         finally:
             watcher.cancel()
             self._memory.pop(ref.uid, None)
@@ -273,6 +278,14 @@ class CanaryDaemons:
         except Exception:  # a bug must not stop this canary for good, nor the others
             logger.exception("tick failed unexpectedly")
         self.ticks += 1
+
+
+async def _slept(wakeup: asyncio.Event, seconds: float, stopped: Stopped) -> bool:
+    """Sleep `seconds` or until woken; True when the daemon must stop."""
+    if seconds > 0 and not stopped:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), seconds)
+    return bool(stopped)
 
 
 async def _wake_when_stopped(stopped: Stopped, wakeup: asyncio.Event) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from coalmine.api.canary import MIN_INTERVAL
 from coalmine.errors import CoalmineError
+from coalmine.metrics.limits import QueryLimitSettings
 
 __all__ = [
     "MESH_PROVIDERS",
@@ -101,6 +102,9 @@ class AnalysisSettings:
     $COALMINE_LOADTESTER_TOKEN. Needed when the load tester runs with commands enabled."""
     invalid_recheck: timedelta = timedelta(seconds=60)
     """How long an invalid Canary waits before it is read again (an edit wakes it sooner)."""
+    query_limits: QueryLimitSettings = field(default_factory=QueryLimitSettings)
+    """Metric queries in flight, all together and per Prometheus, and their rate per
+    Prometheus (`coalmine.metrics.limits`): a slow one delays only its own canaries."""
 
     def __post_init__(self) -> None:
         if self.mesh_provider not in MESH_PROVIDERS:

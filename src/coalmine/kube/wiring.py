@@ -40,6 +40,7 @@ from coalmine.kube.settings import ControllerSettings, ScopeSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
+from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
@@ -139,4 +140,5 @@ def _measurer(
         MeasurerSettings(server, default_mesh=settings.analysis.mesh_provider),
         templates=templates,
         credentials=credentials,
+        limits=QueryLimits(settings.analysis.query_limits),
     )
