@@ -8,9 +8,12 @@
 Every dependency comes in through the constructor (the settings, and optionally a
 Measurer and a clock), so tests run the real controller in-process against the
 emulator. With leader election on, this replica first waits to hold the Lease, and
-only then starts kopf's watches; it leaves (raising `LeadershipLost`, exit code 4) when
-it cannot renew it, as controller-runtime does, so that Kubernetes restarts it as a
-stand-by instead of two replicas acting at once.
+only then starts kopf's watches and daemons. When it cannot renew the Lease (an API
+outage longer than the renew deadline), it steps down without exiting: its daemons stop
+acting at once (they ask `leading` before every tick), kopf is stopped, and it campaigns
+again; the read cache keeps watching, so a replica that leads again starts warm.
+(controller-runtime exits instead and lets Kubernetes restart the pod; a restart costs
+the pod's start-up and a crash-loop back-off after a few outages.)
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from coalmine.errors import CoalmineError
 from coalmine.kube.cache import WatchCache
 from coalmine.kube.client import KubeClient
 from coalmine.kube.connection import close, connect, kopf_credentials
@@ -38,18 +40,12 @@ from coalmine.kube.wiring import Wiring, cached_kinds, canary_kinds, wire
 from coalmine.ports import Measurer
 from coalmine.telemetry import metrics_app
 
-__all__ = ["Controller", "LeadershipLost"]
+__all__ = ["Controller"]
 
 log = logging.getLogger(__name__)
 
 KOPF_EXIT_TIMEOUT = 30.0
 """Seconds kopf has to stop its watches and daemons on exit."""
-
-
-class LeadershipLost(CoalmineError):
-    """The Lease could not be renewed: this replica stops so that another one leads."""
-
-    exit_code = 4
 
 
 def _utc_now() -> datetime:
@@ -78,6 +74,8 @@ class Controller:
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
         self.health_port = 0
+        self.step_downs = 0
+        """Times this replica lost the Lease and stepped down (without exiting)."""
 
     async def start(self) -> None:
         """Serve the probes and /metrics, connect; Unavailable when the API is unreachable."""
@@ -112,11 +110,17 @@ class Controller:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""
         heartbeat = asyncio.create_task(self.health.run(), name="coalmine heartbeat")
         try:
-            if self.elector is not None:
-                self.health.ready = True  # a stand-by replica is ready: it is healthy and waiting
-                if not await _first(self.elector.acquire(), stop.wait()):
+            if self.elector is None:
+                await self._operate(stop)
+                return
+            self.health.ready = True  # a stand-by replica is ready: it is healthy and waiting
+            while await _first(self.elector.acquire(), stop.wait()):
+                if not await self._operate(stop):
                     return
-            await self._operate(stop)
+                self.step_downs += 1
+                log.warning(
+                    "%s lost the lease; stepped down, campaigning again", self.settings.identity
+                )
         finally:
             heartbeat.cancel()
 
@@ -144,7 +148,8 @@ class Controller:
         )
         return self.elector
 
-    async def _operate(self, stop: asyncio.Event) -> None:
+    async def _operate(self, stop: asyncio.Event) -> bool:
+        """Run kopf until `stop`, its own end, or the Lease is lost; True when lost."""
         import kopf
 
         assert self.daemons is not None and self.client is not None
@@ -177,8 +182,7 @@ class Controller:
             if lost is not None:
                 lost.cancel()
             await _finish(operator, self.health)
-        if lost is not None and lost.done() and not lost.cancelled() and not stop.is_set():
-            raise LeadershipLost(f"{self.settings.identity} could not renew the lease; exiting")
+        return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
 
     async def _ready_when(self, kopf_ready: asyncio.Event) -> None:
         await kopf_ready.wait()

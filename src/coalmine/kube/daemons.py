@@ -144,6 +144,10 @@ class CanaryDaemons:
         """Called once a Canary is gone (the telemetry drops its series)."""
         self.clock = clock
         self._memory: dict[str, _Memory] = {}
+        self._released: set[str] = set()
+        """Canaries whose release succeeded. kopf runs a deletion handler again when a
+        change (the Terminated status) interrupts its wait for the daemon to exit before
+        it removes the finalizer; the second run would find nothing left to keep."""
         self.ticks = 0
         """Ticks carried out by this replica, all Canaries together."""
 
@@ -228,6 +232,8 @@ class CanaryDaemons:
         trusted, but its owner references can."""
         if not self.leadership.leading:
             raise RetryLaterNotLeader()
+        if ref.uid in self._released:
+            return  # kopf re-ran a deletion handler that succeeded (below)
         memory = self._memory.setdefault(ref.uid, _Memory())
         memory.deleting = True
         try:
@@ -249,6 +255,7 @@ class CanaryDaemons:
                 await self.reverter.revert(canary, since)
             else:
                 await self.disowner.keep_serving(canary)
+        self._released.add(ref.uid)
         self._memory.pop(ref.uid, None)
 
     async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
