@@ -36,6 +36,7 @@ from coalmine.kube.handlers import build_registry, kopf_settings
 from coalmine.kube.health import Health, HealthServer
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.settings import ControllerSettings, default_lease_namespace
+from coalmine.kube.shards import ShardLeadership
 from coalmine.kube.wiring import Wiring, cached_kinds, canary_kinds, wire
 from coalmine.ports import Measurer
 from coalmine.telemetry import metrics_app
@@ -69,6 +70,7 @@ class Controller:
         self.wiring: Wiring | None = None
         self.daemons: CanaryDaemons | None = None
         self.elector: LeaseElector | None = None
+        self.shards: ShardLeadership | None = None
         self.cache: WatchCache | None = None
         self._health_server: HealthServer | None = None
         self._metrics: web.AppRunner | None = None
@@ -110,6 +112,9 @@ class Controller:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""
         heartbeat = asyncio.create_task(self.health.run(), name="coalmine heartbeat")
         try:
+            if self.shards is not None:
+                await self._operate_sharded(stop)
+                return
             if self.elector is None:
                 await self._operate(stop)
                 return
@@ -127,6 +132,8 @@ class Controller:
     async def close(self) -> None:
         if self.elector is not None:
             await self.elector.release()
+        if self.shards is not None:
+            await self.shards.release()
         if self.cache is not None:
             await self.cache.stop()
         if self.wiring is not None:
@@ -143,6 +150,15 @@ class Controller:
         if not leader.enabled:
             return AlwaysLeading()
         namespace = leader.lease_namespace or default_lease_namespace() or client.default_namespace
+        if leader.shards > 1:
+            self.shards = ShardLeadership(
+                client,
+                leader,
+                shards=leader.shards,
+                identity=self.settings.identity,
+                namespace=namespace,
+            )
+            return self.shards
         self.elector = LeaseElector(
             client, leader, identity=self.settings.identity, namespace=namespace
         )
@@ -183,6 +199,18 @@ class Controller:
                 lost.cancel()
             await _finish(operator, self.health)
         return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
+
+    async def _operate_sharded(self, stop: asyncio.Event) -> None:
+        """With shards, kopf runs on every replica (its daemons act only on the Canaries of
+        the shards held here) while the shards are campaigned for and shared out."""
+        assert self.shards is not None
+        campaign = asyncio.create_task(self.shards.run(), name="coalmine shards")
+        try:
+            await self._operate(stop)
+        finally:
+            campaign.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await campaign
 
     async def _ready_when(self, kopf_ready: asyncio.Event) -> None:
         await kopf_ready.wait()

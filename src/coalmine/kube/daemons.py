@@ -65,7 +65,11 @@ log = logging.getLogger(__name__)
 class Leadership(Protocol):
     @property
     def leading(self) -> bool:
-        """May this replica act now?"""
+        """May this replica act now (on any Canary)?"""
+        ...
+
+    def leads(self, uid: str) -> bool:
+        """May this replica act now on the Canary `uid` (its shard, see `kube.shards`)?"""
         ...
 
 
@@ -73,6 +77,9 @@ class AlwaysLeading:
     """Leader election off: this replica always acts."""
 
     leading = True
+
+    def leads(self, uid: str) -> bool:
+        return True
 
 
 class Stopped(Protocol):
@@ -183,7 +190,7 @@ class CanaryDaemons:
             return retry
         if body is None or _uid(body) != ref.uid or body["metadata"].get("deletionTimestamp"):
             return None
-        if not self.leadership.leading:
+        if not self.leadership.leads(ref.uid):
             return retry
         canary = await self._validated(body, memory)
         if canary is None:
@@ -209,12 +216,12 @@ class CanaryDaemons:
     async def routing_changed(self, namespace: str, name: str) -> None:
         """The Service or VirtualService `name` changed: repair the routing of the Canary
         whose apex it is (one this replica ticks), keeping its weights."""
-        if not self.leadership.leading:
-            return
         for memory in list(self._memory.values()):
             canary = memory.last
             if canary is None or canary.namespace != namespace or apex_name(canary) != name:
                 continue
+            if not self.leadership.leads(canary.metadata.uid or ""):
+                return
             async with memory.lock:
                 if memory.deleting:
                     return
@@ -230,7 +237,7 @@ class CanaryDaemons:
         target takes the traffic back (`kube.revert`), without it what serves stays
         (`kube.disown`). An invalid Canary keeps what serves too: its names cannot be
         trusted, but its owner references can."""
-        if not self.leadership.leading:
+        if not self.leadership.leads(ref.uid):
             raise RetryLaterNotLeader()
         if ref.uid in self._released:
             return  # kopf re-ran a deletion handler that succeeded (below)

@@ -144,18 +144,26 @@ class LeaderSettings:
     """Seconds the leader keeps acting without renewing; then it stops (before others start)."""
     retry_period: float = 2.0
     """Seconds between attempts to acquire or renew."""
+    shards: int = 1
+    """Above 1: the Canaries are split into this many shards by a hash of their uid, each
+    with its Lease, shared out among the replicas (`kube.shards`); implies `enabled`."""
 
     @classmethod
-    def scaled(cls, *, enabled: bool, lease_duration: float = 15.0) -> LeaderSettings:
+    def scaled(
+        cls, *, enabled: bool, lease_duration: float = 15.0, shards: int = 1
+    ) -> LeaderSettings:
         """client-go's proportions (15 s, 10 s, 2 s) for another lease duration."""
         return cls(
-            enabled=enabled,
+            enabled=enabled or shards > 1,
             lease_duration=lease_duration,
             renew_deadline=lease_duration * 2 / 3,
             retry_period=lease_duration * 2 / 15,
+            shards=shards,
         )
 
     def __post_init__(self) -> None:
+        if not 1 <= self.shards <= 1000:
+            raise CoalmineError(f"--shards: expected 1 to 1000, got {self.shards}")
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
             raise CoalmineError(
                 "leader election needs retry_period < renew_deadline < lease_duration, got "

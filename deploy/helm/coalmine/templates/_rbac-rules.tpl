@@ -160,6 +160,7 @@
   - leases
   verbs:
   - get
+  - list
   - create
   - update
   - patch
