@@ -9,7 +9,9 @@ stand-in in a third process that answers every query at once (every check passes
 the operator's tick latency is its own, not the emulator's queue. Time is not compressed:
 an interval is an interval of the wall clock. The benchmark itself sends no API request:
 it reads phases and ships images in-process, so every request the emulator records is
-the operator's. Stages:
+the operator's (Lease requests, per replica and not per tick, are left out of the
+counts). With `--replicas N`, N operators run with `--shards N`, and at the end one is
+SIGKILLed and the time until its shards are renewed by the others is measured. Stages:
 
 1. all Canaries are created, the operator starts, all get Initialized;
 2. steady: one interval with nothing to do; API reads and writes per tick;
@@ -161,9 +163,12 @@ def ship_all(emulator: KubeEmulator, count: int) -> None:
 
 
 def requests_since(emulator: KubeEmulator, start: int) -> tuple[int, int]:
-    """API reads (GETs, watches excluded) and writes recorded since index `start`."""
+    """API reads (GETs, watches excluded) and writes recorded since index `start`, Lease
+    requests excluded (leader election and shards: per replica, not per tick)."""
     reads = writes = 0
     for request in emulator.requests[start:]:
+        if "/leases" in request.path:
+            continue
         if request.method == "GET" and request.query.get("watch") not in ("true", "1"):
             reads += 1
         elif request.method in WRITES:
@@ -192,6 +197,8 @@ class Figures:
     on_time: int = 0
     emulator_cpu: float = 0.0
     wall: float = 0.0
+    takeover: float | None = None
+    """Seconds from SIGKILL of one replica until every shard's Lease is renewed by another."""
 
     def print(self) -> None:
         interval = self.interval
@@ -219,6 +226,9 @@ class Figures:
             ("emulator + Deployment stand-in CPU (this process)",
              f"{self.emulator_cpu:.1f} s over {self.wall:.0f} s"),
         ]  # fmt: skip
+        if self.takeover is not None:
+            rows.append(("replica SIGKILLed: its shards taken over after",
+                         f"{self.takeover:.1f} s (Lease duration 15 s)"))  # fmt: skip
         print(
             f"command: .venv/bin/python -m benchmarks.operator_scale --canaries {self.count} "
             f"--interval {interval} --replicas {self.replicas}"
@@ -333,6 +343,35 @@ async def drive(
     figures.windows, figures.pairs, figures.on_time = await watching
 
 
+def shard_holders(emulator: KubeEmulator) -> dict[str, tuple[str, str]]:
+    """Each shard Lease's (holder, renewTime)."""
+    return {
+        lease["metadata"]["name"]: (
+            lease["spec"].get("holderIdentity") or "",
+            lease["spec"].get("renewTime") or "",
+        )
+        for lease in emulator.peek("coordination.k8s.io/v1", "leases", NAMESPACE)
+        if "-shard-" in lease["metadata"]["name"]
+    }
+
+
+async def takeover(emulator: KubeEmulator, victim: subprocess.Popen[bytes], name: str) -> float:
+    """SIGKILL one replica; seconds until no shard Lease is still its (each renewed since)."""
+    victim.kill()
+    killed = time.monotonic()
+    before = shard_holders(emulator)
+    while True:
+        now = shard_holders(emulator)
+        if all(
+            holder != name and (holder, renewed) != before.get(lease)
+            for lease, (holder, renewed) in now.items()
+        ):
+            return time.monotonic() - killed
+        if time.monotonic() - killed > 120:
+            raise SystemExit(f"shards not taken over after 120 s: {now}")
+        await asyncio.sleep(0.1)
+
+
 async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figures:
     from coalmine.api.common import parse_duration
 
@@ -366,6 +405,8 @@ async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figure
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 await drive(emulator, http, [p.pid for p in operators], urls, figures, seconds)
+            if replicas > 1:
+                figures.takeover = await takeover(emulator, operators[0], "replica-0")
         finally:
             for process in (*operators, stand_in):
                 process.terminate()
