@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -420,6 +421,10 @@ async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figure
     return figures
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--canaries", type=int, default=1000)
@@ -430,6 +435,7 @@ def main() -> None:
     if arguments.serve_metrics:
         serve_metrics_stand_in(arguments.serve_metrics)
         return
+    signal.signal(signal.SIGTERM, _stop)  # (the operators are stopped on the way out)
     with tempfile.TemporaryDirectory() as workdir:
         figures = asyncio.run(
             run(arguments.canaries, arguments.interval, arguments.replicas, Path(workdir))
