@@ -1,16 +1,28 @@
-"""One operator, many Canaries progressing at once, against the API emulator (prints figures).
+"""Many Canaries on one operator (or a few sharded ones), against the API emulator (prints figures).
 
-Run: .venv/bin/python -m benchmarks.operator_scale [--canaries 200] [--interval 5s]
+Run: .venv/bin/python -m benchmarks.operator_scale [--canaries 1000] [--interval 60s]
 
-The operator is the real `coalmine controller`, as its own process; this process runs
-the API emulator, plays the Deployment controller (every rollout finishes at once) and
-answers the Prometheus queries (every check passes). All Canaries are initialized,
-then all get a new image at the same moment and go 20, 40, 60 % and promoted.
+The operator is the real `coalmine controller`, as its own process. This process runs the
+API emulator and plays the Deployment controller (every rollout finishes at once; it
+scans the stored Deployments without copying them, `KubeEmulator.peek`); Prometheus is a
+stand-in in a third process that answers every query at once (every check passes), so
+the operator's tick latency is its own, not the emulator's queue. Time is not compressed:
+an interval is an interval of the wall clock. The benchmark itself sends no API request:
+it reads phases and ships images in-process, so every request the emulator records is
+the operator's (Lease requests, per replica and not per tick, are left out of the
+counts). With `--replicas N`, N operators run with `--shards N`, and at the end one is
+SIGKILLed and the time until its shards are renewed by the others is measured. Stages:
 
-Figures: wall time of each stage, CPU seconds of the operator process (utime + stime
-from /proc), its peak resident memory (VmHWM), ticks (the `_count` of
-coalmine_canary_duration_seconds) and tick latency p50/p99 estimated from that
-histogram's buckets (linear within a bucket, so as coarse as the buckets).
+1. all Canaries are created, the operator starts, all get Initialized;
+2. steady: one interval with nothing to do; API reads and writes per tick;
+3. all get a new image at the same moment and go 20, 40, 60 % and promoted; writes per
+   tick, operator CPU (utime + stime from /proc) over the wall time;
+4. throughout 2 and 3, every interval, which canaries ticked (per-canary tick counts from
+   the operator's /metrics): "ticked within their interval" is the share of (canary,
+   interval) pairs with at least one tick.
+
+Tick latency p50/p99 is from the operator's coalmine_canary_duration_seconds histogram
+over stage 3 (linear within a bucket, so as coarse as the buckets).
 """
 
 from __future__ import annotations
@@ -18,13 +30,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -41,7 +56,7 @@ from tests.fixtures.operator import (
 from tests.kube_emulator import KubeEmulator
 
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
-MERGE = {"Content-Type": "application/merge-patch+json"}
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def free_port() -> int:
@@ -75,82 +90,152 @@ def quantile(buckets: list[tuple[float, float]], q: float) -> float:
     return lower
 
 
-async def tick_latency(metrics_url: str) -> tuple[int, float, float]:
-    """Ticks, p50 and p99 of coalmine_canary_duration_seconds, all canaries together."""
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(metrics_url) as answer:
-        text = await answer.text()
-    merged: dict[float, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "coalmine_canary_duration_seconds":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_bucket"):
-                bound = float(sample.labels["le"])
-                merged[bound] = merged.get(bound, 0.0) + sample.value
-    buckets = sorted(merged.items())
-    return int(buckets[-1][1]), quantile(buckets, 0.5), quantile(buckets, 0.99)
+@dataclass
+class Scrape:
+    """The operator's tick figures at one moment: per-canary counts, merged buckets."""
+
+    counts: dict[str, float] = field(default_factory=dict)
+    buckets: dict[float, float] = field(default_factory=dict)
+
+    @property
+    def ticks(self) -> float:
+        return sum(self.counts.values())
+
+    def add(self, other: Scrape) -> None:
+        for name, value in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0.0) + value
+        for bound, value in other.buckets.items():
+            self.buckets[bound] = self.buckets.get(bound, 0.0) + value
 
 
-async def phases(http: aiohttp.ClientSession) -> dict[str, int]:
-    async with http.get(f"/apis/coalmine.dev/v1beta1/namespaces/{NAMESPACE}/canaries") as answer:
-        items = (await answer.json())["items"]
-    counts: dict[str, int] = {}
-    for item in items:
-        phase = (item.get("status") or {}).get("phase") or "-"
-        counts[phase] = counts.get(phase, 0) + 1
-    return counts
+async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
+    total = Scrape()
+    for url in urls:
+        async with http.get(url) as answer:
+            text = await answer.text()
+        found = Scrape()
+        for family in text_string_to_metric_families(text):
+            if family.name != "coalmine_canary_duration_seconds":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    found.counts[sample.labels["name"]] = sample.value
+                elif sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])
+                    found.buckets[bound] = found.buckets.get(bound, 0.0) + sample.value
+        total.add(found)
+    return total
 
 
-async def wait_all(http: aiohttp.ClientSession, phase: str, count: int, deadline: float) -> None:
+def latency(before: Scrape, after: Scrape) -> tuple[float, float]:
+    """p50 and p99 of the ticks between two scrapes."""
+    buckets = sorted(
+        (bound, value - before.buckets.get(bound, 0.0)) for bound, value in after.buckets.items()
+    )
+    if not buckets or buckets[-1][1] <= 0:
+        return 0.0, 0.0
+    return quantile(buckets, 0.5), quantile(buckets, 0.99)
+
+
+def phases(emulator: KubeEmulator) -> Counter[str]:
+    return Counter(
+        (item.get("status") or {}).get("phase") or "-"
+        for item in emulator.peek("coalmine.dev/v1beta1", "canaries", NAMESPACE)
+    )
+
+
+async def wait_all(emulator: KubeEmulator, phase: str, count: int, deadline: float) -> None:
     end = time.monotonic() + deadline
-    while (await phases(http)).get(phase, 0) < count:
+    while phases(emulator)[phase] < count:
         if time.monotonic() > end:
-            raise SystemExit(f"not all {count} canaries reached {phase}: {await phases(http)}")
-        await asyncio.sleep(0.5)
+            raise SystemExit(f"not all {count} canaries reached {phase}: {phases(emulator)}")
+        await asyncio.sleep(1.0)
 
 
-async def serve_metrics(stand_in: MetricsStandIn) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/query", stand_in.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    stand_in.url = f"http://{host}:{port}"
-    return runner
+def ship_all(emulator: KubeEmulator, count: int) -> None:
+    """`kubectl set image` on every target, in-process (no request of the benchmark's)."""
+    rt = emulator._type("apps/v1", "deployments")
+    for n in range(count):
+        body = emulator.get("apps/v1", "deployments", f"app-{n}", NAMESPACE)
+        assert body is not None
+        body = copy.deepcopy(body)
+        body["spec"]["template"]["spec"]["containers"][0]["image"] = NEW_IMAGE
+        emulator.registry.replace(rt, NAMESPACE, f"app-{n}", body, "")
+
+
+def requests_since(emulator: KubeEmulator, start: int) -> tuple[int, int]:
+    """API reads (GETs, watches excluded) and writes recorded since index `start`, Lease
+    requests excluded (leader election and shards: per replica, not per tick)."""
+    reads = writes = 0
+    for request in emulator.requests[start:]:
+        if "/leases" in request.path:
+            continue
+        if request.method == "GET" and request.query.get("watch") not in ("true", "1"):
+            reads += 1
+        elif request.method in WRITES:
+            writes += 1
+    return reads, writes
 
 
 @dataclass
 class Figures:
     count: int
     interval: str
+    replicas: int
     initialized: float = 0.0
-    promoted: float = 0.0
-    cpu_init: float = 0.0
-    cpu: float = 0.0
+    steady_ticks: float = 0.0
+    steady_reads: int = 0
+    steady_writes: int = 0
+    progress_seconds: float = 0.0
+    progress_ticks: float = 0.0
+    progress_writes: int = 0
+    progress_cpu: float = 0.0
     peak_mib: float = 0.0
-    ticks: int = 0
     p50: float = 0.0
     p99: float = 0.0
+    windows: int = 0
+    pairs: int = 0
+    on_time: int = 0
+    emulator_cpu: float = 0.0
+    wall: float = 0.0
+    takeover: float | None = None
+    """Seconds from SIGKILL of one replica until every shard's Lease is renewed by another."""
 
     def print(self) -> None:
-        per_tick = self.cpu / max(self.ticks, 1) * 1000
+        interval = self.interval
         rows = [
-            ("canaries", f"{self.count}"),
-            ("analysis interval", self.interval),
-            ("all Initialized after", f"{self.initialized:.1f} s"),
-            ("all Succeeded after the new image", f"{self.promoted:.1f} s"),
-            ("operator CPU, initialization", f"{self.cpu_init:.1f} s"),
-            ("operator CPU, whole run", f"{self.cpu:.1f} s ({per_tick:.1f} ms/tick)"),
-            ("operator peak memory (VmHWM)", f"{self.peak_mib:.0f} MiB"),
-            ("ticks", f"{self.ticks}"),
-            ("tick latency p50 / p99", f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
-        ]
-        print(f"command: .venv/bin/python -m benchmarks.operator "
-              f"--canaries {self.count} --interval {self.interval}")  # fmt: skip
+            ("canaries / operator replicas", f"{self.count} / {self.replicas}"),
+            ("analysis interval (wall clock)", interval),
+            ("all Initialized after", f"{self.initialized:.0f} s"),
+            ("steady interval: ticks", f"{self.steady_ticks:.0f}"),
+            ("API reads per steady tick", f"{self.steady_reads / max(self.steady_ticks, 1):.3f}"
+             f" ({self.steady_reads} reads)"),
+            ("API writes per steady tick", f"{self.steady_writes / max(self.steady_ticks, 1):.3f}"
+             f" ({self.steady_writes} writes)"),
+            ("all Succeeded after the new image", f"{self.progress_seconds:.0f} s"),
+            ("API writes per tick while progressing",
+             f"{self.progress_writes / max(self.progress_ticks, 1):.2f}"
+             f" ({self.progress_writes} writes, {self.progress_ticks:.0f} ticks)"),
+            ("operator CPU while all progress",
+             f"{self.progress_cpu / max(self.progress_seconds, 1e-9):.3f} core"
+             f" ({self.progress_cpu:.1f} s over {self.progress_seconds:.0f} s)"),
+            ("operator peak memory (VmHWM, largest replica)", f"{self.peak_mib:.0f} MiB"),
+            ("tick latency p50 / p99 while progressing",
+             f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
+            ("canaries ticked within each interval",
+             f"{self.on_time} of {self.pairs} ({self.windows} intervals)"),
+            ("emulator + Deployment stand-in CPU (this process)",
+             f"{self.emulator_cpu:.1f} s over {self.wall:.0f} s"),
+        ]  # fmt: skip
+        if self.takeover is not None:
+            rows.append(("replica SIGKILLed: its shards taken over after",
+                         f"{self.takeover:.1f} s (Lease duration 15 s)"))  # fmt: skip
+        print(
+            f"command: .venv/bin/python -m benchmarks.operator_scale --canaries {self.count} "
+            f"--interval {interval} --replicas {self.replicas}"
+        )
         for name, value in rows:
-            print(f"{name:<36}{value}")
+            print(f"{name:<48}{value}")
 
 
 def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
@@ -162,82 +247,199 @@ def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
         emulator.create("coalmine.dev/v1beta1", "canaries", body, namespace=NAMESPACE)
 
 
-def operator_command(kubeconfig: Path, metrics_server: str, metrics_port: int) -> list[str]:
-    return [
+def operator_command(
+    kubeconfig: Path, metrics_server: str, metrics_port: int, shards: int
+) -> list[str]:
+    command = [
         sys.executable, "-m", "coalmine", "controller", "--kubeconfig", str(kubeconfig),
         "--namespace", NAMESPACE, "--min-interval", "1s", "--metrics-server", metrics_server,
         "--metrics-addr", f"127.0.0.1:{metrics_port}", "--health-addr", "127.0.0.1:0",
         "--log-level", "warning",
     ]  # fmt: skip
+    return [*command, "--shards", str(shards)] if shards > 1 else command
 
 
-def launch(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """The operator as its own process, its output in `log`."""
+def launch(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process, its output in `log`."""
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
-async def ship_all(http: aiohttp.ClientSession, count: int) -> None:
-    containers = [{"name": "podinfod", "image": NEW_IMAGE,
-                   "ports": [{"name": "http", "containerPort": 9898}]}]  # fmt: skip
-    patch = {"spec": {"template": {"spec": {"containers": containers}}}}
-    for n in range(count):
-        path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/app-{n}"
-        await (await http.patch(path, json=patch, headers=MERGE)).read()
+def serve_metrics_stand_in(port: int) -> None:
+    """The Prometheus stand-in, in its own process (`--serve-metrics PORT`)."""
+    stand_in = MetricsStandIn()
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/v1/query", stand_in.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    stand_in.queries = _Forgetful()
+    asyncio.run(serve())
 
 
-async def drive(http: aiohttp.ClientSession, pid: int, figures: Figures) -> None:
-    """Wait for every canary to initialize, ship a new image to all, wait for promotion."""
+class _Forgetful(list[str]):
+    """The stand-in keeps every query for tests; a benchmark must not."""
+
+    def append(self, item: str) -> None:
+        pass
+
+
+async def on_time(
+    http: aiohttp.ClientSession, urls: list[str], seconds: float, until: asyncio.Event
+) -> tuple[int, int, int]:
+    """Every `seconds`, which canaries ticked since the last look: (windows, pairs, ticked)."""
+    windows = pairs = ticked = 0
+    last = await scrape(http, urls)
+    while not until.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until.wait(), seconds)
+        if until.is_set():
+            break
+        now = await scrape(http, urls)
+        windows += 1
+        pairs += len(now.counts)
+        ticked += sum(1 for name, n in now.counts.items() if n > last.counts.get(name, 0.0))
+        last = now
+    return windows, pairs, ticked
+
+
+async def drive(
+    emulator: KubeEmulator,
+    http: aiohttp.ClientSession,
+    pids: list[int],
+    urls: list[str],
+    figures: Figures,
+    seconds: float,
+) -> None:
     started = time.monotonic()
-    await wait_all(http, "Initialized", figures.count, deadline=600)
+    await wait_all(emulator, "Initialized", figures.count, deadline=600 + 5 * seconds)
     figures.initialized = time.monotonic() - started
-    figures.cpu_init, _ = process_figures(pid)
-    shipped = time.monotonic()
-    await ship_all(http, figures.count)
-    await wait_all(http, "Succeeded", figures.count, deadline=1200)
-    figures.promoted = time.monotonic() - shipped
-    figures.cpu, figures.peak_mib = process_figures(pid)
+    await asyncio.sleep(seconds)  # the last initialization writes settle
+    done = asyncio.Event()
+    watching = asyncio.create_task(on_time(http, urls, seconds, done))
+
+    mark, before = len(emulator.requests), await scrape(http, urls)
+    await asyncio.sleep(seconds)
+    after = await scrape(http, urls)
+    figures.steady_ticks = after.ticks - before.ticks
+    figures.steady_reads, figures.steady_writes = requests_since(emulator, mark)
+
+    ship_all(emulator, figures.count)
+    shipped, mark = time.monotonic(), len(emulator.requests)
+    cpu_before = sum(process_figures(pid)[0] for pid in pids)
+    before = await scrape(http, urls)
+    await wait_all(emulator, "Succeeded", figures.count, deadline=600 + 20 * seconds)
+    figures.progress_seconds = time.monotonic() - shipped
+    figures.progress_cpu = sum(process_figures(pid)[0] for pid in pids) - cpu_before
+    after = await scrape(http, urls)
+    figures.progress_ticks = after.ticks - before.ticks
+    figures.progress_writes = requests_since(emulator, mark)[1]
+    figures.p50, figures.p99 = latency(before, after)
+    figures.peak_mib = max(process_figures(pid)[1] for pid in pids)
+    done.set()
+    figures.windows, figures.pairs, figures.on_time = await watching
 
 
-async def run(count: int, interval: str, workdir: Path) -> Figures:
-    figures = Figures(count, interval)
+def shard_holders(emulator: KubeEmulator) -> dict[str, tuple[str, str]]:
+    """Each shard Lease's (holder, renewTime)."""
+    return {
+        lease["metadata"]["name"]: (
+            lease["spec"].get("holderIdentity") or "",
+            lease["spec"].get("renewTime") or "",
+        )
+        for lease in emulator.peek("coordination.k8s.io/v1", "leases", NAMESPACE)
+        if "-shard-" in lease["metadata"]["name"]
+    }
+
+
+async def takeover(emulator: KubeEmulator, victim: subprocess.Popen[bytes], name: str) -> float:
+    """SIGKILL one replica; seconds until no shard Lease is still its (each renewed since)."""
+    victim.kill()
+    killed = time.monotonic()
+    before = shard_holders(emulator)
+    while True:
+        now = shard_holders(emulator)
+        if all(
+            holder != name and (holder, renewed) != before.get(lease)
+            for lease, (holder, renewed) in now.items()
+        ):
+            return time.monotonic() - killed
+        if time.monotonic() - killed > 120:
+            raise SystemExit(f"shards not taken over after 120 s: {now}")
+        await asyncio.sleep(0.1)
+
+
+async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figures:
+    from coalmine.api.common import parse_duration
+
+    seconds = parse_duration(interval).total_seconds()
+    figures = Figures(count, interval, replicas)
+    began, cpu_began = time.monotonic(), time.process_time()
     async with KubeEmulator(bookmark_interval=30) as emulator:
         seed(emulator, count, interval)
         rollouts = RolloutController(emulator, period=0.2)
         rollouts.settle()
-        stand_in = MetricsStandIn()
-        metrics_runner = await serve_metrics(stand_in)
         kubeconfig = emulator.write_kubeconfig(workdir / "kubeconfig")
-        metrics_port = free_port()
-        command = operator_command(kubeconfig, stand_in.url, metrics_port)
+        stand_in_port = free_port()
+        env = {**os.environ, "POD_NAMESPACE": NAMESPACE}
+        stand_in = launch(
+            [sys.executable, "-m", "benchmarks.operator_scale", "--serve-metrics",
+             str(stand_in_port)],
+            workdir / "prometheus.log", env,
+        )  # fmt: skip
+        ports = [free_port() for _ in range(replicas)]
+        operators = [
+            launch(
+                operator_command(kubeconfig, f"http://127.0.0.1:{stand_in_port}", port, replicas),
+                workdir / f"operator-{n}.log",
+                {**env, "POD_NAME": f"replica-{n}"},
+            )
+            for n, port in enumerate(ports)
+        ]
+        urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         playing = asyncio.create_task(rollouts.run())
-        operator = launch(command, workdir / "operator.log")
-        headers = {"Authorization": f"Bearer {emulator.token}"}
-        timeout = aiohttp.ClientTimeout(total=60)
         try:
-            async with aiohttp.ClientSession(
-                emulator.url, headers=headers, timeout=timeout
-            ) as http:
-                await drive(http, operator.pid, figures)
-            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-            figures.ticks, figures.p50, figures.p99 = await tick_latency(metrics_url)
+            timeout = aiohttp.ClientTimeout(total=60)
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                await drive(emulator, http, [p.pid for p in operators], urls, figures, seconds)
+            if replicas > 1:
+                figures.takeover = await takeover(emulator, operators[0], "replica-0")
         finally:
-            operator.terminate()
-            await asyncio.to_thread(operator.wait, 60)
+            for process in (*operators, stand_in):
+                process.terminate()
+            for process in (*operators, stand_in):
+                await asyncio.to_thread(process.wait, 60)
             playing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await playing
-            await metrics_runner.cleanup()
+    figures.emulator_cpu = time.process_time() - cpu_began
+    figures.wall = time.monotonic() - began
     return figures
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--canaries", type=int, default=200)
-    parser.add_argument("--interval", default="5s", help="analysis.interval of every canary")
+    parser.add_argument("--canaries", type=int, default=1000)
+    parser.add_argument("--interval", default="60s", help="analysis.interval of every canary")
+    parser.add_argument("--replicas", type=int, default=1, help="operators, sharded (--shards)")
+    parser.add_argument("--serve-metrics", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.serve_metrics:
+        serve_metrics_stand_in(arguments.serve_metrics)
+        return
+    signal.signal(signal.SIGTERM, _stop)  # (the operators are stopped on the way out)
     with tempfile.TemporaryDirectory() as workdir:
-        figures = asyncio.run(run(arguments.canaries, arguments.interval, Path(workdir)))
+        figures = asyncio.run(
+            run(arguments.canaries, arguments.interval, arguments.replicas, Path(workdir))
+        )
     figures.print()
 
 

@@ -37,6 +37,9 @@ SETTINGS = AnalysisSettings(min_interval=timedelta(seconds=1))
 class NotLeading:
     leading = False
 
+    def leads(self, uid: str) -> bool:
+        return False
+
 
 def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, list[Any]]:
     """Real status store and Events; the rest of the world in memory."""
@@ -227,3 +230,26 @@ async def test_a_release_that_finished_is_not_done_again(
     assert again is not None
     assert again["metadata"]["resourceVersion"] == done["metadata"]["resourceVersion"]
     assert len(notifier.events) == told
+
+
+async def test_a_release_that_succeeded_is_not_done_again(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """kopf runs a deletion handler again when the Terminated status interrupts its wait for
+    the daemon to exit; the second run must not redo (and misreport) what the first did."""
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    body = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+    assert body is not None
+    await loops.release(ref, body)
+    writes = len(kube_emulator.requests_to("PUT", "/status"))
+    notifier = loops.ports.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    said = list(notifier.messages)
+    assert writes == 2 and len(said) == 1  # Terminating, Terminated; what was kept
+
+    await loops.release(ref, body)
+
+    assert len(kube_emulator.requests_to("PUT", "/status")) == writes
+    assert notifier.messages == said

@@ -76,6 +76,10 @@ CASES = {
             replicas=2,
         ),
     ),
+    "three replicas sharing three shards": (
+        ("replicas=3", "leaderElection.shards=3"),
+        InstallOptions(replicas=3, shards=3),
+    ),
     "the load tester's token": (
         ("loadtester.tokenSecret=loadtester-token",),
         InstallOptions(loadtester_token_secret="loadtester-token"),

@@ -250,6 +250,12 @@ class KubeEmulator:
         rt = self._type(api_version, plural)
         return copy.deepcopy(self.store.items(rt.storage_key, namespace))
 
+    def peek(self, api_version: str, plural: str, namespace: str | None = None) -> list[Obj]:
+        """The stored objects themselves, not copies: read them, never change them. For
+        controller stand-ins that scan many objects often (`objects` deep-copies each)."""
+        rt = self._type(api_version, plural)
+        return self.store.items(rt.storage_key, namespace)
+
     def create(self, api_version: str, plural: str, body: Obj, namespace: str | None = None) -> Obj:
         """Create through the same rules as a POST (for seeding a test's starting state)."""
         rt = self._type(api_version, plural)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from typing import Any
 
 import aiohttp
@@ -101,6 +103,36 @@ async def test_bookmarks_carry_the_current_resource_version(
         "apiVersion": "v1",
         "metadata": {"resourceVersion": rv},
     }
+
+
+async def test_a_bookmark_never_skips_changes_still_queued(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator
+) -> None:
+    """A bookmark due while changes wait in the stream's queue comes after them: its
+    resourceVersion says every change up to it was sent (lost ones left a cache stale)."""
+    kube_emulator.watch_options.bookmark_interval = 0.0  # a bookmark due at every turn
+    rv = str(kube_emulator.resource_version)
+    params = {"watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true"}
+    names = [f"burst-{n}" for n in range(20)]
+
+    async def burst() -> None:
+        await asyncio.sleep(0.2)  # the stream is open and idle, bookmarking
+        for name in names:  # all queued at once, before the stream's task runs again
+            kube_emulator.create("v1", "configmaps", _config(name), namespace="default")
+
+    writer = asyncio.create_task(burst())
+    added: list[str] = []
+    with contextlib.suppress(TimeoutError):  # (all 20 come at once when none is lost)
+        async with asyncio.timeout(3), kube_http.get(CONFIGMAPS, params=params) as response:
+            async for line in response.content:
+                event = json.loads(line)
+                if event["type"] == "ADDED":
+                    added.append(event["object"]["metadata"]["name"])
+                if len(added) == len(names):
+                    break
+    await writer
+
+    assert added == names
 
 
 async def test_send_initial_events_ends_with_a_marked_bookmark(

@@ -154,11 +154,15 @@ class WatchStream:
             wait = min(remaining, next_bookmark - loop.time()) if self.bookmarks else remaining
             wait = min(wait, CLIENT_CHECK_INTERVAL)
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0))
+                if queue.empty():
+                    event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0))
+                else:  # (`wait_for(get(), 0)` times out without looking at the queue)
+                    event = queue.get_nowait()
             except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     return  # the client went away
-                if self.bookmarks and loop.time() >= next_bookmark:
+                # A bookmark says "every change up to here was sent": only with none queued
+                if self.bookmarks and loop.time() >= next_bookmark and queue.empty():
                     self.position = max(self.position, self.store.resource_version)
                     await response.write(self._bookmark())
                     next_bookmark = loop.time() + self.bookmark_interval

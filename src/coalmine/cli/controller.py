@@ -71,6 +71,13 @@ def controller(
             help="Act only while holding the Lease coalmine-controller (run several replicas).",
         ),
     ] = False,
+    shards: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("shards"),
+            help="Split the Canaries into N shards, one Lease each, shared by the replicas.",
+        ),
+    ] = 1,
     flagger_compat: Annotated[
         bool,
         typer.Option(
@@ -119,6 +126,7 @@ def controller(
         log_level=log_level,
         log_json=log_json,
         leader_elect=leader_elect,
+        shards=shards,
         flagger_compat=flagger_compat,
         min_interval=min_interval,
         allow_cross_namespace_refs=allow_cross_namespace_refs,
@@ -159,6 +167,7 @@ def build_settings(
     log_json: bool,
     leader_elect: bool,
     flagger_compat: bool,
+    shards: int = 1,
     min_interval: str,
     allow_cross_namespace_refs: bool,
     kubeconfig: Path | None,
@@ -187,7 +196,9 @@ def build_settings(
             min_interval=floor,
             allow_cross_namespace_refs=allow_cross_namespace_refs,
         ),
-        leader=s.LeaderSettings.scaled(enabled=leader_elect, lease_duration=_lease_duration()),
+        leader=s.LeaderSettings.scaled(
+            enabled=leader_elect, lease_duration=_lease_duration(), shards=shards
+        ),
         serve=s.ServeSettings(
             metrics=s.Address.parse(metrics_addr, flag="--metrics-addr"),
             health=s.Address.parse(health_addr, flag="--health-addr"),

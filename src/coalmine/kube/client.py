@@ -19,7 +19,9 @@ and TLS; this module adds what the adapters need on top:
   `Conflict`, other 4xx `AdapterError` with the server's message, 5xx, timeouts and
   refused connections `Unavailable`;
 - patches say their type (merge patch or JSON patch): strategic merge patch does not
-  exist for custom resources, so the adapters use the two that work everywhere.
+  exist for custom resources, so the adapters use the two that work everywhere;
+- with a `reads` cache (`kube.cache.WatchCache`), `get` answers from memory what the
+  cache holds, and the answers to writes go into it (`fresh=True` asks the API anyway).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from kr8s import APITimeoutError
@@ -36,9 +38,19 @@ from kr8s import APITimeoutError
 from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
 from coalmine.kube.resources import Kind
 
-__all__ = ["JSON_PATCH", "MERGE_PATCH", "KubeClient", "Obj", "RequestSettings"]
+__all__ = [
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "MISS",
+    "KubeClient",
+    "Obj",
+    "ReadCache",
+    "RequestSettings",
+]
 
 Obj = dict[str, Any]
+MISS: Any = object()
+"""What a `ReadCache` answers when it cannot say (a kind or namespace it does not hold)."""
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -51,6 +63,22 @@ class RequestSettings:
     """Requests in flight at once; more wait their turn (below httpx's 20 kept-alive)."""
 
 
+class ReadCache(Protocol):
+    """Objects kept in memory by a watch (`kube.cache.WatchCache`)."""
+
+    def lookup(self, kind: Kind, name: str, namespace: str | None) -> Obj | None:
+        """The object, None if it does not exist, or MISS if unknown."""
+        ...
+
+    def observe(self, kind: Kind, obj: Obj) -> None:
+        """A write's answer."""
+        ...
+
+    def forget(self, kind: Kind, name: str, namespace: str | None) -> None:
+        """A deleted object."""
+        ...
+
+
 class KubeClient:
     """CRUD on any resource type through one kr8s `Api` (its connection pool and auth)."""
 
@@ -61,14 +89,24 @@ class KubeClient:
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
         self._requests: set[asyncio.Task[Obj]] = set()
         """Requests in flight, each in its own task (see `_call`)."""
+        self.reads: ReadCache | None = None
+        """Where `get` looks first (set by the controller once its cache runs)."""
+        self.api_reads = 0
+        """GETs sent to the API (watches excluded), for tests and benchmarks."""
 
     @property
     def default_namespace(self) -> str:
         """The namespace of the kubeconfig context (or the pod's, in a cluster)."""
         return str(self.api.namespace)
 
-    async def get(self, kind: Kind, name: str, namespace: str | None) -> Obj | None:
-        """The object, or None when there is none."""
+    async def get(
+        self, kind: Kind, name: str, namespace: str | None, *, fresh: bool = False
+    ) -> Obj | None:
+        """The object, or None when there is none; from the cache unless `fresh`."""
+        if self.reads is not None and not fresh:
+            held = self.reads.lookup(kind, name, namespace)
+            if held is not MISS:
+                return held
         try:
             return await self._call("GET", kind, namespace, name)
         except NotFound:
@@ -82,26 +120,41 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[Obj]:
+        answer = await self.collection(
+            kind, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return list(answer.get("items") or [])
+
+    async def collection(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
+        """The list as the API answers it: `items`, and `metadata.resourceVersion` to
+        watch from."""
         selectors = (("labelSelector", label_selector), ("fieldSelector", field_selector))
         params = {key: value for key, value in selectors if value} or None
-        answer = await self._call("GET", kind, namespace, params=params)
-        return list(answer.get("items") or [])
+        return await self._call("GET", kind, namespace, params=params)
 
     async def create(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
         """Create; raises Conflict when an object of that name exists."""
-        return await self._call("POST", kind, namespace, body=body)
+        return self._wrote(kind, await self._call("POST", kind, namespace, body=body))
 
     async def replace(
         self, kind: Kind, name: str, namespace: str | None, body: Obj, *, subresource: str = ""
     ) -> Obj:
         """PUT the whole object (or its status); Conflict when its resourceVersion is stale."""
-        return await self._call("PUT", kind, namespace, name, subresource=subresource, body=body)
+        answer = await self._call("PUT", kind, namespace, name, subresource=subresource, body=body)
+        return self._wrote(kind, answer)
 
     async def merge_patch(
         self, kind: Kind, name: str, namespace: str | None, patch: Obj, *, subresource: str = ""
     ) -> Obj:
         """RFC 7386: maps merge, lists are replaced, None removes a key."""
-        return await self._call(
+        answer = await self._call(
             "PATCH",
             kind,
             namespace,
@@ -110,14 +163,16 @@ class KubeClient:
             body=patch,
             content_type=MERGE_PATCH,
         )
+        return self._wrote(kind, answer)
 
     async def json_patch(
         self, kind: Kind, name: str, namespace: str | None, operations: Sequence[Obj]
     ) -> Obj:
         """RFC 6902: a list of operations, applied all or nothing."""
-        return await self._call(
+        answer = await self._call(
             "PATCH", kind, namespace, name, body=list(operations), content_type=JSON_PATCH
         )
+        return self._wrote(kind, answer)
 
     async def delete(self, kind: Kind, name: str, namespace: str | None) -> bool:
         """Delete in the background (dependents by garbage collection); False if it was gone."""
@@ -125,8 +180,17 @@ class KubeClient:
         try:
             await self._call("DELETE", kind, namespace, name, body=body)
         except NotFound:
-            return False
-        return True
+            gone = False
+        else:
+            gone = True
+        if self.reads is not None:
+            self.reads.forget(kind, name, namespace)
+        return gone
+
+    def _wrote(self, kind: Kind, answer: Obj) -> Obj:
+        if self.reads is not None:
+            self.reads.observe(kind, answer)
+        return answer
 
     async def _call(
         self,
@@ -148,6 +212,8 @@ class KubeClient:
             request["headers"] = {"Content-Type": content_type}
         if params:
             request["params"] = dict(params)
+        if method == "GET":
+            self.api_reads += 1
         await self._in_flight.acquire()  # released by the request's task
         sent = asyncio.ensure_future(self._send(method, kind, namespace, path, what, request))
         self._requests.add(sent)

@@ -8,9 +8,12 @@
 Every dependency comes in through the constructor (the settings, and optionally a
 Measurer and a clock), so tests run the real controller in-process against the
 emulator. With leader election on, this replica first waits to hold the Lease, and
-only then starts kopf's watches; it leaves (raising `LeadershipLost`, exit code 4) when
-it cannot renew it, as controller-runtime does, so that Kubernetes restarts it as a
-stand-by instead of two replicas acting at once.
+only then starts kopf's watches and daemons. When it cannot renew the Lease (an API
+outage longer than the renew deadline), it steps down without exiting: its daemons stop
+acting at once (they ask `leading` before every tick), kopf is stopped, and it campaigns
+again; the read cache keeps watching, so a replica that leads again starts warm.
+(controller-runtime exits instead and lets Kubernetes restart the pod; a restart costs
+the pod's start-up and a crash-loop back-off after a few outages.)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from coalmine.engine.ports import Measurer
-from coalmine.errors import CoalmineError
+from coalmine.kube.cache import WatchCache
 from coalmine.kube.client import KubeClient
 from coalmine.kube.connection import close, connect, kopf_credentials
 from coalmine.kube.daemons import AlwaysLeading, CanaryDaemons, Leadership
@@ -34,21 +37,16 @@ from coalmine.kube.handlers import build_registry, kopf_settings
 from coalmine.kube.health import Health, HealthServer
 from coalmine.kube.leader import LeaseElector
 from coalmine.kube.settings import ControllerSettings, default_lease_namespace
-from coalmine.kube.wiring import Wiring, canary_kinds, wire
+from coalmine.kube.shards import ShardLeadership
+from coalmine.kube.wiring import Wiring, cached_kinds, canary_kinds, wire
 from coalmine.telemetry import metrics_app
 
-__all__ = ["Controller", "LeadershipLost"]
+__all__ = ["Controller"]
 
 log = logging.getLogger(__name__)
 
 KOPF_EXIT_TIMEOUT = 30.0
 """Seconds kopf has to stop its watches and daemons on exit."""
-
-
-class LeadershipLost(CoalmineError):
-    """The Lease could not be renewed: this replica stops so that another one leads."""
-
-    exit_code = 4
 
 
 def _utc_now() -> datetime:
@@ -72,10 +70,14 @@ class Controller:
         self.wiring: Wiring | None = None
         self.daemons: CanaryDaemons | None = None
         self.elector: LeaseElector | None = None
+        self.shards: ShardLeadership | None = None
+        self.cache: WatchCache | None = None
         self._health_server: HealthServer | None = None
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
         self.health_port = 0
+        self.step_downs = 0
+        """Times this replica lost the Lease and stepped down (without exiting)."""
 
     async def start(self) -> None:
         """Serve the probes and /metrics, connect; Unavailable when the API is unreachable."""
@@ -89,6 +91,10 @@ class Controller:
         await site.start()
         self.metrics_port = int(self._metrics.addresses[0][1])
         self.client = await connect(self.settings.cluster)
+        scope = self.settings.scope
+        self.cache = WatchCache(self.client, cached_kinds(scope), scope.namespaces)
+        self.cache.start()  # reads go to the API until their kind is listed
+        self.client.reads = self.cache
         self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
         self.daemons = CanaryDaemons(
             self.client,
@@ -106,17 +112,30 @@ class Controller:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""
         heartbeat = asyncio.create_task(self.health.run(), name="coalmine heartbeat")
         try:
-            if self.elector is not None:
-                self.health.ready = True  # a stand-by replica is ready: it is healthy and waiting
-                if not await _first(self.elector.acquire(), stop.wait()):
+            if self.shards is not None:
+                await self._operate_sharded(stop)
+                return
+            if self.elector is None:
+                await self._operate(stop)
+                return
+            self.health.ready = True  # a stand-by replica is ready: it is healthy and waiting
+            while await _first(self.elector.acquire(), stop.wait()):
+                if not await self._operate(stop):
                     return
-            await self._operate(stop)
+                self.step_downs += 1
+                log.warning(
+                    "%s lost the lease; stepped down, campaigning again", self.settings.identity
+                )
         finally:
             heartbeat.cancel()
 
     async def close(self) -> None:
         if self.elector is not None:
             await self.elector.release()
+        if self.shards is not None:
+            await self.shards.release()
+        if self.cache is not None:
+            await self.cache.stop()
         if self.wiring is not None:
             await self.wiring.close()
         if self.client is not None:
@@ -131,12 +150,22 @@ class Controller:
         if not leader.enabled:
             return AlwaysLeading()
         namespace = leader.lease_namespace or default_lease_namespace() or client.default_namespace
+        if leader.shards > 1:
+            self.shards = ShardLeadership(
+                client,
+                leader,
+                shards=leader.shards,
+                identity=self.settings.identity,
+                namespace=namespace,
+            )
+            return self.shards
         self.elector = LeaseElector(
             client, leader, identity=self.settings.identity, namespace=namespace
         )
         return self.elector
 
-    async def _operate(self, stop: asyncio.Event) -> None:
+    async def _operate(self, stop: asyncio.Event) -> bool:
+        """Run kopf until `stop`, its own end, or the Lease is lost; True when lost."""
         import kopf
 
         assert self.daemons is not None and self.client is not None
@@ -169,8 +198,19 @@ class Controller:
             if lost is not None:
                 lost.cancel()
             await _finish(operator, self.health)
-        if lost is not None and lost.done() and not lost.cancelled() and not stop.is_set():
-            raise LeadershipLost(f"{self.settings.identity} could not renew the lease; exiting")
+        return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
+
+    async def _operate_sharded(self, stop: asyncio.Event) -> None:
+        """With shards, kopf runs on every replica (its daemons act only on the Canaries of
+        the shards held here) while the shards are campaigned for and shared out."""
+        assert self.shards is not None
+        campaign = asyncio.create_task(self.shards.run(), name="coalmine shards")
+        try:
+            await self._operate(stop)
+        finally:
+            campaign.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await campaign
 
     async def _ready_when(self, kopf_ready: asyncio.Event) -> None:
         await kopf_ready.wait()

@@ -12,7 +12,8 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
    Canary's lock, which the deletion handler takes too, so a deletion never runs
    in the middle of a tick (and a tick that waited for the lock while the Canary was
    being deleted does nothing);
-5. sleeps for `analysis.interval`, waking early when the Canary is deleted.
+5. sleeps until its next slot, `analysis.interval` on from the last one at an offset
+   that is a hash of its uid (`kube.spread`), waking early when the Canary is deleted.
 
 Between ticks, a Service or VirtualService that a Canary took over and someone changed
 (a re-applied manifest resets its selector or routes) is repaired at once, on the watch
@@ -44,6 +45,7 @@ from coalmine.kube.events import Involved, KubeEvents
 from coalmine.kube.resources import Kind
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.spread import first_wait, next_slot
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.routing.virtual_service import apex_name
@@ -63,7 +65,11 @@ log = logging.getLogger(__name__)
 class Leadership(Protocol):
     @property
     def leading(self) -> bool:
-        """May this replica act now?"""
+        """May this replica act now (on any Canary)?"""
+        ...
+
+    def leads(self, uid: str) -> bool:
+        """May this replica act now on the Canary `uid` (its shard, see `kube.shards`)?"""
         ...
 
 
@@ -71,6 +77,9 @@ class AlwaysLeading:
     """Leader election off: this replica always acts."""
 
     leading = True
+
+    def leads(self, uid: str) -> bool:
+        return True
 
 
 class Stopped(Protocol):
@@ -142,27 +151,30 @@ class CanaryDaemons:
         """Called once a Canary is gone (the telemetry drops its series)."""
         self.clock = clock
         self._memory: dict[str, _Memory] = {}
+        self._released: set[str] = set()
+        """Canaries whose release succeeded. kopf runs a deletion handler again when a
+        change (the Terminated status) interrupts its wait for the daemon to exit before
+        it removes the finalizer; the second run would find nothing left to keep."""
         self.ticks = 0
         """Ticks carried out by this replica, all Canaries together."""
 
-    async def run(self, ref: CanaryRef, stopped: Stopped) -> None:
-        """The daemon: tick, sleep, until the Canary is gone or the operator stops."""
+    async def run(self, ref: CanaryRef, stopped: Stopped, body: Obj | None = None) -> None:
+        """The daemon: tick, sleep, until the Canary is gone or the operator stops.
+
+        `body` is the Canary as kopf found it: one ticked before waits for its slot."""
         memory = self._memory.setdefault(ref.uid, _Memory())
         watcher = asyncio.ensure_future(_wake_when_stopped(stopped, memory.wakeup))
         try:
-            while not stopped:
+            wait = first_wait(ref.uid, body or {}, self.clock().timestamp())
+            while not await _slept(memory.wakeup, wait, stopped):
+                started = self.clock().timestamp()
                 seconds = await self.tick(ref)
                 if seconds is None:
                     if memory.last is not None:
                         self.forget(memory.last)
                     return
                 memory.wakeup.clear()
-                # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when
-                # the wake-up and kopf's cancellation land in the same loop iteration, and the
-                # loop then ticks on after the operator asked it to stop (see canaries.py).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(seconds):
-                        await memory.wakeup.wait()
+                wait = next_slot(ref.uid, seconds, started) - self.clock().timestamp()
         finally:
             watcher.cancel()
             self._memory.pop(ref.uid, None)
@@ -178,7 +190,7 @@ class CanaryDaemons:
             return retry
         if body is None or _uid(body) != ref.uid or body["metadata"].get("deletionTimestamp"):
             return None
-        if not self.leadership.leading:
+        if not self.leadership.leads(ref.uid):
             return retry
         canary = await self._validated(body, memory)
         if canary is None:
@@ -204,12 +216,12 @@ class CanaryDaemons:
     async def routing_changed(self, namespace: str, name: str) -> None:
         """The Service or VirtualService `name` changed: repair the routing of the Canary
         whose apex it is (one this replica ticks), keeping its weights."""
-        if not self.leadership.leading:
-            return
         for memory in list(self._memory.values()):
             canary = memory.last
             if canary is None or canary.namespace != namespace or apex_name(canary) != name:
                 continue
+            if not self.leadership.leads(canary.metadata.uid or ""):
+                return
             async with memory.lock:
                 if memory.deleting:
                     return
@@ -225,8 +237,10 @@ class CanaryDaemons:
         target takes the traffic back (`kube.revert`), without it what serves stays
         (`kube.disown`). An invalid Canary keeps what serves too: its names cannot be
         trusted, but its owner references can."""
-        if not self.leadership.leading:
+        if not self.leadership.leads(ref.uid):
             raise RetryLaterNotLeader()
+        if ref.uid in self._released:
+            return  # kopf re-ran a deletion handler that succeeded (below)
         memory = self._memory.setdefault(ref.uid, _Memory())
         memory.deleting = True
         try:
@@ -251,6 +265,7 @@ class CanaryDaemons:
                 await self.reverter.revert(canary, since)
             else:
                 await self.disowner.keep_serving(canary)
+        self._released.add(ref.uid)
         self._memory.pop(ref.uid, None)
 
     async def _released_before(self, ref: CanaryRef) -> bool:
@@ -261,7 +276,7 @@ class CanaryDaemons:
         the body it read then. Acting again would route to the primary anew, which
         re-owns the VirtualService, and write the status again, which makes kopf's next
         patch fail the same way; so the stored Canary is read fresh."""
-        fresh = await self.client.get(ref.kind, ref.name, ref.namespace)
+        fresh = await self.client.get(ref.kind, ref.name, ref.namespace, fresh=True)
         if fresh is None:
             return True
         phase = ((fresh.get("status") or {}).get("phase")) or ""
@@ -294,6 +309,18 @@ class CanaryDaemons:
         except Exception:  # a bug must not stop this canary for good, nor the others
             logger.exception("tick failed unexpectedly")
         self.ticks += 1
+
+
+async def _slept(wakeup: asyncio.Event, seconds: float, stopped: Stopped) -> bool:
+    """Sleep `seconds` or until woken; True when the daemon must stop."""
+    if seconds > 0 and not stopped:
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when the
+        # wake-up and kopf's cancellation land in the same loop iteration, and the loop
+        # then ticks on after the operator asked it to stop (see canaries.py).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await wakeup.wait()
+    return bool(stopped)
 
 
 async def _wake_when_stopped(stopped: Stopped, wakeup: asyncio.Event) -> None:

@@ -89,7 +89,7 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     import kopf
 
     async def run_canary(body: Any, stopped: Any, **_: Any) -> None:
-        await daemons.run(CanaryRef.of(kind, dict(body)), stopped)
+        await daemons.run(CanaryRef.of(kind, dict(body)), stopped, dict(body))
 
     async def release_canary(body: Any, **_: Any) -> None:
         try:

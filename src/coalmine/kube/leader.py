@@ -66,6 +66,10 @@ class LeaseElector:
             return False
         return self.monotonic() - self._renewed_at < self.settings.renew_deadline
 
+    def leads(self, uid: str) -> bool:
+        """May this replica act on the Canary `uid`? (All of them, while leading.)"""
+        return self.leading
+
     async def acquire(self) -> None:
         """Return once this replica holds the Lease (waits as long as another one does)."""
         while True:

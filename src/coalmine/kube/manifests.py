@@ -78,6 +78,8 @@ class InstallOptions:
     log_json: bool = True
     leader_elect: bool = True
     """Hold a Lease so that only one replica acts; makes rolling upgrades safe."""
+    shards: int = 1
+    """Above 1: `--shards`, the canaries split among the replicas (a Lease per shard)."""
     flagger_compat: bool = False
     """Also reconcile flagger.app resources (grants the rights for them too)."""
     flagger_crds: bool = False
@@ -261,7 +263,8 @@ def controller_args(options: InstallOptions) -> list[str]:
         ("--leader-elect", options.leader_elect),
         ("--flagger-compat", options.flagger_compat),
     )
-    return args + [flag for flag, on in switches if on]
+    args += [flag for flag, on in switches if on]
+    return args + (["--shards", str(options.shards)] if options.shards > 1 else [])
 
 
 def deployment(options: InstallOptions) -> Object:

@@ -167,9 +167,10 @@ LEADER_ELECTION = (
     Permission(
         ("coordination.k8s.io",),
         ("leases",),
-        ("get", "create", "update", "patch"),
+        ("get", "list", "create", "update", "patch"),
         "Only with --leader-elect, only in the controller's namespace: hold the Lease "
-        "that makes one replica the active one.",
+        "that makes one replica the active one (with --shards, a Lease per shard, and "
+        "list them to count the replicas alive).",
     ),
 )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from coalmine.api.canary import MIN_INTERVAL
 from coalmine.errors import CoalmineError
+from coalmine.metrics.limits import QueryLimitSettings
 from coalmine.routers.registry import PROVIDERS, Runtime, check_provider
 
 __all__ = [
@@ -103,6 +104,9 @@ class AnalysisSettings:
     $COALMINE_LOADTESTER_TOKEN. Needed when the load tester runs with commands enabled."""
     invalid_recheck: timedelta = timedelta(seconds=60)
     """How long an invalid Canary waits before it is read again (an edit wakes it sooner)."""
+    query_limits: QueryLimitSettings = field(default_factory=QueryLimitSettings)
+    """Metric queries in flight, all together and per Prometheus, and their rate per
+    Prometheus (`coalmine.metrics.limits`): a slow one delays only its own canaries."""
 
     def __post_init__(self) -> None:
         check_provider(self.mesh_provider, Runtime.KUBERNETES, where="--mesh-provider")
@@ -138,18 +142,26 @@ class LeaderSettings:
     """Seconds the leader keeps acting without renewing; then it stops (before others start)."""
     retry_period: float = 2.0
     """Seconds between attempts to acquire or renew."""
+    shards: int = 1
+    """Above 1: the Canaries are split into this many shards by a hash of their uid, each
+    with its Lease, shared out among the replicas (`kube.shards`); implies `enabled`."""
 
     @classmethod
-    def scaled(cls, *, enabled: bool, lease_duration: float = 15.0) -> LeaderSettings:
+    def scaled(
+        cls, *, enabled: bool, lease_duration: float = 15.0, shards: int = 1
+    ) -> LeaderSettings:
         """client-go's proportions (15 s, 10 s, 2 s) for another lease duration."""
         return cls(
-            enabled=enabled,
+            enabled=enabled or shards > 1,
             lease_duration=lease_duration,
             renew_deadline=lease_duration * 2 / 3,
             retry_period=lease_duration * 2 / 15,
+            shards=shards,
         )
 
     def __post_init__(self) -> None:
+        if not 1 <= self.shards <= 1000:
+            raise CoalmineError(f"--shards: expected 1 to 1000, got {self.shards}")
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
             raise CoalmineError(
                 "leader election needs retry_period < renew_deadline < lease_duration, got "

@@ -54,7 +54,7 @@ class KubeCanaryStore:
 
     async def _current_version(self, canary: Canary) -> str | None:
         fresh = await self.client.get(
-            canaries_of(canary.api_version), canary.name, canary.namespace
+            canaries_of(canary.api_version), canary.name, canary.namespace, fresh=True
         )
         if fresh is None:
             raise _deleted(canary)

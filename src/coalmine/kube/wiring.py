@@ -27,10 +27,15 @@ from coalmine.kube.lookups import KubeAlertProviders, KubeCredentials, KubeSecre
 from coalmine.kube.resources import (
     ALERT_PROVIDERS,
     CANARIES,
+    DEPLOYMENTS,
+    DESTINATION_RULES,
     FLAGGER_ALERT_PROVIDERS,
     FLAGGER_CANARIES,
     FLAGGER_METRIC_TEMPLATES,
+    HPAS,
     METRIC_TEMPLATES,
+    SERVICES,
+    VIRTUAL_SERVICES,
     Kind,
 )
 from coalmine.kube.revert import Reverter
@@ -38,6 +43,7 @@ from coalmine.kube.settings import ControllerSettings, ScopeSettings
 from coalmine.kube.store import KubeCanaryStore
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
+from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
@@ -47,7 +53,7 @@ from coalmine.routers.registry import ProviderRouter, RouterRegistry, Runtime
 from coalmine.routers.services import KubeRouter
 from coalmine.telemetry import PrometheusRecorder
 
-__all__ = ["ROUTERS", "KubeRouters", "Wiring", "canary_kinds", "wire"]
+__all__ = ["ROUTERS", "KubeRouters", "Wiring", "cached_kinds", "canary_kinds", "wire"]
 
 ROUTERS: RouterRegistry[KubeClient, KubeRouter] = RouterRegistry(
     Runtime.KUBERNETES, {"istio": IstioRouter, "kubernetes": KubernetesRouter}
@@ -78,6 +84,20 @@ class KubeRouters:
 def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
     """The Canary resources to reconcile: coalmine's, and Flagger's with --flagger-compat."""
     return (CANARIES, FLAGGER_CANARIES) if scope.flagger_compat else (CANARIES,)
+
+
+def cached_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
+    """What a tick reads, kept in memory by a watch (`kube.cache`): the Canaries, their
+    Deployments, Services, DestinationRules, VirtualServices and HPAs. Secrets are
+    never watched (the controller may only get them), nor Events (written, rarely read)."""
+    return (
+        *canary_kinds(scope),
+        DEPLOYMENTS,
+        SERVICES,
+        DESTINATION_RULES,
+        VIRTUAL_SERVICES,
+        HPAS,
+    )
 
 
 @dataclass
@@ -152,4 +172,5 @@ def _measurer(
         MeasurerSettings(server, default_mesh=settings.analysis.mesh_provider),
         templates=templates,
         credentials=credentials,
+        limits=QueryLimits(settings.analysis.query_limits),
     )

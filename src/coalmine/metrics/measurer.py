@@ -40,6 +40,7 @@ from coalmine.errors import CoalmineError, NotFound, Unavailable
 from coalmine.metrics.availability import unavailable_provider
 from coalmine.metrics.builtins import Role, builtin_query
 from coalmine.metrics.credentials import Credentials, CredentialSource
+from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.providers.base import ProviderFactory, ProviderSettings
 from coalmine.metrics.providers.registry import PROVIDERS, create_provider
 from coalmine.metrics.templates import TemplateLookup
@@ -99,8 +100,12 @@ class MetricMeasurer:
         credentials: CredentialSource | None = None,
         providers: Mapping[str, ProviderFactory] = PROVIDERS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: QueryLimits | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = limits
+        """Bounds on queries in flight and their rate per provider (the operator's);
+        None: unbounded (the local runtime, one Prometheus, a few canaries)."""
         self.templates = templates
         self.credentials = credentials
         self.providers = providers
@@ -166,7 +171,11 @@ class MetricMeasurer:
             provider = create_provider(plan.provider_type, plan.server, providers=self.providers)
         except CoalmineError as error:
             return Measurement.no_data(str(error), plan.template)
-        measurement = await provider.query(query)
+        if self.limits is None:
+            measurement = await provider.query(query)
+        else:
+            async with self.limits.query(plan.server.address):
+                measurement = await provider.query(query)
         if measurement.judged and isinstance(provider, Aged):
             measurement = await self._unless_young(provider, context.interval, measurement)
         return replace(measurement, query=query)

@@ -166,6 +166,7 @@
   - leases
   verbs:
   - get
+  - list
   - create
   - update
   - patch
