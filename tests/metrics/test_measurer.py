@@ -110,10 +110,10 @@ async def test_a_mesh_without_builtins_is_no_data_naming_the_meshes(
     fake_prometheus: FakePrometheus,
 ) -> None:
     subject = canary()
-    forced = measurer(fake_prometheus.url, mesh="kubernetes")
+    forced = measurer(fake_prometheus.url, mesh="linkerd")
     measurement = await forced.measure(subject, metric_of(subject))
     assert measurement.value is None
-    assert "mesh 'kubernetes' has no built-in metrics" in measurement.reason
+    assert "mesh 'linkerd' has no built-in metrics" in measurement.reason
     assert "istio, envoy" in measurement.reason
     assert fake_prometheus.requests == []
 
