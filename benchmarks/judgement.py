@@ -25,6 +25,9 @@ The judges run through the real engine (`coalmine.testing.replay`, the Python AP
 "Clearly bad" is +2 points or more, 1.5x slower or more; +0.5 points and 1.1x are at
 the margins and reported apart. Failed requests served: the canary's 5xx answers in
 clearly bad releases until the verdict (to the end of the analysis when promoted).
+"Floor": what they serve in their first tick, the least any judge can serve (every judge
+starts at the same weight and decides at the end of a tick at the earliest; the first
+tick's counts do not depend on the judge).
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class World:
         bursts = release.kind == "good-bursts" or rng.random() < 1 / 3
         self.bursts = {int(t) for t in rng.integers(0, TICKS, 6)} if bursts else set()
         self.canary_errors = 0
+        self.first_tick_errors = 0
+        """The canary's 5xx in the first tick: no judge can stop it sooner."""
         self.noise = {"primary": [0.0, 0.0], "canary": [0.0, 0.0]}
         """Per side, slowly varying log-factors on latency and on the error rate."""
         self.points: list[list[TickObservation]] = []
@@ -118,6 +123,8 @@ class World:
         self.points.append(points)
         canary = _sum([point.canary for point in points])
         self.canary_errors += canary.errors
+        if tick == 0:
+            self.first_tick_errors = canary.errors
         return TickObservation(primary=_sum([point.primary for point in points]), canary=canary)
 
     def _point(self, tick: int, weight: int) -> TickObservation:
@@ -299,6 +306,8 @@ class Outcome:
     """The canary's 5xx answers until the verdict."""
     failed_after: int
     """Expected 5xx answers of a wrongly promoted release from then to tick 30 at 100 %."""
+    failed_first_tick: int = 0
+    """The canary's 5xx in the first tick, the least any judge can let it serve."""
 
 
 async def judge_release(release: Release, name: str) -> Outcome:
@@ -310,7 +319,15 @@ async def judge_release(release: Release, name: str) -> Outcome:
     if result.verdict == "promoted" and result.tick is not None:
         rate = world.base_errors + release.extra_errors
         after = round(rate * release.rate * INTERVAL_S * (TICKS - result.tick))
-    return Outcome(release, name, result.verdict, result.tick, world.canary_errors, after)
+    return Outcome(
+        release,
+        name,
+        result.verdict,
+        result.tick,
+        world.canary_errors,
+        after,
+        world.first_tick_errors,
+    )
 
 
 def corpus(seeds: int) -> list[Release]:
@@ -361,6 +378,7 @@ def _row(name: str, rate: float | None, mine: list[Outcome]) -> dict[str, Any]:
         "marginal_promoted": sum(o.verdict == "promoted" for o in marginal) / max(1, len(marginal)),
         "failed_served": sum(o.failed_served for o in bad),
         "failed_to_tick_30": sum(o.failed_served + o.failed_after for o in bad),
+        "failed_floor": sum(o.failed_first_tick for o in bad),
         **{
             f"failed_served_{verdict}": sum(o.failed_served for o in bad if o.verdict == verdict)
             for verdict in ("rolled-back", "undecided", "promoted")
@@ -371,7 +389,8 @@ def _row(name: str, rate: float | None, mine: list[Outcome]) -> dict[str, Any]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'judge':9} {'req/s':>5} {'correct':>8} {'good rb':>8} {'good ≤10':>8} {'bad prom':>8} "
-        f"{'bad rb':>8} {'bad ticks':>9} {'marg prom':>9} {'5xx served':>10} {'5xx to t30':>10}"
+        f"{'bad rb':>8} {'bad ticks':>9} {'marg prom':>9} {'5xx served':>10} {'5xx to t30':>10} "
+        f"{'floor':>6}"
     )
     print(head)
     for row in rows:
@@ -381,7 +400,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{100 * row['good_rolled_back']:7.1f}% {100 * row['good_promoted_in_10']:7.1f}% "
             f"{100 * row['bad_promoted']:7.1f}% {100 * row['bad_rolled_back']:7.1f}% "
             f"{'-' if ticks is None else f'{ticks:g}':>9} {100 * row['marginal_promoted']:8.1f}% "
-            f"{row['failed_served']:>10} {row['failed_to_tick_30']:>10}"
+            f"{row['failed_served']:>10} {row['failed_to_tick_30']:>10} {row['failed_floor']:>6}"
         )
 
 

@@ -95,8 +95,8 @@ def test_observations_with_more_errors_are_rolled_back_by_the_judge() -> None:
         app, ["simulate", "-f", str(JUDGED), "--observations", observations("bad")]
     )
     assert result.exit_code == 1, result.output
-    assert "errors: canary 3.17 % vs primary 0.38 % (+2.79 pt, interval +0.89..+" in result.output
-    assert "+5.04 at 99.5 %/99 %) > 0.5 pt: rollback" in result.output  # both levels
+    assert "errors: canary 3.17 % vs primary 0.38 % (+2.79 pt, interval +1.12..+" in result.output
+    assert "+4.67 at 99.5 %/99 %) > 0.5 pt: rollback" in result.output  # both levels
     assert "> 0.5 pt: rollback" in result.output
     assert result.output.rstrip().endswith(
         "-- verdict: rolled-back at tick 1 (15 ticks in the file)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from coalmine.api.judge import LatencyMargin, Verdict
 from coalmine.judge import Histogram, binomial_difference, judge_latency
-from coalmine.judge.shares import boundary_variance
+from coalmine.judge.shares import boundary_variance, restricted_rate
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOUNDS = (1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0, 1000.0)
@@ -57,3 +58,47 @@ def test_variances_are_positive_and_the_difference_is_of_the_shares(
     assert variance > 0
     at_margin = boundary_variance(canary_events, canary_total, ref_events, ref_total, margin)
     assert at_margin > 0
+
+
+def _log_likelihood(p: float, counts: tuple[int, int, int, int], margin: float) -> float:
+    canary_events, canary_total, ref_events, ref_total = counts
+    q = p + margin
+    return (
+        (canary_events * math.log(q) if canary_events else 0.0)
+        + (canary_total - canary_events) * math.log1p(-q)
+        + (ref_events * math.log(p) if ref_events else 0.0)
+        + (ref_total - ref_events) * math.log1p(-p)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    canary_events=st.integers(0, 200),
+    canary_extra=st.integers(1, 3000),
+    ref_events=st.integers(0, 200),
+    ref_extra=st.integers(1, 6000),
+    margin=st.sampled_from([0.0, 0.001, 0.005, 0.01, 0.05]),
+)
+def test_the_restricted_rate_is_the_most_likely_reference_rate_at_the_margin(
+    canary_events: int, canary_extra: int, ref_events: int, ref_extra: int, margin: float
+) -> None:
+    """The rollback test's reference rate: no other rate (with the canary's at it plus
+    the margin) makes the tick's counts more likely; with no margin it is the pooled rate."""
+    counts = (canary_events, canary_events + canary_extra, ref_events, ref_events + ref_extra)
+    p = restricted_rate(*counts, margin)
+    assert 0.0 <= p < 1 - margin
+    if margin == 0:
+        assert p == (canary_events + ref_events) / (counts[1] + counts[3])
+        return
+    best = _log_likelihood(max(p, 1e-12), counts, margin)
+    for other in (p * 0.9, p * 1.1 + 1e-6, 1e-4, 0.01, 0.1, 0.3):
+        if 0 < other < 1 - margin:
+            assert _log_likelihood(other, counts, margin) <= best + 1e-6
+
+
+def test_the_restricted_rate_does_not_charge_the_reference_with_the_canarys_excess() -> None:
+    """A canary 2 points worse at 50 req/s (13 errors in 600) against a reference at 0.2 %
+    (5 in 2,400), margin 1 pt: the reference's rate at the margin stays near its own
+    0.2 %; taking the margin off the pooled errors charged it with 0.4 %."""
+    assert restricted_rate(13, 600, 5, 2400, 0.01) < 0.0035
+    assert (13 + 5 - 0.01 * 600) / 3000 == 0.004

@@ -12,7 +12,6 @@ from coalmine.judge.sequence import Interval
 from coalmine.judge.shares import (
     Judged,
     add,
-    binomial_difference,
     boundary_variance,
     bounds_of,
     levels,
@@ -41,19 +40,12 @@ def judge_errors(
     margin = spec.max_increase / 100
     if canary.requests > 0 and reference.requests > 0:
         counts = (canary.errors, canary.requests, reference.errors, reference.requests)
-        events = evidence.canary_events + evidence.primary_events + canary.errors + reference.errors
-        total = (
-            evidence.canary_total + evidence.primary_total + canary.requests + reference.requests
-        )
-        # The floor: the rate over the whole analysis, or the tick's own when lower (an
-        # incident shared by both sides must not inflate every later tick's variance).
-        tick_events, tick_total = (
-            canary.errors + reference.errors,
-            canary.requests + reference.requests,
-        )
-        floor = min((events + 1) / (total + 2), (tick_events + 1) / (tick_total + 2))
-        difference, _ = binomial_difference(*counts, floor=floor)
-        at_margin = boundary_variance(*counts, margin, floor=floor)
+        difference = canary.errors / canary.requests - reference.errors / reference.requests
+        # The rollback test's variance at the margin; each side's rate at least one event
+        # in the tick's requests (`boundary_variance`). A floor from the pooled rate of
+        # both sides, as before, counted the canary's own excess errors as the
+        # reference's: a canary 2 points worse at 50 req/s took 3 ticks or more.
+        at_margin = boundary_variance(*counts, margin)
         rates = _recent_rates(evidence)
         unusual = None if rates is None else _unusual(canary, reference, rates)
         evidence = add(

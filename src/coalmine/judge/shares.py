@@ -27,6 +27,7 @@ __all__ = [
     "levels",
     "points",
     "relation",
+    "restricted_rate",
     "verdict_of",
 ]
 
@@ -89,16 +90,49 @@ def boundary_variance(
 
     The rollback test asks whether the difference exceeds the margin; its variance is
     taken where that question is hardest, at the margin itself, with the reference's rate
-    estimated under that constraint (as in the score test of Farrington and Manning,
-    1990). A canary far worse than the margin is then told apart sooner than with its
-    own, larger variance, and a canary at or below the margin is never judged with too
-    small a variance."""
+    the maximum-likelihood estimate under that constraint (`restricted_rate`: the score
+    test of Farrington and Manning, 1990). A canary far worse than the margin is then
+    told apart sooner than with its own, larger variance, and a canary at or below the
+    margin is never judged with too small a variance. Each side's rate is at least
+    `floor` (by default one event in the tick's requests: a tick without errors does not
+    claim certainty)."""
     total = canary_total + ref_total
     floor = 1 / (total + 2) if floor is None else floor
-    ref = (canary_events + ref_events - margin * canary_total) / total
+    ref = restricted_rate(canary_events, canary_total, ref_events, ref_total, margin)
     ref = min(max(ref, floor), 0.5 - margin)
     canary = ref + margin
     return canary * (1 - canary) / canary_total + ref * (1 - ref) / ref_total
+
+
+def restricted_rate(
+    canary_events: int, canary_total: int, ref_events: int, ref_total: int, margin: float
+) -> float:
+    """The reference's rate p that makes the tick's counts most likely when the canary's
+    is p + margin (the restricted maximum-likelihood estimate of Farrington and Manning).
+
+    The log-likelihood is concave in p, so its derivative (the score) crosses zero once;
+    scipy's brentq finds it. With no margin it is the pooled rate. Pooling with the
+    margin taken off the canary's errors instead, (canary + reference errors - margin x
+    canary requests) / requests, charges the reference with the canary's excess beyond
+    the margin: a canary ten points worse on 24 requests then had a variance three times
+    too large, and at 2 req/s took a median of 5 ticks to roll back
+    (benchmarks/judgement.py)."""
+    total = canary_total + ref_total
+    if margin <= 0:
+        return (canary_events + ref_events) / total
+    from scipy.optimize import brentq
+
+    def score(p: float) -> float:
+        canary = canary_events / (p + margin) - (canary_total - canary_events) / (1 - p - margin)
+        ref = (ref_events / p if ref_events else 0.0) - (ref_total - ref_events) / (1 - p)
+        return canary + ref
+
+    low, high = 1e-12, 1 - margin - 1e-12
+    if high <= low or score(low) <= 0:
+        return 0.0
+    if score(high) >= 0:
+        return high
+    return float(brentq(score, low, high))
 
 
 def add(
