@@ -417,6 +417,54 @@ def print_where(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def least_valid(releases: list[Release], margin: float, confidence: float = 0.99) -> float:
+    """The 5xx that clearly bad canaries serve, on average, before the earliest rollback
+    that any judge with this errors margin and confidence could make, even knowing every
+    rate: Wald's lower bound on the expected number of canary requests a sequential test
+    needs to reject "the canary is `margin` worse" (type I error 1 - confidence, every
+    side's other checks aside) with 95 % power,
+
+        E[N] >= ((1 - b) log((1 - b) / a) + b log(b / (1 - a))) / KL(p_c || p_0),
+
+    (Wald, "Sequential Analysis", 1947; the SPRT attains it), with p_c the canary's rate,
+    p_0 the primary's plus the margin, times p_c (Wald's identity), at the first step's
+    20 % and the release's mean traffic, at least one tick, at most 30. Slower releases
+    count their first tick only. An expectation from the releases' base rates (drift,
+    bursts and each side's fluctuation left out), not a count from the simulation."""
+    a, b = 1 - confidence, 0.05
+    information = (1 - b) * math.log((1 - b) / a) + b * math.log(b / (1 - a))
+    total = 0.0
+    for release in releases:
+        if not release.clearly_bad:
+            continue
+        base = World(release).base_errors
+        rate = base + release.extra_errors
+        per_tick = rate * 0.2 * release.rate * INTERVAL_S
+        ticks = 1.0
+        if release.extra_errors > margin:
+            null = base + margin
+            divergence = rate * math.log(rate / null) + (1 - rate) * math.log(
+                (1 - rate) / (1 - null)
+            )
+            requests = information / divergence
+            ticks = min(TICKS, max(1.0, requests / (0.2 * release.rate * INTERVAL_S)))
+        total += per_tick * ticks
+    return total
+
+
+def print_least(seeds: int) -> None:
+    """Wald's bound (`least_valid`) per traffic level, at the two margins the judges use."""
+    releases = corpus(seeds)
+    print()
+    print(f"{'req/s':>5} {'least valid, +1 pt':>18} {'least valid, +0.5 pt':>20}")
+    for rate in (*RATES, None):
+        mine = [r for r in releases if rate is None or r.rate == rate]
+        print(
+            f"{'all' if rate is None else rate!s:>5} {least_valid(mine, 0.01):>18.0f} "
+            f"{least_valid(mine, 0.005):>20.0f}"
+        )
+
+
 async def run(seeds: int) -> list[Outcome]:
     outcomes = []
     for release in corpus(seeds):
@@ -436,6 +484,7 @@ def main() -> None:
     print(f"{len(outcomes) // len(JUDGES)} releases, {time.perf_counter() - started:.0f} s")
     print_table(rows)
     print_where(rows)
+    print_least(args.seeds)
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"rows": rows}, file, indent=2)
