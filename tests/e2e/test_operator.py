@@ -315,7 +315,7 @@ async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator:
     """A canary whose pods never get ready. The Deployment controller does not say so
     (a target scaled up from zero with its new template is "complete" to it: no
     ProgressDeadlineExceeded), so coalmine's own clock catches it."""
-    await world.initialized(progressDeadlineSeconds=10)
+    await world.initialized(progressDeadlineSeconds=5)
     await world.stall("podinfo")
 
     async with following(world) as timeline:
