@@ -109,20 +109,19 @@ async def reach(runtime: LocalRuntime, phase: str, revert: bool) -> None:
     await wait_for_phase(runtime, Phase.SUCCEEDED, within=90)
 
 
-@pytest.mark.parametrize("revert", [True, False], ids=["revert", "keep"])
-@pytest.mark.parametrize("phase", ["initialized", "progressing", "succeeded", "failed"])
-async def test_deleting_a_canary_fails_no_request(
-    local_runtime: LocalRuntime, phase: str, revert: bool
+async def delete_the_canary(runtime: LocalRuntime, revert: bool) -> None:
+    """Delete the Canary (under the test's load) and let the load run 3 s more."""
+    deleted = await runtime.delete(canary_text(revert), "canary.yaml")
+    assert [str(d) for d in deleted] == ["canary/go-demo-7 deleted (namespace go-demo-7)"]
+    await asyncio.sleep(3)
+
+
+def assert_no_request_failed_and_the_canary_let_go(
+    runtime: LocalRuntime, seen: Traffic, revert: bool
 ) -> None:
-    await initialized(local_runtime, revert)
-    async with traffic(local_runtime) as seen:
-        await reach(local_runtime, phase, revert)
-        deleted = await local_runtime.delete(canary_text(revert), "canary.yaml")
-        assert [str(d) for d in deleted] == ["canary/go-demo-7 deleted (namespace go-demo-7)"]
-        await asyncio.sleep(3)
     assert seen.failures() == {}
     assert all(r.answered > 100 for r in seen.results), seen.results
-    store = local_runtime.store
+    store = runtime.store
     owned = [o.key for o in store.objects() if o.owner]
     assert owned == []
     primary = store.get("Deployment", NAMESPACE, "go-demo-7-primary")
@@ -135,9 +134,32 @@ async def test_deleting_a_canary_fails_no_request(
         assert primary is not None  # what served keeps serving
 
 
+DELETED_AT = [
+    pytest.param(phase, revert, id=f"{phase}-{'revert' if revert else 'keep'}")
+    for phase in ("initialized", "progressing", "succeeded", "failed")
+    for revert in (True, False)
+    if (phase, revert) != ("succeeded", False)
+]
+"""Every phase, with and without revertOnDeletion; a Succeeded canary deleted without it
+ends the re-applying test below (the same promotion under load: run once, not twice)."""
+
+
+@pytest.mark.parametrize(("phase", "revert"), DELETED_AT)
+async def test_deleting_a_canary_fails_no_request(
+    local_runtime: LocalRuntime, phase: str, revert: bool
+) -> None:
+    await initialized(local_runtime, revert)
+    async with traffic(local_runtime) as seen:
+        await reach(local_runtime, phase, revert)
+        await delete_the_canary(local_runtime, revert)
+    assert_no_request_failed_and_the_canary_let_go(local_runtime, seen, revert)
+
+
 async def test_re_applying_unchanged_manifests_mid_analysis_changes_nothing_that_serves(
     local_runtime: LocalRuntime,
 ) -> None:
+    """Then the Canary, Succeeded, is deleted without revertOnDeletion (the `succeeded-keep`
+    case of the test above)."""
     await initialized(local_runtime, revert=False)
     async with traffic(local_runtime) as seen:
         await reach(local_runtime, "progressing", revert=False)
@@ -145,4 +167,5 @@ async def test_re_applying_unchanged_manifests_mid_analysis_changes_nothing_that
         assert {a.action for a in applied} == {"unchanged"}, applied
         await asyncio.sleep(3)
         await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
-    assert seen.failures() == {}
+        await delete_the_canary(local_runtime, revert=False)
+    assert_no_request_failed_and_the_canary_let_go(local_runtime, seen, revert=False)

@@ -21,6 +21,9 @@ from tests.fixtures.local import NAMESPACE, demo_manifests, wait_for_phase
 pytestmark = pytest.mark.slow
 
 HOST = {"Host": "go-demo-7.example"}
+RATE = 200
+"""Requests per second: the judge decides once it has counted enough of them, so the
+rate sets how long each test waits (at 100/s, 27 s at 20 % of traffic with a baseline)."""
 BASE = {"DEMO_ERROR_RATE": "0", "DEMO_DELAY_MS": "10", "DEMO_RANDOM_DELAY_MAX_MS": "20"}
 JUDGED = """    interval: 2s
     stepWeight: 20
@@ -35,7 +38,7 @@ JUDGED = """    interval: 2s
 @asynccontextmanager
 async def load(runtime: LocalRuntime, path: str) -> AsyncIterator[None]:
     plan = LoadPlan(
-        urls=(runtime.gateway_url + path,), rate=100, duration=600, headers=HOST, timeout=5
+        urls=(runtime.gateway_url + path,), rate=RATE, duration=600, headers=HOST, timeout=5
     )
     generator = LoadGenerator(plan)
     running = asyncio.create_task(generator.run())

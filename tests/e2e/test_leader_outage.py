@@ -13,9 +13,8 @@ import pytest
 
 from coalmine.kube.resources import LEASES
 from coalmine.kube.settings import LeaderSettings
-from tests.e2e.test_operator import NEW_IMAGE, wait_phase
 from tests.fixtures.operator import canary, deployment
-from tests.fixtures.world import StartOperator, World, eventually_async
+from tests.fixtures.world import NEW_IMAGE, StartOperator, World, eventually_async
 from tests.kube_emulator import KubeEmulator
 
 LEASE = LeaderSettings.scaled(enabled=True, lease_duration=3.0)
@@ -29,7 +28,7 @@ async def test_a_leader_cut_off_by_an_outage_steps_down_and_leads_again_without_
     await world.create(canary())
     operator = await start_operator(leader=LEASE)
     controller = operator.controller
-    await wait_phase(world, "Initialized")
+    await world.wait_phase("Initialized")
     elector = controller.elector
     assert elector is not None
 
@@ -49,7 +48,7 @@ async def test_a_leader_cut_off_by_an_outage_steps_down_and_leads_again_without_
     lease = await world.get(LEASES, LEASE.lease_name)
     assert lease is None or lease["spec"]["holderIdentity"] == controller.settings.identity
     await world.ship("podinfo", NEW_IMAGE)
-    await wait_phase(world, "Succeeded", deadline=90)  # it acts again: a whole analysis
+    await world.wait_phase("Succeeded", deadline=90)  # it acts again: a whole analysis
     assert controller.step_downs == 1 and not operator.running.done()
 
 

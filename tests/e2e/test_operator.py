@@ -43,46 +43,24 @@ from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deployment, shape
 from tests.fixtures.telemetry import labels, parse
 from tests.fixtures.telemetry import scrape as scrape_text
-from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+from tests.fixtures.world import (
+    NEW_IMAGE,
+    OLD_IMAGE,
+    Operator,
+    StartOperator,
+    World,
+    eventually_async,
+)
 from tests.kube_emulator import KubeEmulator
 
-OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
-NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 ISTIO = "networking.istio.io/v1beta1"
 
 
 # Helpers -------------------------------------------------------------------------------
 
 
-async def wait_phase(
-    world: World, phase: str, name: str = "podinfo", *, kind: Kind = CANARIES, deadline: float = 60
-) -> Obj:
-    async def reached() -> Obj | None:
-        found = await world.get(kind, name)
-        return found if found and (found.get("status") or {}).get("phase") == phase else None
-
-    result: Obj = await eventually_async(reached, deadline=deadline)
-    return result
-
-
-async def initialized(world: World, **spec: Any) -> Obj:
-    await world.create(deployment())
-    await world.create(canary(**spec))
-    return await wait_phase(world, "Initialized")
-
-
 async def messages(world: World) -> list[str]:
     return [e["message"] for e in await world.events()]
-
-
-async def event_starting(world: World, text: str) -> Obj:
-    """The Event whose message starts with `text`, once written (events follow the status)."""
-
-    async def written() -> Obj | None:
-        return next((e for e in await world.events() if e["message"].startswith(text)), None)
-
-    found: Obj = await eventually_async(written, deadline=20)
-    return found
 
 
 def expected(text: str, world: World, uid: str) -> Obj:
@@ -203,7 +181,7 @@ spec:
 async def test_initialization_creates_the_primary_and_routing_and_scales_the_target_down(
     world: World, operator: Operator
 ) -> None:
-    podinfo = await initialized(world)
+    podinfo = await world.initialized()
 
     uid = podinfo["metadata"]["uid"]
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
@@ -252,11 +230,11 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
 async def test_a_new_image_is_shifted_20_40_60_and_promoted(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    await initialized(world)
+    await world.initialized()
 
     async with following(world) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
-        succeeded = await wait_phase(world, "Succeeded")
+        succeeded = await world.wait_phase("Succeeded")
 
     assert timeline.weights == [0, 20, 40, 60, 0]
     assert timeline.phases == [
@@ -269,7 +247,7 @@ async def test_a_new_image_is_shifted_20_40_60_and_promoted(
     revision = pod_template_revision(target["spec"]["template"])
     assert succeeded["status"]["lastPromotedSpec"] == revision
     key = f"podinfo.{world.namespace}"
-    await event_starting(world, f"Promotion completed! Scaling down {key}")
+    await world.event_starting(f"Promotion completed! Scaling down {key}")
     said = await messages(world)
     for weight in (20, 40, 60):
         assert said.count(f"Advance {key} canary weight {weight}") == 1
@@ -304,13 +282,13 @@ async def test_failing_metrics_roll_the_canary_back(
         {"name": "on-call", "severity": "error", "providerRef": {"name": "on-call"}}
     ]
     analysis["webhooks"] = [{"name": "log", "type": "event", "url": receiver.url("/events")}]
-    await initialized(world, analysis=analysis)
+    await world.initialized(analysis=analysis)
 
     async with following(world) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
         await eventually_async(lambda: _canary_weight_is(world, 20))
         metrics_stand_in.success_rate = 80.0  # errors show once the canary gets traffic
-        failed = await wait_phase(world, "Failed")
+        failed = await world.wait_phase("Failed")
 
     assert timeline.weights == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2
@@ -318,8 +296,8 @@ async def test_failing_metrics_roll_the_canary_back(
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
     key = f"podinfo.{world.namespace}"
-    await event_starting(world, f"Rolling back {key} failed checks threshold reached 2")
-    halt = await event_starting(world, f"Halt advancement {key} request-success-rate 80.00 < 99")
+    await world.event_starting(f"Rolling back {key} failed checks threshold reached 2")
+    halt = await world.event_starting(f"Halt advancement {key} request-success-rate 80.00 < 99")
     assert (halt["type"], halt["reason"]) == ("Warning", "Synced")
     await eventually_async(_async(lambda: receiver.bodies("/alerts")))
     [alert] = receiver.bodies("/alerts")  # error alerts only: the rollback
@@ -337,19 +315,19 @@ async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator:
     """A canary whose pods never get ready. The Deployment controller does not say so
     (a target scaled up from zero with its new template is "complete" to it: no
     ProgressDeadlineExceeded), so coalmine's own clock catches it."""
-    await initialized(world, progressDeadlineSeconds=10)
+    await world.initialized(progressDeadlineSeconds=5)
     await world.stall("podinfo")
 
     async with following(world) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
-        failed = await wait_phase(world, "Failed", deadline=90)
+        failed = await world.wait_phase("Failed", deadline=90)
 
     assert timeline.weights == [0]
     assert failed["status"]["canaryWeight"] == 0
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
-    await event_starting(world, f"Rolling back podinfo.{world.namespace}")
+    await world.event_starting(f"Rolling back podinfo.{world.namespace}")
     said = await messages(world)
     assert any("progress deadline exceeded" in m for m in said), said
     target = await world.must_get(DEPLOYMENTS, "podinfo")
@@ -399,7 +377,7 @@ async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
 ) -> None:
     original_service = await world.create(USERS_SERVICE)
     original_vs = await world.create(USERS_VIRTUAL_SERVICE)
-    podinfo = await initialized(world, revertOnDeletion=True)
+    podinfo = await world.initialized(revertOnDeletion=True)
     assert FINALIZER in podinfo["metadata"]["finalizers"]
     taken = await world.must_get(SERVICES, "podinfo")
     assert taken["spec"]["selector"] == {"app": "podinfo-primary"}
@@ -417,7 +395,7 @@ async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
     assert await world.get(DEPLOYMENTS, "podinfo-primary") is None
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 2
     key = f"podinfo.{world.namespace}"
-    await event_starting(world, f"Canary {key} deleted, traffic back on {key}")
+    await world.event_starting(f"Canary {key} deleted, traffic back on {key}")
 
 
 async def _gone(world: World, kind: Kind, name: str) -> bool:
@@ -432,7 +410,7 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
     the Services and the VirtualService, as it does the Secret owned by the Canary here
     (which shows that the collector ran)."""
     await world.create(USERS_SERVICE)
-    podinfo = await initialized(world)
+    podinfo = await world.initialized()
     assert FINALIZER in podinfo["metadata"]["finalizers"]
     owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
              "uid": podinfo["metadata"]["uid"]}  # fmt: skip
@@ -469,7 +447,7 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
     assert primary["status"]["availableReplicas"] == 2
     key = f"podinfo.{world.namespace}"
-    said = await event_starting(world, f"Canary {key} deleted, all traffic on podinfo-primary")
+    said = await world.event_starting(f"Canary {key} deleted, all traffic on podinfo-primary")
     assert "kept as the user's: deployment podinfo-primary" in said["message"]
 
 
@@ -480,7 +458,7 @@ async def test_a_re_applied_service_is_repaired_on_the_watch_event_not_the_next_
     (scaled to zero): the operator repairs it when the change arrives, though the next
     tick is a minute away."""
     await world.create(USERS_SERVICE)
-    await initialized(world)
+    await world.initialized()
     analysis = canary()["spec"]["analysis"]
     analysis["interval"] = "60s"
     await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
@@ -514,9 +492,9 @@ async def test_watches_cut_every_half_second_neither_stall_nor_repeat_a_step(
     kube_emulator.faults.drop_after_s = 0.5
     try:
         await start_operator()
-        await initialized(world)
+        await world.initialized()
         await world.ship("podinfo", NEW_IMAGE)
-        await wait_phase(world, "Succeeded")
+        await world.wait_phase("Succeeded")
         dropped = kube_emulator.faults.injected["drop-watch"]
     finally:
         kube_emulator.faults.configure(rate=0.0, seed=0)
@@ -555,7 +533,7 @@ async def test_an_invalid_canary_gets_a_warning_naming_every_problem_and_is_not_
 
     fixed = {"spec": {"analysis": {"interval": "1s", "metrics": analysis["metrics"][:2]}}}
     await world.patch(CANARIES, "podinfo", fixed)
-    await wait_phase(world, "Initialized")
+    await world.wait_phase("Initialized")
 
 
 async def test_flagger_canaries_are_reconciled_in_compat_mode(
@@ -565,7 +543,7 @@ async def test_flagger_canaries_are_reconciled_in_compat_mode(
     await world.create(deployment())
     await world.create(canary(api_version="flagger.app/v1beta1"))
 
-    podinfo = await wait_phase(world, "Initialized", kind=FLAGGER_CANARIES)
+    podinfo = await world.wait_phase("Initialized", kind=FLAGGER_CANARIES)
 
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
     [owner] = primary["metadata"]["ownerReferences"]
@@ -631,7 +609,7 @@ async def test_two_replicas_never_both_act_and_the_other_takes_over(
         await eventually_async(lambda: _holds(world, "replica-a"), deadline=30)
         b = Replica.start("replica-b", world, metrics_stand_in, tmp_path)
         for name in NAMES:
-            await wait_phase(world, "Initialized", name)
+            await world.wait_phase("Initialized", name)
         for name in NAMES:
             await world.ship(name, NEW_IMAGE)
         for name in NAMES:
@@ -641,8 +619,8 @@ async def test_two_replicas_never_both_act_and_the_other_takes_over(
         before = {e["metadata"]["name"]: e for e in await world.events()}  # all of replica-a's
         await eventually_async(lambda: _holds(world, "replica-b"), deadline=30)
         for name in NAMES:
-            await wait_phase(world, "Succeeded", name)
-            await event_starting(world, f"Promotion completed! Scaling down {name}.")
+            await world.wait_phase("Succeeded", name)
+            await world.event_starting(f"Promotion completed! Scaling down {name}.")
     finally:
         for replica in (a, b):
             if replica is not None and replica.process.poll() is None:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coalmine.kube.resources import CANARIES, DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
-from tests.e2e.test_operator import NEW_IMAGE, initialized, wait_phase
 from tests.fixtures.operator import MetricsStandIn, canary
-from tests.fixtures.world import Operator, World, eventually_async
+from tests.fixtures.world import NEW_IMAGE, Operator, World, eventually_async
 
 
 @dataclass
@@ -48,7 +47,7 @@ async def test_the_baseline_shares_the_canary_weight_and_goes_after_promotion(
 ) -> None:
     counts = Counts(canary_errors=10)  # as good as the baseline
     metrics_stand_in.value_for = counts.answer  # type: ignore[method-assign]
-    await initialized(world, analysis=judged_with_baseline())
+    await world.initialized(analysis=judged_with_baseline())
     weights: list[tuple[int, int, int]] = []
 
     async def record() -> tuple[int, int, int] | None:
@@ -92,9 +91,9 @@ async def test_a_canary_failing_more_than_the_baseline_is_rolled_back_and_the_ba
 ) -> None:
     counts = Counts(canary_errors=600)  # 6 % against the baseline's 0.1 %
     metrics_stand_in.value_for = counts.answer  # type: ignore[method-assign]
-    await initialized(world, analysis=judged_with_baseline())
+    await world.initialized(analysis=judged_with_baseline())
     await world.ship("podinfo", NEW_IMAGE)
-    failed = await wait_phase(world, "Failed")
+    failed = await world.wait_phase("Failed")
     [errors] = failed["status"]["judge"]["checks"]
     assert errors["verdict"] == "rollback"
     assert "vs baseline 0.10 %" in errors["message"]

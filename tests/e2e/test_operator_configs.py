@@ -16,7 +16,7 @@ import pytest
 
 from coalmine.kube.client import Obj
 from coalmine.kube.resources import CANARIES, CONFIG_MAPS, DEPLOYMENTS, SECRETS
-from tests.e2e.test_operator import following, wait_phase
+from tests.e2e.test_operator import following
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import Operator, World, eventually_async
 
@@ -60,7 +60,7 @@ async def initialized_with_configs(world: World) -> Obj:
     await world.create(DB_SECRET)
     await world.create(reading_configs())
     await world.create(canary())
-    return await wait_phase(world, "Initialized")
+    return await world.wait_phase("Initialized")
 
 
 async def copy_greeting(world: World) -> str:
@@ -105,7 +105,7 @@ async def test_a_config_map_change_alone_is_analysed_and_promoted(
         await world.patch(CONFIG_MAPS, "settings", {"data": {"greeting": "bonjour"}})
         await eventually_async(lambda: weight_is(world, 40))
         assert await copy_greeting(world) == "hello"  # the primary still reads the old one
-        succeeded = await wait_phase(world, "Succeeded")
+        succeeded = await world.wait_phase("Succeeded")
 
     assert timeline.weights == [0, 20, 40, 60, 0]
     assert timeline.phases == [
@@ -128,7 +128,7 @@ async def test_a_config_map_change_that_fails_its_checks_leaves_the_primarys_cop
         await world.patch(CONFIG_MAPS, "settings", {"data": {"greeting": "bonjour"}})
         await eventually_async(lambda: weight_is(world, 20))
         metrics_stand_in.success_rate = 80.0
-        failed = await wait_phase(world, "Failed")
+        failed = await world.wait_phase("Failed")
 
     assert timeline.weights == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2

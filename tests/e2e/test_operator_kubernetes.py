@@ -16,13 +16,17 @@ from datetime import timedelta
 from typing import Any
 
 from coalmine.kube.client import Obj
-from coalmine.kube.resources import CANARIES, DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.resources import DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
 from coalmine.kube.settings import AnalysisSettings
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
-from tests.fixtures.world import Operator, StartOperator, World, eventually_async
-
-OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
-NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+from tests.fixtures.world import (
+    NEW_IMAGE,
+    OLD_IMAGE,
+    Operator,
+    StartOperator,
+    World,
+    eventually_async,
+)
 
 BLUE_GREEN: dict[str, Any] = {
     "interval": "1s",
@@ -33,20 +37,6 @@ BLUE_GREEN: dict[str, Any] = {
         {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
     ],
 }
-
-
-async def phase_of(world: World) -> str | None:
-    found = await world.get(CANARIES, "podinfo")
-    return ((found or {}).get("status") or {}).get("phase")
-
-
-async def wait_phase(world: World, phase: str, *, deadline: float = 60) -> Obj:
-    async def reached() -> Obj | None:
-        found = await world.get(CANARIES, "podinfo")
-        return found if found and (found.get("status") or {}).get("phase") == phase else None
-
-    result: Obj = await eventually_async(reached, deadline=deadline)
-    return result
 
 
 @dataclass
@@ -63,7 +53,7 @@ class Timeline:
             app = service["spec"]["selector"]["app"]
             if not self.apex or self.apex[-1] != app:
                 self.apex.append(app)
-        phase = await phase_of(self.world)
+        phase = await self.world.phase()
         if phase and (not self.phases or self.phases[-1] != phase):
             self.phases.append(phase)
 
@@ -95,14 +85,12 @@ async def image_of(world: World, name: str) -> str:
 async def test_a_blue_green_release_switches_the_apex_to_the_canary_then_ends_on_the_primary(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    await world.create(deployment())
-    await world.create(canary(provider="kubernetes", analysis=BLUE_GREEN))
-    await wait_phase(world, "Initialized")
+    await world.initialized(provider="kubernetes", analysis=BLUE_GREEN)
     assert await world.get(VIRTUAL_SERVICES, "podinfo") is None  # no mesh object
 
     async with following(world) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
-        succeeded = await wait_phase(world, "Succeeded")
+        succeeded = await world.wait_phase("Succeeded")
 
     assert timeline.apex == ["podinfo-primary", "podinfo", "podinfo-primary"]
     assert timeline.phases == ["Initialized", "Progressing", "Promoting", "Finalising",
@@ -131,14 +119,12 @@ async def test_failing_checks_roll_back_with_the_apex_never_leaving_the_primary(
         mesh_provider="kubernetes",
     )
     await start_operator(analysis=analysis)
-    await world.create(deployment())
-    await world.create(canary(analysis=BLUE_GREEN))
-    await wait_phase(world, "Initialized")
+    await world.initialized(analysis=BLUE_GREEN)
 
     async with following(world) as timeline:
         metrics_stand_in.success_rate = 80.0
         await world.ship("podinfo", NEW_IMAGE)
-        failed = await wait_phase(world, "Failed")
+        failed = await world.wait_phase("Failed")
 
     assert timeline.apex == ["podinfo-primary"]
     assert timeline.phases == ["Initialized", "Progressing", "Failed"]
@@ -171,5 +157,5 @@ async def test_a_weighted_canary_on_the_kubernetes_default_is_not_advanced_and_t
     event = await eventually_async(refused, deadline=20)
     assert event["type"] == "Warning"
     assert "use analysis.iterations (blue/green)" in event["message"]
-    assert await phase_of(world) in (None, "Initializing")
+    assert await world.phase() in (None, "Initializing")
     assert await world.get(SERVICES, "podinfo") is None

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from coalmine.kube.resources import LEASES
-from tests.e2e.test_operator import NEW_IMAGE, event_starting, wait_phase
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
-from tests.fixtures.world import World, eventually_async
+from tests.fixtures.world import NEW_IMAGE, World, eventually_async
 
 NAMES = tuple(f"podinfo-{n}" for n in range(6))
 
@@ -62,7 +61,7 @@ async def test_two_sharded_replicas_share_the_canaries_and_one_takes_over(
     b = start("replica-b", world, metrics_stand_in, tmp_path)
     try:
         for name in NAMES:
-            await wait_phase(world, "Initialized", name)
+            await world.wait_phase("Initialized", name)
 
         async def one_each() -> bool:
             holders = sorted((await shard_holders(world)).values())
@@ -71,7 +70,7 @@ async def test_two_sharded_replicas_share_the_canaries_and_one_takes_over(
         await eventually_async(one_each, deadline=30)  # a took both first, then shared
         for name in NAMES:
             await world.ship(name, NEW_IMAGE)
-            await wait_phase(world, "Progressing", name)
+            await world.wait_phase("Progressing", name)
         a.kill()  # a crash: its shard Lease is not released
         await asyncio.to_thread(a.wait, 10)
 
@@ -80,8 +79,8 @@ async def test_two_sharded_replicas_share_the_canaries_and_one_takes_over(
 
         await eventually_async(b_holds_all, deadline=30)
         for name in NAMES:
-            await wait_phase(world, "Succeeded", name)
-            await event_starting(world, f"Promotion completed! Scaling down {name}.")
+            await world.wait_phase("Succeeded", name)
+            await world.event_starting(f"Promotion completed! Scaling down {name}.")
     finally:
         for process in (a, b):
             if process.poll() is None:

@@ -25,8 +25,8 @@ from tests.fixtures.envoy_stack import BUCKETS, Backend, EnvoyStack, Route
 
 pytestmark = pytest.mark.slow
 
-WINDOW = "10s"
-WINDOW_SAMPLES = 10
+WINDOW = "5s"
+WINDOW_SAMPLES = 5
 DELAY_MS = 120
 
 

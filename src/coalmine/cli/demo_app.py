@@ -33,9 +33,11 @@ def demo_app(
     import asyncio
 
     from coalmine.demo import DemoSettings, serve
+    from coalmine.demo.server import exit_now
 
     settings = DemoSettings.from_env(os.environ)
     settings = dataclasses.replace(
         settings, port=settings.port if port is None else port, host=host or settings.host
     )
     asyncio.run(serve(settings, announce=lambda line: typer.echo(line)))
+    exit_now(0)  # stopped cleanly: skip the interpreter's teardown (coalmine.demo.server)

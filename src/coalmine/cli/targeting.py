@@ -99,15 +99,19 @@ def run_on_target(
 
     With `grace` (coalmine wait), a `coalmine up` that is restarting (its api.json names a
     pid that is gone) is waited for before the rule picks, and a target that cannot be
-    reached is retried, each for up to `grace` seconds."""
+    reached is retried, each for up to `grace` seconds. When there is nothing to wait for
+    (no `coalmine up`, live or restarting, at the state directory, and no kubeconfig: say a
+    mistyped --state-dir), the rule's Unavailable is raised at once: no grace brings
+    either into being."""
     import asyncio
 
     async def main() -> T:
         from coalmine.cli.waiting import riding
-        from coalmine.targets.select import open_target, wait_for_restart
+        from coalmine.targets.select import choose, open_target, wait_for_restart
 
         if grace > 0:
             await wait_for_restart(options, grace)
+        choose(options)  # nothing to reach at all: fail now, not after the grace
         target = await riding(lambda: open_target(options), grace)
         try:
             return await work(target)

@@ -98,7 +98,8 @@ def wait(
     3 the canary, the runtime or the cluster could not be read for a minute (also when
     the canary is deleted while waiting). A runtime restarting, an API server answering
     5xx or timing out, a dropped connection: the wait retries for up to 60 s (or until
-    --timeout, if sooner) before it gives up.
+    --timeout, if sooner) before it gives up; with neither a `coalmine up` (running or
+    restarting) for --state-dir nor a kubeconfig, it gives up at once.
 
     Example:  coalmine wait go-demo-7 -n go-demo-7 --timeout 15m -o json
     """

@@ -64,9 +64,9 @@ def choose(options: TargetOptions) -> Mode:
         return "kubernetes"
     raise Unavailable(
         f"no coalmine up is running for state directory {options.state_dir} and no "
-        "kubeconfig was found; either start the local runtime with "
-        f"`coalmine up --state-dir {options.state_dir}`, or point at a cluster with "
-        "--kubeconfig PATH, --context NAME or the KUBECONFIG environment variable"
+        "kubeconfig was found; either pass the --state-dir of a running `coalmine up` "
+        f"(or start one: `coalmine up --state-dir {options.state_dir}`), or point at a "
+        "cluster with --kubeconfig PATH, --context NAME or the KUBECONFIG environment variable"
     )
 
 
