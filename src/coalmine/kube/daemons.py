@@ -213,9 +213,16 @@ class CanaryDaemons:
         if event_type == "DELETED" or edited:
             memory.wakeup.set()
 
-    async def routing_changed(self, namespace: str, name: str) -> None:
-        """The Service or VirtualService `name` changed: repair the routing of the Canary
-        whose apex it is (one this replica ticks), keeping its weights."""
+    async def routing_changed(self, namespace: str, name: str, kind: Kind, body: Obj) -> None:
+        """The Service or VirtualService `name` changed (`body`, as kopf's watch saw it):
+        repair the routing of the Canary whose apex it is (one this replica ticks),
+        keeping its weights.
+
+        The change goes into the read cache first: the cache follows its own watch,
+        which may deliver the same event later, and a repair that read the old copy
+        would find nothing to repair until the next tick, a whole interval later."""
+        if self.client.reads is not None:
+            self.client.reads.observe(kind, body)
         for memory in list(self._memory.values()):
             canary = memory.last
             if canary is None or canary.namespace != namespace or apex_name(canary) != name:

@@ -120,7 +120,9 @@ def _register_repair(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     async def repair(type: str | None, body: Any, **_: Any) -> None:
         if type == "MODIFIED":
             meta = body.get("metadata") or {}
-            await daemons.routing_changed(str(meta.get("namespace")), str(meta.get("name")))
+            await daemons.routing_changed(
+                str(meta.get("namespace")), str(meta.get("name")), kind, dict(body)
+            )
 
     kopf.on.event(
         kind.group,
