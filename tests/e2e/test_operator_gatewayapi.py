@@ -19,7 +19,15 @@ from datetime import timedelta
 from typing import Any
 
 from coalmine.kube.client import Obj
-from coalmine.kube.resources import CANARIES, DEPLOYMENTS, HTTP_ROUTES, VIRTUAL_SERVICES
+from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
+from coalmine.kube.resources import (
+    CANARIES,
+    DEPLOYMENTS,
+    HTTP_ROUTES,
+    SECRETS,
+    VIRTUAL_SERVICES,
+    Kind,
+)
 from coalmine.kube.settings import AnalysisSettings
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import Operator, StartOperator, World, eventually_async
@@ -248,3 +256,61 @@ async def test_session_affinity_pins_cookie_holders_to_the_canary_then_expires_t
     expiring = expire["filters"][-1]["responseHeaderModifier"]["add"][0]
     assert expiring == {"name": "Set-Cookie", "value": f"{cookie}; Max-Age=-1"}
     assert [ref["name"] for ref in expire["backendRefs"]] == ["podinfo-primary"]
+
+
+async def test_deleting_mid_analysis_without_revert_keeps_the_http_route_on_the_primary(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """The HTTPRoute outlives the Canary, all its traffic on the primary: without
+    `kube.disown` the garbage collector would delete it and the Gateway would route the
+    app's hostnames nowhere."""
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE))
+    podinfo = await wait_phase(world, "Initialized")
+    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
+             "uid": podinfo["metadata"]["uid"]}  # fmt: skip
+    await world.create(
+        {"apiVersion": "v1", "kind": "Secret",
+         "metadata": {"name": "collected", "namespace": "", "ownerReferences": [owner]}}
+    )  # fmt: skip
+    await world.ship("podinfo", NEW_IMAGE)
+    await eventually_async(lambda: _weight_is(world, 20))
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+    await eventually_async(lambda: _gone(world, SECRETS, "collected"))  # the collector ran
+
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert canary_weight(route) == 0
+    assert "ownerReferences" not in route["metadata"]
+    assert route["metadata"]["annotations"][KEPT_FROM] == "podinfo"
+    said = [e["message"] for e in await world.events()]
+    assert any("httproute podinfo" in m and "kept as the user's" in m for m in said), said
+
+
+async def test_revert_on_deletion_gives_the_users_http_route_back(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    users = await world.create(
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+         "metadata": {"name": "podinfo", "namespace": ""},
+         "spec": {"parentRefs": [GATEWAY],
+                  "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}
+    )  # fmt: skip
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE, revertOnDeletion=True))
+    await wait_phase(world, "Initialized")
+    taken = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert ORIGINAL_SPEC in taken["metadata"]["annotations"]
+    assert canary_weight(taken) == 0
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+
+    restored = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert restored["spec"] == users["spec"]
+    assert "ownerReferences" not in restored["metadata"]
+
+
+async def _gone(world: World, kind: Kind, name: str) -> bool:
+    return await world.get(kind, name) is None
