@@ -8,9 +8,9 @@ is on every Canary (see `kube.handlers`), and without `revertOnDeletion` its del
 like local mode's (`local.release`):
 
 1. status Terminating, and all traffic to the primary (the last analysed release) when
-   the primary runs and the VirtualService (or the gatewayapi router's HTTPRoute) exists, so that an analysis in progress
-   stops sending users to the new release; nothing is removed, so requests still in
-   flight to the canary's pods finish;
+   the primary runs and the VirtualService (or the gatewayapi router's HTTPRoute)
+   exists, so that an analysis in progress stops sending users to the new release;
+   nothing is removed, so requests still in flight to the canary's pods finish;
 2. every object that names the Canary as its owner (the primary Deployment and its
    autoscaler, the apex, `-primary` and `-canary` Services, the DestinationRules,
    the VirtualService or HTTPRoute, and the `-primary` copies of tracked ConfigMaps and Secrets that
