@@ -163,10 +163,22 @@ async def test_a_route_that_existed_before_is_taken_over_and_restored_exactly(
         "metadata": {"name": "podinfo", "namespace": NAMESPACE},
         "spec": {
             "parentRefs": [{"name": "public", "namespace": "gateways"}],
-            "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}],
+            "rules": [
+                {"backendRefs": [{"name": "podinfo", "port": 9898}]},
+                {  # a standard filter coalmine does not model: kept, as a real server keeps it
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+                    "filters": [
+                        {
+                            "type": "RequestRedirect",
+                            "requestRedirect": {"scheme": "https", "statusCode": 301},
+                        }
+                    ],
+                },
+            ],
         },
     }
     original = create(kube_emulator, users)
+    assert original["spec"]["rules"][1]["filters"][0]["requestRedirect"]["statusCode"] == 301
     router = GatewayAPIRouter(kube_client)
 
     await router.reconcile(podinfo)
