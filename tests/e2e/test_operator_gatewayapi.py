@@ -314,3 +314,34 @@ async def test_revert_on_deletion_gives_the_users_http_route_back(
 
 async def _gone(world: World, kind: Kind, name: str) -> bool:
     return await world.get(kind, name) is None
+
+
+async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_next_tick(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """`kubectl apply` of the user's HTTPRoute sends its traffic to the target's Service
+    (scaled to zero): the operator repairs it when the change arrives, a minute before
+    the next tick."""
+    users = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "podinfo", "namespace": ""},
+             "spec": {"parentRefs": [GATEWAY],
+                      "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}  # fmt: skip
+    await world.create(users)
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE))
+    await wait_phase(world, "Initialized")
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "60s"
+    await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
+    await asyncio.sleep(3)  # the tick at the old 1 s interval reads the new one, then sleeps
+
+    await world.patch(HTTP_ROUTES, "podinfo", {"spec": users["spec"]})
+
+    async def repaired() -> bool:
+        route = await world.must_get(HTTP_ROUTES, "podinfo")
+        return len(route["spec"]["rules"][0]["backendRefs"]) == 2
+
+    await eventually_async(repaired, deadline=15)
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert canary_weight(route) == 0
+    assert route["spec"]["parentRefs"] == [GATEWAY]
