@@ -345,3 +345,29 @@ async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_ne
     route = await world.must_get(HTTP_ROUTES, "podinfo")
     assert canary_weight(route) == 0
     assert route["spec"]["parentRefs"] == [GATEWAY]
+
+
+async def test_a_canary_without_gateway_refs_on_the_gateway_api_default_is_told_why(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
+) -> None:
+    analysis = AnalysisSettings(
+        metrics_server=metrics_stand_in.url,
+        min_interval=timedelta(seconds=1),
+        mesh_provider="gatewayapi",
+    )
+    await start_operator(analysis=analysis)
+    await world.create(deployment())
+    await world.create(canary())  # the podinfo Canary, written for Istio: no gatewayRefs
+
+    async def refused() -> Obj | None:
+        return next(
+            (e for e in await world.events()
+             if "service.gatewayRefs is required with provider gatewayapi" in e["message"]),
+            None,
+        )  # fmt: skip
+
+    event = await eventually_async(refused, deadline=20)
+    assert event["type"] == "Warning"
+    assert "name the Gateway(s) the HTTPRoute attaches to" in event["message"]
+    assert await phase_of(world) in (None, "Initializing")
+    assert await world.get(HTTP_ROUTES, "podinfo") is None
