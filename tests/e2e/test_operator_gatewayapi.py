@@ -371,3 +371,73 @@ async def test_a_canary_without_gateway_refs_on_the_gateway_api_default_is_told_
     assert "name the Gateway(s) the HTTPRoute attaches to" in event["message"]
     assert await phase_of(world) in (None, "Initializing")
     assert await world.get(HTTP_ROUTES, "podinfo") is None
+
+
+@dataclass
+class GatewayControllerStandIn:
+    """A Gateway controller's part: it writes the route's parent status for each new
+    generation, Accepted or not as the test says."""
+
+    world: World
+    accepts: bool = False
+
+    async def run(self) -> None:
+        while True:
+            route = await self.world.get(HTTP_ROUTES, "podinfo")
+            if route is not None:
+                await self._write(route)
+            await asyncio.sleep(0.05)
+
+    async def _write(self, route: Obj) -> None:
+        generation = route["metadata"]["generation"]
+        status = "True" if self.accepts else "False"
+        [parent] = ((route.get("status") or {}).get("parents")) or [{}]
+        [condition] = parent.get("conditions") or [{}]
+        if (condition.get("observedGeneration"), condition.get("status")) == (generation, status):
+            return
+        condition = {"type": "Accepted", "status": status, "observedGeneration": generation,
+                     "reason": "Accepted" if self.accepts else "NotAllowedByListeners",
+                     "message": "" if self.accepts else "no listener admits this namespace",
+                     "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+        parent_ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", **GATEWAY}
+        body = {"parents": [{"parentRef": parent_ref, "controllerName": "example.com/gw",
+                             "conditions": [condition]}]}  # fmt: skip
+        with contextlib.suppress(Exception):  # a newer generation meanwhile: the next loop
+            await self.world.client.merge_patch(
+                HTTP_ROUTES, "podinfo", self.world.namespace, {"status": body},
+                subresource="status",
+            )  # fmt: skip
+
+
+async def test_the_canary_waits_while_its_gateway_has_not_accepted_the_route(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """Flagger's GetRoutes: no step is taken on a route its Gateway does not serve."""
+    gateway = GatewayControllerStandIn(world, accepts=True)
+    task = asyncio.create_task(gateway.run())
+    try:
+        await world.create(deployment())
+        await world.create(canary(provider="gatewayapi", service=SERVICE))
+        await wait_phase(world, "Initialized")
+        gateway.accepts = False  # e.g. a listener stops admitting the namespace
+
+        async with following(world) as timeline:
+            await world.ship("podinfo", NEW_IMAGE)
+
+            async def refused() -> Obj | None:
+                return next(
+                    (e for e in await world.events() if "is not ready: parent gateways/public "
+                     "has Accepted=False" in e["message"]),
+                    None,
+                )  # fmt: skip
+
+            event = await eventually_async(refused, deadline=20)
+            assert event["type"] == "Warning"
+            assert timeline.weights == [0]  # nothing shifted while the Gateway refuses it
+            gateway.accepts = True
+            await wait_phase(world, "Succeeded")
+        assert timeline.weights == [0, 20, 40, 60, 0]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
