@@ -192,7 +192,9 @@ async def _weight_is(world: World, weight: int) -> bool:
 async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest_to_the_primary(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    cookie = "^(.*?;)?(canary=always)(;.*)?$"
+    match = [{"headers": {"x-canary": {"exact": "insider"}}},
+             {"headers": {"cookie": {"regex": cookie}}}]  # fmt: skip
     timeline, _ = await released(
         world, provider="gatewayapi", service=SERVICE, analysis={**ITERATIONS, "match": match}
     )
@@ -202,8 +204,13 @@ async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest
         rules for rules in timeline.rule_sets if canary_weight({"spec": {"rules": rules}})
     )
     ab, everyone = during
-    header = {"name": "x-canary", "type": "Exact", "value": "insider"}
-    assert ab["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}, "headers": [header]}]
+    every_path = {"type": "PathPrefix", "value": "/"}
+    insider = {"name": "x-canary", "type": "Exact", "value": "insider"}
+    assert ab["matches"] == [
+        {"path": every_path, "headers": [insider]},
+        {"path": every_path, "headers": [{"name": "cookie", "type": "RegularExpression",
+                                          "value": cookie}]},
+    ]  # fmt: skip
     assert [ref["name"] for ref in everyone["backendRefs"]] == ["podinfo-primary"]
     assert "headers" not in everyone["matches"][0]
 
