@@ -259,6 +259,20 @@ def test_routes_of_an_empty_route_is_all_to_the_primary() -> None:
         ({"match": [{"uri": {"suffix": ".png"}}]}, {}, "service.match[0].uri: use exact, prefix"),
         ({"match": [{"port": 80}]}, {}, "service.match[0].port cannot be expressed in an"),
         (
+            {"rewrite": {"uri": "/v2"}, "match": [{"uri": {"exact": "/v1"}}]},
+            {},
+            "service.rewrite.uri replaces the path prefix, which the Gateway API allows only",
+        ),
+        ({"rewrite": {"uri": "/v2"}, "match": [{"uri": {"prefix": "/v1"}}]}, {}, None),
+        ({"rewrite": {"uri": "/", "type": "ReplaceFullPath"},
+          "match": [{"uri": {"exact": "/v1"}}]}, {}, None),
+        (
+            {"rewrite": {"uri": "/v2"}},
+            {"iterations": 2, "stepWeight": None, "maxWeight": None,
+             "match": [{"headers": {"x": {"exact": "a"}}}, {"headers": {"y": {"exact": "b"}}}]},
+            "analysis.match makes one per condition",
+        ),
+        (
             {},
             {"iterations": 2, "stepWeight": None, "maxWeight": None,
              "match": [{"headers": {"x": {"prefix": "a"}}}]},

@@ -341,7 +341,30 @@ def gateway_api_problems(spec: CanarySpec) -> list[str]:
     ):
         for index, match in enumerate(matches or []):
             problems += _gateway_match_problems(f"{where}[{index}]", match)
+    problems += _prefix_rewrite_problems(spec)
     return problems
+
+
+def _prefix_rewrite_problems(spec: CanarySpec) -> list[str]:
+    """The Gateway API's rule (a CEL rule of its CRD): a URLRewrite of type
+    ReplacePrefixMatch needs its rule to have exactly one match, a PathPrefix one."""
+    rewrite, service = spec.service.rewrite, spec.service
+    if rewrite is None or not rewrite.uri or rewrite.type == "ReplaceFullPath":
+        return []
+    matches = service.match or []
+    if len(matches) > 1 or any(m.uri is None or m.uri.prefix is None for m in matches):
+        return [
+            "service.rewrite.uri replaces the path prefix, which the Gateway API allows only "
+            "on a rule with one match, a uri prefix: give service.match one uri prefix (or "
+            "none), or set rewrite.type: ReplaceFullPath"
+        ]
+    if len(spec.analysis.match or []) > 1:
+        return [
+            "service.rewrite.uri replaces the path prefix, which the Gateway API allows only "
+            "on a rule with one match, and analysis.match makes one per condition: keep one "
+            "A/B condition, or set rewrite.type: ReplaceFullPath"
+        ]
+    return []
 
 
 def _gateway_match_problems(where: str, match: HTTPMatchRequest) -> list[str]:
