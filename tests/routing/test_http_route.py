@@ -314,3 +314,26 @@ def test_a_parent_is_ready_once_it_accepted_the_current_generation() -> None:
         "parent gateways/public has Accepted=True for generation 2 of 3"
     ]
     assert unready_parents(route(("other", "gateways", "False", 3))) == []  # not a parent
+
+
+def test_the_expiring_cookie_joins_the_services_response_header_filter() -> None:
+    """The Gateway API refuses a rule with two ResponseHeaderModifier filters."""
+    c = gateway_canary(
+        {"sessionAffinity": {"cookieName": "flagger-cookie"}},
+        headers={"response": {"add": {"x-served-by": "coalmine"}}},
+    )
+    ended = c.with_status(
+        c.status.model_copy(update={"session_affinity_cookie": "flagger-cookie=abc"})
+    )
+    expire, _ = rendered(ended, Routes(100, 0))["rules"]
+    assert expire["filters"] == [
+        {
+            "type": "ResponseHeaderModifier",
+            "responseHeaderModifier": {
+                "add": [
+                    {"name": "x-served-by", "value": "coalmine"},
+                    {"name": "Set-Cookie", "value": "flagger-cookie=abc; Max-Age=-1"},
+                ]
+            },
+        }
+    ]

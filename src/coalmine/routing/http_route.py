@@ -293,7 +293,7 @@ def _sticky_rules(
         if last is None:
             return []
         rule = _cookie_rule(canary, last, primary_host(canary), matches)
-        rule.setdefault("filters", []).append(_set_cookie_filter(expired(last)))
+        _add_set_cookie(rule, expired(last))
         return [rule]
     own = canary_cookie(canary, affinity)
     sides: list[tuple[str, str, int | None]] = [(canary_host(canary), own, None)]
@@ -315,6 +315,18 @@ def _cookie_rule(
     regex = cookie_match(cookie)["cookie"]["regex"]
     header = {"name": COOKIE_HEADER, "type": "RegularExpression", "value": regex}
     return _rule(canary, _merge([{"headers": [header]}], matches), [_backend(canary, host, 100)])
+
+
+def _add_set_cookie(rule: dict[str, Any], value: str) -> None:
+    """A Set-Cookie on the rule's responses: into its ResponseHeaderModifier when the
+    service's headers made one (the Gateway API refuses a repeated one), else a new one."""
+    filters = rule.setdefault("filters", [])
+    for existing in filters:
+        if existing["type"] == "ResponseHeaderModifier":
+            modifier = existing["responseHeaderModifier"]
+            modifier.setdefault("add", []).append({"name": "Set-Cookie", "value": value})
+            return
+    filters.append(_set_cookie_filter(value))
 
 
 def _set_cookie_filter(value: str) -> dict[str, Any]:
