@@ -85,11 +85,11 @@ def test_a_header_suffix_match_is_accepted() -> None:
     assert problems(doc) == []
 
 
-@pytest.mark.parametrize("provider", ["nginx", "contour", "gloo", "linkerd", "gatewayapi:v1"])
+@pytest.mark.parametrize("provider", ["nginx", "contour", "gloo", "linkerd", "traefik"])
 def test_unsupported_providers_get_one_message_listing_the_supported(provider: str) -> None:
     assert problems(with_spec(provider=provider)) == [
         f"canary podinfo: spec.provider: provider {provider!r} is not supported; supported"
-        " providers: istio, kubernetes, envoy (gatewayapi comes with the routers issue, 14)"
+        " providers: istio, kubernetes, gatewayapi, gatewayapi:v1, gatewayapi:v1beta1, envoy"
     ]
 
 
@@ -106,9 +106,6 @@ def test_a_daemonset_target_is_refused() -> None:
         ("ingressRef", {"kind": "Ingress", "name": "x"}, "Flagger's nginx provider"),
         ("routeRef", {"kind": "ApisixRoute", "name": "x"}, "Flagger's apisix provider"),
         ("upstreamRef", {"kind": "Upstream", "name": "x"}, "Flagger's gloo provider"),
-        ("service__gatewayRefs", [{"name": "gw"}], "Gateway API router"),
-        ("service__backendTimeout", "5s", "Gateway API router"),
-        ("service__mirror", [{"backendRef": {"name": "m", "port": 80}}], "Gateway API router"),
         ("service__meshName", "global", "Flagger's appmesh provider"),
         ("service__backends", ["x"], "Flagger's appmesh provider"),
         (

@@ -2,8 +2,7 @@
 
 - Every MetricTemplate validates unchanged.
 - Every Istio Canary validates unchanged.
-- Gateway API Canaries are refused, naming what is missing: that router comes with the
-  routers issue (14); nothing else in them is refused.
+- Every Gateway API Canary validates unchanged, with and without `provider: gatewayapi:v1`.
 - kubernetes-provider Canaries validate unchanged, but for their DaemonSet targets.
 - `coalmine simulate` gives Flagger's verdict on each Istio Canary: good values promote,
   a success rate under its minimum or a latency over its maximum rolls back.
@@ -68,14 +67,14 @@ def problems_of(doc: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("path", GATEWAY_API, ids=lambda p: p.name)
-def test_gateway_api_canaries_wait_only_for_the_gateway_api_router(path: Path) -> None:
+def test_gateway_api_canaries_validate_unchanged(path: Path) -> None:
+    """Flagger runs them with `-mesh-provider=gatewayapi:v1`; coalmine takes them as they
+    are, and with the provider written in the Canary (which checks what an HTTPRoute can
+    carry: `api.canary.gateway_api_problems`)."""
     doc = yaml.safe_load(path.read_text())
-    assert problems_of(doc) == [
-        "canary podinfo: spec.service: gatewayRefs is for the Gateway API router, which comes"
-        " with the routers issue, 14: remove it"
-    ]
-    del doc["spec"]["service"]["gatewayRefs"]
-    assert problems_of(doc) == []  # nothing else in them is unknown to coalmine
+    assert problems_of(doc) == []
+    doc["spec"]["provider"] = "gatewayapi:v1"
+    assert problems_of(doc) == []
 
 
 @pytest.mark.parametrize("path", KUBERNETES, ids=lambda p: p.name)
@@ -103,7 +102,6 @@ def test_a_templates_legacy_threshold_is_a_maximum_even_for_a_success_rate(
     (scheduler_metrics.go, runMetricChecks), so a 100 % success rate halts there; coalmine
     gives the same verdict. Write `thresholdRange: {min: 99}` to mean a minimum."""
     doc = yaml.safe_load((FLAGGER / "linkerd" / "canary-progressive.yaml").read_text())
-    del doc["spec"]["service"]["gatewayRefs"]  # run it on the mesh: the router is not here
     path = tmp_path / "canary.yaml"
     path.write_text(yaml.safe_dump(doc))
     code, output = simulate(path, {"success-rate": "98", "latency": "120"})
@@ -117,7 +115,6 @@ def test_the_legacy_threshold_of_flaggers_blue_green_manifest_gets_flaggers_verd
 ) -> None:
     """test/gatewayapi/test-bg.sh writes `request-duration: threshold: 500`: a maximum."""
     doc = yaml.safe_load((FLAGGER / "gatewayapi" / "canary-bluegreen.yaml").read_text())
-    del doc["spec"]["service"]["gatewayRefs"]  # run it on the mesh: the router is not here
     path = tmp_path / "canary.yaml"
     path.write_text(yaml.safe_dump(doc))
     fast = {"request-success-rate": "99.5", "request-duration": "120"}
@@ -132,8 +129,6 @@ FLAGGER_PROVIDERS = [
     "appmesh",
     "appmesh:v1beta2",
     "contour",
-    "gatewayapi:v1",
-    "gatewayapi:v1beta1",
     "gloo",
     "knative",
     "kuma",
@@ -146,7 +141,7 @@ FLAGGER_PROVIDERS = [
     "smi:v1alpha3",
     "traefik",
 ]
-"""Every provider of Flagger's CRD enum but istio and kubernetes."""
+"""Every provider of Flagger's CRD enum but istio, kubernetes and the gatewayapi ones."""
 
 
 @pytest.mark.parametrize("provider", FLAGGER_PROVIDERS)
@@ -158,7 +153,7 @@ def test_unsupported_providers_are_refused_with_one_message(provider: str, tmp_p
     assert code != 0
     assert (
         f"spec.provider: provider {provider!r} is not supported; supported providers: istio,"
-        " kubernetes, envoy (gatewayapi comes with the routers issue, 14)"
+        " kubernetes, gatewayapi, gatewayapi:v1, gatewayapi:v1beta1, envoy"
     ) in output
 
 

@@ -7,6 +7,7 @@ manifest loads unchanged. Where coalmine adds a field it says so in its docstrin
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
@@ -21,6 +22,7 @@ from coalmine.api.common import (
     ObjectMeta,
     parse_duration,
 )
+from coalmine.api.gatewayapi import HTTPRequestMirrorFilter, ParentReference
 from coalmine.api.istio import (
     CorsPolicy,
     Headers,
@@ -34,6 +36,7 @@ from coalmine.api.judge import JudgeSpec, JudgeStatus
 __all__ = [
     "BLUE_GREEN_ONLY",
     "BUILTIN_METRICS",
+    "GATEWAY_API_PROVIDERS",
     "MIN_INTERVAL",
     "SUPPORTED_PROVIDERS",
     "UNSUPPORTED",
@@ -58,6 +61,7 @@ __all__ = [
     "ThresholdRange",
     "UnmanagedMetadata",
     "blue_green_only_problems",
+    "gateway_api_problems",
     "unsupported_provider",
 ]
 
@@ -255,18 +259,21 @@ class SessionAffinity(Model):
         return self.max_age or 86400
 
 
-SUPPORTED_PROVIDERS = ("istio", "kubernetes", "envoy")
-"""spec.provider values coalmine runs: istio and kubernetes (Kubernetes), envoy (the
-local runtime)."""
+GATEWAY_API_PROVIDERS = ("gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1")
+"""The names of the Gateway API router: Flagger's `gatewayapi:v1` and `gatewayapi:v1beta1`
+(its CRD's enum) and plain `gatewayapi`; each writes a gateway.networking.k8s.io/v1
+HTTPRoute, which a cluster with Gateway API 1.0 or later serves."""
 
-ROUTERS_ISSUE = "the routers issue, 14"
+SUPPORTED_PROVIDERS = ("istio", "kubernetes", *GATEWAY_API_PROVIDERS, "envoy")
+"""spec.provider values coalmine runs: istio, kubernetes and gatewayapi (Kubernetes),
+envoy (the local runtime)."""
 
 
 def unsupported_provider(value: str) -> str:
     """The one message for every provider coalmine does not run."""
     return (
         f"provider {value!r} is not supported; supported providers: "
-        f"{', '.join(SUPPORTED_PROVIDERS)} (gatewayapi comes with {ROUTERS_ISSUE})"
+        f"{', '.join(SUPPORTED_PROVIDERS)}"
     )
 
 
@@ -298,6 +305,91 @@ def blue_green_only_problems(analysis: CanaryAnalysis) -> list[str]:
     ]
 
 
+_GATEWAY_HOSTNAME = re.compile(
+    r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+_GATEWAY_MATCH_FIELDS = {"uri", "method", "headers", "query_params"}
+
+
+def gateway_api_problems(spec: CanarySpec) -> list[str]:
+    """Why the gatewayapi provider (an HTTPRoute) cannot carry `spec`: one sentence per
+    field, each naming it and the fix. Empty when it can. Flagger fails the same Canaries
+    at its router's first reconcile (pkg/router/gateway_api.go)."""
+    service = spec.service
+    problems = []
+    if not service.gateway_refs:
+        problems.append(
+            "service.gatewayRefs is required with provider gatewayapi: name the Gateway(s) "
+            "the HTTPRoute attaches to"
+        )
+    for host in service.hosts or []:
+        if len(host) > 253 or not _GATEWAY_HOSTNAME.match(host):
+            problems.append(
+                f"service.hosts {host!r} is not a Gateway API hostname (lowercase DNS name, "
+                "optionally starting with '*.'): fix it, or remove it to match every host"
+            )
+    for field, value in (("timeout", service.timeout), ("backendTimeout", service.backend_timeout)):
+        if value is not None and not _GATEWAY_DURATION.match(value):
+            problems.append(
+                f"service.{field} {value!r} is not a Gateway API duration: write it as "
+                '"10s", "500ms" or "1m30s"'
+            )
+    for where, matches in (
+        ("service.match", service.match),
+        ("analysis.match", spec.analysis.match),
+    ):
+        for index, match in enumerate(matches or []):
+            problems += _gateway_match_problems(f"{where}[{index}]", match)
+    problems += _prefix_rewrite_problems(spec)
+    return problems
+
+
+def _prefix_rewrite_problems(spec: CanarySpec) -> list[str]:
+    """The Gateway API's rule (a CEL rule of its CRD): a URLRewrite of type
+    ReplacePrefixMatch needs its rule to have exactly one match, a PathPrefix one."""
+    rewrite, service = spec.service.rewrite, spec.service
+    if rewrite is None or not rewrite.uri or rewrite.type == "ReplaceFullPath":
+        return []
+    matches = service.match or []
+    if len(matches) > 1 or any(m.uri is None or m.uri.prefix is None for m in matches):
+        return [
+            "service.rewrite.uri replaces the path prefix, which the Gateway API allows only "
+            "on a rule with one match, a uri prefix: give service.match one uri prefix (or "
+            "none), or set rewrite.type: ReplaceFullPath"
+        ]
+    if len(spec.analysis.match or []) > 1:
+        return [
+            "service.rewrite.uri replaces the path prefix, which the Gateway API allows only "
+            "on a rule with one match, and analysis.match makes one per condition: keep one "
+            "A/B condition, or set rewrite.type: ReplaceFullPath"
+        ]
+    return []
+
+
+def _gateway_match_problems(where: str, match: HTTPMatchRequest) -> list[str]:
+    """What an HTTPRouteMatch cannot say of an Istio match (Flagger's mapRouteMatches)."""
+    fields = {info.alias or name: name for name, info in HTTPMatchRequest.model_fields.items()}
+    problems = [
+        f"{where}.{alias} cannot be expressed in an HTTPRoute match: remove it (the Gateway "
+        "API matches uri, method, headers and queryParams)"
+        for alias, name in fields.items()
+        if name not in _GATEWAY_MATCH_FIELDS and getattr(match, name) is not None
+    ]
+    if match.uri is not None and match.uri.suffix is not None:
+        problems.append(f"{where}.uri: use exact, prefix or regex (no suffix in the Gateway API)")
+    if match.method is not None and match.method.exact is None:
+        problems.append(f"{where}.method: use exact (the Gateway API matches one method)")
+    for kind, named in (("headers", match.headers), ("queryParams", match.query_params)):
+        for name, value in (named or {}).items():
+            if value.exact is None and value.regex is None:
+                problems.append(
+                    f"{where}.{kind}.{name}: use exact or regex (the Gateway API has no "
+                    "prefix or suffix match)"
+                )
+    return problems
+
+
 UNSUPPORTED: dict[str, dict[str, str]] = {
     "CanarySpec": {
         "ingressRef": "is for Flagger's nginx provider, which coalmine does not support",
@@ -305,9 +397,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "upstreamRef": "is for Flagger's gloo provider, which coalmine does not support",
     },
     "CanaryService": {
-        "gatewayRefs": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
-        "backendTimeout": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
-        "mirror": f"is for the Gateway API router, which comes with {ROUTERS_ISSUE}",
         "meshName": "is for Flagger's appmesh provider, which coalmine does not support",
         "backends": "is for Flagger's appmesh provider, which coalmine does not support",
     },
@@ -485,31 +574,6 @@ class AutoscalerReference(Model):
         return refuse_unsupported(self)
 
 
-class GatewayReference(Model):
-    """A Gateway API parent reference (Flagger's service.gatewayRefs item)."""
-
-    group: str | None = None
-    kind: str | None = None
-    name: Annotated[str, Field(min_length=1)]
-    namespace: str | None = None
-    section_name: str | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-
-
-class BackendReference(Model):
-    group: str | None = None
-    kind: str | None = None
-    name: Annotated[str, Field(min_length=1)]
-    namespace: str | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-
-
-class MirrorFilter(Model):
-    """A Gateway API request mirror (Flagger's service.mirror item)."""
-
-    backend_ref: BackendReference
-
-
 class CustomMetadata(Model):
     """Labels and annotations for one of the Services coalmine generates."""
 
@@ -537,14 +601,14 @@ class CanaryService(Model):
     """The -primary and -canary Services are headless (clusterIP: None, set when created)."""
     timeout: Duration | None = None
     backend_timeout: str | None = None
-    """Gateway API only; refused (see UNSUPPORTED)."""
+    """Gateway API only: the HTTPRoute rule's timeouts.backendRequest."""
     mesh_name: str | None = None
     """App Mesh only; refused (see UNSUPPORTED)."""
     backends: list[str] | None = None
     """App Mesh only; refused (see UNSUPPORTED)."""
     gateways: list[str] | None = None
-    gateway_refs: list[GatewayReference] | None = None
-    """Gateway API only; refused (see UNSUPPORTED)."""
+    gateway_refs: list[ParentReference] | None = None
+    """Gateway API only: the parentRefs of the HTTPRoute (required with gatewayapi)."""
     hosts: list[str] | None = None
     delegation: bool = False
     """The VirtualService is an Istio delegate: no hosts, no gateways."""
@@ -553,8 +617,8 @@ class CanaryService(Model):
     rewrite: HTTPRewrite | None = None
     retries: HTTPRetry | None = None
     headers: Headers | None = None
-    mirror: list[MirrorFilter] | None = None
-    """Gateway API only; refused (see UNSUPPORTED)."""
+    mirror: list[HTTPRequestMirrorFilter] | None = None
+    """Gateway API only: RequestMirror filters of the HTTPRoute's rules."""
     cors_policy: CorsPolicy | None = None
     apex: CustomMetadata | None = None
     """Labels and annotations of the apex Service (`<service>`)."""
@@ -581,11 +645,13 @@ class CanaryService(Model):
 
 class CanarySpec(Model):
     provider: str | None = None
-    """The router, and whose telemetry the built-in checks read: istio, or kubernetes
+    """The router, and whose telemetry the built-in checks read: istio, kubernetes
     (blue/green by the apex Service's selector; the checks read the application's own
-    http_request_duration_seconds, as Flagger's) in Kubernetes, or envoy (the local
-    runtime's data plane). Local mode measures any Canary on its Envoy.
-    Flagger's other providers are refused with the list of supported ones."""
+    http_request_duration_seconds, as Flagger's) or gatewayapi (also gatewayapi:v1 and
+    gatewayapi:v1beta1: an HTTPRoute on service.gatewayRefs; Istio's checks, as
+    Flagger's) in Kubernetes, or envoy (the local runtime's data plane). Local mode
+    measures any Canary on its Envoy. Flagger's other providers are refused with the
+    list of supported ones."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
     autoscaler_ref: AutoscalerReference | None = None
@@ -622,6 +688,14 @@ class CanarySpec(Model):
     @model_validator(mode="after")
     def _refuse_unsupported(self) -> CanarySpec:
         return refuse_unsupported(self)
+
+    @model_validator(mode="after")
+    def _gateway_api_can_route(self) -> CanarySpec:
+        if self.provider in GATEWAY_API_PROVIDERS:
+            problems = gateway_api_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _kubernetes_is_blue_green(self) -> CanarySpec:

@@ -214,9 +214,9 @@ class CanaryDaemons:
             memory.wakeup.set()
 
     async def routing_changed(self, namespace: str, name: str, kind: Kind, body: Obj) -> None:
-        """The Service or VirtualService `name` changed (`body`, as kopf's watch saw it):
-        repair the routing of the Canary whose apex it is (one this replica ticks),
-        keeping its weights.
+        """The Service, VirtualService or HTTPRoute `name` changed (`body`, as kopf's watch
+        saw it): repair the routing of the Canary whose apex it is (one this replica
+        ticks), keeping its weights.
 
         The change goes into the read cache first: the cache follows its own watch,
         which may deliver the same event later, and a repair that read the old copy

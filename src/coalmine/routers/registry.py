@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from coalmine.api.canary import SUPPORTED_PROVIDERS, Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, SUPPORTED_PROVIDERS, Canary
 from coalmine.engine.observations import Routes
 from coalmine.engine.ports import Router
 from coalmine.errors import CoalmineError
@@ -45,16 +45,15 @@ class Runtime(StrEnum):
 
 
 PROVIDERS: Mapping[Runtime, tuple[str, ...]] = {
-    Runtime.KUBERNETES: ("istio", "kubernetes"),
+    Runtime.KUBERNETES: ("istio", "kubernetes", *GATEWAY_API_PROVIDERS),
     Runtime.LOCAL: ("istio", "envoy"),
 }
 """Flagger's provider names each runtime has a router for. Locally, `istio` and `envoy`
-are both the local Envoy router: it serves Istio's objects (`routers.envoy`)."""
+are both the local Envoy router: it serves Istio's objects (`routers.envoy`). The
+gatewayapi names (Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`) are one router."""
 
-NOT_BUILT: Mapping[str, str] = {
-    "gatewayapi": "Gateway API HTTPRoutes",
-}
-"""Flagger's providers that coalmine has no router for yet (issue 14), and what they do."""
+NOT_BUILT: Mapping[str, str] = {}
+"""Flagger's providers that coalmine has no router for yet, and what they do."""
 
 C = TypeVar("C")
 """What a runtime gives its routers to act through (the Kubernetes client, the local store)."""
@@ -69,10 +68,8 @@ def unknown_provider(provider: str, runtime: Runtime) -> str:
     """The one message for a provider `runtime` cannot route with."""
     known = ", ".join(PROVIDERS[runtime])
     missing = "; ".join(f"{name} ({what})" for name, what in NOT_BUILT.items())
-    return (
-        f"provider {provider!r} has no router in {runtime}; routers: {known}. "
-        f"Not built yet: {missing}"
-    )
+    message = f"provider {provider!r} has no router in {runtime}; routers: {known}."
+    return f"{message} Not built yet: {missing}" if missing else message
 
 
 def check_provider(provider: str, runtime: Runtime, *, where: str) -> str:
