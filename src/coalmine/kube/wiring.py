@@ -33,6 +33,7 @@ from coalmine.kube.resources import (
     FLAGGER_CANARIES,
     FLAGGER_METRIC_TEMPLATES,
     HPAS,
+    HTTP_ROUTES,
     METRIC_TEMPLATES,
     SERVICES,
     VIRTUAL_SERVICES,
@@ -94,7 +95,8 @@ def canary_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
 
 def cached_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
     """What a tick reads, kept in memory by a watch (`kube.cache`): the Canaries, their
-    Deployments, Services, DestinationRules, VirtualServices and HPAs. Secrets are
+    Deployments, Services, DestinationRules, VirtualServices, HTTPRoutes and HPAs (a kind
+    the cluster does not serve is read from the API, see `kube.cache`). Secrets are
     never watched (the controller may only get them), nor Events (written, rarely read)."""
     return (
         *canary_kinds(scope),
@@ -102,6 +104,7 @@ def cached_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
         SERVICES,
         DESTINATION_RULES,
         VIRTUAL_SERVICES,
+        HTTP_ROUTES,
         HPAS,
     )
 
