@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from coalmine.api.canary import SUPPORTED_PROVIDERS, Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, SUPPORTED_PROVIDERS, Canary
 from coalmine.engine.observations import Routes
 from coalmine.engine.ports import Router
 from coalmine.errors import CoalmineError
@@ -46,10 +46,12 @@ class Runtime(StrEnum):
 
 PROVIDERS: Mapping[Runtime, tuple[str, ...]] = {
     Runtime.KUBERNETES: ("istio", "kubernetes"),
-    Runtime.LOCAL: ("istio", "envoy"),
+    Runtime.LOCAL: ("istio", "envoy", *GATEWAY_API_PROVIDERS),
 }
 """Flagger's provider names each runtime has a router for. Locally, `istio` and `envoy`
-are both the local Envoy router: it serves Istio's objects (`routers.envoy`)."""
+are both the local Envoy router: it serves Istio's objects (`routers.envoy`);
+`gatewayapi` (and Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`) writes a Gateway API
+HTTPRoute, which Envoy serves too (`routers.local_gatewayapi`)."""
 
 NOT_BUILT: Mapping[str, str] = {
     "gatewayapi": "Gateway API HTTPRoutes",
