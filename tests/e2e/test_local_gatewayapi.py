@@ -16,6 +16,7 @@ from coalmine.api.canary import Phase
 from coalmine.demo.scenario import workload_manifests
 from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
+from tests.e2e.test_delete_and_reapply import traffic
 from tests.e2e.test_local_mode import HOST, steady_load, versions
 from tests.fixtures.local import DEFAULT_ANALYSIS, NAMESPACE, wait_for_phase, wait_until
 
@@ -48,12 +49,17 @@ spec:
 """
 
 
-def manifests(version: str, env: dict[str, str] | None = None) -> str:
+def manifests(version: str, env: dict[str, str] | None = None, *, revert: bool = False) -> str:
     """go-demo-7 at `version`: its Deployment and Service, a Gateway API Gateway and the
     Canary (the demo's Istio Gateway is left out: nothing here uses it)."""
     workload = workload_manifests({"VERSION": version, **(env or {})})
     documents = [d for d in workload.split("---") if "networking.istio.io" not in d]
-    return "---".join([*documents, GATEWAY, CANARY])
+    return "---".join([*documents, GATEWAY, canary_text(revert)])
+
+
+def canary_text(revert: bool) -> str:
+    setting = f"  revertOnDeletion: {'true' if revert else 'false'}\n"
+    return CANARY.replace("  progressDeadlineSeconds:", setting + "  progressDeadlineSeconds:")
 
 
 async def ship(runtime: LocalRuntime, version: str, env: dict[str, str] | None = None) -> None:
@@ -121,3 +127,27 @@ async def test_a_release_answering_500_is_rolled_back_and_the_http_route_sends_i
     assert local_runtime.processes.status(NAMESPACE, "go-demo-7").replicas == 0
     messages = [e.message for e in local_runtime.store.events(NAMESPACE, "go-demo-7")]
     assert "Rolling back go-demo-7.go-demo-7 failed checks threshold reached 2" in messages
+
+
+async def test_deleting_a_canary_mid_analysis_hands_back_an_http_route_to_the_target(
+    local_runtime: LocalRuntime,
+) -> None:
+    await local_runtime.apply(manifests("0.0.1", revert=True), "test")
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    async with traffic(local_runtime) as seen:
+        await local_runtime.apply(manifests("0.0.2", revert=True), "test")
+        await wait_until(lambda: canary_weight(local_runtime) >= 20, "weight 20", within=60)
+        await local_runtime.delete(canary_text(revert=True), "canary.yaml")
+        await asyncio.sleep(2)
+
+    assert seen.failures() == {}
+    store = local_runtime.store
+    assert [o.key for o in store.objects() if o.owner] == []
+    assert store.get("Deployment", NAMESPACE, "go-demo-7-primary") is None
+    route = store.get("HTTPRoute", NAMESPACE, "go-demo-7")
+    assert route is not None  # kept as the user's, so the host stays served
+    backends = [
+        ref["name"] for rule in route.manifest["spec"]["rules"] for ref in rule["backendRefs"]
+    ]
+    assert backends == ["go-demo-7"]
+    assert await versions(local_runtime, 50) == Counter({"0.0.2": 50})
