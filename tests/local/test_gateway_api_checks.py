@@ -127,6 +127,18 @@ def test_a_route_needs_its_gateway_and_its_services_and_nothing_is_stored_otherw
             "spec.rules[0].matches[0].queryParams: not supported by the local runtime",
         ),
         (
+            ('value: "yes"}', 'type: RegularExpression, value: "(?=lookahead)"}'),
+            "spec.rules[0].matches[0].headers[0].value: not a valid RE2 regex (Envoy's syntax)",
+        ),
+        (
+            ("{type: PathPrefix, value: /}", "{type: RegularExpression, value: '/[a-z]{1,60}x'}"),
+            "spec.rules[0].matches[0].path.value: RE2 program size 125 is above Envoy's limit",
+        ),
+        (
+            ("{type: PathPrefix, value: /}", "{type: PathPrefix, value: '/a?b'}"),
+            "spec.rules[0].matches[0].path.value: a path holds no '?' or '#'",
+        ),
+        (
             ('headers: [{name: x-canary, value: "yes"}]', "method: POST"),
             "spec.rules[0].matches[0].method: not supported by the local runtime",
         ),

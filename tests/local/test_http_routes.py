@@ -3,7 +3,6 @@ here; tests/local/test_http_routes_served.py sends requests through a real one).
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -141,7 +140,7 @@ spec:
     routes = hosts(translation)["hr_demo_app"].routes
     assert [r.matches for r in routes] == [
         (RouteMatch(path=StringMatch.exact("/version")),),
-        (RouteMatch(path=StringMatch.regex("/demo(/.*)?")),),
+        (RouteMatch(path=StringMatch.segments("/demo")),),
         (
             RouteMatch(
                 path=StringMatch.prefix("/"),
@@ -161,29 +160,25 @@ spec:
 
 
 @pytest.mark.parametrize(
-    ("path", "matches"),
+    ("value", "path"),
     [
-        ("/demo", True),
-        ("/demo/", True),
-        ("/demo/hello", True),
-        ("/demos", False),
-        ("/dem", False),
+        ("/demo", StringMatch.segments("/demo")),
+        ("/demo/", StringMatch.segments("/demo")),  # a trailing slash is ignored
+        ("/", StringMatch.prefix("/")),
     ],
 )
-def test_a_path_prefix_matches_whole_segments(path: str, matches: bool) -> None:
+def test_a_path_prefix_is_a_prefix_of_whole_segments(value: str, path: StringMatch) -> None:
     translation = translated(
-        route("""
+        route(f"""
 spec:
-  parentRefs: [{name: public}]
+  parentRefs: [{{name: public}}]
   rules:
-    - matches: [{path: {type: PathPrefix, value: /demo}}]
-      backendRefs: [{name: app-canary, port: 80}]
+    - matches: [{{path: {{type: PathPrefix, value: "{value}"}}}}]
+      backendRefs: [{{name: app-canary, port: 80}}]
 """)
     )
     [only] = hosts(translation)["hr_demo_app"].routes
-    regex = only.matches[0].path
-    assert regex is not None and regex.kind == "regex"
-    assert (re.fullmatch(regex.value, path) is not None) is matches
+    assert only.matches == (RouteMatch(path=path),)
 
 
 @pytest.mark.parametrize(

@@ -206,3 +206,34 @@ async def test_a_request_timeout_answers_504(
     answer = await get(http, gateway_url(dataplane), HOST)
 
     assert answer.status == 504
+
+
+@pytest.mark.parametrize(
+    ("path", "backend"),
+    [
+        ("/demo", "canary"),
+        ("/demo/", "canary"),
+        ("/demo/hello?x=1", "canary"),
+        ("/demos", "primary"),
+        ("/dem", "primary"),
+        ("/version", "primary"),
+    ],
+)
+async def test_a_path_prefix_matches_whole_segments(
+    served: Served, http: aiohttp.ClientSession, path: str, backend: str
+) -> None:
+    spec = {
+        "parentRefs": [{"name": "public"}],
+        "rules": [
+            {"backendRefs": [{"name": "app-primary", "port": 80}]},
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/demo/"}}],
+                "backendRefs": [{"name": "app-canary", "port": 80}],
+            },
+        ],
+    }
+    await served.apply(http_route(spec))
+
+    answer = await get(http, gateway_url(served.plane, path), HOST)
+
+    assert (answer.status, answer.backend) == (200, backend)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 from coalmine.api import gatewayapi
 from coalmine.api.gatewayapi import GATEWAY_API_GROUP as GROUP
+from coalmine.api.regex import re2_problem
 from coalmine.api.workloads import Service
 from coalmine.errors import Problem
 
@@ -98,15 +99,34 @@ def _rule(
     rule: gatewayapi.HTTPRouteRule, where: str, ns: str, services: Mapping[Key, Service]
 ) -> Iterator[tuple[str, str]]:
     for m, match in enumerate(rule.matches or []):
-        if match.query_params:
-            yield f"{where}.matches[{m}].queryParams", LOCAL_ONLY
-        if match.method is not None:
-            yield f"{where}.matches[{m}].method", LOCAL_ONLY
+        yield from _match(match, f"{where}.matches[{m}]")
     yield from _filters(rule.filters, f"{where}.filters", ns, services)
     for b, ref in enumerate(rule.backend_refs or []):
         path = f"{where}.backendRefs[{b}]"
         yield from _backend(ref, path, ns, services)
         yield from _filters(ref.filters, f"{path}.filters", ns, services)
+
+
+def _match(match: gatewayapi.HTTPRouteMatch, where: str) -> Iterator[tuple[str, str]]:
+    """Regexes Envoy's RE2 takes, prefixes it can split into segments, no query or method."""
+    if match.query_params:
+        yield f"{where}.queryParams", LOCAL_ONLY
+    if match.method is not None:
+        yield f"{where}.method", LOCAL_ONLY
+    path = match.path
+    if path is not None and path.type == "RegularExpression":
+        yield from _regex(path.value, f"{where}.path.value")
+    elif path is not None and ("?" in path.value or "#" in path.value):
+        yield f"{where}.path.value", "a path holds no '?' or '#'; match the path alone"
+    for h, header in enumerate(match.headers or []):
+        if header.type == "RegularExpression":
+            yield from _regex(header.value, f"{where}.headers[{h}].value")
+
+
+def _regex(pattern: str, where: str) -> Iterator[tuple[str, str]]:
+    problem = re2_problem(pattern)
+    if problem is not None:
+        yield where, problem
 
 
 def _filters(

@@ -12,7 +12,7 @@ The rules follow the Gateway API specification (gateway.networking.k8s.io/v1):
   broken by the route's namespace/name and the rule's and match's order; HTTPRoutes
   sharing a hostname are merged that way, as the specification asks;
 - `PathPrefix` matches whole path segments (`/demo` matches `/demo` and `/demo/x`, not
-  `/demos`), rendered as an RE2 regex since the data plane has segment-less prefixes only;
+  `/demos`): Envoy's path_separated_prefix;
 - backend weights are relative (default 1) and become percentages summing to 100;
 - `timeouts.request` is the route's timeout (`0s`: none) and `timeouts.backendRequest`
   bounds it too, since a route without a retry policy tries each backend once.
@@ -22,7 +22,6 @@ stored before are served without it, with a warning.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -356,11 +355,4 @@ def _path(match: HTTPRouteMatch | None) -> StringMatch:
     if kind == "RegularExpression":
         return StringMatch.regex(value)
     trimmed = value.rstrip("/")
-    if not trimmed:
-        return StringMatch.prefix("/")
-    return StringMatch.regex(f"{_escaped(trimmed)}(/.*)?")
-
-
-def _escaped(text: str) -> str:
-    """`text` as a literal in RE2 syntax."""
-    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
+    return StringMatch.segments(trimmed) if trimmed else StringMatch.prefix("/")

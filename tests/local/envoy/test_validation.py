@@ -142,3 +142,23 @@ def test_a_cluster_without_endpoints_is_allowed() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     problems = _problems(_split(10, 10), Route("canary", ()))
     assert len(problems) == 3
+
+
+def test_a_segments_prefix_is_for_paths_without_a_trailing_slash() -> None:
+    route = _split(
+        50,
+        50,
+        matches=(
+            RouteMatch(
+                path=StringMatch.segments("/demo/"),
+                headers=(HeaderMatch("x-a", StringMatch.segments("/a")),),
+            ),
+            RouteMatch(path=StringMatch.segments("/demo")),
+        ),
+    )
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [
+        f"{where}.matches[0].path: segments prefix '/demo/' must not end with '/' nor hold"
+        " '?' or '#'",
+        f"{where}.matches[0].headers: a segments match is for paths; use prefix",
+    ]

@@ -309,6 +309,8 @@ def _path_match(path: StringMatch | None) -> JSON:
         return {"prefix": "/"}
     if path.kind == "regex":
         return {"safe_regex": {"regex": path.value}}
+    if path.kind == "segments":
+        return {"path_separated_prefix": path.value}
     return {"path" if path.kind == "exact" else "prefix": path.value}
 
 

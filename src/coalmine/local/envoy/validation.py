@@ -193,9 +193,18 @@ def _match_problems(match: RouteMatch, where: str) -> Iterator[Problem]:
         yield _problem(f"{where}.path", "must not be empty (use prefix '/' to match all paths)")
     if match.path is not None and match.path.kind != "regex" and match.path.value[:1] != "/":
         yield _problem(f"{where}.path", f"{match.path.value!r} must start with '/'")
+    if match.path is not None and match.path.kind == "segments":
+        value = match.path.value
+        if value.endswith("/") or "?" in value or "#" in value:
+            yield _problem(
+                f"{where}.path",
+                f"segments prefix {value!r} must not end with '/' nor hold '?' or '#'",
+            )
     for header in match.headers:
         if not _HEADER_NAME.match(header.name):
             yield _problem(f"{where}.headers", f"{header.name!r} is not a header name")
+        if header.match.kind == "segments":
+            yield _problem(f"{where}.headers", "a segments match is for paths; use prefix")
 
 
 def _header_ops_problems(ops: HeaderOps, where: str) -> Iterator[Problem]:
