@@ -237,3 +237,23 @@ async def test_a_path_prefix_matches_whole_segments(
     answer = await get(http, gateway_url(served.plane, path), HOST)
 
     assert (answer.status, answer.backend) == (200, backend)
+
+
+async def test_session_affinity_keeps_who_reached_the_canary_there(
+    served: Served, http: aiohttp.ClientSession
+) -> None:
+    sticky = canary("stepWeight: 50\n    maxWeight: 50\n    sessionAffinity: {cookieName: c-id}")
+    await served.apply(http_route(http_route_spec(sticky, Routes(50, 50))))
+    url = gateway_url(served.plane)
+
+    cookies: dict[str, str] = {}
+    for _ in range(100):  # half the new users reach the canary, which sets the cookie
+        async with http.get(url, headers=HOST) as answer:
+            cookies[answer.headers["x-backend"]] = answer.headers.get("Set-Cookie", "")
+        if "canary" in cookies and "primary" in cookies:
+            break
+    assert cookies["canary"].startswith("c-id="), cookies
+    assert cookies["primary"] == ""  # no primaryCookieName: the primary sets none
+    cookie = cookies["canary"].split(";")[0]
+    seen = backends(await burst(http, url, 50, headers={**HOST, "Cookie": f"a=b; {cookie}"}))
+    assert seen == Counter({"canary": 50})
