@@ -104,7 +104,7 @@ def test_defaults_are_flaggers(started: list[ControllerSettings]) -> None:
         (
             ["--mesh-provider", "linkerd"],
             "--mesh-provider: provider 'linkerd' has no router in Kubernetes; routers: istio,"
-            " kubernetes.",
+            " kubernetes, gatewayapi, gatewayapi:v1, gatewayapi:v1beta1.",
         ),
         (["--metrics-addr", "8080"], "--metrics-addr: expected [HOST]:PORT"),
         (["--min-interval", "soon"], "--min-interval: must be a duration"),

@@ -10,6 +10,7 @@ import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coalmine.api import gatewayapi
 from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import Canary
 from coalmine.api.common import Model, ObjectMeta, parse_duration
@@ -76,7 +77,11 @@ def test_every_pattern_is_re2() -> None:
         for _, node in nodes(structural_schema(model))
         if "pattern" in node
     }
-    assert patterns == {DURATION_PATTERN, r"^https?://\S+$"}
+    gateway_api = {  # service.gatewayRefs and service.mirror: the Gateway API's own types
+        _pattern(t) for t in (gatewayapi.Group, gatewayapi.Kind, gatewayapi.Namespace,
+                              gatewayapi.SectionName)
+    }  # fmt: skip
+    assert patterns == {DURATION_PATTERN, r"^https?://\S+$", *gateway_api}
     for pattern in patterns:
         re2.compile(pattern)
 
@@ -157,3 +162,11 @@ def test_a_refinement_of_a_missing_field_is_a_loud_error(monkeypatch: pytest.Mon
     monkeypatch.setattr(schema_module, "FIELD_SCHEMA", {(Plain, "number"): {"minimum": 0}})
     number = structural_schema(PlainResource)["properties"]["spec"]["properties"]["number"]
     assert number == {"type": "integer", "minimum": 0}
+
+
+def _pattern(annotated: object) -> str:
+    """The pattern of an `Annotated[str, Field(pattern=...)]`."""
+    [field] = annotated.__metadata__  # type: ignore[attr-defined]
+    [constraint] = [m for m in field.metadata if hasattr(m, "pattern")]
+    pattern: str = constraint.pattern
+    return pattern

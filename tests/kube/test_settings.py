@@ -26,14 +26,19 @@ def test_bad_addresses_name_the_flag(text: str) -> None:
         Address.parse(text, flag="--health-addr")
 
 
-@pytest.mark.parametrize("provider", ["gatewayapi", "envoy", "linkerd"])
+@pytest.mark.parametrize("provider", ["envoy", "linkerd"])
 def test_a_mesh_provider_without_a_router_lists_the_routers(provider: str) -> None:
     with pytest.raises(CoalmineError) as raised:
         AnalysisSettings(mesh_provider=provider)
-    assert str(raised.value).startswith(
+    assert str(raised.value) == (
         f"--mesh-provider: provider {provider!r} has no router in Kubernetes; routers: istio, "
-        "kubernetes. Not built yet: gatewayapi (Gateway API HTTPRoutes)"
+        "kubernetes, gatewayapi, gatewayapi:v1, gatewayapi:v1beta1."
     )
+
+
+@pytest.mark.parametrize("provider", ["gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"])
+def test_the_gateway_api_is_a_mesh_provider(provider: str) -> None:
+    assert AnalysisSettings(mesh_provider=provider).mesh_provider == provider
 
 
 def test_a_shorter_lease_keeps_client_gos_proportions() -> None:

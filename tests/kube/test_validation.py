@@ -59,9 +59,9 @@ def test_a_provider_the_operator_has_no_router_for_is_a_problem_naming_its_route
 
     (problem,) = raised.value.problems
     assert problem.path == "spec.provider"
-    assert problem.message.startswith(
-        "provider 'envoy' has no router in Kubernetes; routers: istio, kubernetes. Not built yet:"
-        " gatewayapi"
+    assert problem.message == (
+        "provider 'envoy' has no router in Kubernetes; routers: istio, kubernetes, gatewayapi,"
+        " gatewayapi:v1, gatewayapi:v1beta1."
     )
     body["spec"]["provider"] = "istio"
     assert parse_canary(body, min_interval=FLOOR, allow_cross_namespace_refs=False).spec.provider

@@ -215,3 +215,11 @@ def test_unknown_builtin_lists_the_builtins() -> None:
         NotFound, match=r"'latency' is not a built-in metric of istio; .*error-rate"
     ):
         builtin_query("istio", "latency")
+
+
+@pytest.mark.parametrize("provider", ["gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"])
+def test_gateway_api_checks_are_istios_as_flaggers_observer_factory_gives(provider: str) -> None:
+    """Flagger's observer factory has no Gateway API observer: its default is Istio's."""
+    for role in Role:
+        for metric in (*BUILTIN_METRICS, REQUEST_RATE):
+            assert builtin_query(provider, metric, role) == builtin_query("istio", metric, role)

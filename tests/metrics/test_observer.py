@@ -130,6 +130,17 @@ def test_the_istio_queries_select_each_workload() -> None:
     assert 'destination_workload=~"podinfo-baseline"' in baseline["requests"]
 
 
+@pytest.mark.parametrize("mesh", ["gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"])
+def test_the_judge_counts_istios_series_for_the_gateway_api(mesh: str) -> None:
+    """As its built-in checks (Flagger's IstioObserver is its default)."""
+    settings = ProviderSettings("http://x")
+    gateway = PrometheusObserver(PrometheusProvider(settings), mesh=mesh)
+    istio = PrometheusObserver(PrometheusProvider(settings), mesh="istio")
+    for role in (Role.PRIMARY, Role.CANARY, BASELINE):
+        c = canary("podinfo", baseline=True)
+        assert gateway.queries(c, role, 60) == istio.queries(c, role, 60)
+
+
 @pytest.fixture
 async def collector(envoy_stack: EnvoyStack) -> AsyncIterator[StatsCollector]:
     async with aiohttp.ClientSession() as session:

@@ -622,11 +622,13 @@ class CanaryService(Model):
 
 class CanarySpec(Model):
     provider: str | None = None
-    """The router, and whose telemetry the built-in checks read: istio, or kubernetes
+    """The router, and whose telemetry the built-in checks read: istio, kubernetes
     (blue/green by the apex Service's selector; the checks read the application's own
-    http_request_duration_seconds, as Flagger's) in Kubernetes, or envoy (the local
-    runtime's data plane). Local mode measures any Canary on its Envoy.
-    Flagger's other providers are refused with the list of supported ones."""
+    http_request_duration_seconds, as Flagger's) or gatewayapi (also gatewayapi:v1 and
+    gatewayapi:v1beta1: an HTTPRoute on service.gatewayRefs; Istio's checks, as
+    Flagger's) in Kubernetes, or envoy (the local runtime's data plane). Local mode
+    measures any Canary on its Envoy. Flagger's other providers are refused with the
+    list of supported ones."""
     metrics_server: str | None = None
     target_ref: LocalObjectReference
     autoscaler_ref: AutoscalerReference | None = None

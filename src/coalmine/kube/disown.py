@@ -8,12 +8,12 @@ is on every Canary (see `kube.handlers`), and without `revertOnDeletion` its del
 like local mode's (`local.release`):
 
 1. status Terminating, and all traffic to the primary (the last analysed release) when
-   the primary runs and the VirtualService exists, so that an analysis in progress
-   stops sending users to the new release; nothing is removed, so requests still in
-   flight to the canary's pods finish;
+   the primary runs and the VirtualService (or the gatewayapi router's HTTPRoute)
+   exists, so that an analysis in progress stops sending users to the new release;
+   nothing is removed, so requests still in flight to the canary's pods finish;
 2. every object that names the Canary as its owner (the primary Deployment and its
    autoscaler, the apex, `-primary` and `-canary` Services, the DestinationRules,
-   the VirtualService, and the `-primary` copies of tracked ConfigMaps and Secrets that
+   the VirtualService or HTTPRoute, and the `-primary` copies of tracked ConfigMaps and Secrets that
    the primary's pods read) loses that owner reference and coalmine's `managed-by` label,
    and is marked `coalmine.dev/kept-from-canary`: they are the user's objects now, the
    garbage collector keeps them once the Canary goes, and a Canary created later over
@@ -45,6 +45,7 @@ from coalmine.kube.resources import (
     DEPLOYMENTS,
     DESTINATION_RULES,
     HPAS,
+    HTTP_ROUTES,
     SECRETS,
     SERVICES,
     VIRTUAL_SERVICES,
@@ -64,6 +65,7 @@ OWNED_KINDS: tuple[Kind, ...] = (
     SERVICES,
     DESTINATION_RULES,
     VIRTUAL_SERVICES,
+    HTTP_ROUTES,
     CONFIG_MAPS,
     SECRETS,
 )
@@ -149,7 +151,11 @@ class Disowner:
         primary = await self.workload.observe_primary(canary)
         if primary is None or primary.available == 0:
             return False
-        if await self.client.get(VIRTUAL_SERVICES, apex_name(canary), canary.namespace) is None:
+        routes = [
+            await self.client.get(kind, apex_name(canary), canary.namespace)
+            for kind in (VIRTUAL_SERVICES, HTTP_ROUTES)
+        ]
+        if all(route is None for route in routes):
             return False
         await self.router.set_routes(canary, Routes.all_primary())
         return True

@@ -118,6 +118,12 @@ WORKLOAD = (
         MANAGE,
         "Write the routes that split traffic by weight, header or cookie, and the subsets.",
     ),
+    Permission(
+        ("gateway.networking.k8s.io",),
+        ("httproutes",),
+        MANAGE,
+        "Write the HTTPRoute of a Canary with the gatewayapi provider.",
+    ),
     *custom_resource_permissions(COALMINE_GROUP),
     Permission(
         ("", "events.k8s.io"),

@@ -24,6 +24,7 @@ __all__ = [
     "FLAGGER_METRIC_TEMPLATES",
     "GATEWAYS",
     "HPAS",
+    "HTTP_ROUTES",
     "LEASES",
     "METRIC_TEMPLATES",
     "NAMESPACES",
@@ -70,6 +71,8 @@ LEASES = Kind("coordination.k8s.io/v1", "leases", "Lease")
 VIRTUAL_SERVICES = Kind(ISTIO_NETWORKING, "virtualservices", "VirtualService")
 DESTINATION_RULES = Kind(ISTIO_NETWORKING, "destinationrules", "DestinationRule")
 GATEWAYS = Kind(ISTIO_NETWORKING, "gateways", "Gateway")
+HTTP_ROUTES = Kind("gateway.networking.k8s.io/v1", "httproutes", "HTTPRoute")
+"""The Gateway API's route, written by the gatewayapi router."""
 NAMESPACES = Kind("v1", "namespaces", "Namespace")
 PODS = Kind("v1", "pods", "Pod")
 CRDS = Kind("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition")

@@ -1,7 +1,7 @@
 """The operator's ports, wired: every adapter the engine talks to in Kubernetes mode.
 
 workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): IstioRouter,
-                                                        KubernetesRouter
+                                                        KubernetesRouter, GatewayAPIRouter
 measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
 store     KubeCanaryStore (status subresource)
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary
 from coalmine.engine.observations import Routes
 from coalmine.engine.ports import Measurer, Ports
 from coalmine.hooks import EventWebhookNotifier, HttpHooks
@@ -47,6 +47,7 @@ from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.notify import AlertingNotifier
+from coalmine.routers.gatewayapi import GatewayAPIRouter
 from coalmine.routers.istio import IstioRouter
 from coalmine.routers.kubernetes import KubernetesRouter
 from coalmine.routers.registry import ProviderRouter, RouterRegistry, Runtime
@@ -56,7 +57,12 @@ from coalmine.telemetry import PrometheusRecorder
 __all__ = ["ROUTERS", "KubeRouters", "Wiring", "cached_kinds", "canary_kinds", "wire"]
 
 ROUTERS: RouterRegistry[KubeClient, KubeRouter] = RouterRegistry(
-    Runtime.KUBERNETES, {"istio": IstioRouter, "kubernetes": KubernetesRouter}
+    Runtime.KUBERNETES,
+    {
+        "istio": IstioRouter,
+        "kubernetes": KubernetesRouter,
+        **dict.fromkeys(GATEWAY_API_PROVIDERS, GatewayAPIRouter),
+    },
 )
 """The operator's routers by provider (`spec.provider`, else --mesh-provider)."""
 

@@ -34,6 +34,15 @@ queries once its whitespace is collapsed, the duration times 1000: Flagger conve
 the seconds to milliseconds in Go, coalmine in the query, so that every built-in
 answers in milliseconds.
 
+Gateway API (`gatewayapi`, `gatewayapi:v1`, `gatewayapi:v1beta1`): Istio's queries.
+Flagger has no observer of its own for Gateway API: its observer factory
+(pkg/metrics/observers/factory.go) gives every provider it does not name the
+IstioObserver, so its built-in checks read `istio_requests_total` whatever implements
+the Gateway. They measure something only when the workloads have Istio sidecars (Istio
+as the Gateway API implementation); with another implementation (Envoy Gateway,
+Contour, Cilium, ...) give each check a query or a templateRef, as Flagger's Gateway
+API tutorials do with MetricTemplates.
+
 What each metric returns:
 - request-success-rate: % of requests not answered 5xx, 0..100.
 - error-rate: % of requests answered 5xx, 0..100 (0 when there was traffic but no 5xx).
@@ -185,6 +194,9 @@ MESHES: Mapping[str, Mapping[Role, Mapping[str, str]]] = {
     "istio": _for_roles(_ISTIO, _ISTIO_SELECTORS),
     "envoy": _for_roles(_ENVOY, _ENVOY_SELECTORS),
     "kubernetes": _for_roles(_HTTP, _HTTP_SELECTORS),
+    **dict.fromkeys(
+        ("gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"), _for_roles(_ISTIO, _ISTIO_SELECTORS)
+    ),
 }
 """Query templates by mesh, then workload, then metric name."""
 

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
-from coalmine.api.canary import Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary
 from coalmine.errors import AdapterError, CoalmineError, NotFound
 from coalmine.judge.observations import Histogram, Side, TickObservation
 from coalmine.metrics.builtins import Role
@@ -44,13 +44,15 @@ _ENVOY: dict[str, str] = {
     BASELINE: 'envoy_cluster_name="{{ namespace }}_{{ service }}-baseline"',
 }
 
+_ISTIO_COUNTS = {
+    "requests": "sum(increase(istio_requests_total{<s>}[{{ interval }}]))",
+    "errors": 'sum(increase(istio_requests_total{<s>,response_code=~"5.*"}[{{ interval }}]))',
+    "buckets": "sum by (le) (increase("
+    "istio_request_duration_milliseconds_bucket{<s>}[{{ interval }}]))",
+}
 COUNT_QUERIES: Mapping[str, Mapping[str, str]] = {
-    "istio": {
-        "requests": "sum(increase(istio_requests_total{<s>}[{{ interval }}]))",
-        "errors": 'sum(increase(istio_requests_total{<s>,response_code=~"5.*"}[{{ interval }}]))',
-        "buckets": "sum by (le) (increase("
-        "istio_request_duration_milliseconds_bucket{<s>}[{{ interval }}]))",
-    },
+    "istio": _ISTIO_COUNTS,
+    **dict.fromkeys(GATEWAY_API_PROVIDERS, _ISTIO_COUNTS),
     "envoy": {
         "requests": "sum(increase(envoy_cluster_upstream_rq_xx{<s>}[{{ interval }}]))",
         "errors": "sum(increase(envoy_cluster_upstream_rq_xx"
@@ -60,9 +62,10 @@ COUNT_QUERIES: Mapping[str, Mapping[str, str]] = {
     },
 }
 """Per mesh: the request count, the 5xx count and the latency buckets of one side; <s> is
-the side's selector."""
+the side's selector. The Gateway API's providers read Istio's series, as their built-in
+checks do (`metrics.builtins`)."""
 
-SELECTORS = {"istio": _ISTIO, "envoy": _ENVOY}
+SELECTORS = {"istio": _ISTIO, "envoy": _ENVOY, **dict.fromkeys(GATEWAY_API_PROVIDERS, _ISTIO)}
 
 
 class PrometheusObserver:

@@ -45,18 +45,17 @@ class Runtime(StrEnum):
 
 
 PROVIDERS: Mapping[Runtime, tuple[str, ...]] = {
-    Runtime.KUBERNETES: ("istio", "kubernetes"),
+    Runtime.KUBERNETES: ("istio", "kubernetes", *GATEWAY_API_PROVIDERS),
     Runtime.LOCAL: ("istio", "envoy", *GATEWAY_API_PROVIDERS),
 }
 """Flagger's provider names each runtime has a router for. Locally, `istio` and `envoy`
-are both the local Envoy router: it serves Istio's objects (`routers.envoy`);
-`gatewayapi` (and Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`) writes a Gateway API
-HTTPRoute, which Envoy serves too (`routers.local_gatewayapi`)."""
+are both the local Envoy router: it serves Istio's objects (`routers.envoy`); the
+gatewayapi names (Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`), one router in each
+runtime, write a Gateway API HTTPRoute, which locally Envoy serves too
+(`routers.local_gatewayapi`)."""
 
-NOT_BUILT: Mapping[str, str] = {
-    "gatewayapi": "Gateway API HTTPRoutes",
-}
-"""Flagger's providers that coalmine has no router for yet (issue 14), and what they do."""
+NOT_BUILT: Mapping[str, str] = {}
+"""Flagger's providers that coalmine has no router for yet, and what they do."""
 
 C = TypeVar("C")
 """What a runtime gives its routers to act through (the Kubernetes client, the local store)."""
@@ -71,10 +70,8 @@ def unknown_provider(provider: str, runtime: Runtime) -> str:
     """The one message for a provider `runtime` cannot route with."""
     known = ", ".join(PROVIDERS[runtime])
     missing = "; ".join(f"{name} ({what})" for name, what in NOT_BUILT.items())
-    return (
-        f"provider {provider!r} has no router in {runtime}; routers: {known}. "
-        f"Not built yet: {missing}"
-    )
+    message = f"provider {provider!r} has no router in {runtime}; routers: {known}."
+    return f"{message} Not built yet: {missing}" if missing else message
 
 
 def check_provider(provider: str, runtime: Runtime, *, where: str) -> str:

@@ -70,6 +70,18 @@
   - patch
   - delete
 - apiGroups:
+  - gateway.networking.k8s.io
+  resources:
+  - httproutes
+  verbs:
+  - get
+  - list
+  - watch
+  - create
+  - update
+  - patch
+  - delete
+- apiGroups:
   - coalmine.dev
   resources:
   - canaries

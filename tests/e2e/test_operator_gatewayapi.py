@@ -1,0 +1,316 @@
+"""The real operator with the gatewayapi router: the workshop scenario on an HTTPRoute,
+against the API emulator with the Gateway API CRDs and their schemas (and a real cluster
+with COALMINE_TEST_KUBECONFIG and the Gateway API CRDs installed, see
+tests/fixtures/world.py).
+
+Promotion, rollback on failing checks (the router chosen by --mesh-provider), A/B
+testing, blue/green mirroring and session affinity. Every wait is on observable state
+with a deadline. The timeline samples the HTTPRoute: the canary's weight in the
+weighted rule (the first with two backendRefs), whether it mirrors, and the phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from coalmine.kube.client import Obj
+from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
+from coalmine.kube.resources import (
+    CANARIES,
+    DEPLOYMENTS,
+    HTTP_ROUTES,
+    SECRETS,
+    VIRTUAL_SERVICES,
+    Kind,
+)
+from coalmine.kube.settings import AnalysisSettings
+from tests.fixtures.operator import MetricsStandIn, canary, deployment
+from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+
+OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
+NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+GATEWAY = {"name": "public", "namespace": "gateways"}
+SERVICE = {"port": 9898, "targetPort": 9898, "gatewayRefs": [GATEWAY], "hosts": ["app.test"]}
+CHECKS = [
+    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
+    {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
+]
+ITERATIONS: dict[str, Any] = {"interval": "1s", "threshold": 2, "iterations": 3, "metrics": CHECKS}
+
+
+async def phase_of(world: World) -> str | None:
+    found = await world.get(CANARIES, "podinfo")
+    return ((found or {}).get("status") or {}).get("phase")
+
+
+async def wait_phase(world: World, phase: str, *, deadline: float = 60) -> Obj:
+    async def reached() -> Obj | None:
+        found = await world.get(CANARIES, "podinfo")
+        return found if found and (found.get("status") or {}).get("phase") == phase else None
+
+    result: Obj = await eventually_async(reached, deadline=deadline)
+    return result
+
+
+def weighted_rule(route: Obj) -> Obj:
+    """The rule with the weights: the first with two backendRefs (as routes_of reads it)."""
+    return next(r for r in route["spec"]["rules"] if len(r.get("backendRefs") or []) >= 2)
+
+
+def canary_weight(route: Obj) -> int:
+    refs = {ref["name"]: ref["weight"] for ref in weighted_rule(route)["backendRefs"]}
+    return int(refs["podinfo-canary"])
+
+
+def mirrors(route: Obj) -> bool:
+    return any(f["type"] == "RequestMirror" for f in weighted_rule(route).get("filters") or [])
+
+
+@dataclass
+class Timeline:
+    """The canary's weight and mirroring in the HTTPRoute, every rule set the route had,
+    and the phase, each time one changed."""
+
+    world: World
+    weights: list[int] = field(default_factory=list)
+    mirrored: list[bool] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    rule_sets: list[list[Obj]] = field(default_factory=list)
+
+    async def sample(self) -> None:
+        route = await self.world.get(HTTP_ROUTES, "podinfo")
+        if route is not None:
+            for seen, value in (
+                (self.weights, canary_weight(route)),
+                (self.mirrored, mirrors(route)),
+            ):
+                if not seen or seen[-1] != value:
+                    seen.append(value)  # type: ignore[arg-type]
+            rules = route["spec"]["rules"]
+            if not self.rule_sets or self.rule_sets[-1] != rules:
+                self.rule_sets.append(rules)
+        phase = await phase_of(self.world)
+        if phase and (not self.phases or self.phases[-1] != phase):
+            self.phases.append(phase)
+
+    async def follow(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def following(world: World) -> AsyncIterator[Timeline]:
+    timeline = Timeline(world)
+    task = asyncio.create_task(timeline.follow())
+    try:
+        yield timeline
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await timeline.sample()
+
+
+async def released(world: World, **spec: Any) -> tuple[Timeline, Obj]:
+    """A Canary initialized, then a new image shipped and followed to Succeeded."""
+    await world.create(deployment())
+    await world.create(canary(**spec))
+    await wait_phase(world, "Initialized")
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        succeeded = await wait_phase(world, "Succeeded")
+    return timeline, succeeded
+
+
+async def image_of(world: World, name: str) -> str:
+    found = await world.must_get(DEPLOYMENTS, name)
+    image: str = found["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
+
+
+async def test_a_new_image_is_shifted_20_40_60_on_the_http_route_and_promoted(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    timeline, succeeded = await released(world, provider="gatewayapi", service=SERVICE)
+
+    assert timeline.weights == [0, 20, 40, 60, 0]
+    assert timeline.mirrored == [False]
+    assert timeline.phases == ["Initialized", "Progressing", "Promoting", "Finalising",
+                               "Succeeded"]  # fmt: skip
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert route["spec"]["parentRefs"] == [GATEWAY]
+    assert route["spec"]["hostnames"] == ["app.test"]
+    assert await world.get(VIRTUAL_SERVICES, "podinfo") is None  # no Istio object
+    assert await image_of(world, "podinfo-primary") == NEW_IMAGE
+    assert succeeded["status"]["canaryWeight"] == 0
+    asked = [q for q in metrics_stand_in.queries if "istio_request" in q]
+    assert asked, "the built-in checks are Istio's, as Flagger's observer factory gives"
+    said = [e["message"] for e in await world.events()]
+    key = f"podinfo.{world.namespace}"
+    assert [said.count(f"Advance {key} canary weight {w}") for w in (20, 40, 60)] == [1, 1, 1]
+
+
+async def test_failing_checks_roll_back_on_the_mesh_providers_gateway_api_router(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """spec.provider unset: --mesh-provider gatewayapi:v1 (Flagger's flag value) picks the
+    router and the built-in checks."""
+    analysis = AnalysisSettings(
+        metrics_server=metrics_stand_in.url,
+        min_interval=timedelta(seconds=1),
+        mesh_provider="gatewayapi:v1",
+    )
+    await start_operator(analysis=analysis)
+    await world.create(deployment())
+    await world.create(canary(service=SERVICE))
+    await wait_phase(world, "Initialized")
+
+    async with following(world) as timeline:
+        await world.ship("podinfo", NEW_IMAGE)
+        await eventually_async(lambda: _weight_is(world, 20))
+        metrics_stand_in.success_rate = 80.0
+        failed = await wait_phase(world, "Failed")
+
+    assert timeline.weights == [0, 20, 0]
+    assert failed["status"]["failedChecks"] == 2
+    assert await image_of(world, "podinfo-primary") == OLD_IMAGE
+    said = [e["message"] for e in await world.events()]
+    assert f"Rolling back podinfo.{world.namespace} failed checks threshold reached 2" in said
+
+
+async def _weight_is(world: World, weight: int) -> bool:
+    route = await world.get(HTTP_ROUTES, "podinfo")
+    return route is not None and canary_weight(route) == weight
+
+
+async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest_to_the_primary(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    timeline, _ = await released(
+        world, provider="gatewayapi", service=SERVICE, analysis={**ITERATIONS, "match": match}
+    )
+
+    assert timeline.weights == [0, 100, 0]
+    during = next(
+        rules for rules in timeline.rule_sets if canary_weight({"spec": {"rules": rules}})
+    )
+    ab, everyone = during
+    header = {"name": "x-canary", "type": "Exact", "value": "insider"}
+    assert ab["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}, "headers": [header]}]
+    assert [ref["name"] for ref in everyone["backendRefs"]] == ["podinfo-primary"]
+    assert "headers" not in everyone["matches"][0]
+
+
+async def test_blue_green_mirroring_copies_the_requests_to_the_canary_during_the_analysis(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    analysis = {**ITERATIONS, "mirror": True, "mirrorWeight": 50}
+    timeline, _ = await released(world, provider="gatewayapi", service=SERVICE, analysis=analysis)
+
+    assert timeline.mirrored == [False, True, False]
+    assert timeline.weights == [0, 100, 0]  # the switch once the iterations are done
+    mirrored = next(rules for rules in timeline.rule_sets if mirrors({"spec": {"rules": rules}}))
+    [mirror] = [f for f in mirrored[0]["filters"] if f["type"] == "RequestMirror"]
+    assert mirror["requestMirror"] == {
+        "backendRef": {"group": "", "kind": "Service", "name": "podinfo-canary", "port": 9898},
+        "percent": 50,
+    }
+
+
+async def test_session_affinity_pins_cookie_holders_to_the_canary_then_expires_the_cookie(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    analysis = {
+        "interval": "1s",
+        "threshold": 2,
+        "stepWeight": 20,
+        "maxWeight": 40,
+        "metrics": CHECKS,
+        "sessionAffinity": {"cookieName": "canary-cookie", "maxAge": 120},
+    }
+    timeline, succeeded = await released(
+        world, provider="gatewayapi", service=SERVICE, analysis=analysis
+    )
+
+    assert timeline.weights == [0, 20, 40, 0]
+    cookie = succeeded["status"]["previousSessionAffinityCookie"]
+    name, _, value = cookie.partition("=")
+    assert name == "canary-cookie" and "sessionAffinityCookie" not in succeeded["status"]
+    during = next(rules for rules in timeline.rule_sets if len(rules) == 2 and
+                  canary_weight({"spec": {"rules": rules}}))  # fmt: skip
+    sticky, weighted = during
+    assert sticky["matches"][0]["headers"][0]["name"] == "Cookie"
+    assert value in sticky["matches"][0]["headers"][0]["value"]
+    assert [ref["name"] for ref in sticky["backendRefs"]] == ["podinfo-canary"]
+    set_cookie = weighted["backendRefs"][1]["filters"][0]["responseHeaderModifier"]["add"][0]
+    assert set_cookie == {"name": "Set-Cookie", "value": f"{cookie}; Max-Age=120"}
+    final = (await world.must_get(HTTP_ROUTES, "podinfo"))["spec"]["rules"]
+    expire, _ = final
+    expiring = expire["filters"][-1]["responseHeaderModifier"]["add"][0]
+    assert expiring == {"name": "Set-Cookie", "value": f"{cookie}; Max-Age=-1"}
+    assert [ref["name"] for ref in expire["backendRefs"]] == ["podinfo-primary"]
+
+
+async def test_deleting_mid_analysis_without_revert_keeps_the_http_route_on_the_primary(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """The HTTPRoute outlives the Canary, all its traffic on the primary: without
+    `kube.disown` the garbage collector would delete it and the Gateway would route the
+    app's hostnames nowhere."""
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE))
+    podinfo = await wait_phase(world, "Initialized")
+    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
+             "uid": podinfo["metadata"]["uid"]}  # fmt: skip
+    await world.create(
+        {"apiVersion": "v1", "kind": "Secret",
+         "metadata": {"name": "collected", "namespace": "", "ownerReferences": [owner]}}
+    )  # fmt: skip
+    await world.ship("podinfo", NEW_IMAGE)
+    await eventually_async(lambda: _weight_is(world, 20))
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+    await eventually_async(lambda: _gone(world, SECRETS, "collected"))  # the collector ran
+
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert canary_weight(route) == 0
+    assert "ownerReferences" not in route["metadata"]
+    assert route["metadata"]["annotations"][KEPT_FROM] == "podinfo"
+    said = [e["message"] for e in await world.events()]
+    assert any("httproute podinfo" in m and "kept as the user's" in m for m in said), said
+
+
+async def test_revert_on_deletion_gives_the_users_http_route_back(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    users = await world.create(
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+         "metadata": {"name": "podinfo", "namespace": ""},
+         "spec": {"parentRefs": [GATEWAY],
+                  "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}
+    )  # fmt: skip
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE, revertOnDeletion=True))
+    await wait_phase(world, "Initialized")
+    taken = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert ORIGINAL_SPEC in taken["metadata"]["annotations"]
+    assert canary_weight(taken) == 0
+
+    await world.delete(CANARIES, "podinfo")
+    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+
+    restored = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert restored["spec"] == users["spec"]
+    assert "ownerReferences" not in restored["metadata"]
+
+
+async def _gone(world: World, kind: Kind, name: str) -> bool:
+    return await world.get(kind, name) is None
