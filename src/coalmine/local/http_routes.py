@@ -9,8 +9,9 @@ The rules follow the Gateway API specification (gateway.networking.k8s.io/v1):
   is `All`;
 - every match of every rule is one Envoy route, ordered by the specification's
   precedence (exact path, then the longest prefix, then the most header matches), ties
-  broken by the route's namespace/name and the rule's and match's order; HTTPRoutes
-  sharing a hostname are merged that way, as the specification asks;
+  broken by the route's namespace/name (the specification's oldest-first is not kept:
+  the store has no creation time) and the rule's and match's order; HTTPRoutes sharing
+  a hostname are merged that way, as the specification asks;
 - `PathPrefix` matches whole path segments (`/demo` matches `/demo` and `/demo/x`, not
   `/demos`): Envoy's path_separated_prefix;
 - backend weights are relative (default 1) and become percentages summing to 100;
@@ -217,11 +218,9 @@ def _precedence(envoy: RouteMatch, match: HTTPRouteMatch | None) -> tuple[object
     """Exact paths first, then regexes, then prefixes, longer before shorter; then more
     header matches before fewer (Envoy Gateway's order for what the specification leaves
     open)."""
-    path = envoy.path
-    assert path is not None
     kind = _PATH_RANK[_path_type(match)]
     value = match.path.value if match is not None and match.path is not None else "/"
-    return (kind, -len(value or "/"), -len(envoy.headers))
+    return (kind, -len(value), -len(envoy.headers))
 
 
 _PATH_RANK = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
