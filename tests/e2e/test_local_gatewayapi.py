@@ -21,7 +21,8 @@ from coalmine.demo.scenario import workload_manifests
 from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
 from tests.e2e.test_delete_and_reapply import traffic
-from tests.e2e.test_local_mode import HOST, steady_load, versions
+from tests.e2e.test_local_configs import CONFIG, config_map, primary_copy
+from tests.e2e.test_local_mode import HOST, steady_load, until_served_by, versions
 from tests.fixtures.local import DEFAULT_ANALYSIS, NAMESPACE, wait_for_phase, wait_until
 
 pytestmark = pytest.mark.slow
@@ -320,3 +321,26 @@ async def test_a_slow_release_is_rolled_back_on_request_duration(
     ]
     assert slow and slow[-1].value is not None and slow[-1].value > 1000
     assert http_route_weights(local_runtime) == {"go-demo-7-primary": 100, "go-demo-7-canary": 0}
+
+
+async def test_a_config_map_change_alone_is_analysed_on_the_http_route_and_promoted(
+    local_runtime: LocalRuntime,
+) -> None:
+    from_config = manifests("unused").replace(
+        "env:\n            - {name: VERSION, value: 'unused'}",
+        f"envFrom: [{{configMapRef: {{name: {CONFIG}}}}}]",
+    )
+    assert "envFrom" in from_config
+    await local_runtime.apply(config_map("0.0.1", "0") + "---" + from_config, "test")
+    await wait_for_phase(local_runtime, Phase.INITIALIZED)
+    await until_served_by(local_runtime, "0.0.1")
+    async with steady_load(local_runtime):
+        await local_runtime.apply(config_map("0.0.2", "0"), "test")
+        await wait_for_phase(local_runtime, Phase.PROGRESSING)
+        await wait_until(lambda: canary_weight(local_runtime) >= 20, "weight 20", within=60)
+        assert http_route_weights(local_runtime)["go-demo-7-canary"] >= 20
+        assert primary_copy(local_runtime)["VERSION"] == "0.0.1"  # not before promotion
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=120)
+
+    assert primary_copy(local_runtime)["VERSION"] == "0.0.2"
+    await until_served_by(local_runtime, "0.0.2")
