@@ -187,3 +187,31 @@ def test_a_gateway_listener_the_local_gateway_cannot_be_is_refused(
     assert old in GATEWAY
     problems = refused(book, GATEWAY.replace(old, new))
     assert any(p.startswith(expected) for p in problems), problems
+
+
+CANARY = """
+apiVersion: coalmine.dev/v1beta1
+kind: Canary
+metadata: {name: app, namespace: demo}
+spec:
+  provider: gatewayapi:v1
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: app}
+  service: {port: 80, gatewayRefs: [{name: public, sectionName: web}]}
+  analysis: {interval: 10s, threshold: 2, iterations: 2}
+"""
+
+
+def test_a_gatewayapi_canary_needs_the_gateways_it_attaches_to(book: ObjectBook) -> None:
+    assert refused(book, CANARY) == [
+        "canary app: spec.service.gatewayRefs[0].name: gateway public not found in namespace"
+        " demo; apply the Gateway (gateway.networking.k8s.io/v1) first",
+    ]
+    assert refused(
+        book, GATEWAY + "---" + CANARY.replace("sectionName: web", "sectionName: x")
+    ) == [
+        "canary app: spec.service.gatewayRefs[0].sectionName: gateway public has no listener"
+        " 'x'; its listeners: web",
+    ]
+    assert book.store.objects() == []
+    applied = book.apply(GATEWAY + "---" + CANARY)
+    assert [str(a) for a in applied][-1] == "canary/app created (namespace demo)"

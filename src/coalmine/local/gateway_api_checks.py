@@ -8,7 +8,7 @@ other objects (a parent Gateway, a backend Service) or are local mode's own limi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from coalmine.api import gatewayapi
 from coalmine.api.gatewayapi import GATEWAY_API_GROUP as GROUP
@@ -16,7 +16,7 @@ from coalmine.api.regex import re2_problem
 from coalmine.api.workloads import Service
 from coalmine.errors import Problem
 
-__all__ = ["check_gateway", "check_http_route"]
+__all__ = ["check_gateway", "check_http_route", "parent_problems"]
 
 LOCAL_ONLY = "not supported by the local runtime (coalmine up); remove it, or use Kubernetes"
 FILTERS_SERVED = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror")
@@ -58,31 +58,36 @@ def check_http_route(
     have, and only what the local Envoy serves."""
     name = f"httproute {route.metadata.name}"
     ns = route.metadata.namespace
-    problems = [Problem(name, path, why) for path, why in _parents(route, gateways)]
+    parents = parent_problems(route.spec.parent_refs or [], ns, gateways, "spec.parentRefs")
+    problems = [Problem(name, path, why) for path, why in parents]
     for r, rule in enumerate(route.spec.rules or []):
         where = f"spec.rules[{r}]"
         problems += [Problem(name, p, why) for p, why in _rule(rule, where, ns, services)]
     return problems
 
 
-def _parents(
-    route: gatewayapi.HTTPRoute, gateways: Mapping[Key, gatewayapi.Gateway]
+def parent_problems(
+    parents: Sequence[gatewayapi.ParentReference],
+    namespace: str,
+    gateways: Mapping[Key, gatewayapi.Gateway],
+    field: str,
 ) -> Iterator[tuple[str, str]]:
-    ns = route.metadata.namespace
-    for index, parent in enumerate(route.spec.parent_refs or []):
-        path = f"spec.parentRefs[{index}]"
+    """(path, why) for each parent reference (an HTTPRoute's `spec.parentRefs`, a Canary's
+    `spec.service.gatewayRefs`) the local runtime cannot attach to."""
+    for index, parent in enumerate(parents):
+        path = f"{field}[{index}]"
         if _group(parent.group) != GROUP or (parent.kind or "Gateway") != "Gateway":
             yield (
                 f"{path}.kind",
                 "only Gateway parents are served by the local runtime (no mesh attachment"
-                " to a Service); point parentRefs at a Gateway",
+                " to a Service); point it at a Gateway",
             )
             continue
-        gateway = gateways.get((parent.namespace or ns, parent.name))
+        gateway = gateways.get((parent.namespace or namespace, parent.name))
         if gateway is None:
             yield (
                 f"{path}.name",
-                f"gateway {parent.name} not found in namespace {parent.namespace or ns};"
+                f"gateway {parent.name} not found in namespace {parent.namespace or namespace};"
                 " apply the Gateway (gateway.networking.k8s.io/v1) first",
             )
             continue

@@ -15,14 +15,14 @@ from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from coalmine.api import gatewayapi
-from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, MIN_INTERVAL, Canary
 from coalmine.api.common import Model
 from coalmine.api.configs import Secret, secret_data
 from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource, stored_kind
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
-from coalmine.local.gateway_api_checks import check_gateway, check_http_route
+from coalmine.local.gateway_api_checks import check_gateway, check_http_route, parent_problems
 from coalmine.local.store import Store, StoredObject
 from coalmine.routers.envoy import ORIGINAL
 from coalmine.routing.virtual_service import is_tcp
@@ -234,6 +234,8 @@ _NO_DELEGATION = (
 )
 
 
+_GATEWAY_REFS = "spec.service.gatewayRefs"
+
 _NO_TCP = (
     "the local runtime routes HTTP only (Envoy's HTTP listener); remove appProtocol tcp to"
     " run this Canary locally"
@@ -258,6 +260,10 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
             problems.append(_problem(resource, "spec.service.delegation", _NO_DELEGATION))
         if isinstance(resource, Canary) and is_tcp(resource):
             problems.append(_problem(resource, "spec.service.appProtocol", _NO_TCP))
+        if isinstance(resource, Canary) and resource.spec.provider in GATEWAY_API_PROVIDERS:
+            refs = resource.spec.service.gateway_refs or []
+            found = parent_problems(refs, resource.namespace, http_gateways, _GATEWAY_REFS)
+            problems += [_problem(resource, path, why) for path, why in found]
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
         if isinstance(resource, gatewayapi.HTTPRoute):
