@@ -341,7 +341,8 @@ def _problem(resource: Model, path: str, message: str) -> Problem:
 Named = TypeVar("Named", Service, Gateway, DestinationRule, VirtualService, gatewayapi.Gateway)
 
 
-_STORED: dict[type[Any], str] = {model.model: key for key, model in LOCAL_RESOURCES.items()}
+_STORED: dict[type[Any], str] = {kind.model: name for name, kind in LOCAL_RESOURCES.items()}
+"""The name each routing model is stored under."""
 
 
 def _known(resources: Iterable[Model], store: Store, kind: type[Named]) -> set[tuple[str, str]]:
