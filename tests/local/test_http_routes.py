@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import yaml
 
 from coalmine.api import gatewayapi
 from coalmine.api.loading import LOCAL_RESOURCES, load_text
@@ -328,3 +329,23 @@ def test_relative_weights_become_percentages_summing_to_100(
     weights: list[int], percent: list[int] | None
 ) -> None:
     assert weights_in_percent(weights) == percent
+
+
+def test_the_gateway_api_objects_local_mode_is_tested_with_are_valid_upstream() -> None:
+    """What these tests (and the apply and e2e ones) have local mode serve is what the
+    Gateway API's own validators accept: local mode is not tested on objects a cluster
+    would refuse."""
+    from tests.e2e.test_local_gatewayapi import GATEWAY as E2E_GATEWAY
+    from tests.local.test_gateway_api_checks import GATEWAY as CHECKED_GATEWAY
+    from tests.local.test_gateway_api_checks import ROUTE as CHECKED_ROUTE
+    from tests.routing.test_http_route_upstream import upstream_problems
+
+    texts = [SERVICES, WEIGHTED, CHECKED_GATEWAY, CHECKED_ROUTE, E2E_GATEWAY]
+    documents = [
+        document
+        for text in texts
+        for document in yaml.safe_load_all(text)
+        if document["apiVersion"].startswith("gateway.networking.k8s.io/")
+    ]
+    assert len(documents) == 5
+    assert upstream_problems(documents) == [[]] * len(documents)
