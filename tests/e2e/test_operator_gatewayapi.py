@@ -192,7 +192,9 @@ async def _weight_is(world: World, weight: int) -> bool:
 async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest_to_the_primary(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    cookie = "^(.*?;)?(canary=always)(;.*)?$"
+    match = [{"headers": {"x-canary": {"exact": "insider"}}},
+             {"headers": {"cookie": {"regex": cookie}}}]  # fmt: skip
     timeline, _ = await released(
         world, provider="gatewayapi", service=SERVICE, analysis={**ITERATIONS, "match": match}
     )
@@ -202,8 +204,13 @@ async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest
         rules for rules in timeline.rule_sets if canary_weight({"spec": {"rules": rules}})
     )
     ab, everyone = during
-    header = {"name": "x-canary", "type": "Exact", "value": "insider"}
-    assert ab["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}, "headers": [header]}]
+    every_path = {"type": "PathPrefix", "value": "/"}
+    insider = {"name": "x-canary", "type": "Exact", "value": "insider"}
+    assert ab["matches"] == [
+        {"path": every_path, "headers": [insider]},
+        {"path": every_path, "headers": [{"name": "cookie", "type": "RegularExpression",
+                                          "value": cookie}]},
+    ]  # fmt: skip
     assert [ref["name"] for ref in everyone["backendRefs"]] == ["podinfo-primary"]
     assert "headers" not in everyone["matches"][0]
 
@@ -314,3 +321,130 @@ async def test_revert_on_deletion_gives_the_users_http_route_back(
 
 async def _gone(world: World, kind: Kind, name: str) -> bool:
     return await world.get(kind, name) is None
+
+
+async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_next_tick(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """`kubectl apply` of the user's HTTPRoute sends its traffic to the target's Service
+    (scaled to zero): the operator repairs it when the change arrives, a minute before
+    the next tick."""
+    users = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "podinfo", "namespace": ""},
+             "spec": {"parentRefs": [GATEWAY],
+                      "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}  # fmt: skip
+    await world.create(users)
+    await world.create(deployment())
+    await world.create(canary(provider="gatewayapi", service=SERVICE))
+    await wait_phase(world, "Initialized")
+    analysis = canary()["spec"]["analysis"]
+    analysis["interval"] = "60s"
+    await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
+    await asyncio.sleep(3)  # the tick at the old 1 s interval reads the new one, then sleeps
+
+    await world.patch(HTTP_ROUTES, "podinfo", {"spec": users["spec"]})
+
+    async def repaired() -> bool:
+        route = await world.must_get(HTTP_ROUTES, "podinfo")
+        return len(route["spec"]["rules"][0]["backendRefs"]) == 2
+
+    await eventually_async(repaired, deadline=15)
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert canary_weight(route) == 0
+    assert route["spec"]["parentRefs"] == [GATEWAY]
+
+
+async def test_a_canary_without_gateway_refs_on_the_gateway_api_default_is_told_why(
+    world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
+) -> None:
+    analysis = AnalysisSettings(
+        metrics_server=metrics_stand_in.url,
+        min_interval=timedelta(seconds=1),
+        mesh_provider="gatewayapi",
+    )
+    await start_operator(analysis=analysis)
+    await world.create(deployment())
+    await world.create(canary())  # the podinfo Canary, written for Istio: no gatewayRefs
+
+    async def refused() -> Obj | None:
+        return next(
+            (e for e in await world.events()
+             if "service.gatewayRefs is required with provider gatewayapi" in e["message"]),
+            None,
+        )  # fmt: skip
+
+    event = await eventually_async(refused, deadline=20)
+    assert event["type"] == "Warning"
+    assert "name the Gateway(s) the HTTPRoute attaches to" in event["message"]
+    assert await phase_of(world) in (None, "Initializing")
+    assert await world.get(HTTP_ROUTES, "podinfo") is None
+
+
+@dataclass
+class GatewayControllerStandIn:
+    """A Gateway controller's part: it writes the route's parent status for each new
+    generation, Accepted or not as the test says."""
+
+    world: World
+    accepts: bool = False
+
+    async def run(self) -> None:
+        while True:
+            route = await self.world.get(HTTP_ROUTES, "podinfo")
+            if route is not None:
+                await self._write(route)
+            await asyncio.sleep(0.05)
+
+    async def _write(self, route: Obj) -> None:
+        generation = route["metadata"]["generation"]
+        status = "True" if self.accepts else "False"
+        [parent] = ((route.get("status") or {}).get("parents")) or [{}]
+        [condition] = parent.get("conditions") or [{}]
+        if (condition.get("observedGeneration"), condition.get("status")) == (generation, status):
+            return
+        condition = {"type": "Accepted", "status": status, "observedGeneration": generation,
+                     "reason": "Accepted" if self.accepts else "NotAllowedByListeners",
+                     "message": "" if self.accepts else "no listener admits this namespace",
+                     "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+        parent_ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", **GATEWAY}
+        body = {"parents": [{"parentRef": parent_ref, "controllerName": "example.com/gw",
+                             "conditions": [condition]}]}  # fmt: skip
+        with contextlib.suppress(Exception):  # a newer generation meanwhile: the next loop
+            await self.world.client.merge_patch(
+                HTTP_ROUTES, "podinfo", self.world.namespace, {"status": body},
+                subresource="status",
+            )  # fmt: skip
+
+
+async def test_the_canary_waits_while_its_gateway_has_not_accepted_the_route(
+    world: World, operator: Operator, metrics_stand_in: MetricsStandIn
+) -> None:
+    """Flagger's GetRoutes: no step is taken on a route its Gateway does not serve."""
+    gateway = GatewayControllerStandIn(world, accepts=True)
+    task = asyncio.create_task(gateway.run())
+    try:
+        await world.create(deployment())
+        await world.create(canary(provider="gatewayapi", service=SERVICE))
+        await wait_phase(world, "Initialized")
+        gateway.accepts = False  # e.g. a listener stops admitting the namespace
+
+        async with following(world) as timeline:
+            await world.ship("podinfo", NEW_IMAGE)
+
+            async def refused() -> Obj | None:
+                return next(
+                    (e for e in await world.events() if "is not ready: parent gateways/public "
+                     "has Accepted=False" in e["message"]),
+                    None,
+                )  # fmt: skip
+
+            event = await eventually_async(refused, deadline=20)
+            assert event["type"] == "Warning"
+            assert timeline.weights == [0]  # nothing shifted while the Gateway refuses it
+            gateway.accepts = True
+            await wait_phase(world, "Succeeded")
+        assert timeline.weights == [0, 20, 40, 60, 0]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

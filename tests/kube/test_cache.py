@@ -127,7 +127,7 @@ async def test_a_watch_whose_version_expired_lists_again(
 async def test_a_kind_the_cluster_does_not_serve_is_read_from_the_api(
     kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:
-    routes = Kind("gateway.networking.k8s.io/v1", "httproutes", "HTTPRoute")  # no such CRD
+    routes = Kind("example.com/v1", "widgets", "Widget")  # no such CRD
     found = WatchCache(kube_client, [SERVICES, routes], [NAMESPACE], FAST)
     found.start()
     try:

@@ -32,13 +32,13 @@ def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -
     assert len(registry._spawning.get_all_handlers()) == 2  # the daemons
 
 
-def test_taken_over_services_and_virtual_services_are_watched_for_repair() -> None:
+def test_taken_over_services_virtual_services_and_http_routes_are_watched_for_repair() -> None:
     import kopf
 
     registry = build_registry(None, (CANARIES,), _login)  # type: ignore[arg-type]
 
     watching = [h for h in registry._watching.get_all_handlers() if h.id.startswith("repair-")]
-    assert {h.selector.any_name for h in watching} == {"services", "virtualservices"}
+    assert {h.selector.any_name for h in watching} == {"services", "virtualservices", "httproutes"}
     assert all(h.annotations == {ORIGINAL_SPEC: kopf.PRESENT} for h in watching)
 
 

@@ -181,6 +181,16 @@ CASES: dict[str, Doc] = {
     "service gatewayRefs": changed(
         WORKSHOP, lambda d: d["spec"]["service"].update(gatewayRefs=[{"name": "gw"}])
     ),
+    "provider gatewayapi": changed(
+        WORKSHOP,
+        lambda d: (
+            d["spec"].update(provider="gatewayapi:v1"),
+            d["spec"]["service"].update(gatewayRefs=[{"name": "gw"}], hosts=["app.example"]),
+        ),
+    ),
+    "provider gatewayapi without gatewayRefs": changed(
+        WORKSHOP, lambda d: d["spec"].update(provider="gatewayapi")
+    ),
     "service headless": changed(WORKSHOP, lambda d: d["spec"]["service"].update(headless=True)),
     "delegation with hosts": changed(
         WORKSHOP, lambda d: d["spec"]["service"].update(delegation=True)

@@ -206,3 +206,47 @@ async def test_revert_deletes_the_route_coalmine_created(
 async def test_a_missing_route_is_an_adapter_error(kube_client: KubeClient, podinfo: Any) -> None:
     with pytest.raises(AdapterError, match="httproute podinfo not found in test"):
         await GatewayAPIRouter(kube_client).get_routes(podinfo)
+
+
+def accepted(route: dict[str, Any], status: str, *, behind: int = 0) -> dict[str, Any]:
+    """The status a Gateway controller writes for the route's one parent."""
+    generation = route["metadata"]["generation"] - behind
+    parent_ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", **GATEWAY}
+    condition = {"type": "Accepted", "status": status, "observedGeneration": generation,
+                 "reason": "Accepted" if status == "True" else "NotAllowedByListeners",
+                 "message": "" if status == "True" else "no listener admits this namespace",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+    controller = "example.com/gateway"
+    return {"parents": [{"parentRef": parent_ref, "controllerName": controller,
+                         "conditions": [condition]}]}  # fmt: skip
+
+
+async def test_the_weights_are_not_read_while_a_gateway_has_not_accepted_the_route(
+    kube_emulator: KubeEmulator, kube_client: KubeClient, podinfo: Any
+) -> None:
+    """Flagger's GetRoutes: a parent whose Accepted condition is not True, or is of an
+    older generation, fails the read; a route no controller has seen yet is read."""
+    router = GatewayAPIRouter(kube_client)
+    await router.reconcile(podinfo)
+    assert await router.get_routes(podinfo) == Routes.all_primary()  # no status yet
+    route = route_of(kube_emulator)
+
+    kube_emulator.set_status(
+        GATEWAY_API, "httproutes", "podinfo", accepted(route, "False"), NAMESPACE
+    )
+    with pytest.raises(AdapterError) as refused:
+        await router.get_routes(podinfo)
+    assert str(refused.value) == (
+        "httproute podinfo in test is not ready: parent gateways/public has Accepted=False for "
+        f"generation {route['metadata']['generation']} of {route['metadata']['generation']} "
+        "(no listener admits this namespace); the weights are not read until its Gateways "
+        "accept it"
+    )
+
+    kube_emulator.set_status(
+        GATEWAY_API, "httproutes", "podinfo", accepted(route, "True"), NAMESPACE
+    )
+    assert await router.get_routes(podinfo) == Routes.all_primary()
+    await router.set_routes(podinfo, Routes(80, 20))  # a new generation, not yet seen
+    with pytest.raises(AdapterError, match="Accepted=True for generation 1 of 2"):
+        await router.get_routes(podinfo)

@@ -14,7 +14,7 @@ import pytest
 from coalmine.api.gatewayapi import HTTPRoute
 from coalmine.engine import Routes
 from coalmine.errors import ManifestError
-from coalmine.routing.http_route import http_route_spec, routes_of
+from coalmine.routing.http_route import http_route_spec, routes_of, unready_parents
 from coalmine.routing.session_affinity import canary_cookie, primary_cookie
 from tests.engine.builders import canary
 
@@ -276,3 +276,27 @@ def test_what_an_http_route_cannot_carry_is_refused_naming_the_field(
         return
     with pytest.raises(ManifestError, match=re.escape(problem)):
         canary(analysis, provider="gatewayapi", service=fields)
+
+
+def test_a_parent_is_ready_once_it_accepted_the_current_generation() -> None:
+    spec = {"parentRefs": [{"name": "public", "namespace": "gateways"}, {"name": "internal"}]}
+
+    def route(*parents: tuple[str, str, str, int]) -> dict[str, Any]:
+        status = [
+            {"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                           "name": name, "namespace": namespace},
+             "conditions": [{"type": "Accepted", "status": accepted, "observedGeneration": seen}]}
+            for name, namespace, accepted, seen in parents
+        ]  # fmt: skip
+        metadata = {"name": "go-demo-7", "namespace": "test", "generation": 3}
+        return {"metadata": metadata, "spec": spec, "status": {"parents": status}}
+
+    assert unready_parents(route()) == []  # no controller has seen it yet
+    assert unready_parents(route(("public", "gateways", "True", 3))) == []
+    assert unready_parents(route(("internal", "test", "False", 3))) == [
+        "parent test/internal has Accepted=False for generation 3 of 3"
+    ]  # the spec's parentRef has no namespace: the route's
+    assert unready_parents(route(("public", "gateways", "True", 2))) == [
+        "parent gateways/public has Accepted=True for generation 2 of 3"
+    ]
+    assert unready_parents(route(("other", "gateways", "False", 3))) == []  # not a parent

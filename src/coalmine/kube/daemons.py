@@ -214,7 +214,7 @@ class CanaryDaemons:
             memory.wakeup.set()
 
     async def routing_changed(self, namespace: str, name: str) -> None:
-        """The Service or VirtualService `name` changed: repair the routing of the Canary
+        """The Service, VirtualService or HTTPRoute `name` changed: repair the routing of the Canary
         whose apex it is (one this replica ticks), keeping its weights."""
         for memory in list(self._memory.values()):
             canary = memory.last

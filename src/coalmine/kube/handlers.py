@@ -9,8 +9,8 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
   (`kube.revert`), without it by keeping what serves (`kube.disown`); errors ask kopf
   to retry it;
 - a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits;
-- watch handlers on Services and VirtualServices that a Canary took over (those with
-  the `coalmine.dev/original-spec` annotation) repair them as soon as they change
+- watch handlers on Services, VirtualServices and HTTPRoutes that a Canary took over
+  (those with the `coalmine.dev/original-spec` annotation) repair them as soon as they change
   (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
   selector or the routes, and waiting for the next tick would leave the Service
   pointing at the scaled-down target for up to one analysis interval.
@@ -32,7 +32,7 @@ from typing import Any
 from coalmine.api.common import COALMINE_GROUP
 from coalmine.kube.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
 from coalmine.kube.ownership import ORIGINAL_SPEC
-from coalmine.kube.resources import SERVICES, VIRTUAL_SERVICES, Kind
+from coalmine.kube.resources import HTTP_ROUTES, SERVICES, VIRTUAL_SERVICES, Kind
 
 __all__ = ["FINALIZER", "build_registry", "kopf_settings"]
 
@@ -80,7 +80,7 @@ def build_registry(
 
     for kind in kinds:
         _register(registry, daemons, kind)
-    for routing in (SERVICES, VIRTUAL_SERVICES):
+    for routing in (SERVICES, VIRTUAL_SERVICES, HTTP_ROUTES):
         _register_repair(registry, daemons, routing)
     return registry
 

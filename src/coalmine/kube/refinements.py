@@ -21,6 +21,7 @@ from typing import Any
 from coalmine.api.alert_provider import AlertProviderSpec
 from coalmine.api.canary import (
     BUILTIN_METRICS,
+    GATEWAY_API_PROVIDERS,
     SUPPORTED_PROVIDERS,
     UNSUPPORTED,
     AutoscalerReference,
@@ -114,6 +115,14 @@ MODEL_RULES: Mapping[type[Model], tuple[Rule, ...]] = {
         Rule(
             f"!has(self.provider) || self.provider in [{_quoted(SUPPORTED_PROVIDERS)}]",
             unsupported_provider("<provider>"),
+        ),
+        # CanarySpec._gateway_api_can_route, its first sentence (the others need regexes
+        # over lists, beyond what the API server's CEL cost budget allows)
+        Rule(
+            f"!has(self.provider) || !(self.provider in [{_quoted(GATEWAY_API_PROVIDERS)}])"
+            " || (has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)",
+            "service.gatewayRefs is required with provider gatewayapi: name the Gateway(s) "
+            "the HTTPRoute attaches to",
         ),
         *_unsupported(CanarySpec),
     ),

@@ -10,9 +10,12 @@ is `podinfo`:
   Flagger writes it.
 
 `reconcile` repairs drift in all of them but keeps the weights the HTTPRoute carries;
-only `set_routes` changes weights. A Canary that reaches this router by --mesh-provider
-with something an HTTPRoute cannot carry (no gatewayRefs, a `*` host, a suffix match)
-is refused by the router with the same sentences `coalmine validate` gives.
+only `set_routes` changes weights. `get_routes` fails, as Flagger's GetRoutes does, while
+a parent Gateway's status says it has not accepted the route's current generation, so
+the engine does not advance on a route no Gateway serves. A Canary that reaches this
+router by --mesh-provider with something an HTTPRoute cannot carry (no gatewayRefs, a
+`*` host, a suffix match) is refused by the router with the same sentences `coalmine
+validate` gives.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from coalmine.kube.deployments import selector_labels
 from coalmine.kube.objects import Desired, ObjectWriter
 from coalmine.kube.resources import HTTP_ROUTES, SERVICES
 from coalmine.routers.services import discovered_ports, release_apex, services, target_of
-from coalmine.routing.http_route import http_route_spec, routes_of
+from coalmine.routing.http_route import http_route_spec, routes_of, unready_parents
 from coalmine.routing.virtual_service import apex_name, baseline_host, canary_host, primary_host
 
 __all__ = ["GatewayAPIRouter", "http_route"]
@@ -64,6 +67,11 @@ class GatewayAPIRouter:
             current = await self.client.get(HTTP_ROUTES, apex_name(canary), canary.namespace)
         if current is None:
             raise AdapterError(f"httproute {apex_name(canary)} not found in {canary.namespace}")
+        if problems := unready_parents(current):
+            raise AdapterError(
+                f"httproute {apex_name(canary)} in {canary.namespace} is not ready: "
+                f"{'; '.join(problems)}; the weights are not read until its Gateways accept it"
+            )
         return _weights(canary, current)
 
     async def set_routes(self, canary: Canary, routes: Routes) -> None:

@@ -48,7 +48,13 @@ from coalmine.routing.virtual_service import (
     primary_host,
 )
 
-__all__ = ["COOKIE_HEADER", "http_route_spec", "routes_of", "to_route_matches"]
+__all__ = [
+    "COOKIE_HEADER",
+    "http_route_spec",
+    "routes_of",
+    "to_route_matches",
+    "unready_parents",
+]
 
 COOKIE_HEADER = "Cookie"
 """The request header session affinity's rules match (Flagger's `cookieHeader`)."""
@@ -102,6 +108,45 @@ def routes_of(canary: Canary, spec: dict[str, Any]) -> Routes:
         baseline = weights.get(baseline_host(canary), 0)
         return Routes(weights.get(primary, 0), weights[canary_name], mirrored, baseline)
     return Routes.all_primary()
+
+
+def unready_parents(route: dict[str, Any]) -> list[str]:
+    """Why the parents have not taken the route as it is now (Flagger's GetRoutes, newer
+    versions): for each of the spec's parentRefs whose status entry says Accepted is not
+    True, or says it of an older generation. A parent with no status entry yet is not
+    counted (as Flagger), so a route no controller has seen is ready."""
+    metadata = route.get("metadata") or {}
+    namespace, generation = metadata.get("namespace"), metadata.get("generation") or 0
+    spec, status = route.get("spec") or {}, route.get("status") or {}
+    problems = []
+    for ref in spec.get("parentRefs") or []:
+        wanted = _parent_key(ref, namespace)
+        for parent in status.get("parents") or []:
+            if _parent_key(parent.get("parentRef") or {}, namespace) != wanted:
+                continue
+            for condition in parent.get("conditions") or []:
+                if condition.get("type") != "Accepted":
+                    continue
+                seen = condition.get("observedGeneration") or 0
+                if condition.get("status") != "True" or seen < generation:
+                    problems.append(
+                        f"parent {wanted[2]}/{wanted[3]} has Accepted={condition.get('status')}"
+                        f" for generation {seen} of {generation}"
+                        + (f" ({condition['message']})" if condition.get("message") else "")
+                    )
+    return problems
+
+
+def _parent_key(ref: dict[str, Any], namespace: str | None) -> tuple[Any, ...]:
+    """A parentRef with the specification's defaults filled in, to compare spec and status."""
+    return (
+        ref.get("group") or "gateway.networking.k8s.io",
+        ref.get("kind") or "Gateway",
+        ref.get("namespace") or namespace,
+        ref.get("name"),
+        ref.get("sectionName"),
+        ref.get("port"),
+    )
 
 
 def to_route_matches(matches: list[HTTPMatchRequest] | None) -> list[dict[str, Any]]:
