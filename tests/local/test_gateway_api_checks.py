@@ -139,10 +139,6 @@ def test_a_route_needs_its_gateway_and_its_services_and_nothing_is_stored_otherw
             "spec.rules[0].matches[0].path.value: a path holds no '?' or '#'",
         ),
         (
-            ('headers: [{name: x-canary, value: "yes"}]', "method: POST"),
-            "spec.rules[0].matches[0].method: not supported by the local runtime",
-        ),
-        (
             (
                 "- {type: RequestMirror",
                 "- {type: URLRewrite, urlRewrite: {hostname: app.internal}}\n"

@@ -135,6 +135,10 @@ spec:
       backendRefs: [{name: app-canary, port: 80}]
     - matches: [{path: {type: Exact, value: /version}}]
       backendRefs: [{name: app-canary, port: 80}]
+    - matches: [{method: POST, headers: [{name: x-a, value: b}, {name: x-c, value: d}]}]
+      backendRefs: [{name: app-primary, port: 80}]
+    - matches: [{method: PUT}]
+      backendRefs: [{name: app-canary, port: 80}]
 """)
     )
 
@@ -142,6 +146,22 @@ spec:
     assert [r.matches for r in routes] == [
         (RouteMatch(path=StringMatch.exact("/version")),),
         (RouteMatch(path=StringMatch.segments("/demo")),),
+        (  # a method outranks any number of headers
+            RouteMatch(
+                path=StringMatch.prefix("/"),
+                headers=(
+                    HeaderMatch("x-a", StringMatch.exact("b")),
+                    HeaderMatch("x-c", StringMatch.exact("d")),
+                    HeaderMatch(":method", StringMatch.exact("POST")),
+                ),
+            ),
+        ),
+        (
+            RouteMatch(
+                path=StringMatch.prefix("/"),
+                headers=(HeaderMatch(":method", StringMatch.exact("PUT")),),
+            ),
+        ),
         (
             RouteMatch(
                 path=StringMatch.prefix("/"),
@@ -154,6 +174,8 @@ spec:
     ]
     assert [r.destinations[0].cluster for r in routes] == [
         "demo_app-canary",
+        "demo_app-canary",
+        "demo_app-primary",
         "demo_app-canary",
         "demo_app-canary",
         "demo_app-primary",

@@ -257,3 +257,22 @@ async def test_session_affinity_keeps_who_reached_the_canary_there(
     cookie = cookies["canary"].split(";")[0]
     seen = backends(await burst(http, url, 50, headers={**HOST, "Cookie": f"a=b; {cookie}"}))
     assert seen == Counter({"canary": 50})
+
+
+async def test_a_method_match_sends_that_method_only(
+    served: Served, http: aiohttp.ClientSession
+) -> None:
+    spec = {
+        "parentRefs": [{"name": "public"}],
+        "hostnames": ["app.example.com"],
+        "rules": [
+            {"backendRefs": [{"name": "app-primary", "port": 80}]},
+            {"matches": [{"method": "POST"}], "backendRefs": [{"name": "app-canary", "port": 80}]},
+        ],
+    }
+    await served.apply(http_route(spec))
+    url = gateway_url(served.plane)
+
+    async with http.post(url, headers=HOST) as posted:
+        assert (posted.status, posted.headers["x-backend"]) == (200, "canary")
+    assert (await get(http, url, HOST)).backend == "primary"

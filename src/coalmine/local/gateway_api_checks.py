@@ -113,11 +113,9 @@ def _rule(
 
 
 def _match(match: gatewayapi.HTTPRouteMatch, where: str) -> Iterator[tuple[str, str]]:
-    """Regexes Envoy's RE2 takes, prefixes it can split into segments, no query or method."""
+    """Regexes Envoy's RE2 takes, paths without a query, no query parameter matches."""
     if match.query_params:
         yield f"{where}.queryParams", LOCAL_ONLY
-    if match.method is not None:
-        yield f"{where}.method", LOCAL_ONLY
     path = match.path
     if path is not None and path.type == "RegularExpression":
         yield from _regex(path.value, f"{where}.path.value")

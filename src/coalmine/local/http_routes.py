@@ -8,7 +8,8 @@ The rules follow the Gateway API specification (gateway.networking.k8s.io/v1):
 - a listener takes routes from its own namespace unless `allowedRoutes.namespaces.from`
   is `All`;
 - every match of every rule is one Envoy route, ordered by the specification's
-  precedence (exact path, then the longest prefix, then the most header matches), ties
+  precedence (exact path, then the longest prefix, then a method, then the most header
+  matches; `method` is matched as Envoy's `:method` pseudo-header), ties
   broken by the route's namespace/name (the specification's oldest-first is not kept:
   the store has no creation time) and the rule's and match's order; HTTPRoutes sharing
   a hostname are merged that way, as the specification asks;
@@ -215,12 +216,14 @@ def _entries(route: HTTPRoute, rank: int, known: set[str], warnings: list[str]) 
 
 
 def _precedence(envoy: RouteMatch, match: HTTPRouteMatch | None) -> tuple[object, ...]:
-    """Exact paths first, then regexes, then prefixes, longer before shorter; then more
-    header matches before fewer (Envoy Gateway's order for what the specification leaves
-    open)."""
+    """Exact paths first, then regexes, then prefixes, longer before shorter; then a
+    method match before none; then more header matches before fewer (the specification's
+    order, with Envoy Gateway's place for regexes, which it leaves open)."""
     kind = _PATH_RANK[_path_type(match)]
     value = match.path.value if match is not None and match.path is not None else "/"
-    return (kind, -len(value), -len(envoy.headers))
+    method = 0 if match is not None and match.method is not None else 1
+    headers = [h for h in envoy.headers if h.name != ":method"]
+    return (kind, -len(value), method, -len(headers))
 
 
 _PATH_RANK = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
@@ -342,6 +345,8 @@ def _match(match: HTTPRouteMatch | None) -> RouteMatch:
             regex = header.type == "RegularExpression"
             value = StringMatch.regex(header.value) if regex else StringMatch.exact(header.value)
             headers[key] = HeaderMatch(header.name, value)
+    if match.method is not None:
+        headers.setdefault(":method", HeaderMatch(":method", StringMatch.exact(match.method)))
     return RouteMatch(path=path, headers=tuple(headers.values()))
 
 

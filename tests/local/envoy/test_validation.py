@@ -162,3 +162,11 @@ def test_a_segments_prefix_is_for_paths_without_a_trailing_slash() -> None:
         " '?' or '#'",
         f"{where}.matches[0].headers: a segments match is for paths; use prefix",
     ]
+
+
+def test_the_method_pseudo_header_may_be_matched_and_no_other() -> None:
+    method = HeaderMatch(":method", StringMatch.exact("POST"))
+    authority = HeaderMatch(":authority", StringMatch.exact("x"))
+    route = _split(50, 50, matches=(RouteMatch(headers=(method, authority)),))
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [f"{where}.matches[0].headers: ':authority' is not a header name"]

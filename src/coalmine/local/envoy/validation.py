@@ -30,6 +30,8 @@ __all__ = ["check"]
 DOCUMENT = "envoy data plane"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+MATCHABLE_PSEUDO_HEADERS = frozenset({":method"})
+"""HTTP/2 pseudo-headers a route may match on (Envoy matches them as headers)."""
 _NAME_RULE = "use letters, digits, '-' and '_' (no dots: Envoy's stats split names at dots)"
 
 
@@ -201,7 +203,7 @@ def _match_problems(match: RouteMatch, where: str) -> Iterator[Problem]:
                 f"segments prefix {value!r} must not end with '/' nor hold '?' or '#'",
             )
     for header in match.headers:
-        if not _HEADER_NAME.match(header.name):
+        if not _HEADER_NAME.match(header.name) and header.name not in MATCHABLE_PSEUDO_HEADERS:
             yield _problem(f"{where}.headers", f"{header.name!r} is not a header name")
         if header.match.kind == "segments":
             yield _problem(f"{where}.headers", "a segments match is for paths; use prefix")
