@@ -123,8 +123,11 @@ def test_a_route_needs_its_gateway_and_its_services_and_nothing_is_stored_otherw
             "spec.parentRefs[0].kind: only Gateway parents are served by the local runtime",
         ),
         (
-            ('headers: [{name: x-canary, value: "yes"}]', "queryParams: [{name: q, value: x}]"),
-            "spec.rules[0].matches[0].queryParams: not supported by the local runtime",
+            (
+                'headers: [{name: x-canary, value: "yes"}]',
+                "queryParams: [{name: q, type: RegularExpression, value: '(?<=x)'}]",
+            ),
+            "spec.rules[0].matches[0].queryParams[0].value: not a valid RE2 regex",
         ),
         (
             ('value: "yes"}', 'type: RegularExpression, value: "(?=lookahead)"}'),

@@ -371,3 +371,32 @@ def test_the_gateway_api_objects_local_mode_is_tested_with_are_valid_upstream() 
     ]
     assert len(documents) == 5
     assert upstream_problems(documents) == [[]] * len(documents)
+
+
+def test_header_matches_keep_the_first_of_equivalent_names_and_query_parameters_match() -> None:
+    translation = translated(
+        route("""
+spec:
+  parentRefs: [{name: public}]
+  rules:
+    - matches:
+        - headers: [{name: X-A, value: "1"}, {name: x-a, value: "2"}]
+          queryParams:
+            - {name: q, value: "1"}
+            - {name: Q, value: "2"}
+            - {name: r, type: RegularExpression, value: "x.*"}
+      backendRefs: [{name: app-canary, port: 80}]
+""")
+    )
+    [only] = hosts(translation)["hr_demo_app"].routes
+    assert only.matches == (
+        RouteMatch(
+            path=StringMatch.prefix("/"),
+            headers=(HeaderMatch("X-A", StringMatch.exact("1")),),
+            query=(  # query parameter names are case-sensitive
+                HeaderMatch("q", StringMatch.exact("1")),
+                HeaderMatch("Q", StringMatch.exact("2")),
+                HeaderMatch("r", StringMatch.regex("x.*")),
+            ),
+        ),
+    )

@@ -276,3 +276,38 @@ async def test_a_method_match_sends_that_method_only(
     async with http.post(url, headers=HOST) as posted:
         assert (posted.status, posted.headers["x-backend"]) == (200, "canary")
     assert (await get(http, url, HOST)).backend == "primary"
+
+
+async def test_query_parameter_matches_send_those_requests_only(
+    served: Served, http: aiohttp.ClientSession
+) -> None:
+    spec = {
+        "parentRefs": [{"name": "public"}],
+        "hostnames": ["app.example.com"],
+        "rules": [
+            {"backendRefs": [{"name": "app-primary", "port": 80}]},
+            {
+                "matches": [
+                    {"queryParams": [{"name": "canary", "value": "yes"}]},
+                    {
+                        "queryParams": [
+                            {"name": "v", "type": "RegularExpression", "value": "2\\..*"}
+                        ]
+                    },
+                ],
+                "backendRefs": [{"name": "app-canary", "port": 80}],
+            },
+        ],
+    }
+    await served.apply(http_route(spec))
+    url = gateway_url(served.plane, "/demo/hello")
+
+    async def who(query: str) -> str:
+        return (await get(http, f"{url}?{query}", HOST)).backend
+
+    assert await who("canary=yes") == "canary"
+    assert await who("a=1&canary=yes") == "canary"
+    assert await who("canary=no") == "primary"
+    assert await who("v=2.1") == "canary"
+    assert await who("v=1.2") == "primary"
+    assert await who("") == "primary"

@@ -18,7 +18,6 @@ from coalmine.errors import Problem
 
 __all__ = ["check_gateway", "check_http_route", "parent_problems"]
 
-LOCAL_ONLY = "not supported by the local runtime (coalmine up); remove it, or use Kubernetes"
 FILTERS_SERVED = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror")
 """HTTPRoute filter types the local Envoy applies (the rest are refused by name)."""
 
@@ -113,9 +112,7 @@ def _rule(
 
 
 def _match(match: gatewayapi.HTTPRouteMatch, where: str) -> Iterator[tuple[str, str]]:
-    """Regexes Envoy's RE2 takes, paths without a query, no query parameter matches."""
-    if match.query_params:
-        yield f"{where}.queryParams", LOCAL_ONLY
+    """Regexes Envoy's RE2 takes, and paths without a query (that is `queryParams`)."""
     path = match.path
     if path is not None and path.type == "RegularExpression":
         yield from _regex(path.value, f"{where}.path.value")
@@ -124,6 +121,9 @@ def _match(match: gatewayapi.HTTPRouteMatch, where: str) -> Iterator[tuple[str, 
     for h, header in enumerate(match.headers or []):
         if header.type == "RegularExpression":
             yield from _regex(header.value, f"{where}.headers[{h}].value")
+    for q, param in enumerate(match.query_params or []):
+        if param.type == "RegularExpression":
+            yield from _regex(param.value, f"{where}.queryParams[{q}].value")
 
 
 def _regex(pattern: str, where: str) -> Iterator[tuple[str, str]]:

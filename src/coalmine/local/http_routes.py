@@ -8,8 +8,9 @@ The rules follow the Gateway API specification (gateway.networking.k8s.io/v1):
 - a listener takes routes from its own namespace unless `allowedRoutes.namespaces.from`
   is `All`;
 - every match of every rule is one Envoy route, ordered by the specification's
-  precedence (exact path, then the longest prefix, then a method, then the most header
-  matches; `method` is matched as Envoy's `:method` pseudo-header), ties
+  precedence (exact path, then the longest prefix, then a method, then the most header,
+  then query parameter matches; `method` is matched as Envoy's `:method` pseudo-header),
+  ties
   broken by the route's namespace/name (the specification's oldest-first is not kept:
   the store has no creation time) and the rule's and match's order; HTTPRoutes sharing
   a hostname are merged that way, as the specification asks;
@@ -217,13 +218,14 @@ def _entries(route: HTTPRoute, rank: int, known: set[str], warnings: list[str]) 
 
 def _precedence(envoy: RouteMatch, match: HTTPRouteMatch | None) -> tuple[object, ...]:
     """Exact paths first, then regexes, then prefixes, longer before shorter; then a
-    method match before none; then more header matches before fewer (the specification's
-    order, with Envoy Gateway's place for regexes, which it leaves open)."""
+    method match before none; then more header matches before fewer, then more query
+    parameter matches (the specification's order, with Envoy Gateway's place for regexes,
+    which it leaves open)."""
     kind = _PATH_RANK[_path_type(match)]
     value = match.path.value if match is not None and match.path is not None else "/"
     method = 0 if match is not None and match.method is not None else 1
     headers = [h for h in envoy.headers if h.name != ":method"]
-    return (kind, -len(value), method, -len(headers))
+    return (kind, -len(value), method, -len(headers), -len(envoy.query))
 
 
 _PATH_RANK = {"Exact": 0, "RegularExpression": 1, "PathPrefix": 2}
@@ -342,12 +344,17 @@ def _match(match: HTTPRouteMatch | None) -> RouteMatch:
     for header in match.headers or []:
         key = header.name.lower()  # the first match of a name wins, as specified
         if key not in headers:
-            regex = header.type == "RegularExpression"
-            value = StringMatch.regex(header.value) if regex else StringMatch.exact(header.value)
-            headers[key] = HeaderMatch(header.name, value)
+            headers[key] = HeaderMatch(header.name, _value(header.type, header.value))
     if match.method is not None:
         headers.setdefault(":method", HeaderMatch(":method", StringMatch.exact(match.method)))
-    return RouteMatch(path=path, headers=tuple(headers.values()))
+    query: dict[str, HeaderMatch] = {}
+    for param in match.query_params or []:  # names are exact here, the first one wins too
+        query.setdefault(param.name, HeaderMatch(param.name, _value(param.type, param.value)))
+    return RouteMatch(path=path, headers=tuple(headers.values()), query=tuple(query.values()))
+
+
+def _value(kind: str, value: str) -> StringMatch:
+    return StringMatch.regex(value) if kind == "RegularExpression" else StringMatch.exact(value)
 
 
 def _path(match: HTTPRouteMatch | None) -> StringMatch:

@@ -170,3 +170,15 @@ def test_the_method_pseudo_header_may_be_matched_and_no_other() -> None:
     route = _split(50, 50, matches=(RouteMatch(headers=(method, authority)),))
     where = "listeners[gateway].virtual_hosts[web].routes[canary]"
     assert _problems(route) == [f"{where}.matches[0].headers: ':authority' is not a header name"]
+
+
+def test_a_query_parameter_match_needs_a_name_and_an_exact_or_regex_value() -> None:
+    good = HeaderMatch("canary", StringMatch.exact("yes"))
+    nameless = HeaderMatch("", StringMatch.regex(".*"))
+    prefixed = HeaderMatch("v", StringMatch.prefix("2"))
+    route = _split(50, 50, matches=(RouteMatch(query=(good, nameless, prefixed)),))
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [
+        f"{where}.matches[0].query: a query parameter needs a name",
+        f"{where}.matches[0].query: 'v': match exactly or by regex",
+    ]

@@ -111,6 +111,8 @@ class RouteMatch:
 
     path: StringMatch | None = None
     headers: tuple[HeaderMatch, ...] = ()
+    query: tuple[HeaderMatch, ...] = ()
+    """Query parameters, by name, with an exact or regex match of their value."""
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,10 @@ def _match(match: RouteMatch) -> JSON:
         rendered["headers"] = [
             {"name": h.name.lower(), "string_match": _string_match(h.match)} for h in match.headers
         ]
+    if match.query:
+        rendered["query_parameters"] = [
+            {"name": q.name, "string_match": _string_match(q.match)} for q in match.query
+        ]
     return rendered
 
 

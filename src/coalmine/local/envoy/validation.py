@@ -207,6 +207,11 @@ def _match_problems(match: RouteMatch, where: str) -> Iterator[Problem]:
             yield _problem(f"{where}.headers", f"{header.name!r} is not a header name")
         if header.match.kind == "segments":
             yield _problem(f"{where}.headers", "a segments match is for paths; use prefix")
+    for param in match.query:
+        if not param.name:
+            yield _problem(f"{where}.query", "a query parameter needs a name")
+        if param.match.kind not in ("exact", "regex"):
+            yield _problem(f"{where}.query", f"{param.name!r}: match exactly or by regex")
 
 
 def _header_ops_problems(ops: HeaderOps, where: str) -> Iterator[Problem]:
