@@ -228,3 +228,59 @@ async def test_get_configmaps_and_secrets_never_prints_a_secret_value(
         local_runtime, "get", "secrets", "-n", "demo", "-o", "yaml", "--show-secrets"
     )
     assert "password: czNjcmV0LXZhbHVl" in shown.output
+
+
+GATEWAY_API = """
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: demo}
+spec: {selector: {app: app}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: demo}
+spec:
+  gatewayClassName: coalmine
+  listeners: [{name: web, port: 80, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: public, namespace: demo}
+spec: {servers: [{port: {number: 80, protocol: HTTP}, hosts: [istio.example.com]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: demo}
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [app.example.com]
+  rules: [{backendRefs: [{name: app, port: 80, weight: 3}]}]
+"""
+
+
+async def test_gateway_api_objects_are_applied_listed_and_described_beside_istios(
+    local_runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "gateway-api.yaml"
+    manifest.write_text(GATEWAY_API)
+    applied = await coalmine(local_runtime, "apply", "-f", str(manifest))
+    assert applied.output.splitlines() == [
+        "service/app created",
+        "gateway.gateway.networking.k8s.io/public created",
+        "gateway/public created",
+        "httproute/app created",
+    ]
+    routes = await coalmine(local_runtime, "get", "httproutes", "-n", "demo")
+    assert [line.split() for line in routes.output.splitlines()] == [
+        ["NAME", "PARENTS", "HOSTNAMES", "BACKENDS", "OWNER"],
+        ["app", "public", "app.example.com", "app", "3"],
+    ]
+    gateway_api = await coalmine(
+        local_runtime, "get", "gateways.gateway.networking.k8s.io", "-n", "demo", "-o", "json"
+    )
+    assert '"gatewayClassName": "coalmine"' in gateway_api.output
+    istio = await coalmine(local_runtime, "get", "gateways", "-n", "demo", "-o", "json")
+    assert "istio.example.com" in istio.output and "gatewayClassName" not in istio.output
+    described = await coalmine(local_runtime, "describe", "httproute", "app", "-n", "demo")
+    assert described.exit_code == 0, described.output
+    assert "app.example.com" in described.output

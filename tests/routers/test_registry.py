@@ -18,6 +18,7 @@ from coalmine.routers.envoy import EnvoyRouter, LocalRouting
 from coalmine.routers.gatewayapi import GatewayAPIRouter
 from coalmine.routers.istio import IstioRouter
 from coalmine.routers.kubernetes import KubernetesRouter
+from coalmine.routers.local_gatewayapi import LocalGatewayApiRouter
 from coalmine.routers.registry import (
     NOT_BUILT,
     PROVIDERS,
@@ -56,7 +57,11 @@ def test_each_runtime_registers_exactly_the_providers_listed() -> None:
         == set(PROVIDERS[Runtime.KUBERNETES])
         == {"istio", "kubernetes", "gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"}
     )
-    assert set(LOCAL_ROUTERS.factories) == set(PROVIDERS[Runtime.LOCAL]) == {"istio", "envoy"}
+    assert (
+        set(LOCAL_ROUTERS.factories)
+        == set(PROVIDERS[Runtime.LOCAL])
+        == {"istio", "envoy", "gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"}
+    )
 
 
 def test_the_api_accepts_every_provider_some_runtime_routes_and_no_other() -> None:
@@ -78,6 +83,9 @@ def test_the_factories_make_the_runtimes_routers(tmp_path: Path) -> None:
         local = LOCAL_ROUTERS.create(provider, LocalRouting(store, nothing))
         assert isinstance(local, EnvoyRouter)
         assert local.store is store
+    assert isinstance(
+        LOCAL_ROUTERS.create("gatewayapi", LocalRouting(store, nothing)), LocalGatewayApiRouter
+    )
     assert KUBERNETES_ROUTERS.factories["istio"] is IstioRouter
     assert KUBERNETES_ROUTERS.factories["kubernetes"] is KubernetesRouter
     for name in ("gatewayapi", "gatewayapi:v1", "gatewayapi:v1beta1"):
@@ -104,7 +112,7 @@ async def test_each_canary_goes_to_its_providers_router_and_the_rest_to_the_defa
         made[name] = Recording(name)
         return made[name]
 
-    factories = {"istio": lambda _: make("istio"), "envoy": lambda _: make("envoy")}
+    factories = {name: lambda _, name=name: make(name) for name in PROVIDERS[Runtime.LOCAL]}
     registry: RouterRegistry[str, Recording] = RouterRegistry(Runtime.LOCAL, factories)
     router = registry.dispatch("context", default="istio")
     plain, envoy = canary(name="plain"), canary(name="chosen", provider="envoy")

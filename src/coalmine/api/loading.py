@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from coalmine.api import gatewayapi
 from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP, Model
@@ -36,21 +37,30 @@ from coalmine.errors import ManifestError, Problem
 
 __all__ = [
     "CUSTOM_RESOURCES",
+    "GATEWAY_API_GATEWAY",
     "LOCAL_RESOURCES",
     "Kind",
     "LoadedFile",
     "load_file",
     "load_text",
     "parse_resource",
+    "stored_kind",
 ]
 
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of object coalmine reads: its model and the apiVersions it is accepted under."""
+    """A kind of object coalmine reads: its model and the apiVersions it is accepted under.
+
+    A mapping of kinds is keyed by the name objects are stored and listed under, which is
+    the document's `kind` unless two API groups share that kind (Istio's and the Gateway
+    API's `Gateway`): then `kind` names the document's kind and the key is qualified by
+    the group, as kubectl does (`Gateway.gateway.networking.k8s.io`)."""
 
     model: type[Model]
     api_versions: tuple[str, ...]
+    kind: str | None = None
+    """The document's `kind` when it differs from the mapping's key."""
 
 
 def _custom(model: type[Model]) -> Kind:
@@ -64,6 +74,9 @@ CUSTOM_RESOURCES: Mapping[str, Kind] = {
 }
 """coalmine's own resources."""
 
+GATEWAY_API_GATEWAY = "Gateway.gateway.networking.k8s.io"
+"""How the Gateway API's Gateway is stored and listed: Istio's has the name `Gateway`."""
+
 LOCAL_RESOURCES: Mapping[str, Kind] = {
     **CUSTOM_RESOURCES,
     "Deployment": Kind(Deployment, ("apps/v1",)),
@@ -73,6 +86,8 @@ LOCAL_RESOURCES: Mapping[str, Kind] = {
     "Gateway": Kind(Gateway, ISTIO_API_VERSIONS),
     "VirtualService": Kind(VirtualService, ISTIO_API_VERSIONS),
     "DestinationRule": Kind(DestinationRule, ISTIO_API_VERSIONS),
+    GATEWAY_API_GATEWAY: Kind(gatewayapi.Gateway, gatewayapi.GATEWAY_API_VERSIONS, kind="Gateway"),
+    "HTTPRoute": Kind(gatewayapi.HTTPRoute, gatewayapi.GATEWAY_API_VERSIONS),
 }
 """Everything the local runtime (`coalmine up`) understands."""
 
@@ -136,7 +151,7 @@ def load_text(
         return loaded
     loaded.documents = len(documents)
     for index, document in enumerate(documents, start=1):
-        if skip_other_kinds and _kind_of(document) not in kinds:
+        if skip_other_kinds and _kind_of(document) not in _document_kinds(kinds):
             loaded.skipped.append(_label(document) or f"{source} document {index}")
             continue
         try:
@@ -166,14 +181,14 @@ def parse_resource(
         raise ManifestError([Problem("", "", "must be a mapping with apiVersion and kind")])
     kind_name = _kind_of(document)
     label = _label(document)
-    kind = kinds.get(kind_name) if kind_name else None
-    if kind is None:
-        raise ManifestError(
-            [Problem(label, "kind", f"must be one of {', '.join(kinds)}, got {kind_name!r}")]
-        )
+    candidates = [k for key, k in kinds.items() if (k.kind or key) == kind_name]
+    if not candidates:
+        names = ", ".join(dict.fromkeys(k.kind or key for key, k in kinds.items()))
+        raise ManifestError([Problem(label, "kind", f"must be one of {names}, got {kind_name!r}")])
     api_version = document.get("apiVersion")
-    if api_version not in kind.api_versions:
-        allowed = " or ".join(kind.api_versions)
+    kind = next((k for k in candidates if api_version in k.api_versions), None)
+    if kind is None:
+        allowed = " or ".join(v for k in candidates for v in k.api_versions)
         raise ManifestError(
             [Problem(label, "apiVersion", f"must be {allowed}, got {api_version!r}")]
         )
@@ -183,6 +198,18 @@ def parse_resource(
         )
     except ValidationError as error:
         raise ManifestError(_problems(label, kind.model, error.errors())) from None
+
+
+def stored_kind(resource: Model, kinds: Mapping[str, Kind]) -> str:
+    """The name `resource` is stored and listed under: its key in `kinds`."""
+    for key, kind in kinds.items():
+        if type(resource) is kind.model:
+            return key
+    raise KeyError(f"{type(resource).__name__} is not one of {', '.join(kinds)}")
+
+
+def _document_kinds(kinds: Mapping[str, Kind]) -> set[str]:
+    return {kind.kind or key for key, kind in kinds.items()}
 
 
 def _kind_of(document: object) -> str | None:

@@ -32,6 +32,10 @@ KINDS = {
     "gateways": "Gateway",
     "gateway": "Gateway",
     "gw": "Gateway",
+    "gateways.gateway.networking.k8s.io": "Gateway.gateway.networking.k8s.io",
+    "gateway.gateway.networking.k8s.io": "Gateway.gateway.networking.k8s.io",
+    "httproutes": "HTTPRoute",
+    "httproute": "HTTPRoute",
     "configmaps": "ConfigMap",
     "configmap": "ConfigMap",
     "cm": "ConfigMap",
@@ -84,6 +88,16 @@ def _virtual_service_row(item: Item) -> list[str]:
     return [",".join(spec.get("gateways") or ["mesh"]), ",".join(spec["hosts"]), " | ".join(routes)]
 
 
+def _http_route_row(item: Item) -> list[str]:
+    spec = item["manifest"]["spec"]
+    parents = ",".join(p["name"] for p in spec.get("parentRefs") or [])
+    rules = [
+        " ".join(f"{b['name']} {b.get('weight', 1)}" for b in rule.get("backendRefs") or [])
+        for rule in spec.get("rules") or []
+    ]
+    return [parents, ",".join(spec.get("hostnames") or ["*"]), " | ".join(rules)]
+
+
 def _config_row(item: Item) -> list[str]:
     """kubectl's DATA column (the number of keys); a Secret's TYPE. Never a value."""
     manifest = item["manifest"]
@@ -96,6 +110,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Item], list[str]]]] = {
     "Deployment": (["READY", "UP-TO-DATE", "AVAILABLE", "REVISION"], _deployment_row),
     "Service": (["SELECTOR", "PORTS"], _service_row),
     "VirtualService": (["GATEWAYS", "HOSTS", "ROUTES"], _virtual_service_row),
+    "HTTPRoute": (["PARENTS", "HOSTNAMES", "BACKENDS"], _http_route_row),
     "ConfigMap": (["DATA"], _config_row),
     "Secret": (["TYPE", "DATA"], lambda item: _config_row(item)[::-1]),
 }
@@ -123,7 +138,8 @@ def get(
         str,
         typer.Argument(
             help="canaries, deployments, services, virtualservices, gateways, destinationrules,"
-            " configmaps, secrets, metrictemplates or alertproviders."
+            " httproutes, gateways.gateway.networking.k8s.io (the Gateway API's; `gateways`"
+            " are Istio's), configmaps, secrets, metrictemplates or alertproviders."
         ),
     ],
     state_dir: StateDir,
@@ -140,8 +156,8 @@ def get(
 ) -> None:
     """List objects of the local runtime.
 
-    Objects a canary generated (the primary Deployment, its Services and VirtualService)
-    show the canary as their OWNER.
+    Objects a canary generated (the primary Deployment, its Services and VirtualService or
+    HTTPRoute) show the canary as their OWNER.
 
     Example:  coalmine get canaries -n go-demo-7
     """

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from coalmine.api.loading import LoadedFile
+    from collections.abc import Mapping
+
+    from coalmine.api.loading import Kind, LoadedFile
     from coalmine.errors import Problem
 
 __all__ = ["manifest_paths", "validate"]
@@ -83,7 +85,7 @@ def validate(
     faulty = {problem.document for problem in query_problems}
     problems = len(query_problems)
     for path, loaded in loaded_files:
-        problems += _report(path, loaded, faulty, quiet=quiet)
+        problems += _report(path, loaded, faulty, kinds, quiet=quiet)
     for problem in query_problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)
     documents = sum(loaded.documents for _, loaded in loaded_files)
@@ -106,16 +108,20 @@ def _envoy_problems(resources: list[Any]) -> list[Problem]:
         return asyncio.run(envoy_problems(resources, Path(scratch)))
 
 
-def _report(path: Path, loaded: LoadedFile, faulty: set[str], *, quiet: bool) -> int:
-    """Print one file's problems (and, unless quiet, its valid resources); count problems."""
+def _report(
+    path: Path, loaded: LoadedFile, faulty: set[str], kinds: Mapping[str, Kind], *, quiet: bool
+) -> int:
+    """Print one file's problems (and, unless quiet, its valid resources, named by their
+    stored kind: `gateway.gateway.networking.k8s.io` is the Gateway API's); count problems."""
+    from coalmine.api.loading import stored_kind
+
     for problem in loaded.problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)
     if not quiet:
         for resource in loaded.resources:
-            kind = resource.__class__.__name__.lower()
             name = getattr(getattr(resource, "metadata", None), "name", "?")
-            if f"{kind} {name}" not in faulty:
-                typer.echo(f"{path}: {kind} {name} is valid")
+            if f"{type(resource).__name__.lower()} {name}" not in faulty:
+                typer.echo(f"{path}: {stored_kind(resource, kinds).lower()} {name} is valid")
         for label in loaded.skipped:
             typer.echo(f"{path}: {label} skipped (not a coalmine resource; see --local)")
     return len(loaded.problems)

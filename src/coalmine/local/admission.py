@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from coalmine.api import gatewayapi
 from coalmine.api.common import Model
+from coalmine.api.loading import GATEWAY_API_GATEWAY
 from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import InvalidDataPlane, ManifestError, Problem
@@ -30,6 +32,7 @@ __all__ = [
     "envoy_problems",
     "objects_after",
     "quarantine_unservable",
+    "routing_objects",
 ]
 
 Key = tuple[str, str, str]
@@ -41,13 +44,16 @@ ROUTING_KINDS: dict[str, type[Any]] = {
     "DestinationRule": DestinationRule,
     "Gateway": Gateway,
     "VirtualService": VirtualService,
+    GATEWAY_API_GATEWAY: gatewayapi.Gateway,
+    "HTTPRoute": gatewayapi.HTTPRoute,
 }
-"""The kinds Envoy's configuration is made from, in the order they may depend on each other."""
+"""The kinds (as stored) Envoy's configuration is made from, in the order they may depend
+on each other."""
 
 
 def objects_after(store: Store, put: Iterable[Model] = (), removed: Iterable[Key] = ()) -> Objects:
     """The routing objects of the store once `put` is written and `removed` is deleted."""
-    given = {label_of(r): r for r in put if type(r).__name__ in ROUTING_KINDS}
+    given = {label_of(r): r for r in put if label_of(r)[0] in ROUTING_KINDS}
     gone = set(removed) | set(given)
     found: dict[str, list[Any]] = {kind: [] for kind in ROUTING_KINDS}
     for kind, model in ROUTING_KINDS.items():
@@ -57,6 +63,11 @@ def objects_after(store: Store, put: Iterable[Model] = (), removed: Iterable[Key
     for (kind, _, _), resource in given.items():
         found[kind].append(resource)
     return _objects(found)
+
+
+def routing_objects(store: Store) -> Objects:
+    """The routing objects of the store as it is."""
+    return objects_after(store)
 
 
 async def quarantine_unservable(store: Store, validate: Validate) -> list[Key]:
@@ -92,6 +103,8 @@ def _objects(found: dict[str, list[Any]]) -> Objects:
         gateways=list(found["Gateway"]),
         virtual_services=list(found["VirtualService"]),
         destination_rules=list(found["DestinationRule"]),
+        gateway_api_gateways=list(found[GATEWAY_API_GATEWAY]),
+        http_routes=list(found["HTTPRoute"]),
     )
 
 
@@ -101,8 +114,8 @@ async def envoy_problems(resources: Iterable[Model], scratch: Path) -> list[Prob
     and validated by `envoy --mode validate` (files go under `scratch`)."""
     found: dict[str, list[Any]] = {kind: [] for kind in ROUTING_KINDS}
     for resource in resources:
-        if type(resource).__name__ in found:
-            found[type(resource).__name__].append(resource)
+        if label_of(resource)[0] in found:
+            found[label_of(resource)[0]].append(resource)
     if not any(found.values()):
         return []
     plane = EnvoyDataPlane(EnvoySettings(state_dir=scratch))

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api import gatewayapi
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, MIN_INTERVAL, Canary
 from coalmine.api.common import Model
 from coalmine.api.configs import Secret, secret_data
-from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource
+from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource, stored_kind
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
+from coalmine.local.gateway_api_checks import check_gateway, check_http_route, parent_problems
 from coalmine.local.store import Store, StoredObject
 from coalmine.routers.envoy import ORIGINAL
 from coalmine.routing.virtual_service import is_tcp
@@ -42,8 +44,10 @@ class Applied:
 
 
 def label_of(resource: Model) -> tuple[str, str, str]:
+    """(kind as stored, namespace, name): the kind is qualified by its group where two
+    groups share it (`Gateway.gateway.networking.k8s.io`, see `api.loading.Kind`)."""
     metadata = getattr(resource, "metadata")  # noqa: B009 - every stored kind has metadata
-    return (type(resource).__name__, metadata.namespace, metadata.name)
+    return (stored_kind(resource, LOCAL_RESOURCES), metadata.namespace, metadata.name)
 
 
 def host_service_name(host: str, namespace: str) -> tuple[str, str]:
@@ -181,7 +185,7 @@ class ObjectBook:
         return Applied(*current.key, action)
 
 
-TAKEN_OVER_KINDS = ("Service", "VirtualService")
+TAKEN_OVER_KINDS = ("Service", "VirtualService", "HTTPRoute")
 """Kinds a canary takes over from the user (and gives back when deleted)."""
 
 
@@ -230,6 +234,8 @@ _NO_DELEGATION = (
 )
 
 
+_GATEWAY_REFS = "spec.service.gatewayRefs"
+
 _NO_TCP = (
     "the local runtime routes HTTP only (Envoy's HTTP listener); remove appProtocol tcp to"
     " run this Canary locally"
@@ -238,8 +244,12 @@ _NO_TCP = (
 
 def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
     """Problems that only show with all objects together: what routes point at must exist."""
-    services = _known(resources, store, Service)
+    services = {(s.metadata.namespace, s.metadata.name): s for s in _all(resources, store, Service)}
     gateways = _known(resources, store, Gateway)
+    http_gateways = {
+        (g.metadata.namespace, g.metadata.name): g
+        for g in _all(resources, store, gatewayapi.Gateway)
+    }
     subsets: dict[tuple[str, str], set[str]] = {}
     for rule in _all(resources, store, DestinationRule):
         host = host_service_name(rule.spec.host, rule.metadata.namespace)
@@ -250,8 +260,16 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
             problems.append(_problem(resource, "spec.service.delegation", _NO_DELEGATION))
         if isinstance(resource, Canary) and is_tcp(resource):
             problems.append(_problem(resource, "spec.service.appProtocol", _NO_TCP))
+        if isinstance(resource, Canary) and resource.spec.provider in GATEWAY_API_PROVIDERS:
+            refs = resource.spec.service.gateway_refs or []
+            found = parent_problems(refs, resource.namespace, http_gateways, _GATEWAY_REFS)
+            problems += [_problem(resource, path, why) for path, why in found]
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
+        if isinstance(resource, gatewayapi.HTTPRoute):
+            problems += check_http_route(resource, services, http_gateways)
+        if isinstance(resource, gatewayapi.Gateway):
+            problems += check_gateway(resource)
         if isinstance(resource, DestinationRule):
             host = host_service_name(resource.spec.host, resource.metadata.namespace)
             if host not in services:
@@ -261,7 +279,7 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
 
 def _check_virtual_service(
     vs: VirtualService,
-    services: set[tuple[str, str]],
+    services: Container[tuple[str, str]],
     gateways: set[tuple[str, str]],
     subsets: dict[tuple[str, str], set[str]],
 ) -> list[Problem]:
@@ -320,7 +338,11 @@ def _problem(resource: Model, path: str, message: str) -> Problem:
     return Problem(f"{kind.lower()} {name}", path, message)
 
 
-Named = TypeVar("Named", Service, Gateway, DestinationRule, VirtualService)
+Named = TypeVar("Named", Service, Gateway, DestinationRule, VirtualService, gatewayapi.Gateway)
+
+
+_STORED: dict[type[Any], str] = {kind.model: name for name, kind in LOCAL_RESOURCES.items()}
+"""The name each routing model is stored under."""
 
 
 def _known(resources: Iterable[Model], store: Store, kind: type[Named]) -> set[tuple[str, str]]:
@@ -332,7 +354,7 @@ def _all(resources: Iterable[Model], store: Store, kind: type[Named]) -> list[Na
     keys = {label_of(r) for r in given}
     stored = [
         parse_resource(o.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
-        for o in store.objects(kind.__name__)
+        for o in store.objects(_STORED[kind])
         if o.key not in keys
     ]
     return given + [r for r in stored if isinstance(r, kind)]

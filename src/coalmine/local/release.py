@@ -7,8 +7,9 @@ removed. What follows depends on `revertOnDeletion`:
 - **true** (Flagger's revert): the target Deployment is scaled back up and awaited
   (bounded by the progress deadline, at most `MAX_WAIT_SECONDS`); the objects the canary
   took over from the user get the manifest the user wrote back; a Service the canary
-  created now selects the target's pods and a VirtualService it created routes to that
-  Service, both kept as the user's (so a host the gateway served stays served); once
+  created now selects the target's pods and a VirtualService (or, with provider
+  gatewayapi, an HTTPRoute) it created routes to that Service, both kept as the user's
+  (so a host the gateway served stays served); once
   Envoy serves that, the primary Deployment and the `-primary`/`-canary` Services go.
 - **false** (the default): nothing that serves is removed. The primary keeps
   serving, and the canary's Deployments, Services and VirtualService stay, no longer
@@ -31,11 +32,16 @@ from typing import Any
 from coalmine.api.canary import Canary
 from coalmine.engine.observations import Routes
 from coalmine.local.store import Store, StoredObject
+from coalmine.local.wiring import DEFAULT_PROVIDER, ROUTERS
 from coalmine.local.workload import SCALED_TO_ZERO, ProcessStates
-from coalmine.routers.envoy import ORIGINAL, EnvoyRouter, owner_of
+from coalmine.routers.local_store import ORIGINAL, LocalRouting, owner_of
+from coalmine.routing.http_route import http_route_spec
 from coalmine.routing.virtual_service import apex_name, primary_host, virtual_service_spec
 
 __all__ = ["MAX_WAIT_SECONDS", "release_canary"]
+
+ROUTE_KINDS = ("VirtualService", "HTTPRoute")
+"""The objects a local router carries weights in (`routers.envoy`, `routers.local_gatewayapi`)."""
 
 MAX_WAIT_SECONDS = 20.0
 """The longest a deletion waits for the target to be ready (the API call is waiting, and
@@ -53,7 +59,9 @@ async def release_canary(
 ) -> None:
     """Hand the service back from a Canary about to be deleted; see the module docstring."""
     if _primary_ready(canary, store, processes):
-        await EnvoyRouter(store, sync_dataplane).set_routes(canary, Routes.all_primary())
+        provider = canary.spec.provider or DEFAULT_PROVIDER
+        router = ROUTERS.create(provider, LocalRouting(store, sync_dataplane))
+        await router.set_routes(canary, Routes.all_primary())
     if not canary.spec.revert_on_deletion:
         _disown(store, canary)
         return
@@ -113,13 +121,15 @@ def _restore(store: Store, canary: Canary) -> None:
     labels = target.manifest["spec"]["selector"]["matchLabels"] if target else {}
     with store.transaction():
         for stored in _owned(store, canary):
-            if stored.name != apex or stored.kind not in ("Service", "VirtualService"):
+            if stored.name != apex or stored.kind not in ("Service", *ROUTE_KINDS):
                 continue
             original = (stored.manifest["metadata"].get("annotations") or {}).get(ORIGINAL)
             if original is not None:
                 manifest = json.loads(original)
             elif stored.kind == "Service":
                 manifest = _repointed_service(stored.manifest, labels)
+            elif stored.kind == "HTTPRoute":
+                manifest = _http_route_to_apex(canary, stored.manifest)
             else:
                 manifest = _to_apex(canary, stored.manifest)
             store.put(stored.kind, stored.namespace, stored.name, manifest, owner=None)
@@ -142,6 +152,21 @@ def _to_apex(canary: Canary, manifest: dict[str, Any]) -> dict[str, Any]:
             for d in route["route"]
             if d["destination"]["host"] == primary_host(canary)
         ]
+    metadata = {k: v for k, v in manifest["metadata"].items() if k != "annotations"}
+    return {**manifest, "metadata": metadata, "spec": spec}
+
+
+def _http_route_to_apex(canary: Canary, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The canary's HTTPRoute with every rule sent to the apex Service alone (no mirror,
+    no per-backend filters such as session affinity's Set-Cookie)."""
+    spec = http_route_spec(canary, Routes.all_primary())
+    apex = {"group": "", "kind": "Service", "name": apex_name(canary)}
+    for rule in spec["rules"]:
+        filters = [f for f in rule.get("filters") or [] if f.get("type") != "RequestMirror"]
+        rule.pop("filters", None)
+        if filters:
+            rule["filters"] = filters
+        rule["backendRefs"] = [{**apex, "port": canary.spec.service.port}]
     metadata = {k: v for k, v in manifest["metadata"].items() if k != "annotations"}
     return {**manifest, "metadata": metadata, "spec": spec}
 

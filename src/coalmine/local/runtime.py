@@ -34,9 +34,8 @@ from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import MIN_INTERVAL, Canary
 from coalmine.api.configs import ConfigMap, Secret, decoded
-from coalmine.api.networking import DestinationRule, Gateway, VirtualService
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
-from coalmine.api.workloads import Deployment, Service
+from coalmine.api.workloads import Deployment
 from coalmine.engine.ports import Hooks, Notifier, Ports, Recorder
 from coalmine.engine.requests import Action
 from coalmine.errors import NotFound
@@ -45,7 +44,12 @@ from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.load import generate_load
 from coalmine.loadtester import TaskSettings
 from coalmine.loadtester import create_app as create_loadtester
-from coalmine.local.admission import Key, objects_after, quarantine_unservable
+from coalmine.local.admission import (
+    Key,
+    objects_after,
+    quarantine_unservable,
+    routing_objects,
+)
 from coalmine.local.api import ApiEndpoint, bound_port, new_token, serve
 from coalmine.local.canaries import CanaryRunner, StoreEvents, StoreRecorder, StoreStatus
 from coalmine.local.changes import LocalChanges
@@ -64,6 +68,7 @@ from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
 from coalmine.local.translate import Objects, translate
 from coalmine.local.wiring import (
+    DEFAULT_PROVIDER,
     ROUTERS,
     Recorders,
     ResolvingHooks,
@@ -81,7 +86,7 @@ from coalmine.metrics.providers.envoy.measurer import EnvoyMeasurer
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
-from coalmine.routers.envoy import LocalRouting, release_objects
+from coalmine.routers.local_store import LocalRouting, release_objects
 from coalmine.telemetry import PrometheusRecorder
 
 __all__ = ["LocalRuntime", "RuntimeSettings"]
@@ -336,15 +341,7 @@ class LocalRuntime:
         return self.settings.gateway_host, self.settings.gateway_port
 
     def _routing_objects(self) -> Objects:
-        def models(kind: str, model: type[Any]) -> list[Any]:
-            return [model.model_validate(o.manifest) for o in self.store.objects(kind)]
-
-        return Objects(
-            services=models("Service", Service),
-            gateways=models("Gateway", Gateway),
-            virtual_services=models("VirtualService", VirtualService),
-            destination_rules=models("DestinationRule", DestinationRule),
-        )
+        return routing_objects(self.store)
 
     def _endpoints(
         self, namespace: str, selector: dict[str, str], target: int | str
@@ -361,7 +358,9 @@ class LocalRuntime:
     def _ports(self) -> Ports:
         return Ports(
             workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
-            router=ROUTERS.dispatch(LocalRouting(self.store, self.sync_dataplane), default="istio"),
+            router=ROUTERS.dispatch(
+                LocalRouting(self.store, self.sync_dataplane), default=DEFAULT_PROVIDER
+            ),
             measurer=self.measurer,
             hooks=self._hooks(),
             notifier=self._notifier(),

@@ -1,14 +1,18 @@
-"""From the objects users know (Service, Gateway, VirtualService, DestinationRule) to Envoy.
+"""From the objects users know (Service, Gateway, VirtualService, DestinationRule, and the
+Gateway API's Gateway and HTTPRoute) to Envoy.
 
 One gateway listener serves everything:
 - every VirtualService bound to an existing Gateway answers for its hosts;
+- every HTTPRoute attached to an existing Gateway API Gateway answers for its hostnames
+  (see `local.http_routes`);
 - a VirtualService bound to the mesh (no gateways, or `mesh`) answers for its hosts in
   their in-cluster forms (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`),
   which is how the mesh would route them;
 - every Service not claimed by a VirtualService answers for its own in-cluster names,
   so that `Host: go-demo-7-canary` reaches the canary directly (load tests, blue/green).
-A domain belongs to the first object that claims it (VirtualServices before Services,
-then by namespace and name); a later claim is dropped with a warning.
+A domain belongs to the first object that claims it (VirtualServices before HTTPRoutes
+before Services, then by namespace and name); a later claim is dropped with a warning.
+HTTPRoutes sharing a hostname are merged, as the Gateway API specifies.
 
 Clusters: one per Service (`{namespace}_{service}`) and one per DestinationRule subset
 (`{namespace}_{service}_{subset}`), with the ready replicas whose labels match.
@@ -20,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from coalmine.api import gatewayapi
 from coalmine.api.common import parse_duration
 from coalmine.api.istio import Headers, HTTPMatchRequest, HTTPRetry
 from coalmine.api.istio import StringMatch as IstioMatch
@@ -51,6 +56,7 @@ from coalmine.local.envoy import (
     VirtualHost,
     cluster_name,
 )
+from coalmine.local.http_routes import http_route_hosts
 from coalmine.local.objects import host_service_name
 
 __all__ = ["Objects", "Translation", "in_cluster_names", "retry_policy", "translate"]
@@ -65,6 +71,8 @@ class Objects:
     gateways: Sequence[Gateway] = ()
     virtual_services: Sequence[VirtualService] = ()
     destination_rules: Sequence[DestinationRule] = ()
+    gateway_api_gateways: Sequence[gatewayapi.Gateway] = ()
+    http_routes: Sequence[gatewayapi.HTTPRoute] = ()
 
 
 @dataclass
@@ -94,6 +102,9 @@ def translate(objects: Objects, endpoints: EndpointsOf, host: str, port: int) ->
         virtual_host = _virtual_host(vs, _claim(domains, claimed, vs, warnings), known, warnings)
         if virtual_host is not None:
             hosts.append(virtual_host)
+    hosts += http_route_hosts(
+        objects.http_routes, objects.gateway_api_gateways, claimed, known, warnings
+    )
     for service in sorted(objects.services, key=_key):
         ns, name = service.metadata.namespace, service.metadata.name
         domains = [d for d in in_cluster_names(name, ns) if d not in claimed]

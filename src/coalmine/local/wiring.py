@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from coalmine.api.alert_provider import AlertProvider
-from coalmine.api.canary import Canary, CanaryWebhook, Phase
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary, CanaryWebhook, Phase
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.decision import Decision
@@ -18,10 +18,13 @@ from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
-from coalmine.routers.envoy import EnvoyRouter, LocalRouting
+from coalmine.routers.envoy import EnvoyRouter
+from coalmine.routers.local_gatewayapi import LocalGatewayApiRouter
+from coalmine.routers.local_store import LocalRouting, StoreRouter
 from coalmine.routers.registry import RouterRegistry, Runtime
 
 __all__ = [
+    "DEFAULT_PROVIDER",
     "ROUTERS",
     "Recorders",
     "ResolvingHooks",
@@ -30,10 +33,19 @@ __all__ = [
     "resolving_load",
 ]
 
-ROUTERS: RouterRegistry[LocalRouting, EnvoyRouter] = RouterRegistry(
-    Runtime.LOCAL, {"istio": EnvoyRouter.of, "envoy": EnvoyRouter.of}
+ROUTERS: RouterRegistry[LocalRouting, StoreRouter] = RouterRegistry(
+    Runtime.LOCAL,
+    {
+        "istio": EnvoyRouter.of,
+        "envoy": EnvoyRouter.of,
+        **dict.fromkeys(GATEWAY_API_PROVIDERS, LocalGatewayApiRouter.of),
+    },
 )
-"""The local runtime's routers: Istio's objects and coalmine's own are both served by Envoy."""
+"""The local runtime's routers, all served by Envoy: Istio's objects (and coalmine's own,
+which have Istio's shape), and the Gateway API's."""
+
+DEFAULT_PROVIDER = "istio"
+"""The router of a Canary with no `spec.provider`."""
 
 
 class ResolvingHooks:

@@ -46,11 +46,13 @@ class Runtime(StrEnum):
 
 PROVIDERS: Mapping[Runtime, tuple[str, ...]] = {
     Runtime.KUBERNETES: ("istio", "kubernetes", *GATEWAY_API_PROVIDERS),
-    Runtime.LOCAL: ("istio", "envoy"),
+    Runtime.LOCAL: ("istio", "envoy", *GATEWAY_API_PROVIDERS),
 }
 """Flagger's provider names each runtime has a router for. Locally, `istio` and `envoy`
-are both the local Envoy router: it serves Istio's objects (`routers.envoy`). The
-gatewayapi names (Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`) are one router."""
+are both the local Envoy router: it serves Istio's objects (`routers.envoy`); the
+gatewayapi names (Flagger's `gatewayapi:v1`, `gatewayapi:v1beta1`), one router in each
+runtime, write a Gateway API HTTPRoute, which locally Envoy serves too
+(`routers.local_gatewayapi`)."""
 
 NOT_BUILT: Mapping[str, str] = {}
 """Flagger's providers that coalmine has no router for yet, and what they do."""

@@ -142,3 +142,43 @@ def test_a_cluster_without_endpoints_is_allowed() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     problems = _problems(_split(10, 10), Route("canary", ()))
     assert len(problems) == 3
+
+
+def test_a_segments_prefix_is_for_paths_without_a_trailing_slash() -> None:
+    route = _split(
+        50,
+        50,
+        matches=(
+            RouteMatch(
+                path=StringMatch.segments("/demo/"),
+                headers=(HeaderMatch("x-a", StringMatch.segments("/a")),),
+            ),
+            RouteMatch(path=StringMatch.segments("/demo")),
+        ),
+    )
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [
+        f"{where}.matches[0].path: segments prefix '/demo/' must not end with '/' nor hold"
+        " '?' or '#'",
+        f"{where}.matches[0].headers: a segments match is for paths; use prefix",
+    ]
+
+
+def test_the_method_pseudo_header_may_be_matched_and_no_other() -> None:
+    method = HeaderMatch(":method", StringMatch.exact("POST"))
+    authority = HeaderMatch(":authority", StringMatch.exact("x"))
+    route = _split(50, 50, matches=(RouteMatch(headers=(method, authority)),))
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [f"{where}.matches[0].headers: ':authority' is not a header name"]
+
+
+def test_a_query_parameter_match_needs_a_name_and_an_exact_or_regex_value() -> None:
+    good = HeaderMatch("canary", StringMatch.exact("yes"))
+    nameless = HeaderMatch("", StringMatch.regex(".*"))
+    prefixed = HeaderMatch("v", StringMatch.prefix("2"))
+    route = _split(50, 50, matches=(RouteMatch(query=(good, nameless, prefixed)),))
+    where = "listeners[gateway].virtual_hosts[web].routes[canary]"
+    assert _problems(route) == [
+        f"{where}.matches[0].query: a query parameter needs a name",
+        f"{where}.matches[0].query: 'v': match exactly or by regex",
+    ]

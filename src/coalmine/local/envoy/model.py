@@ -72,9 +72,10 @@ class Cluster:
 
 @dataclass(frozen=True)
 class StringMatch:
-    """Exact, prefix or RE2 regex match of a path or header value."""
+    """Exact, prefix or RE2 regex match of a path or header value; for paths only, a
+    prefix of whole segments (the Gateway API's PathPrefix)."""
 
-    kind: Literal["exact", "prefix", "regex"]
+    kind: Literal["exact", "prefix", "regex", "segments"]
     value: str
 
     @classmethod
@@ -84,6 +85,13 @@ class StringMatch:
     @classmethod
     def prefix(cls, value: str) -> StringMatch:
         return cls("prefix", value)
+
+    @classmethod
+    def segments(cls, value: str) -> StringMatch:
+        """The path is `value` or continues it with `/` (`/demo` matches `/demo` and
+        `/demo/x`, not `/demos`): Envoy's path_separated_prefix. `value` has no trailing
+        `/`, `?` or `#`."""
+        return cls("segments", value)
 
     @classmethod
     def regex(cls, value: str) -> StringMatch:
@@ -103,6 +111,8 @@ class RouteMatch:
 
     path: StringMatch | None = None
     headers: tuple[HeaderMatch, ...] = ()
+    query: tuple[HeaderMatch, ...] = ()
+    """Query parameters, by name, with an exact or regex match of their value."""
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,10 @@ def _match(match: RouteMatch) -> JSON:
         rendered["headers"] = [
             {"name": h.name.lower(), "string_match": _string_match(h.match)} for h in match.headers
         ]
+    if match.query:
+        rendered["query_parameters"] = [
+            {"name": q.name, "string_match": _string_match(q.match)} for q in match.query
+        ]
     return rendered
 
 
@@ -309,6 +313,8 @@ def _path_match(path: StringMatch | None) -> JSON:
         return {"prefix": "/"}
     if path.kind == "regex":
         return {"safe_regex": {"regex": path.value}}
+    if path.kind == "segments":
+        return {"path_separated_prefix": path.value}
     return {"path" if path.kind == "exact" else "prefix": path.value}
 
 

@@ -30,6 +30,8 @@ __all__ = ["check"]
 DOCUMENT = "envoy data plane"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+MATCHABLE_PSEUDO_HEADERS = frozenset({":method"})
+"""HTTP/2 pseudo-headers a route may match on (Envoy matches them as headers)."""
 _NAME_RULE = "use letters, digits, '-' and '_' (no dots: Envoy's stats split names at dots)"
 
 
@@ -193,9 +195,23 @@ def _match_problems(match: RouteMatch, where: str) -> Iterator[Problem]:
         yield _problem(f"{where}.path", "must not be empty (use prefix '/' to match all paths)")
     if match.path is not None and match.path.kind != "regex" and match.path.value[:1] != "/":
         yield _problem(f"{where}.path", f"{match.path.value!r} must start with '/'")
+    if match.path is not None and match.path.kind == "segments":
+        value = match.path.value
+        if value.endswith("/") or "?" in value or "#" in value:
+            yield _problem(
+                f"{where}.path",
+                f"segments prefix {value!r} must not end with '/' nor hold '?' or '#'",
+            )
     for header in match.headers:
-        if not _HEADER_NAME.match(header.name):
+        if not _HEADER_NAME.match(header.name) and header.name not in MATCHABLE_PSEUDO_HEADERS:
             yield _problem(f"{where}.headers", f"{header.name!r} is not a header name")
+        if header.match.kind == "segments":
+            yield _problem(f"{where}.headers", "a segments match is for paths; use prefix")
+    for param in match.query:
+        if not param.name:
+            yield _problem(f"{where}.query", "a query parameter needs a name")
+        if param.match.kind not in ("exact", "regex"):
+            yield _problem(f"{where}.query", f"{param.name!r}: match exactly or by regex")
 
 
 def _header_ops_problems(ops: HeaderOps, where: str) -> Iterator[Problem]:
