@@ -62,7 +62,7 @@ from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
 from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
-from coalmine.local.translate import Objects, translate
+from coalmine.local.translate import Objects, Selection, selections, translate
 from coalmine.local.wiring import (
     ROUTERS,
     Recorders,
@@ -136,7 +136,9 @@ class LocalRuntime:
             confirm_unrouted=True,
             configs=self._config_content,
         )
-        self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
+        self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state), drained=self._drained)
+        self._selections: dict[str, Selection] = {}
+        """The replicas behind each Envoy cluster, as of the last data-plane sync."""
         self.started = datetime.now(UTC)
         self.warnings: list[str] = []
         self.registry = CollectorRegistry()
@@ -312,7 +314,9 @@ class LocalRuntime:
         """Push the stored routing objects and the ready replicas to Envoy; return once served."""
         async with self._sync_lock:
             version = self.processes.endpoints_version
-            translation = translate(self._routing_objects(), self._endpoints, *self._gateway())
+            objects = self._routing_objects()
+            self._selections = selections(objects)
+            translation = translate(objects, self._endpoints, *self._gateway())
             for warning in translation.warnings:
                 if warning not in self.warnings:
                     log.warning("%s", warning)
@@ -345,6 +349,15 @@ class LocalRuntime:
             virtual_services=models("VirtualService", VirtualService),
             destination_rules=models("DestinationRule", DestinationRule),
         )
+
+    def _drained(self, cluster: str) -> float | None:
+        """When the replicas of earlier revisions behind `cluster` were drained (see
+        StatsCollector): a check's window of it begins no earlier."""
+        selection = self._selections.get(cluster)
+        if selection is None:
+            return None
+        namespace, selector, _ = selection
+        return self.processes.drained(namespace, selector)
 
     def _endpoints(
         self, namespace: str, selector: dict[str, str], target: int | str
