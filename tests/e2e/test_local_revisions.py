@@ -5,7 +5,8 @@
 - A good release shipped right after a slow one was rolled back is not charged the slow
   answers the old canary replicas were still serving at the rollback: Envoy counts them
   when they complete, after the new analysis began, so the new revision's checks wait
-  until those replicas are drained (see `StatsCollector`'s fences).
+  until those replicas are drained (see `StatsCollector`'s fences); with the embedded
+  Envoy stats and with Prometheus (`coalmine up --prometheus`).
 - A restarted `coalmine up` has no stats from before it started: checks wait for a window
   of data instead of failing.
 
@@ -86,12 +87,19 @@ SLOW = {"DEMO_DELAY_MS": "3000"}
 still in flight at the rollback end after the next analysis began."""
 
 
-@pytest.fixture
-async def patient_runtime(tmp_path: Path) -> AsyncIterator[LocalRuntime]:
+@pytest.fixture(params=["envoy-stats", "prometheus"])
+async def patient_runtime(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[LocalRuntime]:
     """Replicas get 5 s between SIGTERM and SIGKILL: the slow release's answers in flight
-    at its rollback are finished, not cut short (as with the guide's defaults)."""
+    at its rollback are finished, not cut short (as with the guide's defaults). Checks
+    read the embedded Envoy stats, or Prometheus (`coalmine up --prometheus`)."""
     processes = replace(FAST_PROCESSES, termination_grace_seconds=5.0)
-    settings = replace(runtime_settings(tmp_path / "state"), process_settings=processes)
+    settings = replace(
+        runtime_settings(tmp_path / "state"),
+        process_settings=processes,
+        prometheus=request.param == "prometheus",
+    )
     runtime = LocalRuntime(settings)
     await runtime.start()
     try:

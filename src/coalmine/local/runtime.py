@@ -65,6 +65,7 @@ from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredOb
 from coalmine.local.translate import Objects, Selection, selections, translate
 from coalmine.local.wiring import (
     ROUTERS,
+    FencedMeasurer,
     Recorders,
     ResolvingHooks,
     StoreAlertProviders,
@@ -154,7 +155,7 @@ class LocalRuntime:
         self.api: ApiEndpoint | None = None
         self.prometheus: SupervisedPrometheus | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
-        self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
+        self.measurer: EnvoyMeasurer | FencedMeasurer = self._measurer()
         self.sampler = BaselineSampler(
             self.store, self.measurer, lambda cluster: self.envoy.metrics.served(cluster)
         )
@@ -390,15 +391,16 @@ class LocalRuntime:
         server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
         return PrometheusObserver(PrometheusProvider(server), mesh="envoy")
 
-    def _measurer(self) -> EnvoyMeasurer | MetricMeasurer:
+    def _measurer(self) -> EnvoyMeasurer | FencedMeasurer:
         if not self.settings.prometheus:
             return EnvoyMeasurer(lambda: self.envoy.metrics)
         server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
-        return MetricMeasurer(
+        measurer = MetricMeasurer(
             MeasurerSettings(server, mesh="envoy"),
             templates=StoreTemplates(self.store),
             credentials=EnvCredentialSource(),
         )
+        return FencedMeasurer(measurer, lambda cluster, s: self.envoy.metrics.fenced(cluster, s))
 
     async def _start_prometheus(self) -> None:
         """Prometheus scraping Envoy's stats and coalmine's own metrics every second."""

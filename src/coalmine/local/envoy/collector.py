@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 
+from coalmine.engine.observations import Measurement
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.history import Identity, SampleHistory
@@ -54,6 +55,7 @@ from coalmine.metrics.providers.envoy.stats import (
     parse_uptime,
     served_between,
     summarize,
+    waiting_since,
 )
 
 __all__ = ["Drained", "StatsCollector"]
@@ -185,6 +187,13 @@ class StatsCollector:
         now = self._clock()
         since = self._since(cluster, now) if wait_for_data else None
         return summarize(list(self._samples), cluster, window_s, now, self.last_error, since)
+
+    def fenced(self, cluster: str, window_s: float) -> Measurement | None:
+        """ "Waiting" when a window of `cluster` over the last `window_s` seconds would
+        begin before its fence (see the module docstring); None when it would not. For
+        windows that another source (Prometheus, scraping this Envoy) computes."""
+        now = self._clock()
+        return waiting_since(window_s, now, self._fence(cluster, now, self._wall_clock()))
 
     def _since(self, cluster: str, now: float) -> Since:
         """The later of the collector's first sample and the cluster's fence."""

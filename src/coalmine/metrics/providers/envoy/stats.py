@@ -58,6 +58,7 @@ __all__ = [
     "parse_uptime",
     "served_between",
     "summarize",
+    "waiting_since",
 ]
 
 STATS_FILTER = (
@@ -272,7 +273,7 @@ def summarize(
     `scrape_error` (why the latest scrape failed) goes into a "no samples" reason; with
     `since`, a window that reaches back before the data waits for it."""
     used = _window_samples(samples, now - window_s, now)
-    young = _young(window_s, now, since)
+    young = waiting_since(window_s, now, since)
     if young is not None:
         return _nothing(cluster, window_s, young)
     if len(used) < 2:
@@ -304,7 +305,7 @@ def _restarted(earlier: Sample, later: Sample) -> bool:
     return earlier.uptime is not None and later.uptime is not None and later.uptime < earlier.uptime
 
 
-def _young(window_s: float, now: float, since: Since | None) -> Measurement | None:
+def waiting_since(window_s: float, now: float, since: Since | None) -> Measurement | None:
     """ "Waiting" when the window starts before `since` (the collector's first sample, or
     an earlier revision's drain).
 
