@@ -2,22 +2,38 @@
 
 - A good release shipped right after a rolled-back one is judged only on its own traffic:
   the rolled-back canary's 5xx, still inside the metric's interval, are not charged to it.
+- A good release shipped right after a slow one was rolled back is not charged the slow
+  answers the old canary replicas were still serving at the rollback: Envoy counts them
+  when they complete, after the new analysis began, so the new revision's checks wait
+  until those replicas are drained (see `StatsCollector`'s fences); with the embedded
+  Envoy stats and with Prometheus (`coalmine up --prometheus`).
 - A restarted `coalmine up` has no stats from before it started: checks wait for a window
   of data instead of failing.
 
-Both run with `threshold: 1`, so a single failed check would roll the good release back.
+All run with `threshold: 1`, so a single failed check would roll the good release back.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from coalmine.api.canary import Phase
+from coalmine.local.envoy import cluster_name
 from coalmine.local.runtime import LocalRuntime
+from coalmine.local.store import CheckRecord
 from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
-from tests.fixtures.local import NAMESPACE, runtime_settings, wait_for_phase, wait_until
+from tests.fixtures.local import (
+    FAST_PROCESSES,
+    NAMESPACE,
+    runtime_settings,
+    wait_for_phase,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +74,73 @@ async def test_a_good_release_right_after_a_rolled_back_one_fails_no_check(
     assert any("request-success-rate waiting for 6s of data since" in m for m in after), after
     checks = [c for c in local_runtime.store.checks(NAMESPACE, "go-demo-7") if c.value is not None]
     assert checks[-1].value == 100.0
+
+
+SLOW_THEN_GOOD = """    interval: 1s
+    threshold: 2
+    stepWeight: 50
+    maxWeight: 50
+    metrics:
+      - {name: request-duration, interval: 3s, thresholdRange: {max: 1000}}"""
+SLOW = {"DEMO_DELAY_MS": "3000"}
+"""Every answer of the slow release takes 3 s (the guide's longest delay): all of them
+still in flight at the rollback end after the next analysis began."""
+
+
+@pytest.fixture(params=["envoy-stats", "prometheus"])
+async def patient_runtime(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[LocalRuntime]:
+    """Replicas get 5 s between SIGTERM and SIGKILL: the slow release's answers in flight
+    at its rollback are finished, not cut short (as with the guide's defaults). Checks
+    read the embedded Envoy stats, or Prometheus (`coalmine up --prometheus`)."""
+    processes = replace(FAST_PROCESSES, termination_grace_seconds=5.0)
+    settings = replace(
+        runtime_settings(tmp_path / "state"),
+        process_settings=processes,
+        prometheus=request.param == "prometheus",
+    )
+    runtime = LocalRuntime(settings)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def test_slow_answers_in_flight_at_a_rollback_are_not_the_next_releases(
+    patient_runtime: LocalRuntime,
+) -> None:
+    runtime = patient_runtime
+    await initialized(runtime, env=GOOD, analysis=SLOW_THEN_GOOD)
+    async with steady_load(runtime, rate=40):
+        await ship(runtime, "0.0.4", env=SLOW, analysis=SLOW_THEN_GOOD)
+        await wait_for_phase(runtime, Phase.FAILED, within=30)
+        await ship(runtime, "0.0.5", env=GOOD, analysis=SLOW_THEN_GOOD)
+        revision = str(status(runtime)["lastAppliedSpec"])
+        began = datetime.fromisoformat(str(status(runtime)["analysisStartTime"]))
+        await wait_until(
+            lambda: bool(judged(runtime, revision)),
+            "0.0.5's first check",
+            within=30,
+            explain=lambda: "\n".join(messages(runtime)),
+        )
+        # What Envoy counted on the canary's cluster since 0.0.5's analysis began, read
+        # without the fence: 0.0.4's 3 s answers are there, so the check below could fail.
+        since = (datetime.now(UTC) - began).total_seconds()
+        raw = runtime.envoy.metrics.window(cluster_name(NAMESPACE, "go-demo-7-canary"), since)
+    assert (raw.max_ms.value or 0) >= 3000, raw
+    first = judged(runtime, revision)[0]
+    assert first.passed, first
+    assert first.value is not None and first.value < 1000, first
+    drained = "(the first Envoy stats after the replicas of an earlier revision behind cluster"
+    assert any(drained in m for m in messages(runtime)), messages(runtime)
+
+
+def judged(runtime: LocalRuntime, revision: str) -> list[CheckRecord]:
+    """The checks of `revision` that measured a value (waiting ones did not)."""
+    checks = runtime.store.checks(NAMESPACE, "go-demo-7")
+    return [c for c in checks if c.revision == revision and c.value is not None]
 
 
 async def test_a_restarted_up_waits_for_data_instead_of_failing_a_check(tmp_path: Path) -> None:

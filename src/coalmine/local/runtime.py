@@ -66,10 +66,11 @@ from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
 from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
-from coalmine.local.translate import Objects, translate
+from coalmine.local.translate import Objects, Selection, selections, translate
 from coalmine.local.wiring import (
     DEFAULT_PROVIDER,
     ROUTERS,
+    FencedMeasurer,
     Recorders,
     ResolvingHooks,
     StoreAlertProviders,
@@ -141,7 +142,9 @@ class LocalRuntime:
             confirm_unrouted=True,
             configs=self._config_content,
         )
-        self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state))
+        self.envoy = EnvoyDataPlane(EnvoySettings(state_dir=state), drained=self._drained)
+        self._selections: dict[str, Selection] = {}
+        """The replicas behind each Envoy cluster, as of the last data-plane sync."""
         self.started = datetime.now(UTC)
         self.warnings: list[str] = []
         self.registry = CollectorRegistry()
@@ -157,7 +160,7 @@ class LocalRuntime:
         self.api: ApiEndpoint | None = None
         self.prometheus: SupervisedPrometheus | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
-        self.measurer: EnvoyMeasurer | MetricMeasurer = self._measurer()
+        self.measurer: EnvoyMeasurer | FencedMeasurer = self._measurer()
         self.sampler = BaselineSampler(
             self.store, self.measurer, lambda cluster: self.envoy.metrics.served(cluster)
         )
@@ -317,7 +320,9 @@ class LocalRuntime:
         """Push the stored routing objects and the ready replicas to Envoy; return once served."""
         async with self._sync_lock:
             version = self.processes.endpoints_version
-            translation = translate(self._routing_objects(), self._endpoints, *self._gateway())
+            objects = self._routing_objects()
+            self._selections = selections(objects)
+            translation = translate(objects, self._endpoints, *self._gateway())
             for warning in translation.warnings:
                 if warning not in self.warnings:
                     log.warning("%s", warning)
@@ -342,6 +347,15 @@ class LocalRuntime:
 
     def _routing_objects(self) -> Objects:
         return routing_objects(self.store)
+
+    def _drained(self, cluster: str) -> float | None:
+        """When the replicas of earlier revisions behind `cluster` were drained (see
+        StatsCollector): a check's window of it begins no earlier."""
+        selection = self._selections.get(cluster)
+        if selection is None:
+            return None
+        namespace, selector, _ = selection
+        return self.processes.drained(namespace, selector)
 
     def _endpoints(
         self, namespace: str, selector: dict[str, str], target: int | str
@@ -376,15 +390,16 @@ class LocalRuntime:
         server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
         return PrometheusObserver(PrometheusProvider(server), mesh="envoy")
 
-    def _measurer(self) -> EnvoyMeasurer | MetricMeasurer:
+    def _measurer(self) -> EnvoyMeasurer | FencedMeasurer:
         if not self.settings.prometheus:
             return EnvoyMeasurer(lambda: self.envoy.metrics)
         server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
-        return MetricMeasurer(
+        measurer = MetricMeasurer(
             MeasurerSettings(server, mesh="envoy"),
             templates=StoreTemplates(self.store),
             credentials=EnvCredentialSource(),
         )
+        return FencedMeasurer(measurer, lambda cluster, s: self.envoy.metrics.fenced(cluster, s))
 
     async def _start_prometheus(self) -> None:
         """Prometheus scraping Envoy's stats and coalmine's own metrics every second."""

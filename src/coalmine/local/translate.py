@@ -59,10 +59,20 @@ from coalmine.local.envoy import (
 from coalmine.local.http_routes import http_route_hosts
 from coalmine.local.objects import host_service_name
 
-__all__ = ["Objects", "Translation", "in_cluster_names", "retry_policy", "translate"]
+__all__ = [
+    "Objects",
+    "Selection",
+    "Translation",
+    "in_cluster_names",
+    "retry_policy",
+    "selections",
+    "translate",
+]
 
 EndpointsOf = Callable[[str, dict[str, str], int | str], list[tuple[str, int]]]
 """(namespace, selector, target port) -> the (host, port) of every ready matching replica."""
+Selection = tuple[str, dict[str, str], int | str]
+"""The replicas behind one Envoy cluster: (namespace, selector, target port)."""
 
 
 @dataclass(frozen=True)
@@ -122,12 +132,25 @@ def _key(resource: Service | VirtualService) -> tuple[str, str]:
 
 
 def _clusters(objects: Objects, endpoints: EndpointsOf) -> list[Cluster]:
-    clusters = []
+    return [
+        Cluster(name, tuple(Endpoint(h, p) for h, p in endpoints(ns, selector, target)))
+        for name, (ns, selector, target) in _selections(objects)
+    ]
+
+
+def selections(objects: Objects) -> dict[str, Selection]:
+    """Which replicas each Envoy cluster sends to, by cluster name."""
+    return dict(_selections(objects))
+
+
+def _selections(objects: Objects) -> list[tuple[str, Selection]]:
+    """One cluster per Service, and one per subset of a DestinationRule on a Service (its
+    selector with the subset's labels)."""
+    found: list[tuple[str, Selection]] = []
     services = {(s.metadata.namespace, s.metadata.name): s for s in objects.services}
     for (ns, name), service in sorted(services.items()):
         target = service.spec.ports[0].target_port or service.spec.ports[0].port
-        found = endpoints(ns, dict(service.spec.selector), target)
-        clusters.append(Cluster(cluster_name(ns, name), tuple(Endpoint(h, p) for h, p in found)))
+        found.append((cluster_name(ns, name), (ns, dict(service.spec.selector), target)))
     for rule in objects.destination_rules:
         ns, name = host_service_name(rule.spec.host, rule.metadata.namespace)
         owner = services.get((ns, name))
@@ -136,13 +159,8 @@ def _clusters(objects: Objects, endpoints: EndpointsOf) -> list[Cluster]:
         target = owner.spec.ports[0].target_port or owner.spec.ports[0].port
         for subset in rule.spec.subsets:
             selector = {**owner.spec.selector, **subset.labels}
-            found = endpoints(ns, selector, target)
-            clusters.append(
-                Cluster(
-                    cluster_name(ns, name, subset.name), tuple(Endpoint(h, p) for h, p in found)
-                )
-            )
-    return clusters
+            found.append((cluster_name(ns, name, subset.name), (ns, selector, target)))
+    return found
 
 
 def _domains(vs: VirtualService, gateways: Sequence[Gateway], warnings: list[str]) -> list[str]:

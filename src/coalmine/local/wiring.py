@@ -3,29 +3,36 @@ the routers) into the local runtime."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from coalmine.api.alert_provider import AlertProvider
-from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary, CanaryWebhook, Phase
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary, CanaryMetric, CanaryWebhook, Phase
+from coalmine.api.common import parse_duration
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.api.metric_template import MetricTemplate
 from coalmine.engine.decision import Decision
-from coalmine.engine.observations import HookResult
+from coalmine.engine.observations import HookResult, Measurement
 from coalmine.engine.ports import Hooks, Recorder
 from coalmine.errors import NotFound
 from coalmine.load import LoadPlan, LoadResult
 from coalmine.loadtester.tasks import LoadRunner
+from coalmine.local.envoy import cluster_name
 from coalmine.local.names import Resolver
 from coalmine.local.store import Store
+from coalmine.metrics.builtins import Role
+from coalmine.metrics.measurer import MetricMeasurer
 from coalmine.routers.envoy import EnvoyRouter
 from coalmine.routers.local_gatewayapi import LocalGatewayApiRouter
 from coalmine.routers.local_store import LocalRouting, StoreRouter
 from coalmine.routers.registry import RouterRegistry, Runtime
+from coalmine.routing.virtual_service import canary_host
 
 __all__ = [
     "DEFAULT_PROVIDER",
     "ROUTERS",
+    "FencedMeasurer",
     "Recorders",
     "ResolvingHooks",
     "StoreAlertProviders",
@@ -117,3 +124,34 @@ class Recorders:
     def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
         for recorder in self.recorders:
             recorder.record_tick(canary, decision, seconds)
+
+
+Fenced = Callable[[str, float], Measurement | None]
+"""(Envoy cluster, window seconds) -> "waiting" while such a window would begin before the
+cluster's fence, else None (`StatsCollector.fenced`)."""
+
+
+class FencedMeasurer:
+    """Prometheus's measurer, whose checks wait at the canary cluster's fence as the
+    embedded Envoy stats do: a rate window that began before the previous revision's
+    canary replicas were drained would count the last answers they gave (their requests
+    are counted when they finish, in the cluster the next revision serves in)."""
+
+    def __init__(self, inner: MetricMeasurer, fenced: Fenced) -> None:
+        self.inner = inner
+        self.fenced = fenced
+
+    async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
+        cluster = cluster_name(canary.namespace, canary_host(canary))
+        seconds = parse_duration(metric.interval_or_default).total_seconds()
+        waiting = self.fenced(cluster, seconds)
+        return waiting if waiting is not None else await self.inner.measure(canary, metric)
+
+    async def unavailable(self, canary: Canary) -> str | None:
+        return await self.inner.unavailable(canary)
+
+    async def measure_builtin(
+        self, canary: Canary, name: str, *, role: Role = Role.CANARY, interval: str = "1m"
+    ) -> Measurement:
+        """Views (`coalmine metrics`, the primary's samples) read Prometheus as it is."""
+        return await self.inner.measure_builtin(canary, name, role=role, interval=interval)

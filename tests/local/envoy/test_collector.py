@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -25,7 +27,8 @@ from coalmine.local.envoy import (
     StringMatch,
     VirtualHost,
 )
-from tests.local.envoy.conftest import MakeBackend, gateway_url, split
+from tests.local.envoy.backends import Backend
+from tests.local.envoy.conftest import MakeBackend, gateway_url, settings, split
 from tests.local.envoy.traffic import burst, statuses
 
 pytestmark = pytest.mark.slow
@@ -217,3 +220,55 @@ async def test_a_check_right_after_the_collector_started_waits_for_data(
     assert check.success_rate.reason.startswith(f"waiting for {WINDOW_S:g}s of data since ")
     window = await _settled(dataplane, "test_steady", 20)
     assert window.success_rate.value == 100.0
+
+
+def canary_on(backend: Backend) -> DataPlane:
+    """All traffic to cluster `test_canary`, whose one endpoint is `backend` (a revision)."""
+    route = Route("main", (Destination("test_canary", 100),))
+    return DataPlane(
+        listeners=(Listener(port=0, virtual_hosts=(VirtualHost("any", ("*",), (route,)),)),),
+        clusters=(Cluster("test_canary", (Endpoint("127.0.0.1", backend.port),)),),
+    )
+
+
+async def test_a_checks_window_begins_after_the_earlier_revisions_replicas_drained(
+    tmp_path: Path, make_backend: MakeBackend, http: aiohttp.ClientSession
+) -> None:
+    """The slow revision's answers in flight when the cluster moved to the fast one are
+    counted by Envoy in the same cluster when they finish: a check waits until they are
+    in the stats, and its window then begins after them."""
+    fences: dict[str, float] = {}
+    plane = EnvoyDataPlane(settings(tmp_path), stats_interval_s=0.2, drained=fences.get)
+    await plane.start()
+    try:
+        slow = await make_backend("slow", delay_ms=800)
+        fast = await make_backend("fast")
+        await plane.apply(canary_on(slow))
+        in_flight = asyncio.create_task(burst(http, gateway_url(plane), 8, concurrency=8))
+        await asyncio.sleep(0.2)
+        await plane.apply(canary_on(fast))  # the next revision: the slow one drains
+        moved = time.monotonic()
+        fences["test_canary"] = math.inf
+        await burst(http, gateway_url(plane), 20, concurrency=2)  # served by the fast one
+
+        check = plane.metrics.window("test_canary", 1.0, wait_for_data=True)
+        assert check.p99_ms.kind == MeasurementKind.WAITING
+        assert check.p99_ms.reason.endswith(
+            "(the replicas of an earlier revision behind cluster test_canary were still"
+            " serving requests then)"
+        )
+        assert statuses(await in_flight) == {200: 8}
+        fences["test_canary"] = time.monotonic()  # what the process layer reports
+
+        deadline = time.monotonic() + 10
+        while (
+            check := plane.metrics.window("test_canary", 1.0, wait_for_data=True)
+        ).p99_ms.kind == MeasurementKind.WAITING:
+            assert time.monotonic() < deadline, check
+            await burst(http, gateway_url(plane), 4, concurrency=2)
+            await asyncio.sleep(0.05)
+        raw = plane.metrics.window("test_canary", time.monotonic() - moved)
+    finally:
+        await plane.stop()
+    assert (raw.max_ms.value or 0) >= 800, raw  # counted in the cluster after it moved
+    assert check.p99_ms.value is not None and check.p99_ms.value < 800, check

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,6 +148,34 @@ async def test_a_new_template_rolls_out_one_replica_at_a_time(runtime: LocalDepl
         port = endpoint.host_port(8080)
         assert port is not None
         assert (await get(port))[1].startswith("version 2")
+
+
+async def test_drained_says_when_replicas_of_earlier_revisions_last_stopped(
+    runtime: LocalDeployments,
+) -> None:
+    web = {"app": "web"}
+    await runtime.apply(deployment(replicas=1, version="1"))
+    await eventually(lambda: ready_count(runtime) == 1, "version 1 ready")
+    assert runtime.drained("default", web) is None
+
+    await runtime.scale("default", "web", 0)  # its own revision stopping is no fence
+    await eventually(lambda: not runtime.status("default", "web").replica_details, "none left")
+    assert runtime.drained("default", web) is None
+    stopped = time.monotonic()
+
+    await runtime.apply(deployment(replicas=1, version="2"))  # version 1 is now earlier
+    first = runtime.drained("default", web)
+    assert first is not None and first <= stopped
+    await eventually(lambda: ready_count(runtime) == 1, "version 2 ready")
+
+    await runtime.apply(deployment(replicas=1, version="3"))
+    assert runtime.drained("default", web) == math.inf  # version 2 still runs
+    await eventually(lambda: runtime.status("default", "web").complete, "version 3 rolled out")
+    await eventually(lambda: runtime.drained("default", web) != math.inf, "version 2 gone")
+    last = runtime.drained("default", web)
+    assert last is not None and first < last <= time.monotonic()
+    assert runtime.drained("default", {"app": "other"}) is None
+    assert runtime.drained("elsewhere", web) is None
 
 
 async def test_scaling_changes_only_the_count(runtime: LocalDeployments) -> None:

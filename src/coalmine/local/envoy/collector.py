@@ -9,6 +9,19 @@ A window that reaches back before the collector's first sample (restored ones in
 waits for data: a `coalmine up` that started a fresh Envoy has no samples from before it,
 see `stats.summarize`.
 
+A cluster keeps its name across revisions (`go-demo-7-canary` runs 0.0.4, then 0.0.5), and
+Envoy counts a request when it finishes, in the stats of the cluster it was routed
+through, which a replaced cluster shares by name with its successor: the slow answers of
+a canary rolled back a moment ago land in the stats after the next revision's analysis
+began. (Measured on Envoy 1.40: a stat the successor has not used yet goes with the old
+cluster instead, so those answers may also never show; neither is read after the fence.)
+So a check's window also waits until it begins at or after the cluster's fence: the
+first sample taken a stats flush and a scrape after the replicas behind the cluster that
+run another revision than their Deployment's current one were drained (their processes
+had exited, so none of their requests was still in flight, and Envoy had added the last
+durations to its histograms). `drained` says when that was; while such a replica
+still runs, the window waits.
+
 It also keeps, per cluster, the responses and 5xx responses served since it started,
 summed scrape by scrape. Envoy's per-class counters of a cluster start again from zero
 whenever the cluster is replaced (a CDS update, e.g. its endpoints changed), and a
@@ -28,6 +41,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 
+from coalmine.engine.observations import Measurement
 from coalmine.errors import Unavailable
 from coalmine.local.envoy.admin import EnvoyAdmin
 from coalmine.local.envoy.history import Identity, SampleHistory
@@ -41,11 +55,21 @@ from coalmine.metrics.providers.envoy.stats import (
     parse_uptime,
     served_between,
     summarize,
+    waiting_since,
 )
 
-__all__ = ["StatsCollector"]
+__all__ = ["Drained", "StatsCollector"]
 
 log = logging.getLogger(__name__)
+
+Drained = Callable[[str], float | None]
+"""When the replicas behind an Envoy cluster that run another revision than their
+Deployment's current one were last all stopped, in the collector's clock; `math.inf` while
+one still runs; None when none ever stopped."""
+
+
+def _never_drained(_cluster: str) -> float | None:
+    return None
 
 
 class StatsCollector:
@@ -65,9 +89,15 @@ class StatsCollector:
         history: SampleHistory | None = None,
         identity: Callable[[], Identity | None] = lambda: None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        drained: Drained | None = None,
+        flush_s: float = 1.0,
     ) -> None:
         self._admin = admin
         self.interval_s = interval_s
+        self.flush_s = flush_s
+        """Envoy's stats flush interval: a finished request's duration is in the histograms
+        after the next flush."""
+        self._drained = drained or _never_drained
         self.retention_s = retention_s
         self._clock = clock
         self._wall_clock = wall_clock
@@ -151,14 +181,48 @@ class StatsCollector:
     ) -> ClusterWindow:
         """`cluster`'s requests, errors and durations over the last `window_s` seconds.
 
-        With `wait_for_data` (a check), a window reaching back before the first sample is
-        "waiting for data" instead of being computed from the part the collector saw."""
+        With `wait_for_data` (a check), a window reaching back before the first sample, or
+        before the cluster's fence (see the module docstring), is "waiting for data"
+        instead of being computed from the part that belongs to it."""
         now = self._clock()
-        since = None
-        if wait_for_data:
-            started = self.started if self.started is not None else now
-            since = Since(started, self._wall_clock(), slack_s=self.interval_s)
+        since = self._since(cluster, now) if wait_for_data else None
         return summarize(list(self._samples), cluster, window_s, now, self.last_error, since)
+
+    def fenced(self, cluster: str, window_s: float) -> Measurement | None:
+        """ "Waiting" when a window of `cluster` over the last `window_s` seconds would
+        begin before its fence (see the module docstring); None when it would not. For
+        windows that another source (Prometheus, scraping this Envoy) computes."""
+        now = self._clock()
+        return waiting_since(window_s, now, self._fence(cluster, now, self._wall_clock()))
+
+    def _since(self, cluster: str, now: float) -> Since:
+        """The later of the collector's first sample and the cluster's fence."""
+        wall = self._wall_clock()
+        started = self.started if self.started is not None else now
+        since = Since(started, wall, slack_s=self.interval_s)
+        fence = self._fence(cluster, now, wall)
+        if fence is not None and fence.started > since.started - since.slack_s:
+            return fence
+        return since
+
+    def _fence(self, cluster: str, now: float, wall: datetime) -> Since | None:
+        """The first sample a window of `cluster` may begin at, as earlier revisions go:
+        `now` while their replicas still run or their last answers are not sampled yet."""
+        drained = self._drained(cluster)
+        if drained is None:
+            return None
+        behind = f"the replicas of an earlier revision behind cluster {cluster}"
+        if math.isinf(drained):
+            return Since(now, wall, slack_s=0.0, why=f"{behind} were still serving requests then")
+        counted = drained + self.flush_s + self.interval_s
+        if self._samples and counted <= self._samples[0].time:
+            return None  # before every sample kept: no window reaches back that far
+        for sample in self._samples:
+            if sample.time >= counted:
+                why = f"the first Envoy stats after {behind} were drained"
+                return Since(sample.time, wall, slack_s=0.0, why=why)
+        why = f"{behind} were drained; Envoy's stats did not hold their last answers yet"
+        return Since(now, wall, slack_s=0.0, why=why)
 
     def served(self, cluster: str) -> tuple[int, int]:
         """Responses and 5xx responses of `cluster` since the collector started, as of

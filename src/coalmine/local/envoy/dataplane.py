@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from coalmine.errors import AdapterError, EnvoyRejected, Unavailable
-from coalmine.local.envoy.collector import StatsCollector
+from coalmine.local.envoy.collector import Drained, StatsCollector
 from coalmine.local.envoy.confirm import CDS, LDS, Confirmations, rds, version_of
 from coalmine.local.envoy.envoy_check import envoy_validate
 from coalmine.local.envoy.files import write_json_atomically
@@ -71,8 +71,17 @@ class EnvoyDataPlane:
     `start()` and `stop()`. `metrics` reads per-cluster request metrics from it.
     """
 
-    def __init__(self, settings: EnvoySettings, *, stats_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: EnvoySettings,
+        *,
+        stats_interval_s: float = 1.0,
+        drained: Drained | None = None,
+    ) -> None:
         self.settings = settings
+        self._drained = drained
+        """When earlier revisions' replicas behind each cluster were drained (the process
+        layer knows): the collector's windows begin no earlier."""
         self._paths = XdsPaths(settings.directory / "xds")
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: EnvoySupervisor | None = None
@@ -167,6 +176,8 @@ class EnvoyDataPlane:
                 keep=math.ceil(retention_s / self._stats_interval_s),
             ),
             identity=self.supervisor.identity,
+            flush_s=self.settings.stats_flush_interval.total_seconds(),
+            drained=self._drained,
         )
         self._metrics.start()
 

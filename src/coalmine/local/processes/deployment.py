@@ -6,6 +6,10 @@ pass asks `plan_rollout` what to start and stop. Progress is tracked the way the
 Kubernetes Deployment controller tracks its Progressing condition: a rollout that has
 made no progress (no replica started, stopped or newly available) for
 progressDeadlineSeconds has exceeded its deadline.
+
+It also remembers when the replicas of each revision last stopped (`drained`): a revision's
+measurements must not begin before the replicas of the revisions before it finished
+their last requests (see `StatsCollector`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from coalmine.api.workloads import Deployment, PodTemplate, pod_template_hash
@@ -34,6 +39,8 @@ MAX_SLEEP = 1.0
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """The characters Kubernetes uses for generated pod-name suffixes."""
+STOPS_KEPT = 16
+"""Revisions whose last stop is remembered (the latest ones); older stops are long over."""
 
 
 class LocalDeployment:
@@ -61,6 +68,8 @@ class LocalDeployment:
         self._unavailable_since: float | None = self._last_progress
         self._rollout_done = False
         self._orphans = orphans or []
+        self._stopped: dict[str, tuple[float, Mapping[str, str]]] = {}
+        """Per revision: when its last replica stopped (monotonic) and its pod labels."""
 
     @property
     def namespace(self) -> str:
@@ -114,6 +123,22 @@ class LocalDeployment:
 
     def endpoints(self) -> list[Endpoint]:
         return [replica.endpoint() for replica in self.replicas if replica.ready]
+
+    def drained(self, selector: Mapping[str, str]) -> float | None:
+        """When the last replica of another revision than the current one, among those
+        `selector` selects, stopped (monotonic seconds): from then on no request of theirs
+        is in flight. `math.inf` while one still runs (terminating included); None when
+        none ever stopped here."""
+        current = self.revision
+        for replica in (*self.replicas, *self.terminating):
+            if replica.template.revision != current and _selects(selector, replica.template.labels):
+                return math.inf
+        stops = [
+            at
+            for revision, (at, labels) in self._stopped.items()
+            if revision != current and _selects(selector, labels)
+        ]
+        return max(stops, default=None)
 
     def records(self) -> list[ProcessRecord]:
         replicas = [*self.replicas, *self.terminating]
@@ -243,8 +268,21 @@ class LocalDeployment:
             log.exception("stopping replica %s failed", replica.id)
         finally:
             self.terminating.remove(replica)
+            self._note_stop(replica)
             self._replica_changed()
+
+    def _note_stop(self, replica: Replica) -> None:
+        template = replica.template
+        self._stopped.pop(template.revision, None)  # re-inserted last: the newest stop
+        self._stopped[template.revision] = (time.monotonic(), template.labels)
+        while len(self._stopped) > STOPS_KEPT:
+            del self._stopped[next(iter(self._stopped))]
 
     def _replica_changed(self) -> None:
         self._wake.set()
         self._on_change()
+
+
+def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """Whether a Service with `selector` selects a pod with `labels` (an empty one: none)."""
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())

@@ -259,6 +259,17 @@ class LocalDeployments:
             if all(endpoint.labels.get(k) == v for k, v in selector.items())
         ]
 
+    def drained(self, namespace: str, selector: Mapping[str, str]) -> float | None:
+        """When the replicas that `selector` selects in `namespace` and that run another
+        revision than their Deployment's current one were last all stopped (monotonic
+        seconds); `math.inf` while one still runs; None when none ever stopped."""
+        found = [
+            deployment.drained(selector)
+            for (ns, _), deployment in self._deployments.items()
+            if ns == namespace
+        ]
+        return max((at for at in found if at is not None), default=None)
+
     @property
     def endpoints_version(self) -> int:
         """Goes up by one whenever the set of ready endpoints (or their ports) changes."""

@@ -12,7 +12,9 @@ it is read the same way.
 
 What a window cannot honestly answer is not a number and not a failure either:
 - the window reaches back before the collector's first sample (`coalmine up` restarted
-  less than a window ago): "waiting for Ns of data since ..." (`Measurement.waiting`);
+  less than a window ago), or before the replicas of an earlier revision behind the
+  cluster were drained (their last answers are counted when they finish, see
+  `StatsCollector`): "waiting for Ns of data since ..." (`Measurement.waiting`);
 - no sample in the window because Envoy's admin API does not answer: an outage of the
   source (`Measurement.outage`).
 Both hold the analysis instead of failing a check (see engine.hold).
@@ -56,6 +58,7 @@ __all__ = [
     "parse_uptime",
     "served_between",
     "summarize",
+    "waiting_since",
 ]
 
 STATS_FILTER = (
@@ -66,6 +69,8 @@ STATS_FILTER = (
 from an unknown one: the others appear only once used. `server.uptime` tells a restart."""
 SOURCE = "Envoy stats"
 """How messages name this source."""
+COLLECTOR_STARTED = "the Envoy stats collector started then: coalmine up (re)started"
+"""Why a window reaching back before the collector's first sample waits."""
 
 
 @dataclass(frozen=True)
@@ -238,15 +243,19 @@ def _histogram(buckets: list[tuple[float, int]], total: float) -> Histogram:
 
 @dataclass(frozen=True)
 class Since:
-    """When the collector began sampling, and where `now` is on the wall clock, so that a
-    window reaching back before its data can say since when it has data."""
+    """Since when the samples hold data a window may use (the collector's first sample, or
+    the first one after an earlier revision's replicas were drained), and where `now` is
+    on the wall clock, so that a window reaching back further can say since when."""
 
     started: float
-    """The collector's first sample, in its clock."""
+    """The first sample a window may begin at, in the collector's clock."""
     wall_now: datetime
     """The wall-clock time of `now`."""
     slack_s: float = 1.0
-    """A window may start this long before the first sample (one scrape interval)."""
+    """A window may start this long before `started` (one scrape interval, when nothing
+    came before the first sample)."""
+    why: str = COLLECTOR_STARTED
+    """What happened at `started`, for the waiting reason."""
 
     def wall(self, time: float, now: float) -> datetime:
         return self.wall_now - timedelta(seconds=now - time)
@@ -264,7 +273,7 @@ def summarize(
     `scrape_error` (why the latest scrape failed) goes into a "no samples" reason; with
     `since`, a window that reaches back before the data waits for it."""
     used = _window_samples(samples, now - window_s, now)
-    young = _young(window_s, now, since)
+    young = waiting_since(window_s, now, since)
     if young is not None:
         return _nothing(cluster, window_s, young)
     if len(used) < 2:
@@ -296,17 +305,17 @@ def _restarted(earlier: Sample, later: Sample) -> bool:
     return earlier.uptime is not None and later.uptime is not None and later.uptime < earlier.uptime
 
 
-def _young(window_s: float, now: float, since: Since | None) -> Measurement | None:
-    """ "Waiting" when the window starts before the collector's first sample.
+def waiting_since(window_s: float, now: float, since: Since | None) -> Measurement | None:
+    """ "Waiting" when the window starts before `since` (the collector's first sample, or
+    an earlier revision's drain).
 
-    Only the collector's start matters: a cluster that appears later (created, or Envoy
-    restarted) has counted from zero since it appeared, so nothing is missing.
+    A cluster that appears later (created, or Envoy restarted) has counted from zero
+    since it appeared, so nothing is missing.
     """
     if since is None or since.started <= now - window_s + since.slack_s:
         return None
     at = since.wall(since.started, now)
-    why = "the Envoy stats collector started then: coalmine up (re)started"
-    return Measurement.waiting(SOURCE, at, waiting_reason(window_s, at, why))
+    return Measurement.waiting(SOURCE, at, waiting_reason(window_s, at, since.why))
 
 
 def _window_samples(samples: Sequence[Sample], start: float, end: float) -> list[Sample]:
