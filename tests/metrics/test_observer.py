@@ -176,6 +176,36 @@ async def test_envoy_stats_count_each_side_without_prometheus(
     assert with_baseline.baseline.errors == 0
 
 
+async def test_envoy_stats_are_not_counted_while_an_earlier_revision_may_still_answer(
+    envoy_stack: EnvoyStack,
+) -> None:
+    """The canary cluster keeps its name across revisions: while the replicas of the one
+    rolled back still run (drained: infinity), the judge gets no counts, so it holds."""
+    import asyncio
+    import math
+
+    from coalmine.errors import AdapterError
+
+    async with aiohttp.ClientSession() as session:
+        admin = EnvoyAdmin(session, f"http://{envoy_stack.admin_address}", 5.0)
+        draining = {"test_errors-canary": math.inf}
+        stats = StatsCollector(lambda: admin, interval_s=1.0, drained=draining.get)
+        stats.start()
+        try:
+            observer = EnvoyObserver(lambda: stats)
+            for _ in range(100):  # two scrapes, so that the primary's window has requests
+                await asyncio.sleep(0.1)
+                if stats.window("test_errors-primary", 3).requests.value:
+                    break
+            with pytest.raises(AdapterError, match=r"earlier revision .* still serving"):
+                await observer.observe(canary("errors"), 3)
+            del draining["test_errors-canary"]
+            observed = await observer.observe(canary("errors"), 3)
+            assert observed.canary.requests > 0
+        finally:
+            await stats.stop()
+
+
 # coalmine backtest: the analysis replayed over the history Prometheus holds ----------------
 
 

@@ -5,13 +5,21 @@ over the tick's window: responses of every class (`upstream_rq_xx`, Envoy's own 
 included), the 5xx among them, and the `upstream_rq_time` histogram as counts per bucket
 (only requests that reached a backend have a duration). The same collector as
 `EnvoyMeasurer`; no Prometheus needed.
+
+A side whose window would begin before its cluster's fence (the replicas of an earlier
+revision behind it still answering, or their last answers not yet counted: see
+`local.envoy.collector`) cannot be counted: the judge holds, as it does when counts
+cannot be read. The canary cluster keeps its name across revisions, so without the fence
+the slow answers of a release just rolled back would be evidence against the next.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from coalmine.api.canary import Canary
+from coalmine.engine.observations import Measurement
 from coalmine.errors import AdapterError
 from coalmine.judge.observations import Histogram, Side, TickObservation
 from coalmine.local.envoy import ClusterWindow, cluster_name
@@ -23,11 +31,15 @@ from coalmine.routing.virtual_service import (
     primary_host,
 )
 
-__all__ = ["EnvoyObserver"]
+__all__ = ["EnvoyObserver", "FencedWindows"]
+
+
+class FencedWindows(Windows, Protocol):
+    def fenced(self, cluster: str, window_s: float) -> Measurement | None: ...
 
 
 class EnvoyObserver:
-    def __init__(self, windows: Callable[[], Windows]) -> None:
+    def __init__(self, windows: Callable[[], FencedWindows]) -> None:
         self.windows = windows
         """The stats collector; a callable, since Envoy starts after the observer is made."""
 
@@ -43,7 +55,11 @@ class EnvoyObserver:
 
     def _side(self, canary: Canary, host: str, window_seconds: float) -> Side:
         cluster = cluster_name(canary.namespace, host)
-        window = self.windows().window(cluster, window_seconds)
+        windows = self.windows()
+        waiting = windows.fenced(cluster, window_seconds)
+        if waiting is not None:
+            raise AdapterError(f"envoy stats of cluster {cluster}: {waiting.reason}")
+        window = windows.window(cluster, window_seconds)
         if window.requests.value is None:
             raise AdapterError(f"envoy stats of cluster {cluster}: {window.requests.reason}")
         return side_of(window)
