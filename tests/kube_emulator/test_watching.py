@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from tests.kube_emulator import KubeEmulator
-from tests.kube_emulator.http import MERGE, call, watch_events
+from tests.kube_emulator.http import MERGE, call, eventually, watch_events
 from tests.kube_emulator.samples import deployment
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -219,7 +219,9 @@ async def test_kr8s_watch(kr8s_api: Any, kube_emulator: KubeEmulator) -> None:
                 return
 
     watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.1)
+    # Subscribed before the create: a watch that began after it would get one synthetic
+    # ADDED of the scaled object, as from a real API server, and never a second event.
+    await eventually(lambda: kube_emulator.store.watcher_count() >= 1, deadline=10)
     web = await Deployment(deployment("web"), api=kr8s_api)
     await web.create()
     await web.scale(3)
