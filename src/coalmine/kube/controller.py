@@ -106,6 +106,7 @@ class Controller:
             leadership=self._leadership(self.client),
             forget=self.wiring.recorder.forget,
             clock=self.clock,
+            timer=self.wiring.timer,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -11,7 +11,8 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
 4. advances it once through the engine (`coalmine.engine.advance`), holding the
    Canary's lock, which the deletion handler takes too, so a deletion never runs
    in the middle of a tick (and a tick that waited for the lock while the Canary was
-   being deleted does nothing);
+   being deleted does nothing); its own duration, the metric queries left out, goes
+   into `coalmine_tick_own_seconds` (`kube.tick_timing`);
 5. sleeps until its next slot, `analysis.interval` on from the last one at an offset
    that is a hash of its uid (`kube.spread`), waking early when the Canary is deleted.
 
@@ -46,6 +47,7 @@ from coalmine.kube.resources import Kind
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import AnalysisSettings
 from coalmine.kube.spread import first_wait, next_slot
+from coalmine.kube.tick_timing import Stopwatch, TickTimer
 from coalmine.kube.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.routing.virtual_service import apex_name
@@ -139,6 +141,7 @@ class CanaryDaemons:
         leadership: Leadership,
         forget: Callable[[Canary], None] = lambda canary: None,
         clock: Callable[[], datetime] = _utc_now,
+        timer: TickTimer | None = None,
     ) -> None:
         self.client = client
         self.ports = ports
@@ -150,6 +153,8 @@ class CanaryDaemons:
         self.forget = forget
         """Called once a Canary is gone (the telemetry drops its series)."""
         self.clock = clock
+        self.timer = timer
+        """Each tick's own duration, metric queries left out (`kube.tick_timing`)."""
         self._memory: dict[str, _Memory] = {}
         self._released: set[str] = set()
         """Canaries whose release succeeded. kopf runs a deletion handler again when a
@@ -181,6 +186,12 @@ class CanaryDaemons:
 
     async def tick(self, ref: CanaryRef) -> float | None:
         """One iteration; the seconds until the next one, None when the Canary is gone."""
+        if self.timer is None:
+            return await self._tick(ref, None)
+        with self.timer.measuring() as watch:
+            return await self._tick(ref, watch)
+
+    async def _tick(self, ref: CanaryRef, watch: Stopwatch | None) -> float | None:
         memory = self._memory.setdefault(ref.uid, _Memory())
         retry = self.settings.min_interval.total_seconds()
         try:
@@ -200,6 +211,8 @@ class CanaryDaemons:
             if memory.deleting:
                 return None
             await self._advance(canary)
+        if watch is not None:
+            watch.counted = True
         return canary.spec.analysis.interval_seconds
 
     def noticed(self, ref: CanaryRef, event_type: str | None, body: Obj) -> None:
