@@ -102,6 +102,9 @@ class Scrape:
     buckets: dict[float, float] = field(default_factory=dict)
     own: dict[float, float] = field(default_factory=dict)
     """coalmine_tick_own_seconds: ticks less the time awaiting metric queries."""
+    full_gc: dict[float, float] = field(default_factory=dict)
+    """coalmine_gc_pause_seconds of full (generation 2) collections, "+Inf" the count."""
+    full_gc_seconds: float = 0.0
 
     @property
     def ticks(self) -> float:
@@ -114,6 +117,9 @@ class Scrape:
             self.buckets[bound] = self.buckets.get(bound, 0.0) + value
         for bound, value in other.own.items():
             self.own[bound] = self.own.get(bound, 0.0) + value
+        for bound, value in other.full_gc.items():
+            self.full_gc[bound] = self.full_gc.get(bound, 0.0) + value
+        self.full_gc_seconds += other.full_gc_seconds
 
 
 async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
@@ -127,6 +133,14 @@ async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
                 for sample in family.samples:
                     if sample.name.endswith("_bucket"):
                         found.own[float(sample.labels["le"])] = sample.value
+            if family.name == "coalmine_gc_pause_seconds":
+                for sample in family.samples:
+                    if sample.labels.get("generation") != "2":
+                        continue
+                    if sample.name.endswith("_bucket"):
+                        found.full_gc[float(sample.labels["le"])] = sample.value
+                    elif sample.name.endswith("_sum"):
+                        found.full_gc_seconds = sample.value
             if family.name != "coalmine_canary_duration_seconds":
                 continue
             for sample in family.samples:
@@ -206,6 +220,9 @@ class Figures:
     own_p50: float = 0.0
     own_p99: float = 0.0
     steady_own_p99: float = 0.0
+    full_gcs: float = 0.0
+    full_gc_seconds: float = 0.0
+    full_gc_p99: float = 0.0
     windows: int = 0
     pairs: int = 0
     on_time: int = 0
@@ -239,6 +256,9 @@ class Figures:
              f"{self.own_p50 * 1000:.1f} ms / {self.own_p99 * 1000:.1f} ms"),
             ("tick p99 while steady, metric queries left out",
              f"{self.steady_own_p99 * 1000:.1f} ms"),
+            ("full garbage collections while progressing",
+             f"{self.full_gcs:.0f}, {self.full_gc_seconds * 1000:.0f} ms in all,"
+             f" p99 {self.full_gc_p99 * 1000:.0f} ms"),
             ("canaries ticked within each interval",
              f"{self.on_time} of {self.pairs} ({self.windows} intervals)"),
             ("emulator + Deployment stand-in CPU (this process)",
@@ -358,6 +378,9 @@ async def drive(
     figures.progress_writes = requests_since(emulator, mark)[1]
     figures.p50, figures.p99 = latency(before.buckets, after.buckets)
     figures.own_p50, figures.own_p99 = latency(before.own, after.own)
+    figures.full_gcs = after.full_gc.get(float("inf"), 0.0) - before.full_gc.get(float("inf"), 0.0)
+    figures.full_gc_seconds = after.full_gc_seconds - before.full_gc_seconds
+    figures.full_gc_p99 = latency(before.full_gc, after.full_gc)[1]
     figures.peak_mib = max(process_figures(pid)[1] for pid in pids)
     done.set()
     figures.windows, figures.pairs, figures.on_time = await watching
