@@ -108,6 +108,8 @@ class Controller:
             clock=self.clock,
             timer=self.wiring.timer,
         )
+        if self.shards is not None:
+            self.shards.gained = self.daemons.leadership_gained
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""
