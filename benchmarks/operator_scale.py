@@ -169,10 +169,16 @@ def phases(emulator: KubeEmulator) -> Counter[str]:
 
 
 async def wait_all(emulator: KubeEmulator, phase: str, count: int, deadline: float) -> None:
-    end = time.monotonic() + deadline
+    """Until every Canary is in `phase`; the phases so far on stderr every 30 s."""
+    began = time.monotonic()
+    end, shown = began + deadline, began
     while phases(emulator)[phase] < count:
-        if time.monotonic() > end:
+        now = time.monotonic()
+        if now > end:
             raise SystemExit(f"not all {count} canaries reached {phase}: {phases(emulator)}")
+        if now - shown >= 30:
+            print(f"{now - began:.0f} s: {dict(phases(emulator))}", file=sys.stderr, flush=True)
+            shown = now
         await asyncio.sleep(1.0)
 
 
@@ -353,7 +359,7 @@ async def drive(
     seconds: float,
 ) -> None:
     started = time.monotonic()
-    await wait_all(emulator, "Initialized", figures.count, deadline=600 + 5 * seconds)
+    await wait_all(emulator, "Initialized", figures.count, 600 + 5 * seconds + figures.count / 5)
     figures.initialized = time.monotonic() - started
     await asyncio.sleep(seconds)  # the last initialization writes settle
     done = asyncio.Event()
