@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -234,6 +235,8 @@ class Figures:
     on_time: int = 0
     emulator_cpu: float = 0.0
     wall: float = 0.0
+    warnings: Counter[str] = field(default_factory=Counter)
+    """The operators' WARNING and ERROR log lines, by their first words."""
     takeover: float | None = None
     """Seconds from SIGKILL of one replica until every shard's Lease is renewed by another."""
 
@@ -279,6 +282,9 @@ class Figures:
         )
         for name, value in rows:
             print(f"{name:<48}{value}")
+        print(f"operator warnings and errors logged: {sum(self.warnings.values())}")
+        for words, times in self.warnings.most_common(8):
+            print(f"  {times:>6} x {words} ...")
 
 
 def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
@@ -466,7 +472,22 @@ async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figure
                 await playing
     figures.emulator_cpu = time.process_time() - cpu_began
     figures.wall = time.monotonic() - began
+    for n in range(replicas):
+        figures.warnings.update(logged_problems(workdir / f"operator-{n}.log"))
     return figures
+
+
+def logged_problems(log: Path) -> Counter[str]:
+    """WARNING and ERROR lines of an operator's log (plain format: `date time LEVEL
+    logger [canary] message`), by logger and the message's first words, numbers out."""
+    found: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] not in ("WARNING", "ERROR", "CRITICAL"):
+            continue
+        message = [w for w in words[4:] if not w.startswith("[")][:4]
+        found[re.sub(r"\d+", "N", " ".join([words[3], *message]))] += 1
+    return found
 
 
 def _stop(signum: int, frame: object) -> None:
