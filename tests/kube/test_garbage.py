@@ -7,7 +7,7 @@ import weakref
 
 from prometheus_client import CollectorRegistry
 
-from coalmine.kube.garbage import GcPauses, freeze_start_up
+from coalmine.kube.garbage import FULL_COLLECTION_EVERY, GcPauses, freeze_start_up
 
 
 def test_every_collection_is_timed_by_its_generation() -> None:
@@ -35,11 +35,14 @@ class Settings:
 def test_start_up_is_frozen_and_still_freed_by_reference_counting() -> None:
     made = Settings()
     alive = weakref.ref(made)
+    thresholds = gc.get_threshold()
     try:
         frozen = freeze_start_up()
         assert frozen == gc.get_freeze_count() > 1000
         assert any(o is made for o in gc.get_objects()) is False, "out of the scans"
         del made
         assert alive() is None, "freed when its last reference went"
+        assert gc.get_threshold() == (*thresholds[:2], FULL_COLLECTION_EVERY)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
