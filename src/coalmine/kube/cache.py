@@ -23,9 +23,9 @@ as client-go's informers do, and `KubeClient.get` answers from it (see `client.p
   own copy (they build patches from what they read and must not change the cache by
   accident), and decoding is about four times faster than the deep copy it replaced.
   Above all, text is one object the garbage collector never scans, where a decoded
-  Deployment is a hundred dicts and lists: at a thousand canaries the cache held most
-  of the operator's containers, and each full collection walked all of them while
-  every tick waited (BENCHMARKS.md, tick p99).
+  Deployment is dozens of dicts and lists: at a thousand canaries the cache held about
+  half of the operator's containers, and each full collection walked all of them
+  while every tick waited (BENCHMARKS.md, tick p99).
 
 A read is as fresh as the watch, like any informer's: a change made behind the
 controller's back is seen once its watch event arrives (milliseconds), and writes

@@ -8,8 +8,8 @@ to stop when the Canary is being deleted or the operator exits. Each iteration:
 2. skips the tick unless this replica is the leader (see `kube.leader`), or holds the
    Canary's shard (`kube.shards`); a Canary of another replica's shard sleeps to its
    next slot, and is woken at once when this replica takes its shard over
-   (`leadership_gained`): with a thousand Canaries on each of three replicas, asking
-   again every second made two thirds of every replica's work;
+   (`leadership_gained`). Asking again every `--min-interval` instead cost three
+   replicas of a thousand Canaries 0.63 core in all against 0.40 (BENCHMARKS.md);
 3. validates it: an invalid spec gets one Warning event naming every problem and is
    not advanced; it is read again after an edit (a new generation) or a minute;
 4. advances it once through the engine (`coalmine.engine.advance`), holding the
