@@ -22,7 +22,11 @@ SIGKILLed and the time until its shards are renewed by the others is measured. S
    interval) pairs with at least one tick.
 
 Tick latency p50/p99 is from the operator's coalmine_canary_duration_seconds histogram
-over stage 3 (linear within a bucket, so as coarse as the buckets).
+over stage 3 (linear within a bucket, so as coarse as the buckets): a tick's whole wall
+time, metric queries included. "Metric queries left out" is coalmine_tick_own_seconds
+(kube.tick_timing): the same ticks less the wall time their metric queries were awaited,
+measured in the operator's code path (the engine, the cache reads, the API writes and
+every wait for the event loop stay in), with buckets fine around 100 ms.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -96,6 +101,11 @@ class Scrape:
 
     counts: dict[str, float] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict)
+    own: dict[float, float] = field(default_factory=dict)
+    """coalmine_tick_own_seconds: ticks less the time awaiting metric queries."""
+    full_gc: dict[float, float] = field(default_factory=dict)
+    """coalmine_gc_pause_seconds of full (generation 2) collections, "+Inf" the count."""
+    full_gc_seconds: float = 0.0
 
     @property
     def ticks(self) -> float:
@@ -106,6 +116,11 @@ class Scrape:
             self.counts[name] = self.counts.get(name, 0.0) + value
         for bound, value in other.buckets.items():
             self.buckets[bound] = self.buckets.get(bound, 0.0) + value
+        for bound, value in other.own.items():
+            self.own[bound] = self.own.get(bound, 0.0) + value
+        for bound, value in other.full_gc.items():
+            self.full_gc[bound] = self.full_gc.get(bound, 0.0) + value
+        self.full_gc_seconds += other.full_gc_seconds
 
 
 async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
@@ -115,6 +130,18 @@ async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
             text = await answer.text()
         found = Scrape()
         for family in text_string_to_metric_families(text):
+            if family.name == "coalmine_tick_own_seconds":
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket"):
+                        found.own[float(sample.labels["le"])] = sample.value
+            if family.name == "coalmine_gc_pause_seconds":
+                for sample in family.samples:
+                    if sample.labels.get("generation") != "2":
+                        continue
+                    if sample.name.endswith("_bucket"):
+                        found.full_gc[float(sample.labels["le"])] = sample.value
+                    elif sample.name.endswith("_sum"):
+                        found.full_gc_seconds = sample.value
             if family.name != "coalmine_canary_duration_seconds":
                 continue
             for sample in family.samples:
@@ -127,11 +154,9 @@ async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
     return total
 
 
-def latency(before: Scrape, after: Scrape) -> tuple[float, float]:
-    """p50 and p99 of the ticks between two scrapes."""
-    buckets = sorted(
-        (bound, value - before.buckets.get(bound, 0.0)) for bound, value in after.buckets.items()
-    )
+def latency(before: dict[float, float], after: dict[float, float]) -> tuple[float, float]:
+    """p50 and p99 of the ticks between two scrapes of one histogram's buckets."""
+    buckets = sorted((bound, value - before.get(bound, 0.0)) for bound, value in after.items())
     if not buckets or buckets[-1][1] <= 0:
         return 0.0, 0.0
     return quantile(buckets, 0.5), quantile(buckets, 0.99)
@@ -145,10 +170,16 @@ def phases(emulator: KubeEmulator) -> Counter[str]:
 
 
 async def wait_all(emulator: KubeEmulator, phase: str, count: int, deadline: float) -> None:
-    end = time.monotonic() + deadline
+    """Until every Canary is in `phase`; the phases so far on stderr every 30 s."""
+    began = time.monotonic()
+    end, shown = began + deadline, began
     while phases(emulator)[phase] < count:
-        if time.monotonic() > end:
+        now = time.monotonic()
+        if now > end:
             raise SystemExit(f"not all {count} canaries reached {phase}: {phases(emulator)}")
+        if now - shown >= 30:
+            print(f"{now - began:.0f} s: {dict(phases(emulator))}", file=sys.stderr, flush=True)
+            shown = now
         await asyncio.sleep(1.0)
 
 
@@ -193,11 +224,19 @@ class Figures:
     peak_mib: float = 0.0
     p50: float = 0.0
     p99: float = 0.0
+    own_p50: float = 0.0
+    own_p99: float = 0.0
+    steady_own_p99: float = 0.0
+    full_gcs: float = 0.0
+    full_gc_seconds: float = 0.0
+    full_gc_p99: float = 0.0
     windows: int = 0
     pairs: int = 0
     on_time: int = 0
     emulator_cpu: float = 0.0
     wall: float = 0.0
+    warnings: Counter[str] = field(default_factory=Counter)
+    """The operators' WARNING and ERROR log lines, by their first words."""
     takeover: float | None = None
     """Seconds from SIGKILL of one replica until every shard's Lease is renewed by another."""
 
@@ -222,6 +261,13 @@ class Figures:
             ("operator peak memory (VmHWM, largest replica)", f"{self.peak_mib:.0f} MiB"),
             ("tick latency p50 / p99 while progressing",
              f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
+            ("  the same, metric queries left out",
+             f"{self.own_p50 * 1000:.1f} ms / {self.own_p99 * 1000:.1f} ms"),
+            ("tick p99 while steady, metric queries left out",
+             f"{self.steady_own_p99 * 1000:.1f} ms"),
+            ("full garbage collections while progressing",
+             f"{self.full_gcs:.0f}, {self.full_gc_seconds * 1000:.0f} ms in all,"
+             f" p99 {self.full_gc_p99 * 1000:.0f} ms"),
             ("canaries ticked within each interval",
              f"{self.on_time} of {self.pairs} ({self.windows} intervals)"),
             ("emulator + Deployment stand-in CPU (this process)",
@@ -236,6 +282,9 @@ class Figures:
         )
         for name, value in rows:
             print(f"{name:<48}{value}")
+        print(f"operator warnings and errors logged: {sum(self.warnings.values())}")
+        for words, times in self.warnings.most_common(8):
+            print(f"  {times:>6} x {words} ...")
 
 
 def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
@@ -316,7 +365,7 @@ async def drive(
     seconds: float,
 ) -> None:
     started = time.monotonic()
-    await wait_all(emulator, "Initialized", figures.count, deadline=600 + 5 * seconds)
+    await wait_all(emulator, "Initialized", figures.count, 600 + 5 * seconds + figures.count / 5)
     figures.initialized = time.monotonic() - started
     await asyncio.sleep(seconds)  # the last initialization writes settle
     done = asyncio.Event()
@@ -327,6 +376,7 @@ async def drive(
     after = await scrape(http, urls)
     figures.steady_ticks = after.ticks - before.ticks
     figures.steady_reads, figures.steady_writes = requests_since(emulator, mark)
+    figures.steady_own_p99 = latency(before.own, after.own)[1]
 
     ship_all(emulator, figures.count)
     shipped, mark = time.monotonic(), len(emulator.requests)
@@ -338,7 +388,11 @@ async def drive(
     after = await scrape(http, urls)
     figures.progress_ticks = after.ticks - before.ticks
     figures.progress_writes = requests_since(emulator, mark)[1]
-    figures.p50, figures.p99 = latency(before, after)
+    figures.p50, figures.p99 = latency(before.buckets, after.buckets)
+    figures.own_p50, figures.own_p99 = latency(before.own, after.own)
+    figures.full_gcs = after.full_gc.get(float("inf"), 0.0) - before.full_gc.get(float("inf"), 0.0)
+    figures.full_gc_seconds = after.full_gc_seconds - before.full_gc_seconds
+    figures.full_gc_p99 = latency(before.full_gc, after.full_gc)[1]
     figures.peak_mib = max(process_figures(pid)[1] for pid in pids)
     done.set()
     figures.windows, figures.pairs, figures.on_time = await watching
@@ -418,7 +472,22 @@ async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figure
                 await playing
     figures.emulator_cpu = time.process_time() - cpu_began
     figures.wall = time.monotonic() - began
+    for n in range(replicas):
+        figures.warnings.update(logged_problems(workdir / f"operator-{n}.log"))
     return figures
+
+
+def logged_problems(log: Path) -> Counter[str]:
+    """WARNING and ERROR lines of an operator's log (plain format: `date time LEVEL
+    logger [canary] message`), by logger and the message's first words, numbers out."""
+    found: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] not in ("WARNING", "ERROR", "CRITICAL"):
+            continue
+        message = [w for w in words[4:] if not w.startswith("[")][:4]
+        found[re.sub(r"\d+", "N", " ".join([words[3], *message]))] += 1
+    return found
 
 
 def _stop(signum: int, frame: object) -> None:

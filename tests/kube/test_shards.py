@@ -44,6 +44,7 @@ class Replica:
             client, LEASE, shards=3, identity=name, namespace=NAMESPACE, monotonic=clock
         )
         self.loops: CanaryDaemons = daemons(client, self.shards)[0]
+        self.shards.gained = self.loops.leadership_gained  # (as the controller wires it)
 
 
 async def rounds(replicas: list[Replica], clock: Clock, count: int = 3) -> None:
@@ -101,6 +102,10 @@ async def test_replicas_share_the_shards_tick_each_canary_once_and_take_over_a_d
 
     assert not dead.shards.leading, "its renew deadline passed: it would not act either"
     assert sorted(len(r.shards.held()) for r in alive) == [1, 2] and lost
+    woken = {ref.name for r in alive for ref in refs if r.loops._memory[ref.uid].wakeup.is_set()}
+    assert woken == {ref.name for ref in refs if shard_of(ref.uid, 3) in lost}, (
+        "the Canaries taken over are woken at once (they slept to their slot), no others"
+    )
     assert await tick_all(replicas, refs) == Counter({ref.name: 1 for ref in refs})
 
 

@@ -106,7 +106,10 @@ class Controller:
             leadership=self._leadership(self.client),
             forget=self.wiring.recorder.forget,
             clock=self.clock,
+            timer=self.wiring.timer,
         )
+        if self.shards is not None:
+            self.shards.gained = self.daemons.leadership_gained
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""

@@ -3,6 +3,9 @@
 SIGTERM (the kubelet stopping the pod) and SIGINT stop it cleanly: kopf stops its
 daemons (each finishes or abandons its tick), the Lease is released so that a
 stand-by replica takes over at once, and the connections are closed.
+
+Once started, the start-up objects are frozen out of the garbage collector's scans and
+its pauses are measured (`kube.garbage`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import signal
 
 from coalmine.kube.controller import Controller
+from coalmine.kube.garbage import GcPauses, freeze_start_up
 from coalmine.kube.settings import ControllerSettings
 from coalmine.logs import configure_logging
 
@@ -32,14 +36,20 @@ async def run_until_stopped(settings: ControllerSettings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     controller = Controller(settings)
+    pauses = GcPauses(controller.registry)
+    pauses.install()
     try:
         await controller.start()
+        frozen = freeze_start_up()
         log.info(
-            "coalmine controller %s: /metrics on port %d, probes on port %d",
+            "coalmine controller %s: /metrics on port %d, probes on port %d"
+            " (%d start-up objects frozen out of the garbage collector's scans)",
             settings.identity,
             controller.metrics_port,
             controller.health_port,
+            frozen,
         )
         await controller.run(stop)
     finally:
+        pauses.uninstall()
         await controller.close()

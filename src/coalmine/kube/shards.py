@@ -16,8 +16,10 @@ is ceil(N / members): below it, it takes free or expired shards; above it (a rep
 joined), it gives the extra ones up, cleanly (holder cleared, so another takes them at
 once). A replica that dies stops renewing both its member Lease and its shards; after a
 lease duration both have expired, the survivors' fair share grows, and they take its
-shards: the takeover takes one lease duration plus a retry period or two. Nothing but
-the Kubernetes API coordinates (no new infrastructure).
+shards: the takeover takes one lease duration plus a retry period or two, and the
+daemons of the Canaries taken over are woken at once (`gained`; they slept to their
+next slot while another replica held them). Nothing but the Kubernetes API coordinates
+(no new infrastructure).
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ class ShardLeadership:
         self._members: dict[str, tuple[Any, float]] = {}
         """Each member Lease's record last seen, and when this replica first saw it."""
         self._alive_names: set[str] = {self.member.name}
+        self.gained: Callable[[], None] = lambda: None
+        """Called after a round in which this replica took a shard (the daemons wake
+        the Canaries now theirs)."""
 
     @property
     def leading(self) -> bool:
@@ -124,12 +129,16 @@ class ShardLeadership:
         for index in reversed(held[fair:]):  # a replica joined: give the extra ones up
             log.info("%s gives shard %d up (fair share %d)", self.identity, index, fair)
             await self.shards[index].release()
+        took = False
         for index in self._candidates():
             shard = self.shards[index]
             lease = leases.get(shard.name) if leases is not None else None
             free = lease is None or shard._may_take(lease)  # (observes it, for expiry)
             if free and len(self.held()) < fair and await shard._try():
                 log.info("%s took shard %d", self.identity, index)
+                took = True
+        if took:
+            self.gained()
 
     async def release(self) -> None:
         """Give every shard and the membership up (a clean shutdown)."""

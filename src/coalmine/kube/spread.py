@@ -23,7 +23,7 @@ from typing import Any
 
 from coalmine.api.common import parse_duration
 
-__all__ = ["first_wait", "next_slot", "offset"]
+__all__ = ["first_wait", "interval_of", "next_slot", "offset"]
 
 
 def offset(uid: str, interval: float) -> float:
@@ -46,11 +46,18 @@ def first_wait(uid: str, body: dict[str, Any], now: float) -> float:
     whose interval cannot be read: validation reports it), else until its next slot."""
     if not (body.get("status") or {}).get("phase"):
         return 0.0
+    interval = interval_of(body)
+    if interval is None:
+        return 0.0
+    return (offset(uid, interval) - now) % interval
+
+
+def interval_of(body: dict[str, Any]) -> float | None:
+    """The Canary's analysis.interval in seconds, read without validating the Canary;
+    None when it is missing or cannot be read."""
     text = ((body.get("spec") or {}).get("analysis") or {}).get("interval")
     try:
         interval = parse_duration(str(text)).total_seconds() if text else 0.0
     except ValueError:
-        return 0.0
-    if interval <= 0:
-        return 0.0
-    return (offset(uid, interval) - now) % interval
+        return None
+    return interval if interval > 0 else None

@@ -4,6 +4,7 @@ workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): I
                                                         KubernetesRouter, GatewayAPIRouter
 measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
+          (measurer and observer wrapped by kube.tick_timing: a tick's own time leaves them out)
 store     KubeCanaryStore (status subresource)
 notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
           (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events)
@@ -42,6 +43,7 @@ from coalmine.kube.resources import (
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import ControllerSettings, ScopeSettings
 from coalmine.kube.store import KubeCanaryStore
+from coalmine.kube.tick_timing import TickTimer, TimedMeasurer, TimedObserver
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.limits import QueryLimits
@@ -118,6 +120,8 @@ class Wiring:
     recorder: PrometheusRecorder
     hooks: HttpHooks
     notifier: AlertingNotifier
+    timer: TickTimer
+    """Ticks' own durations, the metric queries left out (the measurer is timed)."""
 
     async def close(self) -> None:
         await self.notifier.close()
@@ -152,7 +156,9 @@ def wire(
     ports = Ports(
         workload=workload,
         router=routers,
-        measurer=measurer or _measurer(settings, templates, KubeCredentials(secrets)),
+        measurer=TimedMeasurer(
+            measurer or _measurer(settings, templates, KubeCredentials(secrets))
+        ),
         hooks=hooks,
         notifier=notifier,
         recorder=recorder,
@@ -161,16 +167,17 @@ def wire(
     )
     reverter = Reverter(workload, routers, store, notifier)
     disowner = Disowner(client, workload, routers, store, notifier)
-    return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier)
+    timer = TickTimer(registry)
+    return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier, timer)
 
 
-def _observer(settings: ControllerSettings) -> PrometheusObserver | None:
+def _observer(settings: ControllerSettings) -> TimedObserver | None:
     """The judge's per-side counts from the cluster's Prometheus (Istio's series)."""
     mesh = settings.analysis.mesh_provider
     if mesh not in COUNT_QUERIES:
         return None
     provider = PrometheusProvider(ProviderSettings(settings.analysis.metrics_server))
-    return PrometheusObserver(provider, mesh=mesh)
+    return TimedObserver(PrometheusObserver(provider, mesh=mesh))
 
 
 def _measurer(
