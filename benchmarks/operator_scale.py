@@ -24,7 +24,7 @@ SIGKILLed and the time until its shards are renewed by the others is measured. S
 Tick latency p50/p99 is from the operator's coalmine_canary_duration_seconds histogram
 over stage 3 (linear within a bucket, so as coarse as the buckets): a tick's whole wall
 time, metric queries included. "Metric queries left out" is coalmine_tick_own_seconds
-(kube.tick_timing): the same ticks less the wall time their metric queries were awaited,
+(kube.runtime.tick_timing): the same ticks less the wall time their metric queries were awaited,
 measured in the operator's code path (the engine, the cache reads, the API writes and
 every wait for the event loop stay in), with buckets fine around 100 ms.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from coalmine.kube.manifests import HEALTH_PORT, METRICS_PORT, RUN_AS_USER
+from coalmine.kube.install.manifests import HEALTH_PORT, METRICS_PORT, RUN_AS_USER
 
 REPO = Path(__file__).parents[1]
 
@@ -125,5 +125,5 @@ def test_the_package_builds_from_what_the_dockerfile_copies(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     [wheel] = (tmp_path / "out").glob("coalmine-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "coalmine/cli/main.py" in names and "coalmine/kube/crds.py" in names
+    assert "coalmine/cli/main.py" in names and "coalmine/kube/install/crds.py" in names
     assert not [name for name in names if "__pycache__" in name]

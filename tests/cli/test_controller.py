@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from coalmine.cli.main import app
 from coalmine.errors import CoalmineError
-from coalmine.kube.settings import Address, ControllerSettings
+from coalmine.kube.runtime.settings import Address, ControllerSettings
 
 runner = CliRunner()
 
@@ -24,7 +24,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[ControllerSettings]:
     async def record(settings: ControllerSettings) -> None:
         seen.append(settings)
 
-    monkeypatch.setattr("coalmine.kube.run.run_until_stopped", record)
+    monkeypatch.setattr("coalmine.kube.runtime.run.run_until_stopped", record)
     return seen
 
 

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from coalmine.cli.main import app
-from coalmine.kube.manifests import InstallOptions, install_objects
+from coalmine.kube.install.manifests import InstallOptions, install_objects
 from tests.kube_emulator import KubeEmulator
 
 runner = CliRunner()

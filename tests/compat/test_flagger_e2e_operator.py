@@ -21,9 +21,14 @@ from pathlib import Path
 import yaml
 
 from coalmine.engine.tick import ALL_PROVIDERS_AVAILABLE
-from coalmine.kube.client import Obj
-from coalmine.kube.resources import DEPLOYMENTS, FLAGGER_CANARIES, SERVICES, VIRTUAL_SERVICES
-from coalmine.kube.settings import ScopeSettings
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.resources import (
+    DEPLOYMENTS,
+    FLAGGER_CANARIES,
+    SERVICES,
+    VIRTUAL_SERVICES,
+)
+from coalmine.kube.runtime.settings import ScopeSettings
 from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import MetricsStandIn, deployment
 from tests.fixtures.world import StartOperator, World, eventually_async

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from coalmine.kube.client import Obj
-from coalmine.kube.resources import DEPLOYMENTS, HTTP_ROUTES
-from coalmine.kube.settings import AnalysisSettings, ScopeSettings
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.resources import DEPLOYMENTS, HTTP_ROUTES
+from coalmine.kube.runtime.settings import AnalysisSettings, ScopeSettings
 from tests.compat.test_flagger_e2e_operator import messages_once, phase_of
 from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import MetricsStandIn, deployment

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from coalmine.kube.revision import pod_template_revision
+from coalmine.kube.adapters.revision import pod_template_revision
 from tests.fixtures.cli import invoke
 from tests.fixtures.operator import canary, create, deployment, install_crds
 from tests.kube_emulator import KubeEmulator

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from coalmine.kube.resources import LEASES
-from coalmine.kube.settings import LeaderSettings
+from coalmine.kube.adapters.resources import LEASES
+from coalmine.kube.runtime.settings import LeaderSettings
 from tests.fixtures.operator import canary, deployment
 from tests.fixtures.world import NEW_IMAGE, StartOperator, World, eventually_async
 from tests.kube_emulator import KubeEmulator

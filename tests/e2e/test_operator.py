@@ -1,4 +1,4 @@
-"""The real operator (`coalmine.kube.controller.Controller`, kopf and kr8s) reconciling Canaries.
+"""The real operator (`kube.runtime.controller.Controller`, kopf and kr8s) reconciling Canaries.
 
 Each test runs against the API emulator, and against a real cluster when
 COALMINE_TEST_KUBECONFIG is set (see tests/fixtures/world.py). Ticks are driven fast
@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from coalmine.kube.client import Obj
-from coalmine.kube.handlers import FINALIZER
-from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
-from coalmine.kube.resources import (
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.ownership import KEPT_FROM, ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import (
     CANARIES,
     DEPLOYMENTS,
     DESTINATION_RULES,
@@ -36,8 +35,9 @@ from coalmine.kube.resources import (
     VIRTUAL_SERVICES,
     Kind,
 )
-from coalmine.kube.revision import pod_template_revision
-from coalmine.kube.settings import ScopeSettings
+from coalmine.kube.adapters.revision import pod_template_revision
+from coalmine.kube.runtime.handlers import FINALIZER
+from coalmine.kube.runtime.settings import ScopeSettings
 from coalmine.metrics.providers.prometheus import ONLINE_QUERY
 from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deployment, shape
@@ -208,7 +208,7 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
     assert (status["canaryWeight"], status["failedChecks"]) == (0, 0)
     assert status["lastAppliedSpec"] == status["lastPromotedSpec"] == revision
     assert status["conditions"][0]["reason"] == "Initialized"
-    assert FINALIZER in podinfo["metadata"]["finalizers"]  # every Canary, see kube.handlers
+    assert FINALIZER in podinfo["metadata"]["finalizers"]  # every Canary, see kube.runtime.handlers
     [done] = [e for e in await world.events() if e["message"].startswith("Initialization done!")]
     assert (done["type"], done["reason"], done["message"]) == (
         "Normal",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coalmine.kube.resources import CANARIES, DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
 from tests.fixtures.operator import MetricsStandIn, canary
 from tests.fixtures.world import NEW_IMAGE, Operator, World, eventually_async
 

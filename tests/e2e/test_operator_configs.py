@@ -14,8 +14,8 @@ import logging
 
 import pytest
 
-from coalmine.kube.client import Obj
-from coalmine.kube.resources import CANARIES, CONFIG_MAPS, DEPLOYMENTS, SECRETS
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.resources import CANARIES, CONFIG_MAPS, DEPLOYMENTS, SECRETS
 from tests.e2e.test_operator import following
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import Operator, World, eventually_async

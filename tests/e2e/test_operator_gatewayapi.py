@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from coalmine.kube.client import Obj
-from coalmine.kube.ownership import KEPT_FROM, ORIGINAL_SPEC
-from coalmine.kube.resources import (
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.ownership import KEPT_FROM, ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import (
     CANARIES,
     DEPLOYMENTS,
     HTTP_ROUTES,
@@ -28,7 +28,7 @@ from coalmine.kube.resources import (
     VIRTUAL_SERVICES,
     Kind,
 )
-from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.runtime.settings import AnalysisSettings
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import Operator, StartOperator, World, eventually_async
 
@@ -269,7 +269,7 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_http_route_on_the_
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
     """The HTTPRoute outlives the Canary, all its traffic on the primary: without
-    `kube.disown` the garbage collector would delete it and the Gateway would route the
+    `kube.adapters.disown` the garbage collector would delete it and the Gateway would route the
     app's hostnames nowhere."""
     await world.create(deployment())
     await world.create(canary(provider="gatewayapi", service=SERVICE))

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from coalmine.kube.client import Obj
-from coalmine.kube.resources import DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
-from coalmine.kube.settings import AnalysisSettings
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.resources import DEPLOYMENTS, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.runtime.settings import AnalysisSettings
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import (
     NEW_IMAGE,

@@ -17,9 +17,8 @@ import yaml
 from typer.testing import Result
 
 from coalmine.engine.requests import REQUEST_ANNOTATION
-from coalmine.kube.client import Obj
-from coalmine.kube.connection import close, connect
-from coalmine.kube.resources import (
+from coalmine.kube.adapters.client import Obj
+from coalmine.kube.adapters.resources import (
     CANARIES,
     DEPLOYMENTS,
     DESTINATION_RULES,
@@ -27,8 +26,9 @@ from coalmine.kube.resources import (
     NAMESPACES,
     VIRTUAL_SERVICES,
 )
-from coalmine.kube.revision import pod_template_revision
-from coalmine.kube.settings import ClusterSettings
+from coalmine.kube.adapters.revision import pod_template_revision
+from coalmine.kube.runtime.connection import close, connect
+from coalmine.kube.runtime.settings import ClusterSettings
 from tests.fixtures.cli import invoke, wait_lines
 from tests.fixtures.operator import MetricsStandIn, canary, deployment, install_crds, shape
 from tests.fixtures.world import Operator, World

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coalmine.kube.resources import LEASES
+from coalmine.kube.adapters.resources import LEASES
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
 from tests.fixtures.world import NEW_IMAGE, World, eventually_async
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from coalmine.api.canary import Phase
-from coalmine.kube.revision import pod_template_revision
+from coalmine.kube.adapters.revision import pod_template_revision
 from coalmine.local.runtime import LocalRuntime
 from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
 from tests.fixtures.cli import invoke, wait_lines

@@ -1,7 +1,7 @@
 """A cluster canary's history: its Events on the API emulator, and the operator's own
 metrics and Istio's counter in a real Prometheus.
 
-The Events are written by the operator's own writer (`kube.events.KubeEvents`, which
+The Events are written by the operator's own writer (`kube.adapters.events.KubeEvents`, which
 aggregates repeats as Kubernetes does), with a clock the test sets. The metrics are the
 operator's gauges (`telemetry.PrometheusRecorder`) and an `istio_requests_total` counter,
 served over HTTP and scraped every second by the real Prometheus.
@@ -21,8 +21,8 @@ from coalmine.cli.report import write_report
 from coalmine.engine.decision import Event, EventType
 from coalmine.history.reading import read_history
 from coalmine.history.recent import prometheus_weights
-from coalmine.kube.client import KubeClient
-from coalmine.kube.events import KubeEvents
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.events import KubeEvents
 from coalmine.metrics import PrometheusServer, ScrapeTarget
 from coalmine.metrics.providers.base import ProviderSettings
 from coalmine.metrics.providers.prometheus import PrometheusProvider

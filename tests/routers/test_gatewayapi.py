@@ -9,9 +9,9 @@ import pytest
 
 from coalmine.engine import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient
-from coalmine.kube.ownership import ORIGINAL_SPEC
-from coalmine.kube.resources import HTTP_ROUTES
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import HTTP_ROUTES
 from coalmine.routers.gatewayapi import GatewayAPIRouter
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
 from tests.kube_emulator import KubeEmulator

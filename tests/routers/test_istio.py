@@ -9,9 +9,9 @@ import yaml
 
 from coalmine.engine import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient
-from coalmine.kube.ownership import ORIGINAL_SPEC
-from coalmine.kube.resources import SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import SERVICES, VIRTUAL_SERVICES
 from coalmine.routers.istio import IstioRouter
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
 from tests.kube_emulator import KubeEmulator

@@ -10,8 +10,8 @@ import pytest
 from coalmine.api.canary import Canary
 from coalmine.engine import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient
-from coalmine.kube.resources import SERVICES
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import SERVICES
 from coalmine.routers.kubernetes import KubernetesRouter, routes_of_selector
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, shape, stored_canary
 from tests.kube_emulator import KubeEmulator

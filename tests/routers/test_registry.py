@@ -10,8 +10,8 @@ import pytest
 from coalmine.api.canary import SUPPORTED_PROVIDERS
 from coalmine.engine.observations import Routes
 from coalmine.errors import CoalmineError
-from coalmine.kube.wiring import ROUTERS as KUBERNETES_ROUTERS
-from coalmine.kube.wiring import KubeRouters
+from coalmine.kube.runtime.wiring import ROUTERS as KUBERNETES_ROUTERS
+from coalmine.kube.runtime.wiring import KubeRouters
 from coalmine.local.store import Store
 from coalmine.local.wiring import ROUTERS as LOCAL_ROUTERS
 from coalmine.routers.envoy import EnvoyRouter, LocalRouting
@@ -135,7 +135,7 @@ def test_a_default_without_a_router_is_refused_at_once() -> None:
 
 
 async def test_the_operator_reverts_each_canary_with_its_providers_router() -> None:
-    """kube.revert and kube.disown hand the traffic back through the Canary's own router."""
+    """kube.adapters.revert and .disown hand the traffic back through the Canary's own router."""
     made: dict[str, Recording] = {}
 
     def make(name: str) -> Recording:

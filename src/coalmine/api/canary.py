@@ -405,7 +405,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
 }
 """Fields of Flagger's Canary CRD that coalmine knows but refuses, by model and YAML name,
-with why; `kube.refinements` turns each into a CEL rule, so the API server refuses them
+with why; `kube.install.refinements` turns each into a CEL rule, so the API server refuses them
 with the same message."""
 
 

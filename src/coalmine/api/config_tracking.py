@@ -1,8 +1,8 @@
-"""Config tracking's pure parts, shared by the cluster (`kube.configs`) and local mode
+"""Config tracking's pure parts, shared by the cluster (`kube.adapters.configs`) and local mode
 (`local.configs`): which ConfigMaps and Secrets a pod template names, how its references
 are pointed at the `-primary` copies, and the revision that includes their content.
 
-Flagger's `pkg/canary/config_tracker.go` is the model; see `kube/configs.py` for where
+Flagger's `pkg/canary/config_tracker.go` is the model; see `kube/adapters/configs.py` for where
 coalmine differs from it. Objects are plain manifests (dicts), as both stores hold them.
 """
 

@@ -2,7 +2,7 @@
 
 Every flag can also come from the environment variable COALMINE_<FLAG> (upper case,
 dashes as underscores; `--namespace` takes a space- or comma-separated list there).
-The flags are read once into `ControllerSettings` (coalmine.kube.settings).
+The flags are read once into `ControllerSettings` (coalmine.kube.runtime.settings).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from coalmine.kube.settings import ControllerSettings
+    from coalmine.kube.runtime.settings import ControllerSettings
 
 __all__ = ["build_settings", "controller"]
 
@@ -115,7 +115,7 @@ def controller(
     """
     import asyncio
 
-    from coalmine.kube.run import run_until_stopped
+    from coalmine.kube.runtime.run import run_until_stopped
 
     settings = build_settings(
         metrics_addr=metrics_addr,
@@ -176,7 +176,7 @@ def build_settings(
     """The settings from the flags; a CoalmineError names the flag that is wrong."""
     from coalmine.api.common import parse_duration
     from coalmine.errors import CoalmineError
-    from coalmine.kube import settings as s
+    from coalmine.kube.runtime import settings as s
 
     try:
         floor = parse_duration(min_interval)

@@ -78,8 +78,8 @@ def _kube(options: TargetOptions, metrics_server: str) -> list[Check]:
 
     async def run() -> list[Check]:
         from coalmine.doctor.kube import kube_checks
-        from coalmine.kube.connection import close, connect
-        from coalmine.kube.settings import ClusterSettings
+        from coalmine.kube.runtime.connection import close, connect
+        from coalmine.kube.runtime.settings import ClusterSettings
 
         settings = ClusterSettings(kubeconfig=options.kubeconfig, context=options.context)
         try:

@@ -98,7 +98,7 @@ def install(
     """
     import asyncio
 
-    from coalmine.kube.manifests import DEFAULT_IMAGE, InstallOptions, install_objects
+    from coalmine.kube.install.manifests import DEFAULT_IMAGE, InstallOptions, install_objects
 
     if loadtester_commands and not (loadtester and loadtester_token_secret):
         raise typer.BadParameter(
@@ -127,7 +127,7 @@ def _print(objects: list[dict[str, object]], output: Output) -> None:
     if output is Output.JSON:
         typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
         return
-    from coalmine.kube.deploy_files import render_yaml
+    from coalmine.kube.install.deploy_files import render_yaml
 
     typer.echo(render_yaml(objects), nl=False)
 
@@ -135,7 +135,7 @@ def _print(objects: list[dict[str, object]], output: Output) -> None:
 async def _apply(
     objects: list[dict[str, object]], kubeconfig: str | None, context: str | None, force: bool
 ) -> None:
-    from coalmine.kube.apply import apply_objects, connect
+    from coalmine.kube.install.apply import apply_objects, connect
 
     api = await connect(kubeconfig, context)
     report = lambda applied: typer.echo(str(applied))  # noqa: E731

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from coalmine.doctor.checks import Check
 from coalmine.errors import CoalmineError
-from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.resources import CRDS, DEPLOYMENTS, NAMESPACES, PODS
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.resources import CRDS, DEPLOYMENTS, NAMESPACES, PODS
 
 __all__ = ["ISTIO_CRDS", "kube_checks"]
 

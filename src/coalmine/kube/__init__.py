@@ -1,38 +1,16 @@
-"""Kubernetes mode: the operator (`coalmine controller`), the adapters of the engine's
-ports, and installing coalmine (CRDs, RBAC, manifests: `coalmine install`).
+"""Kubernetes mode, in three packages by job (see docs/architecture.md, "Layers"):
 
-Nothing is imported here, so that `coalmine install` does not load kopf and kr8s; import
-from the modules. One concept each (see docs/kubernetes.md and docs/install.md):
+    runtime    the operator's life: `coalmine controller` (kopf, leader election, shards,
+               the per-Canary daemons, settings, health, wiring the ports)
+    adapters   the engine's ports in Kubernetes, over kr8s: the client and its watch
+               cache, the Workload, the status store, Events, deletion (revert, disown),
+               and what the Kubernetes routers write through (client, objects, ownership)
+    install    the install artefacts: CRDs generated from the models, RBAC, the
+               controller's manifests, the deploy/ files and `coalmine install`'s apply
 
-The operator:
-
-    controller   Controller: start, run, close (the public entry point)
-    run          the program: logging, signals, exit code
-    settings     ControllerSettings, built once from flags and environment
-    connection   kr8s connection (kubeconfig, context, in-cluster) and kopf's login
-    client       KubeClient: dicts over kr8s, coalmine's errors, timeouts
-    resources    the resource types (apiVersion, plural)
-    ownership    owner references, the managed-by label, the original-spec annotation
-    objects      ObjectWriter: create-or-repair only the fields coalmine owns, restore
-    revision     the revision of a pod template (server defaults ignored)
-    deployments  WorkloadState from a Deployment, the -primary Deployment
-    autoscaler   the primary's HPA
-    workload     KubeWorkload (Workload port)
-    store        KubeCanaryStore (CanaryStore port): the status subresource
-    events       KubeEvents (Notifier port): Kubernetes Events
-    lookups      MetricTemplates, AlertProviders, Secrets from the cluster
-    validation   a stored Canary to the model, or every problem
-    revert       deletion with revertOnDeletion
-    disown       deletion without it: what serves stays, as the user's
-    leader       LeaseElector: leader election with a Lease
-    daemons      CanaryDaemons: the per-Canary loop
-    handlers     the kopf registry and settings
-    health       /healthz and /readyz on their own thread
-    wiring       the ports, wired; ROUTERS, the routers by provider (coalmine.routers)
-
-Installing:
-
-    crds, schema, refinements   the CRDs generated from the models
-    rbac, manifests             RBAC and the controller's manifests
-    deploy_files, apply         deploy/ files, and applying them to a cluster
+The runtime imports the adapters; neither the adapters nor the install artefacts import
+the runtime, and the two do not import each other (import-linter contracts in
+pyproject.toml). Nothing is imported here or in the three packages' `__init__`, so that
+`coalmine install` loads neither kopf nor kr8s: import from the modules. One concept
+each (see docs/kubernetes.md and docs/install.md).
 """

@@ -15,7 +15,7 @@ removed. What follows depends on `revertOnDeletion`:
   serving, and the canary's Deployments, Services and VirtualService stay, no longer
   owned by a canary (`coalmine get` shows no OWNER); the target keeps its replica count
   (zero while the canary held it down). Delete them when you want. The operator does the
-  same in Kubernetes (`kube.disown`), where Flagger lets the garbage collector take them.
+  same in Kubernetes (`kube.adapters.disown`), where Flagger lets the garbage collector take them.
 
 When the same delete also removes the Canary's target Deployment, the user is taking the
 service down: the objects the Canary made go and the ones it took over come back as they

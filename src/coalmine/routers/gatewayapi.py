@@ -25,10 +25,10 @@ import asyncio
 from coalmine.api.canary import Canary, gateway_api_problems
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.deployments import selector_labels
-from coalmine.kube.objects import Desired, ObjectWriter
-from coalmine.kube.resources import HTTP_ROUTES, SERVICES
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.deployments import selector_labels
+from coalmine.kube.adapters.objects import Desired, ObjectWriter
+from coalmine.kube.adapters.resources import HTTP_ROUTES, SERVICES
 from coalmine.routers.services import discovered_ports, release_apex, services, target_of
 from coalmine.routing.http_route import http_route_spec, routes_of, unready_parents
 from coalmine.routing.virtual_service import apex_name, baseline_host, canary_host, primary_host

@@ -18,7 +18,7 @@ The Kubernetes twin of `coalmine.routers.envoy`, with the same VirtualService sh
 `reconcile` repairs drift in every one of them but keeps the weights the
 VirtualService carries; only `set_routes` changes weights. Every write goes
 through `ObjectWriter`, which sends only the fields coalmine owns and records the
-original spec of objects it takes over (see `kube.objects`).
+original spec of objects it takes over (see `kube.adapters.objects`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import asyncio
 from coalmine.api.canary import Canary
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.deployments import selector_labels
-from coalmine.kube.objects import Desired, ObjectWriter
-from coalmine.kube.resources import DESTINATION_RULES, SERVICES, VIRTUAL_SERVICES
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.deployments import selector_labels
+from coalmine.kube.adapters.objects import Desired, ObjectWriter
+from coalmine.kube.adapters.resources import DESTINATION_RULES, SERVICES, VIRTUAL_SERVICES
 from coalmine.routers.services import discovered_ports, release_apex, services, target_of
 from coalmine.routing.virtual_service import (
     apex_name,

@@ -36,10 +36,10 @@ from dataclasses import replace
 from coalmine.api.canary import Canary, blue_green_only_problems
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.deployments import primary_labels, selector_labels
-from coalmine.kube.objects import ObjectWriter
-from coalmine.kube.resources import SERVICES
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.deployments import primary_labels, selector_labels
+from coalmine.kube.adapters.objects import ObjectWriter
+from coalmine.kube.adapters.resources import SERVICES
 from coalmine.routers.services import discovered_ports, release_apex, services, target_of
 from coalmine.routing.virtual_service import apex_name, baseline_host, canary_host, primary_host
 

@@ -4,7 +4,7 @@ else the runtime's default (the controller's `--mesh-provider`).
 `PROVIDERS` says, per runtime, which of Flagger's provider names coalmine can route
 with. It imports no router, so that the controller's flag and `coalmine validate` check a
 name without loading kr8s. Each runtime builds one `RouterRegistry` from it with the
-factories of its routers (Kubernetes: `kube.wiring`, the local runtime: `local.wiring`);
+factories of its routers (Kubernetes: `kube.runtime.wiring`, the local runtime: `local.wiring`);
 the registry refuses to be built unless its factories are exactly the names listed here,
 so the list and the routers cannot drift apart.
 

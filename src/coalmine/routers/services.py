@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from coalmine.api.canary import Canary
 from coalmine.engine.ports import Router
 from coalmine.errors import AdapterError
-from coalmine.kube.client import KubeClient, Obj
-from coalmine.kube.deployments import baseline_labels, primary_labels
-from coalmine.kube.objects import UNCHANGED, Desired, ObjectWriter, merge_patch_between
-from coalmine.kube.ownership import MANAGED_BY, is_owned_by, original_spec
-from coalmine.kube.resources import DEPLOYMENTS, SERVICES
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.deployments import baseline_labels, primary_labels
+from coalmine.kube.adapters.objects import UNCHANGED, Desired, ObjectWriter, merge_patch_between
+from coalmine.kube.adapters.ownership import MANAGED_BY, is_owned_by, original_spec
+from coalmine.kube.adapters.resources import DEPLOYMENTS, SERVICES
 from coalmine.routing.virtual_service import (
     apex_name,
     baseline_host,
@@ -41,8 +41,8 @@ __all__ = [
 
 
 class KubeRouter(Router, Protocol):
-    """A router of the operator: the Router port, and `revert` for `kube.revert` and
-    `kube.disown` (hand the traffic back to the target's own pods, without coalmine)."""
+    """A router of the operator: the Router port, and `revert` for `kube.adapters.revert` and
+    `kube.adapters.disown` (hand the traffic back to the target's own pods, without coalmine)."""
 
     async def revert(self, canary: Canary, target_labels: dict[str, str]) -> dict[str, str]:
         """What was done, by object."""

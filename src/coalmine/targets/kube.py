@@ -1,9 +1,9 @@
-"""A Kubernetes cluster as a Target, through kr8s (`coalmine.kube.client`).
+"""A Kubernetes cluster as a Target, through kr8s (`coalmine.kube.adapters.client`).
 
 Reads and writes are the operator's own building blocks, so that the CLI and the
-controller agree: the revision is `kube.revision.pod_template_revision` (what the
-operator compares), readiness is `kube.deployments.workload_state`, events are
-`kube.events.KubeEvents`. Writes send only what they change: a JSON patch with a
+controller agree: the revision is `kube.adapters.revision.pod_template_revision` (what the
+operator compares), readiness is `kube.adapters.deployments.workload_state`, events are
+`kube.adapters.events.KubeEvents`. Writes send only what they change: a JSON patch with a
 `test` of the container's name for an image or environment change (a concurrent
 reordering of containers fails the patch instead of changing the wrong one), merge
 patches for annotations, `spec.suspend` and the manual canary's objects.
@@ -18,10 +18,10 @@ from typing import Any, Literal
 from coalmine.api.templates import container_index
 from coalmine.engine.requests import asked_event, request_annotation
 from coalmine.errors import CoalmineError, NotFound
-from coalmine.kube.client import KubeClient
-from coalmine.kube.deployments import workload_state
-from coalmine.kube.events import Involved, KubeEvents
-from coalmine.kube.resources import (
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.deployments import workload_state
+from coalmine.kube.adapters.events import Involved, KubeEvents
+from coalmine.kube.adapters.resources import (
     CANARIES,
     DEPLOYMENTS,
     DESTINATION_RULES,
@@ -33,7 +33,7 @@ from coalmine.kube.resources import (
     Kind,
     canaries_of,
 )
-from coalmine.kube.revision import pod_template_revision
+from coalmine.kube.adapters.revision import pod_template_revision
 from coalmine.targets.base import Asked, CanaryView, EventView, Obj, RolloutView
 from coalmine.targets.patches import merge_patch
 
@@ -186,7 +186,7 @@ class KubeTarget:
         return await side_by_side(measurer, canary, interval, server)
 
     async def close(self) -> None:
-        from coalmine.kube.connection import close
+        from coalmine.kube.runtime.connection import close
 
         await close(self.client)
 

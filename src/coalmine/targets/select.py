@@ -80,8 +80,8 @@ async def open_target(options: TargetOptions) -> Target:
 
 
 async def _kube(options: TargetOptions) -> Target:
-    from coalmine.kube.connection import connect
-    from coalmine.kube.settings import ClusterSettings
+    from coalmine.kube.runtime.connection import connect
+    from coalmine.kube.runtime.settings import ClusterSettings
     from coalmine.targets.kube import KubeTarget
 
     settings = ClusterSettings(

@@ -1,4 +1,4 @@
-{{/* Generated from src/coalmine/kube by scripts/generate-deploy; do not edit. */}}
+{{/* Generated from src/coalmine/kube/install by scripts/generate-deploy; do not edit. */}}
 {{- define "coalmine.rules.crds" -}}
 - apiGroups:
   - apiextensions.k8s.io

@@ -1,0 +1,280 @@
+"""Reads from memory: the objects the canaries touch, kept current by list+watch.
+
+A steady tick reads its Canary, the target and primary Deployments, three Services, two
+DestinationRules and a VirtualService (and an HPA with autoscalerRef). From the API
+that is ten GETs a tick, nearly all of the operator's CPU at a thousand canaries
+(BENCHMARKS.md). `WatchCache` keeps those kinds in memory for the watched namespaces,
+as client-go's informers do, and `KubeClient.get` answers from it (see `client.py`):
+
+- list, then watch from the list's resourceVersion (with bookmarks, so a resume point
+  stays recent even when nothing changes); the watch's events keep the copy current;
+- a watch that ends (its timeout) or is cut (a load balancer, an API server restart)
+  is resumed from the last resourceVersion seen, so nothing in between is missed; a
+  version the server no longer has (410 Gone, as an ERROR event or an answer) makes
+  it list again, replacing the whole copy;
+- a kind the cluster does not serve (Istio not installed: 404 on the list) or a list
+  that fails leaves that kind unsynced, and reads of it go to the API, as before;
+- the answers to coalmine's own writes go into the copy at once, unless the copy
+  already holds a newer version of the object: the next read in the same tick sees the
+  write (read-your-writes), without waiting for the watch event. resourceVersions are
+  compared as numbers, which they are on every Kubernetes (etcd revisions); one that is
+  not a number is never taken to be newer than the copy's;
+- each object is held as its JSON text, and a read decodes it: the adapters get their
+  own copy (they build patches from what they read and must not change the cache by
+  accident), and decoding is about four times faster than the deep copy it replaced.
+  Above all, text is one object the garbage collector never scans, where a decoded
+  Deployment is dozens of dicts and lists: at a thousand canaries the cache held about
+  half of the operator's containers, and each full collection walked all of them
+  while every tick waited (BENCHMARKS.md, tick p99).
+
+A read is as fresh as the watch, like any informer's: a change made behind the
+controller's back is seen once its watch event arrives (milliseconds), and writes
+are patches of the fields coalmine owns, so a slightly old read repairs the same fields
+at the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from kr8s import APITimeoutError
+
+from coalmine.errors import CoalmineError, NotFound, Unavailable
+from coalmine.kube.adapters.client import MISS, KubeClient, Obj
+from coalmine.kube.adapters.resources import Kind
+
+__all__ = ["CacheSettings", "WatchCache"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    watch_timeout: int = 300
+    """Seconds a watch request lasts (timeoutSeconds) before it is resumed."""
+    retry: float = 1.0
+    """Seconds before listing again after a failed list (the API down)."""
+    unserved_retry: float = 60.0
+    """Seconds before listing again a kind the cluster does not serve (a CRD installed later)."""
+
+
+class _Expired(Exception):
+    """The resourceVersion to resume from is gone (410): list again."""
+
+
+_Held = tuple[str, str]
+"""An object as held: (its resourceVersion, its JSON text)."""
+
+
+@dataclass
+class _Copy:
+    """The objects of one kind in one namespace (None: every namespace)."""
+
+    objects: dict[tuple[str, str], _Held] = field(default_factory=dict)
+    synced: bool = False
+    unserved: bool = False
+    """The list answered 404: the cluster does not serve the kind (yet)."""
+    version: str = ""
+    """The resourceVersion to resume the watch from."""
+
+
+class WatchCache:
+    """The objects of `kinds` in `namespaces` (empty: all namespaces), list+watch."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        kinds: Sequence[Kind],
+        namespaces: Sequence[str] = (),
+        settings: CacheSettings | None = None,
+    ) -> None:
+        self.client = client
+        self.kinds = tuple(dict.fromkeys(kinds))
+        self.namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
+        self.settings = settings or CacheSettings()
+        self._copies = {(kind, ns): _Copy() for kind in self.kinds for ns in self.namespaces}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.lists: Counter[Kind] = Counter()
+        """Lists made, by kind (the first, and one after each 410)."""
+        self.watches: Counter[Kind] = Counter()
+        """Watch requests made, by kind (the first, and one per resume)."""
+        self._changed = asyncio.Condition()
+
+    # --- life ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start listing and watching (in the background, one task per kind and namespace)."""
+        for kind, namespace in self._copies:
+            name = f"watch cache {kind.plural} in {namespace or 'all namespaces'}"
+            self._tasks.append(asyncio.create_task(self._reflect(kind, namespace), name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def synced(self, within: float) -> bool:
+        """Wait until every kind the cluster serves is listed; False after `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within), self._changed:
+                await self._changed.wait_for(
+                    lambda: all(c.synced or c.unserved for c in self._copies.values())
+                )
+                return True
+        return False
+
+    # --- reads and writes ------------------------------------------------------------------
+
+    def lookup(self, kind: Kind, name: str, namespace: str | None) -> Obj | None:
+        """A copy of the object, None when it does not exist, or MISS when unknown here."""
+        found = self._copy_of(kind, namespace)
+        if found is None or not found.synced:
+            missing: Obj | None = MISS
+            return missing
+        held = found.objects.get((namespace or "", name))
+        return None if held is None else _decoded(held)
+
+    def observe(self, kind: Kind, obj: Obj) -> None:
+        """An object as a write answered it: into the copy unless the copy is newer."""
+        meta = obj.get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        found = self._copy_of(kind, namespace)
+        if found is None or not found.synced or not name:
+            return
+        key = (namespace or "", str(name))
+        held = found.objects.get(key)
+        if held is None or _newer(meta.get("resourceVersion"), held[0]):
+            found.objects[key] = _encoded(obj)
+
+    def forget(self, kind: Kind, name: str, namespace: str | None) -> None:
+        """coalmine deleted the object (the watch's DELETED event follows)."""
+        found = self._copy_of(kind, namespace)
+        if found is not None:
+            found.objects.pop((namespace or "", name), None)
+
+    def count(self, kind: Kind) -> int:
+        """Objects of `kind` held, all namespaces together."""
+        return sum(len(c.objects) for (k, _), c in self._copies.items() if k == kind)
+
+    def _copy_of(self, kind: Kind, namespace: str | None) -> _Copy | None:
+        return self._copies.get((kind, namespace)) or self._copies.get((kind, None))
+
+    # --- list and watch ----------------------------------------------------------------------
+
+    async def _reflect(self, kind: Kind, namespace: str | None) -> None:
+        held = self._copies[(kind, namespace)]
+        while True:
+            try:
+                await self._list(kind, namespace, held)
+            except NotFound:
+                log.info("%s are not served; reading them from the API", kind.plural)
+                await self._mark(held, synced=False, unserved=True)
+                await asyncio.sleep(self.settings.unserved_retry)
+                continue
+            except CoalmineError as error:
+                log.warning("cannot list %s: %s", kind.plural, error)
+                await asyncio.sleep(self.settings.retry)
+                continue
+            await self._mark(held, synced=True)
+            with contextlib.suppress(_Expired):
+                while True:
+                    await self._watch(kind, namespace, held)
+
+    async def _mark(self, held: _Copy, *, synced: bool, unserved: bool = False) -> None:
+        async with self._changed:
+            held.synced, held.unserved = synced, unserved
+            self._changed.notify_all()
+
+    async def _list(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
+        self.lists[kind] += 1
+        answer = await self.client.collection(kind, namespace)
+        held.objects = {_key(obj): _encoded(obj) for obj in answer.get("items") or []}
+        held.version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def _watch(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
+        """One watch request, applied event by event; returns when it ends or is cut."""
+        self.watches[kind] += 1
+        params = {
+            "watch": "true",
+            "resourceVersion": held.version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(self.settings.watch_timeout),
+        }
+        read = float(self.settings.watch_timeout + 30)
+        try:
+            async with self.client.api.call_api(
+                "GET",
+                version=kind.api_version,
+                base="/api" if kind.api_version == "v1" else "/apis",
+                namespace=namespace,
+                url=kind.plural,
+                raise_for_status=False,
+                stream=True,
+                params=params,
+                timeout=httpx.Timeout(10.0, read=read),
+            ) as response:
+                if response.status_code == 410:
+                    raise _Expired()
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise Unavailable(f"watch {kind.plural}: {response.status_code}")
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        self._apply(held, json.loads(line))
+        except (httpx.TransportError, APITimeoutError, Unavailable) as error:
+            log.info("watch of %s cut (%r); resuming from %s", kind.plural, error, held.version)
+            await asyncio.sleep(self.settings.retry)
+
+    def _apply(self, held: _Copy, event: Obj) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise _Expired()
+            raise Unavailable(f"watch error: {obj.get('message')}")
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            held.version = str(version)
+        if kind == "BOOKMARK":
+            return
+        key = _key(obj)
+        if kind == "DELETED":
+            held.objects.pop(key, None)
+            return
+        current = held.objects.get(key)
+        stale = current is not None and _newer(current[0], version)
+        if not stale:  # (else the copy holds a newer answer to one of coalmine's writes)
+            held.objects[key] = _encoded(obj)
+
+
+def _encoded(obj: Obj) -> _Held:
+    version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return (version, json.dumps(obj, separators=(",", ":")))
+
+
+def _decoded(held: _Held) -> Obj:
+    obj: Obj = json.loads(held[1])
+    return obj
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+def _newer(version: Any, held: Any) -> bool:
+    """Is resourceVersion `version` newer than the resourceVersion `held`?"""
+    try:
+        return int(str(version)) > int(str(held))
+    except ValueError:
+        return False

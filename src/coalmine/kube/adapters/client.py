@@ -1,0 +1,287 @@
+"""A thin async client over kr8s: plain dicts in, plain dicts out, coalmine's errors.
+
+The adapters work with objects as the API serves them (dicts), because they patch
+only the fields they own and must not drop fields they do not know. kr8s does the
+connection, authentication (kubeconfig, exec plugins, in-cluster service account)
+and TLS; this module adds what the adapters need on top:
+
+- every request has a timeout (`RequestSettings.timeout`);
+- a caller cancelled mid-request (a daemon stopped, a tick abandoned) returns at once,
+  but its request runs on in the background until answered or timed out: httpcore
+  (1.0.9, the latest) can leak a connection-pool slot when a request is cancelled at the
+  wrong moment (encode/httpcore#1093), and once the pool's 100 slots are gone every
+  request fails with a pool timeout for the life of the process;
+- at most `max_in_flight` requests are in flight at once: kr8s's httpx pool keeps 20
+  connections alive, and beyond that it opens and closes one per request, and scans
+  all of them for each request (measured: with 200 canaries, most of the operator's
+  CPU went there; see benchmarks/operator_scale.py);
+- answers become coalmine errors that name the object: 404 `NotFound`, 409
+  `Conflict`, other 4xx `AdapterError` with the server's message, 5xx, timeouts and
+  refused connections `Unavailable`;
+- patches say their type (merge patch or JSON patch): strategic merge patch does not
+  exist for custom resources, so the adapters use the two that work everywhere;
+- with a `reads` cache (`kube.adapters.cache.WatchCache`), `get` answers from memory what the
+  cache holds, and the answers to writes go into it (`fresh=True` asks the API anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from kr8s import APITimeoutError
+
+from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
+from coalmine.kube.adapters.resources import Kind
+
+__all__ = [
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "MISS",
+    "KubeClient",
+    "Obj",
+    "ReadCache",
+    "RequestSettings",
+]
+
+Obj = dict[str, Any]
+MISS: Any = object()
+"""What a `ReadCache` answers when it cannot say (a kind or namespace it does not hold)."""
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    timeout: float = 10.0
+    """Seconds one request may take, connecting included."""
+    max_in_flight: int = 16
+    """Requests in flight at once; more wait their turn (below httpx's 20 kept-alive)."""
+
+
+class ReadCache(Protocol):
+    """Objects kept in memory by a watch (`kube.adapters.cache.WatchCache`)."""
+
+    def lookup(self, kind: Kind, name: str, namespace: str | None) -> Obj | None:
+        """The object, None if it does not exist, or MISS if unknown."""
+        ...
+
+    def observe(self, kind: Kind, obj: Obj) -> None:
+        """A write's answer."""
+        ...
+
+    def forget(self, kind: Kind, name: str, namespace: str | None) -> None:
+        """A deleted object."""
+        ...
+
+
+class KubeClient:
+    """CRUD on any resource type through one kr8s `Api` (its connection pool and auth)."""
+
+    def __init__(self, api: Any, settings: RequestSettings | None = None) -> None:
+        """`api` is a connected `kr8s.asyncio.Api` (see `kube.runtime.connection.connect`)."""
+        self.api = api
+        self.settings = settings or RequestSettings()
+        self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        self._requests: set[asyncio.Task[Obj]] = set()
+        """Requests in flight, each in its own task (see `_call`)."""
+        self.reads: ReadCache | None = None
+        """Where `get` looks first (set by the controller once its cache runs)."""
+        self.api_reads = 0
+        """GETs sent to the API (watches excluded), for tests and benchmarks."""
+
+    @property
+    def default_namespace(self) -> str:
+        """The namespace of the kubeconfig context (or the pod's, in a cluster)."""
+        return str(self.api.namespace)
+
+    async def get(
+        self, kind: Kind, name: str, namespace: str | None, *, fresh: bool = False
+    ) -> Obj | None:
+        """The object, or None when there is none; from the cache unless `fresh`."""
+        if self.reads is not None and not fresh:
+            held = self.reads.lookup(kind, name, namespace)
+            if held is not MISS:
+                return held
+        try:
+            return await self._call("GET", kind, namespace, name)
+        except NotFound:
+            return None
+
+    async def list(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        answer = await self.collection(
+            kind, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return list(answer.get("items") or [])
+
+    async def collection(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
+        """The list as the API answers it: `items`, and `metadata.resourceVersion` to
+        watch from."""
+        selectors = (("labelSelector", label_selector), ("fieldSelector", field_selector))
+        params = {key: value for key, value in selectors if value} or None
+        return await self._call("GET", kind, namespace, params=params)
+
+    async def create(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
+        """Create; raises Conflict when an object of that name exists."""
+        return self._wrote(kind, await self._call("POST", kind, namespace, body=body))
+
+    async def replace(
+        self, kind: Kind, name: str, namespace: str | None, body: Obj, *, subresource: str = ""
+    ) -> Obj:
+        """PUT the whole object (or its status); Conflict when its resourceVersion is stale."""
+        answer = await self._call("PUT", kind, namespace, name, subresource=subresource, body=body)
+        return self._wrote(kind, answer)
+
+    async def merge_patch(
+        self, kind: Kind, name: str, namespace: str | None, patch: Obj, *, subresource: str = ""
+    ) -> Obj:
+        """RFC 7386: maps merge, lists are replaced, None removes a key."""
+        answer = await self._call(
+            "PATCH",
+            kind,
+            namespace,
+            name,
+            subresource=subresource,
+            body=patch,
+            content_type=MERGE_PATCH,
+        )
+        return self._wrote(kind, answer)
+
+    async def json_patch(
+        self, kind: Kind, name: str, namespace: str | None, operations: Sequence[Obj]
+    ) -> Obj:
+        """RFC 6902: a list of operations, applied all or nothing."""
+        answer = await self._call(
+            "PATCH", kind, namespace, name, body=list(operations), content_type=JSON_PATCH
+        )
+        return self._wrote(kind, answer)
+
+    async def delete(self, kind: Kind, name: str, namespace: str | None) -> bool:
+        """Delete in the background (dependents by garbage collection); False if it was gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        try:
+            await self._call("DELETE", kind, namespace, name, body=body)
+        except NotFound:
+            gone = False
+        else:
+            gone = True
+        if self.reads is not None:
+            self.reads.forget(kind, name, namespace)
+        return gone
+
+    def _wrote(self, kind: Kind, answer: Obj) -> Obj:
+        if self.reads is not None:
+            self.reads.observe(kind, answer)
+        return answer
+
+    async def _call(
+        self,
+        method: str,
+        kind: Kind,
+        namespace: str | None,
+        name: str = "",
+        *,
+        subresource: str = "",
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        what = kind.describe(name, namespace) if name else f"{kind.plural} in {namespace or 'all'}"
+        path = "/".join(part for part in (kind.plural, name, subresource) if part)
+        request: dict[str, Any] = {"timeout": self.settings.timeout}
+        if body is not None:
+            request["content"] = json.dumps(body)
+            request["headers"] = {"Content-Type": content_type}
+        if params:
+            request["params"] = dict(params)
+        if method == "GET":
+            self.api_reads += 1
+        await self._in_flight.acquire()  # released by the request's task
+        sent = asyncio.ensure_future(self._send(method, kind, namespace, path, what, request))
+        self._requests.add(sent)
+        sent.add_done_callback(self._done)
+        # shield: cancelling the caller must not cancel the request inside httpx, where a
+        # cancellation at the wrong moment leaks a pool slot for good (encode/httpcore#1093);
+        # the request ends on its own, within its timeout.
+        return await asyncio.shield(sent)
+
+    async def _send(
+        self,
+        method: str,
+        kind: Kind,
+        namespace: str | None,
+        path: str,
+        what: str,
+        request: dict[str, Any],
+    ) -> Obj:
+        """One request, holding an in-flight slot until it is answered or times out."""
+        try:
+            async with self.api.call_api(
+                method,
+                version=kind.api_version,
+                base="/api" if kind.api_version == "v1" else "/apis",
+                namespace=namespace,
+                url=path,
+                raise_for_status=False,
+                **request,
+            ) as response:
+                return _answer(response, method, what)
+        except (httpx.TransportError, APITimeoutError) as error:  # refused, reset, timed out
+            cause = f", from {error.__cause__!r}" if error.__cause__ else ""  # which timeout
+            raise Unavailable(
+                f"{method} {what}: the Kubernetes API did not answer ({error!r}{cause})"
+            ) from error
+        finally:
+            self._in_flight.release()
+
+    def _done(self, sent: asyncio.Task[Obj]) -> None:
+        self._requests.discard(sent)
+        if not sent.cancelled():
+            sent.exception()  # retrieved: a caller that was cancelled never reads it
+
+    async def settle(self) -> None:
+        """Wait for the requests still in flight (their callers may be gone); each ends
+        within its timeout. Call before closing the connection pool."""
+        pending = set(self._requests)
+        if pending:
+            await asyncio.wait(pending)
+
+
+def _answer(response: httpx.Response, method: str, what: str) -> Obj:
+    status = response.status_code
+    if status < 400:
+        answer: Obj = response.json() if response.content else {}
+        return answer
+    message = _message(response)
+    if status == 404:
+        raise NotFound(f"{what} not found")
+    if status == 409:
+        raise Conflict(f"{method} {what}: {message}")
+    if status >= 500 or status == 429:
+        raise Unavailable(f"{method} {what}: the Kubernetes API answered {status}: {message}")
+    raise AdapterError(f"{method} {what}: the Kubernetes API refused it ({status}): {message}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message") or response.text)
+    except ValueError:
+        return response.text[:300]

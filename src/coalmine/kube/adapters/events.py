@@ -1,0 +1,174 @@
+"""The Notifier port as Kubernetes Events (core v1) about the Canary, as Flagger writes them.
+
+Every engine event becomes an Event with reason `Synced`, type Normal or Warning,
+involvedObject the Canary and reporting component `coalmine`, so that
+`kubectl describe canary podinfo` shows the rollout as it happens, and the line is
+logged too. Repeats are aggregated the way kubectl expects: one Event per
+(component, canary, type, reason, message), client-go's aggregation key (tools/record
+`getEventKey`: source, involved object, type, reason, message; not the replica), its
+`count` and `lastTimestamp` bumped on each repeat. The Event's name is derived from
+that key (client-go's recorder names Events by a timestamp and finds repeats in its
+memory only), so a restarted controller, a new leader or a replica under another pod
+name finds it again and counts up instead of piling up copies. `reportingInstance`
+stays the replica that wrote the Event first.
+
+Writing an Event never fails a tick: an API error is logged and dropped.
+Alerts are not Events; they go to the alert providers (coalmine.notify).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from coalmine.api.canary import Canary
+from coalmine.engine.decision import Alert, Event, EventType
+from coalmine.errors import CoalmineError, Conflict, NotFound
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import EVENTS
+from coalmine.logs import canary_logger
+
+__all__ = ["COMPONENT", "MAX_MESSAGE", "Involved", "KubeEvents", "event_name"]
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "coalmine"
+MAX_MESSAGE = 1024
+"""Characters of a message kept (the events.k8s.io limit; longer ones are cut)."""
+REMEMBERED = 4096
+"""Events whose count this replica keeps in memory; older ones are re-read when repeated."""
+
+
+@dataclass(frozen=True)
+class Involved:
+    """The Canary an Event is about (also one whose spec did not validate)."""
+
+    api_version: str
+    name: str
+    namespace: str
+    uid: str
+
+    @classmethod
+    def of_canary(cls, canary: Canary) -> Involved:
+        meta = canary.metadata
+        return cls(canary.api_version, meta.name, meta.namespace, meta.uid or "")
+
+    @classmethod
+    def of_object(cls, obj: dict[str, Any]) -> Involved:
+        meta = obj.get("metadata") or {}
+        return cls(
+            str(obj.get("apiVersion")),
+            str(meta.get("name")),
+            str(meta.get("namespace")),
+            str(meta.get("uid")),
+        )
+
+
+def event_name(involved: Involved, event: Event) -> str:
+    """`<canary>.<16 hex digits>`, the same for every repeat of the same event, whichever
+    replica or process writes it."""
+    key = "\n".join(
+        (
+            COMPONENT,
+            involved.api_version,
+            involved.namespace,
+            involved.name,
+            involved.uid,
+            event.type,
+            event.reason,
+            event.message,
+        )
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"{involved.name}.{digest}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KubeEvents:
+    def __init__(
+        self, client: KubeClient, *, instance: str, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.client = client
+        self.instance = instance
+        """This replica (reportingInstance), so that two replicas' Events stay apart."""
+        self.clock = clock
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    async def event(self, canary: Canary, event: Event) -> None:
+        await self.about(Involved.of_canary(canary), event)
+
+    async def about(self, involved: Involved, event: Event) -> None:
+        """Log the event and record it as a Kubernetes Event; never raises for an API error."""
+        logger = canary_logger(log, involved.name, involved.namespace)
+        level = logging.WARNING if event.type == EventType.WARNING else logging.INFO
+        logger.log(level, "%s", event.message)
+        try:
+            await self._record(involved, event)
+        except CoalmineError as error:
+            logger.warning("cannot record the event %r: %s", event.message, error)
+
+    async def alert(self, canary: Canary, alert: Alert) -> None:
+        """Alerts reach people through the alert providers; nothing to record here."""
+
+    async def _record(self, involved: Involved, event: Event) -> None:
+        name, namespace = event_name(involved, event), involved.namespace
+        moment = _timestamp(self.clock())
+        count = self._counts.get(name)
+        if count is not None:
+            try:
+                await self._bump(namespace, name, count + 1, moment)
+                return
+            except NotFound:  # expired (Events live an hour) or deleted: write it anew
+                pass
+        try:
+            await self.client.create(EVENTS, namespace, self._body(involved, event, name, moment))
+            self._remember(name, 1)
+        except Conflict:  # written before this replica's memory began
+            stored = await self.client.get(EVENTS, name, namespace)
+            await self._bump(namespace, name, int((stored or {}).get("count") or 1) + 1, moment)
+
+    async def _bump(self, namespace: str, name: str, count: int, moment: str) -> None:
+        patch = {"count": count, "lastTimestamp": moment}
+        await self.client.merge_patch(EVENTS, name, namespace, patch)
+        self._remember(name, count)
+
+    def _remember(self, name: str, count: int) -> None:
+        self._counts[name] = count
+        self._counts.move_to_end(name)
+        while len(self._counts) > REMEMBERED:
+            self._counts.popitem(last=False)
+
+    def _body(self, involved: Involved, event: Event, name: str, moment: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": involved.namespace},
+            "involvedObject": {
+                "apiVersion": involved.api_version,
+                "kind": "Canary",
+                "name": involved.name,
+                "namespace": involved.namespace,
+                "uid": involved.uid,
+            },
+            "reason": event.reason,
+            "message": event.message[:MAX_MESSAGE],
+            "type": event.type.value,
+            "count": 1,
+            "firstTimestamp": moment,
+            "lastTimestamp": moment,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+        }
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,134 @@
+"""The kopf side: which handlers run for Canaries, and the kopf settings they need.
+
+For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
+`--flagger-compat`):
+
+- a daemon (`@kopf.daemon`) runs `CanaryDaemons.run` for every Canary;
+- a deletion handler (`@kopf.on.delete`) hands the service back before the Canary
+  goes (`CanaryDaemons.release`): with `revertOnDeletion` to the target
+  (`kube.adapters.revert`), without it by keeping what serves (`kube.adapters.disown`);
+  errors ask kopf to retry it;
+- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits;
+- watch handlers on Services, VirtualServices and HTTPRoutes that a Canary took over
+  (those with the `coalmine.dev/original-spec` annotation) repair them as soon as they change
+  (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
+  selector or the routes, and waiting for the next tick would leave the Service
+  pointing at the scaled-down target for up to one analysis interval.
+
+Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
+matching handler "requires" one: a deletion handler unless `optional=True`, and every
+daemon. The deletion handler is not filtered, so every Canary carries the finalizer:
+unlike Flagger, which has one only with `revertOnDeletion` and lets the garbage
+collector take the primary, the Services and the VirtualService of any other Canary
+(and with them the traffic). The daemon is stopped by kopf when the deletion begins;
+it also ends by itself when it reads a deletionTimestamp or a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from coalmine.api.common import COALMINE_GROUP
+from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import HTTP_ROUTES, SERVICES, VIRTUAL_SERVICES, Kind
+from coalmine.kube.runtime.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
+
+__all__ = ["FINALIZER", "build_registry", "kopf_settings"]
+
+FINALIZER = f"{COALMINE_GROUP}/finalizer"
+DAEMON_ID = "coalmine-canary"
+STOP_GRACE = 5.0
+"""Seconds a daemon has to finish its tick after being told to stop, before it is cancelled
+(every action of a tick is safe to repeat, so a cancelled tick is redone by the next one)."""
+
+
+def kopf_settings() -> Any:
+    """kopf's settings: coalmine's finalizer name, bookkeeping in annotations, no events.
+
+    kopf keeps what it handled in annotations (`coalmine.dev/...`), never in the
+    status, which is the engine's; it posts no Events of its own (coalmine writes
+    Flagger's). Requests have timeouts; a watch is re-opened every ten minutes.
+    """
+    import kopf
+
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=COALMINE_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=COALMINE_GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 630
+    return settings
+
+
+def build_registry(
+    daemons: CanaryDaemons, kinds: Sequence[Kind], login: Callable[[], Awaitable[Any]]
+) -> Any:
+    """A kopf registry with coalmine's handlers for each Canary resource in `kinds`."""
+    import kopf
+
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    async def log_in(**_: Any) -> Any:
+        return await login()
+
+    for kind in kinds:
+        _register(registry, daemons, kind)
+    for routing in (SERVICES, VIRTUAL_SERVICES, HTTP_ROUTES):
+        _register_repair(registry, daemons, routing)
+    return registry
+
+
+def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
+    import kopf
+
+    async def run_canary(body: Any, stopped: Any, **_: Any) -> None:
+        await daemons.run(CanaryRef.of(kind, dict(body)), stopped, dict(body))
+
+    async def release_canary(body: Any, **_: Any) -> None:
+        try:
+            await daemons.release(CanaryRef.of(kind, dict(body)), dict(body))
+        except RetryLaterNotLeader as error:
+            raise kopf.TemporaryError(str(error), delay=5) from None
+
+    def notice(type: str | None, body: Any, **_: Any) -> None:
+        daemons.noticed(CanaryRef.of(kind, dict(body)), type, dict(body))
+
+    resource = (kind.group, kind.version, kind.plural)
+    kopf.daemon(
+        *resource,
+        id=f"{DAEMON_ID}-{kind.group}",
+        registry=registry,
+        cancellation_backoff=STOP_GRACE,
+        cancellation_timeout=5.0,
+    )(run_canary)
+    kopf.on.delete(*resource, id=f"release-{kind.group}", registry=registry, backoff=5)(
+        release_canary
+    )
+    kopf.on.event(*resource, id=f"notice-{kind.group}", registry=registry)(notice)
+
+
+def _register_repair(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
+    import kopf
+
+    async def repair(type: str | None, body: Any, **_: Any) -> None:
+        if type == "MODIFIED":
+            meta = body.get("metadata") or {}
+            await daemons.routing_changed(
+                str(meta.get("namespace")), str(meta.get("name")), kind, dict(body)
+            )
+
+    kopf.on.event(
+        kind.group,
+        kind.version,
+        kind.plural,
+        id=f"repair-{kind.plural}",
+        registry=registry,
+        annotations={ORIGINAL_SPEC: kopf.PRESENT},
+    )(repair)

@@ -1,0 +1,183 @@
+"""Canaries sharded across controller replicas: one Lease per shard, a fair share each.
+
+Past what one replica can tick, `--shards N` splits the Canaries into N shards by a
+consistent hash of their uid (`shard_of`: jump consistent hash, so a Canary keeps its
+shard for ever at a given N, and changing N moves as few as possible). Each shard has a
+Lease (`<lease-name>-shard-<i>`) held as `kube.runtime.leader.LeaseElector` holds the single
+one: acquired when free or expired by an optimistic update, renewed every retry period,
+and a holder that could not renew for the renew deadline stops acting on it before
+anyone else may take it. A replica ticks (and releases, and repairs) only the Canaries
+of the shards it holds.
+
+Sharing: every replica also renews a member Lease (`<lease-name>-member-<identity>`),
+and counts the members alive (a member Lease whose record changed within the lease
+duration, on this replica's own clock, as `LeaseElector` judges expiry). Its fair share
+is ceil(N / members): below it, it takes free or expired shards; above it (a replica
+joined), it gives the extra ones up, cleanly (holder cleared, so another takes them at
+once). A replica that dies stops renewing both its member Lease and its shards; after a
+lease duration both have expired, the survivors' fair share grows, and they take its
+shards: the takeover takes one lease duration plus a retry period or two, and the
+daemons of the Canaries taken over are woken at once (`gained`; they slept to their
+next slot while another replica held them). Nothing but the Kubernetes API coordinates
+(no new infrastructure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from coalmine.errors import CoalmineError
+from coalmine.kube.adapters.client import KubeClient, Obj
+from coalmine.kube.adapters.resources import LEASES
+from coalmine.kube.runtime.leader import LeaseElector
+from coalmine.kube.runtime.settings import LeaderSettings
+
+__all__ = ["ShardLeadership", "shard_of"]
+
+log = logging.getLogger(__name__)
+
+
+def shard_of(uid: str, shards: int) -> int:
+    """The shard of the Canary `uid`, in [0, shards): Lamping and Veach's jump
+    consistent hash of the uid's SHA-256."""
+    key = int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big")
+    bucket, jump = -1, 0
+    while jump < shards:
+        bucket = jump
+        key = (key * 2862933555777941757 + 1) % 2**64
+        jump = int((bucket + 1) * (2**31 / ((key >> 33) + 1)))
+    return bucket
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ShardLeadership:
+    """The shards this replica holds; `leads(uid)` says whether it may act on a Canary."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: LeaderSettings,
+        *,
+        shards: int,
+        identity: str,
+        namespace: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = _now,
+    ) -> None:
+        if shards < 1:
+            raise CoalmineError(f"--shards must be at least 1, got {shards}")
+        self.client = client
+        self.settings = settings
+        self.identity = identity
+        self.namespace = namespace
+        self.monotonic = monotonic
+
+        def elector(name: str) -> LeaseElector:
+            named = replace(settings, lease_name=name)
+            return LeaseElector(
+                client, named, identity=identity, namespace=namespace,
+                monotonic=monotonic, wall=wall,
+            )  # fmt: skip
+
+        self.shards = [elector(f"{settings.lease_name}-shard-{i}") for i in range(shards)]
+        self.member_prefix = f"{settings.lease_name}-member-"
+        self.member = elector(self.member_prefix + identity)
+        self._members: dict[str, tuple[Any, float]] = {}
+        """Each member Lease's record last seen, and when this replica first saw it."""
+        self._alive_names: set[str] = {self.member.name}
+        self.gained: Callable[[], None] = lambda: None
+        """Called after a round in which this replica took a shard (the daemons wake
+        the Canaries now theirs)."""
+
+    @property
+    def leading(self) -> bool:
+        """Does this replica hold any shard?"""
+        return any(shard.leading for shard in self.shards)
+
+    def leads(self, uid: str) -> bool:
+        """May this replica act on the Canary `uid` now?"""
+        return self.shards[shard_of(uid, len(self.shards))].leading
+
+    def held(self) -> list[int]:
+        return [i for i, shard in enumerate(self.shards) if shard.leading]
+
+    async def run(self) -> None:
+        """Campaign, renew and rebalance every retry period, until cancelled."""
+        while True:
+            await self.step()
+            await asyncio.sleep(self.settings.retry_period)
+
+    async def step(self) -> None:
+        """One round: renew what is held, then take or give shards toward the fair share."""
+        leases = await self._leases()
+        await self.member._try()
+        fair = math.ceil(len(self.shards) / self._alive(leases))
+        for index in self.held():
+            await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
+        held = self.held()
+        for index in reversed(held[fair:]):  # a replica joined: give the extra ones up
+            log.info("%s gives shard %d up (fair share %d)", self.identity, index, fair)
+            await self.shards[index].release()
+        took = False
+        for index in self._candidates():
+            shard = self.shards[index]
+            lease = leases.get(shard.name) if leases is not None else None
+            free = lease is None or shard._may_take(lease)  # (observes it, for expiry)
+            if free and len(self.held()) < fair and await shard._try():
+                log.info("%s took shard %d", self.identity, index)
+                took = True
+        if took:
+            self.gained()
+
+    async def release(self) -> None:
+        """Give every shard and the membership up (a clean shutdown)."""
+        for shard in self.shards:
+            await shard.release()
+        await self.member.release()
+
+    async def _leases(self) -> dict[str, Obj] | None:
+        """The Leases of the namespace by name; None when they cannot be listed."""
+        try:
+            found = await self.client.list(LEASES, self.namespace)
+        except CoalmineError as error:
+            log.warning("cannot list the leases in %s: %s", self.namespace, error)
+            return None
+        return {str(lease["metadata"].get("name")): lease for lease in found}
+
+    def _alive(self, leases: dict[str, Obj] | None) -> int:
+        """Member Leases renewed within their duration (this replica's counts, always)."""
+        if leases is None:  # the API is down: keep the last count
+            return max(1, len(self._alive_names))
+        now, alive = self.monotonic(), {self.member.name}
+        for name, lease in leases.items():
+            if not name.startswith(self.member_prefix) or name == self.member.name:
+                continue
+            spec = lease.get("spec") or {}
+            record = (spec.get("holderIdentity"), spec.get("renewTime"))
+            seen = self._members.get(name)
+            if seen is None or seen[0] != record:
+                seen = self._members[name] = (record, now)
+            duration = float(spec.get("leaseDurationSeconds") or self.settings.lease_duration)
+            if spec.get("holderIdentity") and now - seen[1] <= duration:
+                alive.add(name)
+        self._alive_names = alive
+        return len(alive)
+
+    def _candidates(self) -> list[int]:
+        """Shards not held here, starting at an offset that differs by replica, so that
+        replicas starting together do not all race for shard 0."""
+        count = len(self.shards)
+        start = int.from_bytes(hashlib.sha256(self.identity.encode()).digest()[:4], "big")
+        order = [(start + i) % count for i in range(count)]
+        return [i for i in order if not self.shards[i].leading]

@@ -1,0 +1,229 @@
+"""The watch cache: reads from memory, kept current by list+watch, through cut watches and 410s."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from coalmine.api.canary import Phase
+from coalmine.kube.adapters.cache import CacheSettings, WatchCache
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, SERVICES, Kind
+from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons
+from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
+from coalmine.kube.runtime.wiring import cached_kinds, wire
+from coalmine.testing import FakeMeasurer
+from tests.fixtures.operator import NAMESPACE, RolloutController, canary, create, deployment
+from tests.kube.runtime.test_daemons import ref_of
+from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.http import MERGE, call, eventually
+
+WEB = f"/api/v1/namespaces/{NAMESPACE}/services/web"
+
+FAST = CacheSettings(watch_timeout=30, retry=0.05, unserved_retry=0.2)
+
+
+def service(name: str, app: str = "x") -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"selector": {"app": app}, "ports": [{"port": 80}]},
+    }
+
+
+@pytest.fixture
+async def cache(kube_client: KubeClient) -> AsyncIterator[WatchCache]:
+    found = WatchCache(kube_client, [SERVICES, DEPLOYMENTS], [NAMESPACE], FAST)
+    found.start()
+    assert await found.synced(10), "the cache never listed"
+    kube_client.reads = found
+    yield found
+    kube_client.reads = None
+    await found.stop()
+
+
+def selector(client: KubeClient, name: str) -> object:
+    assert client.reads is not None
+    held = client.reads.lookup(SERVICES, name, NAMESPACE)
+    return held["spec"]["selector"] if held else held
+
+
+async def test_reads_come_from_memory_and_writes_are_seen_at_once(
+    cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    reads = kube_client.api_reads
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    patch = {"spec": {"selector": {"app": "y"}}}
+    await kube_client.merge_patch(SERVICES, "web", NAMESPACE, patch)
+    found = await kube_client.get(SERVICES, "web", NAMESPACE)  # before the watch events
+
+    assert found is not None and found["spec"]["selector"] == {"app": "y"}
+    assert await kube_client.get(SERVICES, "nobody", NAMESPACE) is None
+    found["spec"]["selector"]["app"] = "mutated by a caller"
+    assert selector(kube_client, "web") == {"app": "y"}, "a read is a copy"
+    await kube_client.delete(SERVICES, "web", NAMESPACE)
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+    assert kube_client.api_reads == reads, "no GET reached the API"
+    assert kube_emulator.requests_to("GET", "/services/") == []
+
+
+async def test_a_change_behind_the_controllers_back_is_seen_by_its_watch_event(
+    cache: WatchCache, kube_client: KubeClient, kube_http: aiohttp.ClientSession
+) -> None:
+    """Another client (kubectl) creates, changes and deletes; no read reaches the API."""
+    reads = kube_client.api_reads
+    await call(kube_http, "POST", f"/api/v1/namespaces/{NAMESPACE}/services", service("web"))
+    await eventually(lambda: selector(kube_client, "web") == {"app": "x"}, deadline=5)
+    patch = {"spec": {"selector": {"app": "reset-by-kubectl"}}}
+    await call(kube_http, "PATCH", WEB, patch, headers=MERGE)
+    await eventually(lambda: selector(kube_client, "web") == {"app": "reset-by-kubectl"}, 5)
+    await call(kube_http, "DELETE", WEB)
+    await eventually(lambda: selector(kube_client, "web") is None, deadline=5)
+
+    assert kube_client.api_reads == reads
+
+    assert cache.lists[SERVICES] == 1 and cache.watches[SERVICES] == 1, "one watch did it all"
+
+
+async def test_a_cut_watch_resumes_and_misses_nothing(
+    cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("drop-watch",), seed=1)
+    kube_emulator.faults.drop_after_s = 0.1  # every watch from now on is cut after 0.1 s
+    kube_emulator.store.close_watches()  # the one open ends: its successor will be cut
+    for n in range(5):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+        await eventually(lambda n=n: cache.watches[SERVICES] >= 2 + n, deadline=5)  # cut again
+
+    await eventually(lambda: cache.count(SERVICES) == 5, deadline=5)
+    assert cache.lists[SERVICES] == 1, "resumed from its resourceVersion, not listed again"
+    assert kube_emulator.faults.injected["drop-watch"] >= 5
+
+
+async def test_a_watch_whose_version_expired_lists_again(
+    cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    kube_emulator.create("v1", "services", service("old"), namespace=NAMESPACE)
+    await eventually(lambda: cache.count(SERVICES) == 1, deadline=5)
+    kube_emulator.faults.configure(rate=1.0, kinds=("error",), seed=1)  # watches refused
+    kube_emulator.store.close_watches()  # ... and the open ones end
+    await eventually(lambda: kube_emulator.faults.injected["error"] >= 2, deadline=5)
+    rt = kube_emulator._type("v1", "services")
+    kube_emulator.registry.delete(rt, NAMESPACE, "old", {})
+    kube_emulator.create("v1", "services", service("new"), namespace=NAMESPACE)
+    kube_emulator.compact()  # the history the watch would resume from is gone: 410
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+
+    await eventually(lambda: cache.lists[SERVICES] == 2, deadline=5)
+    await eventually(lambda: selector(kube_client, "new") == {"app": "x"}, deadline=5)
+    assert selector(kube_client, "old") is None, "the new list replaced the whole copy"
+
+
+async def test_a_kind_the_cluster_does_not_serve_is_read_from_the_api(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    routes = Kind("example.com/v1", "widgets", "Widget")  # no such CRD
+    found = WatchCache(kube_client, [SERVICES, routes], [NAMESPACE], FAST)
+    found.start()
+    try:
+        assert await found.synced(10), "synced: every kind served is listed"
+        kube_client.reads = found
+        reads = kube_client.api_reads
+        assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+        assert await kube_client.get(routes, "web", NAMESPACE) is None  # a 404
+        assert kube_client.api_reads == reads + 1
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
+@contextlib.asynccontextmanager
+async def initialized(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> AsyncIterator[tuple[CanaryDaemons, WatchCache]]:
+    """The real adapters (KubeWorkload, IstioRouter, the status store) on a cached client,
+    ticked by hand until the podinfo Canary is Initialized, then once more."""
+    kube_emulator.create("apps/v1", "deployments", deployment(), namespace=NAMESPACE)
+    create(kube_emulator, canary())
+    rollouts = RolloutController(kube_emulator)
+    analysis = AnalysisSettings(min_interval=timedelta(seconds=1))
+    scope = ScopeSettings(namespaces=(NAMESPACE,))
+    settings = ControllerSettings(analysis=analysis, scope=scope, identity="test")
+    found = WatchCache(kube_client, cached_kinds(scope), [NAMESPACE], FAST)
+    found.start()
+    assert await found.synced(10)
+    kube_client.reads = found
+    wiring = wire(kube_client, settings, CollectorRegistry(), measurer=FakeMeasurer())
+    loops = CanaryDaemons(
+        kube_client,
+        wiring.ports,
+        events=wiring.events,
+        reverter=wiring.reverter,
+        disowner=wiring.disowner,
+        settings=analysis,
+        leadership=AlwaysLeading(),
+    )
+    ref = ref_of(kube_emulator)
+    try:
+        for _ in range(10):  # initialization: the primary rolls out, then the target scales down
+            rollouts.settle()
+            await eventually(lambda: found.count(DEPLOYMENTS) >= 1, deadline=5)
+            await loops.tick(ref)
+            stored = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+            assert stored is not None
+            if (stored.get("status") or {}).get("phase") == Phase.INITIALIZED.value:
+                break
+        assert (stored.get("status") or {}).get("phase") == Phase.INITIALIZED.value
+        rollouts.settle()
+        await loops.tick(ref)  # the first tick after: may still write (conditions)
+        yield loops, found
+    finally:
+        kube_client.reads = None
+        await wiring.close()
+        await found.stop()
+
+
+async def test_a_steady_tick_reads_nothing_from_the_api(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    async with initialized(kube_client, kube_emulator) as (loops, found):
+        version = kube_emulator.resource_version
+        await eventually(lambda: found.lookup(CANARIES, "podinfo", NAMESPACE) is not None, 5)
+        before = len(kube_emulator.requests)
+        reads = kube_client.api_reads
+
+        await loops.tick(ref_of(kube_emulator))
+
+        sent = kube_emulator.requests[before:]
+        assert kube_client.api_reads == reads
+        assert [r for r in sent if r.method == "GET" and r.query.get("watch") != "true"] == []
+        assert kube_emulator.resource_version == version, "a steady tick writes nothing"
+
+
+async def test_a_repair_does_not_wait_for_the_caches_own_watch(
+    kube_client: KubeClient,
+    kube_emulator: KubeEmulator,
+    kube_http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kopf's watch and the cache's are two streams: the event that calls for a repair may
+    arrive before the cache's copy changed. The repair acts on the event's object, not on
+    the older copy (where it would find nothing to repair for a whole interval)."""
+    async with initialized(kube_client, kube_emulator) as (loops, found):
+        monkeypatch.setattr(found, "_apply", lambda held, event: None)  # its watch lags
+        apex = f"/api/v1/namespaces/{NAMESPACE}/services/podinfo"
+        patch = {"spec": {"selector": {"app": "podinfo"}}}  # `kubectl apply` of the user's
+        status, reset = await call(kube_http, "PATCH", apex, patch, headers=MERGE)
+        assert status == 200, reset
+        assert selector(kube_client, "podinfo") == {"app": "podinfo-primary"}  # the old copy
+
+        await loops.routing_changed(NAMESPACE, "podinfo", SERVICES, reset)
+
+        repaired = kube_emulator.get("v1", "services", "podinfo", NAMESPACE)
+        assert repaired is not None and repaired["spec"]["selector"] == {"app": "podinfo-primary"}

@@ -1,0 +1,96 @@
+"""The thin client over kr8s: API answers become coalmine's errors, naming the object."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
+from coalmine.kube.adapters.client import KubeClient, RequestSettings
+from coalmine.kube.adapters.resources import SERVICES
+from tests.fixtures.operator import NAMESPACE
+from tests.kube_emulator import KubeEmulator
+
+
+def service(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]},
+    }
+
+
+async def test_answers_become_errors_that_name_the_object(kube_client: KubeClient) -> None:
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+    with pytest.raises(NotFound, match="service web in test not found"):
+        await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"spec": {}})
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    with pytest.raises(Conflict, match="POST service"):
+        await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    with pytest.raises(AdapterError, match=r"refused it \(422\)"):
+        await kube_client.create(SERVICES, NAMESPACE, service("Not_A_Name"))
+
+
+async def test_patches_say_their_type(kube_client: KubeClient, kube_emulator: KubeEmulator) -> None:
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"metadata": {"labels": {"a": "b"}}})
+    ops = [{"op": "add", "path": "/metadata/labels/c", "value": "d"}]
+    patched = await kube_client.json_patch(SERVICES, "web", NAMESPACE, ops)
+
+    assert patched["metadata"]["labels"] == {"a": "b", "c": "d"}
+    kinds = {r.content_type for r in kube_emulator.requests_to("PATCH", "/services/web")}
+    assert kinds == {"application/merge-patch+json", "application/json-patch+json"}
+    assert await kube_client.delete(SERVICES, "web", NAMESPACE)
+    assert not await kube_client.delete(SERVICES, "web", NAMESPACE)
+
+
+async def test_an_unreachable_api_is_unavailable(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    await kube_emulator.stop()
+
+    with pytest.raises(Unavailable, match="GET service web in test: the Kubernetes API did not"):
+        await kube_client.get(SERVICES, "web", NAMESPACE)
+
+
+@pytest.mark.parametrize("fault", ["timeout", "reset"])
+async def test_a_request_left_unanswered_is_unavailable_and_not_applied(
+    kube_client: KubeClient, kube_emulator: KubeEmulator, fault: str
+) -> None:
+    """Whether the client's own timeout ends the wait or the connection is closed under the
+    request, the caller sees the same thing (the operator's fault test relies on it)."""
+    kube_client.settings = RequestSettings(timeout=0.2)
+    kube_emulator.faults.configure(rate=1.0, kinds=(fault,), seed=1)
+    kube_emulator.faults.hang_s = 2.0  # longer than the client waits
+
+    with pytest.raises(Unavailable, match="POST services in test: the Kubernetes API did not"):
+        await kube_client.create(SERVICES, NAMESPACE, service("web"))
+
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
+
+
+async def test_requests_cancelled_at_any_moment_leave_every_pooled_connection_free(
+    kube_client: KubeClient,
+) -> None:
+    """A caller cancelled mid-request (a tick abandoned, a daemon stopped) must not cost a
+    connection: httpcore 1.0.9 leaks one when the cancellation lands at the wrong moment
+    (encode/httpcore#1093; here, 16 loop iterations into a GET), and once its 100 are gone
+    every request of the process times out waiting for one (the operator fault test's
+    replica whose every request timed out for 80 ticks)."""
+    await kube_client.get(SERVICES, "web", NAMESPACE)
+    for iterations in range(60):  # each moment of a request, one loop iteration apart
+        request = asyncio.ensure_future(kube_client.get(SERVICES, "web", NAMESPACE))
+        for _ in range(iterations):
+            await asyncio.sleep(0)
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+    await kube_client.settle()
+
+    pool = kube_client.api._session._transport._pool  # kr8s's httpx client, its httpcore pool
+    held = [str(c) for c in pool.connections if not (c.is_idle() or c.is_closed())]
+    assert held == []

@@ -1,0 +1,53 @@
+"""The kopf registry: which handlers ask for a finalizer (kopf's registry, pinned here).
+
+The behaviour users see (every Canary carries coalmine's finalizer, so that its
+deletion keeps what serves) is tested end to end in tests/e2e/test_operator.py; this
+test says which kopf detail it rests on, so that a kopf upgrade that changes it fails
+here first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
+from coalmine.kube.adapters.resources import CANARIES, FLAGGER_CANARIES
+from coalmine.kube.runtime.handlers import build_registry, kopf_settings
+
+
+async def _login() -> Any:
+    return None
+
+
+def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -> None:
+    import kopf
+
+    registry = build_registry(None, (CANARIES, FLAGGER_CANARIES), _login)  # type: ignore[arg-type]
+
+    changing = registry._changing.get_all_handlers()
+    deletions = [h for h in changing if h.reason == kopf.Reason.DELETE]
+    assert [h.requires_finalizer for h in deletions] == [True, True]
+    assert [h.when for h in deletions] == [None, None]  # no filter: every Canary
+    assert {h.selector.group for h in deletions} == {"coalmine.dev", "flagger.app"}
+    assert len(registry._spawning.get_all_handlers()) == 2  # the daemons
+
+
+def test_taken_over_services_virtual_services_and_http_routes_are_watched_for_repair() -> None:
+    import kopf
+
+    registry = build_registry(None, (CANARIES,), _login)  # type: ignore[arg-type]
+
+    watching = [h for h in registry._watching.get_all_handlers() if h.id.startswith("repair-")]
+    assert {h.selector.any_name for h in watching} == {"services", "virtualservices", "httproutes"}
+    assert all(h.annotations == {ORIGINAL_SPEC: kopf.PRESENT} for h in watching)
+
+
+def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> None:
+    import kopf
+
+    settings = kopf_settings()
+
+    assert settings.persistence.finalizer == "coalmine.dev/finalizer"
+    assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
+    assert isinstance(settings.persistence.diffbase_storage, kopf.AnnotationsDiffBaseStorage)
+    assert not settings.posting.enabled

@@ -1,0 +1,124 @@
+"""Shards: Canaries split by a consistent hash of their uid, one Lease per shard, shared
+by the replicas alive; a dead replica's shards are taken over within a lease period."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import CANARIES
+from coalmine.kube.runtime.daemons import CanaryDaemons, CanaryRef
+from coalmine.kube.runtime.settings import LeaderSettings
+from coalmine.kube.runtime.shards import ShardLeadership, shard_of
+from tests.fixtures.operator import NAMESPACE, canary, create
+from tests.kube.runtime.test_daemons import daemons
+from tests.kube.runtime.test_leader import Clock
+from tests.kube_emulator import KubeEmulator
+
+LEASE = LeaderSettings.scaled(enabled=True, lease_duration=15.0, shards=3)
+
+
+def uids(count: int) -> list[str]:
+    return [str(uuid.UUID(int=n * 104729 + 7, version=4)) for n in range(count)]
+
+
+def test_a_canary_keeps_its_shard_and_shards_are_even() -> None:
+    spread = Counter(shard_of(uid, 3) for uid in uids(3000))
+
+    assert [shard_of(uid, 3) for uid in uids(5)] == [shard_of(uid, 3) for uid in uids(5)]
+    assert set(spread) == {0, 1, 2} and min(spread.values()) > 900
+
+
+def test_adding_a_shard_moves_only_the_canaries_it_takes() -> None:
+    moved = [uid for uid in uids(3000) if shard_of(uid, 3) != shard_of(uid, 4)]
+
+    assert all(shard_of(uid, 4) == 3 for uid in moved), "moved only to the new shard"
+    assert 600 < len(moved) < 900, "about a quarter"
+
+
+class Replica:
+    def __init__(self, name: str, client: KubeClient, clock: Clock) -> None:
+        self.name = name
+        self.shards = ShardLeadership(
+            client, LEASE, shards=3, identity=name, namespace=NAMESPACE, monotonic=clock
+        )
+        self.loops: CanaryDaemons = daemons(client, self.shards)[0]
+        self.shards.gained = self.loops.leadership_gained  # (as the controller wires it)
+
+
+async def rounds(replicas: list[Replica], clock: Clock, count: int = 3) -> None:
+    """Every replica campaigns `count` times, a retry period apart."""
+    for _ in range(count):
+        for replica in replicas:
+            await replica.shards.step()
+        clock.now += LEASE.retry_period
+
+
+def holders(replicas: list[Replica]) -> dict[int, list[str]]:
+    held: dict[int, list[str]] = {i: [] for i in range(3)}
+    for replica in replicas:
+        for index in replica.shards.held():
+            held[index].append(replica.name)
+    return held
+
+
+async def tick_all(replicas: list[Replica], refs: list[CanaryRef]) -> Counter[str]:
+    """Each replica's daemon of each Canary ticks once; which canaries were advanced."""
+    advanced: Counter[str] = Counter()
+    for replica in replicas:
+        for ref in refs:
+            before = replica.loops.ticks
+            await replica.loops.tick(ref)
+            if replica.loops.ticks > before:
+                advanced[ref.name] += 1
+    return advanced
+
+
+async def test_replicas_share_the_shards_tick_each_canary_once_and_take_over_a_dead_ones(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    clock = Clock()
+    replicas = [Replica(name, kube_client, clock) for name in ("a", "b", "c")]
+    refs = []
+    for n in range(12):
+        obj = create(kube_emulator, canary(f"app-{n}"))
+        refs.append(CanaryRef.of(CANARIES, obj))
+
+    await rounds(replicas, clock)
+
+    assert all(len(names) == 1 for names in holders(replicas).values()), holders(replicas)
+    assert sorted(len(r.shards.held()) for r in replicas) == [1, 1, 1], "one shard each"
+    assert await tick_all(replicas, refs) == Counter({ref.name: 1 for ref in refs})
+
+    dead, alive = replicas[2], replicas[:2]  # "c" is killed: it renews nothing any more
+    lost = dead.shards.held()
+    died_at = clock.now
+    while any(dead.name in names or not names for names in holders(replicas).values()):
+        await rounds(alive, clock, count=1)
+        assert clock.now - died_at <= LEASE.lease_duration + 3 * LEASE.retry_period, holders(
+            replicas
+        )
+
+    assert not dead.shards.leading, "its renew deadline passed: it would not act either"
+    assert sorted(len(r.shards.held()) for r in alive) == [1, 2] and lost
+    woken = {ref.name for r in alive for ref in refs if r.loops._memory[ref.uid].wakeup.is_set()}
+    assert woken == {ref.name for ref in refs if shard_of(ref.uid, 3) in lost}, (
+        "the Canaries taken over are woken at once (they slept to their slot), no others"
+    )
+    assert await tick_all(replicas, refs) == Counter({ref.name: 1 for ref in refs})
+
+
+async def test_a_replica_that_joins_gets_its_share(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    clock = Clock()
+    first = Replica("a", kube_client, clock)
+    await rounds([first], clock)
+    assert first.shards.held() == [0, 1, 2], "alone, it holds every shard"
+
+    second = Replica("b", kube_client, clock)
+    await rounds([first, second], clock)
+
+    assert sorted(len(r.shards.held()) for r in (first, second)) == [1, 2]
+    assert all(len(names) == 1 for names in holders([first, second]).values())

@@ -1,0 +1,86 @@
+"""A tick's own duration: its wall time less the (overlapping) time awaiting metric queries.
+
+The clock is the test's: each stand-in step moves it on by a set amount, so the figures
+are exact and nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from coalmine.api.canary import Canary, CanaryMetric
+from coalmine.engine.observations import Measurement
+from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowMeasurer:
+    """Every query takes `seconds` of the test's clock, awaited concurrently."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self.clock, self.seconds = clock, seconds
+
+    async def measure(self, canary: Canary, metric: CanaryMetric) -> Measurement:
+        await asyncio.sleep(0)  # every concurrent query has begun before the clock moves
+        self.clock.now += self.seconds / 2
+        await asyncio.sleep(0)
+        return Measurement.of(1.0, query=metric.name)
+
+    async def unavailable(self, canary: Canary) -> str | None:
+        self.clock.now += self.seconds
+        return None
+
+
+def own_seconds(registry: CollectorRegistry) -> tuple[float, float]:
+    count = registry.get_sample_value("coalmine_tick_own_seconds_count")
+    total = registry.get_sample_value("coalmine_tick_own_seconds_sum")
+    return count or 0.0, total or 0.0
+
+
+METRIC = CanaryMetric.model_validate(
+    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}}
+)
+
+
+async def test_concurrent_queries_are_left_out_once_and_the_rest_is_counted() -> None:
+    clock, registry = Clock(), CollectorRegistry()
+    timer = TickTimer(registry, clock=clock)
+    measurer = TimedMeasurer(SlowMeasurer(clock, seconds=10.0))
+    canary: Canary = None  # type: ignore[assignment]  # (the stand-in never reads it)
+
+    with timer.measuring() as watch:
+        clock.now += 0.02  # the engine and the cache read
+        await asyncio.gather(*(measurer.measure(canary, METRIC) for _ in range(3)))
+        clock.now += 0.03  # the API writes
+        assert await measurer.unavailable(canary) is None
+        watch.counted = True
+
+    count, total = own_seconds(registry)
+    assert count == 1
+    assert abs(total - 0.05) < 1e-9, "three queries overlapping, then one more, left out"
+    assert abs(watch.awaiting_metrics - (3 * 5.0 + 10.0)) < 1e-9
+
+
+async def test_a_tick_that_did_not_advance_is_not_recorded() -> None:
+    registry = CollectorRegistry()
+    timer = TickTimer(registry, clock=Clock())
+    with timer.measuring():
+        pass  # not this replica's shard: nothing done, nothing counted
+    assert own_seconds(registry) == (0.0, 0.0)
+
+
+async def test_queries_outside_a_tick_are_passed_through() -> None:
+    clock = Clock()
+    measurer = TimedMeasurer(SlowMeasurer(clock, seconds=2.0))
+    canary: Canary = None  # type: ignore[assignment]
+    found = await measurer.measure(canary, METRIC)
+    assert found.value == 1.0

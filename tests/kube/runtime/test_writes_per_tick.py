@@ -1,0 +1,203 @@
+"""The API writes of each kind of tick, as the emulator counts them (issue 16: at most three).
+
+A real operator's adapters (KubeWorkload, IstioRouter, the status store, KubeEvents) on a
+client that reads from the watch cache, one tick at a time through the daemons, a Canary
+taken from a new revision to Succeeded. Every request the emulator records in a tick is
+listed as (method, resource, name), names of Events left out (they are hashes). What a
+tick writes is what its decision changed: the one object it acts on, the status, and one
+Event per engine event. The analysis start is the one tick with two Events, as in
+Flagger (its scheduler records "Starting canary analysis" and the first "Advance" in the
+same run): four writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from coalmine.api.canary import Phase
+from coalmine.kube.adapters.cache import CacheSettings, WatchCache
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import DEPLOYMENTS
+from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
+from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
+from coalmine.kube.runtime.wiring import Wiring, cached_kinds, wire
+from coalmine.testing import FakeMeasurer
+from tests.fixtures.operator import NAMESPACE, RolloutController, canary, create, deployment
+from tests.kube.runtime.test_daemons import ref_of
+from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.http import eventually
+
+FAST = CacheSettings(watch_timeout=30, retry=0.05, unserved_retry=0.2)
+STATUS = ("PUT", "canaries/status", "podinfo")
+EVENT = ("POST", "events", "")
+BUMP = ("PATCH", "events", "")
+"""A repeated Event: its count bumped (one write, not a new object)."""
+
+Write = tuple[str, str, str]
+
+
+class SteppingClock:
+    """The engine's clock: a tick's worth of time on at every read of it (the data a
+    metric window waits for has arrived), the daemons' own time otherwise."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=5)
+        return self.now
+
+
+@dataclass
+class Operator:
+    emulator: KubeEmulator
+    loops: CanaryDaemons
+    ref: CanaryRef
+    rollouts: RolloutController
+    cache: WatchCache
+
+    async def tick(self) -> list[Write]:
+        """One tick, the rollouts finished before it; the writes it sent."""
+        self.rollouts.settle()
+        await eventually(self._cache_current, deadline=5)
+        before = len(self.emulator.requests)
+        await self.loops.tick(self.ref)
+        return [_write(r.method, r.path) for r in self.emulator.requests[before:]]
+
+    def _cache_current(self) -> bool:
+        """Every Deployment's watch event arrived (the rollouts' status too)."""
+        for stored in self.emulator.peek("apps/v1", "deployments", NAMESPACE):
+            meta = stored["metadata"]
+            held = self.cache.lookup(DEPLOYMENTS, meta["name"], NAMESPACE)
+            if not held or held["metadata"]["resourceVersion"] != meta["resourceVersion"]:
+                return False
+        return True
+
+    def phase(self) -> str:
+        stored = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+        assert stored is not None
+        return str((stored.get("status") or {}).get("phase"))
+
+    def weight(self) -> int:
+        stored = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
+        assert stored is not None
+        return int((stored.get("status") or {}).get("canaryWeight") or 0)
+
+    async def until(self, done: Callable[[], bool], ticks: int = 10) -> None:
+        for _ in range(ticks):
+            if done():
+                return
+            await self.tick()
+        assert done(), f"not reached in {ticks} ticks: {self.phase()}"
+
+
+def _write(method: str, path: str) -> Write:
+    """("PATCH", "deployments", "podinfo") from a request; reads are kept as ("GET", ...)."""
+    parts = path.strip("/").split("/")
+    namespaced = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-1:]
+    resource = namespaced[0]
+    name = namespaced[1] if len(namespaced) > 1 and resource != "events" else ""
+    if len(namespaced) > 2:
+        resource = f"{resource}/{namespaced[2]}"
+    return (method, resource, name)
+
+
+@pytest.fixture
+async def operator(kube_client: KubeClient, kube_emulator: KubeEmulator) -> AsyncIterator[Operator]:
+    kube_emulator.create("apps/v1", "deployments", deployment(), namespace=NAMESPACE)
+    create(kube_emulator, canary())
+    analysis = AnalysisSettings(min_interval=timedelta(seconds=1))
+    scope = ScopeSettings(namespaces=(NAMESPACE,))
+    settings = ControllerSettings(analysis=analysis, scope=scope, identity="test")
+    cache = WatchCache(kube_client, cached_kinds(scope), [NAMESPACE], FAST)
+    cache.start()
+    assert await cache.synced(10)
+    kube_client.reads = cache
+    passing = FakeMeasurer({"request-success-rate": 100.0, "request-duration": 50.0})
+    wiring: Wiring = wire(kube_client, settings, CollectorRegistry(), measurer=passing)
+    loops = CanaryDaemons(
+        kube_client,
+        wiring.ports,
+        events=wiring.events,
+        reverter=wiring.reverter,
+        disowner=wiring.disowner,
+        settings=analysis,
+        leadership=AlwaysLeading(),
+        clock=SteppingClock(),
+    )
+    rollouts = RolloutController(kube_emulator)
+    try:
+        yield Operator(kube_emulator, loops, ref_of(kube_emulator), rollouts, cache)
+    finally:
+        kube_client.reads = None
+        await wiring.close()
+        await cache.stop()
+
+
+def ship(emulator: KubeEmulator) -> None:
+    """`kubectl set image` (in-process: no request of the test's in the counts)."""
+    body = emulator.get("apps/v1", "deployments", "podinfo", NAMESPACE)
+    assert body is not None
+    body = copy.deepcopy(body)
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/podinfo:6.0.1"
+    emulator.registry.replace(
+        emulator._type("apps/v1", "deployments"), NAMESPACE, "podinfo", body, ""
+    )
+
+
+async def test_each_kind_of_tick_writes_its_object_the_status_and_its_events(
+    operator: Operator,
+) -> None:
+    await operator.until(lambda: operator.phase() == Phase.INITIALIZED.value)
+    await operator.tick()  # the first after: may still write (conditions)
+    assert await operator.tick() == [], "steady: no read, no write"
+
+    ship(operator.emulator)
+    new_revision = await operator.tick()
+    assert operator.phase() == Phase.PROGRESSING.value
+    assert new_revision == [("PATCH", "deployments", "podinfo"), STATUS, EVENT], "scaled up"
+
+    start = await operator.tick()
+    assert operator.weight() == 20
+    assert start == [("PATCH", "virtualservices", "podinfo"), STATUS, EVENT, EVENT]
+
+    for weight in (40, 60):
+        advance = await operator.tick()
+        assert operator.weight() == weight
+        assert advance == [("PATCH", "virtualservices", "podinfo"), STATUS, EVENT]
+
+    promote = await operator.tick()
+    assert operator.phase() == Phase.PROMOTING.value
+    assert promote == [("PATCH", "deployments", "podinfo-primary"), STATUS, EVENT]
+
+    route_to_primary = await operator.tick()
+    assert operator.phase() == Phase.FINALISING.value
+    assert route_to_primary == [("PATCH", "virtualservices", "podinfo"), STATUS, EVENT]
+
+    succeeded = await operator.tick()
+    assert operator.phase() == Phase.SUCCEEDED.value
+    assert succeeded == [("PATCH", "deployments", "podinfo"), STATUS, EVENT], "scaled to zero"
+
+    assert await operator.tick() == [], "steady again"
+
+
+async def test_a_tick_that_waits_bumps_its_event_and_writes_nothing_else(
+    operator: Operator,
+) -> None:
+    """The new revision's rollout stalls: every tick repeats "waiting for the rollout"."""
+    await operator.until(lambda: operator.phase() == Phase.INITIALIZED.value)
+    await operator.tick()
+    operator.rollouts.stall("podinfo")
+    ship(operator.emulator)
+    assert await operator.tick() == [("PATCH", "deployments", "podinfo"), STATUS, EVENT]
+    first = await operator.tick()
+    assert first == [EVENT], "the waiting message, recorded once"
+    for _ in range(2):
+        assert await operator.tick() == [BUMP], "the same Event counted up, nothing else"
+    assert operator.phase() == Phase.PROGRESSING.value and operator.weight() == 0
