@@ -7,15 +7,13 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from coalmine.errors import CoalmineError
 from coalmine.history.model import History, WeightPoint
 from coalmine.targets.asking import refusal, said
 from coalmine.targets.base import Asked, CanaryView, EventView, Target
-
-if TYPE_CHECKING:
-    from coalmine.targets.local import LocalTarget
+from coalmine.targets.local import LocalTarget
 
 __all__ = ["SPARK_TICKS", "Source", "TargetSource", "Weights", "ask_checked"]
 
@@ -92,8 +90,6 @@ class TargetSource:
         """Local: each canary's last ticks from the runtime's API. Cluster: one range
         query to Prometheus for all canaries, or (without one, or when it fails) one list
         of every Canary's Events."""
-        from coalmine.targets.local import LocalTarget
-
         if isinstance(self.target, LocalTarget):
             return {(c.namespace, c.name): self._local_weights(self.target, c) for c in canaries}
         if not isinstance(self.target, AllEvents):
