@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -93,20 +92,13 @@ def test_snake_case_names_are_not_accepted_from_yaml() -> None:
     assert "spec.analysis.step_weight: unknown field; did you mean stepWeight?" in problem
 
 
-def test_interval_form_and_floor() -> None:
-    assert problems(canary_text("interval: 5s\nstepWeight: 20")) == [
-        "canary go-demo-7: spec.analysis.interval: must be at least 10s (the floor,"
-        " --min-interval), got '5s': raise it, or lower --min-interval"
-    ]
+def test_the_interval_must_be_a_duration_and_the_model_knows_no_floor() -> None:
+    """The floor is the runtime's (api.interval_floor, checked at admission)."""
+    assert problems(canary_text("interval: 5s\nstepWeight: 20")) == []
     assert problems(canary_text("interval: 1h30x\nstepWeight: 20")) == [
         'canary go-demo-7: spec.analysis.interval: must be a duration such as "30s", "1m"'
         " or \"1m30s\", got '1h30x'"
     ]
-
-
-def test_a_runtime_may_lower_the_interval_floor() -> None:
-    loaded = load_text(canary_text("interval: 2s\nstepWeight: 20"), min_interval=timedelta(0))
-    assert loaded.problems == []
 
 
 def test_a_strategy_is_required() -> None:

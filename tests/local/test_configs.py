@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +63,7 @@ def target(book: ObjectBook) -> dict[str, Any]:
 
 
 def canary() -> Canary:
-    [loaded] = load_text(
-        canary_manifest(DEFAULT_ANALYSIS), kinds=LOCAL_RESOURCES, min_interval=timedelta(0)
-    ).resources
+    [loaded] = load_text(canary_manifest(DEFAULT_ANALYSIS), kinds=LOCAL_RESOURCES).resources
     assert isinstance(loaded, Canary)
     return loaded
 

@@ -230,7 +230,7 @@ def judged(target: str) -> Canary:
             },
         },
     }
-    resource = parse_resource(document, min_interval=timedelta(0))
+    resource = parse_resource(document)
     assert isinstance(resource, Canary)
     return resource
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from coalmine.api.common import (
     Duration,
@@ -37,7 +37,6 @@ __all__ = [
     "BLUE_GREEN_ONLY",
     "BUILTIN_METRICS",
     "GATEWAY_API_PROVIDERS",
-    "MIN_INTERVAL",
     "SUPPORTED_PROVIDERS",
     "UNSUPPORTED",
     "AlertSeverity",
@@ -66,9 +65,6 @@ __all__ = [
 ]
 
 _M = TypeVar("_M", bound=Model)
-
-MIN_INTERVAL = timedelta(seconds=10)
-"""Flagger's floor for analysis.interval. The local runtime may lower it (see `coalmine up`)."""
 
 BUILTIN_METRICS = (
     "request-success-rate",
@@ -424,6 +420,8 @@ PositivePercent = Annotated[int, Field(ge=1, le=100)]
 
 
 class CanaryAnalysis(Model):
+    # Any duration: the runtime's floor (--min-interval) is checked where a Canary is
+    # admitted, with that runtime's own floor (api.interval_floor), not by the model.
     interval: Duration = "1m"
     threshold: Annotated[int, Field(ge=0)] = 0
     """Failed checks tolerated before rollback; 0 means Flagger's default of 1."""
@@ -444,20 +442,6 @@ class CanaryAnalysis(Model):
     judge: JudgeSpec | None = None
     """coalmine addition (coalmine.dev only): compare the canary with the primary at every
     tick with a sequential test (see docs/judge.md)."""
-
-    @field_validator("interval")
-    @classmethod
-    def _not_below_floor(cls, value: str, info: ValidationInfo) -> str:
-        # Flagger's floor is 10 s. It belongs to the runtime, not to the CRD: the
-        # controller, `coalmine up` and `coalmine validate` pass theirs (--min-interval)
-        # in the validation context.
-        floor: timedelta = (info.context or {}).get("min_interval", MIN_INTERVAL)
-        if parse_duration(value) < floor:
-            raise ValueError(
-                f"must be at least {floor.total_seconds():g}s (the floor, --min-interval),"
-                f" got {value!r}: raise it, or lower --min-interval"
-            )
-        return value
 
     @field_validator("step_weights")
     @classmethod

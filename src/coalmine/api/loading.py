@@ -10,9 +10,8 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from coalmine.api import gatewayapi
 from coalmine.api.alert_provider import AlertProvider
-from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.canary import Canary
 from coalmine.api.common import COALMINE_GROUP, FLAGGER_GROUP, Model
 from coalmine.api.configs import ConfigMap, Secret
 from coalmine.api.metric_template import MetricTemplate
@@ -39,6 +38,7 @@ __all__ = [
     "CUSTOM_RESOURCES",
     "GATEWAY_API_GATEWAY",
     "LOCAL_RESOURCES",
+    "DocumentCheck",
     "Kind",
     "LoadedFile",
     "load_file",
@@ -104,11 +104,15 @@ class LoadedFile:
     """Documents of kinds not asked for, when told to skip them ("deployment go-demo-7")."""
 
 
+DocumentCheck = Callable[[object], list[Problem]]
+"""A caller's rule for one parsed YAML document (before the model): its problems."""
+
+
 def load_file(
     path: Path,
     *,
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
-    min_interval: timedelta = MIN_INTERVAL,
+    checks: Sequence[DocumentCheck] = (),
     skip_other_kinds: bool = False,
     limits: ParseLimits = DEFAULT_LIMITS,
 ) -> LoadedFile:
@@ -127,7 +131,7 @@ def load_file(
         text,
         source=str(path),
         kinds=kinds,
-        min_interval=min_interval,
+        checks=checks,
         skip_other_kinds=skip_other_kinds,
         limits=limits,
     )
@@ -138,11 +142,15 @@ def load_text(
     *,
     source: str = "<input>",
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
-    min_interval: timedelta = MIN_INTERVAL,
+    checks: Sequence[DocumentCheck] = (),
     skip_other_kinds: bool = False,
     limits: ParseLimits = DEFAULT_LIMITS,
 ) -> LoadedFile:
-    """Parse every document; with skip_other_kinds, kinds not in `kinds` are listed, not errors."""
+    """Parse every document; with skip_other_kinds, kinds not in `kinds` are listed, not errors.
+
+    `checks` are the caller's own rules for a document (a runtime's settings, such as
+    `api.interval_floor`): their problems are listed with the model's, and a document
+    with any problem gives no resource."""
     loaded = LoadedFile()
     try:
         documents = load_yaml_documents(text, source=source, limits=limits)
@@ -154,15 +162,17 @@ def load_text(
         if skip_other_kinds and _kind_of(document) not in _document_kinds(kinds):
             loaded.skipped.append(_label(document) or f"{source} document {index}")
             continue
+        problems = [problem for check in checks for problem in check(document)]
         try:
-            loaded.resources.append(
-                parse_resource(document, kinds=kinds, min_interval=min_interval)
-            )
+            resource = parse_resource(document, kinds=kinds)
         except ManifestError as error:
-            for problem in error.problems:
-                if not problem.document:
-                    problem = Problem(f"{source} document {index}", problem.path, problem.message)
-                loaded.problems.append(problem)
+            problems = [*error.problems, *problems]
+        for problem in problems:
+            if not problem.document:
+                problem = Problem(f"{source} document {index}", problem.path, problem.message)
+            loaded.problems.append(problem)
+        if not problems:
+            loaded.resources.append(resource)
     return loaded
 
 
@@ -170,7 +180,6 @@ def parse_resource(
     document: object,
     *,
     kinds: Mapping[str, Kind] = CUSTOM_RESOURCES,
-    min_interval: timedelta = MIN_INTERVAL,
 ) -> Model:
     """Validate one document into its model, or raise ManifestError listing every problem.
 
@@ -193,9 +202,7 @@ def parse_resource(
             [Problem(label, "apiVersion", f"must be {allowed}, got {api_version!r}")]
         )
     try:
-        return kind.model.model_validate(
-            document, by_alias=True, by_name=False, context={"min_interval": min_interval}
-        )
+        return kind.model.model_validate(document, by_alias=True, by_name=False)
     except ValidationError as error:
         raise ManifestError(_problems(label, kind.model, error.errors())) from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -115,7 +115,7 @@ def _from_file(path: Path) -> Canary:
     from coalmine.api import Canary, load_file
 
     # A replay reads history at any step: the 10 s floor of a live analysis does not apply.
-    loaded = load_file(path, skip_other_kinds=True, min_interval=timedelta(0))
+    loaded = load_file(path, skip_other_kinds=True)
     if loaded.problems:
         raise ManifestError(loaded.problems)
     canaries = [r for r in loaded.resources if isinstance(r, Canary)]

@@ -61,7 +61,10 @@ def validate(
 
     Example:  coalmine validate -f examples/canaries/ -f my-canary.yaml
     """
+    from functools import partial
+
     from coalmine.api.common import parse_duration
+    from coalmine.api.interval_floor import interval_problems
     from coalmine.api.loading import CUSTOM_RESOURCES, LOCAL_RESOURCES, load_file
     from coalmine.errors import CoalmineError
     from coalmine.metrics.validation import check_metric_queries
@@ -71,8 +74,9 @@ def validate(
     except ValueError as error:
         raise CoalmineError(f"--min-interval: {error}") from None
     kinds = LOCAL_RESOURCES if local else CUSTOM_RESOURCES
+    floor_check = partial(interval_problems, floor=floor)
     loaded_files = [
-        (path, load_file(path, kinds=kinds, skip_other_kinds=not local, min_interval=floor))
+        (path, load_file(path, kinds=kinds, skip_other_kinds=not local, checks=[floor_check]))
         for path in manifest_paths(files)
     ]
     query_problems = check_metric_queries(

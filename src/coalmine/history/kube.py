@@ -174,8 +174,7 @@ async def _primary(
             "kind": "Canary",
             "metadata": {"name": canary.name, "namespace": canary.namespace},
             "spec": canary.spec,
-        },
-        min_interval=timedelta(0),
+        }
     )
     assert isinstance(model, Canary)
     rows: list[SampleRow] = []

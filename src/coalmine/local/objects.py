@@ -12,12 +12,14 @@ import json
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from coalmine.api import gatewayapi
-from coalmine.api.canary import GATEWAY_API_PROVIDERS, MIN_INTERVAL, Canary
+from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary
 from coalmine.api.common import Model
 from coalmine.api.configs import Secret, secret_data
+from coalmine.api.interval_floor import MIN_INTERVAL, interval_problems
 from coalmine.api.loading import LOCAL_RESOURCES, load_text, parse_resource, stored_kind
 from coalmine.api.networking import DestinationRule, Gateway, HTTPRoute, VirtualService
 from coalmine.api.workloads import Service
@@ -66,9 +68,8 @@ class ObjectBook:
         self.min_interval = min_interval
 
     def parse(self, text: str, source: str) -> list[Model]:
-        loaded = load_text(
-            text, source=source, kinds=LOCAL_RESOURCES, min_interval=self.min_interval
-        )
+        floor_check = partial(interval_problems, floor=self.min_interval)
+        loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES, checks=[floor_check])
         if loaded.problems:
             raise ManifestError(loaded.problems)
         if not loaded.resources:
@@ -98,7 +99,7 @@ class ObjectBook:
 
     def parse_deletion(self, text: str, source: str = "<input>") -> list[Model]:
         """The objects a delete names; NotFound (nothing deleted) when one is not stored."""
-        loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+        loaded = load_text(text, source=source, kinds=LOCAL_RESOURCES)
         if loaded.problems:
             raise ManifestError(loaded.problems)
         quarantined = {q.kind_key for q in self.store.quarantined()}
@@ -131,9 +132,7 @@ class ObjectBook:
                 if stored.kind == "Canary":
                     self.model(stored)  # a canary's status is read back too
                 else:
-                    parse_resource(
-                        stored.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0)
-                    )
+                    parse_resource(stored.manifest, kinds=LOCAL_RESOURCES)
             except ManifestError as error:
                 self.store.quarantine(*stored.key, reason=str(error))
                 moved.append(stored.key)
@@ -150,7 +149,7 @@ class ObjectBook:
         document = dict(stored.manifest)
         if stored.status is not None:
             document["status"] = stored.status
-        return parse_resource(document, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+        return parse_resource(document, kinds=LOCAL_RESOURCES)
 
     def canaries(self) -> list[Canary]:
         found = [self.model(stored) for stored in self.store.objects("Canary")]
@@ -353,7 +352,7 @@ def _all(resources: Iterable[Model], store: Store, kind: type[Named]) -> list[Na
     given = [r for r in resources if isinstance(r, kind)]
     keys = {label_of(r) for r in given}
     stored = [
-        parse_resource(o.manifest, kinds=LOCAL_RESOURCES, min_interval=timedelta(0))
+        parse_resource(o.manifest, kinds=LOCAL_RESOURCES)
         for o in store.objects(_STORED[kind])
         if o.key not in keys
     ]

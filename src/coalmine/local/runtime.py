@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from coalmine.api.canary import MIN_INTERVAL, Canary
+from coalmine.api.canary import Canary
 from coalmine.api.configs import ConfigMap, Secret, decoded
+from coalmine.api.interval_floor import MIN_INTERVAL
 from coalmine.api.parsing import DEFAULT_LIMITS, ParseLimits
 from coalmine.api.workloads import Deployment
 from coalmine.engine.ports import Hooks, Notifier, Ports, Recorder

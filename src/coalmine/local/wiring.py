@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 
 from coalmine.api.alert_provider import AlertProvider
 from coalmine.api.canary import GATEWAY_API_PROVIDERS, Canary, CanaryMetric, CanaryWebhook, Phase
@@ -92,9 +91,7 @@ class StoreTemplates:
         stored = self.store.get("MetricTemplate", namespace, name)
         if stored is None:
             raise NotFound(f"metric template {name} not found in namespace {namespace}")
-        template = parse_resource(
-            stored.manifest, kinds=CUSTOM_RESOURCES, min_interval=timedelta(0)
-        )
+        template = parse_resource(stored.manifest, kinds=CUSTOM_RESOURCES)
         assert isinstance(template, MetricTemplate)
         return template
 
@@ -109,9 +106,7 @@ class StoreAlertProviders:
         stored = self.store.get("AlertProvider", namespace, name)
         if stored is None:
             return None
-        provider = parse_resource(
-            stored.manifest, kinds=CUSTOM_RESOURCES, min_interval=timedelta(0)
-        )
+        provider = parse_resource(stored.manifest, kinds=CUSTOM_RESOURCES)
         return provider if isinstance(provider, AlertProvider) else None
 
 

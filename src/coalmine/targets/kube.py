@@ -12,7 +12,7 @@ patches for annotations, `spec.suspend` and the manual canary's objects.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from coalmine.api.templates import container_index
@@ -180,7 +180,7 @@ class KubeTarget:
             "metadata": {"name": name, "namespace": namespace},
             "spec": view.spec,
         }
-        canary = parse_resource(document, min_interval=timedelta(0))
+        canary = parse_resource(document)
         assert isinstance(canary, Canary)
         measurer = MetricMeasurer(MeasurerSettings(ProviderSettings(server)))
         return await side_by_side(measurer, canary, interval, server)

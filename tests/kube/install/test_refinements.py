@@ -20,6 +20,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coalmine.api.interval_floor import MIN_INTERVAL, interval_problems
 from coalmine.api.loading import parse_resource
 from coalmine.errors import ManifestError
 from coalmine.kube.install.crds import custom_resource_definitions
@@ -40,10 +41,10 @@ def example(relative: str) -> Doc:
 
 
 def model_problems(doc: Doc) -> list[str]:
-    """The models' verdict without the interval floor, which is the controller's, not the
+    """The models' verdict; the interval floor is the controller's, not the model's nor the
     CRD's (`--min-interval`; see test_the_interval_floor_is_the_controllers)."""
     try:
-        parse_resource(doc, min_interval=timedelta(0))
+        parse_resource(doc)
     except ManifestError as error:
         return [problem.path for problem in error.problems]
     return []
@@ -356,17 +357,17 @@ def test_analysis_settings_get_the_same_verdict(
 
 
 def test_the_interval_floor_is_the_controllers() -> None:
-    """The CRD accepts any duration (as Flagger's); the floor is --min-interval, so the
-    models refuse 5s with the default floor, and name the field, the floor and the fix."""
+    """The CRD and the model accept any duration (as Flagger's CRD); the floor is the
+    runtime's --min-interval, checked at admission: 5s is refused with the default floor,
+    naming the field, the floor and the fix, and accepted with a floor of 5s."""
     doc = CASES["interval 5s"]
     assert schema_problems(doc) == []
-    with pytest.raises(ManifestError) as raised:
-        parse_resource(doc)
-    (problem,) = raised.value.problems
+    assert model_problems(doc) == []
+    (problem,) = interval_problems(doc, MIN_INTERVAL)
     assert problem.path == "spec.analysis.interval"
     assert "must be at least 10s" in problem.message and "'5s'" in problem.message
     assert "--min-interval" in problem.message
-    parse_resource(doc, min_interval=timedelta(seconds=5))
+    assert interval_problems(doc, timedelta(seconds=5)) == []
 
 
 @pytest.mark.parametrize("value", ["90", "1x", "ten seconds", "1.5s"])

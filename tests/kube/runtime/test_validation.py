@@ -20,8 +20,8 @@ def test_the_interval_floor_and_every_other_problem_are_reported() -> None:
     with pytest.raises(ManifestError) as raised:
         parse_canary(body, min_interval=FLOOR, allow_cross_namespace_refs=False)
 
-    paths = [problem.path for problem in raised.value.problems]
-    assert paths == ["spec.analysis.interval", "spec.analysis.stepWeight"]
+    paths = [problem.path for problem in raised.value.problems]  # the model's, then ours
+    assert paths == ["spec.analysis.stepWeight", "spec.analysis.interval"]
     assert "must be at least 10s" in str(raised.value)
 
 

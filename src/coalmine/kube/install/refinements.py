@@ -163,8 +163,8 @@ MODEL_SCHEMA: Mapping[type[Model], Mapping[str, Any]] = {
 """Structural-schema keywords added to the object schema of a model."""
 
 FIELD_SCHEMA: Mapping[tuple[type[Model], str], Mapping[str, Any]] = {
-    # CanaryAnalysis._not_below_floor has no rule here: the floor is the controller's
-    # --min-interval (as in Flagger), so the CRD checks only a duration's syntax (its
+    # The interval floor has no rule here: it is the controller's --min-interval (as in
+    # Flagger; api.interval_floor), so the CRD checks only a duration's syntax (its
     # pattern). A CEL `duration(self)` would also fail with a raw type-conversion error
     # beside the pattern's message on a malformed value.
     # CanaryAnalysis._increasing: a set has no repeats, a sorted set increases

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from coalmine.api.canary import MIN_INTERVAL
+from coalmine.api.interval_floor import MIN_INTERVAL
 from coalmine.errors import CoalmineError
 from coalmine.metrics.limits import QueryLimitSettings
 from coalmine.routers.registry import PROVIDERS, Runtime, check_provider

@@ -1,7 +1,8 @@
 """From a stored Canary to the engine's model, or the list of everything wrong with it.
 
-The spec is validated as `coalmine validate` does (`api.loading.parse_resource`, with
-the controller's analysis.interval floor), then against the controller's own rules:
+The spec is validated as `coalmine validate` does (`api.loading.parse_resource`, and
+the controller's analysis.interval floor: `api.interval_floor`), then against the
+controller's own rules:
 a MetricTemplate or AlertProvider in another namespace is allowed only with
 `--allow-cross-namespace-refs`, and `spec.provider` must name a router the operator has
 (`routers.registry`: `envoy` is the local runtime's). The status is read leniently:
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from coalmine.api.canary import Canary, CanaryStatus
+from coalmine.api.interval_floor import interval_problems
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.errors import ManifestError, Problem
 from coalmine.routers.registry import PROVIDERS, Runtime, unknown_provider
@@ -32,13 +34,11 @@ def parse_canary(
 ) -> Canary:
     """The Canary; raises ManifestError listing every problem (the model's and ours)."""
     document = {key: obj[key] for key in MANIFEST_FIELDS if key in obj}
-    problems = provider_problems(document)
+    problems = interval_problems(document, min_interval) + provider_problems(document)
     if not allow_cross_namespace_refs:
         problems += cross_namespace_problems(document)
     try:
-        model = parse_resource(
-            document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]}, min_interval=min_interval
-        )
+        model = parse_resource(document, kinds={"Canary": CUSTOM_RESOURCES["Canary"]})
     except ManifestError as error:
         raise ManifestError([*error.problems, *problems]) from None
     if problems:
