@@ -233,3 +233,24 @@ def test_an_immutable_config_map_keeps_its_content(book: ObjectBook) -> None:
         book.apply(text.format("data: {a: one}"))
     assert book.get("ConfigMap", "demo", "c").manifest["data"] == {"a": "one"}
     assert book.apply(text.format("data: {a: one}\nimmutable: true"))[0].action == "unchanged"
+
+
+def test_the_interval_floor_is_the_runtimes_own(tmp_path: Path) -> None:
+    """`coalmine up --min-interval`: the book checks the floor it is given, with the same
+    problem as the controller and `coalmine validate`; nothing is stored when refused."""
+    from datetime import timedelta
+
+    from tests.fixtures.local import demo_manifests
+
+    text = demo_manifests("0.0.1")
+    assert "interval: 2s" in text
+    strict = ObjectBook(Store(tmp_path / "strict.db"))  # Flagger's 10 s by default
+    with pytest.raises(ManifestError) as caught:
+        strict.apply(text)
+    assert messages(caught.value) == [
+        "canary go-demo-7: spec.analysis.interval: must be at least 10s (the floor,"
+        " --min-interval), got '2s': raise it, or lower --min-interval"
+    ]
+    assert list(strict.store.objects()) == []
+    lowered = ObjectBook(Store(tmp_path / "lowered.db"), min_interval=timedelta(seconds=2))
+    assert "canary/go-demo-7 created (namespace go-demo-7)" in [str(a) for a in lowered.apply(text)]
