@@ -60,11 +60,6 @@ def test_every_metric_provider_is_in_the_independence_contract() -> None:
     assert set(contract("The metric providers are independent")["modules"]) == modules
 
 
-CYCLES_LEFT = {("coalmine.local.envoy.validation", "coalmine.local.envoy.model")}
-"""A `TYPE_CHECKING` import that still breaks a cycle: the data plane's model calls its
-checks at construction (docs/architecture.md, "Not done yet")."""
-
-
 def test_no_type_checking_import_breaks_a_cycle() -> None:
     """An import under `TYPE_CHECKING` may keep a command's start-up light (the CLI's),
     never hide a cycle: the imported module must not import the importer back."""
@@ -81,7 +76,7 @@ def test_no_type_checking_import_breaks_a_cycle() -> None:
         for imported in re.findall(r"from (coalmine[\w.]*) import", _type_checking_block(text)):
             if graph.find_shortest_chain(importer=imported, imported=importer):
                 cycles.add((importer, imported))
-    assert cycles == CYCLES_LEFT
+    assert cycles == set()
 
 
 def _type_checking_block(text: str) -> str:

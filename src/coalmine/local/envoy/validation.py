@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
 
 from coalmine.errors import InvalidDataPlane, Problem
-
-if TYPE_CHECKING:
-    from coalmine.local.envoy.model import (
-        Cluster,
-        DataPlane,
-        HeaderOps,
-        Listener,
-        Route,
-        RouteMatch,
-        VirtualHost,
-    )
+from coalmine.local.envoy.parts import (
+    Cluster,
+    HeaderOps,
+    Listener,
+    Route,
+    RouteMatch,
+    VirtualHost,
+)
 
 __all__ = ["check"]
 
@@ -35,9 +31,10 @@ MATCHABLE_PSEUDO_HEADERS = frozenset({":method"})
 _NAME_RULE = "use letters, digits, '-' and '_' (no dots: Envoy's stats split names at dots)"
 
 
-def check(plane: DataPlane) -> None:
-    """Raise InvalidDataPlane listing every problem, or return when there is none."""
-    problems = list(_problems(plane))
+def check(listeners: Sequence[Listener], clusters: Sequence[Cluster]) -> None:
+    """Raise InvalidDataPlane listing every problem of a data plane made of `listeners` and
+    `clusters`, or return when there is none."""
+    problems = list(_problems(listeners, clusters))
     if problems:
         raise InvalidDataPlane(problems)
 
@@ -46,14 +43,14 @@ def _problem(path: str, message: str) -> Problem:
     return Problem(DOCUMENT, path, message)
 
 
-def _problems(plane: DataPlane) -> Iterator[Problem]:
-    yield from _unique_names("clusters", (c.name for c in plane.clusters))
-    yield from _unique_names("listeners", (x.name for x in plane.listeners))
-    for cluster in plane.clusters:
+def _problems(listeners: Sequence[Listener], clusters: Sequence[Cluster]) -> Iterator[Problem]:
+    yield from _unique_names("clusters", (c.name for c in clusters))
+    yield from _unique_names("listeners", (x.name for x in listeners))
+    for cluster in clusters:
         yield from _cluster_problems(cluster)
-    yield from _address_clashes(plane.listeners)
-    known = {cluster.name for cluster in plane.clusters}
-    for listener in plane.listeners:
+    yield from _address_clashes(listeners)
+    known = {cluster.name for cluster in clusters}
+    for listener in listeners:
         yield from _listener_problems(listener, known)
 
 
