@@ -11,14 +11,16 @@ the replicas still running (their asyncio child-watcher threads blocked in os.wa
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from types import SimpleNamespace
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
-from coalmine.local import canaries
+from coalmine.api.canary import CanaryStatus, Phase
+from coalmine.engine import loop
+from coalmine.engine.slots import offset
 from coalmine.local.canaries import CanaryRunner
+from tests.engine.builders import canary as build_canary
 
 
 async def test_stop_ends_a_task_whose_wake_up_and_cancellation_coincide(
@@ -31,9 +33,9 @@ async def test_stop_ends_a_task_whose_wake_up_and_cancellation_coincide(
         ticks.append(now)
         ticked.set()
 
-    monkeypatch.setattr(canaries, "advance", advance)
-    canary = SimpleNamespace(spec=SimpleNamespace(analysis=SimpleNamespace(interval_seconds=60)))
-    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: cast(Any, canary))
+    monkeypatch.setattr(loop, "advance", advance)
+    canary = build_canary(name="web", namespace="shop")  # interval 1m, never ticked
+    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: canary)
     runner.sync({("shop", "web")})
     [task] = runner.tasks.values()
     async with asyncio.timeout(5):
@@ -75,3 +77,41 @@ async def test_stop_gives_up_on_a_task_that_ignores_cancellation(
     release.set()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_new_canary_ticks_at_once_and_a_resumed_one_at_its_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The operator's slots (engine.slots), keyed by namespace/name: a restarted
+    `coalmine up` does not tick every canary at the same moment."""
+    ticked: list[str] = []
+
+    async def advance(canary: Any, ports: Any, now: datetime) -> None:
+        ticked.append(canary.name)
+
+    monkeypatch.setattr(loop, "advance", advance)
+    interval = 60.0
+    slot = offset("shop/resumed", interval)
+    now = datetime.fromtimestamp(1_800_000_000 // 60 * 60 + slot + 30, UTC)  # 30 s to its slot
+    new = build_canary(name="new", namespace="shop")
+    resumed = build_canary(name="resumed", namespace="shop").with_status(
+        CanaryStatus(phase=Phase.PROGRESSING)
+    )
+    stored = {"new": new, "resumed": resumed}
+    runner = CanaryRunner(
+        ports=cast(Any, None), load=lambda namespace, name: stored[name], clock=lambda: now
+    )
+    runner.sync({("shop", "new"), ("shop", "resumed")})
+    async with asyncio.timeout(5):
+        while not ticked:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    for _ in range(20):  # loop iterations: the resumed one sleeps 30 s, ticking nothing
+        await asyncio.sleep(0)
+
+    assert ticked == ["new"]
+    runner.wake("shop", "resumed")  # a manual action: at once, slot or not
+    async with asyncio.timeout(5):
+        while len(ticked) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert ticked == ["new", "resumed"]
+    await runner.stop(timeout_s=5)
