@@ -18,7 +18,7 @@ from tests.engine.builders import canary
 from coalmine.api.canary import Canary, CanaryStatus, Phase
 from coalmine.engine.loop import CanaryLoop, Ending, Skip
 from coalmine.engine.ports import Ports
-from coalmine.engine.slots import next_slot
+from coalmine.engine.slots import Pace, an_interval_after, next_slot, on_its_slots
 from coalmine.errors import CoalmineError
 from coalmine.testing import (
     FakeClock,
@@ -102,8 +102,8 @@ class World:
 class Loop(CanaryLoop):
     """The loop, with the seconds of each sleep it began recorded."""
 
-    def __init__(self, world: World, clock: Callable[[], datetime] = lambda: NOW) -> None:
-        super().__init__(KEY, world, world.ports, clock=clock)
+    def __init__(self, world: World, pace: Pace = on_its_slots) -> None:
+        super().__init__(KEY, world, world.ports, clock=lambda: NOW, pace=pace)
         self.waits: list[float] = []
 
     async def _slept(self, seconds: float) -> bool:
@@ -136,6 +136,17 @@ async def test_a_tick_advances_the_canary_and_sleeps_to_its_next_slot() -> None:
     assert world.store.canaries[world.canary.key].status.phase == Phase.INITIALIZING
     assert loop.waits == [0.0, next_slot(KEY, 60, NOW.timestamp()) - NOW.timestamp()]
     assert 30 <= loop.waits[1] < 90
+    loop.stop()
+    assert await ended(running) is Ending.STOPPED
+
+
+async def test_local_modes_pace_sleeps_an_interval_after_each_tick() -> None:
+    world = World()
+    loop = Loop(world, pace=an_interval_after)
+    running = asyncio.create_task(loop.run())
+    await asleep_after(loop, 1, world)
+
+    assert loop.waits == [0.0, 60.0]
     loop.stop()
     assert await ended(running) is Ending.STOPPED
 

@@ -9,7 +9,14 @@ import pytest
 from tests.engine.builders import canary
 
 from coalmine.api.canary import CanaryStatus, Phase
-from coalmine.engine.slots import first_wait, next_slot, offset, wait_for_slot
+from coalmine.engine.slots import (
+    an_interval_after,
+    first_wait,
+    next_slot,
+    offset,
+    on_its_slots,
+    wait_for_slot,
+)
 
 NOW = 1_800_000_000.0  # a wall-clock second
 
@@ -75,3 +82,12 @@ def test_a_new_canary_ticks_at_once_and_a_ticked_one_waits_for_its_slot() -> Non
     wait = first_wait("shop/web", ticked, NOW)
     assert 0 <= wait < 60
     assert (NOW + wait - offset("shop/web", 60)) % 60 == pytest.approx(0, abs=1e-6)
+
+
+def test_the_operators_pace_is_its_slots_and_local_modes_an_interval_after_each_tick() -> None:
+    uid = uids(1)[0]
+    slot = next_slot(uid, 60, NOW)
+
+    assert on_its_slots(uid, 60, NOW, NOW + 2) == pytest.approx(slot - NOW - 2)
+    assert on_its_slots(uid, 60, NOW, slot + 1) < 0, "a tick past its slot: the next at once"
+    assert an_interval_after(uid, 60, NOW, NOW + 2) == 60

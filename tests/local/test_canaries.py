@@ -11,14 +11,13 @@ the replicas still running (their asyncio child-watcher threads blocked in os.wa
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import pytest
 
 from coalmine.api.canary import CanaryStatus, Phase
 from coalmine.engine import loop
-from coalmine.engine.slots import offset
 from coalmine.local.canaries import CanaryRunner
 from tests.engine.builders import canary as build_canary
 
@@ -79,39 +78,34 @@ async def test_stop_gives_up_on_a_task_that_ignores_cancellation(
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_a_new_canary_ticks_at_once_and_a_resumed_one_at_its_slot(
+async def test_every_canary_ticks_at_once_and_then_an_interval_after_each_tick(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The operator's slots (engine.slots), keyed by namespace/name: a restarted
-    `coalmine up` does not tick every canary at the same moment."""
+    """A restarted `coalmine up` resumes every canary at once (not on the operator's
+    slots), and sleeps a whole interval after each tick."""
     ticked: list[str] = []
 
     async def advance(canary: Any, ports: Any, now: datetime) -> None:
         ticked.append(canary.name)
 
     monkeypatch.setattr(loop, "advance", advance)
-    interval = 60.0
-    slot = offset("shop/resumed", interval)
-    now = datetime.fromtimestamp(1_800_000_000 // 60 * 60 + slot + 30, UTC)  # 30 s to its slot
     new = build_canary(name="new", namespace="shop")
     resumed = build_canary(name="resumed", namespace="shop").with_status(
         CanaryStatus(phase=Phase.PROGRESSING)
     )
     stored = {"new": new, "resumed": resumed}
-    runner = CanaryRunner(
-        ports=cast(Any, None), load=lambda namespace, name: stored[name], clock=lambda: now
-    )
+    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: stored[name])
     runner.sync({("shop", "new"), ("shop", "resumed")})
-    async with asyncio.timeout(5):
-        while not ticked:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-    for _ in range(20):  # loop iterations: the resumed one sleeps 30 s, ticking nothing
-        await asyncio.sleep(0)
-
-    assert ticked == ["new"]
-    runner.wake("shop", "resumed")  # a manual action: at once, slot or not
     async with asyncio.timeout(5):
         while len(ticked) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-    assert ticked == ["new", "resumed"]
+
+    assert sorted(ticked) == ["new", "resumed"]
+    paced = runner.loops[("shop", "resumed")]
+    assert paced.pace(paced.key, 60.0, 1_800_000_000.0, 1_800_000_003.0) == 60.0
+    runner.wake("shop", "resumed")  # a manual action: at once
+    async with asyncio.timeout(5):
+        while len(ticked) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert ticked[2] == "resumed"
     await runner.stop(timeout_s=5)

@@ -1,4 +1,4 @@
-"""One canary's loop, shared by the operator and local mode: read, advance once, sleep to the slot.
+"""One canary's loop, shared by the operator and local mode: read, advance once, sleep, again.
 
 Each runtime runs one `CanaryLoop` per canary (the operator in kopf's daemon, see
 `kube.daemons`; `coalmine up` in an asyncio task, see `local.canaries`) and supplies
@@ -9,14 +9,15 @@ what differs between them through a `CanarySource`. Each iteration:
 2. reads the canary fresh through the source, so spec edits, a changed interval and
    the status written by the last tick are all seen: `None` (gone) ends the loop;
    `Skip(seconds)` (another replica's shard, an invalid spec, the API unreachable)
-   sleeps to the slot of that interval and reads again;
+   sleeps as after a tick of that interval and reads again;
 3. advances it once (`engine.tick.advance`) holding the canary's lock, which a
    deletion takes too (`between_ticks`): a deletion never runs in the middle of a
    tick, and a tick that waited for the lock while a deletion began does nothing. A
-   failed tick is logged and the loop goes on at its next slot: one broken canary
+   failed tick is logged and the loop goes on at its next tick: one broken canary
    never stops the others, nor itself for good;
-4. sleeps until its next slot (`engine.slots`), woken early by `wake()`; it ends at
-   `stop()` or when its task is cancelled.
+4. sleeps until its next tick, at the runtime's pace (`engine.slots`: the operator's
+   on the canary's slots, local mode's an interval after each tick), woken early by
+   `wake()`; it ends at `stop()` or when its task is cancelled.
 
 The sleep uses `asyncio.timeout`, never `asyncio.wait_for`: in Python 3.11 `wait_for`
 returns normally when the wake-up and a cancellation land in the same loop iteration,
@@ -37,7 +38,7 @@ from typing import Protocol
 
 from coalmine.api.canary import Canary
 from coalmine.engine.ports import Ports
-from coalmine.engine.slots import next_slot
+from coalmine.engine.slots import Pace, on_its_slots
 from coalmine.engine.tick import advance
 from coalmine.errors import CoalmineError
 
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Skip:
-    """The canary is not to be advanced now: read it again at the slot of `seconds`."""
+    """The canary is not to be advanced now: read it again as after a tick of `seconds`."""
 
     seconds: float
 
@@ -67,7 +68,7 @@ class Step:
     """What one iteration did."""
 
     seconds: float | None
-    """The interval whose next slot the loop sleeps to; None when the canary is gone."""
+    """The interval the loop paces its sleep by; None when the canary is gone."""
     advanced: bool = False
     """Whether the engine advanced the canary (not skipped, not gone, not deleted)."""
 
@@ -84,7 +85,8 @@ def _utc_now() -> datetime:
 
 
 class CanaryLoop:
-    """One canary's loop; `key` places its slots (the uid, or `namespace/name`)."""
+    """One canary's loop; `key` places its slots (the uid, or `namespace/name`), `pace`
+    says how long it sleeps after a tick."""
 
     def __init__(
         self,
@@ -93,8 +95,10 @@ class CanaryLoop:
         ports: Ports,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        pace: Pace = on_its_slots,
     ) -> None:
         self.key = key
+        self.pace = pace
         self.source = source
         self.ports = ports
         self.clock = clock
@@ -107,7 +111,7 @@ class CanaryLoop:
         self.stopping = False
 
     def wake(self) -> None:
-        """Tick now instead of at the next slot (after a tick in progress, another)."""
+        """Tick now instead of after the sleep (after a tick in progress, another)."""
         self.wakeup.set()
 
     def stop(self) -> None:
@@ -140,7 +144,7 @@ class CanaryLoop:
             done = await step()
             if done.seconds is None:
                 return Ending.GONE
-            wait = next_slot(self.key, done.seconds, started) - self.clock().timestamp()
+            wait = self.pace(self.key, done.seconds, started, self.clock().timestamp())
         return Ending.STOPPED
 
     async def once(self) -> Step:

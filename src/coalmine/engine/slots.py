@@ -16,15 +16,37 @@ uid on a cluster, `namespace/name` in local mode, which has no uids):
 
 A canary never ticked before (no status yet) ticks at once: a new canary is initialized
 without waiting up to an interval; every later tick is on its grid.
+
+That is the operator's pace (`on_its_slots`). Local mode keeps its own,
+`an_interval_after`: a whole interval after each tick ends. A grid makes the gap between
+the end of one tick and the start of the next `interval - duration` in the steady state
+and as little as half an interval after a long tick, and local ticks are long (they wait
+for Envoy to serve the new weights) while their checks read only the last seconds of
+Envoy's traffic (`analysis.interval: 2s`, windows of 4 s in the tests and the demo): on
+slots, a check right after a weight change found no canary request completed yet (a
+release answering in 1.5 s had "no data" instead of its latency) and failed.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from coalmine.api.canary import Canary
 
-__all__ = ["first_wait", "next_slot", "offset", "wait_for_slot"]
+__all__ = [
+    "Pace",
+    "an_interval_after",
+    "first_wait",
+    "next_slot",
+    "offset",
+    "on_its_slots",
+    "wait_for_slot",
+]
+
+Pace = Callable[[str, float, float, float], float]
+"""`pace(key, interval, started, ended)`: the seconds a loop sleeps after a tick of the
+canary `key` that began at `started` and ended at `ended` (wall-clock seconds)."""
 
 
 def offset(key: str, interval: float) -> float:
@@ -54,3 +76,14 @@ def first_wait(key: str, canary: Canary, now: float) -> float:
     """`wait_for_slot` for a canary model: ticked when its status has a phase."""
     ticked = bool(canary.status.phase)
     return wait_for_slot(key, canary.spec.analysis.interval_seconds, ticked, now)
+
+
+def on_its_slots(key: str, interval: float, started: float, ended: float) -> float:
+    """The operator's pace: until the canary's next slot (no wait when it is past)."""
+    return next_slot(key, interval, started) - ended
+
+
+def an_interval_after(key: str, interval: float, started: float, ended: float) -> float:
+    """Local mode's pace: a whole interval after the tick ended, so that a tick's checks
+    read an interval of traffic at the weights the tick before set."""
+    return interval

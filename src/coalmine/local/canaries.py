@@ -2,11 +2,11 @@
 
 Each task runs the loop the operator runs too (`engine.loop`): it reads the Canary fresh
 from the store at every tick (so spec edits and a restart of `coalmine up` are picked
-up), advances it once through the engine, and sleeps to its next slot of
-`analysis.interval` (`engine.slots`, keyed by `namespace/name`: local objects have no
-uid). A Canary never ticked ticks at once; one resumed by a restarted `coalmine up`
-waits for its slot. The store adapters here are the local side of the engine's
-CanaryStore, Notifier and Recorder ports.
+up), advances it once through the engine, and sleeps for its `analysis.interval` after
+the tick ends (`engine.slots.an_interval_after`, not the operator's slots: a tick's
+checks read the last seconds of Envoy's traffic, which needs the whole interval). Every
+canary ticks at once when `coalmine up` starts. The store adapters here are the local
+side of the engine's CanaryStore, Notifier and Recorder ports.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from coalmine.api.canary import Canary, CanaryStatus
 from coalmine.engine.decision import Alert, Decision, Event
 from coalmine.engine.loop import CanaryLoop
 from coalmine.engine.ports import Ports
-from coalmine.engine.slots import first_wait
+from coalmine.engine.slots import an_interval_after
 from coalmine.local.store import Store
 
 __all__ = ["CanaryRunner", "StoreEvents", "StoreRecorder", "StoreStatus"]
@@ -117,17 +117,18 @@ class CanaryRunner:
         for key in present - self.tasks.keys():
             namespace, name = key
             source = StoredCanary(self.load, namespace, name)
-            loop = CanaryLoop(f"{namespace}/{name}", source, self.ports, clock=self.clock)
-            self.loops[key] = loop
-            self.tasks[key] = asyncio.create_task(
-                self._run(loop, namespace, name), name=f"canary {name}.{namespace}"
+            loop = CanaryLoop(
+                f"{namespace}/{name}", source, self.ports, clock=self.clock, pace=an_interval_after
             )
+            self.loops[key] = loop
+            task = asyncio.create_task(self._run(loop), name=f"canary {name}.{namespace}")
+            self.tasks[key] = task
         for key in self.tasks.keys() - present:
             self.tasks.pop(key).cancel()
             self.loops.pop(key, None)
 
     def wake(self, namespace: str, name: str) -> None:
-        """Tick now instead of at the next slot (after a manual action)."""
+        """Tick now instead of at the end of the interval (after a manual action)."""
         loop = self.loops.get((namespace, name))
         if loop is not None:
             loop.wake()
@@ -156,9 +157,5 @@ class CanaryRunner:
         for task in pending:
             log.error("canary task %s did not stop %gs after it was cancelled", task, timeout_s)
 
-    async def _run(self, loop: CanaryLoop, namespace: str, name: str) -> None:
-        """The loop, after the first wait: none for a canary never ticked, else its slot."""
-        canary = self.load(namespace, name)
-        if canary is None:
-            return
-        await loop.run(first_wait(loop.key, canary, self.clock().timestamp()))
+    async def _run(self, loop: CanaryLoop) -> None:
+        await loop.run()
