@@ -25,7 +25,7 @@ The operator:
     revert       deletion with revertOnDeletion
     disown       deletion without it: what serves stays, as the user's
     leader       LeaseElector: leader election with a Lease
-    daemons      CanaryDaemons: the per-Canary loop
+    daemons      CanaryDaemons: kopf's daemons around the engine's per-Canary loop
     handlers     the kopf registry and settings
     health       /healthz and /readyz on their own thread
     wiring       the ports, wired; ROUTERS, the routers by provider (coalmine.routers)
