@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from coalmine.local import canaries
+from coalmine.api.canary import CanaryStatus, Phase
+from coalmine.engine import loop
 from coalmine.local.canaries import CanaryRunner
+from tests.engine.builders import canary as build_canary
 
 
 async def test_stop_ends_a_task_whose_wake_up_and_cancellation_coincide(
@@ -31,9 +32,9 @@ async def test_stop_ends_a_task_whose_wake_up_and_cancellation_coincide(
         ticks.append(now)
         ticked.set()
 
-    monkeypatch.setattr(canaries, "advance", advance)
-    canary = SimpleNamespace(spec=SimpleNamespace(analysis=SimpleNamespace(interval_seconds=60)))
-    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: cast(Any, canary))
+    monkeypatch.setattr(loop, "advance", advance)
+    canary = build_canary(name="web", namespace="shop")  # interval 1m, never ticked
+    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: canary)
     runner.sync({("shop", "web")})
     [task] = runner.tasks.values()
     async with asyncio.timeout(5):
@@ -75,3 +76,36 @@ async def test_stop_gives_up_on_a_task_that_ignores_cancellation(
     release.set()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_every_canary_ticks_at_once_and_then_an_interval_after_each_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restarted `coalmine up` resumes every canary at once (not on the operator's
+    slots), and sleeps a whole interval after each tick."""
+    ticked: list[str] = []
+
+    async def advance(canary: Any, ports: Any, now: datetime) -> None:
+        ticked.append(canary.name)
+
+    monkeypatch.setattr(loop, "advance", advance)
+    new = build_canary(name="new", namespace="shop")
+    resumed = build_canary(name="resumed", namespace="shop").with_status(
+        CanaryStatus(phase=Phase.PROGRESSING)
+    )
+    stored = {"new": new, "resumed": resumed}
+    runner = CanaryRunner(ports=cast(Any, None), load=lambda namespace, name: stored[name])
+    runner.sync({("shop", "new"), ("shop", "resumed")})
+    async with asyncio.timeout(5):
+        while len(ticked) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    assert sorted(ticked) == ["new", "resumed"]
+    paced = runner.loops[("shop", "resumed")]
+    assert paced.pace(paced.key, 60.0, 1_800_000_000.0, 1_800_000_003.0) == 60.0
+    runner.wake("shop", "resumed")  # a manual action: at once
+    async with asyncio.timeout(5):
+        while len(ticked) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert ticked[2] == "resumed"
+    await runner.stop(timeout_s=5)

@@ -1,23 +1,26 @@
-"""Running canaries in the local runtime: one task per Canary, ticking at its interval.
+"""Running canaries in the local runtime: one task per Canary, each running the engine's loop.
 
-Each task reads the Canary fresh from the store at every tick (so spec edits and a
-restart of `coalmine up` are picked up), advances it once through the engine, and
-sleeps for its `analysis.interval`. The store adapters here are the local side of the
-engine's CanaryStore, Notifier and Recorder ports.
+Each task runs the loop the operator runs too (`engine.loop`): it reads the Canary fresh
+from the store at every tick (so spec edits and a restart of `coalmine up` are picked
+up), advances it once through the engine, and sleeps for its `analysis.interval` after
+the tick ends (`engine.slots.an_interval_after`, not the operator's slots: a tick's
+checks read the last seconds of Envoy's traffic, which needs the whole interval). Every
+canary ticks at once when `coalmine up` starts. The store adapters here are the local
+side of the engine's CanaryStore, Notifier and Recorder ports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from coalmine.api.canary import Canary, CanaryStatus
 from coalmine.engine.decision import Alert, Decision, Event
+from coalmine.engine.loop import CanaryLoop
 from coalmine.engine.ports import Ports
-from coalmine.engine.tick import advance
+from coalmine.engine.slots import an_interval_after
 from coalmine.local.store import Store
 
 __all__ = ["CanaryRunner", "StoreEvents", "StoreRecorder", "StoreStatus"]
@@ -81,6 +84,18 @@ Loader = Callable[[str, str], Canary | None]
 """Reads a canary (spec and status) fresh from the store; None once it is deleted."""
 
 
+class StoredCanary:
+    """CanarySource of the engine's loop: the canary as the store holds it now."""
+
+    def __init__(self, load: Loader, namespace: str, name: str) -> None:
+        self.load = load
+        self.namespace = namespace
+        self.name = name
+
+    async def read(self) -> Canary | None:
+        return self.load(self.namespace, self.name)
+
+
 class CanaryRunner:
     """One asyncio task per canary; `sync` starts and stops them to match the store."""
 
@@ -95,27 +110,33 @@ class CanaryRunner:
         self.load = load
         self.clock = clock
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self.wakeups: dict[tuple[str, str], asyncio.Event] = {}
+        self.loops: dict[tuple[str, str], CanaryLoop] = {}
 
     def sync(self, present: set[tuple[str, str]]) -> None:
         """Run exactly the canaries in `present` ((namespace, name) pairs)."""
         for key in present - self.tasks.keys():
-            self.wakeups[key] = asyncio.Event()
-            self.tasks[key] = asyncio.create_task(self._run(*key), name=f"canary {key[1]}.{key[0]}")
+            namespace, name = key
+            source = StoredCanary(self.load, namespace, name)
+            loop = CanaryLoop(
+                f"{namespace}/{name}", source, self.ports, clock=self.clock, pace=an_interval_after
+            )
+            self.loops[key] = loop
+            task = asyncio.create_task(self._run(loop), name=f"canary {name}.{namespace}")
+            self.tasks[key] = task
         for key in self.tasks.keys() - present:
             self.tasks.pop(key).cancel()
-            self.wakeups.pop(key, None)
+            self.loops.pop(key, None)
 
     def wake(self, namespace: str, name: str) -> None:
         """Tick now instead of at the end of the interval (after a manual action)."""
-        event = self.wakeups.get((namespace, name))
-        if event is not None:
-            event.set()
+        loop = self.loops.get((namespace, name))
+        if loop is not None:
+            loop.wake()
 
     async def forget(self, namespace: str, name: str) -> None:
         """Stop one canary's task and wait until it has stopped (before it is deleted)."""
         task = self.tasks.pop((namespace, name), None)
-        self.wakeups.pop((namespace, name), None)
+        self.loops.pop((namespace, name), None)
         if task is not None:
             task.cancel()
             _, pending = await asyncio.wait([task], timeout=15.0)
@@ -127,6 +148,7 @@ class CanaryRunner:
         still runs then is logged and left behind, never waited for forever)."""
         tasks = list(self.tasks.values())
         self.tasks.clear()
+        self.loops.clear()
         for task in tasks:
             task.cancel()
         if not tasks:
@@ -135,20 +157,5 @@ class CanaryRunner:
         for task in pending:
             log.error("canary task %s did not stop %gs after it was cancelled", task, timeout_s)
 
-    async def _run(self, namespace: str, name: str) -> None:
-        wakeup = self.wakeups[(namespace, name)]
-        while True:
-            wakeup.clear()  # before reading: a wake-up during the tick asks for another tick
-            canary = self.load(namespace, name)
-            if canary is None:
-                return
-            try:
-                await advance(canary, self.ports, self.clock())
-            except Exception:  # a bug must not stop the other canaries, nor this one for good
-                log.exception("tick failed", extra={"canary": name, "namespace": namespace})
-            # asyncio.timeout, never wait_for: in Python 3.11, wait_for returns normally when
-            # the wake-up and a cancellation land in the same loop iteration, and this loop
-            # then ticks on forever, so that `stop()` (and `coalmine up`'s exit) hangs.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(canary.spec.analysis.interval_seconds):
-                    await wakeup.wait()
+    async def _run(self, loop: CanaryLoop) -> None:
+        await loop.run()

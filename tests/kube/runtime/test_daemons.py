@@ -17,7 +17,7 @@ from coalmine.kube.adapters.events import KubeEvents
 from coalmine.kube.adapters.resources import CANARIES, SERVICES
 from coalmine.kube.adapters.revert import Reverter
 from coalmine.kube.adapters.store import KubeCanaryStore
-from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef, _Memory
+from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
 from coalmine.kube.runtime.settings import AnalysisSettings
 from coalmine.testing import (
     FakeClock,
@@ -136,12 +136,12 @@ async def test_a_tick_that_waited_for_a_deletion_does_nothing(
     create(kube_emulator, canary())
     loops, _ = daemons(kube_client)
     ref = ref_of(kube_emulator)
-    memory = loops._memory.setdefault(ref.uid, _Memory())
-    await memory.lock.acquire()
+    loop = loops.watched(ref).loop
+    await loop.lock.acquire()
     waiting = asyncio.ensure_future(loops.tick(ref))
     await asyncio.sleep(0.2)  # the tick has read the Canary and waits for the lock
-    memory.deleting = True
-    memory.lock.release()
+    loop.begin_deletion()
+    loop.lock.release()
 
     assert await asyncio.wait_for(waiting, 10) is None
     assert loops.ticks == 0

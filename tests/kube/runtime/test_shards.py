@@ -102,7 +102,7 @@ async def test_replicas_share_the_shards_tick_each_canary_once_and_take_over_a_d
 
     assert not dead.shards.leading, "its renew deadline passed: it would not act either"
     assert sorted(len(r.shards.held()) for r in alive) == [1, 2] and lost
-    woken = {ref.name for r in alive for ref in refs if r.loops._memory[ref.uid].wakeup.is_set()}
+    woken = {ref.name for r in alive for ref in refs if r.loops.watched(ref).loop.wakeup.is_set()}
     assert woken == {ref.name for ref in refs if shard_of(ref.uid, 3) in lost}, (
         "the Canaries taken over are woken at once (they slept to their slot), no others"
     )

@@ -1,68 +1,30 @@
-"""Each Canary ticks at a stable offset within its interval: spread, stable, once per slot."""
+"""A daemon's first tick, read from the body kopf found: at once when never ticked, else its slot.
+
+The grid itself (offsets, the next slot) is the engine's: tests/engine/test_slots.py."""
 
 from __future__ import annotations
 
-import itertools
-import uuid
-
 import pytest
 
-from coalmine.kube.runtime.spread import first_wait, next_slot, offset
+from coalmine.engine.slots import offset
+from coalmine.kube.runtime.spread import first_wait, interval_of
 
 NOW = 1_800_000_000.0  # a wall-clock second
-
-
-def uids(count: int) -> list[str]:
-    return [str(uuid.UUID(int=n * 7919 + 12345, version=4)) for n in range(count)]
-
-
-def test_the_offset_is_stable_and_within_the_interval() -> None:
-    uid = "3d2f7a8e-2c1b-4b7e-9a51-0f6c1d2e3f40"
-
-    assert offset(uid, 60) == offset(uid, 60), "same uid, same interval: same offset"
-    assert 0 <= offset(uid, 60) < 60
-    assert offset(uid, 60) != offset("another-uid", 60)
-
-
-def test_a_thousand_canaries_are_spread_over_the_interval() -> None:
-    offsets = [offset(uid, 60) for uid in uids(1000)]
-    per_second = [0] * 60
-    for value in offsets:
-        per_second[int(value)] += 1
-
-    assert max(per_second) <= 35, "no second of the interval wakes more than ~2x the mean"
-    assert min(per_second) >= 5, "every second of the interval has some canaries"
-
-
-def test_ticks_stay_on_the_grid_one_interval_apart() -> None:
-    uid = uids(1)[0]
-    grid = offset(uid, 60)
-    started = NOW  # the first tick, off the grid (a new canary ticks at once)
-    slots = []
-    for _ in range(5):
-        started = next_slot(uid, 60, started) + 0.004  # the loop wakes a little late
-        slots.append(started)
-
-    assert all((slot - 0.004 - grid) % 60 == pytest.approx(0, abs=1e-6) for slot in slots)
-    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
-    assert gaps == pytest.approx([60.0] * 4)
-    assert 30 <= slots[0] - NOW <= 90, "the first joins the grid within 1.5 intervals"
-
-
-def test_a_tick_that_ends_just_before_its_next_slot_does_not_run_twice() -> None:
-    uid = uids(1)[0]
-    slot = next_slot(uid, 60, NOW)
-    woke_early = slot - 0.001  # asyncio may wake a hair before the deadline
-
-    assert next_slot(uid, 60, woke_early) == pytest.approx(slot + 60)
+UID = "3d2f7a8e-2c1b-4b7e-9a51-0f6c1d2e3f40"
 
 
 def test_a_new_canary_ticks_at_once_and_a_ticked_one_waits_for_its_slot() -> None:
-    uid = uids(1)[0]
     ticked = {"spec": {"analysis": {"interval": "1m"}}, "status": {"phase": "Succeeded"}}
 
-    assert first_wait(uid, {"spec": {"analysis": {"interval": "1m"}}}, NOW) == 0
-    assert first_wait(uid, {**ticked, "spec": {"analysis": {"interval": "soon"}}}, NOW) == 0
-    wait = first_wait(uid, ticked, NOW)
+    assert first_wait(UID, {"spec": {"analysis": {"interval": "1m"}}}, NOW) == 0
+    assert first_wait(UID, {**ticked, "spec": {"analysis": {"interval": "soon"}}}, NOW) == 0
+    wait = first_wait(UID, ticked, NOW)
     assert 0 <= wait < 60
-    assert (NOW + wait - offset(uid, 60)) % 60 == pytest.approx(0, abs=1e-6)
+    assert (NOW + wait - offset(UID, 60)) % 60 == pytest.approx(0, abs=1e-6)
+
+
+def test_the_interval_is_read_without_validating_the_canary() -> None:
+    assert interval_of({"spec": {"analysis": {"interval": "1m30s"}}}) == 90.0
+    assert interval_of({"spec": {"analysis": {"interval": "soon"}}}) is None
+    assert interval_of({"spec": {"analysis": {"interval": "0s"}}}) is None
+    assert interval_of({"spec": {}}) is None

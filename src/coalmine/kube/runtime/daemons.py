@@ -1,48 +1,46 @@
-"""One long-running loop per Canary: read it fresh, advance the engine once, sleep its interval.
+"""The operator's side of the per-Canary loop: kopf's daemon, shards, validation, deletion, repairs.
 
 kopf starts `CanaryDaemons.run` for every Canary (see `kube.runtime.handlers`) and signals it
-to stop when the Canary is being deleted or the operator exits. Each iteration:
+to stop when the Canary is being deleted or the operator exits. The loop itself (read
+fresh, advance once under the Canary's lock, sleep to the next slot, wake-ups) is the
+engine's, shared with local mode (`engine.loop`); this module is what is Kubernetes-only
+around it, the `CanarySource` it reads through and kopf's flag:
 
-1. reads the Canary from the API (so spec edits, a changed interval and the status
-   written by the last tick are all seen), and ends the loop when it is gone;
-2. skips the tick unless this replica is the leader (see `kube.runtime.leader`), or holds the
-   Canary's shard (`kube.runtime.shards`); a Canary of another replica's shard sleeps to its
+1. the Canary is read from the API (the watch cache): gone, replaced (another uid) or
+   being deleted ends the loop; an unreadable API is waited out `--min-interval`;
+2. the tick is skipped unless this replica is the leader (see `kube.runtime.leader`), or holds
+   the Canary's shard (`kube.runtime.shards`); a Canary of another replica's shard sleeps to its
    next slot, and is woken at once when this replica takes its shard over
    (`leadership_gained`). Asking again every `--min-interval` instead cost three
    replicas of a thousand Canaries 0.63 core in all against 0.40 (BENCHMARKS.md);
-3. validates it: an invalid spec gets one Warning event naming every problem and is
-   not advanced; it is read again after an edit (a new generation) or a minute;
-4. advances it once through the engine (`coalmine.engine.advance`), holding the
-   Canary's lock, which the deletion handler takes too, so a deletion never runs
-   in the middle of a tick (and a tick that waited for the lock while the Canary was
-   being deleted does nothing); its own duration, the metric queries left out, goes
-   into `coalmine_tick_own_seconds` (`kube.runtime.tick_timing`);
-5. sleeps until its next slot, `analysis.interval` on from the last one at an offset
-   that is a hash of its uid (`kube.runtime.spread`), waking early when the Canary is deleted.
+3. an invalid spec gets one Warning event naming every problem and is not advanced; it
+   is read again after an edit (a new generation) or a minute;
+4. the deletion handler (`release`) takes the loop's lock, so a deletion never runs in
+   the middle of a tick (and a tick that waited for the lock while the Canary was
+   being deleted does nothing); each tick's own duration, the metric queries left out,
+   goes into `coalmine_tick_own_seconds` (`kube.runtime.tick_timing`);
+5. a Canary ticked before (kopf's body has a status) waits for its slot
+   (`kube.runtime.spread`) before its first tick; kopf's `stopped` flag stops the loop.
 
 Between ticks, a Service or VirtualService that a Canary took over and someone changed
 (a re-applied manifest resets its selector or routes) is repaired at once, on the watch
 event (`routing_changed`), instead of at the next tick: the routes are reconciled, the
 weights kept, and nothing else of the analysis moves.
-
-A failure in one tick (the API unreachable, a bug) is logged and the loop goes on at
-the next interval: one broken Canary never stops the others, nor itself for good.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
+from coalmine.engine.loop import CanaryLoop, Ending, Skip, Step
 from coalmine.engine.ports import Ports
-from coalmine.engine.tick import advance
 from coalmine.errors import CoalmineError, ManifestError
 from coalmine.kube.adapters.client import KubeClient, Obj
 from coalmine.kube.adapters.disown import Disowner, disown
@@ -50,8 +48,8 @@ from coalmine.kube.adapters.events import Involved, KubeEvents
 from coalmine.kube.adapters.resources import Kind
 from coalmine.kube.adapters.revert import Reverter
 from coalmine.kube.runtime.settings import AnalysisSettings
-from coalmine.kube.runtime.spread import first_wait, interval_of, next_slot
-from coalmine.kube.runtime.tick_timing import Stopwatch, TickTimer
+from coalmine.kube.runtime.spread import first_wait, interval_of
+from coalmine.kube.runtime.tick_timing import TickTimer
 from coalmine.kube.runtime.validation import parse_canary
 from coalmine.logs import canary_logger
 from coalmine.routing.virtual_service import apex_name
@@ -63,6 +61,7 @@ __all__ = [
     "Leadership",
     "RetryLaterNotLeader",
     "Stopped",
+    "WatchedCanary",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,19 +110,56 @@ class CanaryRef:
         return cls(kind, str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid")))
 
 
-@dataclass
-class _Memory:
-    """What the loop of one Canary keeps between iterations."""
+class WatchedCanary:
+    """One Canary's loop and what the operator keeps about it between iterations; the
+    loop's `CanarySource`."""
 
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    invalid_generation: int | None = None
-    """The generation found invalid; a newer one wakes the loop."""
-    last: Canary | None = None
-    deleting: bool = False
-    """The deletion handler has begun: no tick may act any more."""
-    not_ours: bool = False
-    """The last tick found the Canary in a shard this replica does not hold."""
+    def __init__(self, daemons: CanaryDaemons, ref: CanaryRef) -> None:
+        self.daemons = daemons
+        self.ref = ref
+        self.loop = CanaryLoop(ref.uid, self, daemons.ports, clock=daemons.clock)
+        self.invalid_generation: int | None = None
+        """The generation found invalid; a newer one wakes the loop."""
+        self.not_ours = False
+        """The last read found the Canary in a shard this replica does not hold."""
+
+    async def read(self) -> Canary | Skip | None:
+        ref, daemons = self.ref, self.daemons
+        retry = daemons.settings.min_interval.total_seconds()
+        try:
+            body = await daemons.client.get(ref.kind, ref.name, ref.namespace)
+        except CoalmineError as error:
+            log.warning("cannot read canary %s.%s: %s", ref.name, ref.namespace, error)
+            return Skip(retry)
+        if body is None or _uid(body) != ref.uid or body["metadata"].get("deletionTimestamp"):
+            return None
+        self.not_ours = not daemons.leadership.leads(ref.uid)
+        if self.not_ours:
+            return Skip(interval_of(body) or retry)
+        canary = await self._validated(body)
+        if canary is None:
+            return Skip(daemons.settings.invalid_recheck.total_seconds())
+        return canary
+
+    async def _validated(self, body: Obj) -> Canary | None:
+        settings = self.daemons.settings
+        try:
+            canary = parse_canary(
+                body,
+                min_interval=settings.min_interval,
+                allow_cross_namespace_refs=settings.allow_cross_namespace_refs,
+            )
+        except ManifestError as error:
+            self.invalid_generation = int(body["metadata"].get("generation") or 0)
+            problems = "; ".join(
+                f"{p.path}: {p.message}" if p.path else p.message for p in error.problems
+            )
+            message = f"Invalid canary spec, not advancing it: {problems}"
+            event = Event(message, EventType.WARNING)
+            await self.daemons.events.about(Involved.of_object(body), event)
+            return None
+        self.invalid_generation = None
+        return canary
 
 
 class RetryLaterNotLeader(CoalmineError):
@@ -161,7 +197,8 @@ class CanaryDaemons:
         self.clock = clock
         self.timer = timer
         """Each tick's own duration, metric queries left out (`kube.runtime.tick_timing`)."""
-        self._memory: dict[str, _Memory] = {}
+        self._watched: dict[str, WatchedCanary] = {}
+        """By uid: the Canaries whose loop runs here, or that a tick or deletion touched."""
         self._released: set[str] = set()
         """Canaries whose release succeeded. kopf runs a deletion handler again when a
         change (the Terminated status) interrupts its wait for the daemon to exit before
@@ -173,73 +210,61 @@ class CanaryDaemons:
         """The daemon: tick, sleep, until the Canary is gone or the operator stops.
 
         `body` is the Canary as kopf found it: one ticked before waits for its slot."""
-        memory = self._memory.setdefault(ref.uid, _Memory())
-        watcher = asyncio.ensure_future(_wake_when_stopped(stopped, memory.wakeup))
+        watched = self.watched(ref)
+        if stopped:
+            watched.loop.stop()
+        watcher = asyncio.ensure_future(_stop_when(stopped, watched.loop))
         try:
             wait = first_wait(ref.uid, body or {}, self.clock().timestamp())
-            while not await _slept(memory.wakeup, wait, stopped):
-                started = self.clock().timestamp()
-                seconds = await self.tick(ref)
-                if seconds is None:
-                    if memory.last is not None:
-                        self.forget(memory.last)
-                    return
-                memory.wakeup.clear()
-                wait = next_slot(ref.uid, seconds, started) - self.clock().timestamp()
+            ending = await watched.loop.run(wait, iterate=lambda: self._step(watched))
+            if ending is Ending.GONE and watched.loop.last is not None:
+                self.forget(watched.loop.last)
         finally:
             watcher.cancel()
-            self._memory.pop(ref.uid, None)
+            self._watched.pop(ref.uid, None)
+
+    def watched(self, ref: CanaryRef) -> WatchedCanary:
+        """The Canary's loop and state, made on first use (a tick, a deletion)."""
+        watched = self._watched.get(ref.uid)
+        if watched is None:
+            watched = self._watched[ref.uid] = WatchedCanary(self, ref)
+        return watched
 
     async def tick(self, ref: CanaryRef) -> float | None:
         """One iteration; the seconds until the next one, None when the Canary is gone."""
-        if self.timer is None:
-            return await self._tick(ref, None)
-        with self.timer.measuring() as watch:
-            return await self._tick(ref, watch)
+        return (await self._step(self.watched(ref))).seconds
 
-    async def _tick(self, ref: CanaryRef, watch: Stopwatch | None) -> float | None:
-        memory = self._memory.setdefault(ref.uid, _Memory())
-        retry = self.settings.min_interval.total_seconds()
-        try:
-            body = await self.client.get(ref.kind, ref.name, ref.namespace)
-        except CoalmineError as error:
-            log.warning("cannot read canary %s.%s: %s", ref.name, ref.namespace, error)
-            return retry
-        if body is None or _uid(body) != ref.uid or body["metadata"].get("deletionTimestamp"):
-            return None
-        memory.not_ours = not self.leadership.leads(ref.uid)
-        if memory.not_ours:
-            return interval_of(body) or retry
-        canary = await self._validated(body, memory)
-        if canary is None:
-            return self.settings.invalid_recheck.total_seconds()
-        memory.last = canary
-        async with memory.lock:
-            if memory.deleting:
-                return None
-            await self._advance(canary)
-        if watch is not None:
-            watch.counted = True
-        return canary.spec.analysis.interval_seconds
+    async def _step(self, watched: WatchedCanary) -> Step:
+        """One iteration of the shared loop, timed (`kube.runtime.tick_timing`) and counted."""
+        if self.timer is None:
+            step = await watched.loop.once()
+        else:
+            with self.timer.measuring() as watch:
+                step = await watched.loop.once()
+                watch.counted = step.advanced
+        if step.advanced:
+            self.ticks += 1
+        return step
 
     def noticed(self, ref: CanaryRef, event_type: str | None, body: Obj) -> None:
         """A watch event about a Canary: wake its loop when it went, or when an invalid
         spec was edited."""
-        memory = self._memory.get(ref.uid)
-        if memory is None:
+        watched = self._watched.get(ref.uid)
+        if watched is None:
             return
         generation = int(body.get("metadata", {}).get("generation") or 0)
-        edited = memory.invalid_generation is not None and generation > memory.invalid_generation
+        invalid = watched.invalid_generation
+        edited = invalid is not None and generation > invalid
         if event_type == "DELETED" or edited:
-            memory.wakeup.set()
+            watched.loop.wake()
 
     def leadership_gained(self) -> None:
         """This replica took a shard over: wake the Canaries now its, which were asleep
         until their next slot, so that they tick at once."""
-        for uid, memory in self._memory.items():
-            if memory.not_ours and self.leadership.leads(uid):
-                memory.not_ours = False
-                memory.wakeup.set()
+        for uid, watched in self._watched.items():
+            if watched.not_ours and self.leadership.leads(uid):
+                watched.not_ours = False
+                watched.loop.wake()
 
     async def routing_changed(self, namespace: str, name: str, kind: Kind, body: Obj) -> None:
         """The Service, VirtualService or HTTPRoute `name` changed (`body`, as kopf's watch
@@ -251,14 +276,14 @@ class CanaryDaemons:
         would find nothing to repair until the next tick, a whole interval later."""
         if self.client.reads is not None:
             self.client.reads.observe(kind, body)
-        for memory in list(self._memory.values()):
-            canary = memory.last
+        for watched in list(self._watched.values()):
+            canary = watched.loop.last
             if canary is None or canary.namespace != namespace or apex_name(canary) != name:
                 continue
             if not self.leadership.leads(canary.metadata.uid or ""):
                 return
-            async with memory.lock:
-                if memory.deleting:
+            async with watched.loop.between_ticks() as live:
+                if not live:
                     return
                 try:
                     await self.ports.router.reconcile(canary)
@@ -276,8 +301,8 @@ class CanaryDaemons:
             raise RetryLaterNotLeader()
         if ref.uid in self._released:
             return  # kopf re-ran a deletion handler that succeeded (below)
-        memory = self._memory.setdefault(ref.uid, _Memory())
-        memory.deleting = True
+        loop = self.watched(ref).loop
+        loop.begin_deletion()
         try:
             canary = parse_canary(
                 body,
@@ -288,20 +313,20 @@ class CanaryDaemons:
             log.warning(
                 "canary %s.%s is invalid; keeping what it owns: %s", ref.name, ref.namespace, error
             )
-            async with memory.lock:
+            async with loop.between_ticks():
                 await disown(self.client, ref.namespace, ref.name, ref.uid)
             return
         if await self._released_before(ref):
-            self._memory.pop(ref.uid, None)
+            self._watched.pop(ref.uid, None)
             return
         since = _deletion_time(body) or self.clock()
-        async with memory.lock:
+        async with loop.between_ticks():
             if canary.spec.revert_on_deletion:
                 await self.reverter.revert(canary, since)
             else:
                 await self.disowner.keep_serving(canary)
         self._released.add(ref.uid)
-        self._memory.pop(ref.uid, None)
+        self._watched.pop(ref.uid, None)
 
     async def _released_before(self, ref: CanaryRef) -> bool:
         """Whether an earlier run of the deletion handler finished (status Terminated).
@@ -317,50 +342,10 @@ class CanaryDaemons:
         phase = ((fresh.get("status") or {}).get("phase")) or ""
         return bool(phase == Phase.TERMINATED.value)
 
-    async def _validated(self, body: Obj, memory: _Memory) -> Canary | None:
-        try:
-            canary = parse_canary(
-                body,
-                min_interval=self.settings.min_interval,
-                allow_cross_namespace_refs=self.settings.allow_cross_namespace_refs,
-            )
-        except ManifestError as error:
-            memory.invalid_generation = int(body["metadata"].get("generation") or 0)
-            problems = "; ".join(
-                f"{p.path}: {p.message}" if p.path else p.message for p in error.problems
-            )
-            message = f"Invalid canary spec, not advancing it: {problems}"
-            await self.events.about(Involved.of_object(body), Event(message, EventType.WARNING))
-            return None
-        memory.invalid_generation = None
-        return canary
 
-    async def _advance(self, canary: Canary) -> None:
-        logger = canary_logger(log, canary.name, canary.namespace)
-        try:
-            await advance(canary, self.ports, self.clock())
-        except CoalmineError as error:  # writing the status failed: the next tick redoes it
-            logger.warning("tick failed: %s", error)
-        except Exception:  # a bug must not stop this canary for good, nor the others
-            logger.exception("tick failed unexpectedly")
-        self.ticks += 1
-
-
-async def _slept(wakeup: asyncio.Event, seconds: float, stopped: Stopped) -> bool:
-    """Sleep `seconds` or until woken; True when the daemon must stop."""
-    if seconds > 0 and not stopped:
-        # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when the
-        # wake-up and kopf's cancellation land in the same loop iteration, and the loop
-        # then ticks on after the operator asked it to stop (see canaries.py).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await wakeup.wait()
-    return bool(stopped)
-
-
-async def _wake_when_stopped(stopped: Stopped, wakeup: asyncio.Event) -> None:
+async def _stop_when(stopped: Stopped, loop: CanaryLoop) -> None:
     await stopped.wait()
-    wakeup.set()
+    loop.stop()
 
 
 def _uid(body: Obj) -> str:

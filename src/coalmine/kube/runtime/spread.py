@@ -1,55 +1,30 @@
-"""When each Canary ticks: at a stable offset within its interval, so that many do not wake at once.
+"""When a Canary's daemon first ticks, read from the body kopf found it with.
 
-A thousand Canaries created together (or found together by a restarted controller) would
-otherwise tick together, every interval, through one event loop: the measured tick p99
-was 10 s at 1,000 canaries. Each Canary instead ticks on its own grid, the moments
-`offset + k * interval` of the wall clock, where the offset is a hash of its uid:
+Each Canary ticks at a stable offset within its interval, on its own grid of the wall
+clock, so that many do not wake at once: the grid is `engine.slots` (the offset is a hash
+of the uid), shared with local mode; the loop that sleeps to it is `engine.loop`.
 
-- stable: the same uid and interval give the same moments, on any replica and after a
-  restart (so a takeover keeps the rhythm);
-- spread: uids are random, so the offsets are uniform over the interval;
-- at most one tick per slot: the next tick is the first slot at least half an interval
-  after the start of the last one, so a tick that ends just before its next slot does
-  not run twice in a row, and one that started off the grid (the first) joins it.
-
-A Canary never ticked before (no status yet) ticks at once: a new Canary is initialized
-without waiting up to an interval; every later tick is on its grid.
+kopf starts a daemon with the Canary's body, not yet validated: a Canary never ticked
+before (no status yet) ticks at once, so a new Canary is initialized without waiting up
+to an interval; one found by a restarted controller (or a replica taking its shard
+over) waits for its slot, so the rhythm is kept across replicas and restarts.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from coalmine.api.common import parse_duration
+from coalmine.engine.slots import wait_for_slot
 
-__all__ = ["first_wait", "interval_of", "next_slot", "offset"]
-
-
-def offset(uid: str, interval: float) -> float:
-    """Seconds into each interval at which the Canary `uid` ticks, in [0, interval)."""
-    digest = hashlib.sha256(uid.encode()).digest()
-    fraction = int.from_bytes(digest[:8], "big") / 2**64
-    return fraction * interval
-
-
-def next_slot(uid: str, interval: float, started: float) -> float:
-    """The wall-clock time (seconds since the epoch) of the tick after one that began at
-    `started`: the first slot of the Canary's grid after `started + interval / 2`."""
-    after = started + interval / 2
-    phase = offset(uid, interval)
-    return after + (phase - after) % interval
+__all__ = ["first_wait", "interval_of"]
 
 
 def first_wait(uid: str, body: dict[str, Any], now: float) -> float:
     """Seconds before the first tick of a daemon: none for a Canary never ticked (or one
     whose interval cannot be read: validation reports it), else until its next slot."""
-    if not (body.get("status") or {}).get("phase"):
-        return 0.0
-    interval = interval_of(body)
-    if interval is None:
-        return 0.0
-    return (offset(uid, interval) - now) % interval
+    ticked = bool((body.get("status") or {}).get("phase"))
+    return wait_for_slot(uid, interval_of(body), ticked, now)
 
 
 def interval_of(body: dict[str, Any]) -> float | None:
