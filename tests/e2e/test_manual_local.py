@@ -52,8 +52,8 @@ spec:
 """
 
 
-async def shares(runtime: LocalRuntime) -> Counter[str]:
-    """Which release answered each of REQUESTS requests through the gateway."""
+async def shares(runtime: LocalRuntime, host: str = HOST) -> Counter[str]:
+    """Which release answered each of REQUESTS requests through the gateway for `host`."""
     seen: Counter[str] = Counter()
     queue = iter(range(REQUESTS))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
@@ -61,7 +61,7 @@ async def shares(runtime: LocalRuntime) -> Counter[str]:
         async def worker() -> None:
             for _ in queue:
                 url = runtime.gateway_url + "/version"
-                async with http.get(url, headers={"Host": HOST}) as response:
+                async with http.get(url, headers={"Host": host}) as response:
                     text = await response.text()
                     assert response.status == 200, text
                     seen[text.split(";")[0].removeprefix("Version: ")] += 1
@@ -125,3 +125,64 @@ async def test_the_manual_canary_step_by_step(local_runtime: LocalRuntime) -> No
         lambda: local_runtime.processes.status(NAMESPACE, "canary").replicas == 0,
         "the canary scaled to zero",
     )
+
+
+async def releases_ready(runtime: LocalRuntime) -> None:
+    manifests = "---".join(
+        [SERVICE, release("primary", "primary", "0.0.1"), release("canary", "canary", "0.0.2")]
+    )
+    await runtime.apply(manifests, "test")
+    await wait_until(
+        lambda: all(
+            runtime.processes.status(NAMESPACE, n).available == 1 for n in ("primary", "canary")
+        ),
+        "both releases ready",
+    )
+
+
+async def test_the_manual_canary_on_the_gateway_api(local_runtime: LocalRuntime) -> None:
+    await releases_ready(local_runtime)
+    init = await coalmine(
+        local_runtime,
+        *("manual", "init", "go-demo-7", "-n", NAMESPACE, "--host", HOST),
+        *("--provider", "gatewayapi"),
+    )
+    assert init.exit_code == 0, init.output
+    assert "# httproute/go-demo-7 created" in init.output
+    assert local_runtime.store.get("VirtualService", NAMESPACE, "go-demo-7") is None
+    assert await shares(local_runtime) == Counter({"0.0.1": REQUESTS})
+
+    step = await coalmine(
+        local_runtime, "manual", "split", "go-demo-7", "-n", NAMESPACE, "--canary", "30"
+    )
+    assert step.exit_code == 0, step.output
+    [route] = [d for d in yaml.safe_load_all(step.stdout) if d]
+    assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [70, 30]
+    seen = await shares(local_runtime)
+    assert abs(canary_percent(seen) - 30) <= TOLERANCE, seen
+
+    finished = await coalmine(local_runtime, "manual", "finish", "go-demo-7", "-n", NAMESPACE)
+    assert finished.exit_code == 0, finished.output
+    assert await shares(local_runtime) == Counter({"0.0.2": REQUESTS})
+
+
+async def test_the_manual_canary_on_kubernetes_services(local_runtime: LocalRuntime) -> None:
+    """Blue/green by the Service's selector: all of the traffic moves at once."""
+    await releases_ready(local_runtime)
+    args = ("-n", NAMESPACE, "--provider", "kubernetes")
+    init = await coalmine(local_runtime, "manual", "init", "go-demo-7", *args)
+    assert init.exit_code == 0, init.output
+    assert await shares(local_runtime, host="go-demo-7.go-demo-7") == Counter({"0.0.1": REQUESTS})
+
+    share = await coalmine(local_runtime, "manual", "split", "go-demo-7", *args, "--canary", "50")
+    assert share.exit_code == 1
+    assert "provider kubernetes has no weights" in str(share.exception)
+    switched = await coalmine(
+        local_runtime, "manual", "split", "go-demo-7", *args, "--canary", "100"
+    )
+    assert switched.exit_code == 0, switched.output
+    assert await shares(local_runtime, host="go-demo-7.go-demo-7") == Counter({"0.0.2": REQUESTS})
+
+    back = await coalmine(local_runtime, "manual", "rollback", "go-demo-7", "-n", NAMESPACE)
+    assert back.exit_code == 0, back.output
+    assert await shares(local_runtime, host="go-demo-7.go-demo-7") == Counter({"0.0.1": REQUESTS})

@@ -22,8 +22,11 @@ from coalmine.kube.adapters.resources import (
     CANARIES,
     DEPLOYMENTS,
     DESTINATION_RULES,
+    GATEWAY_API_GATEWAYS,
     GATEWAYS,
+    HTTP_ROUTES,
     NAMESPACES,
+    SERVICES,
     VIRTUAL_SERVICES,
 )
 from coalmine.kube.adapters.revision import pod_template_revision
@@ -259,6 +262,116 @@ async def test_the_manual_canary_writes_the_expected_objects(world: World) -> No
     assert rolled.exit_code == 0, rolled.output
     assert "# virtualservice/podinfo unchanged" in rolled.output
     assert "# deployment/podinfo-canary unchanged" in rolled.output
+
+
+APEX: Obj = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "podinfo"},
+    "spec": {"selector": {"app": "podinfo"}, "ports": [{"port": 80, "targetPort": 9898}]},
+}
+
+
+def backends(route: Obj) -> list[tuple[str, int]]:
+    return [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]]
+
+
+async def test_the_manual_canary_on_the_gateway_api(world: World) -> None:
+    await world.create(release("podinfo-primary", "primary", NEW_IMAGE))
+    await world.create(release("podinfo-canary", "canary", NEWER_IMAGE))
+    await world.create({**APEX, "metadata": {**APEX["metadata"], "namespace": world.namespace}})
+    init = await cli(
+        world, "manual", "init", "podinfo", "--provider", "gatewayapi", "--host", "app.example"
+    )
+    assert init.exit_code == 0, init.output
+    assert [line for line in init.output.splitlines() if line.startswith("# ")] == [
+        "# gateway/podinfo created",
+        "# service/podinfo-primary created",
+        "# service/podinfo-canary created",
+        "# httproute/podinfo created",
+    ]
+    gateway = await world.must_get(GATEWAY_API_GATEWAYS, "podinfo")
+    assert gateway["spec"]["listeners"][0]["hostname"] == "app.example"
+    assert await world.get(GATEWAYS, "podinfo") is None  # not Istio's
+    primary_service = await world.must_get(SERVICES, "podinfo-primary")
+    assert primary_service["spec"]["selector"] == {"app": "podinfo", "release": "primary"}
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert backends(route) == [("podinfo-primary", 100), ("podinfo-canary", 0)]
+
+    for weight in (20, 40):  # found without --provider: the HTTPRoute podinfo
+        step = await cli(world, "manual", "split", "podinfo", "--canary", str(weight))
+        assert step.exit_code == 0, step.output
+        route = await world.must_get(HTTP_ROUTES, "podinfo")
+        assert backends(route) == [("podinfo-primary", 100 - weight), ("podinfo-canary", weight)]
+
+    finished = await cli(world, "manual", "finish", "podinfo", "--timeout", "30s")
+    assert finished.exit_code == 0, finished.output
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert backends(route) == [("podinfo-primary", 100), ("podinfo-canary", 0)]
+    assert (await world.must_get(DEPLOYMENTS, "podinfo-canary"))["spec"]["replicas"] == 0
+    again = await cli(
+        world, "manual", "init", "podinfo", "--provider", "gatewayapi", "--host", "app.example"
+    )
+    assert [line for line in again.output.splitlines() if line.startswith("# ")] == [
+        "# gateway/podinfo unchanged",
+        "# service/podinfo-primary unchanged",
+        "# service/podinfo-canary unchanged",
+        "# httproute/podinfo unchanged",
+    ]
+
+    istio = await cli(world, "manual", "init", "podinfo")
+    assert istio.exit_code == 0, istio.output
+    both = await cli(world, "manual", "split", "podinfo", "--canary", "10")
+    assert both.exit_code == 1
+    assert "say which carries the split: --provider istio or --provider gatewayapi" in str(
+        both.exception
+    )
+    chosen = await cli(
+        world, "manual", "split", "podinfo", "--canary", "10", "--provider", "gatewayapi"
+    )
+    assert chosen.exit_code == 0, chosen.output
+    route = await world.must_get(HTTP_ROUTES, "podinfo")
+    assert backends(route) == [("podinfo-primary", 90), ("podinfo-canary", 10)]
+
+
+async def test_the_manual_canary_on_kubernetes_services_is_blue_green(world: World) -> None:
+    await world.create(release("podinfo-primary", "primary", NEW_IMAGE))
+    canary_release = await world.create(release("podinfo-canary", "canary", NEWER_IMAGE))
+    await world.create({**APEX, "metadata": {**APEX["metadata"], "namespace": world.namespace}})
+    missing = await cli(world, "manual", "split", "podinfo", "--canary", "100")
+    assert missing.exit_code == 1
+    assert str(missing.exception) == (
+        "no virtualservice or httproute podinfo in namespace test, nor a service podinfo"
+        " selecting a release; create them with: coalmine manual init podinfo"
+        " [--provider istio|gatewayapi|kubernetes]"
+    )
+
+    init = await cli(world, "manual", "init", "podinfo", "--provider", "kubernetes")
+    assert init.exit_code == 0, init.output
+    assert "# service/podinfo configured" in init.output
+    selector = (await world.must_get(SERVICES, "podinfo"))["spec"]["selector"]
+    assert selector == {"app": "podinfo", "release": "primary"}
+
+    share = await cli(world, "manual", "split", "podinfo", "--canary", "20")
+    assert share.exit_code == 1
+    assert str(share.exception) == (
+        "--canary 20: provider kubernetes has no weights, the Service podinfo sends all"
+        " traffic to the release it selects (blue/green); use --canary 100 to switch to the"
+        " canary, --canary 0 to switch back, or split by weight with --provider istio or"
+        " gatewayapi"
+    )
+    switched = await cli(world, "manual", "split", "podinfo", "--canary", "100")
+    assert switched.exit_code == 0, switched.output
+    selector = (await world.must_get(SERVICES, "podinfo"))["spec"]["selector"]
+    assert selector == {"app": "podinfo", "release": "canary"}
+
+    finished = await cli(world, "manual", "finish", "podinfo", "--timeout", "30s")
+    assert finished.exit_code == 0, finished.output
+    selector = (await world.must_get(SERVICES, "podinfo"))["spec"]["selector"]
+    assert selector == {"app": "podinfo", "release": "primary"}
+    promoted = await world.must_get(DEPLOYMENTS, "podinfo-primary")
+    assert promoted["spec"]["template"]["spec"] == canary_release["spec"]["template"]["spec"]
+    assert (await world.must_get(DEPLOYMENTS, "podinfo-canary"))["spec"]["replicas"] == 0
 
 
 # doctor -----------------------------------------------------------------------------------------

@@ -106,17 +106,30 @@ def test_a_route_needs_its_gateway_and_its_services_and_nothing_is_stored_otherw
             " its listeners: web",
         ),
         (
-            ("{name: app, port: 80}]\n", "{name: app, port: 9090}]\n"),
-            "spec.rules[0].backendRefs[0].port: 9090 is not the first port of service app"
-            " ([80, 9090]); the local runtime routes to a Service's first port: use 80",
+            ("{name: app, port: 80}]\n", "{name: app, port: 9091}]\n"),
+            "spec.rules[0].backendRefs[0].port: service app has no port 9091; its ports:"
+            " [80, 9090]",
         ),
         (
             (
                 "backendRefs: [{name: app, port: 80}]",
                 "backendRefs: [{name: app, namespace: other, port: 80}]",
             ),
-            "spec.rules[0].backendRefs[0].namespace: a backend in another namespace needs a"
-            " ReferenceGrant",
+            "spec.rules[0].backendRefs[0].namespace: service app is in namespace other, and"
+            " no ReferenceGrant there lets HTTPRoutes of namespace demo refer to it: apply one"
+            " in other (from: group gateway.networking.k8s.io, kind HTTPRoute, namespace demo;"
+            " to: group '', kind Service), or use a Service of namespace demo",
+        ),
+        (
+            (
+                "backendRefs: [{name: app, port: 80}]",
+                "backendRefs: [{name: app, port: 80, filters: [{type: URLRewrite,"
+                " urlRewrite: {hostname: app.internal}}]}]",
+            ),
+            "spec.rules[0].backendRefs[0].filters[0].type: URLRewrite is not supported here"
+            " by the local runtime (coalmine up), which applies RequestHeaderModifier,"
+            " ResponseHeaderModifier here; remove it, or use Kubernetes (a URLRewrite filter"
+            " of the rule is served)",
         ),
         (
             ("{name: public, sectionName: web}", "{name: app, kind: Service, group: ''}"),
@@ -142,14 +155,8 @@ def test_a_route_needs_its_gateway_and_its_services_and_nothing_is_stored_otherw
             "spec.rules[0].matches[0].path.value: a path holds no '?' or '#'",
         ),
         (
-            (
-                "- {type: RequestMirror",
-                "- {type: URLRewrite, urlRewrite: {hostname: app.internal}}\n"
-                "        - {type: RequestMirror",
-            ),
-            "spec.rules[0].filters[0].type: URLRewrite is not supported by the local runtime"
-            " (coalmine up), which applies RequestHeaderModifier, ResponseHeaderModifier,"
-            " RequestMirror; remove it, or use Kubernetes",
+            ("- {type: RequestMirror", "- {type: RequestRedirect"),
+            "spec.rules[0].filters[0]",
         ),
     ],
 )
@@ -214,3 +221,80 @@ def test_a_gatewayapi_canary_needs_the_gateways_it_attaches_to(book: ObjectBook)
     assert book.store.objects() == []
     applied = book.apply(GATEWAY + "---" + CANARY)
     assert [str(a) for a in applied][-1] == "canary/app created (namespace demo)"
+
+
+REWRITING = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: demo}
+spec:
+  parentRefs: [{name: public}]
+  rules:
+    - matches: MATCHES
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            hostname: app.internal
+            path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}
+      backendRefs: [{name: app, port: 9090}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("matches", "counts"),
+    [
+        ("[{path: {type: Exact, value: /v1}}]", "1 matches, 0 of them"),
+        (
+            "[{path: {type: PathPrefix, value: /v1}}, {path: {type: PathPrefix, value: /old}}]",
+            "2 matches, 2 of them",
+        ),
+    ],
+)
+def test_a_prefix_rewrite_needs_the_rules_one_path_prefix_match(
+    book: ObjectBook, matches: str, counts: str
+) -> None:
+    """The Gateway API CRD's own rule; a rule with one PathPrefix match (the default,
+    every path, included) is served, on a Service's second port too."""
+    book.apply("---".join([SERVICE, GATEWAY]))
+    assert refused(book, REWRITING.replace("MATCHES", matches)) == [
+        "httproute app: spec.rules[0].filters[0].urlRewrite.path.type: ReplacePrefixMatch"
+        f" replaces the prefix of the rule's one PathPrefix match; the rule has {counts}"
+        " PathPrefix: keep exactly one PathPrefix match, or use ReplaceFullPath"
+    ]
+    book.apply(REWRITING.replace("MATCHES", "[{path: {type: PathPrefix, value: /v1}}]"))
+    book.apply(REWRITING.replace("- matches: MATCHES\n      filters:", "- filters:"))
+
+
+GRANT = """
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-shop, namespace: demo}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]
+  to: [{group: "", kind: Service, name: NAME}]
+"""
+SHOP_ROUTE = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  rules: [{backendRefs: [{name: app, namespace: demo, port: 80}]}]
+"""
+
+
+def test_a_reference_grant_lets_a_route_use_a_service_of_its_namespace(book: ObjectBook) -> None:
+    book.apply(SERVICE)
+    other_service = refused(book, GRANT.replace("NAME", "other") + "---" + SHOP_ROUTE)
+    assert other_service[0].startswith(
+        "httproute shop: spec.rules[0].backendRefs[0].namespace: service app is in namespace"
+        " demo, and no ReferenceGrant there lets HTTPRoutes of namespace shop refer to it"
+    )
+    wrong_kind = GRANT.replace("NAME", "app").replace("kind: HTTPRoute", "kind: GRPCRoute")
+    assert refused(book, wrong_kind + "---" + SHOP_ROUTE)
+    applied = book.apply(GRANT.replace("NAME", "app") + "---" + SHOP_ROUTE)
+    assert [str(a) for a in applied] == [
+        "referencegrant/from-shop created (namespace demo)",
+        "httproute/shop created (namespace shop)",
+    ]
+    stored = book.store.get("ReferenceGrant", "demo", "from-shop")
+    assert stored is not None and stored.manifest["spec"]["to"][0]["name"] == "app"

@@ -3,6 +3,8 @@ here; tests/local/test_http_routes_served.py sends requests through a real one).
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +20,13 @@ from coalmine.local.envoy import (
     HeaderMatch,
     HeaderOps,
     Mirror,
+    Rewrite,
     RouteMatch,
     StringMatch,
     VirtualHost,
 )
-from coalmine.local.http_routes import weights_in_percent
-from coalmine.local.translate import Objects, Translation, translate
+from coalmine.local.http_routes import prefix_rewrite, weights_in_percent
+from coalmine.local.translate import Objects, Translation, selections, translate
 
 SERVICES = """
 apiVersion: v1
@@ -232,6 +235,16 @@ spec:
     assert list(found.domains if found else []) == domains
 
 
+GRANT = """
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-other, namespace: demo}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: other}]
+  to: [{group: "", kind: Service}]
+"""
+
+
 def test_a_listener_takes_routes_of_its_own_namespace_unless_it_allows_all() -> None:
     other = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -250,19 +263,22 @@ spec:
         'hostname: "*.example.com"}',
         'hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}',
     )
-    loaded = load_text(opened + "---" + other, kinds=LOCAL_RESOURCES)
+    loaded = load_text(opened + "---" + other + "---" + GRANT, kinds=LOCAL_RESOURCES)
     assert loaded.problems == []
-    translation = translate(
-        Objects(
-            services=[r for r in loaded.resources if isinstance(r, Service)],
-            gateway_api_gateways=[r for r in loaded.resources if isinstance(r, gatewayapi.Gateway)],
-            http_routes=[r for r in loaded.resources if isinstance(r, gatewayapi.HTTPRoute)],
-        ),
-        endpoints,
-        "127.0.0.1",
-        8080,
+    objects = Objects(
+        services=[r for r in loaded.resources if isinstance(r, Service)],
+        gateway_api_gateways=[r for r in loaded.resources if isinstance(r, gatewayapi.Gateway)],
+        http_routes=[r for r in loaded.resources if isinstance(r, gatewayapi.HTTPRoute)],
     )
+    ungranted = translate(objects, endpoints, "127.0.0.1", 8080)
+    assert "hr_other_elsewhere" not in hosts(ungranted)  # the backend is in demo
+    assert any("no ReferenceGrant lets it use services" in w for w in ungranted.warnings)
+    grants = [r for r in loaded.resources if isinstance(r, gatewayapi.ReferenceGrant)]
+    granted = replace(objects, reference_grants=grants)
+    translation = translate(granted, endpoints, "127.0.0.1", 8080)
     assert hosts(translation)["hr_other_elsewhere"].domains == ("elsewhere.example.com",)
+    [entry] = hosts(translation)["hr_other_elsewhere"].routes
+    assert [d.cluster for d in entry.destinations] == ["demo_app-primary"]
 
 
 def test_routes_sharing_a_hostname_are_merged_and_a_virtual_service_keeps_its_own() -> None:
@@ -359,17 +375,37 @@ def test_the_gateway_api_objects_local_mode_is_tested_with_are_valid_upstream() 
     would refuse."""
     from tests.e2e.test_local_gatewayapi import GATEWAY as E2E_GATEWAY
     from tests.local.test_gateway_api_checks import GATEWAY as CHECKED_GATEWAY
+    from tests.local.test_gateway_api_checks import GRANT as CHECKED_GRANT
+    from tests.local.test_gateway_api_checks import REWRITING
     from tests.local.test_gateway_api_checks import ROUTE as CHECKED_ROUTE
+    from tests.local.test_gateway_api_checks import SHOP_ROUTE as CHECKED_SHOP_ROUTE
+    from tests.local.test_http_routes_rewrite_served import GATEWAY as SERVED_GATEWAY
+    from tests.local.test_http_routes_rewrite_served import GRANT as SERVED_GRANT
+    from tests.local.test_http_routes_rewrite_served import SHOP_ROUTE, rewriting_routes
     from tests.routing.test_http_route_upstream import upstream_problems
 
-    texts = [SERVICES, WEIGHTED, CHECKED_GATEWAY, CHECKED_ROUTE, E2E_GATEWAY]
+    texts = [
+        SERVICES,
+        WEIGHTED,
+        CHECKED_GATEWAY,
+        CHECKED_ROUTE,
+        E2E_GATEWAY,
+        GRANT,
+        CHECKED_GRANT.replace("NAME", "app"),
+        REWRITING.replace("MATCHES", "[{path: {type: PathPrefix, value: /v1}}]"),
+        CHECKED_SHOP_ROUTE,
+        SERVED_GATEWAY,
+        SERVED_GRANT,
+        SHOP_ROUTE,
+        rewriting_routes(),
+    ]
     documents = [
         document
         for text in texts
         for document in yaml.safe_load_all(text)
         if document["apiVersion"].startswith("gateway.networking.k8s.io/")
     ]
-    assert len(documents) == 5
+    assert len(documents) == 19
     assert upstream_problems(documents) == [[]] * len(documents)
 
 
@@ -399,4 +435,82 @@ spec:
                 HeaderMatch("r", StringMatch.regex("x.*")),
             ),
         ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "replacement", "request_path", "modified"),
+    [
+        # the specification's HTTPPathModifier table (HTTPRoute ReplacePrefixMatch)
+        ("/foo", "/xyz", "/foo/bar", "/xyz/bar"),
+        ("/foo", "/xyz/", "/foo/bar", "/xyz/bar"),
+        ("/foo/", "/xyz", "/foo/bar", "/xyz/bar"),
+        ("/foo/", "/xyz/", "/foo/bar", "/xyz/bar"),
+        ("/foo", "/xyz", "/foo", "/xyz"),
+        ("/foo", "/xyz", "/foo/", "/xyz/"),
+        ("/foo", "", "/foo/bar", "/bar"),
+        ("/foo", "", "/foo/", "/"),
+        ("/foo", "", "/foo", "/"),
+        ("/foo", "/", "/foo/", "/"),
+        ("/foo", "/", "/foo", "/"),
+        # and around it: the root prefix, regex characters in the prefix
+        ("/", "/api", "/x/y", "/api/x/y"),
+        ("/", "", "/x", "/x"),
+        ("/v1.0", "/v2", "/v1.0/items", "/v2/items"),
+    ],
+)
+def test_a_prefix_rewrite_is_an_re2_rewrite_giving_the_specifications_paths(
+    prefix: str, replacement: str, request_path: str, modified: str
+) -> None:
+    """Envoy's regex_rewrite replaces the first match of the pattern by the substitution,
+    `\\1` the first group (empty when it did not take part): Python's re.sub, once."""
+    pattern, substitution = prefix_rewrite(prefix, replacement)
+    assert re.sub(pattern, substitution, request_path, count=1) == modified
+    if "." in prefix:  # a literal dot, not any character
+        assert re.match(pattern, request_path.replace(".", "x")) is None
+
+
+TWO_PORTS = """
+apiVersion: v1
+kind: Service
+metadata: {name: app-admin, namespace: demo}
+spec:
+  selector: {app: app-primary}
+  ports: [{port: 80, targetPort: 8080}, {name: admin, port: 81, targetPort: admin}]
+"""
+
+
+def test_rewrites_and_second_ports_become_envoy_routes_and_clusters() -> None:
+    text = (
+        TWO_PORTS
+        + "---"
+        + route("""
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [app.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old/}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        hostname: app.internal
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}
+    backendRefs: [{name: app-admin, port: 81}]
+  - filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /}}}]
+    backendRefs: [{name: app-admin, port: 80}]
+""")
+    )
+    translation = translated(text)
+    assert translation.warnings == []
+    [old, rest] = hosts(translation)["hr_demo_app"].routes
+    assert [d.cluster for d in old.destinations] == ["demo_app-admin__81"]
+    assert old.rewrite == Rewrite("app.internal", "^/old(/.*)?$", "/new\\1")
+    assert [d.cluster for d in rest.destinations] == ["demo_app-admin"]  # the first port's
+    assert rest.rewrite == Rewrite(None, "^/.*$", "/")
+    clusters = {c.name for c in translation.plane.clusters}
+    assert "demo_app-admin__81" in clusters and "demo_app-admin__80" not in clusters
+    assert selections(objects(text))["demo_app-admin__81"] == (
+        "demo",
+        {"app": "app-primary"},
+        "admin",
     )

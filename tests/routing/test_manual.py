@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from coalmine.api.gatewayapi import Gateway, HTTPRoute
 from coalmine.errors import CoalmineError, NotFound
-from coalmine.routing.manual import find_release, promoted, virtual_service, with_weights
+from coalmine.routing.manual import (
+    find_release,
+    http_route,
+    init_objects,
+    promoted,
+    virtual_service,
+    with_weights,
+)
 
 
 def deployment(name: str, release: str, version: str) -> dict:  # type: ignore[type-arg]
@@ -56,3 +64,69 @@ def test_releases_are_found_by_their_pod_labels() -> None:
         find_release(both, "other", "canary", "test")
     with pytest.raises(CoalmineError, match="several Deployments"):
         find_release([*both, deployment("c2", "canary", "3")], "podinfo", "canary", "test")
+
+
+APEX = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "podinfo", "namespace": "test"},
+    "spec": {
+        "selector": {"app": "podinfo"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 9898}],
+    },
+}
+
+
+def test_the_gateway_api_init_writes_release_services_and_a_weighted_http_route() -> None:
+    gateway, primary, canary, route = init_objects(
+        "gatewayapi", "podinfo", "test", "app.example", apex=APEX, gateway_class="eg"
+    )
+    assert gateway["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert gateway["spec"]["gatewayClassName"] == "eg"
+    assert gateway["spec"]["listeners"][0]["hostname"] == "app.example"
+    assert primary["metadata"]["name"] == "podinfo-primary"
+    assert primary["spec"]["selector"] == {"app": "podinfo", "release": "primary"}
+    assert canary["spec"]["selector"] == {"app": "podinfo", "release": "canary"}
+    assert canary["spec"]["ports"] == APEX["spec"]["ports"]
+    assert route["spec"]["hostnames"] == ["app.example"]
+    backends = route["spec"]["rules"][0]["backendRefs"]
+    assert [(b["name"], b["port"], b["weight"]) for b in backends] == [
+        ("podinfo-primary", 80, 100),
+        ("podinfo-canary", 80, 0),
+    ]
+    # every model default written out, so a second init changes nothing on a server
+    HTTPRoute.model_validate(route)
+    Gateway.model_validate(gateway)
+
+    split = with_weights(route, 30)
+    assert [b["weight"] for b in split["spec"]["rules"][0]["backendRefs"]] == [70, 30]
+    assert route["spec"]["rules"][0]["backendRefs"][1]["weight"] == 0  # a copy
+
+
+def test_an_http_route_without_the_release_backends_is_refused() -> None:
+    route = http_route("podinfo", "test", "*", 80, 0)
+    route["spec"]["rules"][0]["backendRefs"] = [{"name": "other", "port": 80}]
+    with pytest.raises(CoalmineError, match="no backendRef to service podinfo-primary"):
+        with_weights(route, 10)
+    assert "hostnames" not in http_route("podinfo", "test", "*", 80, 0)["spec"]
+
+
+def test_the_kubernetes_provider_switches_the_selector_whole_and_refuses_a_share() -> None:
+    [initialized] = init_objects(
+        "kubernetes", "podinfo", "test", "*", apex=APEX, gateway_class="istio"
+    )
+    assert initialized["spec"]["selector"] == {"app": "podinfo", "release": "primary"}
+    assert with_weights(initialized, 100)["spec"]["selector"]["release"] == "canary"
+    assert with_weights(initialized, 0)["spec"]["selector"]["release"] == "primary"
+    with pytest.raises(CoalmineError, match="provider kubernetes has no weights"):
+        with_weights(initialized, 20)
+    with pytest.raises(CoalmineError, match="selects no release"):
+        with_weights(APEX, 100)
+
+
+def test_providers_that_build_on_the_service_need_it() -> None:
+    for provider in ("gatewayapi", "kubernetes"):
+        with pytest.raises(NotFound, match="service podinfo not found"):
+            init_objects(provider, "podinfo", "test", "*", apex=None, gateway_class="istio")
+    with pytest.raises(CoalmineError, match="--provider linkerd: use one of istio"):
+        init_objects("linkerd", "podinfo", "test", "*", apex=APEX, gateway_class="istio")

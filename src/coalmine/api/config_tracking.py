@@ -21,10 +21,13 @@ __all__ = [
     "TRACKED_SECRET_TYPES",
     "ConfigRef",
     "checksum",
+    "flagger_checksum",
+    "go_json",
     "is_tracked",
     "primary_template",
     "referenced_configs",
     "revision_with_configs",
+    "tracked_checksums",
 ]
 
 CONFIG_TRACKING = "flagger.app/config-tracking"
@@ -116,6 +119,63 @@ def checksum(obj: Mapping[str, Any]) -> str:
         content["binaryData"] = obj["binaryData"]
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tracked_checksums(configs: Mapping[ConfigRef, Mapping[str, Any]]) -> dict[str, str]:
+    """`status.trackedConfigs` as Flagger writes it: `configmap/<name>` or
+    `secret/<name>` to the checksum Flagger's `checksum()` gives the object's `data`
+    (the first 8 bytes of SHA-256 over Go's `json.Marshal` of it, in hex), so that a
+    Flagger reading the status after coalmine (`HasConfigChanged`: same keys, same
+    checksums) sees no change. A ConfigMap with `binaryData` is checksummed over
+    `{"binaryData": ..., "data": ...}` instead (Flagger leaves binaryData out)."""
+    return {ref.key: flagger_checksum(obj) for ref, obj in sorted(configs.items())}
+
+
+def flagger_checksum(obj: Mapping[str, Any]) -> str:
+    """Flagger's checksum of one ConfigMap or Secret (see `tracked_checksums`). A Secret's
+    `data` is base64 text in the manifest, which is what Go marshals its bytes to; empty
+    `data` is Go's nil map, `null`."""
+    data = obj.get("data") or None
+    content: Any = data
+    if obj.get("binaryData"):
+        content = {"binaryData": obj["binaryData"], "data": data or {}}
+    return hashlib.sha256(go_json(content).encode()).hexdigest()[:16]
+
+
+_GO_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+"""How Go's encoding/json escapes within a string (HTML-safe, its default); other control
+characters become `\\u00XX`, everything else is written as it is (UTF-8)."""
+
+
+def go_json(value: Any) -> str:
+    """`json.Marshal` of Go for what a manifest's `data` holds: null, strings, and maps of
+    them (keys sorted, no spaces), byte for byte."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return '"' + "".join(_go_char(char) for char in value) + '"'
+    if isinstance(value, Mapping):
+        items = (f"{go_json(str(key))}:{go_json(value[key])}" for key in sorted(value))
+        return "{" + ",".join(items) + "}"
+    raise TypeError(f"go_json: {type(value).__name__} is not in a ConfigMap or Secret")
+
+
+def _go_char(char: str) -> str:
+    escaped = _GO_ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    return f"\\u{ord(char):04x}" if ord(char) < 0x20 else char
 
 
 def revision_with_configs(

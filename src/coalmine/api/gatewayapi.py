@@ -23,6 +23,7 @@ from coalmine.api.workloads import LocalModel
 __all__ = [
     "GATEWAY_API_GROUP",
     "GATEWAY_API_VERSIONS",
+    "REFERENCE_GRANT_VERSIONS",
     "AllowedRoutes",
     "Gateway",
     "GatewaySpec",
@@ -43,12 +44,18 @@ __all__ = [
     "HTTPURLRewriteFilter",
     "Listener",
     "ParentReference",
+    "ReferenceGrant",
+    "ReferenceGrantFrom",
+    "ReferenceGrantSpec",
+    "ReferenceGrantTo",
     "RouteNamespaces",
 ]
 
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 GATEWAY_API_VERSIONS = (f"{GATEWAY_API_GROUP}/v1", f"{GATEWAY_API_GROUP}/v1beta1")
 """The versions served for Gateway and HTTPRoute (v1beta1 is the same schema)."""
+REFERENCE_GRANT_VERSIONS = (f"{GATEWAY_API_GROUP}/v1beta1",)
+"""ReferenceGrant is served as v1beta1 in the standard channel."""
 
 GatewayApiVersion = Literal["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
 
@@ -327,3 +334,50 @@ class Gateway(LocalModel):
     kind: Literal["Gateway"] = "Gateway"
     metadata: ObjectMeta
     spec: GatewaySpec
+
+
+class ReferenceGrantFrom(LocalModel):
+    """Who may refer: objects of this group and kind in this namespace."""
+
+    group: Group
+    kind: Kind
+    namespace: Namespace
+
+
+class ReferenceGrantTo(LocalModel):
+    """What they may refer to, in the grant's namespace: this group and kind, and only the
+    object `name` when it is set."""
+
+    group: Group
+    kind: Kind
+    name: ObjectName | None = None
+
+
+class ReferenceGrantSpec(LocalModel):
+    from_: Annotated[list[ReferenceGrantFrom], Field(min_length=1, max_length=16)] = Field(
+        alias="from"
+    )
+    to: Annotated[list[ReferenceGrantTo], Field(min_length=1, max_length=16)]
+
+
+class ReferenceGrant(LocalModel):
+    """Lets objects of other namespaces refer to objects of this one (a route in `shop`
+    to a Service here): a reference across namespaces holds only with a grant in the
+    namespace referred to."""
+
+    api_version: Literal["gateway.networking.k8s.io/v1beta1"]
+    kind: Literal["ReferenceGrant"] = "ReferenceGrant"
+    metadata: ObjectMeta
+    spec: ReferenceGrantSpec
+
+    def grants(self, group: str, kind: str, namespace: str, to: tuple[str, str, str]) -> bool:
+        """Whether an object of (group, kind) in `namespace` may refer to `to`, the
+        (group, kind, name) of an object in this grant's namespace."""
+        allowed_from = any(
+            (f.group, f.kind, f.namespace) == (group, kind, namespace) for f in self.spec.from_
+        )
+        to_group, to_kind, to_name = to
+        return allowed_from and any(
+            (t.group, t.kind) == (to_group, to_kind) and t.name in (None, to_name)
+            for t in self.spec.to
+        )

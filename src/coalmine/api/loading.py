@@ -88,6 +88,7 @@ LOCAL_RESOURCES: Mapping[str, Kind] = {
     "DestinationRule": Kind(DestinationRule, ISTIO_API_VERSIONS),
     GATEWAY_API_GATEWAY: Kind(gatewayapi.Gateway, gatewayapi.GATEWAY_API_VERSIONS, kind="Gateway"),
     "HTTPRoute": Kind(gatewayapi.HTTPRoute, gatewayapi.GATEWAY_API_VERSIONS),
+    "ReferenceGrant": Kind(gatewayapi.ReferenceGrant, gatewayapi.REFERENCE_GRANT_VERSIONS),
 }
 """Everything the local runtime (`coalmine up`) understands."""
 

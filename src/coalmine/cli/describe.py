@@ -88,6 +88,10 @@ def render_canary(item: dict[str, Any], events: list[dict[str, Any]]) -> str:
         f"  Iterations:      {status.get('iterations', 0)}",
         f"  Last transition: {age(status.get('lastTransitionTime'))} ago",
     ]
+    tracked = status.get("trackedConfigs") or {}
+    if tracked:
+        lines.append("Tracked configs:")
+        lines += [f"  {key}: {tracked[key]}" for key in sorted(tracked)]
     checks = status.get("checks") or []
     if checks:
         lines.append("Last checks:")

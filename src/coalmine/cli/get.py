@@ -36,6 +36,8 @@ KINDS = {
     "gateway.gateway.networking.k8s.io": "Gateway.gateway.networking.k8s.io",
     "httproutes": "HTTPRoute",
     "httproute": "HTTPRoute",
+    "referencegrants": "ReferenceGrant",
+    "referencegrant": "ReferenceGrant",
     "configmaps": "ConfigMap",
     "configmap": "ConfigMap",
     "cm": "ConfigMap",
@@ -139,7 +141,8 @@ def get(
         typer.Argument(
             help="canaries, deployments, services, virtualservices, gateways, destinationrules,"
             " httproutes, gateways.gateway.networking.k8s.io (the Gateway API's; `gateways`"
-            " are Istio's), configmaps, secrets, metrictemplates or alertproviders."
+            " are Istio's), referencegrants, configmaps, secrets, metrictemplates or"
+            " alertproviders."
         ),
     ],
     state_dir: StateDir,

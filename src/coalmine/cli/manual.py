@@ -43,6 +43,15 @@ Service = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Print the manifests only; change nothing.")
 ]
+Provider = Annotated[
+    str | None,
+    typer.Option(
+        help="Router: istio (VirtualService), gatewayapi (HTTPRoute) or kubernetes (the"
+        " Service's selector, blue/green). Default: init istio; the other steps find the"
+        " object init wrote.",
+        show_default=False,
+    ),
+]
 Obj = dict[str, Any]
 
 
@@ -51,15 +60,22 @@ def init(
     service: Service,
     state_dir: StateDir,
     host: Annotated[str, typer.Option(help="The host the Gateway serves.")] = "*",
+    provider: Provider = None,
+    gateway_class: Annotated[
+        str, typer.Option(help="gatewayapi: the Gateway's gatewayClassName.")
+    ] = "istio",
     dry_run: DryRun = False,
     namespace: TargetNamespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
 ) -> None:
-    """Route SERVICE through a Gateway with primary and canary subsets, all on the primary.
+    """Route SERVICE through a Gateway to the primary and canary releases, all on the primary.
 
-    Writes a Gateway SERVICE for --host, a DestinationRule SERVICE with subsets primary
+    istio: a Gateway SERVICE for --host, a DestinationRule SERVICE with subsets primary
     and canary (by the pods' release label) and a VirtualService SERVICE at 100/0.
+    gatewayapi: a Gateway API Gateway SERVICE, Services SERVICE-primary and
+    SERVICE-canary, an HTTPRoute SERVICE at 100/0. kubernetes: the Service SERVICE
+    selecting release: primary.
 
     Example:  coalmine manual init go-demo-7 -n go-demo-7 --host go-demo-7.example
     """
@@ -67,15 +83,14 @@ def init(
 
     async def work(target: Target) -> None:
         ns = target.namespace
-        await _show_and_apply(
-            target,
-            [
-                manual.gateway(service, ns, host),
-                manual.destination_rule(service, ns),
-                manual.virtual_service(service, ns, host, 0),
-            ],
-            dry_run,
+        chosen = provider or "istio"
+        apex = None
+        if chosen != "istio":
+            apex = await _stored(target, "Service", service)
+        objects = manual.init_objects(
+            chosen, service, ns, host, apex=apex, gateway_class=gateway_class
         )
+        await _show_and_apply(target, objects, dry_run)
 
     run_on_target(target_options(state_dir, context, kubeconfig, namespace), work)
 
@@ -87,6 +102,7 @@ def split(
     canary: Annotated[
         int, typer.Option("--canary", help="Percent of traffic to the canary (0-100).")
     ],
+    provider: Provider = None,
     dry_run: DryRun = False,
     namespace: TargetNamespace = None,
     context: Context = None,
@@ -99,8 +115,8 @@ def split(
     from coalmine.routing import manual
 
     async def work(target: Target) -> None:
-        vs = await _virtual_service(target, service)
-        await _show_and_apply(target, [manual.with_weights(vs, canary)], dry_run)
+        route = await _route(target, service, provider)
+        await _show_and_apply(target, [manual.with_weights(route, canary)], dry_run)
 
     run_on_target(target_options(state_dir, context, kubeconfig, namespace), work)
 
@@ -110,6 +126,7 @@ def finish(
     service: Service,
     state_dir: StateDir,
     timeout: Annotated[str, typer.Option(help="How long the primary's rollout may take.")] = "5m",
+    provider: Provider = None,
     dry_run: DryRun = False,
     namespace: TargetNamespace = None,
     context: Context = None,
@@ -127,13 +144,13 @@ def finish(
     async def work(target: Target) -> None:
         from coalmine.routing import manual
 
-        vs = await _virtual_service(target, service)
+        route = await _route(target, service, provider)
         primary, canary = await _releases(target, service)
         new_primary = manual.promoted(primary, canary)
         await _show_and_apply(target, [new_primary], dry_run)
         if not dry_run:
             await _rolled_out(target, new_primary["metadata"]["name"], deadline)
-        await _show_and_apply(target, [manual.with_weights(vs, 0)], dry_run)
+        await _show_and_apply(target, [manual.with_weights(route, 0)], dry_run)
         await _show_and_apply(target, [manual.scaled_to_zero(canary)], dry_run)
 
     run_on_target(target_options(state_dir, context, kubeconfig, namespace), work)
@@ -143,6 +160,7 @@ def finish(
 def rollback(
     service: Service,
     state_dir: StateDir,
+    provider: Provider = None,
     dry_run: DryRun = False,
     namespace: TargetNamespace = None,
     context: Context = None,
@@ -156,9 +174,9 @@ def rollback(
     async def work(target: Target) -> None:
         from coalmine.routing import manual
 
-        vs = await _virtual_service(target, service)
+        route = await _route(target, service, provider)
         _, canary = await _releases(target, service)
-        await _show_and_apply(target, [manual.with_weights(vs, 0)], dry_run)
+        await _show_and_apply(target, [manual.with_weights(route, 0)], dry_run)
         await _show_and_apply(target, [manual.scaled_to_zero(canary)], dry_run)
 
     run_on_target(target_options(state_dir, context, kubeconfig, namespace), work)
@@ -174,19 +192,62 @@ async def _show_and_apply(target: Target, manifests: list[Obj], dry_run: bool) -
         typer.echo(f"# {line}")
 
 
-async def _virtual_service(target: Target, service: str) -> Obj:
-    from coalmine.errors import NotFound
+async def _route(target: Target, service: str, provider: str | None) -> Obj:
+    """The object holding SERVICE's split: the provider's kind (routing.manual.ROUTE_KINDS),
+    or, with no --provider, the VirtualService or HTTPRoute SERVICE, else the Service
+    SERVICE when it selects a release (manual init --provider kubernetes)."""
+    from coalmine.errors import CoalmineError, NotFound
+    from coalmine.routing import manual
+
+    ns = target.namespace
+    if provider is not None:
+        if provider not in manual.PROVIDERS:
+            known = ", ".join(manual.PROVIDERS)
+            raise CoalmineError(f"--provider {provider}: use one of {known}")
+        kind = manual.ROUTE_KINDS[provider]
+        found = await _stored(target, kind, service)
+        if found is None:
+            raise NotFound(
+                f"{kind.lower()} {service} not found in namespace {ns}; create it with:"
+                f" coalmine manual init {service} --provider {provider}"
+            )
+        return found
+    routes = [
+        found
+        for kind in ("VirtualService", "HTTPRoute")
+        if (found := await _stored(target, kind, service)) is not None
+    ]
+    if len(routes) > 1:
+        raise CoalmineError(
+            f"both virtualservice {service} and httproute {service} exist in namespace {ns};"
+            " say which carries the split: --provider istio or --provider gatewayapi"
+        )
+    if routes:
+        return routes[0]
+    apex = await _stored(target, "Service", service)
+    if apex is not None and manual.RELEASE_LABEL in (apex.get("spec") or {}).get("selector", {}):
+        return apex
+    raise NotFound(
+        f"no virtualservice or httproute {service} in namespace {ns}, nor a service {service}"
+        f" selecting a release; create them with: coalmine manual init {service}"
+        f" [--provider {'|'.join(manual.PROVIDERS)}]"
+    )
+
+
+async def _stored(target: Target, kind: str, name: str) -> Obj | None:
+    """The object as a manifest (apiVersion and kind included), or None."""
+    from coalmine.routing import manual
     from coalmine.targets.patches import manifest_of
 
-    found = await target.get_object("VirtualService", target.namespace, service)
+    found = await target.get_object(kind, target.namespace, name)
     if found is None:
-        raise NotFound(
-            f"virtualservice {service} not found in namespace {target.namespace};"
-            f" create it with: coalmine manual init {service}"
-        )
-    return manifest_of(
-        {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", **found}
-    )
+        return None
+    api_version = {
+        "VirtualService": manual.ISTIO_API,
+        "HTTPRoute": manual.GATEWAY_API,
+        "Service": "v1",
+    }[kind]
+    return manifest_of({"apiVersion": api_version, "kind": kind, **found})
 
 
 async def _releases(target: Target, service: str) -> tuple[Obj, Obj]:

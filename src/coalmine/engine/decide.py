@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from coalmine.api.canary import AlertSeverity, Canary, CanaryMetric, CheckStatus, HookType, Phase
 from coalmine.api.judge import Verdict
@@ -115,7 +116,7 @@ def _initialize(plan: Plan, primary: WorkloadState) -> Decision:
     plan.act(ScaleCanary(up=False))
     plan.to(
         Phase.INITIALIZED,
-        last_applied_spec=plan.observed.target.revision,
+        **_applied(plan.observed.target),
         failed_checks=0,
         iterations=0,
     )
@@ -135,7 +136,7 @@ def _on_request(plan: Plan, request: Request, target: WorkloadState) -> Decision
     if request.action == "abort" and phase in (*ANALYSIS_PHASES, Phase.WAITING):
         plan.warn(f"Rolling back {canary.key} aborted by {request.by}")
         plan.alert(AlertSeverity.WARN, f"Rolling back: aborted by {request.by}")
-        plan.update(last_applied_spec=target.revision)
+        plan.update(**_applied(target))
         return rollback(plan)
     if request.action == "promote" and phase in ANALYSIS_PHASES:
         readiness = _canary_readiness(plan, target)
@@ -164,6 +165,14 @@ def _canary_readiness(plan: Plan, target: WorkloadState) -> Readiness:
 
 
 # A new revision -----------------------------------------------------------------------
+
+
+def _applied(target: WorkloadState) -> dict[str, Any]:
+    """The status fields that name the revision now applied: `lastAppliedSpec`, and
+    `trackedConfigs` with it, as Flagger's SyncStatus writes both (at initialization, when
+    an analysis starts, and when one is given up): the configs' checksums whose content
+    the revision covers (`{}` when the target reads none, as Flagger writes it)."""
+    return {"last_applied_spec": target.revision, "tracked_configs": dict(target.configs)}
 
 
 def _is_new_revision(canary: Canary, target: WorkloadState) -> bool:
@@ -298,7 +307,7 @@ def _withdrawn(plan: Plan, target: WorkloadState) -> Decision:
     """Waiting for approval, and the target went back to a revision already judged."""
     status = plan.canary.status
     if target.revision == status.last_promoted_spec:
-        plan.to(Phase.INITIALIZED, last_applied_spec=target.revision)
+        plan.to(Phase.INITIALIZED, **_applied(target))
     else:
         plan.to(Phase.FAILED)
     plan.info(
@@ -317,7 +326,7 @@ def _restart(plan: Plan, target: WorkloadState) -> Decision:
 def _begin_analysis(plan: Plan, target: WorkloadState) -> None:
     plan.to(
         Phase.PROGRESSING,
-        last_applied_spec=target.revision,
+        **_applied(target),
         canary_weight=0,
         failed_checks=0,
         iterations=0,

@@ -44,6 +44,10 @@ class WorkloadState:
     """When it last stopped having its minimum of available replicas, if it has not now."""
     deadline_exceeded: bool = False
     """The platform itself declared the rollout stuck (Kubernetes ProgressDeadlineExceeded)."""
+    configs: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The target's tracked ConfigMaps and Secrets (`configmap/<name>`, `secret/<name>`) and
+    their checksums, whose content `revision` covers: the status's `trackedConfigs`,
+    written with `lastAppliedSpec` (Flagger's SyncStatus)."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ ROUTING_KINDS: dict[str, type[Any]] = {
     "VirtualService": VirtualService,
     GATEWAY_API_GATEWAY: gatewayapi.Gateway,
     "HTTPRoute": gatewayapi.HTTPRoute,
+    "ReferenceGrant": gatewayapi.ReferenceGrant,
 }
 """The kinds (as stored) Envoy's configuration is made from, in the order they may depend
 on each other."""
@@ -105,6 +106,7 @@ def _objects(found: dict[str, list[Any]]) -> Objects:
         destination_rules=list(found["DestinationRule"]),
         gateway_api_gateways=list(found[GATEWAY_API_GATEWAY]),
         http_routes=list(found["HTTPRoute"]),
+        reference_grants=list(found["ReferenceGrant"]),
     )
 
 

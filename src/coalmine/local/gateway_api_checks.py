@@ -1,5 +1,7 @@
 """What `coalmine apply` checks of the Gateway API's Gateway and HTTPRoute beyond their
-models: what they point at exists, and they use nothing the local Envoy cannot honour.
+models: what they point at exists (a backend in another namespace only with a
+ReferenceGrant there, on a port its Service has), and they use nothing the local Envoy
+cannot honour.
 
 Each problem names the field and the fix. The models (`api.gatewayapi`) check each object
 on its own, as the Gateway API's CRD schema and CEL rules do; these checks need the
@@ -9,6 +11,7 @@ other objects (a parent Gateway, a backend Service) or are local mode's own limi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from coalmine.api import gatewayapi
 from coalmine.api.gatewayapi import GATEWAY_API_GROUP as GROUP
@@ -16,12 +19,31 @@ from coalmine.api.regex import re2_problem
 from coalmine.api.workloads import Service
 from coalmine.errors import Problem
 
-__all__ = ["check_gateway", "check_http_route", "parent_problems"]
+__all__ = ["check_gateway", "check_http_route", "granted", "parent_problems"]
 
-FILTERS_SERVED = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror")
-"""HTTPRoute filter types the local Envoy applies (the rest are refused by name)."""
+FILTERS_SERVED = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "URLRewrite")
+"""HTTPRoute filter types the local Envoy applies on a rule (the rest are refused by name)."""
+BACKEND_FILTERS_SERVED = ("RequestHeaderModifier", "ResponseHeaderModifier")
+"""... and on one backendRef (Envoy rewrites and mirrors per route, not per cluster)."""
 
 Key = tuple[str, str]
+
+
+def granted(
+    route_namespace: str,
+    ref: gatewayapi.BackendObjectReference,
+    grants: Sequence[gatewayapi.ReferenceGrant],
+) -> bool:
+    """Whether an HTTPRoute of `route_namespace` may send to the Service `ref` names: in
+    its own namespace always, in another one when a ReferenceGrant there allows it."""
+    target_namespace = ref.namespace or route_namespace
+    if target_namespace == route_namespace:
+        return True
+    return any(
+        grant.metadata.namespace == target_namespace
+        and grant.grants(GROUP, "HTTPRoute", route_namespace, ("", "Service", ref.name))
+        for grant in grants
+    )
 
 
 def check_gateway(gateway: gatewayapi.Gateway) -> list[Problem]:
@@ -52,16 +74,18 @@ def check_http_route(
     route: gatewayapi.HTTPRoute,
     services: Mapping[Key, Service],
     gateways: Mapping[Key, gatewayapi.Gateway],
+    grants: Sequence[gatewayapi.ReferenceGrant] = (),
 ) -> list[Problem]:
-    """Parents that exist, backends that are Services of this namespace on a port they
-    have, and only what the local Envoy serves."""
+    """Parents that exist, backends that are Services (of this namespace, or of one whose
+    ReferenceGrant allows it) on a port they have, and only what the local Envoy serves."""
     name = f"httproute {route.metadata.name}"
     ns = route.metadata.namespace
     parents = parent_problems(route.spec.parent_refs or [], ns, gateways, "spec.parentRefs")
     problems = [Problem(name, path, why) for path, why in parents]
+    backends = _Backends(ns, services, grants)
     for r, rule in enumerate(route.spec.rules or []):
         where = f"spec.rules[{r}]"
-        problems += [Problem(name, p, why) for p, why in _rule(rule, where, ns, services)]
+        problems += [Problem(name, p, why) for p, why in _rule(rule, where, backends)]
     return problems
 
 
@@ -99,16 +123,44 @@ def parent_problems(
             )
 
 
+@dataclass(frozen=True)
+class _Backends:
+    """What a route's backends may be: Services of its namespace, or granted ones."""
+
+    namespace: str
+    services: Mapping[Key, Service]
+    grants: Sequence[gatewayapi.ReferenceGrant]
+
+
 def _rule(
-    rule: gatewayapi.HTTPRouteRule, where: str, ns: str, services: Mapping[Key, Service]
+    rule: gatewayapi.HTTPRouteRule, where: str, backends: _Backends
 ) -> Iterator[tuple[str, str]]:
     for m, match in enumerate(rule.matches or []):
         yield from _match(match, f"{where}.matches[{m}]")
-    yield from _filters(rule.filters, f"{where}.filters", ns, services)
+    yield from _filters(rule.filters, f"{where}.filters", backends, FILTERS_SERVED)
+    yield from _prefix_rewrite(rule, where)
     for b, ref in enumerate(rule.backend_refs or []):
         path = f"{where}.backendRefs[{b}]"
-        yield from _backend(ref, path, ns, services)
-        yield from _filters(ref.filters, f"{path}.filters", ns, services)
+        yield from _backend(ref, path, backends)
+        yield from _filters(ref.filters, f"{path}.filters", backends, BACKEND_FILTERS_SERVED)
+
+
+def _prefix_rewrite(rule: gatewayapi.HTTPRouteRule, where: str) -> Iterator[tuple[str, str]]:
+    """The Gateway API CRD's rule: a URLRewrite of ReplacePrefixMatch needs exactly one
+    match, a PathPrefix one (the prefix it replaces)."""
+    for f, item in enumerate(rule.filters or []):
+        path = item.url_rewrite.path if item.url_rewrite is not None else None
+        if path is None or path.type != "ReplacePrefixMatch":
+            continue
+        matches = rule.matches or []
+        prefixes = [m for m in matches if m.path is None or m.path.type == "PathPrefix"]
+        if len(matches) != 1 or len(prefixes) != 1:
+            yield (
+                f"{where}.filters[{f}].urlRewrite.path.type",
+                "ReplacePrefixMatch replaces the prefix of the rule's one PathPrefix match;"
+                f" the rule has {len(matches)} matches, {len(prefixes)} of them PathPrefix:"
+                " keep exactly one PathPrefix match, or use ReplaceFullPath",
+            )
 
 
 def _match(match: gatewayapi.HTTPRouteMatch, where: str) -> Iterator[tuple[str, str]]:
@@ -135,57 +187,53 @@ def _regex(pattern: str, where: str) -> Iterator[tuple[str, str]]:
 def _filters(
     filters: list[gatewayapi.HTTPRouteFilter] | None,
     where: str,
-    ns: str,
-    services: Mapping[Key, Service],
+    backends: _Backends,
+    served: tuple[str, ...],
 ) -> Iterator[tuple[str, str]]:
     mirrors = 0
     for f, item in enumerate(filters or []):
         path = f"{where}[{f}]"
-        if item.type not in FILTERS_SERVED:
-            served = ", ".join(FILTERS_SERVED)
+        if item.type not in served:
             message = (
-                f"{item.type} is not supported by the local runtime (coalmine up), which"
-                f" applies {served}; remove it, or use Kubernetes"
+                f"{item.type} is not supported here by the local runtime (coalmine up), which"
+                f" applies {', '.join(served)} here; remove it, or use Kubernetes"
             )
+            if item.type in FILTERS_SERVED:
+                message += f" (a {item.type} filter of the rule is served)"
             yield f"{path}.type", message
         if item.request_mirror is not None:
             mirrors += 1
             if mirrors > 1:
                 yield path, "the local runtime mirrors to one backend per rule; keep one"
             ref = item.request_mirror.backend_ref
-            yield from _backend(ref, f"{path}.requestMirror.backendRef", ns, services)
+            yield from _backend(ref, f"{path}.requestMirror.backendRef", backends)
 
 
 def _backend(
-    ref: gatewayapi.BackendObjectReference,
-    where: str,
-    ns: str,
-    services: Mapping[Key, Service],
+    ref: gatewayapi.BackendObjectReference, where: str, backends: _Backends
 ) -> Iterator[tuple[str, str]]:
     if (ref.group or "") != "" or (ref.kind or "Service") != "Service":
         yield f"{where}.kind", "only Service backends are served locally; use kind Service"
         return
-    if ref.namespace is not None and ref.namespace != ns:
+    ns = ref.namespace or backends.namespace
+    if not granted(backends.namespace, ref, backends.grants):
         yield (
             f"{where}.namespace",
-            "a backend in another namespace needs a ReferenceGrant, which the local runtime"
-            " does not have; use a Service of the route's namespace",
+            f"service {ref.name} is in namespace {ns}, and no ReferenceGrant there lets"
+            f" HTTPRoutes of namespace {backends.namespace} refer to it: apply one in {ns}"
+            f" (from: group {GROUP}, kind HTTPRoute, namespace {backends.namespace}; to:"
+            f" group '', kind Service), or use a Service of namespace {backends.namespace}",
         )
         return
-    service = services.get((ns, ref.name))
+    service = backends.services.get((ns, ref.name))
     if service is None:
         yield f"{where}.name", f"service {ref.name} not found in namespace {ns}; apply it first"
         return
-    first = service.spec.ports[0].port
+    ports = [p.port for p in service.spec.ports]
     if ref.port is None:
-        yield f"{where}.port", f"required for a Service backend; service {ref.name} has {first}"
-    elif ref.port != first:
-        ports = [p.port for p in service.spec.ports]
-        message = (
-            f"{ref.port} is not the first port of service {ref.name} ({ports}); the local"
-            f" runtime routes to a Service's first port: use {first}"
-        )
-        yield f"{where}.port", message
+        yield f"{where}.port", f"required for a Service backend; service {ref.name} has {ports}"
+    elif ref.port not in ports:
+        yield f"{where}.port", f"service {ref.name} has no port {ref.port}; its ports: {ports}"
 
 
 def _group(group: str | None) -> str:

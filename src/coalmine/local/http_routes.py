@@ -19,6 +19,17 @@ The rules follow the Gateway API specification (gateway.networking.k8s.io/v1):
 - backend weights are relative (default 1) and become percentages summing to 100;
 - `timeouts.request` is the route's timeout (`0s`: none) and `timeouts.backendRequest`
   bounds it too, since a route without a retry policy tries each backend once.
+- a backendRef to another namespace is served when a ReferenceGrant there allows it
+  (`gateway_api_checks.granted`), else its rule is left out, as for a missing Service;
+- a backendRef to a Service port other than its first is an Envoy cluster of its own,
+  `{namespace}_{service}__{port}` (`port_cluster_name`; the `{namespace}_{service}`
+  cluster, which the canary's metrics read, is the first port's);
+- the `URLRewrite` filter of a rule rewrites the Host header (`hostname`) and the path:
+  `ReplaceFullPath` replaces the whole path, `ReplacePrefixMatch` the part the rule's
+  PathPrefix matched, by whole segments with a trailing `/` ignored, as the
+  specification's table says (`/foo/bar` under `/foo` with `/xyz` or `/xyz/` is
+  `/xyz/bar`, with an empty replacement `/bar`; `/foo` with `/` is `/`), through Envoy's
+  regex_rewrite (the query is kept).
 What the local data plane cannot do is refused by `local.objects` when applied; objects
 stored before are served without it, with a warning.
 """
@@ -26,7 +37,7 @@ stored before are served without it, with a warning.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from coalmine.api.common import parse_duration
@@ -41,20 +52,31 @@ from coalmine.api.gatewayapi import (
     HTTPRouteRule,
     Listener,
     ParentReference,
+    ReferenceGrant,
 )
+from coalmine.api.workloads import Service
 from coalmine.local.envoy import (
     Destination,
     HeaderMatch,
     HeaderOps,
     Mirror,
+    Rewrite,
     Route,
     RouteMatch,
     StringMatch,
     VirtualHost,
     cluster_name,
 )
+from coalmine.local.gateway_api_checks import granted
 
-__all__ = ["http_route_hosts", "route_domains", "weights_in_percent"]
+__all__ = [
+    "backend_port_selections",
+    "http_route_hosts",
+    "port_cluster_name",
+    "prefix_rewrite",
+    "route_domains",
+    "weights_in_percent",
+]
 
 
 _GATEWAY = (GATEWAY_API_GROUP, "Gateway")
@@ -74,9 +96,12 @@ def http_route_hosts(
     claimed: set[str],
     known: set[str],
     warnings: list[str],
+    *,
+    grants: Sequence[ReferenceGrant] = (),
 ) -> list[VirtualHost]:
     """The virtual hosts of every HTTPRoute attached to an existing Gateway. A hostname
-    already in `claimed` (a VirtualService's) is left to its owner, with a warning."""
+    already in `claimed` (a VirtualService's) is left to its owner, with a warning.
+    `grants`: the ReferenceGrants, for backends in other namespaces."""
     by_domain: dict[str, list[_Entry]] = {}
     owners: dict[str, str] = {}
     for rank, route in enumerate(sorted(routes, key=_key)):
@@ -87,7 +112,9 @@ def http_route_hosts(
             warnings.append(
                 f"httproute {ns}/{name}: hostnames {taken} are already served by a VirtualService"
             )
-        entries = _entries(route, rank, known, warnings)
+        entries = _entries(route, rank, _Clusters(known, grants), warnings)
+        if not entries:  # every rule left out, with its warning: nothing to serve
+            continue
         for domain in domains:
             if domain not in claimed:
                 by_domain.setdefault(domain, []).extend(entries)
@@ -193,24 +220,39 @@ def _covers(pattern: str, name: str) -> bool:
 # Rules -------------------------------------------------------------------------------
 
 
-def _entries(route: HTTPRoute, rank: int, known: set[str], warnings: list[str]) -> list[_Entry]:
+@dataclass(frozen=True)
+class _Clusters:
+    """What a route's backends can be sent to: the clusters that exist, and the grants
+    that let a route reach a Service of another namespace."""
+
+    known: set[str]
+    grants: Sequence[ReferenceGrant]
+
+    def of(self, ref: BackendObjectReference, ns: str) -> str | None:
+        """The cluster for `ref` from a route of `ns`; None when the route may not use it."""
+        if not granted(ns, ref, self.grants):
+            return None
+        service_ns = ref.namespace or ns
+        if ref.port is not None and port_cluster_name(service_ns, ref.name, ref.port) in self.known:
+            return port_cluster_name(service_ns, ref.name, ref.port)
+        return cluster_name(service_ns, ref.name)
+
+
+def _entries(route: HTTPRoute, rank: int, clusters: _Clusters, warnings: list[str]) -> list[_Entry]:
     ns, name = route.metadata.namespace, route.metadata.name
     entries = []
     for r, rule in enumerate(route.spec.rules or []):
-        base = _rule_route(rule, f"hr_{ns}_{name}_{r}", ns, known, warnings)
+        base = _rule_route(rule, f"hr_{ns}_{name}_{r}", ns, clusters, warnings)
         if base is None:
             continue
         for m, match in enumerate(rule.matches or [None]):
             envoy_match = _match(match)
-            entry = Route(
+            entry = replace(
+                base,
                 name=f"{base.name}_{m}",
-                destinations=base.destinations,
                 matches=(envoy_match,),
-                headers=base.headers,
-                response_headers=base.response_headers,
-                mirror=base.mirror,
-                timeout=base.timeout,
                 retries=None,
+                rewrite=_rewrite(rule.filters, match),
             )
             entries.append(_Entry((*_precedence(envoy_match, match), rank, r, m), entry))
     return entries
@@ -238,11 +280,18 @@ def _path_type(match: HTTPRouteMatch | None) -> str:
 
 
 def _rule_route(
-    rule: HTTPRouteRule, name: str, ns: str, known: set[str], warnings: list[str]
+    rule: HTTPRouteRule, name: str, ns: str, known: _Clusters, warnings: list[str]
 ) -> Route | None:
     refs = list(rule.backend_refs or [])
-    clusters = [_cluster(ref, ns) for ref in refs]
-    missing = [c for c in clusters if c not in known]
+    found = [known.of(ref, ns) for ref in refs]
+    refused = [f"{r.namespace}/{r.name}" for r, c in zip(refs, found, strict=True) if c is None]
+    if refused:
+        warnings.append(
+            f"route {name}: no ReferenceGrant lets it use services {refused}; route left out"
+        )
+        return None
+    clusters = [c for c in found if c is not None]
+    missing = [c for c in clusters if c not in known.known]
     if not refs or missing:
         why = f"no cluster for {missing}" if missing else "no backendRefs"
         warnings.append(f"route {name}: {why}; route left out")
@@ -261,12 +310,48 @@ def _rule_route(
         headers=_headers(rule.filters, "request"),
         response_headers=_headers(rule.filters),
         mirror=_mirror(rule.filters, name, ns, known, warnings),
+        rewrite=None,  # per match (the prefix it replaces): see _entries
         timeout=_timeout(rule),
     )
 
 
-def _cluster(ref: BackendObjectReference, ns: str) -> str:
-    return cluster_name(ref.namespace or ns, ref.name)
+def port_cluster_name(namespace: str, service: str, port: int) -> str:
+    """The cluster of a Service port other than its first: `{namespace}_{service}__{port}`
+    (never a subset's name, whose parts are DNS labels, never empty)."""
+    return f"{cluster_name(namespace, service)}__{port}"
+
+
+def backend_port_selections(
+    routes: Sequence[HTTPRoute], services: Sequence[Service]
+) -> list[tuple[str, tuple[str, dict[str, str], int | str]]]:
+    """The clusters for the Service ports other than the first that backendRefs (and
+    mirrors) name: (cluster, (namespace, selector, target port)), each once."""
+    by_key = {(s.metadata.namespace, s.metadata.name): s for s in services}
+    found: dict[str, tuple[str, dict[str, str], int | str]] = {}
+    for route in routes:
+        ns = route.metadata.namespace
+        for ref in _backend_refs(route):
+            if (ref.group or "") != "" or (ref.kind or "Service") != "Service":
+                continue
+            service_ns = ref.namespace or ns
+            service = by_key.get((service_ns, ref.name))
+            if service is None or ref.port is None:
+                continue
+            ports = service.spec.ports
+            for port in ports[1:]:
+                if port.port == ref.port and port.port != ports[0].port:
+                    target = port.target_port or port.port
+                    selection = (service_ns, dict(service.spec.selector), target)
+                    found[port_cluster_name(service_ns, ref.name, port.port)] = selection
+    return sorted(found.items())
+
+
+def _backend_refs(route: HTTPRoute) -> Iterable[BackendObjectReference]:
+    for rule in route.spec.rules or []:
+        yield from rule.backend_refs or []
+        for item in rule.filters or []:
+            if item.request_mirror is not None:
+                yield item.request_mirror.backend_ref
 
 
 def weights_in_percent(weights: Sequence[int]) -> list[int] | None:
@@ -287,15 +372,18 @@ def _mirror(
     filters: Sequence[HTTPRouteFilter] | None,
     name: str,
     ns: str,
-    known: set[str],
+    known: _Clusters,
     warnings: list[str],
 ) -> Mirror | None:
     for item in filters or []:
         if item.type != "RequestMirror" or item.request_mirror is None:
             continue
         mirror = item.request_mirror
-        cluster = _cluster(mirror.backend_ref, ns)
-        if cluster not in known:
+        cluster = known.of(mirror.backend_ref, ns)
+        if cluster is None:
+            warnings.append(f"route {name}: no ReferenceGrant lets it mirror; not mirrored")
+            return None
+        if cluster not in known.known:
             warnings.append(f"route {name}: no cluster {cluster} to mirror to; not mirrored")
             return None
         percent = 100.0
@@ -320,6 +408,48 @@ def _headers(filters: Sequence[HTTPRouteFilter] | None, which: str = "response")
                 remove=tuple(modifier.remove or ()),
             )
     return HeaderOps()
+
+
+def _rewrite(
+    filters: Sequence[HTTPRouteFilter] | None, match: HTTPRouteMatch | None
+) -> Rewrite | None:
+    """The rule's URLRewrite for the requests of one of its matches."""
+    for item in filters or []:
+        rewrite = item.url_rewrite
+        if item.type != "URLRewrite" or rewrite is None:
+            continue
+        path = rewrite.path
+        if path is None:
+            return Rewrite(host=rewrite.hostname)
+        if path.type == "ReplaceFullPath":
+            full = _substitution(path.replace_full_path or "/")
+            return Rewrite(host=rewrite.hostname, path_pattern="^/.*$", path_substitution=full)
+        prefix = match.path.value if match is not None and match.path is not None else "/"
+        pattern, substitution = prefix_rewrite(prefix, path.replace_prefix_match or "")
+        return Rewrite(rewrite.hostname, pattern, substitution)
+    return None
+
+
+def prefix_rewrite(prefix: str, replacement: str) -> tuple[str, str]:
+    """Envoy's regex_rewrite (RE2 pattern, substitution) for ReplacePrefixMatch: the path
+    is the matched prefix (trailing `/` ignored) then the rest, empty or from a `/`."""
+    matched = _re2_literal(prefix.rstrip("/"))
+    kept = replacement.rstrip("/")
+    if kept:
+        return f"^{matched}(/.*)?$", _substitution(kept) + "\\1"
+    return f"^{matched}/?(.*)$", "/\\1"  # an empty result is the root
+
+
+def _re2_literal(text: str) -> str:
+    return "".join(f"\\{char}" if char in _RE2_SPECIAL else char for char in text)
+
+
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def _substitution(text: str) -> str:
+    """A literal for Envoy's substitution, where `\\N` names a group."""
+    return text.replace("\\", "\\\\")
 
 
 def _timeout(rule: HTTPRouteRule) -> timedelta | None:

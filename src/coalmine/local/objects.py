@@ -266,7 +266,8 @@ def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
         if isinstance(resource, VirtualService):
             problems += _check_virtual_service(resource, services, gateways, subsets)
         if isinstance(resource, gatewayapi.HTTPRoute):
-            problems += check_http_route(resource, services, http_gateways)
+            grants = _all(resources, store, gatewayapi.ReferenceGrant)
+            problems += check_http_route(resource, services, http_gateways, grants)
         if isinstance(resource, gatewayapi.Gateway):
             problems += check_gateway(resource)
         if isinstance(resource, DestinationRule):
@@ -337,7 +338,15 @@ def _problem(resource: Model, path: str, message: str) -> Problem:
     return Problem(f"{kind.lower()} {name}", path, message)
 
 
-Named = TypeVar("Named", Service, Gateway, DestinationRule, VirtualService, gatewayapi.Gateway)
+Named = TypeVar(
+    "Named",
+    Service,
+    Gateway,
+    DestinationRule,
+    VirtualService,
+    gatewayapi.Gateway,
+    gatewayapi.ReferenceGrant,
+)
 
 
 _STORED: dict[type[Any], str] = {kind.model: name for name, kind in LOCAL_RESOURCES.items()}

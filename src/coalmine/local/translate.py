@@ -56,7 +56,7 @@ from coalmine.local.envoy import (
     VirtualHost,
     cluster_name,
 )
-from coalmine.local.http_routes import http_route_hosts
+from coalmine.local.http_routes import backend_port_selections, http_route_hosts
 from coalmine.local.objects import host_service_name
 
 __all__ = [
@@ -83,6 +83,7 @@ class Objects:
     destination_rules: Sequence[DestinationRule] = ()
     gateway_api_gateways: Sequence[gatewayapi.Gateway] = ()
     http_routes: Sequence[gatewayapi.HTTPRoute] = ()
+    reference_grants: Sequence[gatewayapi.ReferenceGrant] = ()
 
 
 @dataclass
@@ -113,7 +114,12 @@ def translate(objects: Objects, endpoints: EndpointsOf, host: str, port: int) ->
         if virtual_host is not None:
             hosts.append(virtual_host)
     hosts += http_route_hosts(
-        objects.http_routes, objects.gateway_api_gateways, claimed, known, warnings
+        objects.http_routes,
+        objects.gateway_api_gateways,
+        claimed,
+        known,
+        warnings,
+        grants=objects.reference_grants,
     )
     for service in sorted(objects.services, key=_key):
         ns, name = service.metadata.namespace, service.metadata.name
@@ -160,6 +166,7 @@ def _selections(objects: Objects) -> list[tuple[str, Selection]]:
         for subset in rule.spec.subsets:
             selector = {**owner.spec.selector, **subset.labels}
             found.append((cluster_name(ns, name, subset.name), (ns, selector, target)))
+    found += backend_port_selections(objects.http_routes, objects.services)
     return found
 
 

@@ -9,11 +9,12 @@ Flagger does: every selector label's value gets `-primary` on the primary.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from coalmine.api.canary import Canary
-from coalmine.api.config_tracking import primary_template
+from coalmine.api.config_tracking import primary_template, tracked_checksums
 from coalmine.api.workloads import Deployment, pod_template_hash
 from coalmine.engine.observations import WorkloadState
 from coalmine.errors import AdapterError
@@ -73,7 +74,15 @@ class LocalWorkload:
         """Makes the processes match the stored Deployments."""
 
     async def observe_target(self, canary: Canary) -> WorkloadState | None:
-        return self._observe(canary.namespace, canary.spec.target_ref.name)
+        """The target's processes, with the checksums of the configs it reads (for
+        `status.trackedConfigs`; its revision covers their content, `local.configs`)."""
+        state = self._observe(canary.namespace, canary.spec.target_ref.name)
+        stored = self.store.get("Deployment", canary.namespace, canary.spec.target_ref.name)
+        if state is None or stored is None:
+            return state
+        template = stored.manifest["spec"]["template"]
+        configs = tracked_configs(self.store, canary.namespace, template)
+        return dataclasses.replace(state, configs=tracked_checksums(configs))
 
     async def observe_primary(self, canary: Canary) -> WorkloadState | None:
         return self._observe(canary.namespace, canary.primary_name)

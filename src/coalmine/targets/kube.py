@@ -27,7 +27,9 @@ from coalmine.kube.adapters.resources import (
     DESTINATION_RULES,
     EVENTS,
     FLAGGER_CANARIES,
+    GATEWAY_API_GATEWAYS,
     GATEWAYS,
+    HTTP_ROUTES,
     SERVICES,
     VIRTUAL_SERVICES,
     Kind,
@@ -43,8 +45,10 @@ CLI_INSTANCE = "coalmine-cli"
 """reportingInstance of the Events the CLI records."""
 
 KINDS: dict[str, Kind] = {
-    k.kind: k for k in (DEPLOYMENTS, SERVICES, GATEWAYS, VIRTUAL_SERVICES, DESTINATION_RULES)
+    k.kind: k
+    for k in (DEPLOYMENTS, SERVICES, GATEWAYS, VIRTUAL_SERVICES, DESTINATION_RULES, HTTP_ROUTES)
 }
+"""The kinds the CLI reads and writes, by name (`Gateway` is Istio's; see `_kind_of`)."""
 REPLACED = {"Deployment": (("spec", "template"),)}
 """Where a manifest the CLI applies is the whole truth (see targets.patches)."""
 
@@ -191,7 +195,7 @@ class KubeTarget:
         await close(self.client)
 
     async def _apply_one(self, manifest: Obj) -> str:
-        kind = _kind(manifest["kind"])
+        kind = _kind_of(manifest)
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
         label = f"{kind.kind.lower()}/{name}"
         current = await self.client.get(kind, name, namespace)
@@ -217,6 +221,16 @@ def _kind(name: str) -> Kind:
     if name not in KINDS:
         raise CoalmineError(f"kind {name!r} is not one the CLI writes; known: {', '.join(KINDS)}")
     return KINDS[name]
+
+
+def _kind_of(manifest: Obj) -> Kind:
+    """The kind a manifest names, its apiVersion telling the two Gateways apart."""
+    if (
+        manifest["kind"] == "Gateway"
+        and manifest.get("apiVersion") == GATEWAY_API_GATEWAYS.api_version
+    ):
+        return GATEWAY_API_GATEWAYS
+    return _kind(manifest["kind"])
 
 
 def _container_path(deployment: Obj, container: str | None, what: str) -> str:

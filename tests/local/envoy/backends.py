@@ -32,6 +32,8 @@ class Backend:
     port: int = 0
     hits: int = 0
     headers: list[dict[str, list[str]]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    """The path and query of each request, as it arrived."""
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     _runner: web.AppRunner | None = None
 
@@ -73,6 +75,7 @@ class Backend:
         return web.Response(text=self.name, status=status, headers={"x-backend": self.name})
 
     def _remember(self, request: web.Request) -> None:
+        self.paths.append(request.raw_path)
         seen: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             seen.setdefault(name.lower(), []).append(value)

@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs";
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
 import { Gateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import { ReferenceGrant } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant";
 
-const kinds = { HTTPRoute, Gateway };
+const kinds = { HTTPRoute, Gateway, ReferenceGrant };
 const documents = JSON.parse(readFileSync(0, "utf8"));
 const problems = documents.map((document) => {
   const Kind = kinds[document.kind];

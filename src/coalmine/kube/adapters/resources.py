@@ -23,6 +23,7 @@ __all__ = [
     "FLAGGER_CANARIES",
     "FLAGGER_METRIC_TEMPLATES",
     "GATEWAYS",
+    "GATEWAY_API_GATEWAYS",
     "HPAS",
     "HTTP_ROUTES",
     "LEASES",
@@ -72,6 +73,7 @@ VIRTUAL_SERVICES = Kind(ISTIO_NETWORKING, "virtualservices", "VirtualService")
 DESTINATION_RULES = Kind(ISTIO_NETWORKING, "destinationrules", "DestinationRule")
 GATEWAYS = Kind(ISTIO_NETWORKING, "gateways", "Gateway")
 HTTP_ROUTES = Kind("gateway.networking.k8s.io/v1", "httproutes", "HTTPRoute")
+GATEWAY_API_GATEWAYS = Kind("gateway.networking.k8s.io/v1", "gateways", "Gateway")
 """The Gateway API's route, written by the gatewayapi router."""
 NAMESPACES = Kind("v1", "namespaces", "Namespace")
 PODS = Kind("v1", "pods", "Pod")

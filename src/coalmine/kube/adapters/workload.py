@@ -22,6 +22,7 @@ import dataclasses
 from typing import Any
 
 from coalmine.api.canary import Canary
+from coalmine.api.config_tracking import tracked_checksums
 from coalmine.engine.observations import WorkloadState
 from coalmine.errors import AdapterError, Conflict
 from coalmine.kube.adapters.autoscaler import PrimaryAutoscaler
@@ -49,13 +50,18 @@ class KubeWorkload:
         self.configs = ConfigTracker(client)
 
     async def observe_target(self, canary: Canary) -> WorkloadState | None:
-        """The target's state; its revision covers the content of the configs it reads."""
+        """The target's state; its revision covers the content of the configs it reads,
+        whose checksums it carries for `status.trackedConfigs`."""
         target = await self.client.get(DEPLOYMENTS, canary.spec.target_ref.name, canary.namespace)
         if target is None:
             return None
         state = workload_state(target)
         configs = await self.configs.tracked(_template(target), canary.namespace)
-        return dataclasses.replace(state, revision=revision_with_configs(state.revision, configs))
+        return dataclasses.replace(
+            state,
+            revision=revision_with_configs(state.revision, configs),
+            configs=tracked_checksums(configs),
+        )
 
     async def observe_primary(self, canary: Canary) -> WorkloadState | None:
         primary = await self.client.get(DEPLOYMENTS, canary.primary_name, canary.namespace)

@@ -27,6 +27,7 @@ __all__ = [
     "Listener",
     "Mirror",
     "Retries",
+    "Rewrite",
     "Route",
     "RouteMatch",
     "StringMatch",
@@ -164,6 +165,17 @@ ISTIO_DEFAULT_RETRIES = Retries(2, retriable_status_codes=(503,))
 
 
 @dataclass(frozen=True)
+class Rewrite:
+    """What a route changes in a request before sending it on (the Gateway API's
+    URLRewrite): the Host header, and the path by an RE2 `path_pattern` whose match is
+    replaced by `path_substitution` (`\\1` for its first group). The query is kept."""
+
+    host: str | None = None
+    path_pattern: str | None = None
+    path_substitution: str = ""
+
+
+@dataclass(frozen=True)
 class Route:
     """Requests matching any of `matches` (all, when empty) go to the destinations.
 
@@ -180,6 +192,7 @@ class Route:
     mirror: Mirror | None = None
     timeout: timedelta | None = None
     retries: Retries | None = None
+    rewrite: Rewrite | None = None
 
 
 @dataclass(frozen=True)

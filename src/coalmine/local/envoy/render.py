@@ -23,6 +23,7 @@ from coalmine.local.envoy.model import (
     Listener,
     Mirror,
     Retries,
+    Rewrite,
     Route,
     RouteMatch,
     StringMatch,
@@ -263,7 +264,21 @@ def _route_action(route: Route) -> JSON:
         action["request_mirror_policies"] = [_mirror(route.mirror)]
     if route.retries is not None:
         action["retry_policy"] = _retry_policy(route.retries)
+    if route.rewrite is not None:
+        action.update(_rewrite(route.rewrite))
     return action
+
+
+def _rewrite(rewrite: Rewrite) -> JSON:
+    """Envoy's RouteAction rewrites: host_rewrite_literal, and regex_rewrite (applied to
+    the path without its query string)."""
+    fields: JSON = {}
+    if rewrite.host is not None:
+        fields["host_rewrite_literal"] = rewrite.host
+    if rewrite.path_pattern is not None:
+        pattern = {"regex": rewrite.path_pattern}
+        fields["regex_rewrite"] = {"pattern": pattern, "substitution": rewrite.path_substitution}
+    return fields
 
 
 def _destination(destination: Destination) -> JSON:
