@@ -224,32 +224,38 @@ class Store:
     def put(
         self, kind: str, namespace: str, name: str, manifest: dict[str, Any], owner: str | None
     ) -> StoredObject:
-        """Create or replace an object's manifest, keeping its status."""
-        current = self.get(kind, namespace, name)
-        changed = current is None or current.manifest != manifest
-        generation = (current.generation if current else 0) + (1 if changed else 0)
+        """Create or replace an object's manifest, keeping its status. The row written is
+        compared as text with the one stored: nothing is parsed back."""
+        text = json.dumps(manifest, sort_keys=True)
+        current = self._db.execute(
+            "SELECT manifest, status, generation FROM objects"
+            " WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        ).fetchone()
+        changed = current is None or current["manifest"] != text
+        generation = (current["generation"] if current else 0) + (1 if changed else 0)
         revision = self._next_revision()
+        updated = _now()
         self._db.execute(
             "INSERT INTO objects (kind, namespace, name, manifest, status, owner, generation,"
             " revision, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, namespace, name) DO UPDATE SET manifest = excluded.manifest,"
             " owner = excluded.owner, generation = excluded.generation,"
             " revision = excluded.revision, updated = excluded.updated",
-            (
-                kind,
-                namespace,
-                name,
-                json.dumps(manifest, sort_keys=True),
-                None,
-                owner,
-                generation,
-                revision,
-                _now(),
-            ),
+            (kind, namespace, name, text, None, owner, generation, revision, updated),
         )
-        stored = self.get(kind, namespace, name)
-        assert stored is not None
-        return stored
+        status = current["status"] if current else None
+        return StoredObject(
+            kind=kind,
+            namespace=namespace,
+            name=name,
+            manifest=manifest,
+            status=json.loads(status) if status else None,
+            owner=owner,
+            generation=generation,
+            revision=revision,
+            updated=datetime.fromisoformat(updated),
+        )
 
     def write_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         revision = self._next_revision()
@@ -282,6 +288,18 @@ class Store:
             args,
         )
         return [_object(row) for row in rows]
+
+    def revisions(self, kinds: Iterable[str]) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+        """(revision, owner) of every object of `kinds`, by (kind, namespace, name): which
+        rows changed since they were last read, without reading their manifests."""
+        wanted = list(kinds)
+        marks = ", ".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT kind, namespace, name, revision, owner FROM objects"  # noqa: S608
+            f" WHERE kind IN ({marks})",
+            wanted,
+        )
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         self._next_revision()
