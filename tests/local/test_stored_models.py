@@ -11,6 +11,7 @@ from coalmine.api.loading import LOCAL_RESOURCES, parse_resource
 from coalmine.api.networking import VirtualService
 from coalmine.api.workloads import Service
 from coalmine.engine import Routes
+from coalmine.errors import ManifestError
 from coalmine.local.admission import routing_objects
 from coalmine.local.objects import ObjectBook
 from coalmine.local.store import Store
@@ -117,3 +118,39 @@ def test_an_applied_object_is_handed_over_as_the_model_applied(tmp_path: Path) -
     assert models.of_kind("VirtualService") == []
     assert models.get(("Service", "go-demo-7", "go-demo-7")) == (service, None)
     assert all(not isinstance(m, VirtualService) for m in models.all().values())
+
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: SELECTOR}
+  ports: [{port: 80}]
+"""
+
+CONFIG = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: demo}
+immutable: true
+data: {mode: VALUE}
+"""
+
+
+def test_a_model_handed_over_in_a_rolled_back_apply_is_not_served(tmp_path: Path) -> None:
+    """A rollback gives its revisions out again: the row written next under the same
+    revision must be read, not the model of the write that was undone."""
+    store = Store(tmp_path / "state.db")
+    models = StoredModels(store)
+    book = ObjectBook(store, models=models)
+    book.apply("---".join([SERVICE.replace("SELECTOR", "one"), CONFIG.replace("VALUE", "a")]))
+    with pytest.raises(ManifestError, match="immutable"):  # the Service first, then refused
+        book.apply("---".join([SERVICE.replace("SELECTOR", "two"), CONFIG.replace("VALUE", "b")]))
+    row = store.get("Service", "demo", "web")
+    assert row is not None
+    manifest = {**row.manifest, "spec": {**row.manifest["spec"], "selector": {"app": "three"}}}
+    store.put("Service", "demo", "web", manifest, owner=None)  # the undone write's revision
+
+    [service] = models.of_kind("Service")
+    assert service.spec.selector == {"app": "three"}

@@ -191,6 +191,9 @@ class Store:
         self._db.executescript(SCHEMA)
         self._add_column("ticks", "revision", "TEXT NOT NULL DEFAULT ''")
         self._make_private()
+        self.rollbacks = 0
+        """Transactions rolled back so far: their revisions are given out again, so what
+        was read or written inside them is known by revision no more."""
 
     def _make_private(self) -> None:
         """Mode 0600 for the database, its WAL and shm, also when an older run made them 0644."""
@@ -216,6 +219,7 @@ class Store:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self.rollbacks += 1
             raise
         self._db.execute("COMMIT")
 
@@ -289,15 +293,23 @@ class Store:
         )
         return [_object(row) for row in rows]
 
-    def revisions(self, kinds: Iterable[str]) -> dict[tuple[str, str, str], tuple[int, str | None]]:
-        """(revision, owner) of every object of `kinds`, by (kind, namespace, name): which
-        rows changed since they were last read, without reading their manifests."""
+    def revisions(
+        self, kinds: Iterable[str], *, namespace: str | None = None, name: str | None = None
+    ) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+        """(revision, owner) of every object of `kinds` (in `namespace`, named `name` when
+        given), by (kind, namespace, name): which rows changed since they were last read,
+        without reading their manifests."""
         wanted = list(kinds)
-        marks = ", ".join("?" * len(wanted))
+        clauses = [f"kind IN ({', '.join('?' * len(wanted))})"]
+        args: list[str] = wanted
+        for column, value in (("namespace", namespace), ("name", name)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
         rows = self._db.execute(
-            f"SELECT kind, namespace, name, revision, owner FROM objects"  # noqa: S608
-            f" WHERE kind IN ({marks})",
-            wanted,
+            "SELECT kind, namespace, name, revision, owner FROM objects"  # noqa: S608
+            f" WHERE {' AND '.join(clauses)}",
+            args,
         )
         return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
 

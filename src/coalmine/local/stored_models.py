@@ -8,7 +8,9 @@ by the row's revision (the store-wide change counter at its last write):
   row and hands the model over with `put`: nothing is parsed back;
 - a row written any other way (giving an object back, a quarantine, an older coalmine)
   shows a new revision and is parsed once, the next time the models are asked for.
-A row that no longer parses raises one `StoredObjectInvalid` naming the object and the fix.
+A rolled-back transaction gives its revisions out again, so after one every row is
+parsed again once. A row that no longer parses raises one `StoredObjectInvalid` naming
+the object and the fix.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class StoredObjectInvalid(ManifestError):
 @dataclass(frozen=True)
 class _Entry:
     revision: int
+    rollbacks: int
+    """The store's rollback count when it was kept (a rollback reuses revisions)."""
     model: Model
 
 
@@ -84,12 +88,12 @@ class StoredModels:
         """Write `manifest` (the user's form of `model`) and keep `model` as its model."""
         stored = self.store.put(*key, manifest, owner=owner)
         if key[0] in self.kinds:
-            self._entries[key] = _Entry(stored.revision, model)
+            self._entries[key] = _Entry(stored.revision, self.store.rollbacks, model)
         return stored
 
     def get(self, key: Key) -> tuple[Model, str | None] | None:
         """(model, owner) of one stored object, None when it is not stored."""
-        return self._current([key[0]]).get(key)
+        return self._current([key[0]], namespace=key[1], name=key[2]).get(key)
 
     def of_kind(self, kind: str) -> list[Any]:
         """The models of every stored object of `kind` (one of `kinds`), by namespace, name."""
@@ -100,16 +104,21 @@ class StoredModels:
         """Every routing object's model, by key."""
         return {key: model for key, (model, _) in self._current(self.kinds).items()}
 
-    def _current(self, kinds: Iterable[str]) -> dict[Key, tuple[Model, str | None]]:
-        """The rows of `kinds` as they are now, by key; a row whose revision moved is parsed."""
+    def _current(
+        self, kinds: Iterable[str], *, namespace: str | None = None, name: str | None = None
+    ) -> dict[Key, tuple[Model, str | None]]:
+        """The rows of `kinds` as they are now, by key; a row whose revision moved is parsed.
+        Models of rows no longer stored are dropped when the whole kind is read."""
         wanted = set(kinds)
-        revisions = self.store.revisions(wanted)
-        for gone in [k for k in self._entries if k[0] in wanted and k not in revisions]:
-            del self._entries[gone]
+        revisions = self.store.revisions(wanted, namespace=namespace, name=name)
+        if namespace is None and name is None:
+            for gone in [k for k in self._entries if k[0] in wanted and k not in revisions]:
+                del self._entries[gone]
         found: dict[Key, tuple[Model, str | None]] = {}
         for key, (revision, owner) in revisions.items():
             entry = self._entries.get(key)
-            if entry is None or entry.revision != revision:
+            rolled_back = entry is not None and entry.rollbacks != self.store.rollbacks
+            if entry is None or entry.revision != revision or rolled_back:
                 entry = self._parse(key)
             found[key] = (entry.model, owner)
         return dict(sorted(found.items()))
@@ -124,6 +133,6 @@ class StoredModels:
         except ManifestError as error:
             raise StoredObjectInvalid(key, error) from None
         self.parsed += 1
-        entry = _Entry(stored.revision, model)
+        entry = _Entry(stored.revision, self.store.rollbacks, model)
         self._entries[key] = entry
         return entry
