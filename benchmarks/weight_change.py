@@ -1,6 +1,6 @@
 """How fast a canary weight change reaches traffic in local mode, from the decision.
 
-Run:  .venv/bin/python benchmarks/weight_change.py [--rounds 40]
+Run:  .venv/bin/python benchmarks/weight_change.py [--rounds 40] [--services 0]
 
 A real `LocalRuntime` (Envoy, two demo-app Deployments blue and green). Each round flips
 all traffic from one to the other, in two ways, each on its own host:
@@ -15,7 +15,8 @@ side ("live"), decision -> the call returned (Envoy acknowledged), how much of t
 was spent outside the data plane's `apply` (coalmine's own hops: router, store,
 translation), how many objects were validated into models per change, and how many
 `envoy --mode validate` runs the changes cost (weight-only changes reuse the validation
-of their route shape).
+of their route shape). `--services N` adds N other Services, each with its own
+VirtualService, so that the store holds as many routing objects as a busier runtime.
 """
 
 from __future__ import annotations
@@ -161,7 +162,28 @@ def describe(values: list[float]) -> str:
     )
 
 
-async def main(rounds: int) -> None:
+OTHER = """
+apiVersion: v1
+kind: Service
+metadata: {name: other-INDEX, namespace: others}
+spec:
+  selector: {app: other-INDEX}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: other-INDEX, namespace: others}
+spec:
+  hosts: [other-INDEX]
+  http: [{route: [{destination: {host: other-INDEX}}], timeout: 5s}]
+"""
+
+
+def others(count: int) -> list[str]:
+    return [OTHER.replace("INDEX", str(index)) for index in range(count)]
+
+
+async def main(rounds: int, services: int) -> None:
     with tempfile.TemporaryDirectory(prefix="coalmine-weights-") as state:
         settings = RuntimeSettings(
             state_dir=Path(state),
@@ -174,7 +196,7 @@ async def main(rounds: int) -> None:
         try:
             text = "---".join(
                 [DEPLOYMENTS.replace("COLOR", c) for c in ("blue", "green")]
-                + [ROUTING, split(100), ROUTER_SERVICES]
+                + [ROUTING, split(100), ROUTER_SERVICES, *others(services)]
             )
             await runtime.apply(text, "benchmark")
             version = runtime.processes.endpoints_version
@@ -282,4 +304,6 @@ async def measure(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="weight changes to time")
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--services", type=int, default=0, help="other Services, each with a VS")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rounds, arguments.services))
