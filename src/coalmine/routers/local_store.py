@@ -161,15 +161,16 @@ class StoreRouter:
         beside the row). One the user made first keeps its original manifest in an
         annotation, so that deleting the Canary gives it back (see `release_objects`)."""
         key = (kind, canary.namespace, name)
-        current = self.models.get(key)
         original = None
-        if current is not None and current[1] is None:
-            users = self.store.get(*key)
-            assert users is not None
-            original = json.dumps(users.manifest, sort_keys=True)
-        elif current is not None:
-            metadata = getattr(current[0], "metadata")  # noqa: B009 - routing kinds have it
-            original = metadata.annotations.get(ORIGINAL)
+        if (current := self.models.get(key)) is not None:
+            stored_model, owner = current
+            if owner is None:  # the user's: keep the row as they wrote it
+                users = self.store.get(*key)
+                assert users is not None
+                original = json.dumps(users.manifest, sort_keys=True)
+            else:
+                metadata = getattr(stored_model, "metadata")  # noqa: B009 - all routing kinds
+                original = metadata.annotations.get(ORIGINAL)
         if original is not None:
             annotations = manifest["metadata"].get("annotations") or {}
             manifest["metadata"]["annotations"] = {**annotations, ORIGINAL: original}
