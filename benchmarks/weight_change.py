@@ -1,15 +1,22 @@
 """How fast a canary weight change reaches traffic in local mode, from the decision.
 
-Run:  .venv/bin/python benchmarks/weight_change.py [--rounds 40]
+Run:  .venv/bin/python benchmarks/weight_change.py [--rounds 40] [--services 0]
 
-A real `LocalRuntime` (Envoy, two demo-app Deployments blue and green behind one
-VirtualService). Each round flips all traffic from one to the other the way the engine's
-router does it: the new VirtualService is written to the store (the decision), then the
-data plane is synced. A thread sends requests back to back on one keep-alive connection
-and records which version answered. Prints, per change: decision -> first request sent
-that reached the new side ("live"), decision -> apply() returned (Envoy acknowledged),
-and how many `envoy --mode validate` runs the changes cost (weight-only changes reuse the
-validation of their route shape).
+A real `LocalRuntime` (Envoy, two demo-app Deployments blue and green). Each round flips
+all traffic from one to the other, in two ways, each on its own host:
+- "apply": a user's VirtualService is applied again with the new weights
+  (`ObjectBook.apply`, as `coalmine apply` does), then the data plane is synced;
+- "router": the engine's Router port is called (`set_routes` of the runtime's router,
+  as a canary's tick does), which writes the canary's VirtualService and returns once
+  Envoy serves it.
+A thread sends requests back to back on one keep-alive connection and records which
+version answered. Prints, per way: decision -> first request sent that reached the new
+side ("live"), decision -> the call returned (Envoy acknowledged), how much of that
+was spent outside the data plane's `apply` (coalmine's own hops: router, store,
+translation), how many objects were validated into models per change, and how many
+`envoy --mode validate` runs the changes cost (weight-only changes reuse the validation
+of their route shape). `--services N` adds N other Services, each with its own
+VirtualService, so that the store holds as many routing objects as a busier runtime.
 """
 
 from __future__ import annotations
@@ -21,13 +28,19 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from coalmine.api.canary import Canary
+from coalmine.api.common import Model
+from coalmine.engine.observations import Routes
 from coalmine.local.processes import ProcessSettings
 from coalmine.local.runtime import LocalRuntime, RuntimeSettings
 
 HOST = "go-demo-7.example"
+ROUTER_HOST = "router.example"
 
 DEPLOYMENTS = """
 apiVersion: apps/v1
@@ -68,6 +81,40 @@ spec:
     - {name: green, labels: {release: green}}
 """
 
+ROUTER_SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: router-demo-primary, namespace: go-demo-7}
+spec:
+  selector: {app: go-demo-7, release: blue}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: router-demo-canary, namespace: go-demo-7}
+spec:
+  selector: {app: go-demo-7, release: green}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: router-demo, namespace: go-demo-7}
+spec:
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [router.example]}]
+"""
+
+CANARY = """
+apiVersion: coalmine.dev/v1beta1
+kind: Canary
+metadata: {name: router-demo, namespace: go-demo-7}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: green}
+  service: {name: router-demo, port: 80, targetPort: 8080, hosts: [router.example],
+            gateways: [router-demo]}
+  analysis: {interval: 1s, threshold: 1, stepWeight: 50, maxWeight: 50}
+"""
+"""Never applied: only its router is called, as the engine would."""
+
 SPLIT = """
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -89,9 +136,10 @@ def split(blue: int) -> str:
 class Poller(threading.Thread):
     """Requests back to back on one keep-alive connection, in its own thread."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, host: str) -> None:
         super().__init__(daemon=True)
         self.port = port
+        self.host = host
         self.seen: list[tuple[float, str]] = []
         self.done = threading.Event()
 
@@ -99,7 +147,7 @@ class Poller(threading.Thread):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         while not self.done.is_set():
             sent = time.perf_counter()
-            connection.request("GET", "/version", headers={"Host": HOST})
+            connection.request("GET", "/version", headers={"Host": self.host})
             body = connection.getresponse().read().decode()
             self.seen.append((sent, "blue" if "blue" in body else "green"))
         connection.close()
@@ -114,7 +162,28 @@ def describe(values: list[float]) -> str:
     )
 
 
-async def main(rounds: int) -> None:
+OTHER = """
+apiVersion: v1
+kind: Service
+metadata: {name: other-INDEX, namespace: others}
+spec:
+  selector: {app: other-INDEX}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: other-INDEX, namespace: others}
+spec:
+  hosts: [other-INDEX]
+  http: [{route: [{destination: {host: other-INDEX}}], timeout: 5s}]
+"""
+
+
+def others(count: int) -> list[str]:
+    return [OTHER.replace("INDEX", str(index)) for index in range(count)]
+
+
+async def main(rounds: int, services: int) -> None:
     with tempfile.TemporaryDirectory(prefix="coalmine-weights-") as state:
         settings = RuntimeSettings(
             state_dir=Path(state),
@@ -126,7 +195,8 @@ async def main(rounds: int) -> None:
         await runtime.start()
         try:
             text = "---".join(
-                [DEPLOYMENTS.replace("COLOR", c) for c in ("blue", "green")] + [ROUTING, split(100)]
+                [DEPLOYMENTS.replace("COLOR", c) for c in ("blue", "green")]
+                + [ROUTING, split(100), ROUTER_SERVICES, *others(services)]
             )
             await runtime.apply(text, "benchmark")
             version = runtime.processes.endpoints_version
@@ -134,24 +204,79 @@ async def main(rounds: int) -> None:
                 while len(runtime.processes.endpoints("go-demo-7", {"app": "go-demo-7"})) < 2:
                     version = await runtime.processes.wait_endpoints_changed(version, 1.0)
             await runtime.sync_dataplane()
-            await measure(runtime, rounds)
+            counted = Counted(runtime)
+            await measure(runtime, counted, rounds, "apply", HOST, by_apply(runtime))
+            await measure(runtime, counted, rounds, "router", ROUTER_HOST, by_router(runtime))
         finally:
             await runtime.stop()
 
 
-async def measure(runtime: LocalRuntime, rounds: int) -> None:
-    poller = Poller(runtime.envoy.gateway_address[1])
+Change = Callable[[str], Awaitable[None]]
+"""Sends all traffic to "blue" or "green" and returns once Envoy serves it."""
+
+
+def by_apply(runtime: LocalRuntime) -> Change:
+    async def change(target: str) -> None:
+        runtime.book.apply(split(0 if target == "green" else 100), "benchmark")
+        await runtime.sync_dataplane()
+
+    return change
+
+
+def by_router(runtime: LocalRuntime) -> Change:
+    canary = runtime.book.parse(CANARY, "benchmark")[0]
+    assert isinstance(canary, Canary)
+    router = runtime.runner.ports.router
+
+    async def change(target: str) -> None:
+        await router.set_routes(canary, Routes(0, 100) if target == "green" else Routes(100, 0))
+
+    return change
+
+
+class Counted:
+    """Counts objects validated into models (every `Model.model_validate` call) and the
+    time spent in the data plane's `apply` (rendering, writing xDS, Envoy's answer)."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.validated = 0
+        self.applying = 0.0
+        validate = Model.model_validate.__func__  # type: ignore[attr-defined]
+        apply = runtime.envoy.apply
+
+        def counting(cls: type[Model], *args: Any, **kwargs: Any) -> Any:
+            self.validated += 1
+            return validate(cls, *args, **kwargs)
+
+        async def timed(plane: Any) -> None:
+            started = time.perf_counter()
+            try:
+                await apply(plane)
+            finally:
+                self.applying += time.perf_counter() - started
+
+        Model.model_validate = classmethod(counting)  # type: ignore[method-assign,assignment]
+        runtime.envoy.apply = timed  # type: ignore[method-assign]
+
+
+async def measure(
+    runtime: LocalRuntime, counted: Counted, rounds: int, way: str, host: str, change: Change
+) -> None:
+    await change("blue")
+    poller = Poller(runtime.envoy.gateway_address[1], host)
     poller.start()
     await asyncio.sleep(0.5)
-    live, acknowledged, stale = [], [], 0
+    live, acknowledged, own, validated, stale = [], [], [], [], 0
     validations = runtime.envoy.validations
     for round_ in range(rounds):
         target = "green" if round_ % 2 == 0 else "blue"
         await asyncio.sleep(0.1)
+        before, applying = counted.validated, counted.applying
         decided = time.perf_counter()
-        runtime.book.apply(split(0 if target == "green" else 100), "benchmark")
-        await runtime.sync_dataplane()
+        await change(target)
         acknowledged.append((time.perf_counter() - decided) * 1000)
+        own.append(acknowledged[-1] - (counted.applying - applying) * 1000)
+        validated.append(counted.validated - before)
         first_new = None
         for _ in range(100):  # the poller's answers arrive in its own thread
             await asyncio.sleep(0.02)
@@ -160,15 +285,17 @@ async def measure(runtime: LocalRuntime, rounds: int) -> None:
             if first_new is not None:
                 break
         if first_new is None:
-            raise SystemExit(f"no request reached {target} within 2 s of the change")
+            raise SystemExit(f"{way}: no request reached {target} within 2 s of the change")
         live.append((first_new - decided) * 1000)
         stale += sum(1 for sent, who in after if sent > first_new and who != target)
     poller.done.set()
     await asyncio.to_thread(poller.join, 10)
-    print(f"decision -> live (first request on the new split): {describe(live)}")
-    print(f"decision -> apply() acknowledged by Envoy: {describe(acknowledged)}")
+    print(f"{way}: decision -> live (first request on the new split): {describe(live)}")
+    print(f"{way}: decision -> call returned, acknowledged by Envoy: {describe(acknowledged)}")
+    print(f"{way}: of which outside the data plane's apply(): {describe(own)}")
+    print(f"{way}: objects validated into models per change: {statistics.median(validated):g}")
     print(
-        f"envoy --mode validate runs for {rounds} weight changes:"
+        f"{way}: envoy --mode validate runs for {rounds} weight changes:"
         f" {runtime.envoy.validations - validations};"
         f" requests after the first new one that still took the old split: {stale}"
     )
@@ -177,4 +304,6 @@ async def measure(runtime: LocalRuntime, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="weight changes to time")
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--services", type=int, default=0, help="other Services, each with a VS")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rounds, arguments.services))

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from coalmine.engine import Routes
+from coalmine.local.admission import routing_objects
 from coalmine.local.objects import ObjectBook
 from coalmine.local.store import Store
+from coalmine.local.stored_models import StoredModels
 from coalmine.routers.local_gatewayapi import LocalGatewayApiRouter
-from coalmine.routers.local_store import ORIGINAL, release_objects
+from coalmine.routers.local_store import ORIGINAL, LocalRouting, release_objects
 from tests.engine.builders import canary
 from tests.fixtures.local import demo_manifests
 
@@ -95,3 +97,25 @@ async def test_a_users_http_route_is_taken_over_and_given_back(tmp_path: Path) -
     restored = store.get("HTTPRoute", "go-demo-7", "go-demo-7")
     assert restored is not None
     assert (restored.owner, restored.manifest) == (None, users.manifest)
+
+
+async def test_the_http_route_reaches_the_data_plane_as_the_model_the_router_made(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "state.db")
+    models = StoredModels(store)
+    ObjectBook(store, models=models).apply(demo_manifests("0.0.1", canary=False) + "---" + GATEWAY)
+    router = LocalGatewayApiRouter.of(LocalRouting(store, Syncs(), models))
+    c = canary(name="go-demo-7", namespace="go-demo-7", provider="gatewayapi", service=SERVICE)
+    await router.reconcile(c)
+    parsed = models.parsed
+
+    await router.set_routes(c, Routes(70, 30))
+
+    [route] = routing_objects(models).http_routes
+    assert models.parsed == parsed  # handed over, not read back from its row
+    [rule] = route.spec.rules or []
+    assert [(b.name, b.weight) for b in rule.backend_refs or []] == [
+        ("go-demo-7-primary", 70),
+        ("go-demo-7-canary", 30),
+    ]

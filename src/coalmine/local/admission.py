@@ -14,15 +14,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from coalmine.api import gatewayapi
 from coalmine.api.common import Model
 from coalmine.api.loading import GATEWAY_API_GATEWAY
-from coalmine.api.networking import DestinationRule, Gateway, VirtualService
-from coalmine.api.workloads import Service
 from coalmine.errors import InvalidDataPlane, ManifestError, Problem
 from coalmine.local.envoy import EnvoyDataPlane, EnvoySettings
 from coalmine.local.objects import label_of
-from coalmine.local.store import Store
+from coalmine.local.stored_models import ROUTING_KINDS, Key, StoredModels
 from coalmine.local.translate import Objects, translate
 
 __all__ = [
@@ -35,43 +32,31 @@ __all__ = [
     "routing_objects",
 ]
 
-Key = tuple[str, str, str]
 Validate = Callable[[Objects], Awaitable[None]]
 """Translate objects and have Envoy validate them; raises InvalidDataPlane when refused."""
 
-ROUTING_KINDS: dict[str, type[Any]] = {
-    "Service": Service,
-    "DestinationRule": DestinationRule,
-    "Gateway": Gateway,
-    "VirtualService": VirtualService,
-    GATEWAY_API_GATEWAY: gatewayapi.Gateway,
-    "HTTPRoute": gatewayapi.HTTPRoute,
-    "ReferenceGrant": gatewayapi.ReferenceGrant,
-}
-"""The kinds (as stored) Envoy's configuration is made from, in the order they may depend
-on each other."""
 
-
-def objects_after(store: Store, put: Iterable[Model] = (), removed: Iterable[Key] = ()) -> Objects:
+def objects_after(
+    models: StoredModels, put: Iterable[Model] = (), removed: Iterable[Key] = ()
+) -> Objects:
     """The routing objects of the store once `put` is written and `removed` is deleted."""
     given = {label_of(r): r for r in put if label_of(r)[0] in ROUTING_KINDS}
     gone = set(removed) | set(given)
     found: dict[str, list[Any]] = {kind: [] for kind in ROUTING_KINDS}
-    for kind, model in ROUTING_KINDS.items():
-        for stored in store.objects(kind):
-            if stored.key not in gone:
-                found[kind].append(model.model_validate(stored.manifest))
+    for key, model in models.all().items():
+        if key not in gone:
+            found[key[0]].append(model)
     for (kind, _, _), resource in given.items():
         found[kind].append(resource)
     return _objects(found)
 
 
-def routing_objects(store: Store) -> Objects:
+def routing_objects(models: StoredModels) -> Objects:
     """The routing objects of the store as it is."""
-    return objects_after(store)
+    return objects_after(models)
 
 
-async def quarantine_unservable(store: Store, validate: Validate) -> list[Key]:
+async def quarantine_unservable(models: StoredModels, validate: Validate) -> list[Key]:
     """Quarantine the routing objects Envoy refuses; answer their keys.
 
     When the whole store is accepted (the usual case) this costs one validation. Else
@@ -79,22 +64,22 @@ async def quarantine_unservable(store: Store, validate: Validate) -> list[Key]:
     refuse the set is quarantined with Envoy's reason.
     """
     try:
-        await validate(objects_after(store))
+        await validate(objects_after(models))
         return []
     except InvalidDataPlane:
         pass
+    everything = models.all()
     kept: dict[str, list[Any]] = {kind: [] for kind in ROUTING_KINDS}
     refused: list[Key] = []
-    for kind, model in ROUTING_KINDS.items():
-        for stored in store.objects(kind):
-            candidate = model.model_validate(stored.manifest)
-            kept[kind].append(candidate)
+    for kind in ROUTING_KINDS:
+        for key in [k for k in everything if k[0] == kind]:
+            kept[kind].append(everything[key])
             try:
                 await validate(_objects(kept))
             except InvalidDataPlane as error:
                 kept[kind].pop()
-                store.quarantine(*stored.key, reason=str(error))
-                refused.append(stored.key)
+                models.store.quarantine(*key, reason=str(error))
+                refused.append(key)
     return refused
 
 

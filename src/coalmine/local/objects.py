@@ -26,6 +26,7 @@ from coalmine.api.workloads import Service
 from coalmine.errors import ManifestError, NotFound, Problem
 from coalmine.local.gateway_api_checks import check_gateway, check_http_route, parent_problems
 from coalmine.local.store import Store, StoredObject
+from coalmine.local.stored_models import StoredModels, StoredObjectInvalid
 from coalmine.routers.envoy import ORIGINAL
 from coalmine.routing.virtual_service import is_tcp
 
@@ -63,9 +64,18 @@ def host_service_name(host: str, namespace: str) -> tuple[str, str]:
 class ObjectBook:
     """The user's view of the store: apply, delete, read, with the runtime's validation rules."""
 
-    def __init__(self, store: Store, *, min_interval: timedelta = MIN_INTERVAL) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        min_interval: timedelta = MIN_INTERVAL,
+        models: StoredModels | None = None,
+    ) -> None:
         self.store = store
         self.min_interval = min_interval
+        self.models = models or StoredModels(store)
+        """The routing rows as models: an applied routing object is handed over with its
+        row, and the cross-checks read the stored ones from it."""
 
     def parse(self, text: str, source: str) -> list[Model]:
         floor_check = partial(interval_problems, floor=self.min_interval)
@@ -84,7 +94,7 @@ class ObjectBook:
 
     def check(self, resources: list[Model]) -> None:
         """Raise ManifestError when the resources do not fit with each other and the store."""
-        problems = _cross_check(resources, self.store)
+        problems = _cross_check(resources, self.models)
         if problems:
             raise ManifestError(problems)
 
@@ -131,8 +141,13 @@ class ObjectBook:
             try:
                 if stored.kind == "Canary":
                     self.model(stored)  # a canary's status is read back too
+                elif stored.kind in self.models.kinds:
+                    self.models.get(stored.key)  # parsed once, kept for the data plane
                 else:
                     parse_resource(stored.manifest, kinds=LOCAL_RESOURCES)
+            except StoredObjectInvalid as error:
+                self.store.quarantine(*stored.key, reason=str(error.cause))
+                moved.append(stored.key)
             except ManifestError as error:
                 self.store.quarantine(*stored.key, reason=str(error))
                 moved.append(stored.key)
@@ -162,7 +177,7 @@ class ObjectBook:
         _check_immutable(before, manifest)
         if before is not None and before.owner is not None and kind in TAKEN_OVER_KINDS:
             return self._merge(before, manifest)
-        after = self.store.put(kind, namespace, name, manifest, owner=None)
+        after = self.models.put((kind, namespace, name), manifest, resource, owner=None)
         if before is None:
             return Applied(kind, namespace, name, "created")
         changed = after.generation != before.generation
@@ -241,7 +256,7 @@ _NO_TCP = (
 )
 
 
-def _cross_check(resources: list[Model], store: Store) -> list[Problem]:
+def _cross_check(resources: list[Model], store: StoredModels) -> list[Problem]:
     """Problems that only show with all objects together: what routes point at must exist."""
     services = {(s.metadata.namespace, s.metadata.name): s for s in _all(resources, store, Service)}
     gateways = _known(resources, store, Gateway)
@@ -353,16 +368,14 @@ _STORED: dict[type[Any], str] = {kind.model: name for name, kind in LOCAL_RESOUR
 """The name each routing model is stored under."""
 
 
-def _known(resources: Iterable[Model], store: Store, kind: type[Named]) -> set[tuple[str, str]]:
+def _known(
+    resources: Iterable[Model], store: StoredModels, kind: type[Named]
+) -> set[tuple[str, str]]:
     return {(r.metadata.namespace, r.metadata.name) for r in _all(resources, store, kind)}
 
 
-def _all(resources: Iterable[Model], store: Store, kind: type[Named]) -> list[Named]:
+def _all(resources: Iterable[Model], store: StoredModels, kind: type[Named]) -> list[Named]:
     given = [r for r in resources if isinstance(r, kind)]
     keys = {label_of(r) for r in given}
-    stored = [
-        parse_resource(o.manifest, kinds=LOCAL_RESOURCES)
-        for o in store.objects(_STORED[kind])
-        if o.key not in keys
-    ]
+    stored = [r for r in store.of_kind(_STORED[kind]) if label_of(r) not in keys]
     return given + [r for r in stored if isinstance(r, kind)]

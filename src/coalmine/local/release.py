@@ -52,15 +52,17 @@ Sync = Callable[[], Awaitable[None]]
 
 async def release_canary(
     canary: Canary,
-    store: Store,
+    routing: LocalRouting,
     processes: ProcessStates,
     sync_workloads: Sync,
-    sync_dataplane: Sync,
 ) -> None:
-    """Hand the service back from a Canary about to be deleted; see the module docstring."""
+    """Hand the service back from a Canary about to be deleted; see the module docstring.
+    The objects given back are written as rows only (the runtime's `StoredModels` parses
+    each once): this is not the path of a weight change."""
+    store, sync_dataplane = routing.store, routing.sync
     if _primary_ready(canary, store, processes):
         provider = canary.spec.provider or DEFAULT_PROVIDER
-        router = ROUTERS.create(provider, LocalRouting(store, sync_dataplane))
+        router = ROUTERS.create(provider, routing)
         await router.set_routes(canary, Routes.all_primary())
     if not canary.spec.revert_on_deletion:
         _disown(store, canary)

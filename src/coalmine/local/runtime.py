@@ -67,6 +67,7 @@ from coalmine.local.prometheus import SupervisedPrometheus
 from coalmine.local.release import release_canary
 from coalmine.local.sampling import BaselineSampler
 from coalmine.local.store import EventRecord, QuarantinedObject, Store, StoredObject
+from coalmine.local.stored_models import StoredModels
 from coalmine.local.translate import Objects, Selection, selections, translate
 from coalmine.local.wiring import (
     DEFAULT_PROVIDER,
@@ -136,7 +137,9 @@ class LocalRuntime:
         self.token = new_token()
         """The API's token; the built-in load tester requires it too."""
         self.store = Store(state / "state.db")
-        self.book = ObjectBook(self.store, min_interval=settings.min_interval)
+        self.models = StoredModels(self.store)
+        """The routing rows as models: what the data plane is translated from."""
+        self.book = ObjectBook(self.store, min_interval=settings.min_interval, models=self.models)
         self.processes = LocalDeployments(
             state,
             settings=settings.process_settings or ProcessSettings(),
@@ -347,7 +350,7 @@ class LocalRuntime:
         return self.settings.gateway_host, self.settings.gateway_port
 
     def _routing_objects(self) -> Objects:
-        return routing_objects(self.store)
+        return routing_objects(self.models)
 
     def _drained(self, cluster: str) -> float | None:
         """When the replicas of earlier revisions behind `cluster` were drained (see
@@ -374,7 +377,8 @@ class LocalRuntime:
         return Ports(
             workload=LocalWorkload(self.store, self.processes, self.sync_workloads),
             router=ROUTERS.dispatch(
-                LocalRouting(self.store, self.sync_dataplane), default=DEFAULT_PROVIDER
+                LocalRouting(self.store, self.sync_dataplane, self.models),
+                default=DEFAULT_PROVIDER,
             ),
             measurer=self.measurer,
             hooks=self._hooks(),
@@ -490,7 +494,7 @@ class LocalRuntime:
         async with self._apply_lock:
             resources = await asyncio.to_thread(self.book.parse, text, source)
             self.book.check(resources)
-            await self._admit(objects_after(self.store, put=resources))
+            await self._admit(objects_after(self.models, put=resources))
             applied = self.book.write(resources)
         await self.sync()
         return applied
@@ -499,7 +503,7 @@ class LocalRuntime:
         async with self._apply_lock:
             resources = await asyncio.to_thread(self.book.parse_deletion, text, source)
             keys = {label_of(r) for r in resources}
-            await self._admit(objects_after(self.store, removed=keys))
+            await self._admit(objects_after(self.models, removed=keys))
             for namespace, name in sorted((ns, n) for k, ns, n in keys if k == "Canary"):
                 await self._release_canary(namespace, name, keys)
             deleted = self.book.remove(resources)
@@ -515,7 +519,10 @@ class LocalRuntime:
         target = ("Deployment", namespace, canary.spec.target_ref.name) if canary else None
         if canary is not None and target not in deleted:
             await release_canary(
-                canary, self.store, self.processes, self.sync_workloads, self.sync_dataplane
+                canary,
+                LocalRouting(self.store, self.sync_dataplane, self.models),
+                self.processes,
+                self.sync_workloads,
             )
         else:
             release_objects(self.store, namespace, name)
@@ -528,7 +535,7 @@ class LocalRuntime:
         """Objects stored by an older coalmine (or by hand) that cannot be served are set
         aside, so that everything else serves; get, describe and doctor show them."""
         moved = self.book.quarantine_invalid()
-        moved += await quarantine_unservable(self.store, self._admit)
+        moved += await quarantine_unservable(self.models, self._admit)
         for kind, namespace, name in moved:
             log.warning(
                 "%s %s (namespace %s) quarantined: it cannot be served; see coalmine doctor",

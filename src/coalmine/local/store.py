@@ -191,6 +191,9 @@ class Store:
         self._db.executescript(SCHEMA)
         self._add_column("ticks", "revision", "TEXT NOT NULL DEFAULT ''")
         self._make_private()
+        self.rollbacks = 0
+        """Transactions rolled back so far: their revisions are given out again, so what
+        was read or written inside them is known by revision no more."""
 
     def _make_private(self) -> None:
         """Mode 0600 for the database, its WAL and shm, also when an older run made them 0644."""
@@ -216,6 +219,7 @@ class Store:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self.rollbacks += 1
             raise
         self._db.execute("COMMIT")
 
@@ -224,32 +228,38 @@ class Store:
     def put(
         self, kind: str, namespace: str, name: str, manifest: dict[str, Any], owner: str | None
     ) -> StoredObject:
-        """Create or replace an object's manifest, keeping its status."""
-        current = self.get(kind, namespace, name)
-        changed = current is None or current.manifest != manifest
-        generation = (current.generation if current else 0) + (1 if changed else 0)
+        """Create or replace an object's manifest, keeping its status. The row written is
+        compared as text with the one stored: nothing is parsed back."""
+        text = json.dumps(manifest, sort_keys=True)
+        current = self._db.execute(
+            "SELECT manifest, status, generation FROM objects"
+            " WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        ).fetchone()
+        changed = current is None or current["manifest"] != text
+        generation = (current["generation"] if current else 0) + (1 if changed else 0)
         revision = self._next_revision()
+        updated = _now()
         self._db.execute(
             "INSERT INTO objects (kind, namespace, name, manifest, status, owner, generation,"
             " revision, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, namespace, name) DO UPDATE SET manifest = excluded.manifest,"
             " owner = excluded.owner, generation = excluded.generation,"
             " revision = excluded.revision, updated = excluded.updated",
-            (
-                kind,
-                namespace,
-                name,
-                json.dumps(manifest, sort_keys=True),
-                None,
-                owner,
-                generation,
-                revision,
-                _now(),
-            ),
+            (kind, namespace, name, text, None, owner, generation, revision, updated),
         )
-        stored = self.get(kind, namespace, name)
-        assert stored is not None
-        return stored
+        status = current["status"] if current else None
+        return StoredObject(
+            kind=kind,
+            namespace=namespace,
+            name=name,
+            manifest=manifest,
+            status=json.loads(status) if status else None,
+            owner=owner,
+            generation=generation,
+            revision=revision,
+            updated=datetime.fromisoformat(updated),
+        )
 
     def write_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         revision = self._next_revision()
@@ -282,6 +292,26 @@ class Store:
             args,
         )
         return [_object(row) for row in rows]
+
+    def revisions(
+        self, kinds: Iterable[str], *, namespace: str | None = None, name: str | None = None
+    ) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+        """(revision, owner) of every object of `kinds` (in `namespace`, named `name` when
+        given), by (kind, namespace, name): which rows changed since they were last read,
+        without reading their manifests."""
+        wanted = list(kinds)
+        clauses = [f"kind IN ({', '.join('?' * len(wanted))})"]
+        args: list[str] = wanted
+        for column, value in (("namespace", namespace), ("name", name)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        rows = self._db.execute(
+            "SELECT kind, namespace, name, revision, owner FROM objects"  # noqa: S608
+            f" WHERE {' AND '.join(clauses)}",
+            args,
+        )
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         self._next_revision()

@@ -6,6 +6,10 @@ and `-baseline` when asked); they differ in the object that carries the weights:
 VirtualService (`routers.envoy`) or a Gateway API HTTPRoute (`routers.local_gatewayapi`).
 `set_routes` returns only once Envoy serves the new weights, so that a rollback has moved
 all traffic to the primary before the canary is scaled down.
+
+Each object is validated into its model once, here, and handed to the runtime's
+`StoredModels` together with the row it writes: the data plane is translated from that
+model, and the row keeps the manifest a user would write (`coalmine get -o yaml`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from coalmine.api.canary import Canary, CustomMetadata
+from coalmine.api.loading import LOCAL_RESOURCES, parse_resource
 from coalmine.engine.observations import Routes
 from coalmine.errors import AdapterError
 from coalmine.local.store import Store
+from coalmine.local.stored_models import StoredModels
 from coalmine.local.workload import baseline_labels, primary_labels, target_labels
 from coalmine.routing.virtual_service import (
     apex_name,
@@ -45,6 +51,9 @@ class LocalRouting:
     store: Store
     sync: Callable[[], Awaitable[None]]
     """Pushes the stored routing objects to Envoy and returns once they are served."""
+    models: StoredModels | None = None
+    """The runtime's models of the routing rows, which the router's writes go through
+    (None: the router keeps its own, and the runtime parses what it wrote)."""
 
 
 class StoreRouter:
@@ -55,15 +64,21 @@ class StoreRouter:
     """The store kind of the object carrying the weights."""
     api_version: ClassVar[str]
 
-    def __init__(self, store: Store, sync: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sync: Callable[[], Awaitable[None]],
+        models: StoredModels | None = None,
+    ) -> None:
         self.store = store
         self.sync = sync
         """Pushes the stored routing objects to Envoy and returns once they are served."""
+        self.models = models or StoredModels(store)
 
     @classmethod
     def of(cls, routing: LocalRouting) -> Self:
         """The factory the local runtime's registry calls."""
-        return cls(routing.store, routing.sync)
+        return cls(routing.store, routing.sync, routing.models)
 
     def route_spec(self, canary: Canary, routes: Routes) -> dict[str, Any]:
         """The routing object's spec sending `routes` (the subclass's rendering)."""
@@ -141,18 +156,25 @@ class StoreRouter:
         self._take(canary, self.route_kind, apex_name(canary), manifest)
 
     def _take(self, canary: Canary, kind: str, name: str, manifest: dict[str, Any]) -> None:
-        """Write a generated object. One the user made first keeps its original manifest in
-        an annotation, so that deleting the Canary gives it back (see `release_objects`)."""
-        current = self.store.get(kind, canary.namespace, name)
+        """Write a generated object, validated into its model once (handed to the runtime
+        beside the row). One the user made first keeps its original manifest in an
+        annotation, so that deleting the Canary gives it back (see `release_objects`)."""
+        key = (kind, canary.namespace, name)
         original = None
-        if current is not None and current.owner is None:
-            original = json.dumps(current.manifest, sort_keys=True)
-        elif current is not None:
-            original = current.manifest["metadata"].get("annotations", {}).get(ORIGINAL)
+        if (current := self.models.get(key)) is not None:
+            stored_model, owner = current
+            if owner is None:  # the user's: keep the row as they wrote it
+                users = self.store.get(*key)
+                assert users is not None
+                original = json.dumps(users.manifest, sort_keys=True)
+            else:
+                metadata = getattr(stored_model, "metadata")  # noqa: B009 - all routing kinds
+                original = metadata.annotations.get(ORIGINAL)
         if original is not None:
             annotations = manifest["metadata"].get("annotations") or {}
             manifest["metadata"]["annotations"] = {**annotations, ORIGINAL: original}
-        self.store.put(kind, canary.namespace, name, manifest, owner=owner_of(canary))
+        model = parse_resource(manifest, kinds=LOCAL_RESOURCES)
+        self.models.put(key, manifest, model, owner_of(canary))
 
 
 def release_objects(store: Store, namespace: str, canary_name: str) -> None:

@@ -19,8 +19,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from coalmine.kube.adapters.client import KubeClient
-from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
 from coalmine.kube.adapters.resources import CONFIG_MAPS
+from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
 from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
 from coalmine.kube.runtime.wiring import Wiring, wire
 from coalmine.testing import FakeMeasurer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +23,7 @@ from coalmine.local.envoy import (
     StringMatch,
     VirtualHost,
 )
+from coalmine.local.envoy.dataplane import route_shape, shape_key
 from tests.local.envoy.conftest import MakeBackend, cluster_of, gateway_url, settings, split
 from tests.local.envoy.traffic import Load, backends, burst, statuses
 
@@ -223,3 +225,21 @@ async def test_a_weight_only_change_reuses_the_validation_of_its_route_shape(
     third = await make_backend("third")
     await dataplane.apply(split({primary: 50, canary: 25, third: 25}))
     assert dataplane.validations == validated + 1  # a new shape is validated
+
+
+def test_the_route_shape_is_read_from_the_model_and_ignores_only_the_weights() -> None:
+    """What decides whether Envoy's validation is asked again (no Envoy needed)."""
+
+    def plane(weights: tuple[int, int], *, timeout: int | None = None) -> DataPlane:
+        destinations = (Destination("a", weights[0]), Destination("b", weights[1]))
+        seconds = None if timeout is None else timedelta(seconds=timeout)
+        route = Route("r", destinations, timeout=seconds)
+        host = VirtualHost("any", ("*",), (route,))
+        return DataPlane((Listener(virtual_hosts=(host,)),), (Cluster("a"), Cluster("b")))
+
+    ports = {"gateway": 8080}
+    assert shape_key(plane((100, 0)), ports) == shape_key(plane((30, 70)), ports)
+    assert shape_key(plane((100, 0)), ports) != shape_key(plane((100, 0), timeout=5), ports)
+    assert shape_key(plane((100, 0)), ports) != shape_key(plane((100, 0)), {"gateway": 8081})
+    [listener] = route_shape(plane((30, 70)))[0]
+    assert [d.weight for d in listener.virtual_hosts[0].routes[0].destinations] == [0, 0]

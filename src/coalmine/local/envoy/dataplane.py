@@ -16,10 +16,10 @@ the same routes; `on_restart` then checks that it did. An Envoy that a previous
 `coalmine up` left running is adopted (`start(adopt=True)`): it keeps serving what the
 files say, and the next `apply` moves it on from there, writing only what changed.
 
-Validation is by route shape: a configuration that differs from one Envoy already
-accepted only in the weights of its weighted clusters (a canary step) is not validated
-again (the model already checked the weights sum to 100), so a weight change costs one
-file rename and Envoy's acknowledgement.
+Validation is by route shape, read from the model (`route_shape`): a configuration that
+differs from one Envoy already accepted only in the weights of its weighted clusters (a
+canary step) is not validated again (the model already checked the weights sum to 100),
+so a weight change costs its rendering, one file rename and Envoy's acknowledgement.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import math
 import socket
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from coalmine.local.envoy.confirm import CDS, LDS, Confirmations, rds, version_o
 from coalmine.local.envoy.envoy_check import envoy_validate
 from coalmine.local.envoy.files import write_json_atomically
 from coalmine.local.envoy.history import SampleHistory
-from coalmine.local.envoy.model import GATEWAY, DataPlane
+from coalmine.local.envoy.model import GATEWAY, Cluster, DataPlane, Listener, Route
 from coalmine.local.envoy.render import (
     Rendered,
     XdsPaths,
@@ -275,11 +276,11 @@ class EnvoyDataPlane:
             ):
                 self._ports[listener.name] = listener.port or _free_port(listener.host)
         rendered = render(plane, self._ports, self._paths)
-        boot = validation_bootstrap(rendered, self.settings.stats_flush_interval)
-        key = hashlib.sha256(json.dumps(route_shape(boot), sort_keys=True).encode()).hexdigest()
+        key = shape_key(plane, self._ports)
         if key in self._accepted:
             self._accepted.move_to_end(key)
         else:
+            boot = validation_bootstrap(rendered, self.settings.stats_flush_interval)
             scratch = self.settings.directory / "validate"
             await envoy_validate(self.settings.envoy_binary(), boot, scratch)
             self.validations += 1
@@ -370,19 +371,28 @@ class EnvoyDataPlane:
                 )
 
 
-def route_shape(document: Any) -> Any:
-    """`document` with the weight of every weighted cluster set to 0: two configurations
-    with the same shape differ at most in how traffic is split, which the model checks
-    (weights sum to 100) and Envoy accepts whatever the split."""
-    if isinstance(document, list):
-        return [route_shape(item) for item in document]
-    if not isinstance(document, dict):
-        return document
-    shaped = {key: route_shape(value) for key, value in document.items()}
-    weighted = shaped.get("weighted_clusters")
-    if isinstance(weighted, dict):
-        weighted["clusters"] = [{**c, "weight": 0} for c in weighted.get("clusters", [])]
-    return shaped
+def route_shape(plane: DataPlane) -> tuple[tuple[Listener, ...], tuple[Cluster, ...]]:
+    """`plane` with the weight of every destination set to 0: two configurations with the
+    same shape differ at most in how traffic is split, which the model checks (weights
+    sum to 100) and Envoy accepts whatever the split. Read from the model, so that a
+    known shape costs no rendering of a validation bootstrap."""
+    return (tuple(_weightless(listener) for listener in plane.listeners), plane.clusters)
+
+
+def shape_key(plane: DataPlane, ports: Mapping[str, int]) -> str:
+    """What Envoy's validation of `plane` depends on, hashed: its route shape and the
+    ports its listeners are bound to (the xDS paths and the stats settings are the data
+    plane's own, the same for every apply)."""
+    bound = tuple(sorted((x.name, ports[x.name]) for x in plane.listeners))
+    return hashlib.sha256(repr((route_shape(plane), bound)).encode()).hexdigest()
+
+
+def _weightless(listener: Listener) -> Listener:
+    def route(entry: Route) -> Route:
+        return replace(entry, destinations=tuple(replace(d, weight=0) for d in entry.destinations))
+
+    hosts = tuple(replace(h, routes=tuple(map(route, h.routes))) for h in listener.virtual_hosts)
+    return replace(listener, virtual_hosts=hosts)
 
 
 def _same(new: Any, old: Any) -> bool:
