@@ -127,7 +127,7 @@ class Stack:
     async def serve(self, text: str) -> list[str]:
         """Apply `text` (refused as `coalmine apply` refuses), serve the store; the warnings."""
         self.book.apply(text)
-        translation = translate(routing_objects(self.book.store), self.endpoints, "127.0.0.1", 0)
+        translation = translate(routing_objects(self.book.models), self.endpoints, "127.0.0.1", 0)
         await self.plane.apply(translation.plane)
         return translation.warnings
 
@@ -222,7 +222,7 @@ async def test_a_backend_in_another_namespace_is_served_with_a_reference_grant(
     assert await stack.get(http, "shop.example.com", "/") == (200, "app")
 
     stack.book.delete(GRANT)  # the grant withdrawn
-    translation = translate(routing_objects(stack.book.store), stack.endpoints, "127.0.0.1", 0)
+    translation = translate(routing_objects(stack.book.models), stack.endpoints, "127.0.0.1", 0)
     await stack.plane.apply(translation.plane)
     assert any("no ReferenceGrant lets it use services" in w for w in translation.warnings)
     status, _ = await stack.get(http, "shop.example.com", "/")
