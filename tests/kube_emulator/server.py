@@ -36,11 +36,21 @@ logger = logging.getLogger(__name__)
 ANONYMOUS_PATHS = ("/version", "/version/", "/healthz", "/readyz", "/livez")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-LISTEN_BACKLOG = 4096
-"""Connections the kernel queues before they are accepted: the real apiserver (Go's
-net.Listen) asks for the system's somaxconn (4096 on Linux since 5.4); aiohttp's default
-of 128 made the kernel drop the connections of three operators starting together, which
-their clients saw as connect timeouts."""
+
+
+def listen_backlog() -> int:
+    """Connections the kernel may queue before they are accepted: what the real apiserver
+    asks for, since Go's net.Listen reads the system's somaxconn (golang/go,
+    net/sock_linux.go, `maxListenerBacklog`). With aiohttp's default of 128, three
+    operators starting together at 5,000 Canaries overflowed the queue (the kernel drops
+    the SYNs: `ListenOverflows` in /proc/net/netstat), seen as connect timeouts."""
+    try:
+        return int(Path("/proc/sys/net/core/somaxconn").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 4096
+
+
+LISTEN_BACKLOG = listen_backlog()
 
 
 @dataclass(frozen=True)
