@@ -59,6 +59,7 @@ from tests.fixtures.operator import (
     install_crds,
 )
 from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.server import LISTEN_BACKLOG
 
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -323,7 +324,9 @@ def serve_metrics_stand_in(port: int) -> None:
         app.router.add_route("*", "/api/v1/query", stand_in.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        # Prometheus (Go) listens with the system's somaxconn too; aiohttp's default of
+        # 128 dropped the connections of a burst of queries (the provider opens one each)
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=LISTEN_BACKLOG).start()
         await asyncio.Event().wait()
 
     stand_in.queries = _Forgetful()

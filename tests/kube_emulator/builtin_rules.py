@@ -16,7 +16,6 @@ No other schema of built-in types is checked: unknown fields are stored as sent.
 from __future__ import annotations
 
 import base64
-import copy
 import itertools
 from typing import Any
 
@@ -24,6 +23,7 @@ from .catalog import StorageKey
 from .errors import FieldError
 from .rules import TypeRules
 from .selectors import selector_from_match_labels
+from .storage import clone
 
 Obj = dict[str, Any]
 
@@ -45,13 +45,13 @@ def _prepare_namespace(obj: Obj, old: Obj | None) -> None:
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
     else:
-        obj["spec"] = copy.deepcopy(old.get("spec", {}))  # only the namespace controller writes it
+        obj["spec"] = clone(old.get("spec", {}))  # only the namespace controller writes it
 
 
 def _prepare_deployment(obj: Obj, old: Obj | None) -> None:
     spec = obj.setdefault("spec", {})
     for key, value in _DEPLOYMENT_DEFAULTS.items():
-        spec.setdefault(key, copy.deepcopy(value))
+        spec.setdefault(key, clone(value))
 
 
 def _validate_deployment(obj: Obj, old: Obj | None) -> list[FieldError]:

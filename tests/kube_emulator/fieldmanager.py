@@ -27,13 +27,13 @@ the type's schema before merging (the merged object is, as for every write).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
 from . import errors, metadata
+from .storage import clone
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
@@ -263,7 +263,7 @@ def apply(
     others = set().union(
         *(_owned(e) for e in entries if not _same_entry(e, manager, APPLY, subresource))
     )
-    result = copy.deepcopy(live) if live is not None else {"metadata": {}}
+    result = clone(live) if live is not None else {"metadata": {}}
     for path in previous - set(applied):
         if not any(_overlaps(path, o) for o in others):
             _remove(result, path)
@@ -349,7 +349,7 @@ def _merge(target: Obj, config: Obj) -> None:
         if isinstance(value, dict) and value and isinstance(target.get(key), dict):
             _merge(target[key], value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = clone(value)
 
 
 __all__ = ["APPLY", "UPDATE", "apply", "decode_apply_body", "manager_of", "record_update"]

@@ -16,14 +16,13 @@ task woken by every deletion), so tests wait for its effects with a deadline or 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Iterable
 
 from . import metadata
 from .catalog import StorageKey
 from .registry import NAMESPACES, Registry
-from .storage import Obj
+from .storage import Obj, clone
 
 logger = logging.getLogger(__name__)
 MAX_ROUNDS = 100
@@ -90,7 +89,7 @@ class GarbageCollector:
         return self._delete(storage, dependent)
 
     def _set_owner_refs(self, storage: StorageKey, obj: Obj, refs: list[dict[str, object]]) -> bool:
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["metadata"]["ownerReferences"] = refs
         if not refs:
             del new["metadata"]["ownerReferences"]
@@ -133,7 +132,7 @@ class GarbageCollector:
         return False
 
     def _drop_finalizer(self, storage: StorageKey, obj: Obj, finalizer: str) -> bool:
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["metadata"]["finalizers"] = [f for f in metadata.finalizers(obj) if f != finalizer]
         self.registry.commit_system_change(storage, obj, new)
         return True
@@ -141,7 +140,7 @@ class GarbageCollector:
     def _finish_namespace(self, namespace: Obj) -> bool:
         name = namespace["metadata"]["name"]
         if namespace.get("status", {}).get("phase") != "Terminating":
-            new = copy.deepcopy(namespace)
+            new = clone(namespace)
             new["status"] = {"phase": "Terminating"}
             self.registry.commit_system_change(NAMESPACES, namespace, new)
             return True
@@ -150,7 +149,7 @@ class GarbageCollector:
             return self._delete_all(c for c in contents if not metadata.is_deleting(c[1]))
         if not namespace.get("spec", {}).get("finalizers"):
             return False
-        new = copy.deepcopy(namespace)
+        new = clone(namespace)
         new["spec"]["finalizers"] = []
         self.registry.commit_system_change(NAMESPACES, namespace, new)
         return True

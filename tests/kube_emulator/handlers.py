@@ -14,18 +14,27 @@ from typing import Any
 from aiohttp import web
 
 from . import errors, fieldmanager, patching
-from .listing import in_version, list_objects
+from .listing import in_version, list_objects, list_text
 from .registry import Registry, WriteResult
 from .routing import Target, resolve
 from .scale import scale_of, write_scale
+from .storage import encode
 from .watching import WatchOptions, WatchStream
 
 
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    return encoded_response(encode(body), status, warnings)
+
+
+def encoded_response(
+    text: bytes, status: int = 200, warnings: list[str] | None = None
+) -> web.Response:
+    """A JSON answer already encoded (a stored object's text is encoded once: `Store.text`)."""
     quoted = [w.replace("\\", "\\\\").replace('"', '\\"') for w in warnings or []]
     headers = {"Warning": ", ".join(f'299 - "{w}"' for w in quoted)} if quoted else None
-    text = json.dumps(body, separators=(",", ":"))
-    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+    return web.Response(
+        body=text, status=status, content_type="application/json", charset="utf-8", headers=headers
+    )
 
 
 async def _body(request: web.Request) -> Any:
@@ -81,11 +90,11 @@ class ResourceHandlers:
             stream = WatchStream(self.registry.store, target, query, self.watch_options)
             return await stream.serve(request)
         if target.name is None:
-            return json_response(list_objects(self.registry.store, target, query))
+            return encoded_response(list_text(self.registry.store, target, query))
         obj = self.registry.get(target.rt, target.namespace, target.name)
         if target.subresource == "scale":
             return json_response(scale_of(obj))
-        return json_response(in_version(obj, target.rt.api_version))
+        return self._object_response(target, obj)
 
     def _write(self, method: str, target: Target, body: Any, request: web.Request) -> web.Response:
         rt, validation = target.rt, request.query.get("fieldValidation", "")
@@ -118,7 +127,17 @@ class ResourceHandlers:
                 force=request.query.get("force") in ("true", "1"),
             )
         status = 201 if result.created else 200
-        return json_response(in_version(result.obj, rt.api_version), status, result.warnings)
+        return self._object_response(target, result.obj, status, result.warnings)
+
+    def _object_response(
+        self, target: Target, obj: Any, status: int = 200, warnings: list[str] | None = None
+    ) -> web.Response:
+        """A stored object as served at the URL's version, from its shared text when it is
+        the stored version and served at its own version."""
+        if obj.get("apiVersion") != target.rt.api_version:
+            return json_response(in_version(obj, target.rt.api_version), status, warnings)
+        text = self.registry.store.text(target.rt.storage_key, obj)
+        return encoded_response(text, status, warnings)
 
     def _delete(self, target: Target, body: Any, query: Mapping[str, str]) -> web.Response:
         options = _delete_options(body, query)

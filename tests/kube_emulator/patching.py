@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .errors import bad_request, unprocessable_patch, unsupported_media_type
+from .storage import clone
 
 MERGE = "application/merge-patch+json"
 JSON = "application/json-patch+json"
@@ -43,7 +43,7 @@ _SET_LISTS = {"finalizers"}
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, `null` removes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -56,9 +56,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def strategic_merge_patch(target: Any, patch: Any) -> Any:
     """A merge patch that merges the well-known keyed lists item by item."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith("$"):
@@ -178,20 +178,20 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     if kind in ("add", "replace", "test") and "value" not in op:
         raise unprocessable_patch(f"{kind} operation has no value")
     if kind == "add":
-        return _add(doc, path, copy.deepcopy(op["value"]))
+        return _add(doc, path, clone(op["value"]))
     if kind == "remove":
         _remove(doc, path)
         return doc
     if kind == "replace":
         _get(doc, path)  # must exist
         if not _pointer(path):
-            return copy.deepcopy(op["value"])
+            return clone(op["value"])
         _remove(doc, path)
-        return _add(doc, path, copy.deepcopy(op["value"]))
+        return _add(doc, path, clone(op["value"]))
     if kind == "move":
         return _add(doc, path, _remove(doc, _path(op, "from")))
     if kind == "copy":
-        return _add(doc, path, copy.deepcopy(_get(doc, _path(op, "from"))))
+        return _add(doc, path, clone(_get(doc, _path(op, "from"))))
     if kind == "test":
         if _get(doc, path) != op["value"]:
             raise unprocessable_patch(f"testing value {path} failed: test failed")
@@ -203,7 +203,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
     """RFC 6902, all-or-nothing: the document is only returned if every operation applied."""
     if not isinstance(operations, list):
         raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    result = copy.deepcopy(doc)
+    result = clone(doc)
     for operation in operations:
         if not isinstance(operation, dict):
             raise bad_request("a JSON patch operation must be an object")

@@ -12,7 +12,6 @@ resourceVersion, no watch event).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from . import errors, fieldmanager, metadata, patching, schema
 from .catalog import Catalog, ResourceType, StorageKey
 from .errors import FieldError
 from .rules import NO_RULES, TypeRules
-from .storage import Obj, Store, object_key
+from .storage import Obj, Store, clone, object_key
 
 NAMESPACES: StorageKey = ("", "namespaces")
 GC_FINALIZERS = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}
@@ -105,7 +104,7 @@ class Registry:
                 f"the expected API version ({rt.api_version})"
             )
             raise errors.bad_request(message)
-        rest = {k: v for k, v in copy.deepcopy(body).items() if k not in ("apiVersion", "kind")}
+        rest = {k: v for k, v in clone(body).items() if k not in ("apiVersion", "kind")}
         return {"apiVersion": rt.api_version, "kind": rt.kind, **rest}
 
     def _check_namespace(
@@ -295,7 +294,7 @@ class Registry:
     @staticmethod
     def _split_status(rt: ResourceType, old: Obj, new: Obj, subresource: str | None) -> Obj:
         if subresource == "status":
-            result = copy.deepcopy(old)
+            result = clone(old)
             result.pop("status", None)
             if "status" in new:
                 result["status"] = new["status"]
@@ -304,7 +303,7 @@ class Registry:
         if rt.has_status_subresource:
             new.pop("status", None)
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
         return new
 
     @staticmethod
@@ -380,7 +379,7 @@ class Registry:
     ) -> WriteResult:
         old = self.get(rt, namespace, name)
         self._check_preconditions(rt, old, options.get("preconditions") or {})
-        new = copy.deepcopy(old)
+        new = clone(old)
         policy = options.get("propagationPolicy") or (
             "Orphan" if options.get("orphanDependents") else ""
         )

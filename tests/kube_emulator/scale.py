@@ -6,13 +6,12 @@ only `spec.replicas`, with the Scale's resourceVersion as the precondition.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from . import errors, patching
 from .registry import Registry, WriteResult
 from .routing import Target
-from .storage import Obj
+from .storage import Obj, clone
 
 
 def scale_of(deployment: Obj) -> Obj:
@@ -51,7 +50,7 @@ def write_scale(
         wanted = body
     if not isinstance(wanted, dict) or not isinstance(wanted.get("spec", {}).get("replicas"), int):
         raise errors.bad_request("a Scale needs an integer spec.replicas")
-    updated = copy.deepcopy(deployment)
+    updated = clone(deployment)
     updated["spec"]["replicas"] = wanted["spec"]["replicas"]
     sent_rv = wanted.get("metadata", {}).get("resourceVersion")
     updated["metadata"]["resourceVersion"] = sent_rv or deployment["metadata"]["resourceVersion"]

@@ -17,11 +17,11 @@ rules from running).
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
 from .errors import FieldError, go_repr
+from .storage import clone
 from .validations import refinement_errors
 
 Schema = dict[str, Any]
@@ -83,7 +83,7 @@ def apply_defaults(value: Any, schema: Schema) -> Any:
         if result.get(key, 0) is None and not sub.get("nullable"):
             del result[key]
         if key not in result and "default" in sub:
-            result[key] = copy.deepcopy(sub["default"])
+            result[key] = clone(sub["default"])
         if key in result:
             result[key] = apply_defaults(result[key], sub)
     additional = schema.get("additionalProperties")

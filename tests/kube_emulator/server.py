@@ -8,7 +8,6 @@ endpoints answer anonymous requests, as the real server's public-info role allow
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import secrets
 import socket
@@ -30,13 +29,28 @@ from .faults import Faults
 from .gc import GarbageCollector
 from .handlers import ResourceHandlers, json_response
 from .registry import Registry
-from .storage import Obj, Store
+from .storage import Obj, Store, clone
 from .watching import WatchOptions
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_PATHS = ("/version", "/version/", "/healthz", "/readyz", "/livez")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def listen_backlog() -> int:
+    """Connections the kernel may queue before they are accepted: what the real apiserver
+    asks for, since Go's net.Listen reads the system's somaxconn (golang/go,
+    net/sock_linux.go, `maxListenerBacklog`). With aiohttp's default of 128, three
+    operators starting together at 5,000 Canaries overflowed the queue (the kernel drops
+    the SYNs: `ListenOverflows` in /proc/net/netstat), seen as connect timeouts."""
+    try:
+        return int(Path("/proc/sys/net/core/somaxconn").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 4096
+
+
+LISTEN_BACKLOG = listen_backlog()
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,7 @@ class KubeEmulator:
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG)
         await site.start()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.gc.start()
@@ -244,11 +258,11 @@ class KubeEmulator:
         obj = self.store.get(
             rt.storage_key, (namespace or "", name) if rt.namespaced else ("", name)
         )
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     def objects(self, api_version: str, plural: str, namespace: str | None = None) -> list[Obj]:
         rt = self._type(api_version, plural)
-        return copy.deepcopy(self.store.items(rt.storage_key, namespace))
+        return clone(self.store.items(rt.storage_key, namespace))
 
     def peek(self, api_version: str, plural: str, namespace: str | None = None) -> list[Obj]:
         """The stored objects themselves, not copies: read them, never change them. For
@@ -259,7 +273,7 @@ class KubeEmulator:
     def create(self, api_version: str, plural: str, body: Obj, namespace: str | None = None) -> Obj:
         """Create through the same rules as a POST (for seeding a test's starting state)."""
         rt = self._type(api_version, plural)
-        return copy.deepcopy(self.registry.create(rt, namespace, body).obj)
+        return clone(self.registry.create(rt, namespace, body).obj)
 
     def set_status(
         self, api_version: str, plural: str, name: str, status: Obj, namespace: str | None = None
@@ -267,8 +281,8 @@ class KubeEmulator:
         """Replace an object's status as its controller would (no generation change)."""
         rt = self._type(api_version, plural)
         current = self.registry.get(rt, namespace, name)
-        body = {**copy.deepcopy(current), "status": status}
-        return copy.deepcopy(self.registry.replace(rt, namespace, name, body, "status").obj)
+        body = {**clone(current), "status": status}
+        return clone(self.registry.replace(rt, namespace, name, body, "status").obj)
 
     def compact(self, resource_version: int | None = None) -> int:
         """Forget watch history up to a resourceVersion (default: all): older watches get 410."""

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from . import errors
 from .listing import in_version
 from .routing import Target
 from .selectors import object_filter
-from .storage import CLOSE, Obj, Store, StoredEvent
+from .storage import CLOSE, Obj, Store, StoredEvent, encode
 
 DEFAULT_TIMEOUT = 1800.0
 CLIENT_CHECK_INTERVAL = 1.0  # how soon a watch notices that its client has gone
@@ -74,9 +73,18 @@ class WatchStream:
         self.position = 0
 
     def _line(self, event_type: str, obj: Obj) -> bytes:
-        return (
-            json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
-        )
+        return encode({"type": event_type, "object": obj}) + b"\n"
+
+    @staticmethod
+    def _object_line(event_type: str, text: bytes) -> bytes:
+        """An event line around an object already encoded (the same bytes as `_line`)."""
+        return b'{"type":"' + event_type.encode() + b'","object":' + text + b"}\n"
+
+    def _text(self, obj: Obj) -> bytes:
+        """`obj` encoded as this watch serves it; the stored version's text is shared."""
+        if obj.get("apiVersion") == self.rt.api_version:
+            return self.store.text(self.rt.storage_key, obj)
+        return encode(in_version(obj, self.rt.api_version))
 
     def _bookmark(self, annotations: dict[str, str] | None = None) -> bytes:
         meta: dict[str, Any] = {"resourceVersion": str(self.position)}
@@ -93,7 +101,7 @@ class WatchStream:
             self.position = self.store.resource_version
             for obj in self.store.items(self.rt.storage_key):
                 if self.matches(obj):
-                    yield self._line("ADDED", in_version(obj, self.rt.api_version))
+                    yield self._object_line("ADDED", self._text(obj))
             if self.bookmarks and self.query.get("sendInitialEvents") == "true":
                 yield self._bookmark({"k8s.io/initial-events-end": "true"})
             return
@@ -116,8 +124,11 @@ class WatchStream:
             return
         self.position = event.rv
         seen_as = _translate(event, self.matches)
-        if seen_as is not None:
-            yield self._line(seen_as, in_version(event.obj, self.rt.api_version))
+        if seen_as is not None:  # encoded once per event, for every watcher of its version
+            text = event.texts.get(self.rt.api_version)
+            if text is None:
+                text = event.texts[self.rt.api_version] = self._text(event.obj)
+            yield self._object_line(seen_as, text)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         queue = self.store.subscribe(self.rt.storage_key)  # before reading the state: no gaps
@@ -167,8 +178,13 @@ class WatchStream:
                     await response.write(self._bookmark())
                     next_bookmark = loop.time() + self.bookmark_interval
                 continue
-            if event is CLOSE:
-                return
-            lines = list(self.event_lines(event))
+            lines: list[bytes] = []
+            while event is not CLOSE:  # every event queued meanwhile goes in the same write
+                lines.extend(self.event_lines(event))
+                if queue.empty():
+                    break
+                event = queue.get_nowait()
             if lines:
                 await response.write(b"".join(lines))
+            if event is CLOSE:
+                return

@@ -97,7 +97,9 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
         except RetryLaterNotLeader as error:
             raise kopf.TemporaryError(str(error), delay=5) from None
 
-    def notice(type: str | None, body: Any, **_: Any) -> None:
+    async def notice(type: str | None, body: Any, **_: Any) -> None:
+        # async although it does not wait: kopf runs a plain function in a thread pool,
+        # a hop per event per replica that was a quarter of kopf's time at 5,000 Canaries
         daemons.noticed(CanaryRef.of(kind, dict(body)), type, dict(body))
 
     resource = (kind.group, kind.version, kind.plural)
