@@ -6,7 +6,8 @@ measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets fro
           (its Prometheus providers share one HTTP session per server: `sessions`, closed
           with the wiring)
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
-          (measurer and observer wrapped by kube.tick_timing: a tick's own time leaves them out)
+          (measurer and observer wrapped by kube.tick_timing: a tick's own time leaves them out;
+          the client's requests timed by it too, `awaiting_api`)
 store     KubeCanaryStore (status subresource)
 notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
           (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events)
@@ -46,7 +47,7 @@ from coalmine.kube.resources import (
 from coalmine.kube.revert import Reverter
 from coalmine.kube.settings import ControllerSettings, ScopeSettings
 from coalmine.kube.store import KubeCanaryStore
-from coalmine.kube.tick_timing import TickTimer, TimedMeasurer, TimedObserver
+from coalmine.kube.tick_timing import TickTimer, TimedMeasurer, TimedObserver, awaiting_api
 from coalmine.kube.workload import KubeWorkload
 from coalmine.metrics import PROVIDERS, MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.limits import QueryLimits
@@ -176,6 +177,7 @@ def wire(
     reverter = Reverter(workload, routers, store, notifier)
     disowner = Disowner(client, workload, routers, store, notifier)
     timer = TickTimer(registry)
+    client.timing = awaiting_api
     return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier, timer, sessions)
 
 
