@@ -330,7 +330,7 @@ class Figures:
             f"--interval {interval} --replicas {self.replicas}"
         )
         for name, value in rows:
-            print(f"{name:<48}{value}")
+            print(f"{name:<52}{value}")
         print(f"operator warnings and errors logged: {sum(self.warnings.values())}")
         for words, times in self.warnings.most_common(8):
             print(f"  {times:>6} x {words} ...")
