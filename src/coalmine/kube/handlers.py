@@ -97,7 +97,10 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
         except RetryLaterNotLeader as error:
             raise kopf.TemporaryError(str(error), delay=5) from None
 
-    def notice(type: str | None, body: Any, **_: Any) -> None:
+    async def notice(type: str | None, body: Any, **_: Any) -> None:
+        # async although it never awaits: kopf runs a plain function in its thread pool,
+        # one hand-off per Canary event (every status write makes one), and `noticed`
+        # sets an asyncio.Event, which only the event loop's thread may do
         daemons.noticed(CanaryRef.of(kind, dict(body)), type, dict(body))
 
     resource = (kind.group, kind.version, kind.plural)
