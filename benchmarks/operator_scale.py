@@ -26,7 +26,16 @@ over stage 3 (linear within a bucket, so as coarse as the buckets): a tick's who
 time, metric queries included. "Metric queries left out" is coalmine_tick_own_seconds
 (kube.runtime.tick_timing): the same ticks less the wall time their metric queries were awaited,
 measured in the operator's code path (the engine, the cache reads, the API writes and
-every wait for the event loop stay in), with buckets fine around 100 ms.
+every wait for the event loop stay in), with buckets fine around 100 ms. That own time is
+split again: the wall time its API requests were awaited (`coalmine_tick_api_seconds`:
+the emulator's answers, and the client's queue for a slot) and the rest
+(`coalmine_tick_own_less_api_seconds`: the engine, the cache, and waits for the event
+loop). `coalmine_event_loop_lag_seconds` is how late the operator's event loop ran a
+timer (`kube.runtime.loop_lag`): what everything ready waited for.
+
+`--profile FILE` samples the operator with py-spy (`pip install py-spy`) while all
+progress, non-blocking, 50 samples a second, into FILE (collapsed stacks, for
+flamegraph.pl or speedscope); the figures of such a run include py-spy's cost.
 """
 
 from __future__ import annotations
@@ -107,6 +116,11 @@ class Scrape:
     full_gc: dict[float, float] = field(default_factory=dict)
     """coalmine_gc_pause_seconds of full (generation 2) collections, "+Inf" the count."""
     full_gc_seconds: float = 0.0
+    api: dict[float, float] = field(default_factory=dict)
+    """coalmine_tick_api_seconds: a tick's time awaiting the API."""
+    own_less_api: dict[float, float] = field(default_factory=dict)
+    lag: dict[float, float] = field(default_factory=dict)
+    """coalmine_event_loop_lag_seconds."""
 
     @property
     def ticks(self) -> float:
@@ -122,6 +136,13 @@ class Scrape:
         for bound, value in other.full_gc.items():
             self.full_gc[bound] = self.full_gc.get(bound, 0.0) + value
         self.full_gc_seconds += other.full_gc_seconds
+        for mine, theirs in (
+            (self.api, other.api),
+            (self.own_less_api, other.own_less_api),
+            (self.lag, other.lag),
+        ):
+            for bound, value in theirs.items():
+                mine[bound] = mine.get(bound, 0.0) + value
 
 
 async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
@@ -130,11 +151,17 @@ async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
         async with http.get(url) as answer:
             text = await answer.text()
         found = Scrape()
+        histograms = {
+            "coalmine_tick_own_seconds": found.own,
+            "coalmine_tick_api_seconds": found.api,
+            "coalmine_tick_own_less_api_seconds": found.own_less_api,
+            "coalmine_event_loop_lag_seconds": found.lag,
+        }
         for family in text_string_to_metric_families(text):
-            if family.name == "coalmine_tick_own_seconds":
+            if family.name in histograms:
                 for sample in family.samples:
                     if sample.name.endswith("_bucket"):
-                        found.own[float(sample.labels["le"])] = sample.value
+                        histograms[family.name][float(sample.labels["le"])] = sample.value
             if family.name == "coalmine_gc_pause_seconds":
                 for sample in family.samples:
                     if sample.labels.get("generation") != "2":
@@ -161,6 +188,13 @@ def latency(before: dict[float, float], after: dict[float, float]) -> tuple[floa
     if not buckets or buckets[-1][1] <= 0:
         return 0.0, 0.0
     return quantile(buckets, 0.5), quantile(buckets, 0.99)
+
+
+def share_over(before: dict[float, float], after: dict[float, float], bound: float) -> float:
+    """The share of observations between two scrapes above `bound` (a bucket's bound)."""
+    total = after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0)
+    within = after.get(bound, 0.0) - before.get(bound, 0.0)
+    return (total - within) / total if total > 0 else 0.0
 
 
 def phases(emulator: KubeEmulator) -> Counter[str]:
@@ -227,6 +261,14 @@ class Figures:
     p99: float = 0.0
     own_p50: float = 0.0
     own_p99: float = 0.0
+    api_p50: float = 0.0
+    api_p99: float = 0.0
+    rest_p50: float = 0.0
+    rest_p99: float = 0.0
+    lag_p50: float = 0.0
+    lag_p99: float = 0.0
+    lag_over_100ms: float = 0.0
+    """Share of the loop's wake-ups more than 100 ms late."""
     steady_own_p99: float = 0.0
     full_gcs: float = 0.0
     full_gc_seconds: float = 0.0
@@ -264,6 +306,13 @@ class Figures:
              f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
             ("  the same, metric queries left out",
              f"{self.own_p50 * 1000:.1f} ms / {self.own_p99 * 1000:.1f} ms"),
+            ("    of which awaiting API requests (p50 / p99)",
+             f"{self.api_p50 * 1000:.1f} ms / {self.api_p99 * 1000:.1f} ms"),
+            ("    the rest: engine, cache, event-loop waits",
+             f"{self.rest_p50 * 1000:.1f} ms / {self.rest_p99 * 1000:.1f} ms"),
+            ("event-loop lag while progressing (p50 / p99)",
+             f"{self.lag_p50 * 1000:.1f} ms / {self.lag_p99 * 1000:.1f} ms,"
+             f" {self.lag_over_100ms * 100:.1f} % of wake-ups over 100 ms late"),
             ("tick p99 while steady, metric queries left out",
              f"{self.steady_own_p99 * 1000:.1f} ms"),
             ("full garbage collections while progressing",
@@ -282,7 +331,7 @@ class Figures:
             f"--interval {interval} --replicas {self.replicas}"
         )
         for name, value in rows:
-            print(f"{name:<48}{value}")
+            print(f"{name:<52}{value}")
         print(f"operator warnings and errors logged: {sum(self.warnings.values())}")
         for words, times in self.warnings.most_common(8):
             print(f"  {times:>6} x {words} ...")
@@ -366,6 +415,7 @@ async def drive(
     urls: list[str],
     figures: Figures,
     seconds: float,
+    profile: Path | None = None,
 ) -> None:
     started = time.monotonic()
     await wait_all(emulator, "Initialized", figures.count, 600 + 5 * seconds + figures.count / 5)
@@ -385,7 +435,11 @@ async def drive(
     shipped, mark = time.monotonic(), len(emulator.requests)
     cpu_before = sum(process_figures(pid)[0] for pid in pids)
     before = await scrape(http, urls)
+    sampler = py_spy(pids[0], profile) if profile is not None else None
     await wait_all(emulator, "Succeeded", figures.count, deadline=600 + 20 * seconds)
+    if sampler is not None:
+        sampler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        await asyncio.to_thread(sampler.wait, 60)
     figures.progress_seconds = time.monotonic() - shipped
     figures.progress_cpu = sum(process_figures(pid)[0] for pid in pids) - cpu_before
     after = await scrape(http, urls)
@@ -393,12 +447,25 @@ async def drive(
     figures.progress_writes = requests_since(emulator, mark)[1]
     figures.p50, figures.p99 = latency(before.buckets, after.buckets)
     figures.own_p50, figures.own_p99 = latency(before.own, after.own)
+    figures.api_p50, figures.api_p99 = latency(before.api, after.api)
+    figures.rest_p50, figures.rest_p99 = latency(before.own_less_api, after.own_less_api)
+    figures.lag_p50, figures.lag_p99 = latency(before.lag, after.lag)
+    figures.lag_over_100ms = share_over(before.lag, after.lag, 0.1)
     figures.full_gcs = after.full_gc.get(float("inf"), 0.0) - before.full_gc.get(float("inf"), 0.0)
     figures.full_gc_seconds = after.full_gc_seconds - before.full_gc_seconds
     figures.full_gc_p99 = latency(before.full_gc, after.full_gc)[1]
     figures.peak_mib = max(process_figures(pid)[1] for pid in pids)
     done.set()
     figures.windows, figures.pairs, figures.on_time = await watching
+
+
+def py_spy(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` without stopping it, until SIGINT; collapsed stacks."""
+    command = [
+        str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+        "--rate", "50", "--nonblocking", "--format", "raw", "--output", str(output),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def shard_holders(emulator: KubeEmulator) -> dict[str, tuple[str, str]]:
@@ -430,7 +497,9 @@ async def takeover(emulator: KubeEmulator, victim: subprocess.Popen[bytes], name
         await asyncio.sleep(0.1)
 
 
-async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figures:
+async def run(
+    count: int, interval: str, replicas: int, workdir: Path, profile: Path | None = None
+) -> Figures:
     from coalmine.api.common import parse_duration
 
     seconds = parse_duration(interval).total_seconds()
@@ -462,7 +531,8 @@ async def run(count: int, interval: str, replicas: int, workdir: Path) -> Figure
         try:
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:
-                await drive(emulator, http, [p.pid for p in operators], urls, figures, seconds)
+                pids = [p.pid for p in operators]
+                await drive(emulator, http, pids, urls, figures, seconds, profile)
             if replicas > 1:
                 figures.takeover = await takeover(emulator, operators[0], "replica-0")
         finally:
@@ -502,6 +572,7 @@ def main() -> None:
     parser.add_argument("--canaries", type=int, default=1000)
     parser.add_argument("--interval", default="60s", help="analysis.interval of every canary")
     parser.add_argument("--replicas", type=int, default=1, help="operators, sharded (--shards)")
+    parser.add_argument("--profile", type=Path, help="py-spy samples while all progress")
     parser.add_argument("--serve-metrics", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_metrics:
@@ -510,7 +581,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)  # (the operators are stopped on the way out)
     with tempfile.TemporaryDirectory() as workdir:
         figures = asyncio.run(
-            run(arguments.canaries, arguments.interval, arguments.replicas, Path(workdir))
+            run(
+                arguments.canaries,
+                arguments.interval,
+                arguments.replicas,
+                Path(workdir),
+                arguments.profile,
+            )
         )
     figures.print()
 

@@ -84,7 +84,8 @@ async def test_flaggers_gateway_api_canary_is_promoted_on_its_http_route(
         (m for m in said if m.startswith(f"Advance {key} canary weight")),
         key=lambda m: int(m.rsplit(" ", 1)[1]),
     )
-    assert advanced == [f"Advance {key} canary weight {w}" for w in (10, 20, 30, 40, 50)]
+    assert advanced == [f"Advance {key} canary weight {w}" for w in (20, 30, 40, 50)]
+    assert f"Starting canary analysis for {key}, canary weight 10" in said
     asked = [q for q in metrics_stand_in.queries if ERROR_RATE in q]
     assert asked and all(f'"{world.namespace}_podinfo-canary_' in q for q in asked)
     assert receiver.bodies("/load-test")  # the rollout webhook was called

@@ -245,7 +245,9 @@ async def test_ab_testing_sends_the_matching_requests_and_only_them_to_the_canar
         await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
 
     assert await versions(local_runtime, 50) == Counter({"0.0.2": 50})
-    assert "Advance go-demo-7.go-demo-7 canary iteration 1/5" in events(local_runtime)
+    said = events(local_runtime)
+    assert "Starting canary analysis for go-demo-7.go-demo-7, canary iteration 1/5" in said
+    assert "Advance go-demo-7.go-demo-7 canary iteration 2/5" in said
 
 
 MIRRORING = f"""    interval: 2s

@@ -153,7 +153,9 @@ async def test_a_new_image_is_shifted_20_40_60_on_the_http_route_and_promoted(
     assert asked, "the built-in checks are Istio's, as Flagger's observer factory gives"
     said = [e["message"] for e in await world.events()]
     key = f"podinfo.{world.namespace}"
-    assert [said.count(f"Advance {key} canary weight {w}") for w in (20, 40, 60)] == [1, 1, 1]
+    steps = [f"Starting canary analysis for {key}, canary weight 20"]
+    steps += [f"Advance {key} canary weight {w}" for w in (40, 60)]
+    assert [said.count(step) for step in steps] == [1, 1, 1]
 
 
 async def test_failing_checks_roll_back_on_the_mesh_providers_gateway_api_router(

@@ -142,9 +142,8 @@ async def test_deploy_wait_follows_the_operator_to_its_verdict(
     # The progress lines are snapshots read once a second, as fast as the 1 s interval, so
     # one step may fall between two reads; the events cannot be missed and name every step.
     messages = [d["message"] for d in lines if d["type"] == "event"]
-    steps = [
-        int(m[1]) for m in map(re.compile(r"^Advance .* canary weight (\d+)").match, messages) if m
-    ]
+    step = re.compile(r"^(?:Advance \S+|Starting canary analysis for \S+,) canary weight (\d+)")
+    steps = [int(m[1]) for m in map(step.match, messages) if m]
     assert steps == [20, 40, 60], messages
     weights = [d["canaryWeight"] for d in lines if d["type"] == "progress" and d["analysing"]]
     assert max(weights) == 60, weights

@@ -90,7 +90,8 @@ async def test_two_sharded_replicas_share_the_canaries_and_one_takes_over(
     events = await world.events()
     for name in NAMES:  # had both acted on one canary, a step would show twice
         key = f"{name}.{world.namespace}"
-        for message in [f"Advance {key} canary weight {w}" for w in (20, 40, 60)]:
+        steps = [f"Starting canary analysis for {key}, canary weight 20"]
+        for message in steps + [f"Advance {key} canary weight {w}" for w in (40, 60)]:
             written = [e for e in events if e["message"] == message]
             assert [e["count"] for e in written] in ([1], []), (message, written)
     acted = await reporters(world)

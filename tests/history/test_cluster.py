@@ -33,7 +33,7 @@ def podinfo(**status: object) -> CanaryView:
 EVENTS = [
     event("Initialization done! podinfo.test", 0),
     event("New revision detected! Scaling up podinfo.test", 300, 60, count=3),
-    event("Advance podinfo.test canary weight 20", 310, 70, count=3),
+    event("Starting canary analysis for podinfo.test, canary weight 20", 310, 70, count=3),
     event("Advance podinfo.test canary weight 40", 80),
     event("Promotion completed! Scaling down podinfo.test", 100),
     event("Rolling back podinfo.test failed checks threshold reached 2", 200),

@@ -111,15 +111,15 @@ async def test_events_name_past_revisions_by_time_and_verdict(
         "podinfo",
         (0, "Initialization done! podinfo.test"),
         (60, "New revision detected! Scaling up podinfo.test"),
-        (70, "Advance podinfo.test canary weight 20"),
+        (70, "Starting canary analysis for podinfo.test, canary weight 20"),
         (80, "Advance podinfo.test canary weight 40"),
         (100, "Promotion completed! Scaling down podinfo.test"),
         (180, "New revision detected! Scaling up podinfo.test"),
-        (190, "Advance podinfo.test canary weight 20"),
+        (190, "Starting canary analysis for podinfo.test, canary weight 20"),
         (200, "Rolling back podinfo.test failed checks threshold reached 2"),
         (205, "Canary failed! Scaling down podinfo.test"),
         (300, "New revision detected! Scaling up podinfo.test"),
-        (310, "Advance podinfo.test canary weight 20"),
+        (310, "Starting canary analysis for podinfo.test, canary weight 20"),
     )
     stored = kube_emulator.objects("v1", "events", NAMESPACE)
     assert max(e["count"] for e in stored) == 3  # aggregated: "New revision detected!" x 3
@@ -170,7 +170,7 @@ async def test_the_overview_reads_every_canarys_events_in_one_list(
         kube_emulator,
         "podinfo",
         (0, "New revision detected! Scaling up podinfo.test"),
-        (10, "Advance podinfo.test canary weight 20"),
+        (10, "Starting canary analysis for podinfo.test, canary weight 20"),
         (20, "Advance podinfo.test canary weight 40"),
     )
     set_status(kube_emulator, "podinfo", phase="Progressing", canaryWeight=40)

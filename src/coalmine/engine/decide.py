@@ -389,7 +389,7 @@ def _run_checks(plan: Plan) -> Decision | Need:
         failed = gate(plan, HookType.PRE_ROLLOUT)
         if isinstance(failed, NeedHook):
             return failed
-        plan.info(f"Starting canary analysis for {canary.target_key}")
+        plan.start_analysis()
         if failed is not None:
             message = plan.observed.hooks[failed.name].message
             plan.warn(

@@ -33,7 +33,7 @@ def _step_canary(plan: Plan) -> Decision | Need:
         if held is not None:
             return held
         plan.set_routes(Routes(TOTAL_WEIGHT, 0, mirrored=True))
-        plan.info(f"Advance {plan.canary.key} canary weight 0, mirroring traffic to the canary")
+        plan.advance("canary weight 0, mirroring traffic to the canary")
         return plan.done()
     if not routes.mirrored:
         held = _traffic_increase_gate(plan)
@@ -42,7 +42,7 @@ def _step_canary(plan: Plan) -> Decision | Need:
     weight = next_canary_weight(analysis, routes.canary)
     plan.set_routes(Routes.weighted(weight, baseline=plan.has_baseline))
     also = f", baseline weight {weight}" if plan.has_baseline else ""
-    plan.info(f"Advance {plan.canary.key} canary weight {weight}{also}")
+    plan.advance(f"canary weight {weight}{also}")
     return plan.done()
 
 
@@ -67,7 +67,7 @@ def _step_ab(plan: Plan) -> Decision | Need:
     if done < total:
         plan.set_routes(Routes(0, TOTAL_WEIGHT))
         plan.update(iterations=done + 1)
-        plan.info(f"Advance {plan.canary.key} canary iteration {done + 1}/{total}")
+        plan.advance(f"canary iteration {done + 1}/{total}")
         return plan.done()
     return _promote(plan)
 
@@ -79,7 +79,7 @@ def _step_blue_green(plan: Plan) -> Decision | Need:
         if analysis.mirror and not plan.routes.mirrored:
             plan.set_routes(Routes(TOTAL_WEIGHT, 0, mirrored=True))
         plan.update(iterations=done + 1)
-        plan.info(f"Advance {plan.canary.key} canary iteration {done + 1}/{total}")
+        plan.advance(f"canary iteration {done + 1}/{total}")
         return plan.done()
     if done == total:
         held = _promotion_gate(plan)
@@ -137,7 +137,7 @@ def shift_to_primary(plan: Plan) -> Decision:
     if plan.analysis.step_weight_promotion is None:
         plan.info("Routing all traffic to primary")
     else:
-        plan.info(f"Advance {plan.canary.key} primary weight {routes.primary}")
+        plan.advance(f"primary weight {routes.primary}")
     if routes.primary == TOTAL_WEIGHT:
         plan.to(Phase.FINALISING)
     return plan.done()

@@ -2,7 +2,8 @@
 
 The operator keeps no history of its own, but its Events say when each revision's
 analysis began ("New revision detected!", "Initialization done!" for the first), how far
-the weight went ("Advance <canary> canary weight N") and how it ended ("Promotion
+the weight went ("Advance <canary> canary weight N", the first step joined to the start:
+"Starting canary analysis for <target>, canary weight N") and how it ended ("Promotion
 completed!", "Rolling back ...", "Canary failed!"). Kubernetes aggregates repeats of one
 message into one Event: of N repeats the first and the latest are known
 (firstTimestamp, lastTimestamp), those between are not, and Events expire (an hour by
@@ -27,7 +28,7 @@ from coalmine.targets.base import CanaryView, EventView
 
 __all__ = ["Mark", "Revisions", "event_ticks", "marks", "merge_starts", "revisions", "starts"]
 
-ADVANCE = re.compile(r"^Advance \S+ canary weight (\d+)")
+ADVANCE = re.compile(r"^(?:Advance \S+|Starting canary analysis for \S+,) canary weight (\d+)")
 STARTS = ("start", "Initialized")
 """Marks that begin a revision's analysis."""
 ENDS = ("Succeeded", "Failed", "Initialized")

@@ -25,6 +25,7 @@ import os
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,6 +88,8 @@ from coalmine.metrics.prometheus_server import ScrapeTarget, free_port
 from coalmine.metrics.providers.base import ProviderSettings
 from coalmine.metrics.providers.envoy.measurer import EnvoyMeasurer
 from coalmine.metrics.providers.prometheus import PrometheusProvider
+from coalmine.metrics.providers.registry import PROVIDERS
+from coalmine.metrics.providers.sessions import HttpSessions
 from coalmine.metrics.side_by_side import side_by_side
 from coalmine.notify import AlertingNotifier, LocalSecrets
 from coalmine.routers.local_store import LocalRouting, release_objects
@@ -164,6 +167,8 @@ class LocalRuntime:
         self.api: ApiEndpoint | None = None
         self.prometheus: SupervisedPrometheus | None = None
         self._prometheus_port = free_port() if settings.prometheus else 0
+        self.metric_sessions = HttpSessions()
+        """The Prometheus queries' HTTP sessions (with --prometheus), closed by `stop`."""
         self.measurer: EnvoyMeasurer | FencedMeasurer = self._measurer()
         self.sampler = BaselineSampler(
             self.store, self.measurer, lambda cluster: self.envoy.metrics.served(cluster)
@@ -257,6 +262,7 @@ class LocalRuntime:
         for server in self._servers:
             await server.cleanup()
         await self.hooks.close()
+        await self.metric_sessions.close()
 
     async def _stop_children(self, keep_data_plane: bool) -> None:
         if keep_data_plane:
@@ -274,6 +280,7 @@ class LocalRuntime:
             async with asyncio.timeout(5.0):
                 await self._stop_children(keep_data_plane=False)
                 await self.hooks.close()
+                await self.metric_sessions.close()
                 for _ in range(100):  # replicas whose stop the deadline cut short: dead, unreaped
                     if not reap_exited(self._killed):
                         break
@@ -393,7 +400,8 @@ class LocalRuntime:
         if not self.settings.prometheus:
             return EnvoyObserver(lambda: self.envoy.metrics)
         server = ProviderSettings(f"http://127.0.0.1:{self._prometheus_port}")
-        return PrometheusObserver(PrometheusProvider(server), mesh="envoy")
+        provider = PrometheusProvider(server, sessions=self.metric_sessions)
+        return PrometheusObserver(provider, mesh="envoy")
 
     def _measurer(self) -> EnvoyMeasurer | FencedMeasurer:
         if not self.settings.prometheus:
@@ -403,6 +411,10 @@ class LocalRuntime:
             MeasurerSettings(server, mesh="envoy"),
             templates=StoreTemplates(self.store),
             credentials=EnvCredentialSource(),
+            providers={
+                **PROVIDERS,
+                "prometheus": partial(PrometheusProvider, sessions=self.metric_sessions),
+            },
         )
         return FencedMeasurer(measurer, lambda cluster, s: self.envoy.metrics.fenced(cluster, s))
 

@@ -107,7 +107,8 @@ class PrometheusObserver:
         if not address or address.rstrip("/") == default.address.rstrip("/"):
             return self.provider
         return PrometheusProvider(
-            ProviderSettings(address, timeout=default.timeout, verify_tls=default.verify_tls)
+            ProviderSettings(address, timeout=default.timeout, verify_tls=default.verify_tls),
+            sessions=self.provider.sessions,
         )
 
     async def _side(

@@ -51,3 +51,20 @@ def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> N
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
     assert isinstance(settings.persistence.diffbase_storage, kopf.AnnotationsDiffBaseStorage)
     assert not settings.posting.enabled
+
+
+def test_every_handler_runs_on_the_event_loop_not_in_kopfs_thread_pool() -> None:
+    """kopf runs a plain function in a thread: a hand-off per event (a status write makes
+    one for every progressing tick), and `notice` wakes a daemon's asyncio.Event, which
+    only the loop's thread may set."""
+    import inspect
+
+    registry = build_registry(None, (CANARIES, FLAGGER_CANARIES), _login)  # type: ignore[arg-type]
+
+    handlers = [
+        *registry._watching.get_all_handlers(),
+        *registry._changing.get_all_handlers(),
+        *registry._spawning.get_all_handlers(),
+    ]
+    assert handlers
+    assert all(inspect.iscoroutinefunction(h.fn) for h in handlers), [h.id for h in handlers]

@@ -1,4 +1,5 @@
-"""A tick's own duration: its wall time less the (overlapping) time awaiting metric queries.
+"""A tick's own duration: its wall time less the (overlapping) time awaiting metric queries;
+the time awaiting API requests apart.
 
 The clock is the test's: each stand-in step moves it on by a set amount, so the figures
 are exact and nothing depends on how fast the machine is.
@@ -12,7 +13,12 @@ from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.engine.observations import Measurement
-from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer
+from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.resources import DEPLOYMENTS
+from coalmine.kube.runtime.settings import ControllerSettings
+from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer, awaiting_api
+from coalmine.kube.runtime.wiring import wire
+from tests.fixtures.operator import NAMESPACE
 
 
 class Clock:
@@ -84,3 +90,44 @@ async def test_queries_outside_a_tick_are_passed_through() -> None:
     canary: Canary = None  # type: ignore[assignment]
     found = await measurer.measure(canary, METRIC)
     assert found.value == 1.0
+
+
+async def test_api_requests_are_timed_apart_from_the_rest_of_the_own_time() -> None:
+    """Two API requests in flight together, then one alone: their wall time goes into
+    coalmine_tick_api_seconds, and the own time less it into ..._own_less_api_seconds."""
+    clock, registry = Clock(), CollectorRegistry()
+    timer = TickTimer(registry, clock=clock)
+
+    async def answered_after(seconds: float) -> dict[str, object]:
+        await asyncio.sleep(0)  # every concurrent request has been sent before the clock moves
+        clock.now += seconds
+        return {}
+
+    with timer.measuring() as watch:
+        clock.now += 0.02  # the engine
+        await asyncio.gather(awaiting_api(answered_after(0.1)), awaiting_api(answered_after(0.1)))
+        clock.now += 0.01  # the event recorder's own work
+        await awaiting_api(answered_after(0.3))
+        watch.counted = True
+
+    api = registry.get_sample_value("coalmine_tick_api_seconds_sum")
+    rest = registry.get_sample_value("coalmine_tick_own_less_api_seconds_sum")
+    own = registry.get_sample_value("coalmine_tick_own_seconds_sum")
+    assert api is not None and rest is not None and own is not None
+    assert abs(api - 0.5) < 1e-9, "the two overlapping requests counted as their wall time"
+    assert abs(rest - 0.03) < 1e-9
+    assert abs(own - 0.53) < 1e-9
+
+
+async def test_the_operators_client_times_its_requests_for_the_tick(
+    kube_client: KubeClient,
+) -> None:
+    wiring = wire(kube_client, ControllerSettings(), CollectorRegistry())
+    try:
+        assert kube_client.timing is awaiting_api
+        with wiring.timer.measuring() as watch:
+            await kube_client.get(DEPLOYMENTS, "absent", NAMESPACE)
+            watch.counted = True
+        assert watch.api.seconds > 0
+    finally:
+        await wiring.close()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,6 +93,10 @@ class KubeClient:
         """Where `get` looks first (set by the controller once its cache runs)."""
         self.api_reads = 0
         """GETs sent to the API (watches excluded), for tests and benchmarks."""
+        self.timing: Callable[[Awaitable[Obj]], Awaitable[Obj]] | None = None
+        """Wraps every request, its wait for a slot included
+        (`kube.runtime.tick_timing.awaiting_api`: a tick's time awaiting the API, set by
+        `kube.runtime.wiring`)."""
 
     @property
     def default_namespace(self) -> str:
@@ -214,6 +218,19 @@ class KubeClient:
             request["params"] = dict(params)
         if method == "GET":
             self.api_reads += 1
+        dispatched = self._dispatch(method, kind, namespace, path, what, request)
+        return await (dispatched if self.timing is None else self.timing(dispatched))
+
+    async def _dispatch(
+        self,
+        method: str,
+        kind: Kind,
+        namespace: str | None,
+        path: str,
+        what: str,
+        request: dict[str, Any],
+    ) -> Obj:
+        """Send once a slot is free, and wait for the answer (see `_call`)."""
         await self._in_flight.acquire()  # released by the request's task
         sent = asyncio.ensure_future(self._send(method, kind, namespace, path, what, request))
         self._requests.add(sent)

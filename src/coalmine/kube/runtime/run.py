@@ -5,7 +5,8 @@ daemons (each finishes or abandons its tick), the Lease is released so that a
 stand-by replica takes over at once, and the connections are closed.
 
 Once started, the start-up objects are frozen out of the garbage collector's scans and
-its pauses are measured (`kube.runtime.garbage`).
+its pauses are measured (`kube.runtime.garbage`), and so is the event loop's lateness
+(`kube.runtime.loop_lag`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 
 from coalmine.kube.runtime.controller import Controller
 from coalmine.kube.runtime.garbage import GcPauses, freeze_start_up
+from coalmine.kube.runtime.loop_lag import LoopLag
 from coalmine.kube.runtime.settings import ControllerSettings
 from coalmine.logs import configure_logging
 
@@ -38,6 +40,7 @@ async def run_until_stopped(settings: ControllerSettings) -> None:
     controller = Controller(settings)
     pauses = GcPauses(controller.registry)
     pauses.install()
+    lag = asyncio.create_task(LoopLag(controller.registry).run(), name="coalmine loop lag")
     try:
         await controller.start()
         frozen = freeze_start_up()
@@ -51,5 +54,6 @@ async def run_until_stopped(settings: ControllerSettings) -> None:
         )
         await controller.run(stop)
     finally:
+        lag.cancel()
         pauses.uninstall()
         await controller.close()

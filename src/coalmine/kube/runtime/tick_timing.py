@@ -13,7 +13,13 @@ thousand canaries), so it is measured apart, in the code path:
   the metrics" runs, so overlapping queries are counted once, as wall time;
 - the difference goes into one operator-wide histogram,
   `coalmine_tick_own_seconds`, with buckets fine around 100 ms. It has no per-Canary
-  labels (a thousand Canaries would make a thousand series of buckets).
+  labels (a thousand Canaries would make a thousand series of buckets);
+- the API requests are timed the same way (`awaiting_api`, which `kube.runtime.wiring` hands to
+  the `KubeClient`): while one of the tick's requests is in flight or waits for a slot,
+  into `coalmine_tick_api_seconds`, and the own time less that into
+  `coalmine_tick_own_less_api_seconds`. The two tell the API server's answers (and the
+  client's queue) from what the operator's process does itself: the engine, the cache
+  reads, validation, and the waits for an event loop busy with other work.
 
 The tick is found by a context variable: `asyncio.gather` copies the context into the
 tasks of concurrent queries, and they share the one stopwatch it holds.
@@ -34,7 +40,14 @@ from coalmine.engine.observations import Measurement
 from coalmine.engine.ports import Measurer, Observer
 from coalmine.judge.observations import TickObservation
 
-__all__ = ["BUCKETS", "Stopwatch", "TickTimer", "TimedMeasurer", "TimedObserver"]
+__all__ = [
+    "BUCKETS",
+    "Stopwatch",
+    "TickTimer",
+    "TimedMeasurer",
+    "TimedObserver",
+    "awaiting_api",
+]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Seconds; fine below and around the 100 ms target."""
@@ -44,16 +57,13 @@ T = TypeVar("T")
 _current: ContextVar[Stopwatch | None] = ContextVar("coalmine_tick_stopwatch", default=None)
 
 
-class Stopwatch:
-    """One tick: when it began, and the wall time during which a metric query was awaited."""
+class Waiting:
+    """The wall time during which at least one call of a kind was in flight: calls that
+    overlap are counted once."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.began = clock()
-        self.awaiting_metrics = 0.0
-        self.counted = False
-        """Set by the tick once it advanced the Canary; others (not this replica's
-        shard, an invalid spec) are not recorded."""
+        self.seconds = 0.0
         self._in_flight = 0
         self._since = 0.0
 
@@ -65,11 +75,35 @@ class Stopwatch:
     def leave(self) -> None:
         self._in_flight -= 1
         if self._in_flight == 0:
-            self.awaiting_metrics += self.clock() - self._since
+            self.seconds += self.clock() - self._since
+
+
+class Stopwatch:
+    """One tick: when it began, and the wall time awaiting metric queries and API requests."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.began = clock()
+        self.metrics = Waiting(clock)
+        self.api = Waiting(clock)
+        self.counted = False
+        """Set by the tick once it advanced the Canary; others (not this replica's
+        shard, an invalid spec) are not recorded."""
+
+    @property
+    def awaiting_metrics(self) -> float:
+        return self.metrics.seconds
+
+    def enter(self) -> None:
+        """A metric query begins."""
+        self.metrics.enter()
+
+    def leave(self) -> None:
+        self.metrics.leave()
 
     def own(self) -> float:
         """Seconds since the tick began, less those awaiting the metrics."""
-        return self.clock() - self.began - self.awaiting_metrics
+        return self.clock() - self.began - self.metrics.seconds
 
 
 class TickTimer:
@@ -86,6 +120,20 @@ class TickTimer:
             buckets=BUCKETS,
             registry=registry,
         )
+        self.api = Histogram(
+            "coalmine_tick_api_seconds",
+            "Seconds of one tick awaiting Kubernetes API requests (answers, and slots of"
+            " the client's in-flight limit)",
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.own_less_api = Histogram(
+            "coalmine_tick_own_less_api_seconds",
+            "Seconds of one tick awaiting neither metric queries nor API requests: the"
+            " operator's own work and its waits for the event loop",
+            buckets=BUCKETS,
+            registry=registry,
+        )
 
     @contextlib.contextmanager
     def measuring(self) -> Iterator[Stopwatch]:
@@ -97,18 +145,34 @@ class TickTimer:
         finally:
             _current.reset(token)
             if watch.counted:
-                self.own.observe(max(watch.own(), 0.0))
+                own = max(watch.own(), 0.0)
+                self.own.observe(own)
+                self.api.observe(watch.api.seconds)
+                self.own_less_api.observe(max(own - watch.api.seconds, 0.0))
 
 
 async def _awaiting_metrics(call: Awaitable[T]) -> T:
     watch = _current.get()
     if watch is None:
         return await call
-    watch.enter()
+    return await _timed(watch.metrics, call)
+
+
+async def awaiting_api(call: Awaitable[T]) -> T:
+    """`call` (one API request of the `KubeClient`), timed as awaiting the API for the
+    tick that makes it, if any."""
+    watch = _current.get()
+    if watch is None:
+        return await call
+    return await _timed(watch.api, call)
+
+
+async def _timed(waiting: Waiting, call: Awaitable[T]) -> T:
+    waiting.enter()
     try:
         return await call
     finally:
-        watch.leave()
+        waiting.leave()
 
 
 class TimedMeasurer:

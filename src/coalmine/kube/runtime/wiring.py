@@ -3,9 +3,11 @@
 workload  KubeWorkload (Deployments)          router    by provider (ROUTERS): IstioRouter,
                                                         KubernetesRouter, GatewayAPIRouter
 measurer  MetricMeasurer (coalmine.metrics) with MetricTemplates and Secrets from the cluster
+          (its Prometheus providers share one HTTP session per server: `sessions`, closed
+          with the wiring)
 hooks     HttpHooks                           recorder  PrometheusRecorder (/metrics)
           (measurer and observer wrapped by kube.runtime.tick_timing: a tick's own time
-          leaves them out)
+          leaves them out; the client's requests timed by it too, `awaiting_api`)
 store     KubeCanaryStore (status subresource)
 notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
           (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events)
@@ -14,6 +16,7 @@ notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import CollectorRegistry
 
@@ -50,11 +53,12 @@ from coalmine.kube.adapters.revert import Reverter
 from coalmine.kube.adapters.store import KubeCanaryStore
 from coalmine.kube.adapters.workload import KubeWorkload
 from coalmine.kube.runtime.settings import ControllerSettings, ScopeSettings
-from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer, TimedObserver
-from coalmine.metrics import MeasurerSettings, MetricMeasurer, ProviderSettings
+from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer, TimedObserver, awaiting_api
+from coalmine.metrics import PROVIDERS, MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
 from coalmine.metrics.providers.prometheus import PrometheusProvider
+from coalmine.metrics.providers.sessions import HttpSessions
 from coalmine.notify import AlertingNotifier
 from coalmine.routers.gatewayapi import GatewayAPIRouter
 from coalmine.routers.istio import IstioRouter
@@ -128,10 +132,13 @@ class Wiring:
     notifier: AlertingNotifier
     timer: TickTimer
     """Ticks' own durations, the metric queries left out (the measurer is timed)."""
+    sessions: HttpSessions
+    """The metric queries' HTTP sessions, one per Prometheus address."""
 
     async def close(self) -> None:
         await self.notifier.close()
         await self.hooks.close()
+        await self.sessions.close()
 
 
 def wire(
@@ -159,40 +166,47 @@ def wire(
     recorder = PrometheusRecorder(registry, mesh_provider=settings.analysis.mesh_provider)
     workload, store = KubeWorkload(client), KubeCanaryStore(client)
     routers = KubeRouters(ROUTERS.dispatch(client, default=settings.analysis.mesh_provider))
+    sessions = HttpSessions()
     ports = Ports(
         workload=workload,
         router=routers,
         measurer=TimedMeasurer(
-            measurer or _measurer(settings, templates, KubeCredentials(secrets))
+            measurer or _measurer(settings, templates, KubeCredentials(secrets), sessions)
         ),
         hooks=hooks,
         notifier=notifier,
         recorder=recorder,
         store=store,
-        observer=_observer(settings),
+        observer=_observer(settings, sessions),
     )
     reverter = Reverter(workload, routers, store, notifier)
     disowner = Disowner(client, workload, routers, store, notifier)
     timer = TickTimer(registry)
-    return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier, timer)
+    client.timing = awaiting_api
+    return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier, timer, sessions)
 
 
-def _observer(settings: ControllerSettings) -> TimedObserver | None:
+def _observer(settings: ControllerSettings, sessions: HttpSessions) -> TimedObserver | None:
     """The judge's per-side counts from the cluster's Prometheus (Istio's series)."""
     mesh = settings.analysis.mesh_provider
     if mesh not in COUNT_QUERIES:
         return None
-    provider = PrometheusProvider(ProviderSettings(settings.analysis.metrics_server))
+    server = ProviderSettings(settings.analysis.metrics_server)
+    provider = PrometheusProvider(server, sessions=sessions)
     return TimedObserver(PrometheusObserver(provider, mesh=mesh))
 
 
 def _measurer(
-    settings: ControllerSettings, templates: KubeTemplates, credentials: KubeCredentials
+    settings: ControllerSettings,
+    templates: KubeTemplates,
+    credentials: KubeCredentials,
+    sessions: HttpSessions,
 ) -> MetricMeasurer:
     server = ProviderSettings(settings.analysis.metrics_server)
     return MetricMeasurer(
         MeasurerSettings(server, default_mesh=settings.analysis.mesh_provider),
         templates=templates,
         credentials=credentials,
+        providers={**PROVIDERS, "prometheus": partial(PrometheusProvider, sessions=sessions)},
         limits=QueryLimits(settings.analysis.query_limits),
     )

@@ -14,16 +14,20 @@ answers with an error.
 `started_at()` asks Prometheus when it started (`/api/v1/status/runtimeinfo`), so that a
 check whose window reaches back before that waits instead of reading a partial window.
 
-Each call opens its own HTTP session: a check runs once per analysis interval (10 s at
-the least), so reusing connections buys nothing, and nothing needs closing.
+Given `sessions` (`providers.sessions.HttpSessions`, the operator's and `coalmine up`'s),
+every call uses the one session of its server's address, and the runtime closes it;
+without (the one-shot commands), each call opens its own session and closes it. Either
+way the timeout, credentials, headers and TLS verification are this provider's, sent
+with each request.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +37,7 @@ from coalmine.engine.observations import Measurement
 from coalmine.errors import CoalmineError, QueryError, Unavailable
 from coalmine.metrics.credentials import Credentials
 from coalmine.metrics.providers.base import ProviderSettings
+from coalmine.metrics.providers.sessions import HttpSessions
 from coalmine.metrics.results import Point, QueryResult, Series, to_measurement
 
 __all__ = ["ONLINE_QUERY", "PrometheusProvider"]
@@ -45,8 +50,10 @@ BODY_EXCERPT_CHARS = 200
 class PrometheusProvider:
     """Queries one Prometheus server over its HTTP API."""
 
-    def __init__(self, settings: ProviderSettings) -> None:
+    def __init__(self, settings: ProviderSettings, *, sessions: HttpSessions | None = None) -> None:
         self.settings = settings
+        self.sessions = sessions
+        """Sessions kept by the runtime; None: one session per call."""
 
     @property
     def source(self) -> str:
@@ -104,11 +111,14 @@ class PrometheusProvider:
         url = settings.endpoint(path)
         try:
             async with (
-                aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(total=settings.timeout),
+                self._session() as session,
+                session.get(
+                    url,
+                    params=params,
                     headers=_headers(settings),
-                ) as session,
-                session.get(url, params=params, ssl=settings.verify_tls) as answer,
+                    ssl=settings.verify_tls,
+                    timeout=aiohttp.ClientTimeout(total=settings.timeout),
+                ) as answer,
             ):
                 body = await answer.text()
                 return _data(answer.status, body, settings.address)
@@ -118,6 +128,15 @@ class PrometheusProvider:
             ) from None
         except aiohttp.ClientError as error:
             raise Unavailable(f"cannot reach Prometheus at {settings.address}: {error}") from None
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The runtime's session for this address, else one for this call only."""
+        if self.sessions is not None:
+            yield self.sessions.session(self.settings.address)
+            return
+        async with aiohttp.ClientSession() as session:
+            yield session
 
 
 def _headers(settings: ProviderSettings) -> dict[str, str]:
