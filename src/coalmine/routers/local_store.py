@@ -11,6 +11,7 @@ all traffic to the primary before the canary is scaled down.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -47,9 +48,10 @@ class LocalRouting:
     """Pushes the stored routing objects to Envoy and returns once they are served."""
 
 
-class StoreRouter:
+class StoreRouter(ABC):
     """A Router port over the local store: the Services, and one routing object named
-    after the apex Service whose kind and spec the subclass gives."""
+    after the apex Service whose kind and spec the subclass gives (`route_spec` and
+    `routes_in` are abstract: a subclass that leaves one out cannot be made)."""
 
     route_kind: ClassVar[str]
     """The store kind of the object carrying the weights."""
@@ -65,13 +67,13 @@ class StoreRouter:
         """The factory the local runtime's registry calls."""
         return cls(routing.store, routing.sync)
 
+    @abstractmethod
     def route_spec(self, canary: Canary, routes: Routes) -> dict[str, Any]:
         """The routing object's spec sending `routes` (the subclass's rendering)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def routes_in(self, canary: Canary, spec: dict[str, Any]) -> Routes:
         """The weights a stored spec sends (the subclass's reading)."""
-        raise NotImplementedError
 
     async def reconcile(self, canary: Canary) -> None:
         labels = target_labels(self.store, canary)
