@@ -16,30 +16,25 @@ from __future__ import annotations
 
 import copy
 import socket
-from pathlib import Path
-
-import yaml
 
 from coalmine.engine.tick import ALL_PROVIDERS_AVAILABLE
 from coalmine.kube.adapters.client import Obj
-from coalmine.kube.adapters.resources import (
-    DEPLOYMENTS,
-    FLAGGER_CANARIES,
-    SERVICES,
-    VIRTUAL_SERVICES,
+from coalmine.kube.adapters.resources import FLAGGER_CANARIES, SERVICES, VIRTUAL_SERVICES
+from tests.fixtures.flagger import (
+    advanced_weights,
+    compat_operator,
+    flagger_initialized,
+    flagger_phase,
+    messages_once,
 )
-from coalmine.kube.runtime.settings import ScopeSettings
+from tests.fixtures.flagger import manifest as flagger_manifest
 from tests.fixtures.notify import Receiver
-from tests.fixtures.operator import MetricsStandIn, deployment
-from tests.fixtures.world import StartOperator, World, eventually_async
-
-FLAGGER = Path(__file__).parent / "flagger" / "istio"
-NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
+from tests.fixtures.operator import MetricsStandIn
+from tests.fixtures.world import NEW_IMAGE, StartOperator, World, eventually_async
 
 
 def manifest(name: str) -> Obj:
-    loaded: Obj = yaml.safe_load((FLAGGER / name).read_text())
-    return loaded
+    return flagger_manifest("istio", name)
 
 
 def in_this_world(world: World, metrics: MetricsStandIn, receiver: Receiver) -> tuple[Obj, Obj]:
@@ -54,39 +49,15 @@ def in_this_world(world: World, metrics: MetricsStandIn, receiver: Receiver) -> 
     return template, canary
 
 
-async def phase_of(world: World, phase: str) -> Obj:
-    async def reached() -> Obj | None:
-        found = await world.get(FLAGGER_CANARIES, "podinfo")
-        return found if ((found or {}).get("status") or {}).get("phase") == phase else None
-
-    result: Obj = await eventually_async(reached, deadline=60)
-    return result
-
-
-async def messages_once(world: World, last: str) -> list[str]:
-    """Every Event message, once the one starting with `last` is written (events are
-    written after the status, and listed in no particular order)."""
-
-    async def written() -> list[str] | None:
-        said = [e["message"] for e in await world.events()]
-        return said if any(m.startswith(last) for m in said) else None
-
-    result: list[str] = await eventually_async(written, deadline=20)
-    return result
-
-
 async def initialized(
     world: World,
     start_operator: StartOperator,
     metrics: MetricsStandIn,
     receiver: Receiver,
 ) -> None:
-    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    await compat_operator(world, start_operator)
     template, canary = in_this_world(world, metrics, receiver)
-    await world.create(template)
-    await world.create(deployment())
-    await world.create(canary)
-    await phase_of(world, "Initialized")
+    await flagger_initialized(world, canary, (template,))
 
 
 async def test_flaggers_istio_canary_is_initialized_and_promoted(
@@ -106,15 +77,12 @@ async def test_flaggers_istio_canary_is_initialized_and_promoted(
     assert vs["metadata"]["labels"]["test"] == "labels-test"
 
     await world.ship("podinfo", NEW_IMAGE)
-    await phase_of(world, "Succeeded")
+    await flagger_phase(world, "Succeeded")
 
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    assert await world.image_of("podinfo-primary") == NEW_IMAGE
     key = f"podinfo.{world.namespace}"
     said = await messages_once(world, f"Promotion completed! Scaling down {key}")
-    assert f"Starting canary analysis for {key}, canary weight 10" in said
-    advanced = sorted(m for m in said if m.startswith(f"Advance {key} canary weight"))
-    assert advanced == [f"Advance {key} canary weight {weight}" for weight in (20, 30)]
+    assert advanced_weights(said, key) == [10, 20, 30]
     latency = [q for q in metrics_stand_in.queries if "istio_request_duration" in q]
     assert latency and all('reporter="destination"' in q for q in latency)
     assert receiver.bodies("/load-test")  # the rollout webhook was called
@@ -128,11 +96,10 @@ async def test_a_latency_over_the_templates_maximum_rolls_back(
     metrics_stand_in.duration_ms = 501.0  # the template's histogram_quantile
 
     await world.ship("podinfo", NEW_IMAGE)
-    failed = await phase_of(world, "Failed")
+    failed = await flagger_phase(world, "Failed")
 
     assert failed["status"]["failedChecks"] == 15  # the manifest's threshold
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] != NEW_IMAGE
+    assert await world.image_of("podinfo-primary") != NEW_IMAGE
     key = f"podinfo.{world.namespace}"
     said = await messages_once(world, f"Rolling back {key} failed checks threshold reached 15")
     assert any("latency 501.00 > 500" in m for m in said), said
@@ -144,16 +111,13 @@ async def test_an_offline_template_server_is_a_warning_at_initialization(
 ) -> None:  # fmt: skip
     """Flagger's checkMetricProviderAvailability: the template's Prometheus does not
     answer, so initialization says so in a Warning event, and goes on."""
-    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    await compat_operator(world, start_operator)
     template, canary = in_this_world(world, metrics_stand_in, receiver)
     with socket.socket() as probe:  # an address nothing listens on
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     template["spec"]["provider"]["address"] = dead
-    await world.create(template)
-    await world.create(deployment())
-    await world.create(canary)
-    await phase_of(world, "Initialized")
+    await flagger_initialized(world, canary, (template,))
 
     warned = f"Error checking metric providers: prometheus at {dead} (template latency"
     said = await messages_once(world, warned)
@@ -170,13 +134,11 @@ async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     answers set its cookie and its holders are routed to it, and the status names the
     cookie; afterwards it is `previousSessionAffinityCookie` and expired (the routing
     itself is checked through a real Envoy in tests/local/envoy/test_session_affinity.py)."""
-    await start_operator(scope=ScopeSettings(namespaces=(world.namespace,), flagger_compat=True))
+    await compat_operator(world, start_operator)
     canary = manifest("canary-session-affinity.yaml")
     canary["spec"]["analysis"]["interval"] = "1s"
     canary["spec"]["analysis"]["webhooks"][0]["url"] = receiver.url("/load-test")
-    await world.create(deployment())
-    await world.create(canary)
-    await phase_of(world, "Initialized")
+    await flagger_initialized(world, canary)
 
     await world.ship("podinfo", NEW_IMAGE)
 
@@ -204,7 +166,7 @@ async def test_flaggers_session_affinity_canary_writes_sticky_routes(
     assert status["sessionAffinityCookie"] == value
     assert status["primarySessionAffinityCookie"] == primary_cookie.split(";")[0]
 
-    status = (await phase_of(world, "Succeeded"))["status"]
+    status = (await flagger_phase(world, "Succeeded"))["status"]
     # test-session-affinity.sh's check: the previous cookie is in the status, and a
     # request carrying it gets it back expired
     assert status["previousSessionAffinityCookie"] == value

@@ -11,46 +11,40 @@ queries with the values the test sets.
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
-from pathlib import Path
-
-import yaml
 
 from coalmine.kube.adapters.client import Obj
-from coalmine.kube.adapters.resources import DEPLOYMENTS, HTTP_ROUTES
-from coalmine.kube.runtime.settings import AnalysisSettings, ScopeSettings
-from tests.compat.test_flagger_e2e_operator import messages_once, phase_of
+from coalmine.kube.adapters.resources import HTTP_ROUTES
+from tests.fixtures.flagger import (
+    advanced_weights,
+    compat_operator,
+    flagger_initialized,
+    flagger_phase,
+    messages_once,
+)
+from tests.fixtures.flagger import manifest as flagger_manifest
 from tests.fixtures.notify import Receiver
-from tests.fixtures.operator import MetricsStandIn, deployment
-from tests.fixtures.world import StartOperator, World
+from tests.fixtures.operator import MetricsStandIn
+from tests.fixtures.world import NEW_IMAGE, StartOperator, World, mesh
 
-FLAGGER = Path(__file__).parent / "flagger" / "gatewayapi"
-NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 ERROR_RATE = 'envoy_response_code!~"5.*"'
 """A part only the error-rate template's query has."""
 LATENCY = "envoy_cluster_upstream_rq_time_bucket"
 
 
 def manifest(name: str) -> Obj:
-    loaded: Obj = yaml.safe_load((FLAGGER / name).read_text())
-    return loaded
+    return flagger_manifest("gatewayapi", name)
 
 
 async def initialized(
     world: World, start_operator: StartOperator, metrics: MetricsStandIn, receiver: Receiver
 ) -> None:
-    analysis = AnalysisSettings(
-        metrics_server=metrics.url,
-        min_interval=timedelta(seconds=1),
-        mesh_provider="gatewayapi:v1",
+    await compat_operator(world, start_operator, mesh(metrics, "gatewayapi:v1"))
+    templates = tuple(
+        manifest(name) for name in ("metrictemplate-error-rate.yaml", "metrictemplate-latency.yaml")
     )
-    scope = ScopeSettings(namespaces=(world.namespace,), flagger_compat=True)
-    await start_operator(scope=scope, analysis=analysis)
-    for name in ("metrictemplate-error-rate.yaml", "metrictemplate-latency.yaml"):
-        template = manifest(name)
+    for template in templates:
         template["metadata"]["namespace"] = ""
         template["spec"]["provider"]["address"] = metrics.url
-        await world.create(template)
     canary = copy.deepcopy(manifest("canary-progressive.yaml"))
     canary["metadata"]["namespace"] = ""
     spec = canary["spec"]
@@ -59,9 +53,7 @@ async def initialized(
         metric["templateRef"]["namespace"] = world.namespace
     spec["analysis"]["webhooks"][0]["url"] = receiver.url("/load-test")
     metrics.answers = {ERROR_RATE: 0.0, LATENCY: 0.05}  # 0 % errors, 50 ms
-    await world.create(deployment())
-    await world.create(canary)
-    await phase_of(world, "Initialized")
+    await flagger_initialized(world, canary, templates)
 
 
 async def test_flaggers_gateway_api_canary_is_promoted_on_its_http_route(
@@ -74,18 +66,12 @@ async def test_flaggers_gateway_api_canary_is_promoted_on_its_http_route(
     assert route["spec"]["hostnames"] == ["www.example.com"]
 
     await world.ship("podinfo", NEW_IMAGE)
-    await phase_of(world, "Succeeded")
+    await flagger_phase(world, "Succeeded")
 
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    assert await world.image_of("podinfo-primary") == NEW_IMAGE
     key = f"podinfo.{world.namespace}"
     said = await messages_once(world, f"Promotion completed! Scaling down {key}")
-    advanced = sorted(
-        (m for m in said if m.startswith(f"Advance {key} canary weight")),
-        key=lambda m: int(m.rsplit(" ", 1)[1]),
-    )
-    assert advanced == [f"Advance {key} canary weight {w}" for w in (20, 30, 40, 50)]
-    assert f"Starting canary analysis for {key}, canary weight 10" in said
+    assert advanced_weights(said, key) == [10, 20, 30, 40, 50]
     asked = [q for q in metrics_stand_in.queries if ERROR_RATE in q]
     assert asked and all(f'"{world.namespace}_podinfo-canary_' in q for q in asked)
     assert receiver.bodies("/load-test")  # the rollout webhook was called
@@ -99,7 +85,7 @@ async def test_an_error_rate_over_the_templates_maximum_rolls_back(
     metrics_stand_in.answers[ERROR_RATE] = 5.0  # the template's maximum is 1
 
     await world.ship("podinfo", NEW_IMAGE)
-    failed = await phase_of(world, "Failed")
+    failed = await flagger_phase(world, "Failed")
 
     assert failed["status"]["failedChecks"] == 15  # the manifest's threshold
     route = await world.must_get(HTTP_ROUTES, "podinfo")

@@ -21,9 +21,15 @@ from coalmine.metrics.providers.base import ProviderSettings
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.targets.base import CanaryView
 from coalmine.telemetry.grafana import dashboards, expressions
-from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
+from tests.e2e.test_local_mode import initialized, ship
 from tests.e2e.test_local_prometheus import with_prometheus  # noqa: F401 - the fixture
-from tests.fixtures.local import NAMESPACE, wait_for_phase, wait_until
+from tests.fixtures.local import (
+    NAMESPACE,
+    steady_load,
+    wait_for_phase,
+    wait_until,
+    weight,
+)
 
 pytestmark = pytest.mark.slow
 

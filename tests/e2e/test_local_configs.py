@@ -13,8 +13,13 @@ import pytest
 from coalmine.api.canary import Phase
 from coalmine.demo.scenario import canary_manifest, workload_manifests
 from coalmine.local.runtime import LocalRuntime
-from tests.e2e.test_local_mode import steady_load, until_served_by
-from tests.fixtures.local import DEFAULT_ANALYSIS, NAMESPACE, wait_for_phase
+from tests.fixtures.local import (
+    DEFAULT_ANALYSIS,
+    NAMESPACE,
+    steady_load,
+    until_served_by,
+    wait_for_phase,
+)
 
 pytestmark = pytest.mark.slow
 

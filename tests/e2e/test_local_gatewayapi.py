@@ -2,15 +2,13 @@
 HTTPRoute into the local store, on a Gateway API Gateway, and the real Envoy serves it.
 
 The scaffolding (traffic through the gateway, steady load, the demo's releases) is
-tests/e2e/test_local_mode.py's; only the routing objects differ.
+tests/fixtures/local.py's, as tests/e2e/test_local_mode.py's; only the routing objects differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -18,12 +16,20 @@ import pytest
 
 from coalmine.api.canary import Phase
 from coalmine.demo.scenario import workload_manifests
-from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
 from tests.e2e.test_delete_and_reapply import traffic
 from tests.e2e.test_local_configs import CONFIG, config_map, primary_copy
-from tests.e2e.test_local_mode import HOST, steady_load, until_served_by, versions
-from tests.fixtures.local import DEFAULT_ANALYSIS, NAMESPACE, wait_for_phase, wait_until
+from tests.fixtures.local import (
+    DEFAULT_ANALYSIS,
+    HOST,
+    NAMESPACE,
+    steady_load,
+    until_served_by,
+    versions,
+    wait_for_phase,
+    wait_until,
+    weight,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,11 +107,6 @@ def http_route_weights(runtime: LocalRuntime) -> dict[str, int]:
     return {ref["name"]: ref["weight"] for ref in rule["backendRefs"]}
 
 
-def canary_weight(runtime: LocalRuntime) -> int:
-    stored = runtime.store.get("Canary", NAMESPACE, "go-demo-7")
-    return int(((stored.status if stored else None) or {}).get("canaryWeight", 0))
-
-
 async def test_a_good_release_is_promoted_through_an_http_route_without_failing_a_request(
     local_runtime: LocalRuntime,
 ) -> None:
@@ -113,22 +114,13 @@ async def test_a_good_release_is_promoted_through_an_http_route_without_failing_
     await wait_for_phase(local_runtime, Phase.INITIALIZED)
     assert http_route_weights(local_runtime) == {"go-demo-7-primary": 100, "go-demo-7-canary": 0}
     assert await versions(local_runtime, 20) == Counter({"0.0.1": 20})
-    plan = LoadPlan(
-        urls=(local_runtime.gateway_url + "/demo/hello",),
-        rate=100,
-        duration=600,
-        headers=HOST,
-        timeout=5,
-    )
-    load = LoadGenerator(plan)
-    running = asyncio.create_task(load.run())
-    await ship(local_runtime, "0.0.2")
-    await wait_until(lambda: canary_weight(local_runtime) >= 40, "weight 40", within=60)
-    assert http_route_weights(local_runtime)["go-demo-7-canary"] >= 40
-    assert (await versions(local_runtime, 200))["0.0.2"] > 0  # the canary serves its share
-    await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
-    load.stop()
-    result = await running
+    async with steady_load(local_runtime, rate=100, request_timeout=5) as load:
+        await ship(local_runtime, "0.0.2")
+        await wait_until(lambda: weight(local_runtime) >= 40, "weight 40", within=60)
+        assert http_route_weights(local_runtime)["go-demo-7-canary"] >= 40
+        assert (await versions(local_runtime, 200))["0.0.2"] > 0  # the canary serves its share
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
+    result = load.snapshot()
 
     assert result.sent > 500
     assert result.errors == {}
@@ -163,7 +155,7 @@ async def test_deleting_a_canary_mid_analysis_hands_back_an_http_route_to_the_ta
     await wait_for_phase(local_runtime, Phase.INITIALIZED)
     async with traffic(local_runtime) as seen:
         await local_runtime.apply(manifests("0.0.2", revert=True), "test")
-        await wait_until(lambda: canary_weight(local_runtime) >= 20, "weight 20", within=60)
+        await wait_until(lambda: weight(local_runtime) >= 20, "weight 20", within=60)
         await local_runtime.delete(canary_text(revert=True), "canary.yaml")
         await asyncio.sleep(2)
 
@@ -182,21 +174,6 @@ async def test_deleting_a_canary_mid_analysis_hands_back_an_http_route_to_the_ta
 
 def events(runtime: LocalRuntime) -> list[str]:
     return [e.message for e in runtime.store.events(NAMESPACE, "go-demo-7")]
-
-
-@asynccontextmanager
-async def load(runtime: LocalRuntime, headers: dict[str, str]) -> AsyncIterator[None]:
-    """Requests with these headers through the gateway while the block runs."""
-    plan = LoadPlan(
-        urls=(runtime.gateway_url + "/demo/hello",), rate=30, duration=600, headers=headers
-    )
-    generator = LoadGenerator(plan)
-    running = asyncio.create_task(generator.run())
-    try:
-        yield
-    finally:
-        generator.stop()
-        await running
 
 
 async def release_of(runtime: LocalRuntime, headers: dict[str, str]) -> tuple[str, str]:
@@ -236,7 +213,9 @@ async def test_ab_testing_sends_the_matching_requests_and_only_them_to_the_canar
     local_runtime: LocalRuntime,
 ) -> None:
     await initialized(local_runtime, AB)
-    async with load(local_runtime, INSIDER):  # the canary's checks measure its requests
+    async with steady_load(
+        local_runtime, headers=INSIDER
+    ):  # the canary's checks measure its requests
         await ship(local_runtime, "0.0.2", analysis=AB)
         await until_insiders_reach("0.0.2", local_runtime)
         insiders = Counter([(await release_of(local_runtime, INSIDER))[0] for _ in range(20)])
@@ -294,7 +273,7 @@ async def test_session_affinity_keeps_a_user_who_reached_the_canary_on_it(
     await initialized(local_runtime, AFFINITY)
     async with steady_load(local_runtime):
         await ship(local_runtime, "0.0.2", analysis=AFFINITY)
-        await wait_until(lambda: canary_weight(local_runtime) >= 20, "weight 20", within=60)
+        await wait_until(lambda: weight(local_runtime) >= 20, "weight 20", within=60)
         cookie = ""
         for _ in range(200):  # a new user reaches the canary with the weight's chance
             release, set_cookie = await release_of(local_runtime, HOST)
@@ -339,7 +318,7 @@ async def test_a_config_map_change_alone_is_analysed_on_the_http_route_and_promo
     async with steady_load(local_runtime):
         await local_runtime.apply(config_map("0.0.2", "0"), "test")
         await wait_for_phase(local_runtime, Phase.PROGRESSING)
-        await wait_until(lambda: canary_weight(local_runtime) >= 20, "weight 20", within=60)
+        await wait_until(lambda: weight(local_runtime) >= 20, "weight 20", within=60)
         assert http_route_weights(local_runtime)["go-demo-7-canary"] >= 20
         assert primary_copy(local_runtime)["VERSION"] == "0.0.1"  # not before promotion
         await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=120)

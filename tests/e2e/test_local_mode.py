@@ -6,85 +6,29 @@ every 2 s with 4 s metric windows, so a whole promotion takes about 20 s.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from coalmine.api.canary import Phase
 from coalmine.errors import ManifestError
-from coalmine.load import LoadGenerator, LoadPlan
 from coalmine.local.runtime import LocalRuntime
 from tests.fixtures.local import (
     NAMESPACE,
     demo_manifests,
     runtime_settings,
+    steady_load,
+    until_served_by,
+    versions,
     wait_for_phase,
     wait_until,
+    weight,
 )
 
 pytestmark = pytest.mark.slow
-
-HOST = {"Host": "go-demo-7.example"}
-
-
-async def versions(runtime: LocalRuntime, count: int, path: str = "/version") -> Counter[str]:
-    """Which release answered each of `count` requests through the gateway."""
-    seen: Counter[str] = Counter()
-    queue = iter(range(count))
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-
-        async def worker() -> None:
-            for _ in queue:
-                async with http.get(runtime.gateway_url + path, headers=HOST) as response:
-                    text = await response.text()
-                    assert response.status == 200, text
-                    seen[text.split(";")[0].removeprefix("Version: ")] += 1
-
-        await asyncio.gather(*(worker() for _ in range(16)))
-    return seen
-
-
-@asynccontextmanager
-async def steady_load(
-    runtime: LocalRuntime, path: str = "/demo/hello", rate: float = 30
-) -> AsyncIterator[LoadGenerator]:
-    """Requests through the gateway while the block runs (the canary's metrics need them)."""
-    plan = LoadPlan(urls=(runtime.gateway_url + path,), rate=rate, duration=600, headers=HOST)
-    load = LoadGenerator(plan)
-    running = asyncio.create_task(load.run())
-    try:
-        yield load
-    finally:
-        load.stop()
-        await running
-
-
-async def until_served_by(runtime: LocalRuntime, version: str, within: float = 30) -> None:
-    """Wait until the gateway answers from `version` (Envoy learns new replicas shortly
-    after they are ready)."""
-    deadline = asyncio.get_running_loop().time() + within
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        while True:
-            async with http.get(runtime.gateway_url + "/version", headers=HOST) as response:
-                if response.status == 200 and (await response.text()).startswith(
-                    f"Version: {version};"
-                ):
-                    return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the gateway never answered from {version}")
-            await asyncio.sleep(0.1)
-
-
-def weight(runtime: LocalRuntime) -> int:
-    stored = runtime.store.get("Canary", NAMESPACE, "go-demo-7")
-    return int(((stored.status if stored else None) or {}).get("canaryWeight", 0))
 
 
 async def initialized(runtime: LocalRuntime, **manifest: object) -> None:
@@ -172,19 +116,10 @@ async def test_a_good_release_is_promoted_under_load_without_failing_a_request(
     local_runtime: LocalRuntime,
 ) -> None:
     await initialized(local_runtime)
-    plan = LoadPlan(
-        urls=(local_runtime.gateway_url + "/demo/hello",),
-        rate=200,
-        duration=600,
-        headers=HOST,
-        timeout=5,
-    )
-    load = LoadGenerator(plan)
-    running = asyncio.create_task(load.run())
-    await ship(local_runtime, "0.0.2")
-    await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
-    load.stop()
-    result = await running
+    async with steady_load(local_runtime, rate=200, request_timeout=5) as load:
+        await ship(local_runtime, "0.0.2")
+        await wait_for_phase(local_runtime, Phase.SUCCEEDED, within=90)
+    result = load.snapshot()
     assert result.sent > 1000
     assert result.errors == {}
     assert dict(result.statuses) == {200: result.answered}

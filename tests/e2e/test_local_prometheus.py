@@ -12,8 +12,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from coalmine.api.canary import Phase
 from coalmine.local.runtime import LocalRuntime, RuntimeSettings
-from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
-from tests.fixtures.local import NAMESPACE, runtime_settings, wait_for_phase, wait_until
+from tests.e2e.test_local_mode import initialized, ship
+from tests.fixtures.local import (
+    NAMESPACE,
+    runtime_settings,
+    steady_load,
+    wait_for_phase,
+    wait_until,
+    weight,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,9 @@ from coalmine.local.processes import procfs
 from coalmine.local.runtime import LocalRuntime
 from coalmine.metrics.prometheus_server import free_port
 from coalmine.testing.up import UpProcess, recorded_children
-from tests.e2e.test_local_mode import HOST, initialized, ship
+from tests.e2e.test_local_mode import initialized, ship
 from tests.fixtures.local import (
+    HOST,
     NAMESPACE,
     demo_manifests,
     runtime_settings,

@@ -26,13 +26,15 @@ from coalmine.api.canary import Phase
 from coalmine.local.envoy import cluster_name
 from coalmine.local.runtime import LocalRuntime
 from coalmine.local.store import CheckRecord
-from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
+from tests.e2e.test_local_mode import initialized, ship
 from tests.fixtures.local import (
     FAST_PROCESSES,
     NAMESPACE,
     runtime_settings,
+    steady_load,
     wait_for_phase,
     wait_until,
+    weight,
 )
 
 pytestmark = pytest.mark.slow

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from coalmine.kube.adapters.resources import (
     SECRETS,
     SERVICES,
     VIRTUAL_SERVICES,
-    Kind,
 )
 from coalmine.kube.adapters.revision import pod_template_revision
 from coalmine.kube.runtime.handlers import FINALIZER
@@ -43,6 +41,7 @@ from tests.fixtures.notify import Receiver
 from tests.fixtures.operator import PRIMARY_YAML, MetricsStandIn, canary, deployment, shape
 from tests.fixtures.telemetry import labels, parse
 from tests.fixtures.telemetry import scrape as scrape_text
+from tests.fixtures.timeline import following, released, virtual_service_of
 from tests.fixtures.world import (
     NEW_IMAGE,
     OLD_IMAGE,
@@ -83,46 +82,6 @@ def assert_like(stored: Any, wanted: Any, *, exact: bool, where: str = "") -> No
             assert_like(s, w, exact=False, where=f"{where}[{n}]")
     else:
         assert stored == wanted, where
-
-
-@dataclass
-class Timeline:
-    """The canary's weight in the VirtualService, and the phase, each time either changed."""
-
-    world: World
-    weights: list[int] = field(default_factory=list)
-    phases: list[str] = field(default_factory=list)
-
-    async def follow(self) -> None:
-        while True:
-            await self.sample()
-            await asyncio.sleep(0.02)
-
-    async def sample(self) -> None:
-        vs = await self.world.get(VIRTUAL_SERVICES, "podinfo")
-        if vs is not None:
-            route = vs["spec"]["http"][0]["route"]
-            hosts = {d["destination"]["host"]: d["weight"] for d in route}
-            weight = hosts["podinfo-canary"]
-            if not self.weights or self.weights[-1] != weight:
-                self.weights.append(weight)
-        found = await self.world.get(CANARIES, "podinfo")
-        phase = ((found or {}).get("status") or {}).get("phase")
-        if phase and (not self.phases or self.phases[-1] != phase):
-            self.phases.append(phase)
-
-
-@contextlib.asynccontextmanager
-async def following(world: World) -> Any:
-    timeline = Timeline(world)
-    task = asyncio.create_task(timeline.follow())
-    try:
-        yield timeline
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await timeline.sample()  # the state the test waited for
 
 
 # Initialization ------------------------------------------------------------------------
@@ -230,18 +189,13 @@ async def test_initialization_creates_the_primary_and_routing_and_scales_the_tar
 async def test_a_new_image_is_shifted_20_40_60_and_promoted(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    await world.initialized()
+    timeline, succeeded = await released(world, virtual_service_of)
 
-    async with following(world) as timeline:
-        await world.ship("podinfo", NEW_IMAGE)
-        succeeded = await world.wait_phase("Succeeded")
-
-    assert timeline.weights == [0, 20, 40, 60, 0]
-    assert timeline.phases == [
+    assert timeline["weights"] == [0, 20, 40, 60, 0]
+    assert timeline["phases"] == [
         "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded",
     ]  # fmt: skip
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    assert await world.image_of("podinfo-primary") == NEW_IMAGE
     target = await world.must_get(DEPLOYMENTS, "podinfo")
     assert target["spec"]["replicas"] == 0
     revision = pod_template_revision(target["spec"]["template"])
@@ -285,16 +239,15 @@ async def test_failing_metrics_roll_the_canary_back(
     analysis["webhooks"] = [{"name": "log", "type": "event", "url": receiver.url("/events")}]
     await world.initialized(analysis=analysis)
 
-    async with following(world) as timeline:
+    async with following(world, virtual_service_of) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
         await eventually_async(lambda: _canary_weight_is(world, 20))
         metrics_stand_in.success_rate = 80.0  # errors show once the canary gets traffic
         failed = await world.wait_phase("Failed")
 
-    assert timeline.weights == [0, 20, 0]
+    assert timeline["weights"] == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+    assert await world.image_of("podinfo-primary") == OLD_IMAGE
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
     key = f"podinfo.{world.namespace}"
     await world.event_starting(f"Rolling back {key} failed checks threshold reached 2")
@@ -319,15 +272,14 @@ async def test_a_progress_deadline_rolls_the_canary_back(world: World, operator:
     await world.initialized(progressDeadlineSeconds=5)
     await world.stall("podinfo")
 
-    async with following(world) as timeline:
+    async with following(world, virtual_service_of) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
         failed = await world.wait_phase("Failed", deadline=90)
 
-    assert timeline.weights == [0]
+    assert timeline["weights"] == [0]
     assert failed["status"]["canaryWeight"] == 0
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["replicas"] == 0
-    primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE
+    assert await world.image_of("podinfo-primary") == OLD_IMAGE
     await world.event_starting(f"Rolling back podinfo.{world.namespace}")
     said = await messages(world)
     assert any("progress deadline exceeded" in m for m in said), said
@@ -385,7 +337,7 @@ async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
     assert ORIGINAL_SPEC in taken["metadata"]["annotations"]
 
     await world.delete(CANARIES, "podinfo")
-    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+    await world.wait_gone(CANARIES, "podinfo")
 
     for kind, original in ((SERVICES, original_service), (VIRTUAL_SERVICES, original_vs)):
         restored = await world.must_get(kind, "podinfo")
@@ -399,10 +351,6 @@ async def test_deleting_with_revert_on_deletion_restores_the_original_objects(
     await world.event_starting(f"Canary {key} deleted, traffic back on {key}")
 
 
-async def _gone(world: World, kind: Kind, name: str) -> bool:
-    return await world.get(kind, name) is None
-
-
 async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
     world: World, operator: Operator
 ) -> None:
@@ -413,18 +361,13 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_primary_serving(
     await world.create(USERS_SERVICE)
     podinfo = await world.initialized()
     assert FINALIZER in podinfo["metadata"]["finalizers"]
-    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
-             "uid": podinfo["metadata"]["uid"]}  # fmt: skip
-    await world.create(
-        {"apiVersion": "v1", "kind": "Secret",
-         "metadata": {"name": "collected", "namespace": "", "ownerReferences": [owner]}}
-    )  # fmt: skip
+    await world.owned_secret(podinfo)
     await world.ship("podinfo", NEW_IMAGE)
     await eventually_async(lambda: _canary_weight_is(world, 20))
 
     await world.delete(CANARIES, "podinfo")
-    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
-    await eventually_async(lambda: _gone(world, SECRETS, "collected"))
+    await world.wait_gone(CANARIES, "podinfo")
+    await world.wait_gone(SECRETS, "collected")
 
     vs = await world.must_get(VIRTUAL_SERVICES, "podinfo")
     route = {d["destination"]["host"]: d["weight"] for d in vs["spec"]["http"][0]["route"]}

@@ -16,8 +16,8 @@ import pytest
 
 from coalmine.kube.adapters.client import Obj
 from coalmine.kube.adapters.resources import CANARIES, CONFIG_MAPS, DEPLOYMENTS, SECRETS
-from tests.e2e.test_operator import following
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
+from tests.fixtures.timeline import following, virtual_service_of
 from tests.fixtures.world import Operator, World, eventually_async
 
 PASSWORD = "correct-horse-battery-staple"
@@ -101,14 +101,14 @@ async def test_a_config_map_change_alone_is_analysed_and_promoted(
     assert copied_secret["data"] == DB_SECRET["data"]
     target_before = (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["template"]
 
-    async with following(world) as timeline:
+    async with following(world, virtual_service_of) as timeline:
         await world.patch(CONFIG_MAPS, "settings", {"data": {"greeting": "bonjour"}})
         await eventually_async(lambda: weight_is(world, 40))
         assert await copy_greeting(world) == "hello"  # the primary still reads the old one
         succeeded = await world.wait_phase("Succeeded")
 
-    assert timeline.weights == [0, 20, 40, 60, 0]
-    assert timeline.phases == [
+    assert timeline["weights"] == [0, 20, 40, 60, 0]
+    assert timeline["phases"] == [
         "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded",
     ]  # fmt: skip
     assert (await world.must_get(DEPLOYMENTS, "podinfo"))["spec"]["template"] == target_before
@@ -124,13 +124,13 @@ async def test_a_config_map_change_that_fails_its_checks_leaves_the_primarys_cop
 ) -> None:
     await initialized_with_configs(world)
 
-    async with following(world) as timeline:
+    async with following(world, virtual_service_of) as timeline:
         await world.patch(CONFIG_MAPS, "settings", {"data": {"greeting": "bonjour"}})
         await eventually_async(lambda: weight_is(world, 20))
         metrics_stand_in.success_rate = 80.0
         failed = await world.wait_phase("Failed")
 
-    assert timeline.weights == [0, 20, 0]
+    assert timeline["weights"] == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2
     assert await copy_greeting(world) == "hello"
     await assert_primary_reads_its_copies(world)

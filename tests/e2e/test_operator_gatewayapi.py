@@ -13,48 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from coalmine.kube.adapters.client import Obj
 from coalmine.kube.adapters.ownership import KEPT_FROM, ORIGINAL_SPEC
-from coalmine.kube.adapters.resources import (
-    CANARIES,
-    DEPLOYMENTS,
-    HTTP_ROUTES,
-    SECRETS,
-    VIRTUAL_SERVICES,
-    Kind,
-)
-from coalmine.kube.runtime.settings import AnalysisSettings
+from coalmine.kube.adapters.resources import CANARIES, HTTP_ROUTES, SECRETS, VIRTUAL_SERVICES
 from tests.fixtures.operator import MetricsStandIn, canary, deployment
-from tests.fixtures.world import Operator, StartOperator, World, eventually_async
+from tests.fixtures.timeline import following, released
+from tests.fixtures.world import (
+    NEW_IMAGE,
+    OLD_IMAGE,
+    Operator,
+    StartOperator,
+    World,
+    eventually_async,
+    mesh,
+)
 
-OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0"
-NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 GATEWAY = {"name": "public", "namespace": "gateways"}
 SERVICE = {"port": 9898, "targetPort": 9898, "gatewayRefs": [GATEWAY], "hosts": ["app.test"]}
 CHECKS = [
     {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
     {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
 ]
+ON_THE_GATEWAY: dict[str, Any] = {"provider": "gatewayapi", "service": SERVICE}
+"""The Canary's fields for the gatewayapi router."""
 ITERATIONS: dict[str, Any] = {"interval": "1s", "threshold": 2, "iterations": 3, "metrics": CHECKS}
-
-
-async def phase_of(world: World) -> str | None:
-    found = await world.get(CANARIES, "podinfo")
-    return ((found or {}).get("status") or {}).get("phase")
-
-
-async def wait_phase(world: World, phase: str, *, deadline: float = 60) -> Obj:
-    async def reached() -> Obj | None:
-        found = await world.get(CANARIES, "podinfo")
-        return found if found and (found.get("status") or {}).get("phase") == phase else None
-
-    result: Obj = await eventually_async(reached, deadline=deadline)
-    return result
 
 
 def weighted_rule(route: Obj) -> Obj:
@@ -71,83 +56,30 @@ def mirrors(route: Obj) -> bool:
     return any(f["type"] == "RequestMirror" for f in weighted_rule(route).get("filters") or [])
 
 
-@dataclass
-class Timeline:
-    """The canary's weight and mirroring in the HTTPRoute, every rule set the route had,
-    and the phase, each time one changed."""
-
-    world: World
-    weights: list[int] = field(default_factory=list)
-    mirrored: list[bool] = field(default_factory=list)
-    phases: list[str] = field(default_factory=list)
-    rule_sets: list[list[Obj]] = field(default_factory=list)
-
-    async def sample(self) -> None:
-        route = await self.world.get(HTTP_ROUTES, "podinfo")
-        if route is not None:
-            for seen, value in (
-                (self.weights, canary_weight(route)),
-                (self.mirrored, mirrors(route)),
-            ):
-                if not seen or seen[-1] != value:
-                    seen.append(value)  # type: ignore[arg-type]
-            rules = route["spec"]["rules"]
-            if not self.rule_sets or self.rule_sets[-1] != rules:
-                self.rule_sets.append(rules)
-        phase = await phase_of(self.world)
-        if phase and (not self.phases or self.phases[-1] != phase):
-            self.phases.append(phase)
-
-    async def follow(self) -> None:
-        while True:
-            await self.sample()
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def following(world: World) -> AsyncIterator[Timeline]:
-    timeline = Timeline(world)
-    task = asyncio.create_task(timeline.follow())
-    try:
-        yield timeline
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await timeline.sample()
-
-
-async def released(world: World, **spec: Any) -> tuple[Timeline, Obj]:
-    """A Canary initialized, then a new image shipped and followed to Succeeded."""
-    await world.create(deployment())
-    await world.create(canary(**spec))
-    await wait_phase(world, "Initialized")
-    async with following(world) as timeline:
-        await world.ship("podinfo", NEW_IMAGE)
-        succeeded = await wait_phase(world, "Succeeded")
-    return timeline, succeeded
-
-
-async def image_of(world: World, name: str) -> str:
-    found = await world.must_get(DEPLOYMENTS, name)
-    image: str = found["spec"]["template"]["spec"]["containers"][0]["image"]
-    return image
+async def route_of(world: World) -> dict[str, Any]:
+    """The timeline's readings of the HTTPRoute: the canary's weight, whether it
+    mirrors, and every rule set it had."""
+    route = await world.get(HTTP_ROUTES, "podinfo")
+    if route is None:
+        return {}
+    return {"weights": canary_weight(route), "mirrored": mirrors(route),
+            "rule_sets": route["spec"]["rules"]}  # fmt: skip
 
 
 async def test_a_new_image_is_shifted_20_40_60_on_the_http_route_and_promoted(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    timeline, succeeded = await released(world, provider="gatewayapi", service=SERVICE)
+    timeline, succeeded = await released(world, route_of, **ON_THE_GATEWAY)
 
-    assert timeline.weights == [0, 20, 40, 60, 0]
-    assert timeline.mirrored == [False]
-    assert timeline.phases == ["Initialized", "Progressing", "Promoting", "Finalising",
+    assert timeline["weights"] == [0, 20, 40, 60, 0]
+    assert timeline["mirrored"] == [False]
+    assert timeline["phases"] == ["Initialized", "Progressing", "Promoting", "Finalising",
                                "Succeeded"]  # fmt: skip
     route = await world.must_get(HTTP_ROUTES, "podinfo")
     assert route["spec"]["parentRefs"] == [GATEWAY]
     assert route["spec"]["hostnames"] == ["app.test"]
     assert await world.get(VIRTUAL_SERVICES, "podinfo") is None  # no Istio object
-    assert await image_of(world, "podinfo-primary") == NEW_IMAGE
+    assert await world.image_of("podinfo-primary") == NEW_IMAGE
     assert succeeded["status"]["canaryWeight"] == 0
     asked = [q for q in metrics_stand_in.queries if "istio_request" in q]
     assert asked, "the built-in checks are Istio's, as Flagger's observer factory gives"
@@ -163,25 +95,18 @@ async def test_failing_checks_roll_back_on_the_mesh_providers_gateway_api_router
 ) -> None:
     """spec.provider unset: --mesh-provider gatewayapi:v1 (Flagger's flag value) picks the
     router and the built-in checks."""
-    analysis = AnalysisSettings(
-        metrics_server=metrics_stand_in.url,
-        min_interval=timedelta(seconds=1),
-        mesh_provider="gatewayapi:v1",
-    )
-    await start_operator(analysis=analysis)
-    await world.create(deployment())
-    await world.create(canary(service=SERVICE))
-    await wait_phase(world, "Initialized")
+    await start_operator(analysis=mesh(metrics_stand_in, "gatewayapi:v1"))
+    await world.initialized(service=SERVICE)
 
-    async with following(world) as timeline:
+    async with following(world, route_of) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
         await eventually_async(lambda: _weight_is(world, 20))
         metrics_stand_in.success_rate = 80.0
-        failed = await wait_phase(world, "Failed")
+        failed = await world.wait_phase("Failed")
 
-    assert timeline.weights == [0, 20, 0]
+    assert timeline["weights"] == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2
-    assert await image_of(world, "podinfo-primary") == OLD_IMAGE
+    assert await world.image_of("podinfo-primary") == OLD_IMAGE
     # the Event follows the status: the Failed phase may be read before it is written
     await world.event_starting(f"Rolling back podinfo.{world.namespace} failed checks threshold")
 
@@ -198,12 +123,12 @@ async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest
     match = [{"headers": {"x-canary": {"exact": "insider"}}},
              {"headers": {"cookie": {"regex": cookie}}}]  # fmt: skip
     timeline, _ = await released(
-        world, provider="gatewayapi", service=SERVICE, analysis={**ITERATIONS, "match": match}
+        world, route_of, **ON_THE_GATEWAY, analysis={**ITERATIONS, "match": match}
     )
 
-    assert timeline.weights == [0, 100, 0]
+    assert timeline["weights"] == [0, 100, 0]
     during = next(
-        rules for rules in timeline.rule_sets if canary_weight({"spec": {"rules": rules}})
+        rules for rules in timeline["rule_sets"] if canary_weight({"spec": {"rules": rules}})
     )
     ab, everyone = during
     every_path = {"type": "PathPrefix", "value": "/"}
@@ -221,11 +146,11 @@ async def test_blue_green_mirroring_copies_the_requests_to_the_canary_during_the
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
     analysis = {**ITERATIONS, "mirror": True, "mirrorWeight": 50}
-    timeline, _ = await released(world, provider="gatewayapi", service=SERVICE, analysis=analysis)
+    timeline, _ = await released(world, route_of, **ON_THE_GATEWAY, analysis=analysis)
 
-    assert timeline.mirrored == [False, True, False]
-    assert timeline.weights == [0, 100, 0]  # the switch once the iterations are done
-    mirrored = next(rules for rules in timeline.rule_sets if mirrors({"spec": {"rules": rules}}))
+    assert timeline["mirrored"] == [False, True, False]
+    assert timeline["weights"] == [0, 100, 0]  # the switch once the iterations are done
+    mirrored = next(rules for rules in timeline["rule_sets"] if mirrors({"spec": {"rules": rules}}))
     [mirror] = [f for f in mirrored[0]["filters"] if f["type"] == "RequestMirror"]
     assert mirror["requestMirror"] == {
         "backendRef": {"group": "", "kind": "Service", "name": "podinfo-canary", "port": 9898},
@@ -244,15 +169,13 @@ async def test_session_affinity_pins_cookie_holders_to_the_canary_then_expires_t
         "metrics": CHECKS,
         "sessionAffinity": {"cookieName": "canary-cookie", "maxAge": 120},
     }
-    timeline, succeeded = await released(
-        world, provider="gatewayapi", service=SERVICE, analysis=analysis
-    )
+    timeline, succeeded = await released(world, route_of, **ON_THE_GATEWAY, analysis=analysis)
 
-    assert timeline.weights == [0, 20, 40, 0]
+    assert timeline["weights"] == [0, 20, 40, 0]
     cookie = succeeded["status"]["previousSessionAffinityCookie"]
     name, _, value = cookie.partition("=")
     assert name == "canary-cookie" and "sessionAffinityCookie" not in succeeded["status"]
-    during = next(rules for rules in timeline.rule_sets if len(rules) == 2 and
+    during = next(rules for rules in timeline["rule_sets"] if len(rules) == 2 and
                   canary_weight({"spec": {"rules": rules}}))  # fmt: skip
     sticky, weighted = during
     assert sticky["matches"][0]["headers"][0]["name"] == "Cookie"
@@ -273,21 +196,14 @@ async def test_deleting_mid_analysis_without_revert_keeps_the_http_route_on_the_
     """The HTTPRoute outlives the Canary, all its traffic on the primary: without
     `kube.adapters.disown` the garbage collector would delete it and the Gateway would route the
     app's hostnames nowhere."""
-    await world.create(deployment())
-    await world.create(canary(provider="gatewayapi", service=SERVICE))
-    podinfo = await wait_phase(world, "Initialized")
-    owner = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "podinfo",
-             "uid": podinfo["metadata"]["uid"]}  # fmt: skip
-    await world.create(
-        {"apiVersion": "v1", "kind": "Secret",
-         "metadata": {"name": "collected", "namespace": "", "ownerReferences": [owner]}}
-    )  # fmt: skip
+    podinfo = await world.initialized(**ON_THE_GATEWAY)
+    await world.owned_secret(podinfo)
     await world.ship("podinfo", NEW_IMAGE)
     await eventually_async(lambda: _weight_is(world, 20))
 
     await world.delete(CANARIES, "podinfo")
-    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
-    await eventually_async(lambda: _gone(world, SECRETS, "collected"))  # the collector ran
+    await world.wait_gone(CANARIES, "podinfo")
+    await world.wait_gone(SECRETS, "collected")  # the collector ran
 
     route = await world.must_get(HTTP_ROUTES, "podinfo")
     assert canary_weight(route) == 0
@@ -306,23 +222,17 @@ async def test_revert_on_deletion_gives_the_users_http_route_back(
          "spec": {"parentRefs": [GATEWAY],
                   "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}
     )  # fmt: skip
-    await world.create(deployment())
-    await world.create(canary(provider="gatewayapi", service=SERVICE, revertOnDeletion=True))
-    await wait_phase(world, "Initialized")
+    await world.initialized(**ON_THE_GATEWAY, revertOnDeletion=True)
     taken = await world.must_get(HTTP_ROUTES, "podinfo")
     assert ORIGINAL_SPEC in taken["metadata"]["annotations"]
     assert canary_weight(taken) == 0
 
     await world.delete(CANARIES, "podinfo")
-    await eventually_async(lambda: _gone(world, CANARIES, "podinfo"))
+    await world.wait_gone(CANARIES, "podinfo")
 
     restored = await world.must_get(HTTP_ROUTES, "podinfo")
     assert restored["spec"] == users["spec"]
     assert "ownerReferences" not in restored["metadata"]
-
-
-async def _gone(world: World, kind: Kind, name: str) -> bool:
-    return await world.get(kind, name) is None
 
 
 async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_next_tick(
@@ -336,9 +246,7 @@ async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_ne
              "spec": {"parentRefs": [GATEWAY],
                       "rules": [{"backendRefs": [{"name": "podinfo", "port": 9898}]}]}}  # fmt: skip
     await world.create(users)
-    await world.create(deployment())
-    await world.create(canary(provider="gatewayapi", service=SERVICE))
-    await wait_phase(world, "Initialized")
+    await world.initialized(**ON_THE_GATEWAY)
     analysis = canary()["spec"]["analysis"]
     analysis["interval"] = "60s"
     await world.patch(CANARIES, "podinfo", {"spec": {"analysis": analysis}})
@@ -359,26 +267,14 @@ async def test_a_re_applied_http_route_is_repaired_on_the_watch_event_not_the_ne
 async def test_a_canary_without_gateway_refs_on_the_gateway_api_default_is_told_why(
     world: World, start_operator: StartOperator, metrics_stand_in: MetricsStandIn
 ) -> None:
-    analysis = AnalysisSettings(
-        metrics_server=metrics_stand_in.url,
-        min_interval=timedelta(seconds=1),
-        mesh_provider="gatewayapi",
-    )
-    await start_operator(analysis=analysis)
+    await start_operator(analysis=mesh(metrics_stand_in, "gatewayapi"))
     await world.create(deployment())
     await world.create(canary())  # the podinfo Canary, written for Istio: no gatewayRefs
 
-    async def refused() -> Obj | None:
-        return next(
-            (e for e in await world.events()
-             if "service.gatewayRefs is required with provider gatewayapi" in e["message"]),
-            None,
-        )  # fmt: skip
-
-    event = await eventually_async(refused, deadline=20)
+    event = await world.event_containing("service.gatewayRefs is required with provider gatewayapi")
     assert event["type"] == "Warning"
     assert "name the Gateway(s) the HTTPRoute attaches to" in event["message"]
-    assert await phase_of(world) in (None, "Initializing")
+    assert await world.phase() in (None, "Initializing")
     assert await world.get(HTTP_ROUTES, "podinfo") is None
 
 
@@ -425,27 +321,19 @@ async def test_the_canary_waits_while_its_gateway_has_not_accepted_the_route(
     gateway = GatewayControllerStandIn(world, accepts=True)
     task = asyncio.create_task(gateway.run())
     try:
-        await world.create(deployment())
-        await world.create(canary(provider="gatewayapi", service=SERVICE))
-        await wait_phase(world, "Initialized")
+        await world.initialized(**ON_THE_GATEWAY)
         gateway.accepts = False  # e.g. a listener stops admitting the namespace
 
-        async with following(world) as timeline:
+        async with following(world, route_of) as timeline:
             await world.ship("podinfo", NEW_IMAGE)
 
-            async def refused() -> Obj | None:
-                return next(
-                    (e for e in await world.events() if "is not ready: parent gateways/public "
-                     "has Accepted=False" in e["message"]),
-                    None,
-                )  # fmt: skip
-
-            event = await eventually_async(refused, deadline=20)
+            refused = "is not ready: parent gateways/public has Accepted=False"
+            event = await world.event_containing(refused)
             assert event["type"] == "Warning"
-            assert timeline.weights == [0]  # nothing shifted while the Gateway refuses it
+            assert timeline["weights"] == [0]  # nothing shifted while the Gateway refuses it
             gateway.accepts = True
-            await wait_phase(world, "Succeeded")
-        assert timeline.weights == [0, 20, 40, 60, 0]
+            await world.wait_phase("Succeeded")
+        assert timeline["weights"] == [0, 20, 40, 60, 0]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

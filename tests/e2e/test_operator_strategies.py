@@ -4,21 +4,20 @@ request duration, as tests/e2e/test_operator_gatewayapi.py runs them on an HTTPR
 
 Against the API emulator, and a real cluster with COALMINE_TEST_KUBECONFIG and Istio's
 CRDs (tests/fixtures/world.py). Every wait is on observable state with a deadline. The
-timeline samples every `http` list the VirtualService had, and the phase.
+timeline (tests/fixtures/timeline.py) follows every `http` list the VirtualService had.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from coalmine.kube.adapters.client import Obj
 from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, VIRTUAL_SERVICES
 from tests.fixtures.operator import MetricsStandIn
+from tests.fixtures.timeline import Timeline, following
+from tests.fixtures.timeline import released as released_with
 from tests.fixtures.world import NEW_IMAGE, OLD_IMAGE, Operator, World, eventually_async
 
 CHECKS = [
@@ -34,57 +33,25 @@ def weight_in(route: Obj) -> int:
     return int(hosts.get("podinfo-canary", 0))
 
 
-@dataclass
-class Timeline:
-    """Every `http` list of the VirtualService, and the phase, each time one changed."""
-
-    world: World
-    http: list[list[Obj]] = field(default_factory=list)
-    phases: list[str] = field(default_factory=list)
-
-    def weights(self, weighted: Callable[[list[Obj]], Obj]) -> list[int]:
-        """The canary's weight in the route `weighted` picks, each time it changed."""
-        seen: list[int] = []
-        for routes in self.http:
-            weight = weight_in(weighted(routes))
-            if not seen or seen[-1] != weight:
-                seen.append(weight)
-        return seen
-
-    async def sample(self) -> None:
-        vs = await self.world.get(VIRTUAL_SERVICES, "podinfo")
-        if vs is not None and (not self.http or self.http[-1] != vs["spec"]["http"]):
-            self.http.append(vs["spec"]["http"])
-        phase = await self.world.phase()
-        if phase and (not self.phases or self.phases[-1] != phase):
-            self.phases.append(phase)
-
-    async def follow(self) -> None:
-        while True:
-            await self.sample()
-            await asyncio.sleep(0.02)
+async def http_routes(world: World) -> dict[str, Any]:
+    """The reading of these tests: the VirtualService's whole `http` list."""
+    vs = await world.get(VIRTUAL_SERVICES, "podinfo")
+    return {} if vs is None else {"http": vs["spec"]["http"]}
 
 
-@contextlib.asynccontextmanager
-async def following(world: World) -> AsyncIterator[Timeline]:
-    timeline = Timeline(world)
-    task = asyncio.create_task(timeline.follow())
-    try:
-        yield timeline
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await timeline.sample()
+def weights(timeline: Timeline, weighted: Callable[[list[Obj]], Obj]) -> list[int]:
+    """The canary's weight in the route `weighted` picks, each time it changed."""
+    seen: list[int] = []
+    for routes in timeline["http"]:
+        weight = weight_in(weighted(routes))
+        if not seen or seen[-1] != weight:
+            seen.append(weight)
+    return seen
 
 
 async def released(world: World, analysis: Obj) -> tuple[Timeline, Obj]:
     """A Canary with `analysis` initialized, a new image shipped and followed to Succeeded."""
-    await world.initialized(analysis=analysis)
-    async with following(world) as timeline:
-        await world.ship("podinfo", NEW_IMAGE)
-        succeeded = await world.wait_phase("Succeeded")
-    return timeline, succeeded
+    return await released_with(world, http_routes, analysis=analysis)
 
 
 async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest_to_the_primary(
@@ -95,8 +62,8 @@ async def test_ab_testing_sends_the_matching_requests_to_the_canary_and_the_rest
              {"headers": {"cookie": {"regex": cookie}}}]  # fmt: skip
     timeline, _ = await released(world, {**ITERATIONS, "match": match})
 
-    assert timeline.weights(lambda http: http[0]) == [0, 100, 0]
-    during = next(http for http in timeline.http if weight_in(http[0]) == 100)
+    assert weights(timeline, lambda http: http[0]) == [0, 100, 0]
+    during = next(http for http in timeline["http"] if weight_in(http[0]) == 100)
     ab, everyone = during
     assert ab["match"] == match
     assert "match" not in everyone and weight_in(everyone) == 0
@@ -113,14 +80,14 @@ async def test_blue_green_mirroring_copies_the_requests_to_the_canary_during_the
 ) -> None:
     timeline, _ = await released(world, {**ITERATIONS, "mirror": True, "mirrorWeight": 50})
 
-    mirrored = [("mirror" in http[0]) for http in timeline.http]
+    mirrored = [("mirror" in http[0]) for http in timeline["http"]]
     assert [m for n, m in enumerate(mirrored) if n == 0 or mirrored[n - 1] != m] == [
         False,
         True,
         False,
     ]
-    assert timeline.weights(lambda http: http[0]) == [0, 100, 0]  # the switch at the end
-    during = next(http[0] for http in timeline.http if "mirror" in http[0])
+    assert weights(timeline, lambda http: http[0]) == [0, 100, 0]  # the switch at the end
+    during = next(http[0] for http in timeline["http"] if "mirror" in http[0])
     assert during["mirror"] == {"host": "podinfo-canary"}
     assert during["mirrorPercentage"] == {"value": 50.0}
     assert weight_in(during) == 0  # mirrored only: every answer comes from the primary
@@ -139,11 +106,11 @@ async def test_session_affinity_pins_cookie_holders_to_the_canary_then_expires_t
     }
     timeline, succeeded = await released(world, analysis)
 
-    assert timeline.weights(lambda http: http[-1]) == [0, 20, 40, 0]
+    assert weights(timeline, lambda http: http[-1]) == [0, 20, 40, 0]
     cookie = succeeded["status"]["previousSessionAffinityCookie"]
     name, _, _ = cookie.partition("=")
     assert name == "canary-cookie" and "sessionAffinityCookie" not in succeeded["status"]
-    during = next(http for http in timeline.http if len(http) == 2 and weight_in(http[-1]))
+    during = next(http for http in timeline["http"] if len(http) == 2 and weight_in(http[-1]))
     sticky, weighted = during
     [header_match] = [m["headers"] for m in sticky["match"]]
     regex = header_match["cookie"]["regex"]  # Istio matches header names in lower case
@@ -162,17 +129,17 @@ async def test_a_slow_release_is_rolled_back_on_request_duration(
     world: World, operator: Operator, metrics_stand_in: MetricsStandIn
 ) -> None:
     await world.initialized()
-    async with following(world) as timeline:
+    async with following(world, http_routes) as timeline:
         await world.ship("podinfo", NEW_IMAGE)
 
         async def at_20() -> bool:
-            return bool(timeline.http) and weight_in(timeline.http[-1][0]) == 20
+            return bool(timeline["http"]) and weight_in(timeline["http"][-1][0]) == 20
 
         await eventually_async(at_20)
         metrics_stand_in.duration_ms = 900.0  # slow once the canary gets traffic
         failed = await world.wait_phase("Failed")
 
-    assert timeline.weights(lambda http: http[0]) == [0, 20, 0]
+    assert weights(timeline, lambda http: http[0]) == [0, 20, 0]
     assert failed["status"]["failedChecks"] == 2
     primary = await world.must_get(DEPLOYMENTS, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == OLD_IMAGE

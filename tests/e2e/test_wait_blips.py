@@ -17,9 +17,14 @@ import pytest
 from coalmine.api.canary import Phase
 from coalmine.kube.adapters.revision import pod_template_revision
 from coalmine.local.runtime import LocalRuntime
-from tests.e2e.test_local_mode import initialized, ship, steady_load, weight
+from tests.e2e.test_local_mode import initialized, ship
 from tests.fixtures.cli import invoke, wait_lines
-from tests.fixtures.local import runtime_settings, wait_until
+from tests.fixtures.local import (
+    runtime_settings,
+    steady_load,
+    wait_until,
+    weight,
+)
 from tests.fixtures.operator import NAMESPACE, canary, create, deployment, install_crds
 from tests.kube_emulator import KubeEmulator
 

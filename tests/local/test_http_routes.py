@@ -4,17 +4,11 @@ here; tests/local/test_http_routes_served.py sends requests through a real one).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import yaml
 
-from coalmine.api import gatewayapi
-from coalmine.api.loading import LOCAL_RESOURCES, load_text
-from coalmine.api.networking import Gateway, VirtualService
-from coalmine.api.workloads import Service
 from coalmine.local.envoy import (
     Destination,
     HeaderMatch,
@@ -27,43 +21,20 @@ from coalmine.local.envoy import (
 )
 from coalmine.local.http_routes import prefix_rewrite, weights_in_percent
 from coalmine.local.translate import Objects, Translation, selections, translate
+from tests.fixtures.objects import APP_SERVICES, objects_of, public_gateway
 
-SERVICES = """
-apiVersion: v1
-kind: Service
-metadata: {name: app-primary, namespace: demo}
-spec: {selector: {app: app-primary}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app-canary, namespace: demo}
-spec: {selector: {app: app}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: public, namespace: demo}
-spec:
-  gatewayClassName: coalmine
-  listeners:
-    - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}
-    - {name: any, port: 8080, protocol: HTTP}
-"""
+SERVICES = (
+    APP_SERVICES
+    + "---"
+    + public_gateway(
+        '{name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}',
+        "{name: any, port: 8080, protocol: HTTP}",
+    )
+)
 
 
 def objects(text: str) -> Objects:
-    loaded = load_text(SERVICES + "---" + text, kinds=LOCAL_RESOURCES)
-    assert loaded.problems == []
-
-    def of(kind: type[Any]) -> list[Any]:
-        return [r for r in loaded.resources if isinstance(r, kind)]
-
-    return Objects(
-        services=of(Service),
-        gateways=of(Gateway),
-        virtual_services=of(VirtualService),
-        gateway_api_gateways=of(gatewayapi.Gateway),
-        http_routes=of(gatewayapi.HTTPRoute),
-    )
+    return objects_of(SERVICES + "---" + text)
 
 
 def endpoints(namespace: str, selector: dict[str, str], target: int | str) -> list[tuple[str, int]]:
@@ -263,18 +234,10 @@ spec:
         'hostname: "*.example.com"}',
         'hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}',
     )
-    loaded = load_text(opened + "---" + other + "---" + GRANT, kinds=LOCAL_RESOURCES)
-    assert loaded.problems == []
-    objects = Objects(
-        services=[r for r in loaded.resources if isinstance(r, Service)],
-        gateway_api_gateways=[r for r in loaded.resources if isinstance(r, gatewayapi.Gateway)],
-        http_routes=[r for r in loaded.resources if isinstance(r, gatewayapi.HTTPRoute)],
-    )
-    ungranted = translate(objects, endpoints, "127.0.0.1", 8080)
+    ungranted = translate(objects_of(opened + "---" + other), endpoints, "127.0.0.1", 8080)
     assert "hr_other_elsewhere" not in hosts(ungranted)  # the backend is in demo
     assert any("no ReferenceGrant lets it use services" in w for w in ungranted.warnings)
-    grants = [r for r in loaded.resources if isinstance(r, gatewayapi.ReferenceGrant)]
-    granted = replace(objects, reference_grants=grants)
+    granted = objects_of(opened + "---" + other + "---" + GRANT)
     translation = translate(granted, endpoints, "127.0.0.1", 8080)
     assert hosts(translation)["hr_other_elsewhere"].domains == ("elsewhere.example.com",)
     [entry] = hosts(translation)["hr_other_elsewhere"].routes

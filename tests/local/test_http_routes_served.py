@@ -11,14 +11,13 @@ import aiohttp
 import pytest
 import yaml
 
-from coalmine.api import gatewayapi
 from coalmine.api.canary import Canary
-from coalmine.api.loading import LOCAL_RESOURCES, load_text
-from coalmine.api.workloads import Service
+from coalmine.api.loading import load_text
 from coalmine.engine.observations import Routes
 from coalmine.local.envoy import EnvoyDataPlane
-from coalmine.local.translate import Objects, translate
+from coalmine.local.translate import translate
 from coalmine.routing.http_route import http_route_spec
+from tests.fixtures.objects import APP_SERVICES, http_route, objects_of, public_gateway
 from tests.local.envoy.backends import Backend
 from tests.local.envoy.conftest import MakeBackend, dataplane, gateway_url, http, make_backend
 from tests.local.envoy.traffic import backends, burst, eventually, get
@@ -29,24 +28,11 @@ pytestmark = pytest.mark.slow
 
 HOST = {"Host": "app.example.com"}
 
-OBJECTS = """
-apiVersion: v1
-kind: Service
-metadata: {name: app-primary, namespace: demo}
-spec: {selector: {app: app-primary}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app-canary, namespace: demo}
-spec: {selector: {app: app}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: public, namespace: demo}
-spec:
-  gatewayClassName: coalmine
-  listeners: [{name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}]
-"""
+OBJECTS = (
+    APP_SERVICES
+    + "---"
+    + public_gateway('{name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}')
+)
 
 CANARY = """
 apiVersion: coalmine.dev/v1beta1
@@ -83,14 +69,7 @@ class Served:
 
     async def apply(self, http_route: dict[str, Any]) -> None:
         """Serve OBJECTS and this HTTPRoute, as `coalmine up` would."""
-        text = OBJECTS + "---\n" + yaml.safe_dump(http_route)
-        loaded = load_text(text, kinds=LOCAL_RESOURCES)
-        assert loaded.problems == []
-        objects = Objects(
-            services=[r for r in loaded.resources if isinstance(r, Service)],
-            gateway_api_gateways=[r for r in loaded.resources if isinstance(r, gatewayapi.Gateway)],
-            http_routes=[r for r in loaded.resources if isinstance(r, gatewayapi.HTTPRoute)],
-        )
+        objects = objects_of(OBJECTS + "---\n" + yaml.safe_dump(http_route))
         translation = translate(objects, self.endpoints, "127.0.0.1", 0)
         assert translation.warnings == []
         await self.plane.apply(translation.plane)
@@ -99,15 +78,6 @@ class Served:
 @pytest.fixture
 async def served(dataplane: EnvoyDataPlane, make_backend: MakeBackend) -> Served:
     return Served(dataplane, await make_backend("primary"), await make_backend("canary"))
-
-
-def http_route(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": "app", "namespace": "demo"},
-        "spec": spec,
-    }
 
 
 def canary(analysis: str) -> Canary:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from coalmine.api.istio import HTTPRetry
-from coalmine.api.loading import LOCAL_RESOURCES, load_text
-from coalmine.api.networking import DestinationRule, Gateway, VirtualService
-from coalmine.api.workloads import Service
 from coalmine.local.envoy import (
     ISTIO_DEFAULT_RETRIES,
     Destination,
@@ -20,6 +16,7 @@ from coalmine.local.envoy import (
     StringMatch,
 )
 from coalmine.local.translate import Objects, Translation, retry_policy, translate
+from tests.fixtures.objects import objects_of
 
 MANIFESTS = """
 apiVersion: v1
@@ -81,17 +78,7 @@ def endpoints(namespace: str, selector: dict[str, str], target: int | str) -> li
 
 
 def objects(text: str = MANIFESTS) -> Objects:
-    loaded = load_text(text, kinds=LOCAL_RESOURCES)
-    assert loaded.problems == []
-    by_type: dict[type, list[Any]] = {}
-    for resource in loaded.resources:
-        by_type.setdefault(type(resource), []).append(resource)
-    return Objects(
-        services=by_type.get(Service, []),
-        gateways=by_type.get(Gateway, []),
-        virtual_services=by_type.get(VirtualService, []),
-        destination_rules=by_type.get(DestinationRule, []),
-    )
+    return objects_of(text)
 
 
 def translated(given: Objects | None = None) -> Translation:

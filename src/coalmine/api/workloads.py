@@ -203,7 +203,6 @@ class Container(LocalModel):
             "securityContext",
             "imagePullPolicy",
             "lifecycle",
-            "startupProbe",
             "stdin",
             "tty",
             "terminationMessagePath",
@@ -224,6 +223,9 @@ class Container(LocalModel):
     ports: list[ContainerPort] = Field(default_factory=list)
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    """Until it passes, readiness and liveness are not probed (a slow start is not a
+    liveness failure); after failureThreshold failures the process is restarted."""
     working_dir: str | None = None
 
 

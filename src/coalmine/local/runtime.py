@@ -259,10 +259,22 @@ class LocalRuntime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for server in self._servers:
-            await server.cleanup()
+        await self._close_servers()
         await self.hooks.close()
         await self.metric_sessions.close()
+
+    async def _close_listeners(self) -> None:
+        """Stop accepting on the API's and the load tester's ports, at once (aiohttp
+        closes a site's listening socket before its first await)."""
+        for server in self._servers:
+            for site in list(server.sites):
+                await site.stop()
+
+    async def _close_servers(self) -> None:
+        """The listeners closed, then each server's open connections finished."""
+        await self._close_listeners()
+        while self._servers:
+            await self._servers.pop().cleanup()
 
     async def _stop_children(self, keep_data_plane: bool) -> None:
         if keep_data_plane:
@@ -275,9 +287,12 @@ class LocalRuntime:
             await self.prometheus.stop()
 
     async def _after_kill(self) -> None:
-        """Reap the killed children and close connections (bounded: they are dead)."""
+        """Close the listeners, reap the killed children and close connections (bounded:
+        they are dead)."""
         with contextlib.suppress(Exception, TimeoutError):
             async with asyncio.timeout(5.0):
+                # a deadline that cut the control plane's stop short left them listening
+                await self._close_listeners()
                 await self._stop_children(keep_data_plane=False)
                 await self.hooks.close()
                 await self.metric_sessions.close()
@@ -285,6 +300,7 @@ class LocalRuntime:
                     if not reap_exited(self._killed):
                         break
                     await asyncio.sleep(0.05)
+                await self._close_servers()
 
     def kill(self) -> None:
         """SIGKILL every child now: replicas (their process groups), Envoy, Prometheus."""

@@ -15,6 +15,7 @@ model, and the row keeps the manifest a user would write (`coalmine get -o yaml`
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -56,9 +57,10 @@ class LocalRouting:
     (None: the router keeps its own, and the runtime parses what it wrote)."""
 
 
-class StoreRouter:
+class StoreRouter(ABC):
     """A Router port over the local store: the Services, and one routing object named
-    after the apex Service whose kind and spec the subclass gives."""
+    after the apex Service whose kind and spec the subclass gives (`route_spec` and
+    `routes_in` are abstract: a subclass that leaves one out cannot be made)."""
 
     route_kind: ClassVar[str]
     """The store kind of the object carrying the weights."""
@@ -80,13 +82,13 @@ class StoreRouter:
         """The factory the local runtime's registry calls."""
         return cls(routing.store, routing.sync, routing.models)
 
+    @abstractmethod
     def route_spec(self, canary: Canary, routes: Routes) -> dict[str, Any]:
         """The routing object's spec sending `routes` (the subclass's rendering)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def routes_in(self, canary: Canary, spec: dict[str, Any]) -> Routes:
         """The weights a stored spec sends (the subclass's reading)."""
-        raise NotImplementedError
 
     async def reconcile(self, canary: Canary) -> None:
         labels = target_labels(self.store, canary)

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from coalmine.api.canary import Phase
-from coalmine.kube.adapters.cache import CacheSettings, WatchCache
+from coalmine.kube.adapters.cache import WatchCache
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, SERVICES, Kind
-from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons
-from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
-from coalmine.kube.runtime.wiring import cached_kinds, wire
-from coalmine.testing import FakeMeasurer
-from tests.fixtures.operator import NAMESPACE, RolloutController, canary, create, deployment
-from tests.kube.runtime.test_daemons import ref_of
+from tests.fixtures.daemons import FAST, initialized
+from tests.fixtures.operator import NAMESPACE
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.http import MERGE, call, eventually
 
 WEB = f"/api/v1/namespaces/{NAMESPACE}/services/web"
-
-FAST = CacheSettings(watch_timeout=30, retry=0.05, unserved_retry=0.2)
 
 
 def service(name: str, app: str = "x") -> dict[str, object]:
@@ -143,64 +133,17 @@ async def test_a_kind_the_cluster_does_not_serve_is_read_from_the_api(
         await found.stop()
 
 
-@contextlib.asynccontextmanager
-async def initialized(
-    kube_client: KubeClient, kube_emulator: KubeEmulator
-) -> AsyncIterator[tuple[CanaryDaemons, WatchCache]]:
-    """The real adapters (KubeWorkload, IstioRouter, the status store) on a cached client,
-    ticked by hand until the podinfo Canary is Initialized, then once more."""
-    kube_emulator.create("apps/v1", "deployments", deployment(), namespace=NAMESPACE)
-    create(kube_emulator, canary())
-    rollouts = RolloutController(kube_emulator)
-    analysis = AnalysisSettings(min_interval=timedelta(seconds=1))
-    scope = ScopeSettings(namespaces=(NAMESPACE,))
-    settings = ControllerSettings(analysis=analysis, scope=scope, identity="test")
-    found = WatchCache(kube_client, cached_kinds(scope), [NAMESPACE], FAST)
-    found.start()
-    assert await found.synced(10)
-    kube_client.reads = found
-    wiring = wire(kube_client, settings, CollectorRegistry(), measurer=FakeMeasurer())
-    loops = CanaryDaemons(
-        kube_client,
-        wiring.ports,
-        events=wiring.events,
-        reverter=wiring.reverter,
-        disowner=wiring.disowner,
-        settings=analysis,
-        leadership=AlwaysLeading(),
-    )
-    ref = ref_of(kube_emulator)
-    try:
-        for _ in range(10):  # initialization: the primary rolls out, then the target scales down
-            rollouts.settle()
-            await eventually(lambda: found.count(DEPLOYMENTS) >= 1, deadline=5)
-            await loops.tick(ref)
-            stored = kube_emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
-            assert stored is not None
-            if (stored.get("status") or {}).get("phase") == Phase.INITIALIZED.value:
-                break
-        assert (stored.get("status") or {}).get("phase") == Phase.INITIALIZED.value
-        rollouts.settle()
-        await loops.tick(ref)  # the first tick after: may still write (conditions)
-        yield loops, found
-    finally:
-        kube_client.reads = None
-        await wiring.close()
-        await found.stop()
-
-
 async def test_a_steady_tick_reads_nothing_from_the_api(
     kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:
-    async with initialized(kube_client, kube_emulator) as (loops, found):
+    async with initialized(kube_client, kube_emulator) as operator:
         version = kube_emulator.resource_version
+        found = operator.cache
         await eventually(lambda: found.lookup(CANARIES, "podinfo", NAMESPACE) is not None, 5)
-        before = len(kube_emulator.requests)
         reads = kube_client.api_reads
 
-        await loops.tick(ref_of(kube_emulator))
+        sent = await operator.tick()
 
-        sent = kube_emulator.requests[before:]
         assert kube_client.api_reads == reads
         assert [r for r in sent if r.method == "GET" and r.query.get("watch") != "true"] == []
         assert kube_emulator.resource_version == version, "a steady tick writes nothing"
@@ -215,15 +158,15 @@ async def test_a_repair_does_not_wait_for_the_caches_own_watch(
     """kopf's watch and the cache's are two streams: the event that calls for a repair may
     arrive before the cache's copy changed. The repair acts on the event's object, not on
     the older copy (where it would find nothing to repair for a whole interval)."""
-    async with initialized(kube_client, kube_emulator) as (loops, found):
-        monkeypatch.setattr(found, "_apply", lambda held, event: None)  # its watch lags
+    async with initialized(kube_client, kube_emulator) as operator:
+        monkeypatch.setattr(operator.cache, "_apply", lambda held, event: None)  # its watch lags
         apex = f"/api/v1/namespaces/{NAMESPACE}/services/podinfo"
         patch = {"spec": {"selector": {"app": "podinfo"}}}  # `kubectl apply` of the user's
         status, reset = await call(kube_http, "PATCH", apex, patch, headers=MERGE)
         assert status == 200, reset
         assert selector(kube_client, "podinfo") == {"app": "podinfo-primary"}  # the old copy
 
-        await loops.routing_changed(NAMESPACE, "podinfo", SERVICES, reset)
+        await operator.loops.routing_changed(NAMESPACE, "podinfo", SERVICES, reset)
 
         repaired = kube_emulator.get("v1", "services", "podinfo", NAMESPACE)
         assert repaired is not None and repaired["spec"]["selector"] == {"app": "podinfo-primary"}

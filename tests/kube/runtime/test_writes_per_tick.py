@@ -14,27 +14,19 @@ analysis through 20/40/60 % writes three objects: 21 writes in 7 ticks.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import Phase
-from coalmine.kube.adapters.cache import CacheSettings, WatchCache
 from coalmine.kube.adapters.client import KubeClient
-from coalmine.kube.adapters.resources import DEPLOYMENTS
-from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRef
-from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
-from coalmine.kube.runtime.wiring import Wiring, cached_kinds, wire
 from coalmine.testing import FakeMeasurer
-from tests.fixtures.operator import NAMESPACE, RolloutController, canary, create, deployment
-from tests.kube.runtime.test_daemons import ref_of
+from tests.fixtures.daemons import HandTicked, initialized
+from tests.fixtures.operator import NAMESPACE, RolloutController
 from tests.kube_emulator import KubeEmulator
-from tests.kube_emulator.http import eventually
 
-FAST = CacheSettings(watch_timeout=30, retry=0.05, unserved_retry=0.2)
 STATUS = ("PUT", "canaries/status", "podinfo")
 EVENT = ("POST", "events", "")
 BUMP = ("PATCH", "events", "")
@@ -57,33 +49,16 @@ class SteppingClock:
 
 @dataclass
 class Operator:
-    emulator: KubeEmulator
-    loops: CanaryDaemons
-    ref: CanaryRef
-    rollouts: RolloutController
-    cache: WatchCache
+    """The initialized podinfo Canary's loop, each tick told as the writes it sent."""
+
+    ticked: HandTicked
 
     async def tick(self) -> list[Write]:
         """One tick, the rollouts finished before it; the writes it sent."""
-        self.rollouts.settle()
-        await eventually(self._cache_current, deadline=5)
-        before = len(self.emulator.requests)
-        await self.loops.tick(self.ref)
-        return [_write(r.method, r.path) for r in self.emulator.requests[before:]]
-
-    def _cache_current(self) -> bool:
-        """Every Deployment's watch event arrived (the rollouts' status too)."""
-        for stored in self.emulator.peek("apps/v1", "deployments", NAMESPACE):
-            meta = stored["metadata"]
-            held = self.cache.lookup(DEPLOYMENTS, meta["name"], NAMESPACE)
-            if not held or held["metadata"]["resourceVersion"] != meta["resourceVersion"]:
-                return False
-        return True
+        return [_write(r.method, r.path) for r in await self.ticked.tick()]
 
     def phase(self) -> str:
-        stored = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
-        assert stored is not None
-        return str((stored.get("status") or {}).get("phase"))
+        return self.ticked.phase()
 
     def said(self) -> list[str]:
         """The messages of the Events about the Canary, oldest first."""
@@ -92,16 +67,15 @@ class Operator:
         return [e["message"] for e in ordered if e["involvedObject"]["kind"] == "Canary"]
 
     def weight(self) -> int:
-        stored = self.emulator.get("coalmine.dev/v1beta1", "canaries", "podinfo", NAMESPACE)
-        assert stored is not None
-        return int((stored.get("status") or {}).get("canaryWeight") or 0)
+        return self.ticked.weight()
 
-    async def until(self, done: Callable[[], bool], ticks: int = 10) -> None:
-        for _ in range(ticks):
-            if done():
-                return
-            await self.tick()
-        assert done(), f"not reached in {ticks} ticks: {self.phase()}"
+    @property
+    def emulator(self) -> KubeEmulator:
+        return self.ticked.emulator
+
+    @property
+    def rollouts(self) -> RolloutController:
+        return self.ticked.rollouts
 
 
 def _write(method: str, path: str) -> Write:
@@ -117,34 +91,11 @@ def _write(method: str, path: str) -> Write:
 
 @pytest.fixture
 async def operator(kube_client: KubeClient, kube_emulator: KubeEmulator) -> AsyncIterator[Operator]:
-    kube_emulator.create("apps/v1", "deployments", deployment(), namespace=NAMESPACE)
-    create(kube_emulator, canary())
-    analysis = AnalysisSettings(min_interval=timedelta(seconds=1))
-    scope = ScopeSettings(namespaces=(NAMESPACE,))
-    settings = ControllerSettings(analysis=analysis, scope=scope, identity="test")
-    cache = WatchCache(kube_client, cached_kinds(scope), [NAMESPACE], FAST)
-    cache.start()
-    assert await cache.synced(10)
-    kube_client.reads = cache
     passing = FakeMeasurer({"request-success-rate": 100.0, "request-duration": 50.0})
-    wiring: Wiring = wire(kube_client, settings, CollectorRegistry(), measurer=passing)
-    loops = CanaryDaemons(
-        kube_client,
-        wiring.ports,
-        events=wiring.events,
-        reverter=wiring.reverter,
-        disowner=wiring.disowner,
-        settings=analysis,
-        leadership=AlwaysLeading(),
-        clock=SteppingClock(),
-    )
-    rollouts = RolloutController(kube_emulator)
-    try:
-        yield Operator(kube_emulator, loops, ref_of(kube_emulator), rollouts, cache)
-    finally:
-        kube_client.reads = None
-        await wiring.close()
-        await cache.stop()
+    async with initialized(
+        kube_client, kube_emulator, measurer=passing, clock=SteppingClock()
+    ) as ticked:
+        yield Operator(ticked)
 
 
 def ship(emulator: KubeEmulator) -> None:
@@ -161,8 +112,6 @@ def ship(emulator: KubeEmulator) -> None:
 async def test_each_kind_of_tick_writes_its_object_the_status_and_its_events(
     operator: Operator,
 ) -> None:
-    await operator.until(lambda: operator.phase() == Phase.INITIALIZED.value)
-    await operator.tick()  # the first after: may still write (conditions)
     assert await operator.tick() == [], "steady: no read, no write"
 
     ship(operator.emulator)
@@ -204,8 +153,6 @@ async def test_a_tick_that_waits_bumps_its_event_and_writes_nothing_else(
     operator: Operator,
 ) -> None:
     """The new revision's rollout stalls: every tick repeats "waiting for the rollout"."""
-    await operator.until(lambda: operator.phase() == Phase.INITIALIZED.value)
-    await operator.tick()
     operator.rollouts.stall("podinfo")
     ship(operator.emulator)
     assert await operator.tick() == [("PATCH", "deployments", "podinfo"), STATUS, EVENT]

@@ -46,6 +46,7 @@ def deployment(
     ports: list[dict[str, Any]] | None = None,
     readiness: dict[str, Any] | None = None,
     liveness: dict[str, Any] | None = None,
+    startup: dict[str, Any] | None = None,
     **spec: Any,
 ) -> Deployment:
     """A Deployment of the test workload; `readiness` defaults to GET /healthz on port 8080."""
@@ -62,6 +63,8 @@ def deployment(
         container["readinessProbe"] = readiness
     if liveness:
         container["livenessProbe"] = liveness
+    if startup:
+        container["startupProbe"] = startup
     return Deployment.model_validate(
         {
             "metadata": {"name": name, "namespace": namespace},

@@ -254,6 +254,9 @@ async def test_a_probe_on_an_undeclared_port_is_refused(runtime: LocalDeployment
     )
     with pytest.raises(NotFound):
         runtime.status("default", "web")
+    startup = deployment(startup={"httpGet": {"path": "/healthz", "port": 9090}})
+    with pytest.raises(ManifestError, match=r"containers\[0\]\.startupProbe\.httpGet\.port: 9090"):
+        await runtime.apply(startup)
 
 
 async def test_delete_stops_every_process_of_the_deployment(runtime: LocalDeployments) -> None:

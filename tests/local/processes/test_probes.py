@@ -9,6 +9,7 @@ from coalmine.local.processes.probes import (
     Check,
     ProbeTiming,
     until_liveness_fails,
+    until_started,
     watch_readiness,
 )
 
@@ -52,3 +53,10 @@ async def test_readiness_needs_its_thresholds_in_a_row() -> None:
 async def test_liveness_fails_after_failure_threshold_in_a_row() -> None:
     async with asyncio.timeout(5):
         assert await until_liveness_fails(scripted("--+--+---"), TIMING) == "failed"
+
+
+async def test_a_startup_probe_passes_at_its_first_success_or_fails_after_its_threshold() -> None:
+    async with asyncio.timeout(5):
+        assert await until_started(scripted("--+"), TIMING) is None
+        assert await until_started(scripted("-+---"), TIMING) is None
+        assert await until_started(scripted("---+"), TIMING) == "failed"

@@ -55,16 +55,24 @@ async def test_a_command_that_cannot_start_is_retried_and_says_why(
     assert runtime.status("default", "web").available == 0
 
 
+STARTUP = {"httpGet": {"path": "/healthz", "port": "http"}, "failureThreshold": 600}
+"""Up to 600 probes (60 s at the tests' 0.1 s period) for the workload to listen: under
+load a Python process takes seconds to start, and a liveness probe of a process not yet
+listening fails (connection refused), so without it liveness killed every new process
+before it ever served, and the replica was never ready."""
+
+
 async def test_failing_liveness_restarts_the_process(runtime: LocalDeployments) -> None:
     live = {"httpGet": {"path": "/live", "port": "http"}, "failureThreshold": 2}
-    await runtime.apply(deployment(env={"LIVE_SECONDS": "0.5"}, liveness=live))
-    await eventually(lambda: the_replica(runtime).ready, "ready")
+    manifest = deployment(env={"LIVE_SECONDS": "0.5"}, liveness=live, startup=STARTUP)
+    await runtime.apply(manifest)
+    await eventually(lambda: the_replica(runtime).ready, "ready", within=60)
     first_pid = the_replica(runtime).pid
 
     await eventually(lambda: the_replica(runtime).restarts >= 1, "a restart")
     replica = the_replica(runtime)
-    # The first kill's reason, from the log: under load the new process may already have
-    # failed its own first probes (liveness has no initial delay here) and changed last_exit.
+    # The first kill's reason, from the log: the new process may already have failed its
+    # own liveness probes and changed last_exit.
     log = (runtime.state_dir / "logs" / "default" / "web" / f"{replica.id}.log").read_text()
     first = next(line for line in log.splitlines() if "liveness probe failed" in line)
     assert "liveness probe failed: GET http://127.0.0.1:" in first
@@ -75,4 +83,45 @@ async def test_failing_liveness_restarts_the_process(runtime: LocalDeployments) 
         replica = the_replica(runtime)
         return replica.ready and replica.pid not in (None, first_pid)
 
-    await eventually(ready_again, "ready again in a new process")
+    await eventually(ready_again, "ready again in a new process", within=60)
+
+
+def replica_log(runtime: LocalDeployments) -> str:
+    """The replica's log (coalmine's lines and the process's output); "" before it starts."""
+    replica = the_replica(runtime)
+    path = runtime.state_dir / "logs" / "default" / "web" / f"{replica.id}.log"
+    return path.read_text() if path.exists() else ""
+
+
+async def test_until_the_startup_probe_passes_neither_readiness_nor_liveness_is_probed(
+    runtime: LocalDeployments,
+) -> None:
+    """/healthz answers 500 (UNHEALTHY) to the startup probe, which may fail 600 times:
+    the process serves, and /live, which one failed probe would count against, is never
+    asked (the workload logs every request it gets)."""
+    live = {"httpGet": {"path": "/live", "port": "http"}, "failureThreshold": 1}
+    startup = {"httpGet": {"path": "/healthz", "port": "http"}, "failureThreshold": 600}
+    await runtime.apply(deployment(env={"UNHEALTHY": "1"}, liveness=live, startup=startup))
+
+    asked = '"GET /healthz HTTP/1.1" 500'
+    await eventually(lambda: replica_log(runtime).count(asked) >= 3, "3 startup probes", 60)
+
+    assert "GET /live" not in replica_log(runtime)
+    replica = the_replica(runtime)
+    assert (replica.ready, replica.restarts) == (False, 0)
+
+
+async def test_a_process_that_fails_its_startup_probe_is_restarted(
+    runtime: LocalDeployments,
+) -> None:
+    """As after a liveness failure. The reason is the last failure: HTTP 500, or, when the
+    process was slow to start, that nothing listened yet."""
+    startup = {"httpGet": {"path": "/healthz", "port": "http"}, "failureThreshold": 2}
+    await runtime.apply(deployment(env={"UNHEALTHY": "1"}, startup=startup))
+
+    await eventually(lambda: the_replica(runtime).restarts >= 1, "a restart", within=60)
+    log = replica_log(runtime)
+    first = next(line for line in log.splitlines() if "probe failed" in line)
+    assert "startup probe failed: GET http://127.0.0.1:" in first
+    assert "/healthz: " in first and "; killing pid" in first
+    assert the_replica(runtime).ready is False

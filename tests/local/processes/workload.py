@@ -1,7 +1,7 @@
 """The workload of the process-layer tests: a tiny HTTP server (standard library only).
 
 Environment: PORT (required), VERSION, UNHEALTHY=1 (/healthz answers 500),
-LIVE_SECONDS=<s> (/live answers 500 after that long), CHILD_PID_FILE=<path> (fork a
+LIVE_SECONDS=<s> (/live answers 500 once it has listened that long), CHILD_PID_FILE=<path> (fork a
 child that sleeps in the same process group and write its pid there), LISTEN_WHEN=<path>
 (wait for that file to exist before listening).
 """
@@ -53,5 +53,6 @@ if __name__ == "__main__":
     while os.environ.get("LISTEN_WHEN") and not os.path.exists(os.environ["LISTEN_WHEN"]):
         time.sleep(0.02)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    STARTED = time.monotonic()  # LIVE_SECONDS counts from here, not from the slow start-up
     print(f"version {os.environ.get('VERSION', '?')} listening on {server.server_port}", flush=True)
     server.serve_forever()

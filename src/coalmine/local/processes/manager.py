@@ -338,6 +338,7 @@ def _probe_ports(container: Container) -> list[tuple[str, int | str]]:
     probes = {
         "readinessProbe": container.readiness_probe,
         "livenessProbe": container.liveness_probe,
+        "startupProbe": container.startup_probe,
     }
     return [(field, probe.http_get.port) for field, probe in probes.items() if probe is not None]
 

@@ -19,6 +19,7 @@ __all__ = [
     "tcp_check",
     "until_liveness_fails",
     "until_port_accepts",
+    "until_started",
     "watch_readiness",
 ]
 
@@ -108,6 +109,21 @@ async def until_liveness_fails(check: Check, timing: ProbeTiming) -> str:
         reason = await check()
         failures = 0 if reason is None else failures + 1
         if reason is not None and failures >= timing.failure_threshold:
+            return reason
+        await asyncio.sleep(timing.period)
+
+
+async def until_started(check: Check, timing: ProbeTiming) -> str | None:
+    """A startup probe: None once it passes; the last failure after `failure_threshold`
+    failures in a row (the kubelet then restarts the container, as for liveness)."""
+    await asyncio.sleep(timing.initial_delay)
+    failures = 0
+    while True:
+        reason = await check()
+        if reason is None:
+            return None
+        failures += 1
+        if failures >= timing.failure_threshold:
             return reason
         await asyncio.sleep(timing.period)
 

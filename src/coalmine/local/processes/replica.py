@@ -35,6 +35,7 @@ from coalmine.local.processes.probes import (
     http_check,
     until_liveness_fails,
     until_port_accepts,
+    until_started,
     watch_readiness,
 )
 from coalmine.local.processes.spawn import (
@@ -295,19 +296,30 @@ class Replica:
             self._record = None
 
     async def _watch(self, process: RunningProcess) -> str:
-        """Wait until the process exits or fails its liveness probe; says which."""
+        """Wait until the process exits or fails its startup or liveness probe; says which.
+        Readiness and liveness are probed once the startup probe (if any) passed."""
         exited = asyncio.create_task(process.wait())
-        watchers: set[asyncio.Task[Any]] = {exited, asyncio.create_task(self._readiness())}
-        liveness = self._liveness()
-        if liveness is not None:
-            watchers.add(liveness)
+        watchers: set[asyncio.Task[Any]] = {exited}
         try:
+            startup = self._startup()
+            if startup is not None:
+                watchers.add(startup)
+                done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+                if exited in done:
+                    return _describe_exit(exited.result())
+                watchers.discard(startup)
+                if (reason := startup.result()) is not None:
+                    return await self._kill_unhealthy(process, "startup", reason)
+            watchers.add(asyncio.create_task(self._readiness()))
+            liveness = self._liveness()
+            if liveness is not None:
+                watchers.add(liveness)
             while True:
                 done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
                 if exited in done:
                     return _describe_exit(exited.result())
                 if liveness in done and liveness is not None:
-                    return await self._kill_unhealthy(process, liveness.result())
+                    return await self._kill_unhealthy(process, "liveness", liveness.result())
                 for task in done:
                     task.result()  # a watcher that broke raises here
                 watchers -= done
@@ -315,11 +327,20 @@ class Replica:
             for task in watchers:
                 task.cancel()
 
-    async def _kill_unhealthy(self, process: RunningProcess, reason: str) -> str:
-        self._log(f"liveness probe failed: {reason}; killing pid {process.pid}")
+    async def _kill_unhealthy(self, process: RunningProcess, probe: str, reason: str) -> str:
+        self._log(f"{probe} probe failed: {reason}; killing pid {process.pid}")
         self._set_ready(False)
         code = await process.terminate(self._grace(), self._kill_wait())
-        return f"liveness probe failed ({reason}), {_describe_exit(code)}"
+        return f"{probe} probe failed ({reason}), {_describe_exit(code)}"
+
+    def _startup(self) -> asyncio.Task[str | None] | None:
+        """The startup probe, unless there is none or the process was adopted (it has been
+        up for a while: it started long ago)."""
+        probe = self.template.container.startup_probe
+        if probe is None or self._adopted_now():
+            return None
+        timing = ProbeTiming.of(probe, self._context.settings)
+        return asyncio.create_task(until_started(self._http_check(probe, timing), timing))
 
     async def _readiness(self) -> None:
         """Keep `ready` up to date: by the readiness probe, else by the port accepting."""
