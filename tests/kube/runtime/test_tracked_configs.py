@@ -24,10 +24,10 @@ from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, CanaryRe
 from coalmine.kube.runtime.settings import AnalysisSettings, ControllerSettings, ScopeSettings
 from coalmine.kube.runtime.wiring import Wiring, wire
 from coalmine.testing import FakeMeasurer
+from tests.fixtures.daemons import SteppingClock
 from tests.fixtures.operator import NAMESPACE, RolloutController, canary, create, deployment
 from tests.kube.adapters.test_configs import CM, SECRET, config_map, reading, secret
 from tests.kube.runtime.test_daemons import ref_of
-from tests.kube.runtime.test_writes_per_tick import SteppingClock
 from tests.kube_emulator import KubeEmulator
 
 

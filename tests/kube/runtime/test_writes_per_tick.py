@@ -13,17 +13,15 @@ analysis through 20/40/60 % writes three objects: 21 writes in 7 ticks.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from coalmine.api.canary import Phase
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.testing import FakeMeasurer
-from tests.fixtures.daemons import HandTicked, initialized
+from tests.fixtures.daemons import HandTicked, SteppingClock, initialized, ship
 from tests.fixtures.operator import NAMESPACE, RolloutController
 from tests.kube_emulator import KubeEmulator
 
@@ -33,18 +31,6 @@ BUMP = ("PATCH", "events", "")
 """A repeated Event: its count bumped (one write, not a new object)."""
 
 Write = tuple[str, str, str]
-
-
-class SteppingClock:
-    """The engine's clock: a tick's worth of time on at every read of it (the data a
-    metric window waits for has arrived), the daemons' own time otherwise."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=5)
-        return self.now
 
 
 @dataclass
@@ -96,17 +82,6 @@ async def operator(kube_client: KubeClient, kube_emulator: KubeEmulator) -> Asyn
         kube_client, kube_emulator, measurer=passing, clock=SteppingClock()
     ) as ticked:
         yield Operator(ticked)
-
-
-def ship(emulator: KubeEmulator) -> None:
-    """`kubectl set image` (in-process: no request of the test's in the counts)."""
-    body = emulator.get("apps/v1", "deployments", "podinfo", NAMESPACE)
-    assert body is not None
-    body = copy.deepcopy(body)
-    body["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/podinfo:6.0.1"
-    emulator.registry.replace(
-        emulator._type("apps/v1", "deployments"), NAMESPACE, "podinfo", body, ""
-    )
 
 
 async def test_each_kind_of_tick_writes_its_object_the_status_and_its_events(
