@@ -10,7 +10,7 @@ import pytest
 from coalmine.kube.adapters.cache import WatchCache
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, SERVICES, Kind
-from tests.fixtures.daemons import FAST, initialized
+from tests.fixtures.daemons import FAST, hand_ticked, initialized
 from tests.fixtures.operator import NAMESPACE
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.http import MERGE, call, eventually
@@ -170,3 +170,18 @@ async def test_a_repair_does_not_wait_for_the_caches_own_watch(
 
         repaired = kube_emulator.get("v1", "services", "podinfo", NAMESPACE)
         assert repaired is not None and repaired["spec"]["selector"] == {"app": "podinfo-primary"}
+
+
+async def test_a_canary_the_cache_does_not_hold_yet_is_not_taken_for_gone(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    """kopf's watch and the cache's are two streams: a Canary just created can start its
+    daemon before the cache's watch brings it. Its first read asks the API, so the loop
+    goes on instead of ending for good (which left a new Canary never analysed)."""
+    async with hand_ticked(kube_client, kube_emulator) as ticked:
+        ticked.cache.forget(CANARIES, "podinfo", NAMESPACE)  # the cache's watch behind kopf's
+        assert await ticked.loops.tick(ticked.ref) is not None, "taken for gone"
+        assert ticked.phase() != "None", "the Canary was not advanced"
+        assert await kube_client.delete(CANARIES, "podinfo", NAMESPACE)
+        await eventually(lambda: ticked.cache.lookup(CANARIES, "podinfo", NAMESPACE) is None)
+        assert await ticked.loops.tick(ticked.ref) is None, "a Canary gone is gone"

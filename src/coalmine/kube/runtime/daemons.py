@@ -128,6 +128,11 @@ class WatchedCanary:
         retry = daemons.settings.min_interval.total_seconds()
         try:
             body = await daemons.client.get(ref.kind, ref.name, ref.namespace)
+            if body is None or _uid(body) != ref.uid:
+                # The read cache follows its own watch, at times behind kopf's: a Canary
+                # just created can start its daemon before the cache holds it, and taking
+                # it for gone would end its loop for good. Only the API says it is gone.
+                body = await daemons.client.get(ref.kind, ref.name, ref.namespace, fresh=True)
         except CoalmineError as error:
             log.warning("cannot read canary %s.%s: %s", ref.name, ref.namespace, error)
             return Skip(retry)
