@@ -19,7 +19,7 @@ from typing import Any
 from coalmine.kube.adapters.client import Obj
 from coalmine.kube.adapters.ownership import KEPT_FROM, ORIGINAL_SPEC
 from coalmine.kube.adapters.resources import CANARIES, HTTP_ROUTES, SECRETS, VIRTUAL_SERVICES
-from tests.fixtures.operator import MetricsStandIn, canary, deployment
+from tests.fixtures.operator import CHECKS, ITERATIONS, MetricsStandIn, canary, deployment
 from tests.fixtures.timeline import following, released
 from tests.fixtures.world import (
     NEW_IMAGE,
@@ -33,13 +33,8 @@ from tests.fixtures.world import (
 
 GATEWAY = {"name": "public", "namespace": "gateways"}
 SERVICE = {"port": 9898, "targetPort": 9898, "gatewayRefs": [GATEWAY], "hosts": ["app.test"]}
-CHECKS = [
-    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
-    {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
-]
 ON_THE_GATEWAY: dict[str, Any] = {"provider": "gatewayapi", "service": SERVICE}
 """The Canary's fields for the gatewayapi router."""
-ITERATIONS: dict[str, Any] = {"interval": "1s", "threshold": 2, "iterations": 3, "metrics": CHECKS}
 
 
 def weighted_rule(route: Obj) -> Obj:

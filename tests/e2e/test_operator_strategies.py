@@ -15,16 +15,10 @@ from typing import Any
 
 from coalmine.kube.adapters.client import Obj
 from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, VIRTUAL_SERVICES
-from tests.fixtures.operator import MetricsStandIn
+from tests.fixtures.operator import CHECKS, ITERATIONS, MetricsStandIn
 from tests.fixtures.timeline import Timeline, following
 from tests.fixtures.timeline import released as released_with
 from tests.fixtures.world import NEW_IMAGE, OLD_IMAGE, Operator, World, eventually_async
-
-CHECKS = [
-    {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
-    {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
-]
-ITERATIONS: dict[str, Any] = {"interval": "1s", "threshold": 2, "iterations": 3, "metrics": CHECKS}
 
 
 def weight_in(route: Obj) -> int:
