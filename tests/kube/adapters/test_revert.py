@@ -43,7 +43,9 @@ class Recorder:
     async def delete_primary(self, canary: Canary) -> None:
         self.calls.append("delete primary")
 
-    async def write_status(self, canary: Canary, status: CanaryStatus) -> Canary:
+    async def write_status(
+        self, canary: Canary, status: CanaryStatus, *, supersede: bool = False
+    ) -> Canary:
         return canary.model_copy(update={"status": status})
 
 

@@ -45,7 +45,7 @@ async def write_phase(
     """The Canary with its status in `phase` (written only when it changes)."""
     if canary.status.phase == phase:
         return canary
-    return await store.write_status(canary, to_phase(canary.status, phase, now))
+    return await store.write_status(canary, to_phase(canary.status, phase, now), supersede=True)
 
 
 @dataclass(frozen=True)

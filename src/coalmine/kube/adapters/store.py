@@ -3,10 +3,22 @@
 The status is the engine's memory between ticks, and coalmine is its only writer, so
 the whole status is replaced (PUT .../status): a field the engine cleared is cleared
 in the cluster too. The write carries the resourceVersion the tick read; when the
-Canary changed meanwhile (a user edited it, kopf annotated it) the API answers 409,
-and the store re-reads the Canary and writes the same status onto the fresh copy, a
-bounded number of times. The status was decided from the old read, and its actions
-are already carried out, so it is the truth to record whatever changed meanwhile.
+Canary changed meanwhile the API answers 409 and the store re-reads it:
+
+- its status is the one the tick read (a user edited the spec or a label, kopf
+  annotated it): the same status is written onto the fresh copy, a bounded number of
+  times. The status was decided from the old read and its actions are carried out, so
+  it is the truth to record whatever else changed meanwhile;
+- its status changed (another replica took the Canary's shard over while this one was
+  paused, and ticked it): this tick's status was decided from a state that is no longer
+  the Canary's, and writing it would undo the other writer's step. It is dropped
+  (`StatusSuperseded`); the next tick starts from the stored status. A deletion's
+  phases (`kube.adapters.revert`) are written over it all the same (`supersede`): the
+  deletion ends the Canary whatever its last tick did.
+
+A stored status is read leniently (`read_status`): fields this version does not know or
+cannot read (written by Flagger, or by a newer coalmine) are dropped, so a status never
+makes a Canary invalid, and two reads of the same stored status compare equal.
 """
 
 from __future__ import annotations
@@ -14,14 +26,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from coalmine.api.canary import Canary, CanaryStatus
 from coalmine.errors import AdapterError, Conflict, NotFound
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import canaries_of
 
-__all__ = ["KubeCanaryStore"]
+__all__ = ["KubeCanaryStore", "StatusSuperseded", "read_status"]
 
 log = logging.getLogger(__name__)
+
+
+class StatusSuperseded(AdapterError):
+    """The Canary's status changed since the tick read it: another writer ticked it."""
 
 
 class KubeCanaryStore:
@@ -30,7 +48,11 @@ class KubeCanaryStore:
         self.attempts = attempts
         """Writes tried before giving up (the tick then fails and the next one retries)."""
 
-    async def write_status(self, canary: Canary, status: CanaryStatus) -> Canary:
+    async def write_status(
+        self, canary: Canary, status: CanaryStatus, *, supersede: bool = False
+    ) -> Canary:
+        """The Canary as stored with `status`; `supersede` writes it even over a status
+        another writer changed since `canary` was read."""
         kind = canaries_of(canary.api_version)
         version = canary.metadata.resource_version
         for _ in range(self.attempts):
@@ -40,7 +62,7 @@ class KubeCanaryStore:
                     kind, canary.name, canary.namespace, body, subresource="status"
                 )
             except Conflict:
-                version = await self._current_version(canary)
+                version = await self._version_to_retry_on(canary, supersede)
                 continue
             except NotFound:
                 raise _deleted(canary) from None
@@ -52,15 +74,40 @@ class KubeCanaryStore:
             f"writing the status of canary {canary.key} conflicted {self.attempts} times in a row"
         )
 
-    async def _current_version(self, canary: Canary) -> str | None:
+    async def _version_to_retry_on(self, canary: Canary, supersede: bool) -> str | None:
+        """The fresh copy's resourceVersion, when only its other parts changed."""
         fresh = await self.client.get(
             canaries_of(canary.api_version), canary.name, canary.namespace, fresh=True
         )
         if fresh is None:
             raise _deleted(canary)
+        if not supersede and read_status(fresh.get("status")) != canary.status:
+            raise StatusSuperseded(
+                f"the status of canary {canary.key} was written by another writer since "
+                "this tick read it (a replica that took its shard over, or a second "
+                "controller): this tick's status is dropped, the next tick starts from "
+                "the stored one"
+            )
         log.debug("status of %s conflicted; retrying on the fresh copy", canary.key)
         version: str | None = fresh["metadata"].get("resourceVersion")
         return version
+
+
+def read_status(status: Any) -> CanaryStatus:
+    """The fields of a stored status that this version reads; the others are dropped."""
+    if not isinstance(status, dict):
+        return CanaryStatus()
+    known = {info.alias or name for name, info in CanaryStatus.model_fields.items()}
+    readable = {k: v for k, v in status.items() if k in known and _readable(k, v)}
+    return CanaryStatus.model_validate(readable)
+
+
+def _readable(key: str, value: Any) -> bool:
+    try:
+        CanaryStatus.model_validate({key: value})
+    except ValidationError:
+        return False
+    return True
 
 
 def _status_body(canary: Canary, status: CanaryStatus, version: str | None) -> dict[str, Any]:

@@ -5,9 +5,8 @@ the controller's analysis.interval floor: `api.interval_floor`), then against th
 controller's own rules:
 a MetricTemplate or AlertProvider in another namespace is allowed only with
 `--allow-cross-namespace-refs`, and `spec.provider` must name a router the operator has
-(`routers.registry`: `envoy` is the local runtime's). The status is read leniently:
-fields this version does not know or cannot read (written by Flagger, or by a newer
-coalmine) are dropped, so a status never makes a Canary invalid.
+(`routers.registry`: `envoy` is the local runtime's). The status is read leniently
+(`kube.adapters.store.read_status`), so a status never makes a Canary invalid.
 """
 
 from __future__ import annotations
@@ -15,15 +14,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
-from coalmine.api.canary import Canary, CanaryStatus
+from coalmine.api.canary import Canary
 from coalmine.api.interval_floor import interval_problems
 from coalmine.api.loading import CUSTOM_RESOURCES, parse_resource
 from coalmine.errors import ManifestError, Problem
+from coalmine.kube.adapters.store import read_status
 from coalmine.routers.registry import PROVIDERS, Runtime, unknown_provider
 
-__all__ = ["cross_namespace_problems", "parse_canary", "parse_status", "provider_problems"]
+__all__ = ["cross_namespace_problems", "parse_canary", "provider_problems"]
 
 MANIFEST_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 ALLOW_FLAG = "--allow-cross-namespace-refs"
@@ -44,24 +42,7 @@ def parse_canary(
     if problems:
         raise ManifestError(problems)
     assert isinstance(model, Canary)
-    return model.with_status(parse_status(obj.get("status")))
-
-
-def parse_status(status: Any) -> CanaryStatus:
-    """The fields of a stored status that this version reads; the others are dropped."""
-    if not isinstance(status, dict):
-        return CanaryStatus()
-    known = {info.alias or name for name, info in CanaryStatus.model_fields.items()}
-    readable = {k: v for k, v in status.items() if k in known and _readable(k, v)}
-    return CanaryStatus.model_validate(readable)
-
-
-def _readable(key: str, value: Any) -> bool:
-    try:
-        CanaryStatus.model_validate({key: value})
-    except ValidationError:
-        return False
-    return True
+    return model.with_status(read_status(obj.get("status")))
 
 
 def provider_problems(document: dict[str, Any]) -> list[Problem]:
