@@ -41,7 +41,23 @@ class NotLeading:
         return False
 
 
-def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, list[Any]]:
+class Holding:
+    """Holds the shards of the Canaries in `uids` (a set the test changes)."""
+
+    def __init__(self, *uids: str) -> None:
+        self.uids = set(uids)
+
+    @property
+    def leading(self) -> bool:
+        return bool(self.uids)
+
+    def leads(self, uid: str) -> bool:
+        return uid in self.uids
+
+
+def daemons(
+    client: KubeClient, leadership: Any = None, *, shard_owned_loops: bool = False
+) -> tuple[CanaryDaemons, list[Any]]:
     """Real status store and Events; the rest of the world in memory."""
     gone: list[Any] = []
     store = KubeCanaryStore(client)
@@ -59,6 +75,8 @@ def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, 
             settings=SETTINGS,
             leadership=leadership or AlwaysLeading(),
             forget=gone.append,
+            shard_owned_loops=shard_owned_loops,
+            stop_grace=1.0,
         ),
         gone,
     )
@@ -147,26 +165,17 @@ async def test_a_tick_that_waited_for_a_deletion_does_nothing(
     assert loops.ticks == 0
 
 
-class NeverStopped:
-    """kopf's `stopped` flag of a daemon that kopf cancels instead (the operator exiting)."""
-
-    def __bool__(self) -> bool:
-        return False
-
-    def wait(self, timeout: float | None = None) -> Any:
-        return asyncio.Event().wait()  # never set
-
-
 async def test_a_cancellation_that_lands_with_a_wake_up_ends_the_loop(
     kube_emulator: KubeEmulator, kube_client: KubeClient
 ) -> None:
     """In Python 3.11, `asyncio.wait_for` returns normally when what it waits for completes
-    in the same loop iteration as a cancellation: the loop took kopf's cancellation for its
-    wake-up and ticked on (a Canary edited while the operator exits ticked forever)."""
+    in the same loop iteration as a cancellation: the loop took its cancellation (the
+    operator exiting) for its wake-up and ticked on (a Canary edited meanwhile ticked
+    forever)."""
     create(kube_emulator, canary())
     loops, _ = daemons(kube_client)
     ref = ref_of(kube_emulator)
-    running = asyncio.ensure_future(loops.run(ref, NeverStopped()))
+    running = asyncio.ensure_future(loops.run(ref))
     async with asyncio.timeout(10):
         while loops.ticks == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -256,3 +265,97 @@ async def test_a_release_that_succeeded_is_not_done_again(
 
     assert len(kube_emulator.requests_to("PUT", "/status")) == writes
     assert notifier.messages == said
+
+
+def body_of(emulator: KubeEmulator, name: str = "podinfo") -> dict[str, Any]:
+    obj = emulator.get("coalmine.dev/v1beta1", "canaries", name, NAMESPACE)
+    assert obj is not None
+    return obj
+
+
+async def until(condition: Any, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_the_watch_starts_one_loop_per_canary_which_ticks_at_once(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+
+    loops.noticed(ref, None, body_of(kube_emulator))  # kopf's listing
+    loops.noticed(ref, "MODIFIED", body_of(kube_emulator))
+
+    assert loops.running() == {ref.uid}
+    await until(lambda: loops.ticks >= 1)
+    await loops.stop_all()
+    assert loops.running() == set()
+
+
+async def test_with_shards_only_the_held_canaries_loop_and_a_takeover_starts_the_others(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    for name in ("a", "b", "c"):
+        create(kube_emulator, canary(name))
+    a, b, c = (ref_of(kube_emulator, name) for name in ("a", "b", "c"))
+    holding = Holding(a.uid)
+    loops, _ = daemons(kube_client, holding, shard_owned_loops=True)
+
+    for ref in (a, b, c):
+        loops.noticed(ref, None, body_of(kube_emulator, ref.name))
+    assert loops.running() == {a.uid}, "another replica's Canaries have no loop here"
+
+    holding.uids = {a.uid, b.uid}  # b's shard taken over (its holder died)
+    loops.leadership_gained()
+    assert loops.running() == {a.uid, b.uid}
+    await until(lambda: loops.ticks >= 2)
+
+    holding.uids = {b.uid}  # a's shard lost (given to a replica that joined)
+    loops.watched(a).loop.wake()  # (its next slot, without waiting for it)
+    await until(lambda: loops.running() == {b.uid})
+    await loops.stop_all()
+
+
+async def test_a_canary_deleted_or_being_deleted_gets_no_loop_and_its_loop_ends(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    body = body_of(kube_emulator)
+    deleting = {
+        **body,
+        "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-02T10:00:00Z"},
+    }
+
+    loops.noticed(ref, "MODIFIED", deleting)
+    assert loops.running() == set()
+
+    loops.noticed(ref, None, body)
+    await until(lambda: loops.ticks >= 1)
+    await kube_client.delete(CANARIES, "podinfo", NAMESPACE)  # no finalizer here: gone at once
+    loops.noticed(ref, "DELETED", body)
+    await until(lambda: loops.running() == set())
+    loops.leadership_gained()
+    assert loops.running() == set(), "a Canary gone is not started again by a takeover"
+
+
+async def test_stopped_loops_start_again_only_when_the_operator_runs_again(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    ref = ref_of(kube_emulator)
+    loops.noticed(ref, None, body_of(kube_emulator))
+
+    await loops.stop_all()
+    loops.noticed(ref, "MODIFIED", body_of(kube_emulator))  # kopf still stopping
+    assert loops.running() == set()
+
+    loops.accepting = True  # (the controller's next kopf run)
+    loops.noticed(ref, None, body_of(kube_emulator))
+    assert loops.running() == {ref.uid}
+    await loops.stop_all()

@@ -29,7 +29,9 @@ def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -
     assert [h.requires_finalizer for h in deletions] == [True, True]
     assert [h.when for h in deletions] == [None, None]  # no filter: every Canary
     assert {h.selector.group for h in deletions} == {"coalmine.dev", "flagger.app"}
-    assert len(registry._spawning.get_all_handlers()) == 2  # the daemons
+    assert registry._spawning.get_all_handlers() == []  # loops are coalmine's tasks
+    noticing = [h for h in registry._watching.get_all_handlers() if h.id.startswith("notice-")]
+    assert [h.when for h in noticing] == [None, None]  # every Canary is seen, for takeovers
 
 
 def test_taken_over_services_virtual_services_and_http_routes_are_watched_for_repair() -> None:

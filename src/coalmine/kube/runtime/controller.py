@@ -96,6 +96,7 @@ class Controller:
         self.cache.start()  # reads go to the API until their kind is listed
         self.client.reads = self.cache
         self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
+        leadership = self._leadership(self.client)
         self.daemons = CanaryDaemons(
             self.client,
             self.wiring.ports,
@@ -103,10 +104,11 @@ class Controller:
             reverter=self.wiring.reverter,
             disowner=self.wiring.disowner,
             settings=self.settings.analysis,
-            leadership=self._leadership(self.client),
+            leadership=leadership,
             forget=self.wiring.recorder.forget,
             clock=self.clock,
             timer=self.wiring.timer,
+            shard_owned_loops=self.shards is not None,
         )
         if self.shards is not None:
             self.shards.gained = self.daemons.leadership_gained
@@ -175,6 +177,7 @@ class Controller:
         client = self.client
         kopf_stop, kopf_ready = asyncio.Event(), asyncio.Event()
         namespaces = list(self.settings.scope.namespaces)
+        self.daemons.accepting = True  # (stopped when this replica last stepped down)
         operator = asyncio.create_task(
             kopf.operator(
                 registry=build_registry(
@@ -200,7 +203,11 @@ class Controller:
             kopf_stop.set()
             if lost is not None:
                 lost.cancel()
-            await _finish(operator, self.health)
+            loops = asyncio.create_task(self.daemons.stop_all())  # while kopf stops
+            try:
+                await _finish(operator, self.health)
+            finally:
+                await loops
         return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
 
     async def _operate_sharded(self, stop: asyncio.Event) -> None:

@@ -1,7 +1,14 @@
-"""The operator's side of the per-Canary loop: kopf's daemon, shards, validation, deletion, repairs.
+"""The operator's side of the per-Canary loop: its task, shards, validation, deletion, repairs.
 
-kopf starts `CanaryDaemons.run` for every Canary (see `kube.runtime.handlers`) and signals it
-to stop when the Canary is being deleted or the operator exits. The loop itself (read
+Each Canary's loop is an asyncio task of this replica's (`CanaryDaemons.start`), started
+from kopf's watch events on the Canaries (`noticed`, see `kube.runtime.handlers`) for
+every Canary this replica may act on, and stopped when the operator exits or steps down
+(`stop_all`). With shards, a replica runs the loops of the shards it holds only: a loop
+ends when its Canary's shard is lost, and the loops of a shard taken over start at once
+(`leadership_gained`, from the Canaries seen by the watch). kopf's daemons did this job
+before, one per Canary on every replica: each replica then held a daemon (a task, about
+twenty coroutines, kopf's stop flags and a copy of the body) for every Canary of every
+shard, two thirds of them asleep with three replicas (BENCHMARKS.md). The loop itself (read
 fresh, advance once under the Canary's lock, sleep to the next slot, wake-ups) is the
 engine's, shared with local mode (`engine.loop`); this module is what is Kubernetes-only
 around it, the `CanarySource` it reads through and kopf's flag:
@@ -9,18 +16,17 @@ around it, the `CanarySource` it reads through and kopf's flag:
 1. the Canary is read from the API (the watch cache): gone, replaced (another uid) or
    being deleted ends the loop; an unreadable API is waited out `--min-interval`;
 2. the tick is skipped unless this replica is the leader (see `kube.runtime.leader`), or holds
-   the Canary's shard (`kube.runtime.shards`); a Canary of another replica's shard sleeps to its
-   next slot, and is woken at once when this replica takes its shard over
-   (`leadership_gained`). Asking again every `--min-interval` instead cost three
-   replicas of a thousand Canaries 0.63 core in all against 0.40 (BENCHMARKS.md);
+   the Canary's shard (`kube.runtime.shards`). A leader that missed its renew deadline
+   sleeps to the next slot (it steps down or renews); with shards the loop ends, and
+   starts again if this replica takes the shard (back);
 3. an invalid spec gets one Warning event naming every problem and is not advanced; it
    is read again after an edit (a new generation) or a minute;
 4. the deletion handler (`release`) takes the loop's lock, so a deletion never runs in
    the middle of a tick (and a tick that waited for the lock while the Canary was
    being deleted does nothing); each tick's own duration, the metric queries left out,
    goes into `coalmine_tick_own_seconds` (`kube.runtime.tick_timing`);
-5. a Canary ticked before (kopf's body has a status) waits for its slot
-   (`kube.runtime.spread`) before its first tick; kopf's `stopped` flag stops the loop.
+5. a Canary ticked before (the watch event's body has a status) waits for its slot
+   (`kube.runtime.spread`) before its first tick; one taken over ticks at once.
 
 Between ticks, a Service or VirtualService that a Canary took over and someone changed
 (a re-applied manifest resets its selector or routes) is repaired at once, on the watch
@@ -35,7 +41,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Event, EventType
@@ -60,7 +66,6 @@ __all__ = [
     "CanaryRef",
     "Leadership",
     "RetryLaterNotLeader",
-    "Stopped",
     "WatchedCanary",
 ]
 
@@ -85,14 +90,6 @@ class AlwaysLeading:
 
     def leads(self, uid: str) -> bool:
         return True
-
-
-class Stopped(Protocol):
-    """kopf's `stopped` flag of a daemon."""
-
-    def __bool__(self) -> bool: ...
-
-    def wait(self, timeout: float | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,7 @@ class WatchedCanary:
             return None
         self.not_ours = not daemons.leadership.leads(ref.uid)
         if self.not_ours:
-            return Skip(interval_of(body) or retry)
+            return None if daemons.shard_owned_loops else Skip(interval_of(body) or retry)
         canary = await self._validated(body)
         if canary is None:
             return Skip(daemons.settings.invalid_recheck.total_seconds())
@@ -189,6 +186,8 @@ class CanaryDaemons:
         forget: Callable[[Canary], None] = lambda canary: None,
         clock: Callable[[], datetime] = _utc_now,
         timer: TickTimer | None = None,
+        shard_owned_loops: bool = False,
+        stop_grace: float = 5.0,
     ) -> None:
         self.client = client
         self.ports = ports
@@ -202,6 +201,19 @@ class CanaryDaemons:
         self.clock = clock
         self.timer = timer
         """Each tick's own duration, metric queries left out (`kube.runtime.tick_timing`)."""
+        self.shard_owned_loops = shard_owned_loops
+        """Shards: a loop ends when its Canary's shard is lost, `leadership_gained` starts
+        the loops of a shard taken."""
+        self.stop_grace = stop_grace
+        """Seconds a loop has to finish its tick when the operator stops, before it is
+        cancelled (every action of a tick is safe to repeat: the next tick redoes it)."""
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        """By uid: the loops running here."""
+        self._seen: dict[str, CanaryRef] = {}
+        """By uid: every Canary the watch showed and that is not gone, for a takeover."""
+        self.accepting = True
+        """Loops may start; `stop_all` ends it until the operator runs again (a leader
+        that stepped down and won the Lease back)."""
         self._watched: dict[str, WatchedCanary] = {}
         """By uid: the Canaries whose loop runs here, or that a tick or deletion touched."""
         self._released: set[str] = set()
@@ -211,22 +223,54 @@ class CanaryDaemons:
         self.ticks = 0
         """Ticks carried out by this replica, all Canaries together."""
 
-    async def run(self, ref: CanaryRef, stopped: Stopped, body: Obj | None = None) -> None:
-        """The daemon: tick, sleep, until the Canary is gone or the operator stops.
+    def start(self, ref: CanaryRef, body: Obj | None = None) -> None:
+        """Start the Canary's loop unless it runs, the operator stops, or the Canary is
+        another replica's. `body` is the Canary as the watch showed it: one ticked before
+        waits for its slot; without it (a takeover) the first tick is at once."""
+        if not self.accepting or ref.uid in self._loops or not self.leadership.leads(ref.uid):
+            return
+        wait = first_wait(ref.uid, body or {}, self.clock().timestamp())
+        task = asyncio.create_task(self.run(ref, wait), name=f"canary {ref.namespace}/{ref.name}")
+        self._loops[ref.uid] = task
+        task.add_done_callback(lambda done: self._ended(ref.uid, done))
 
-        `body` is the Canary as kopf found it: one ticked before waits for its slot."""
+    def _ended(self, uid: str, task: asyncio.Task[None]) -> None:
+        if self._loops.get(uid) is task:
+            del self._loops[uid]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the loop of canary %s ended with an error", uid, exc_info=task.exception())
+
+    def running(self) -> set[str]:
+        """The uids of the Canaries whose loop runs here."""
+        return set(self._loops)
+
+    async def run(self, ref: CanaryRef, wait: float = 0.0) -> None:
+        """The loop: sleep `wait`, then tick and sleep until the Canary is gone (or, with
+        shards, another replica's) or the operator stops."""
         watched = self.watched(ref)
-        if stopped:
-            watched.loop.stop()
-        watcher = asyncio.ensure_future(_stop_when(stopped, watched.loop))
         try:
-            wait = first_wait(ref.uid, body or {}, self.clock().timestamp())
             ending = await watched.loop.run(wait, iterate=lambda: self._step(watched))
             if ending is Ending.GONE and watched.loop.last is not None:
                 self.forget(watched.loop.last)
         finally:
-            watcher.cancel()
-            self._watched.pop(ref.uid, None)
+            if self._watched.get(ref.uid) is watched:
+                del self._watched[ref.uid]
+
+    async def stop_all(self) -> None:
+        """Stop every loop and start none (the operator exits or steps down): a tick in
+        progress has `stop_grace` seconds to finish, then it is cancelled. Setting
+        `accepting` again lets the next watch events start them (kopf lists every Canary
+        when it starts)."""
+        self.accepting = False
+        for watched in list(self._watched.values()):
+            watched.loop.stop()
+        loops = list(self._loops.values())
+        if not loops:
+            return
+        _, late = await asyncio.wait(loops, timeout=self.stop_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def watched(self, ref: CanaryRef) -> WatchedCanary:
         """The Canary's loop and state, made on first use (a tick, a deletion)."""
@@ -252,24 +296,35 @@ class CanaryDaemons:
         return step
 
     def noticed(self, ref: CanaryRef, event_type: str | None, body: Obj) -> None:
-        """A watch event about a Canary: wake its loop when it went, or when an invalid
-        spec was edited."""
+        """A watch event about a Canary (None: kopf's listing): start its loop if none
+        runs; wake it when the Canary went or is being deleted, or an invalid spec was
+        edited."""
+        metadata = body.get("metadata") or {}
+        going = event_type == "DELETED" or bool(metadata.get("deletionTimestamp"))
+        if event_type == "DELETED":
+            self._seen.pop(ref.uid, None)
+        else:
+            self._seen[ref.uid] = ref
+        if not going:
+            self.start(ref, body)
         watched = self._watched.get(ref.uid)
         if watched is None:
             return
-        generation = int(body.get("metadata", {}).get("generation") or 0)
+        generation = int(metadata.get("generation") or 0)
         invalid = watched.invalid_generation
         edited = invalid is not None and generation > invalid
-        if event_type == "DELETED" or edited:
+        if going or edited:
             watched.loop.wake()
 
     def leadership_gained(self) -> None:
-        """This replica took a shard over: wake the Canaries now its, which were asleep
-        until their next slot, so that they tick at once."""
+        """This replica took a shard over: start the loops of its Canaries, which tick at
+        once, and wake those asleep to their next slot because their shard was not held."""
         for uid, watched in self._watched.items():
             if watched.not_ours and self.leadership.leads(uid):
                 watched.not_ours = False
                 watched.loop.wake()
+        for ref in list(self._seen.values()):
+            self.start(ref)
 
     async def routing_changed(self, namespace: str, name: str, kind: Kind, body: Obj) -> None:
         """The Service, VirtualService or HTTPRoute `name` changed (`body`, as kopf's watch
@@ -346,11 +401,6 @@ class CanaryDaemons:
             return True
         phase = ((fresh.get("status") or {}).get("phase")) or ""
         return bool(phase == Phase.TERMINATED.value)
-
-
-async def _stop_when(stopped: Stopped, loop: CanaryLoop) -> None:
-    await stopped.wait()
-    loop.stop()
 
 
 def _uid(body: Obj) -> str:

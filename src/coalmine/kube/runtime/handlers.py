@@ -3,12 +3,15 @@
 For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
 `--flagger-compat`):
 
-- a daemon (`@kopf.daemon`) runs `CanaryDaemons.run` for every Canary;
 - a deletion handler (`@kopf.on.delete`) hands the service back before the Canary
   goes (`CanaryDaemons.release`): with `revertOnDeletion` to the target
   (`kube.adapters.revert`), without it by keeping what serves (`kube.adapters.disown`);
   errors ask kopf to retry it;
-- a watch handler (`@kopf.on.event`) tells the daemons about deletions and edits;
+- a watch handler (`@kopf.on.event`) tells the daemons about every Canary, so that its
+  loop starts here when this replica may act on it (`CanaryDaemons.noticed`), and about
+  deletions and edits. The loops are coalmine's own tasks, not kopf daemons: with shards,
+  a replica runs only its shards' loops, which a kopf daemon's filter, re-evaluated only
+  on the Canary's own events, could not follow at a takeover;
 - watch handlers on Services, VirtualServices and HTTPRoutes that a Canary took over
   (those with the `coalmine.dev/original-spec` annotation) repair them as soon as they change
   (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
@@ -16,12 +19,13 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
   pointing at the scaled-down target for up to one analysis interval.
 
 Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
-matching handler "requires" one: a deletion handler unless `optional=True`, and every
-daemon. The deletion handler is not filtered, so every Canary carries the finalizer:
+matching handler "requires" one (a deletion handler unless `optional=True`). The
+deletion handler is not filtered, so every Canary carries the finalizer:
 unlike Flagger, which has one only with `revertOnDeletion` and lets the garbage
 collector take the primary, the Services and the VirtualService of any other Canary
-(and with them the traffic). The daemon is stopped by kopf when the deletion begins;
-it also ends by itself when it reads a deletionTimestamp or a 404.
+(and with them the traffic). The loop is woken when the deletion begins, and ends when
+it reads the deletionTimestamp (or a 404); the deletion handler holds the loop's lock, so
+no tick runs while it hands the service back.
 """
 
 from __future__ import annotations
@@ -37,10 +41,6 @@ from coalmine.kube.runtime.daemons import CanaryDaemons, CanaryRef, RetryLaterNo
 __all__ = ["FINALIZER", "build_registry", "kopf_settings"]
 
 FINALIZER = f"{COALMINE_GROUP}/finalizer"
-DAEMON_ID = "coalmine-canary"
-STOP_GRACE = 5.0
-"""Seconds a daemon has to finish its tick after being told to stop, before it is cancelled
-(every action of a tick is safe to repeat, so a cancelled tick is redone by the next one)."""
 
 
 def kopf_settings() -> Any:
@@ -88,9 +88,6 @@ def build_registry(
 def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     import kopf
 
-    async def run_canary(body: Any, stopped: Any, **_: Any) -> None:
-        await daemons.run(CanaryRef.of(kind, dict(body)), stopped, dict(body))
-
     async def release_canary(body: Any, **_: Any) -> None:
         try:
             await daemons.release(CanaryRef.of(kind, dict(body)), dict(body))
@@ -100,17 +97,10 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
     async def notice(type: str | None, body: Any, **_: Any) -> None:
         # async although it never awaits: kopf runs a plain function in its thread pool,
         # one hand-off per Canary event (every status write makes one), and `noticed`
-        # sets an asyncio.Event, which only the event loop's thread may do
+        # sets an asyncio.Event and starts tasks, which only the event loop's thread may do
         daemons.noticed(CanaryRef.of(kind, dict(body)), type, dict(body))
 
     resource = (kind.group, kind.version, kind.plural)
-    kopf.daemon(
-        *resource,
-        id=f"{DAEMON_ID}-{kind.group}",
-        registry=registry,
-        cancellation_backoff=STOP_GRACE,
-        cancellation_timeout=5.0,
-    )(run_canary)
     kopf.on.delete(*resource, id=f"release-{kind.group}", registry=registry, backoff=5)(
         release_canary
     )
