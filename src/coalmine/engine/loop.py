@@ -1,7 +1,7 @@
 """One canary's loop, shared by the operator and local mode: read, advance once, sleep, again.
 
-Each runtime runs one `CanaryLoop` per canary (the operator in kopf's daemon, see
-`kube.daemons`; `coalmine up` in an asyncio task, see `local.canaries`) and supplies
+Each runtime runs one `CanaryLoop` per canary in an asyncio task (the operator's, see
+`kube.runtime.daemons`; `coalmine up`'s, see `local.canaries`) and supplies
 what differs between them through a `CanarySource`. Each iteration:
 
 1. clears the wake-up first, so that a wake-up arriving during the tick (a manual

@@ -9,7 +9,7 @@ import pytest
 
 from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
 from coalmine.kube.adapters.client import KubeClient, RequestSettings
-from coalmine.kube.adapters.resources import SERVICES
+from coalmine.kube.adapters.resources import LEASES, SERVICES
 from tests.fixtures.operator import NAMESPACE
 from tests.kube_emulator import KubeEmulator
 
@@ -94,3 +94,22 @@ async def test_requests_cancelled_at_any_moment_leave_every_pooled_connection_fr
     pool = kube_client.api._session._transport._pool  # kr8s's httpx client, its httpcore pool
     held = [str(c) for c in pool.connections if not (c.is_idle() or c.is_closed())]
     assert held == []
+
+
+async def test_lease_requests_do_not_queue_behind_the_others(kube_client: KubeClient) -> None:
+    """A replica that took a shard queues thousands of tick requests at once; its Lease
+    renewals behind them went out tens of seconds late and it lost its shards."""
+    slots = kube_client.settings.max_in_flight
+    for _ in range(slots):  # every slot of the ticks' requests taken
+        await kube_client._in_flight.acquire()
+    try:
+        blocked = asyncio.ensure_future(kube_client.get(SERVICES, "any", NAMESPACE, fresh=True))
+        lease = await asyncio.wait_for(
+            kube_client.get(LEASES, "coalmine-controller", NAMESPACE, fresh=True), 10
+        )
+        assert lease is None
+        assert not blocked.done(), "a Service read waits for a slot"
+    finally:
+        for _ in range(slots):
+            kube_client._in_flight.release()
+    assert await asyncio.wait_for(blocked, 10) is None

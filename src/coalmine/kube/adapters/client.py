@@ -14,7 +14,12 @@ and TLS; this module adds what the adapters need on top:
 - at most `max_in_flight` requests are in flight at once: kr8s's httpx pool keeps 20
   connections alive, and beyond that it opens and closes one per request, and scans
   all of them for each request (measured: with 200 canaries, most of the operator's
-  CPU went there; see benchmarks/operator_scale.py);
+  CPU went there; see benchmarks/operator_scale.py). Lease requests (leader election,
+  shards) have `lease_in_flight` slots of their own and never queue behind the ticks:
+  a replica that took a shard of hundreds of Canaries queues thousands of requests at
+  once, and its Lease renewals behind them went out tens of seconds late, so it lost
+  its Leases and the shards went round the replicas (member Leases 50 s stale at 2,000
+  Canaries on three replicas, BENCHMARKS.md);
 - answers become coalmine errors that name the object: 404 `NotFound`, 409
   `Conflict`, other 4xx `AdapterError` with the server's message, 5xx, timeouts and
   refused connections `Unavailable`;
@@ -36,7 +41,7 @@ import httpx
 from kr8s import APITimeoutError
 
 from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
-from coalmine.kube.adapters.resources import Kind
+from coalmine.kube.adapters.resources import LEASES, Kind
 
 __all__ = [
     "JSON_PATCH",
@@ -61,6 +66,8 @@ class RequestSettings:
     """Seconds one request may take, connecting included."""
     max_in_flight: int = 16
     """Requests in flight at once; more wait their turn (below httpx's 20 kept-alive)."""
+    lease_in_flight: int = 2
+    """Lease requests in flight at once, apart from the others (16 + 2 < 20)."""
 
 
 class ReadCache(Protocol):
@@ -87,6 +94,7 @@ class KubeClient:
         self.api = api
         self.settings = settings or RequestSettings()
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        self._lease_in_flight = asyncio.Semaphore(self.settings.lease_in_flight)
         self._requests: set[asyncio.Task[Obj]] = set()
         """Requests in flight, each in its own task (see `_call`)."""
         self.reads: ReadCache | None = None
@@ -231,8 +239,11 @@ class KubeClient:
         request: dict[str, Any],
     ) -> Obj:
         """Send once a slot is free, and wait for the answer (see `_call`)."""
-        await self._in_flight.acquire()  # released by the request's task
-        sent = asyncio.ensure_future(self._send(method, kind, namespace, path, what, request))
+        slots = self._lease_in_flight if kind == LEASES else self._in_flight
+        await slots.acquire()  # released by the request's task
+        sent = asyncio.ensure_future(
+            self._send(method, kind, namespace, path, what, request, slots)
+        )
         self._requests.add(sent)
         sent.add_done_callback(self._done)
         # shield: cancelling the caller must not cancel the request inside httpx, where a
@@ -248,6 +259,7 @@ class KubeClient:
         path: str,
         what: str,
         request: dict[str, Any],
+        slots: asyncio.Semaphore,
     ) -> Obj:
         """One request, holding an in-flight slot until it is answered or times out."""
         try:
@@ -267,7 +279,7 @@ class KubeClient:
                 f"{method} {what}: the Kubernetes API did not answer ({error!r}{cause})"
             ) from error
         finally:
-            self._in_flight.release()
+            slots.release()
 
     def _done(self, sent: asyncio.Task[Obj]) -> None:
         self._requests.discard(sent)

@@ -17,9 +17,8 @@ joined), it gives the extra ones up, cleanly (holder cleared, so another takes t
 once). A replica that dies stops renewing both its member Lease and its shards; after a
 lease duration both have expired, the survivors' fair share grows, and they take its
 shards: the takeover takes one lease duration plus a retry period or two, and the
-daemons of the Canaries taken over are woken at once (`gained`; they slept to their
-next slot while another replica held them). Nothing but the Kubernetes API coordinates
-(no new infrastructure).
+loops of the Canaries taken over start at once (`gained`). Nothing but the Kubernetes
+API coordinates (no new infrastructure).
 """
 
 from __future__ import annotations
@@ -97,8 +96,8 @@ class ShardLeadership:
         """Each member Lease's record last seen, and when this replica first saw it."""
         self._alive_names: set[str] = {self.member.name}
         self.gained: Callable[[], None] = lambda: None
-        """Called after a round in which this replica took a shard (the daemons wake
-        the Canaries now theirs)."""
+        """Called after a round in which this replica took a shard (it starts the loops
+        of the Canaries now its)."""
 
     @property
     def leading(self) -> bool:
