@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import CANARIES
@@ -43,8 +44,9 @@ class Replica:
         self.shards = ShardLeadership(
             client, LEASE, shards=3, identity=name, namespace=NAMESPACE, monotonic=clock
         )
-        self.loops: CanaryDaemons = daemons(client, self.shards)[0]
+        self.loops: CanaryDaemons = daemons(client, self.shards, shard_owned_loops=True)[0]
         self.shards.gained = self.loops.leadership_gained  # (as the controller wires it)
+        self.shards.losing = self.loops.leadership_lost
 
 
 async def rounds(replicas: list[Replica], clock: Clock, count: int = 3) -> None:
@@ -122,3 +124,42 @@ async def test_a_replica_that_joins_gets_its_share(
 
     assert sorted(len(r.shards.held()) for r in (first, second)) == [1, 2]
     assert all(len(names) == 1 for names in holders([first, second]).values())
+
+
+async def test_a_shard_given_up_is_released_only_once_its_loops_here_ended(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """A replica joins: the one that held every shard stops ticking the Canaries of the
+    shards it gives up before their Leases go, so the newcomer never ticks one of them
+    while it still does."""
+    clock = Clock()
+    first = Replica("a", kube_client, clock)
+    first.loops.stop_grace = 1.0
+    await rounds([first], clock)
+    bodies = [create(kube_emulator, canary(f"app-{n}")) for n in range(12)]
+    refs = [CanaryRef.of(CANARIES, body) for body in bodies]
+    for ref, body in zip(refs, bodies, strict=True):
+        first.loops.noticed(ref, None, body)  # kopf's listing
+    assert first.loops.running() == {ref.uid for ref in refs}
+    looping_at_release: dict[int, set[str]] = {}
+    for index, shard in enumerate(first.shards.shards):
+        looping_at_release[index] = set()
+
+        async def release(index: int = index, release: Any = shard.release) -> None:
+            of_shard = {ref.uid for ref in refs if shard_of(ref.uid, 3) == index}
+            looping_at_release[index] |= first.loops.running() & of_shard
+            await release()
+
+        shard.release = release  # type: ignore[method-assign]
+
+    second = Replica("b", kube_client, clock)
+    for ref, body in zip(refs, bodies, strict=True):
+        second.loops.noticed(ref, None, body)
+    await rounds([first, second], clock)
+
+    given_up = [i for i in range(3) if i not in first.shards.held()]
+    assert given_up and all(looping_at_release[i] == set() for i in given_up)
+    mine, theirs = first.loops.running(), second.loops.running()
+    assert mine | theirs == {ref.uid for ref in refs} and not mine & theirs
+    await first.loops.stop_all()
+    await second.loops.stop_all()

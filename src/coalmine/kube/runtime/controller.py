@@ -112,6 +112,7 @@ class Controller:
         )
         if self.shards is not None:
             self.shards.gained = self.daemons.leadership_gained
+            self.shards.losing = self.daemons.leadership_lost
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile Canaries until `stop` is set, kopf ends (a signal), or leadership is lost."""

@@ -262,12 +262,22 @@ class CanaryDaemons:
         `accepting` again lets the next watch events start them (kopf lists every Canary
         when it starts)."""
         self.accepting = False
-        for watched in list(self._watched.values()):
-            watched.loop.stop()
-        loops = list(self._loops.values())
+        await self._end(set(self._loops), self.stop_grace)
+
+    async def leadership_lost(self, grace: float) -> None:
+        """Shards are being given up (`ShardLeadership.losing`): the loops of the Canaries
+        this replica no longer leads end after the tick in progress, which has `grace`
+        seconds before it is cancelled, so that the next holder starts alone."""
+        await self._end({uid for uid in self._loops if not self.leadership.leads(uid)}, grace)
+
+    async def _end(self, uids: set[str], grace: float) -> None:
+        for uid in uids:
+            if uid in self._watched:
+                self._watched[uid].loop.stop()
+        loops = [task for uid, task in self._loops.items() if uid in uids]
         if not loops:
             return
-        _, late = await asyncio.wait(loops, timeout=self.stop_grace)
+        _, late = await asyncio.wait(loops, timeout=grace)
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)

@@ -13,8 +13,10 @@ Sharing: every replica also renews a member Lease (`<lease-name>-member-<identit
 and counts the members alive (a member Lease whose record changed within the lease
 duration, on this replica's own clock, as `LeaseElector` judges expiry). Its fair share
 is ceil(N / members): below it, it takes free or expired shards; above it (a replica
-joined), it gives the extra ones up, cleanly (holder cleared, so another takes them at
-once). A replica that dies stops renewing both its member Lease and its shards; after a
+joined), it gives the extra ones up, cleanly: it stops acting on them, lets the loops of
+their Canaries finish the tick in progress and end (`losing`), then clears the holder,
+so another replica takes them at once and never ticks a Canary this one still ticks.
+A replica that dies stops renewing both its member Lease and its shards; after a
 lease duration both have expired, the survivors' fair share grows, and they take its
 shards: the takeover takes one lease duration plus a retry period or two, and the
 loops of the Canaries taken over start at once (`gained`). Nothing but the Kubernetes
@@ -28,7 +30,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +60,10 @@ def shard_of(uid: str, shards: int) -> int:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _nothing(grace: float) -> None:
+    return None
 
 
 class ShardLeadership:
@@ -95,6 +101,11 @@ class ShardLeadership:
         self._members: dict[str, tuple[Any, float]] = {}
         """Each member Lease's record last seen, and when this replica first saw it."""
         self._alive_names: set[str] = {self.member.name}
+        self._giving_up: set[int] = set()
+        """Shards being given up: held still, but acted on no more."""
+        self.losing: Callable[[float], Awaitable[None]] = _nothing
+        """Awaited with a grace in seconds when this replica gives shards up, after it
+        stopped acting on them and before it releases their Leases (the loops end)."""
         self.gained: Callable[[], None] = lambda: None
         """Called after a round in which this replica took a shard (it starts the loops
         of the Canaries now its)."""
@@ -106,7 +117,8 @@ class ShardLeadership:
 
     def leads(self, uid: str) -> bool:
         """May this replica act on the Canary `uid` now?"""
-        return self.shards[shard_of(uid, len(self.shards))].leading
+        index = shard_of(uid, len(self.shards))
+        return index not in self._giving_up and self.shards[index].leading
 
     def held(self) -> list[int]:
         return [i for i, shard in enumerate(self.shards) if shard.leading]
@@ -124,10 +136,7 @@ class ShardLeadership:
         fair = math.ceil(len(self.shards) / self._alive(leases))
         for index in self.held():
             await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
-        held = self.held()
-        for index in reversed(held[fair:]):  # a replica joined: give the extra ones up
-            log.info("%s gives shard %d up (fair share %d)", self.identity, index, fair)
-            await self.shards[index].release()
+        await self._give_up(self.held()[fair:])  # a replica joined
         took = False
         for index in self._candidates():
             shard = self.shards[index]
@@ -138,6 +147,19 @@ class ShardLeadership:
                 took = True
         if took:
             self.gained()
+
+    async def _give_up(self, surplus: list[int]) -> None:
+        """Stop acting on the `surplus` shards, let their loops end, release their Leases."""
+        if not surplus:
+            return
+        self._giving_up.update(surplus)
+        try:
+            await self.losing(self.settings.retry_period)
+            for index in surplus:
+                log.info("%s gives shard %d up", self.identity, index)
+                await self.shards[index].release()
+        finally:
+            self._giving_up.difference_update(surplus)
 
     async def release(self) -> None:
         """Give every shard and the membership up (a clean shutdown)."""
