@@ -82,10 +82,14 @@ def daemons(
     )
 
 
-def ref_of(emulator: KubeEmulator, name: str = "podinfo") -> CanaryRef:
+def body_of(emulator: KubeEmulator, name: str = "podinfo") -> dict[str, Any]:
     obj = emulator.get("coalmine.dev/v1beta1", "canaries", name, NAMESPACE)
     assert obj is not None
-    return CanaryRef.of(CANARIES, obj)
+    return obj
+
+
+def ref_of(emulator: KubeEmulator, name: str = "podinfo") -> CanaryRef:
+    return CanaryRef.of(CANARIES, body_of(emulator, name))
 
 
 async def test_a_tick_advances_and_sleeps_the_canarys_interval(
@@ -265,12 +269,6 @@ async def test_a_release_that_succeeded_is_not_done_again(
 
     assert len(kube_emulator.requests_to("PUT", "/status")) == writes
     assert notifier.messages == said
-
-
-def body_of(emulator: KubeEmulator, name: str = "podinfo") -> dict[str, Any]:
-    obj = emulator.get("coalmine.dev/v1beta1", "canaries", name, NAMESPACE)
-    assert obj is not None
-    return obj
 
 
 async def until(condition: Any, seconds: float = 10.0) -> None:
