@@ -35,9 +35,14 @@ SETTINGS = AnalysisSettings(min_interval=timedelta(seconds=1))
 
 
 class NotLeading:
+    """A leader whose renewal is late (a lapse): it acts on nothing, its loops go on."""
+
     leading = False
 
     def leads(self, uid: str) -> bool:
+        return False
+
+    def elsewhere(self, uid: str) -> bool:
         return False
 
 
@@ -54,10 +59,11 @@ class Holding:
     def leads(self, uid: str) -> bool:
         return uid in self.uids
 
+    def elsewhere(self, uid: str) -> bool:
+        return uid not in self.uids
 
-def daemons(
-    client: KubeClient, leadership: Any = None, *, shard_owned_loops: bool = False
-) -> tuple[CanaryDaemons, list[Any]]:
+
+def daemons(client: KubeClient, leadership: Any = None) -> tuple[CanaryDaemons, list[Any]]:
     """Real status store and Events; the rest of the world in memory."""
     gone: list[Any] = []
     store = KubeCanaryStore(client)
@@ -75,7 +81,6 @@ def daemons(
             settings=SETTINGS,
             leadership=leadership or AlwaysLeading(),
             forget=gone.append,
-            shard_owned_loops=shard_owned_loops,
             stop_grace=1.0,
         ),
         gone,
@@ -300,7 +305,7 @@ async def test_with_shards_only_the_held_canaries_loop_and_a_takeover_starts_the
         create(kube_emulator, canary(name))
     a, b, c = (ref_of(kube_emulator, name) for name in ("a", "b", "c"))
     holding = Holding(a.uid)
-    loops, _ = daemons(kube_client, holding, shard_owned_loops=True)
+    loops, _ = daemons(kube_client, holding)
 
     for ref in (a, b, c):
         loops.noticed(ref, None, body_of(kube_emulator, ref.name))

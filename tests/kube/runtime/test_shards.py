@@ -44,7 +44,7 @@ class Replica:
         self.shards = ShardLeadership(
             client, LEASE, shards=3, identity=name, namespace=NAMESPACE, monotonic=clock
         )
-        self.loops: CanaryDaemons = daemons(client, self.shards, shard_owned_loops=True)[0]
+        self.loops: CanaryDaemons = daemons(client, self.shards)[0]
         self.shards.gained = self.loops.leadership_gained  # (as the controller wires it)
         self.shards.losing = self.loops.leadership_lost
 
@@ -163,3 +163,26 @@ async def test_a_shard_given_up_is_released_only_once_its_loops_here_ended(
     assert mine | theirs == {ref.uid for ref in refs} and not mine & theirs
     await first.loops.stop_all()
     await second.loops.stop_all()
+
+
+async def test_a_late_renewal_pauses_the_loops_and_a_shard_taken_elsewhere_ends_them(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """A renewal that lands after the renew deadline gives no takeover to restart loops
+    from: ending them at the lapse left Canaries without a loop (7 of 5,000, for minutes)."""
+    clock = Clock()
+    first = Replica("a", kube_client, clock)
+    await rounds([first], clock)
+    analysis = {**canary()["spec"]["analysis"], "interval": "30s"}
+    ref = CanaryRef.of(CANARIES, create(kube_emulator, canary(analysis=analysis)))
+
+    clock.now += LEASE.renew_deadline + 1  # no renewal for the renew deadline: a lapse
+    assert not first.shards.leads(ref.uid)
+    assert await first.loops.tick(ref) == 30.0, "it skips to its next slot, its loop lives"
+    assert first.loops.ticks == 0
+
+    second = Replica("b", kube_client, clock)  # sees the Leases expire, takes every shard
+    await rounds([second], clock, count=round(2 * LEASE.lease_duration / LEASE.retry_period))
+    await rounds([first], clock, count=1)  # "a" sees "b" hold them
+    assert second.shards.held() == [0, 1, 2] and first.shards.held() == []
+    assert await first.loops.tick(ref) is None, "another replica's now: the loop here ends"

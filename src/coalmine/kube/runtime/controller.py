@@ -108,7 +108,6 @@ class Controller:
             forget=self.wiring.recorder.forget,
             clock=self.clock,
             timer=self.wiring.timer,
-            shard_owned_loops=self.shards is not None,
         )
         if self.shards is not None:
             self.shards.gained = self.daemons.leadership_gained

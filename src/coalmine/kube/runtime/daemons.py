@@ -11,14 +11,17 @@ twenty coroutines, kopf's stop flags and a copy of the body) for every Canary of
 shard, two thirds of them asleep with three replicas (BENCHMARKS.md). The loop itself (read
 fresh, advance once under the Canary's lock, sleep to the next slot, wake-ups) is the
 engine's, shared with local mode (`engine.loop`); this module is what is Kubernetes-only
-around it, the `CanarySource` it reads through and kopf's flag:
+around it, the `CanarySource` it reads through:
 
 1. the Canary is read from the API (the watch cache): gone, replaced (another uid) or
    being deleted ends the loop; an unreadable API is waited out `--min-interval`;
 2. the tick is skipped unless this replica is the leader (see `kube.runtime.leader`), or holds
-   the Canary's shard (`kube.runtime.shards`). A leader that missed its renew deadline
-   sleeps to the next slot (it steps down or renews); with shards the loop ends, and
-   starts again if this replica takes the shard (back);
+   the Canary's shard (`kube.runtime.shards`). A Canary of a shard held elsewhere (or
+   given up here) ends its loop here, and it starts again if this replica takes the shard
+   (back). A lapse (the renew deadline passed, a renewal still in flight) only skips
+   ticks to the next slot: the renewal that lands late gives no takeover to restart
+   from, and ending the loops then left Canaries without one (7 of 5,000 for 7 minutes,
+   BENCHMARKS.md);
 3. an invalid spec gets one Warning event naming every problem and is not advanced; it
    is read again after an edit (a new generation) or a minute;
 4. the deletion handler (`release`) takes the loop's lock, so a deletion never runs in
@@ -82,6 +85,12 @@ class Leadership(Protocol):
         """May this replica act now on the Canary `uid` (its shard, see `kube.runtime.shards`)?"""
         ...
 
+    def elsewhere(self, uid: str) -> bool:
+        """Is the Canary `uid` another replica's to tick (its shard held there, or given
+        up here)? Its loop here ends. A lapse (a renewal late) is not elsewhere: the loop
+        only skips its ticks until the Lease is renewed or lost."""
+        ...
+
 
 class AlwaysLeading:
     """Leader election off: this replica always acts."""
@@ -90,6 +99,9 @@ class AlwaysLeading:
 
     def leads(self, uid: str) -> bool:
         return True
+
+    def elsewhere(self, uid: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,9 @@ class WatchedCanary:
             return None
         self.not_ours = not daemons.leadership.leads(ref.uid)
         if self.not_ours:
-            return None if daemons.shard_owned_loops else Skip(interval_of(body) or retry)
+            if daemons.leadership.elsewhere(ref.uid):
+                return None  # another replica's shard: its loop runs there
+            return Skip(interval_of(body) or retry)  # a lapse: renewed, or lost, soon
         canary = await self._validated(body)
         if canary is None:
             return Skip(daemons.settings.invalid_recheck.total_seconds())
@@ -186,7 +200,6 @@ class CanaryDaemons:
         forget: Callable[[Canary], None] = lambda canary: None,
         clock: Callable[[], datetime] = _utc_now,
         timer: TickTimer | None = None,
-        shard_owned_loops: bool = False,
         stop_grace: float = 5.0,
     ) -> None:
         self.client = client
@@ -201,9 +214,6 @@ class CanaryDaemons:
         self.clock = clock
         self.timer = timer
         """Each tick's own duration, metric queries left out (`kube.runtime.tick_timing`)."""
-        self.shard_owned_loops = shard_owned_loops
-        """Shards: a loop ends when its Canary's shard is lost, `leadership_gained` starts
-        the loops of a shard taken."""
         self.stop_grace = stop_grace
         """Seconds a loop has to finish its tick when the operator stops, before it is
         cancelled (every action of a tick is safe to repeat: the next tick redoes it)."""

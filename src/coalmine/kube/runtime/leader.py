@@ -70,6 +70,10 @@ class LeaseElector:
         """May this replica act on the Canary `uid`? (All of them, while leading.)"""
         return self.leading
 
+    def elsewhere(self, uid: str) -> bool:
+        """Never: a leader that loses the Lease stops its loops as it steps down."""
+        return False
+
     async def acquire(self) -> None:
         """Return once this replica holds the Lease (waits as long as another one does)."""
         while True:

@@ -103,6 +103,9 @@ class ShardLeadership:
         self._alive_names: set[str] = {self.member.name}
         self._giving_up: set[int] = set()
         """Shards being given up: held still, but acted on no more."""
+        self._ours: set[int] = set()
+        """Shards this replica took and has neither given up nor seen another take: held,
+        or lapsed (a renewal late)."""
         self.losing: Callable[[float], Awaitable[None]] = _nothing
         """Awaited with a grace in seconds when this replica gives shards up, after it
         stopped acting on them and before it releases their Leases (the loops end)."""
@@ -120,6 +123,11 @@ class ShardLeadership:
         index = shard_of(uid, len(self.shards))
         return index not in self._giving_up and self.shards[index].leading
 
+    def elsewhere(self, uid: str) -> bool:
+        """Is the Canary `uid` another replica's (see `kube.runtime.daemons.Leadership`)?"""
+        index = shard_of(uid, len(self.shards))
+        return index in self._giving_up or index not in self._ours
+
     def held(self) -> list[int]:
         return [i for i, shard in enumerate(self.shards) if shard.leading]
 
@@ -136,6 +144,7 @@ class ShardLeadership:
         fair = math.ceil(len(self.shards) / self._alive(leases))
         for index in self.held():
             await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
+        self._forget_taken(leases)
         await self._give_up(self.held()[fair:])  # a replica joined
         took = False
         for index in self._candidates():
@@ -144,6 +153,7 @@ class ShardLeadership:
             free = lease is None or shard._may_take(lease)  # (observes it, for expiry)
             if free and len(self.held()) < fair and await shard._try():
                 log.info("%s took shard %d", self.identity, index)
+                self._ours.add(index)
                 took = True
         if took:
             self.gained()
@@ -157,12 +167,23 @@ class ShardLeadership:
             await self.losing(self.settings.retry_period)
             for index in surplus:
                 log.info("%s gives shard %d up", self.identity, index)
+                self._ours.discard(index)
                 await self.shards[index].release()
         finally:
             self._giving_up.difference_update(surplus)
 
+    def _forget_taken(self, leases: dict[str, Obj] | None) -> None:
+        """Shards of ours that another replica holds now (it took them after a lapse)."""
+        for index in list(self._ours):
+            shard = self.shards[index]
+            lease = (leases or {}).get(shard.name)
+            holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
+            if not shard.leading and holder and holder != self.identity:
+                self._ours.discard(index)
+
     async def release(self) -> None:
         """Give every shard and the membership up (a clean shutdown)."""
+        self._ours.clear()
         for shard in self.shards:
             await shard.release()
         await self.member.release()
