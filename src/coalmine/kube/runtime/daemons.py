@@ -275,10 +275,11 @@ class CanaryDaemons:
         await self._end(set(self._loops), self.stop_grace)
 
     async def leadership_lost(self, grace: float) -> None:
-        """Shards are being given up (`ShardLeadership.losing`): the loops of the Canaries
-        this replica no longer leads end after the tick in progress, which has `grace`
-        seconds before it is cancelled, so that the next holder starts alone."""
-        await self._end({uid for uid in self._loops if not self.leadership.leads(uid)}, grace)
+        """Shards are being given up (`ShardLeadership.losing`): the loops of their
+        Canaries (now `elsewhere`, the one rule by which a loop ends) end after the tick
+        in progress, which has `grace` seconds before it is cancelled, so that the next
+        holder starts alone."""
+        await self._end({uid for uid in self._loops if self.leadership.elsewhere(uid)}, grace)
 
     async def _end(self, uids: set[str], grace: float) -> None:
         for uid in uids:

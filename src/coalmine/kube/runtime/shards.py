@@ -174,10 +174,11 @@ class ShardLeadership:
 
     def _forget_taken(self, leases: dict[str, Obj] | None) -> None:
         """Shards of ours that another replica holds now (it took them after a lapse)."""
+        if leases is None:  # the API is down: nothing seen
+            return
         for index in list(self._ours):
             shard = self.shards[index]
-            lease = (leases or {}).get(shard.name)
-            holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
+            holder = (leases.get(shard.name, {}).get("spec") or {}).get("holderIdentity")
             if not shard.leading and holder and holder != self.identity:
                 self._ours.discard(index)
 
