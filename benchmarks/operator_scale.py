@@ -35,15 +35,20 @@ timer (`kube.runtime.loop_lag`): what everything ready waited for.
 
 `--profile FILE` samples the operator with py-spy (`pip install py-spy`) while all
 progress, non-blocking, 50 samples a second, into FILE (collapsed stacks, for
-flamegraph.pl or speedscope); the figures of such a run include py-spy's cost.
+flamegraph.pl or speedscope); `--profile-emulator FILE` samples this process (the
+emulator and the Deployment stand-in) the same way. The figures of such a run include
+py-spy's cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import copy
+import functools
+import multiprocessing
 import os
 import re
 import signal
@@ -146,40 +151,56 @@ class Scrape:
 
 
 async def scrape(http: aiohttp.ClientSession, urls: list[str]) -> Scrape:
+    """The operators' figures now. The text is parsed in another process: parsing a
+    thousand canaries' /metrics takes about half a second, and in this process it would
+    stall the emulator's event loop, which then answered the operator late (seen as the
+    tick's API wait: the p99 of the ticks that met a scrape)."""
     total = Scrape()
     for url in urls:
         async with http.get(url) as answer:
             text = await answer.text()
-        found = Scrape()
-        histograms = {
-            "coalmine_tick_own_seconds": found.own,
-            "coalmine_tick_api_seconds": found.api,
-            "coalmine_tick_own_less_api_seconds": found.own_less_api,
-            "coalmine_event_loop_lag_seconds": found.lag,
-        }
-        for family in text_string_to_metric_families(text):
-            if family.name in histograms:
-                for sample in family.samples:
-                    if sample.name.endswith("_bucket"):
-                        histograms[family.name][float(sample.labels["le"])] = sample.value
-            if family.name == "coalmine_gc_pause_seconds":
-                for sample in family.samples:
-                    if sample.labels.get("generation") != "2":
-                        continue
-                    if sample.name.endswith("_bucket"):
-                        found.full_gc[float(sample.labels["le"])] = sample.value
-                    elif sample.name.endswith("_sum"):
-                        found.full_gc_seconds = sample.value
-            if family.name != "coalmine_canary_duration_seconds":
-                continue
-            for sample in family.samples:
-                if sample.name.endswith("_count"):
-                    found.counts[sample.labels["name"]] = sample.value
-                elif sample.name.endswith("_bucket"):
-                    bound = float(sample.labels["le"])
-                    found.buckets[bound] = found.buckets.get(bound, 0.0) + sample.value
+        found = await asyncio.get_running_loop().run_in_executor(_parser(), parsed, text)
         total.add(found)
     return total
+
+
+@functools.cache
+def _parser() -> concurrent.futures.ProcessPoolExecutor:
+    spawn = multiprocessing.get_context("spawn")
+    return concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn)
+
+
+def parsed(text: str) -> Scrape:
+    """The figures of one operator's /metrics text."""
+    found = Scrape()
+    histograms = {
+        "coalmine_tick_own_seconds": found.own,
+        "coalmine_tick_api_seconds": found.api,
+        "coalmine_tick_own_less_api_seconds": found.own_less_api,
+        "coalmine_event_loop_lag_seconds": found.lag,
+    }
+    for family in text_string_to_metric_families(text):
+        if family.name in histograms:
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    histograms[family.name][float(sample.labels["le"])] = sample.value
+        if family.name == "coalmine_gc_pause_seconds":
+            for sample in family.samples:
+                if sample.labels.get("generation") != "2":
+                    continue
+                if sample.name.endswith("_bucket"):
+                    found.full_gc[float(sample.labels["le"])] = sample.value
+                elif sample.name.endswith("_sum"):
+                    found.full_gc_seconds = sample.value
+        if family.name != "coalmine_canary_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                found.counts[sample.labels["name"]] = sample.value
+            elif sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                found.buckets[bound] = found.buckets.get(bound, 0.0) + sample.value
+    return found
 
 
 def latency(before: dict[float, float], after: dict[float, float]) -> tuple[float, float]:
@@ -416,6 +437,7 @@ async def drive(
     figures: Figures,
     seconds: float,
     profile: Path | None = None,
+    profile_emulator: Path | None = None,
 ) -> None:
     started = time.monotonic()
     await wait_all(emulator, "Initialized", figures.count, 600 + 5 * seconds + figures.count / 5)
@@ -435,9 +457,13 @@ async def drive(
     shipped, mark = time.monotonic(), len(emulator.requests)
     cpu_before = sum(process_figures(pid)[0] for pid in pids)
     before = await scrape(http, urls)
-    sampler = py_spy(pids[0], profile) if profile is not None else None
+    samplers = [
+        py_spy(pid, output)
+        for pid, output in ((pids[0], profile), (os.getpid(), profile_emulator))
+        if output is not None
+    ]
     await wait_all(emulator, "Succeeded", figures.count, deadline=600 + 20 * seconds)
-    if sampler is not None:
+    for sampler in samplers:
         sampler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
         await asyncio.to_thread(sampler.wait, 60)
     figures.progress_seconds = time.monotonic() - shipped
@@ -498,7 +524,12 @@ async def takeover(emulator: KubeEmulator, victim: subprocess.Popen[bytes], name
 
 
 async def run(
-    count: int, interval: str, replicas: int, workdir: Path, profile: Path | None = None
+    count: int,
+    interval: str,
+    replicas: int,
+    workdir: Path,
+    profile: Path | None = None,
+    profile_emulator: Path | None = None,
 ) -> Figures:
     from coalmine.api.common import parse_duration
 
@@ -532,7 +563,7 @@ async def run(
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 pids = [p.pid for p in operators]
-                await drive(emulator, http, pids, urls, figures, seconds, profile)
+                await drive(emulator, http, pids, urls, figures, seconds, profile, profile_emulator)
             if replicas > 1:
                 figures.takeover = await takeover(emulator, operators[0], "replica-0")
         finally:
@@ -573,6 +604,9 @@ def main() -> None:
     parser.add_argument("--interval", default="60s", help="analysis.interval of every canary")
     parser.add_argument("--replicas", type=int, default=1, help="operators, sharded (--shards)")
     parser.add_argument("--profile", type=Path, help="py-spy samples while all progress")
+    parser.add_argument(
+        "--profile-emulator", type=Path, help="py-spy samples of the emulator's process, the same"
+    )
     parser.add_argument("--serve-metrics", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_metrics:
@@ -587,6 +621,7 @@ def main() -> None:
                 arguments.replicas,
                 Path(workdir),
                 arguments.profile,
+                arguments.profile_emulator,
             )
         )
     figures.print()
