@@ -111,6 +111,20 @@ async def test_replicas_share_the_shards_tick_each_canary_once_and_take_over_a_d
     assert await tick_all(replicas, refs) == Counter({ref.name: 1 for ref in refs})
 
 
+async def test_replicas_started_together_never_take_more_than_their_share(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    clock = Clock()
+    replicas = [Replica(name, kube_client, clock) for name in ("a", "b", "c")]
+    most = 0
+    for _ in range(4):
+        await rounds(replicas, clock, count=1)
+        most = max(most, *(len(r.shards.held()) for r in replicas))
+
+    assert most == 1, "one replica took every shard first, to give two up a round later"
+    assert sorted(len(r.shards.held()) for r in replicas) == [1, 1, 1]
+
+
 async def test_a_replica_that_joins_gets_its_share(
     kube_emulator: KubeEmulator, kube_client: KubeClient
 ) -> None:

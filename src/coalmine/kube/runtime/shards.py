@@ -10,12 +10,14 @@ anyone else may take it. A replica ticks (and releases, and repairs) only the Ca
 of the shards it holds.
 
 Sharing: every replica also renews a member Lease (`<lease-name>-member-<identity>`),
-and counts the members alive (a member Lease whose record changed within the lease
-duration, on this replica's own clock, as `LeaseElector` judges expiry). Its fair share
-is ceil(N / members): below it, it takes free or expired shards; above it (a replica
-joined), it gives the extra ones up, cleanly: it stops acting on them, lets the loops of
-their Canaries finish the tick in progress and end (`losing`), then clears the holder,
-so another replica takes them at once and never ticks a Canary this one still ticks.
+from its first round, in which it takes no shard (so replicas started together count
+each other before taking any), and counts the members alive (a member Lease whose
+record changed within the lease duration, on this replica's own clock, as
+`LeaseElector` judges expiry). Its fair share is ceil(N / members): below it, it
+takes free or expired shards; above it (a replica joined), it gives the extra ones
+up, cleanly: it stops acting on them, lets the loops of their Canaries finish the tick
+in progress and end (`losing`), then clears the holder, so another replica takes them
+at once and never ticks a Canary this one still ticks.
 A replica that dies stops renewing both its member Lease and its shards; after a
 lease duration both have expired, the survivors' fair share grows, and they take its
 shards: the takeover takes one lease duration plus a retry period or two, and the
@@ -101,6 +103,8 @@ class ShardLeadership:
         self._members: dict[str, tuple[Any, float]] = {}
         """Each member Lease's record last seen, and when this replica first saw it."""
         self._alive_names: set[str] = {self.member.name}
+        self._joined = False
+        """The member Lease was taken once: this replica has been counted by the others."""
         self._giving_up: set[int] = set()
         """Shards being given up: held still, but acted on no more."""
         self._ours: set[int] = set()
@@ -138,9 +142,16 @@ class ShardLeadership:
             await asyncio.sleep(self.settings.retry_period)
 
     async def step(self) -> None:
-        """One round: renew what is held, then take or give shards toward the fair share."""
+        """One round: renew what is held, then take or give shards toward the fair share.
+        The first round only joins (the member Lease): replicas started together then see
+        each other before any takes a share, where the first up took every shard, started
+        the loops of every Canary, and gave two thirds of them up a round later (at 5,000
+        Canaries the largest replica's peak memory, BENCHMARKS.md)."""
         leases = await self._leases()
         await self.member._try()
+        if not self._joined:
+            self._joined = self.member.leading
+            return
         fair = math.ceil(len(self.shards) / self._alive(leases))
         for index in self.held():
             await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
