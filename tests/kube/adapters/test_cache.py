@@ -63,6 +63,28 @@ async def test_reads_come_from_memory_and_writes_are_seen_at_once(
     assert kube_emulator.requests_to("GET", "/services/") == []
 
 
+async def test_copies_leave_the_managed_fields_out(
+    cache: WatchCache,
+    kube_client: KubeClient,
+    kube_emulator: KubeEmulator,
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    """They are a third of a Deployment's text, and nothing the controller reads."""
+    written = await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    stored = kube_emulator.get("v1", "services", "web", NAMESPACE)
+
+    assert stored is not None and stored["metadata"]["managedFields"], "the server keeps them"
+    assert written["metadata"]["managedFields"], "the answer its caller got is left whole"
+    held = cache.lookup(SERVICES, "web", NAMESPACE)
+    assert held is not None and "managedFields" not in held["metadata"]
+    assert held["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"]
+
+    await call(kube_http, "POST", f"/api/v1/namespaces/{NAMESPACE}/services", service("api"))
+    await eventually(lambda: selector(kube_client, "api") == {"app": "x"}, deadline=5)
+    held = cache.lookup(SERVICES, "api", NAMESPACE)
+    assert held is not None and "managedFields" not in held["metadata"], "nor from the watch"
+
+
 async def test_a_change_behind_the_controllers_back_is_seen_by_its_watch_event(
     cache: WatchCache, kube_client: KubeClient, kube_http: aiohttp.ClientSession
 ) -> None:
