@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -103,6 +104,30 @@ async def test_a_change_behind_the_controllers_back_is_seen_by_its_watch_event(
     assert cache.lists[SERVICES] == 1 and cache.watches[SERVICES] == 1, "one watch did it all"
 
 
+async def test_a_list_is_read_page_by_page_and_the_watch_follows_its_first_page(
+    kube_client: KubeClient, kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession
+) -> None:
+    """Pages keep the answer decoded at once small (5,000 Deployments are megabytes)."""
+    for n in range(5):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], replace(FAST, page=2))
+    found.start()
+    try:
+        assert await found.synced(10)
+        kube_client.reads = found
+
+        lists = [r for r in kube_emulator.requests_to("GET", "/services") if "watch" not in r.query]
+        assert [r.query.get("limit") for r in lists] == ["2", "2", "2"]
+        assert [bool(r.query.get("continue")) for r in lists] == [False, True, True]
+        assert found.count(SERVICES) == 5 and found.lists[SERVICES] == 1
+        await call(kube_http, "POST", f"/api/v1/namespaces/{NAMESPACE}/services", service("api"))
+        await eventually(lambda: selector(kube_client, "api") == {"app": "x"}, deadline=5)
+        assert selector(kube_client, "web-0") == {"app": "x"}, "the watch kept the listed ones"
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
 async def test_a_cut_watch_resumes_and_misses_nothing(
     cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:
@@ -181,7 +206,9 @@ async def test_a_repair_does_not_wait_for_the_caches_own_watch(
     arrive before the cache's copy changed. The repair acts on the event's object, not on
     the older copy (where it would find nothing to repair for a whole interval)."""
     async with initialized(kube_client, kube_emulator) as operator:
-        monkeypatch.setattr(operator.cache, "_apply", lambda held, event: None)  # its watch lags
+        monkeypatch.setattr(
+            operator.cache, "_apply", lambda kind, held, event: None
+        )  # its watch lags
         apex = f"/api/v1/namespaces/{NAMESPACE}/services/podinfo"
         patch = {"spec": {"selector": {"app": "podinfo"}}}  # `kubectl apply` of the user's
         status, reset = await call(kube_http, "PATCH", apex, patch, headers=MERGE)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
 from coalmine.kube.adapters.resources import CANARIES, FLAGGER_CANARIES
 from coalmine.kube.runtime.handlers import build_registry, kopf_settings
 
@@ -34,14 +33,17 @@ def test_every_canary_gets_the_finalizer_from_an_unfiltered_deletion_handler() -
     assert [h.when for h in noticing] == [None, None]  # every Canary is seen, for takeovers
 
 
-def test_taken_over_services_virtual_services_and_http_routes_are_watched_for_repair() -> None:
-    import kopf
+def test_kopf_watches_only_the_canaries() -> None:
+    """Taken-over routing objects are repaired from the read cache's watch
+    (`kube.runtime.repair`): kopf would remember every Service of the namespaces."""
+    registry = build_registry(None, (CANARIES, FLAGGER_CANARIES), _login)  # type: ignore[arg-type]
 
-    registry = build_registry(None, (CANARIES,), _login)  # type: ignore[arg-type]
-
-    watching = [h for h in registry._watching.get_all_handlers() if h.id.startswith("repair-")]
-    assert {h.selector.any_name for h in watching} == {"services", "virtualservices", "httproutes"}
-    assert all(h.annotations == {ORIGINAL_SPEC: kopf.PRESENT} for h in watching)
+    handlers = [
+        *registry._watching.get_all_handlers(),
+        *registry._changing.get_all_handlers(),
+        *registry._spawning.get_all_handlers(),
+    ]
+    assert {h.selector.any_name for h in handlers} == {"canaries"}
 
 
 def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> None:

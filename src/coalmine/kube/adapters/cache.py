@@ -44,7 +44,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,9 @@ class CacheSettings:
     """Seconds before listing again after a failed list (the API down)."""
     unserved_retry: float = 60.0
     """Seconds before listing again a kind the cluster does not serve (a CRD installed later)."""
+    page: int = 500
+    """Objects per page of a list (`limit`, as client-go's reflector pages): the answer
+    decoded at once stays small however many objects the namespace holds."""
 
 
 class _Expired(Exception):
@@ -111,6 +114,9 @@ class WatchCache:
         self.watches: Counter[Kind] = Counter()
         """Watch requests made, by kind (the first, and one per resume)."""
         self._changed = asyncio.Condition()
+        self.on_modified: Callable[[Kind, Obj], None] | None = None
+        """Told of every MODIFIED event the watch delivers, once the copy holds it (the
+        operator's repairs, `kube.runtime.repair`); never of coalmine's own answers."""
 
     # --- life ----------------------------------------------------------------------------
 
@@ -201,10 +207,24 @@ class WatchCache:
             self._changed.notify_all()
 
     async def _list(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
+        """List page by page; watch from the first page's resourceVersion (every page of a
+        list is read at it on a real server; a change between pages comes again as an
+        event, and one older than the copy is not applied)."""
         self.lists[kind] += 1
-        answer = await self.client.collection(kind, namespace)
-        held.objects = {_key(obj): _encoded(obj) for obj in answer.get("items") or []}
-        held.version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
+        objects: dict[tuple[str, str], _Held] = {}
+        version, token = "", ""
+        while True:
+            answer = await self.client.collection(
+                kind, namespace, limit=self.settings.page, token=token
+            )
+            objects.update((_key(obj), _encoded(obj)) for obj in answer.get("items") or [])
+            meta = answer.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
+            token = str(meta.get("continue") or "")
+            del answer  # (one page decoded at a time)
+            if not token:
+                break
+        held.objects, held.version = objects, version
 
     async def _watch(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
         """One watch request, applied event by event; returns when it ends or is cut."""
@@ -235,30 +255,32 @@ class WatchCache:
                     raise Unavailable(f"watch {kind.plural}: {response.status_code}")
                 async for line in response.aiter_lines():
                     if line.strip():
-                        self._apply(held, json.loads(line))
+                        self._apply(kind, held, json.loads(line))
         except (httpx.TransportError, APITimeoutError, Unavailable) as error:
             log.info("watch of %s cut (%r); resuming from %s", kind.plural, error, held.version)
             await asyncio.sleep(self.settings.retry)
 
-    def _apply(self, held: _Copy, event: Obj) -> None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
+    def _apply(self, kind: Kind, held: _Copy, event: Obj) -> None:
+        change, obj = event.get("type"), event.get("object") or {}
+        if change == "ERROR":
             if obj.get("code") == 410:
                 raise _Expired()
             raise Unavailable(f"watch error: {obj.get('message')}")
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if version:
             held.version = str(version)
-        if kind == "BOOKMARK":
+        if change == "BOOKMARK":
             return
         key = _key(obj)
-        if kind == "DELETED":
+        if change == "DELETED":
             held.objects.pop(key, None)
             return
         current = held.objects.get(key)
-        stale = current is not None and _newer(current[0], version)
-        if not stale:  # (else the copy holds a newer answer to one of coalmine's writes)
-            held.objects[key] = _encoded(obj)
+        if current is not None and _newer(current[0], version):
+            return  # the copy holds a newer answer to one of coalmine's writes
+        held.objects[key] = _encoded(obj)
+        if change == "MODIFIED" and self.on_modified is not None:
+            self.on_modified(kind, obj)
 
 
 def _encoded(obj: Obj) -> _Held:

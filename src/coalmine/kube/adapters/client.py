@@ -144,11 +144,19 @@ class KubeClient:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        limit: int = 0,
+        token: str = "",
     ) -> Obj:
         """The list as the API answers it: `items`, and `metadata.resourceVersion` to
-        watch from."""
-        selectors = (("labelSelector", label_selector), ("fieldSelector", field_selector))
-        params = {key: value for key, value in selectors if value} or None
+        watch from. With `limit`, one page: `metadata.continue` is the `token` of the next
+        (empty on the last)."""
+        given = (
+            ("labelSelector", label_selector),
+            ("fieldSelector", field_selector),
+            ("limit", str(limit) if limit else ""),
+            ("continue", token),
+        )
+        params = {key: value for key, value in given if value} or None
         return await self._call("GET", kind, namespace, params=params)
 
     async def create(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:

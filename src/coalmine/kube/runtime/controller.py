@@ -36,6 +36,7 @@ from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, Leadersh
 from coalmine.kube.runtime.handlers import build_registry, kopf_settings
 from coalmine.kube.runtime.health import Health, HealthServer
 from coalmine.kube.runtime.leader import LeaseElector
+from coalmine.kube.runtime.repair import RoutingRepairs
 from coalmine.kube.runtime.settings import ControllerSettings, default_lease_namespace
 from coalmine.kube.runtime.shards import ShardLeadership
 from coalmine.kube.runtime.wiring import Wiring, cached_kinds, canary_kinds, wire
@@ -72,6 +73,7 @@ class Controller:
         self.elector: LeaseElector | None = None
         self.shards: ShardLeadership | None = None
         self.cache: WatchCache | None = None
+        self.repairs: RoutingRepairs | None = None
         self._health_server: HealthServer | None = None
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
@@ -109,6 +111,8 @@ class Controller:
             clock=self.clock,
             timer=self.wiring.timer,
         )
+        self.repairs = RoutingRepairs(self.daemons.routing_changed)
+        self.cache.on_modified = self.repairs.modified
         if self.shards is not None:
             self.shards.gained = self.daemons.leadership_gained
             self.shards.losing = self.daemons.leadership_lost
@@ -141,6 +145,8 @@ class Controller:
             await self.shards.release()
         if self.cache is not None:
             await self.cache.stop()
+        if self.repairs is not None:
+            await self.repairs.stop()
         if self.wiring is not None:
             await self.wiring.close()
         if self.client is not None:

@@ -348,13 +348,13 @@ class CanaryDaemons:
             self.start(ref)
 
     async def routing_changed(self, namespace: str, name: str, kind: Kind, body: Obj) -> None:
-        """The Service, VirtualService or HTTPRoute `name` changed (`body`, as kopf's watch
-        saw it): repair the routing of the Canary whose apex it is (one this replica
-        ticks), keeping its weights.
+        """The Service, VirtualService or HTTPRoute `name` changed (`body`, as the read
+        cache's watch delivered it, `kube.runtime.repair`): repair the routing of the
+        Canary whose apex it is (one this replica ticks), keeping its weights.
 
-        The change goes into the read cache first: the cache follows its own watch,
-        which may deliver the same event later, and a repair that read the old copy
-        would find nothing to repair until the next tick, a whole interval later."""
+        The change goes into the read cache first (a no-op when the cache delivered it):
+        a repair that read an older copy would find nothing to repair until the next
+        tick, a whole interval later."""
         if self.client.reads is not None:
             self.client.reads.observe(kind, body)
         for watched in list(self._watched.values()):

@@ -11,12 +11,11 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
   loop starts here when this replica may act on it (`CanaryDaemons.noticed`), and about
   deletions and edits. The loops are coalmine's own tasks, not kopf daemons: with shards,
   a replica runs only its shards' loops, which a kopf daemon's filter, re-evaluated only
-  on the Canary's own events, could not follow at a takeover;
-- watch handlers on Services, VirtualServices and HTTPRoutes that a Canary took over
-  (those with the `coalmine.dev/original-spec` annotation) repair them as soon as they change
-  (`CanaryDaemons.routing_changed`): re-applying the user's manifest resets the
-  selector or the routes, and waiting for the next tick would leave the Service
-  pointing at the scaled-down target for up to one analysis interval.
+  on the Canary's own events, could not follow at a takeover.
+
+kopf watches only the Canaries. The Services, VirtualServices and HTTPRoutes a Canary took
+over are repaired from the read cache's watch (`kube.runtime.repair`), which follows those
+kinds anyway: kopf would remember every object of them, per replica.
 
 Finalizers. kopf puts its finalizer (here `coalmine.dev/finalizer`) on an object when a
 matching handler "requires" one (a deletion handler unless `optional=True`). The
@@ -34,8 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from coalmine.api.common import COALMINE_GROUP
-from coalmine.kube.adapters.ownership import ORIGINAL_SPEC
-from coalmine.kube.adapters.resources import HTTP_ROUTES, SERVICES, VIRTUAL_SERVICES, Kind
+from coalmine.kube.adapters.resources import Kind
 from coalmine.kube.runtime.daemons import CanaryDaemons, CanaryRef, RetryLaterNotLeader
 
 __all__ = ["FINALIZER", "build_registry", "kopf_settings"]
@@ -80,8 +78,6 @@ def build_registry(
 
     for kind in kinds:
         _register(registry, daemons, kind)
-    for routing in (SERVICES, VIRTUAL_SERVICES, HTTP_ROUTES):
-        _register_repair(registry, daemons, routing)
     return registry
 
 
@@ -105,23 +101,3 @@ def _register(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
         release_canary
     )
     kopf.on.event(*resource, id=f"notice-{kind.group}", registry=registry)(notice)
-
-
-def _register_repair(registry: Any, daemons: CanaryDaemons, kind: Kind) -> None:
-    import kopf
-
-    async def repair(type: str | None, body: Any, **_: Any) -> None:
-        if type == "MODIFIED":
-            meta = body.get("metadata") or {}
-            await daemons.routing_changed(
-                str(meta.get("namespace")), str(meta.get("name")), kind, dict(body)
-            )
-
-    kopf.on.event(
-        kind.group,
-        kind.version,
-        kind.plural,
-        id=f"repair-{kind.plural}",
-        registry=registry,
-        annotations={ORIGINAL_SPEC: kopf.PRESENT},
-    )(repair)
