@@ -128,6 +128,40 @@ async def test_a_list_is_read_page_by_page_and_the_watch_follows_its_first_page(
         await found.stop()
 
 
+def owned(name: str, canary_uid: str) -> dict[str, object]:
+    reference = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "c",
+                 "uid": canary_uid, "controller": True}  # fmt: skip
+    body = service(name)
+    body["metadata"] = {"name": name, "namespace": NAMESPACE, "ownerReferences": [reference]}
+    return body
+
+
+async def test_with_shards_only_this_replicas_canaries_objects_are_held(
+    kube_client: KubeClient, kube_http: aiohttp.ClientSession
+) -> None:
+    """Another replica's are read from the API (never, by a loop here): the copy holds
+    neither them nor their changes."""
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], FAST)
+    found.keeps = lambda uid: uid == "ours"
+    found.start()
+    try:
+        assert await found.synced(10)
+        kube_client.reads = found
+        for body in (owned("mine", "ours"), owned("theirs", "other"), service("nobodys")):
+            await call(kube_http, "POST", f"/api/v1/namespaces/{NAMESPACE}/services", body)
+        await eventually(lambda: found.count(SERVICES) == 2, deadline=5)
+        reads = kube_client.api_reads
+
+        assert selector(kube_client, "mine") == selector(kube_client, "nobodys") == {"app": "x"}
+        assert kube_client.api_reads == reads, "held"
+        theirs = await kube_client.get(SERVICES, "theirs", NAMESPACE)
+        assert theirs is not None and kube_client.api_reads == reads + 1, "asked the API"
+        assert found.count(SERVICES) == 2, "and still not held"
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
 async def test_a_cut_watch_resumes_and_misses_nothing(
     cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:

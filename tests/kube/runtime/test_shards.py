@@ -7,11 +7,13 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from coalmine.kube.adapters.client import KubeClient
-from coalmine.kube.adapters.resources import CANARIES
+from coalmine.kube.adapters.cache import WatchCache
+from coalmine.kube.adapters.client import MISS, KubeClient, Obj
+from coalmine.kube.adapters.resources import CANARIES, SERVICES, Kind
 from coalmine.kube.runtime.daemons import CanaryDaemons, CanaryRef
 from coalmine.kube.runtime.settings import LeaderSettings
 from coalmine.kube.runtime.shards import ShardLeadership, shard_of
+from tests.fixtures.daemons import FAST
 from tests.fixtures.operator import NAMESPACE, canary, create
 from tests.kube.runtime.test_daemons import daemons
 from tests.kube.runtime.test_leader import Clock
@@ -200,3 +202,76 @@ async def test_a_late_renewal_pauses_the_loops_and_a_shard_taken_elsewhere_ends_
     await rounds([first], clock, count=1)  # "a" sees "b" hold them
     assert second.shards.held() == [0, 1, 2] and first.shards.held() == []
     assert await first.loops.tick(ref) is None, "another replica's now: the loop here ends"
+
+
+def owned_service(owner: Obj | None, name: str) -> Obj:
+    """A Service with a controller reference to `owner` (a Canary), or none."""
+    meta: Obj = {"name": name, "namespace": NAMESPACE}
+    if owner is not None:
+        reference = {"apiVersion": owner["apiVersion"], "kind": "Canary", "controller": True}
+        reference.update(name=owner["metadata"]["name"], uid=owner["metadata"]["uid"])
+        meta["ownerReferences"] = [reference]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}  # fmt: skip
+
+
+def holds(cache: WatchCache, kind: Kind, name: str) -> bool:
+    found = cache.lookup(kind, name, NAMESPACE)
+    assert found is not None, f"{name} exists: it is held, or read from the API (MISS)"
+    return found is not MISS
+
+
+async def test_each_replica_holds_only_its_shards_objects_and_a_takeover_lists_them(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """At 5,000 canaries on three replicas each held every object (393 MiB a replica);
+    an object its shards do not own is read from the API, which a loop here never does."""
+    canaries = [create(kube_emulator, canary(f"app-{n}")) for n in range(12)]
+    for body in canaries:
+        create(kube_emulator, owned_service(body, f"{body['metadata']['name']}-primary"))
+    create(kube_emulator, owned_service(None, "users"))  # no Canary's: held everywhere
+    clock = Clock()
+    replicas = [Replica(name, kube_client, clock) for name in ("a", "b", "c")]
+    caches = {r.name: WatchCache(kube_client, [CANARIES, SERVICES], [NAMESPACE], FAST)
+              for r in replicas}  # fmt: skip
+    for replica in replicas:
+        cache = caches[replica.name]
+        cache.keeps, replica.shards.changed = replica.shards.ours, cache.relist
+        cache.start()
+
+    def held_by(replica: Replica) -> set[str]:
+        """The Canaries whose Canary and -primary Service the replica's cache holds."""
+        cache, names = caches[replica.name], set()
+        for body in canaries:
+            name = body["metadata"]["name"]
+            both = holds(cache, CANARIES, name), holds(cache, SERVICES, f"{name}-primary")
+            assert both[0] == both[1], f"{replica.name} holds half of {name}'s objects"
+            names |= {name} if both[0] else set()
+        assert holds(cache, SERVICES, "users")
+        return names
+
+    def of_shards(replica: Replica) -> set[str]:
+        held = replica.shards.held()
+        return {
+            b["metadata"]["name"] for b in canaries if shard_of(b["metadata"]["uid"], 3) in held
+        }
+
+    try:
+        await rounds(replicas, clock)
+        for replica in replicas:
+            assert await caches[replica.name].relisted(10)
+            assert held_by(replica) == of_shards(replica) != set()
+        reads = kube_client.api_reads
+        assert await kube_client.get(SERVICES, "app-0-primary", NAMESPACE) is not None
+        assert kube_client.api_reads == reads + 1, "without a cache: from the API"
+
+        dead, alive = replicas[2], replicas[:2]
+        while any(dead.name in names or not names for names in holders(replicas).values()):
+            await rounds(alive, clock, count=1)
+        for replica in alive:
+            assert await caches[replica.name].relisted(10)
+        assert held_by(alive[0]) | held_by(alive[1]) == {b["metadata"]["name"] for b in canaries}
+        assert [held_by(r) == of_shards(r) for r in alive] == [True, True]
+    finally:
+        for cache in caches.values():
+            await cache.stop()

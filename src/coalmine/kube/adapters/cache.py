@@ -26,6 +26,12 @@ as client-go's informers do, and `KubeClient.get` answers from it (see `client.p
   Deployment is dozens of dicts and lists: at a thousand canaries the cache held about
   half of the operator's containers, and each full collection walked all of them
   while every tick waited (BENCHMARKS.md, tick p99);
+- with shards (`kube.runtime.shards`), a replica holds only its own shards' objects: a
+  Canary whose uid, or an object whose controller reference is a Canary whose uid,
+  `keeps` refuses is not held, and a read of it goes to the API (it may exist). When the
+  shards held change, every kind is listed again (`relist`); reads go on from the old
+  copy meanwhile. Objects no Canary owns (the targets, taken-over Services) are held by
+  every replica;
 - `metadata.managedFields` is left out of the copy, as controller-runtime's
   `TransformStripManagedFields` leaves it out of informers': about a third of a
   Deployment's or a Canary's text, and nothing the controller reads (an update that
@@ -86,9 +92,13 @@ class _Copy:
     """The objects of one kind in one namespace (None: every namespace)."""
 
     objects: dict[tuple[str, str], _Held] = field(default_factory=dict)
+    others: set[tuple[str, str]] = field(default_factory=set)
+    """Objects seen but not held: another replica's shards' (`WatchCache.keeps`)."""
     synced: bool = False
     unserved: bool = False
     """The list answered 404: the cluster does not serve the kind (yet)."""
+    fresh: bool = False
+    """Listed since the last `relist`."""
     version: str = ""
     """The resourceVersion to resume the watch from."""
 
@@ -109,6 +119,8 @@ class WatchCache:
         self.settings = settings or CacheSettings()
         self._copies = {(kind, ns): _Copy() for kind in self.kinds for ns in self.namespaces}
         self._tasks: list[asyncio.Task[None]] = []
+        self._retired: set[asyncio.Task[None]] = set()
+        """Tasks cancelled by `relist`, not yet ended."""
         self.lists: Counter[Kind] = Counter()
         """Lists made, by kind (the first, and one after each 410)."""
         self.watches: Counter[Kind] = Counter()
@@ -117,6 +129,9 @@ class WatchCache:
         self.on_modified: Callable[[Kind, Obj], None] | None = None
         """Told of every MODIFIED event the watch delivers, once the copy holds it (the
         operator's repairs, `kube.runtime.repair`); never of coalmine's own answers."""
+        self.keeps: Callable[[str], bool] | None = None
+        """Whether the Canary of this uid is this replica's (its shard held here); None:
+        every Canary is (no shards). Objects of the others' are not held."""
 
     # --- life ----------------------------------------------------------------------------
 
@@ -126,13 +141,39 @@ class WatchCache:
             name = f"watch cache {kind.plural} in {namespace or 'all namespaces'}"
             self._tasks.append(asyncio.create_task(self._reflect(kind, namespace), name=name))
 
+    def relist(self) -> None:
+        """List every kind again (the shards held here changed: `keeps` says otherwise).
+        Reads go on from the current copy until each new list replaces it; the objects of
+        a shard just taken, not held yet, are read from the API meanwhile."""
+        for task in self._tasks:
+            task.cancel()  # (a list cut short replaces nothing; it builds its copy aside)
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
+        self._tasks.clear()
+        for held in self._copies.values():
+            held.fresh = False
+        self.start()
+
+    async def relisted(self, within: float) -> bool:
+        """Wait until every kind the cluster serves is listed since the last `relist`;
+        False after `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within), self._changed:
+                await self._changed.wait_for(
+                    lambda: all(c.fresh or c.unserved for c in self._copies.values())
+                )
+                return True
+        return False
+
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._retired]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._retired.clear()
 
     async def synced(self, within: float) -> bool:
         """Wait until every kind the cluster serves is listed; False after `within` seconds."""
@@ -149,10 +190,11 @@ class WatchCache:
     def lookup(self, kind: Kind, name: str, namespace: str | None) -> Obj | None:
         """A copy of the object, None when it does not exist, or MISS when unknown here."""
         found = self._copy_of(kind, namespace)
-        if found is None or not found.synced:
+        key = (namespace or "", name)
+        if found is None or not found.synced or key in found.others:
             missing: Obj | None = MISS
             return missing
-        held = found.objects.get((namespace or "", name))
+        held = found.objects.get(key)
         return None if held is None else _decoded(held)
 
     def observe(self, kind: Kind, obj: Obj) -> None:
@@ -165,13 +207,14 @@ class WatchCache:
         key = (namespace or "", str(name))
         held = found.objects.get(key)
         if held is None or _newer(meta.get("resourceVersion"), held[0]):
-            found.objects[key] = _encoded(obj)
+            self._hold(kind, found, key, obj)
 
     def forget(self, kind: Kind, name: str, namespace: str | None) -> None:
         """coalmine deleted the object (the watch's DELETED event follows)."""
         found = self._copy_of(kind, namespace)
         if found is not None:
             found.objects.pop((namespace or "", name), None)
+            found.others.discard((namespace or "", name))
 
     def count(self, kind: Kind) -> int:
         """Objects of `kind` held, all namespaces together."""
@@ -179,6 +222,16 @@ class WatchCache:
 
     def _copy_of(self, kind: Kind, namespace: str | None) -> _Copy | None:
         return self._copies.get((kind, namespace)) or self._copies.get((kind, None))
+
+    def _hold(self, kind: Kind, held: _Copy, key: tuple[str, str], obj: Obj) -> None:
+        """Hold `obj`, or note it as another replica's (then a read asks the API)."""
+        canary = _canary_uid(kind, obj)
+        if canary and self.keeps is not None and not self.keeps(canary):
+            held.objects.pop(key, None)
+            held.others.add(key)
+            return
+        held.others.discard(key)
+        held.objects[key] = _encoded(obj)
 
     # --- list and watch ----------------------------------------------------------------------
 
@@ -204,6 +257,7 @@ class WatchCache:
     async def _mark(self, held: _Copy, *, synced: bool, unserved: bool = False) -> None:
         async with self._changed:
             held.synced, held.unserved = synced, unserved
+            held.fresh = held.fresh or synced
             self._changed.notify_all()
 
     async def _list(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
@@ -211,20 +265,21 @@ class WatchCache:
         list is read at it on a real server; a change between pages comes again as an
         event, and one older than the copy is not applied)."""
         self.lists[kind] += 1
-        objects: dict[tuple[str, str], _Held] = {}
-        version, token = "", ""
+        listed = _Copy()
+        token = ""
         while True:
             answer = await self.client.collection(
                 kind, namespace, limit=self.settings.page, token=token
             )
-            objects.update((_key(obj), _encoded(obj)) for obj in answer.get("items") or [])
+            for obj in answer.get("items") or []:
+                self._hold(kind, listed, _key(obj), obj)
             meta = answer.get("metadata") or {}
-            version = version or str(meta.get("resourceVersion") or "")
+            listed.version = listed.version or str(meta.get("resourceVersion") or "")
             token = str(meta.get("continue") or "")
             del answer  # (one page decoded at a time)
             if not token:
                 break
-        held.objects, held.version = objects, version
+        held.objects, held.others, held.version = listed.objects, listed.others, listed.version
 
     async def _watch(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
         """One watch request, applied event by event; returns when it ends or is cut."""
@@ -274,11 +329,12 @@ class WatchCache:
         key = _key(obj)
         if change == "DELETED":
             held.objects.pop(key, None)
+            held.others.discard(key)
             return
         current = held.objects.get(key)
         if current is not None and _newer(current[0], version):
             return  # the copy holds a newer answer to one of coalmine's writes
-        held.objects[key] = _encoded(obj)
+        self._hold(kind, held, key, obj)
         if change == "MODIFIED" and self.on_modified is not None:
             self.on_modified(kind, obj)
 
@@ -295,6 +351,18 @@ def _encoded(obj: Obj) -> _Held:
 def _decoded(held: _Held) -> Obj:
     obj: Obj = json.loads(held[1])
     return obj
+
+
+def _canary_uid(kind: Kind, obj: Obj) -> str:
+    """The uid of the Canary `obj` is, or of the Canary its controller reference names;
+    "" for an object no Canary owns. (The items of a real server's list carry no `kind`.)"""
+    meta = obj.get("metadata") or {}
+    if kind.kind == "Canary":
+        return str(meta.get("uid") or "")
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Canary" and owner.get("controller"):
+            return str(owner.get("uid") or "")
+    return ""
 
 
 def _key(obj: Obj) -> tuple[str, str]:

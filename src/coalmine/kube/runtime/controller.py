@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 KOPF_EXIT_TIMEOUT = 30.0
 """Seconds kopf has to stop its watches and daemons on exit."""
 
+RELIST_WAIT = 10.0
+"""Seconds the loops of a shard just taken wait for the read cache to hold its objects
+before they start anyway (their reads then go to the API)."""
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -78,6 +82,8 @@ class Controller:
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
         self.health_port = 0
+        self._gaining: set[asyncio.Task[None]] = set()
+        """Shards taken, their loops waiting for the read cache to list them."""
         self.step_downs = 0
         """Times this replica lost the Lease and stepped down (without exiting)."""
 
@@ -114,7 +120,9 @@ class Controller:
         self.repairs = RoutingRepairs(self.daemons.routing_changed)
         self.cache.on_modified = self.repairs.modified
         if self.shards is not None:
-            self.shards.gained = self.daemons.leadership_gained
+            self.cache.keeps = self.shards.ours  # (only the shards' objects held here)
+            self.shards.changed = self.cache.relist
+            self.shards.gained = self._shards_gained
             self.shards.losing = self.daemons.leadership_lost
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -139,6 +147,10 @@ class Controller:
             heartbeat.cancel()
 
     async def close(self) -> None:
+        for task in list(self._gaining):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.elector is not None:
             await self.elector.release()
         if self.shards is not None:
@@ -155,6 +167,21 @@ class Controller:
             await self._metrics.cleanup()
         if self._health_server is not None:
             self._health_server.stop()
+
+    def _shards_gained(self) -> None:
+        """Shards were taken: start their Canaries' loops once the read cache, listing
+        again since the shards changed, holds their objects (at most RELIST_WAIT s)."""
+        task = asyncio.create_task(self._start_gained(), name="coalmine shards gained")
+        self._gaining.add(task)
+        task.add_done_callback(self._gaining.discard)
+
+    async def _start_gained(self) -> None:
+        assert self.cache is not None and self.daemons is not None
+        if not await self.cache.relisted(RELIST_WAIT):
+            log.warning(
+                "the read cache did not list within %.0f s; reading from the API", RELIST_WAIT
+            )
+        self.daemons.leadership_gained()
 
     def _leadership(self, client: KubeClient) -> Leadership:
         leader = self.settings.leader

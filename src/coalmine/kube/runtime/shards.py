@@ -105,6 +105,8 @@ class ShardLeadership:
         self._alive_names: set[str] = {self.member.name}
         self._joined = False
         """The member Lease was taken once: this replica has been counted by the others."""
+        self._took = False
+        """This round took a shard."""
         self._giving_up: set[int] = set()
         """Shards being given up: held still, but acted on no more."""
         self._ours: set[int] = set()
@@ -116,6 +118,9 @@ class ShardLeadership:
         self.gained: Callable[[], None] = lambda: None
         """Called after a round in which this replica took a shard (it starts the loops
         of the Canaries now its)."""
+        self.changed: Callable[[], None] = lambda: None
+        """Called after a round that changed which shards are this replica's (`ours`),
+        before `gained` (the read cache lists again, holding only those shards' objects)."""
 
     @property
     def leading(self) -> bool:
@@ -132,6 +137,11 @@ class ShardLeadership:
         index = shard_of(uid, len(self.shards))
         return index in self._giving_up or index not in self._ours
 
+    def ours(self, uid: str) -> bool:
+        """Is the Canary `uid` in a shard this replica took and still counts its own (held,
+        lapsed, or being given up)? The read cache holds the objects of those only."""
+        return shard_of(uid, len(self.shards)) in self._ours
+
     def held(self) -> list[int]:
         return [i for i, shard in enumerate(self.shards) if shard.leading]
 
@@ -147,6 +157,16 @@ class ShardLeadership:
         each other before any takes a share, where the first up took every shard, started
         the loops of every Canary, and gave two thirds of them up a round later (at 5,000
         Canaries the largest replica's peak memory, BENCHMARKS.md)."""
+        before, self._took = set(self._ours), False
+        try:
+            await self._round()
+        finally:
+            if self._ours != before:
+                self.changed()
+        if self._took:  # (a shard new here, or one taken again after a lapse)
+            self.gained()
+
+    async def _round(self) -> None:
         leases = await self._leases()
         await self.member._try()
         if not self._joined:
@@ -157,7 +177,6 @@ class ShardLeadership:
             await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
         self._forget_taken(leases)
         await self._give_up(self.held()[fair:])  # a replica joined
-        took = False
         for index in self._candidates():
             shard = self.shards[index]
             lease = leases.get(shard.name) if leases is not None else None
@@ -165,9 +184,7 @@ class ShardLeadership:
             if free and len(self.held()) < fair and await shard._try():
                 log.info("%s took shard %d", self.identity, index)
                 self._ours.add(index)
-                took = True
-        if took:
-            self.gained()
+                self._took = True
 
     async def _give_up(self, surplus: list[int]) -> None:
         """Stop acting on the `surplus` shards, let their loops end, release their Leases."""
