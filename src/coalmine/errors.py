@@ -75,6 +75,11 @@ class Conflict(AdapterError):
     """The object changed since it was read, or already exists (HTTP 409)."""
 
 
+class Gone(AdapterError):
+    """A resourceVersion or a list's continue token older than the history the server
+    keeps (HTTP 410): list again from the start."""
+
+
 class QueryError(CoalmineError):
     """The metrics backend was reached but refused or failed the query (PromQL error, HTTP
     error status, an answer that is not its API's JSON). Unreachable backends are Unavailable."""

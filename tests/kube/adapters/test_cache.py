@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 import pytest
 
 from coalmine.kube.adapters.cache import WatchCache
-from coalmine.kube.adapters.client import KubeClient
+from coalmine.kube.adapters.client import KubeClient, Obj
 from coalmine.kube.adapters.resources import CANARIES, DEPLOYMENTS, SERVICES, Kind
 from tests.fixtures.daemons import FAST, hand_ticked, initialized
 from tests.fixtures.operator import NAMESPACE
@@ -125,6 +126,40 @@ async def test_a_list_is_read_page_by_page_and_the_watch_follows_its_first_page(
         assert selector(kube_client, "web-0") == {"app": "x"}, "the watch kept the listed ones"
     finally:
         kube_client.reads = None
+        await found.stop()
+
+
+async def test_a_list_whose_continue_token_expired_lists_whole(
+    kube_client: KubeClient, kube_emulator: KubeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy server compacts its history between two pages (410 on the next): client-go's
+    pager lists whole then; failing and starting over paged would meet the same fate."""
+    for n in range(5):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+    collection, pages = kube_client.collection, []
+
+    async def compacting(*args: Any, **kwargs: Any) -> Obj:
+        answer = await collection(*args, **kwargs)
+        pages.append(answer)
+        if len(pages) == 1:  # between the first page and the second
+            kube_emulator.create("v1", "services", service("late"), NAMESPACE)
+            kube_emulator.compact()  # (the history up to now: the token's version is gone)
+        return answer
+
+    monkeypatch.setattr(kube_client, "collection", compacting)
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], replace(FAST, page=2))
+    found.start()
+    try:
+        assert await found.synced(10)
+
+        lists = [r for r in kube_emulator.requests_to("GET", "/services") if "watch" not in r.query]
+        assert [(r.query.get("limit"), bool(r.query.get("continue"))) for r in lists] == [
+            ("2", False), ("2", True), (None, False)
+        ]  # fmt: skip
+        assert found.lists[SERVICES] == 1, "one list: no failure, no retry"
+        assert found.count(SERVICES) == 6, "the five, and the one created between pages"
+        assert found.lookup(SERVICES, "late", NAMESPACE) is not None
+    finally:
         await found.stop()
 
 

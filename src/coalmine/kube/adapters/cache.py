@@ -57,7 +57,7 @@ from typing import Any
 import httpx
 from kr8s import APITimeoutError
 
-from coalmine.errors import CoalmineError, NotFound, Unavailable
+from coalmine.errors import CoalmineError, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.client import MISS, KubeClient, Obj
 from coalmine.kube.adapters.resources import Kind
 
@@ -263,14 +263,20 @@ class WatchCache:
     async def _list(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
         """List page by page; watch from the first page's resourceVersion (every page of a
         list is read at it on a real server; a change between pages comes again as an
-        event, and one older than the copy is not applied)."""
+        event, and one older than the copy is not applied). A continue token the server
+        no longer honours (410: its history was compacted between two pages, which a
+        busy cluster does) makes it list whole, as client-go's pager does."""
         self.lists[kind] += 1
-        listed = _Copy()
-        token = ""
+        listed, limit, token = _Copy(), self.settings.page, ""
         while True:
-            answer = await self.client.collection(
-                kind, namespace, limit=self.settings.page, token=token
-            )
+            try:
+                answer = await self.client.collection(kind, namespace, limit=limit, token=token)
+            except Gone:
+                if not token:
+                    raise
+                log.info("the list of %s expired between pages; listing whole", kind.plural)
+                listed, limit, token = _Copy(), 0, ""
+                continue
             for obj in answer.get("items") or []:
                 self._hold(kind, listed, _key(obj), obj)
             meta = answer.get("metadata") or {}

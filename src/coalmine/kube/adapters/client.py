@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import httpx
 from kr8s import APITimeoutError
 
-from coalmine.errors import AdapterError, Conflict, NotFound, Unavailable
+from coalmine.errors import AdapterError, Conflict, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.resources import LEASES, Kind
 
 __all__ = [
@@ -319,6 +319,8 @@ def _answer(response: httpx.Response, method: str, what: str) -> Obj:
         raise NotFound(f"{what} not found")
     if status == 409:
         raise Conflict(f"{method} {what}: {message}")
+    if status == 410:
+        raise Gone(f"{method} {what}: {message}")
     if status >= 500 or status == 429:
         raise Unavailable(f"{method} {what}: the Kubernetes API answered {status}: {message}")
     raise AdapterError(f"{method} {what}: the Kubernetes API refused it ({status}): {message}")
