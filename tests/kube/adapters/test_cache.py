@@ -163,6 +163,45 @@ async def test_a_list_whose_continue_token_expired_lists_whole(
         await found.stop()
 
 
+async def test_a_list_again_keeps_what_coalmine_wrote_while_it_listed(
+    kube_client: KubeClient, kube_emulator: KubeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list replaces the copy; a write answered while it listed, newer than the list,
+    stays (its watch event comes later): a tick must not read back what it just wrote
+    undone, as a primary missing or not ready."""
+    for n in range(5):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], replace(FAST, page=2))
+    found.start()
+    collection, pages = kube_client.collection, []
+
+    async def writing(*args: Any, **kwargs: Any) -> Obj:
+        answer = await collection(*args, **kwargs)
+        pages.append(answer)
+        if len(pages) == 1:  # the first page of the list again is in: write to web-0, in it
+            await kube_client.merge_patch(
+                SERVICES, "web-0", NAMESPACE, {"spec": {"selector": {"app": "new"}}}
+            )
+            await kube_client.create(SERVICES, NAMESPACE, service("web-5", app="new"))
+        return answer
+
+    try:
+        assert await found.synced(10)
+        kube_client.reads = found
+        monkeypatch.setattr(kube_client, "collection", writing)
+        monkeypatch.setattr(found, "_apply", lambda kind, held, event: None)  # no watch events
+
+        found.relist()
+        assert await found.relisted(10)
+
+        assert selector(kube_client, "web-0") == {"app": "new"}, "the write undone"
+        assert selector(kube_client, "web-5") == {"app": "new"}, "the object created, gone"
+        assert selector(kube_client, "web-1") == {"app": "x"}
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
 def owned(name: str, canary_uid: str) -> dict[str, object]:
     reference = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "c",
                  "uid": canary_uid, "controller": True}  # fmt: skip

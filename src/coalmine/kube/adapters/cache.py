@@ -285,7 +285,21 @@ class WatchCache:
             del answer  # (one page decoded at a time)
             if not token:
                 break
+        self._keep_newer(kind, held, listed)
         held.objects, held.others, held.version = listed.objects, listed.others, listed.version
+
+    def _keep_newer(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
+        """Carry over from the copy being replaced what is newer than the list: the answers
+        to coalmine's writes made while it listed (a primary created, its status read).
+        Without them a relist while the loops run took back what a tick had just written
+        until the watch replayed it: a primary read as missing or not ready (at 5,000
+        canaries, one Warning for nearly every Canary's initialization)."""
+        for key, (version, text) in held.objects.items():
+            if not _newer(version, listed.version):
+                continue
+            current = listed.objects.get(key)
+            if key not in listed.others and (current is None or _newer(version, current[0])):
+                self._hold(kind, listed, key, json.loads(text))
 
     async def _watch(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
         """One watch request, applied event by event; returns when it ends or is cut."""
