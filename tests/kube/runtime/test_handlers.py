@@ -57,6 +57,12 @@ def test_kopf_keeps_its_bookkeeping_out_of_the_status_and_posts_no_events() -> N
     assert not settings.posting.enabled
 
 
+def test_kopfs_per_canary_workers_do_not_idle_for_seconds() -> None:
+    """Each keeps its Canary's last event while it idles: at 5,000 Canaries, kopf's default
+    of 5 s kept thousands at once (BENCHMARKS.md, the replicas' memory)."""
+    assert kopf_settings().queueing.idle_timeout <= 1.0
+
+
 def test_every_handler_runs_on_the_event_loop_not_in_kopfs_thread_pool() -> None:
     """kopf runs a plain function in a thread: a hand-off per event (a status write makes
     one for every progressing tick), and `notice` wakes a daemon's asyncio.Event, which

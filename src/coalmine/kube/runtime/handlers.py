@@ -40,6 +40,9 @@ __all__ = ["FINALIZER", "build_registry", "kopf_settings"]
 
 FINALIZER = f"{COALMINE_GROUP}/finalizer"
 
+KOPF_WORKER_IDLE = 0.5
+"""Seconds kopf's worker for one Canary waits for its next event before it exits."""
+
 
 def kopf_settings() -> Any:
     """kopf's settings: coalmine's finalizer name, bookkeeping in annotations, no events.
@@ -47,6 +50,13 @@ def kopf_settings() -> Any:
     kopf keeps what it handled in annotations (`coalmine.dev/...`), never in the
     status, which is the engine's; it posts no Events of its own (coalmine writes
     Flagger's). Requests have timeouts; a watch is re-opened every ten minutes.
+
+    kopf runs a worker task per Canary with events, which keeps the last event's body
+    while it waits `queueing.idle_timeout` for another (5 s by default). Every status
+    write is an event, so with thousands of Canaries thousands of workers idle at once,
+    and at start-up, when the listing brings every Canary within seconds, every Canary
+    has one: at 5,000 Canaries that was most of a replica's memory (BENCHMARKS.md). A
+    worker that exits sooner costs only a task made again at the next event.
     """
     import kopf
 
@@ -61,6 +71,7 @@ def kopf_settings() -> Any:
     settings.networking.request_timeout = 30
     settings.watching.server_timeout = 600
     settings.watching.client_timeout = 630
+    settings.queueing.idle_timeout = KOPF_WORKER_IDLE
     return settings
 
 
