@@ -2,7 +2,8 @@
 
 Pages are cut from the current objects in key order after the last key of the previous
 page; unlike etcd's snapshot reads, a later page may show changes made between pages.
-A continue token older than the compacted history is refused with 410 like the real one.
+A continue token older than etcd's compacted revision (every five minutes, or `compact()`;
+not the watch history's window, see `storage`) is refused with 410 like the real one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _decode_token(token: str, store: Store) -> tuple[int, tuple[str, str]]:
         rv, start = int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise errors.bad_request(f"continue key is not valid: {error}") from None
-    if rv < store.compacted_rv:
+    if rv < store.etcd_compacted_rv:
         raise errors.gone(
             "The provided continue parameter is too old to display a consistent list result. "
             "You can start a new list without the continue parameter."

@@ -5,6 +5,13 @@ the wire, a counter here), is kept in a bounded history, and is pushed to every 
 watch on that resource. A watch may start from any resourceVersion still in the history;
 older ones are "compacted" and answered with 410 Gone. `compact()` forces that in tests.
 
+A list's continue token is another matter on a real server: the next page is read from
+etcd at the token's revision, which stays readable until the apiserver compacts etcd,
+every five minutes (`--etcd-compaction-interval`), to the revision of the compaction
+before. The watch history's window (here `history_limit` events; the apiserver's watch
+cache) can turn over in seconds on a busy cluster; a token does not expire with it.
+`etcd_compacted_rv` follows that schedule (and `compact()`).
+
 Stored objects are never mutated in place: writers build a new dict, so readers may
 serialise what they get without copying, and each stored version is serialised once
 (`text`): the GETs, LISTs and every watch stream that serve it share that text, as the
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,8 +74,14 @@ def object_key(obj: Obj) -> ObjectKey:
 class Store:
     """All objects by storage, with history and watch fan-out."""
 
-    def __init__(self, history_limit: int = 10_000) -> None:
+    def __init__(
+        self, history_limit: int = 10_000, etcd_compaction_interval: float = 300.0
+    ) -> None:
         self._rv = 0
+        self._etcd_interval = etcd_compaction_interval
+        self._etcd_compacted_rv = 0
+        self._etcd_mark = (time.monotonic(), 0)
+        """When etcd was last compacted, and the revision then (the next compaction's target)."""
         self._objects: dict[StorageKey, dict[ObjectKey, Obj]] = {}
         self._history: deque[StoredEvent] = deque()
         self._history_limit = history_limit
@@ -84,7 +98,17 @@ class Store:
 
     @property
     def compacted_rv(self) -> int:
+        """The watch history's start: a watch from an older resourceVersion gets 410."""
         return self._compacted_rv
+
+    @property
+    def etcd_compacted_rv(self) -> int:
+        """etcd's compacted revision: a continue token older than it gets 410."""
+        now, (then, target) = time.monotonic(), self._etcd_mark
+        if now - then >= self._etcd_interval:
+            self._etcd_compacted_rv = max(self._etcd_compacted_rv, target)
+            self._etcd_mark = (now, self._rv)
+        return self._etcd_compacted_rv
 
     def get(self, storage: StorageKey, key: ObjectKey) -> Obj | None:
         return self._objects.get(storage, {}).get(key)
@@ -188,6 +212,7 @@ class Store:
         while self._history and self._history[0].rv <= target:
             self._history.popleft()
         self._compacted_rv = max(self._compacted_rv, target)
+        self._etcd_compacted_rv = max(self._etcd_compacted_rv, target)
         return self._compacted_rv
 
     def subscribe(self, storage: StorageKey) -> asyncio.Queue[StoredEvent | None]:
