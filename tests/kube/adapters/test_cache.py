@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -197,6 +198,55 @@ async def test_a_list_again_keeps_what_coalmine_wrote_while_it_listed(
         assert selector(kube_client, "web-0") == {"app": "new"}, "the write undone"
         assert selector(kube_client, "web-5") == {"app": "new"}, "the object created, gone"
         assert selector(kube_client, "web-1") == {"app": "x"}
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
+async def test_the_watch_goes_on_while_a_list_again_is_read(
+    kube_client: KubeClient,
+    kube_emulator: KubeEmulator,
+    kube_http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list of 5,000 objects takes seconds on a busy server; a copy left unwatched that
+    long was read stale by every tick (a primary "not ready" minutes after it was). The
+    copy follows the watch while the list is read, and the list does not bring back what
+    the watch saw deleted meanwhile."""
+    for n in range(4):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], replace(FAST, page=2))
+    found.start()
+    collection, pages, release = kube_client.collection, [], asyncio.Event()
+
+    async def slow(*args: Any, **kwargs: Any) -> Obj:
+        if pages:  # the second page waits
+            await release.wait()
+        pages.append(await collection(*args, **kwargs))
+        return pages[-1]
+
+    try:
+        assert await found.synced(10)
+        kube_client.reads = found
+        monkeypatch.setattr(kube_client, "collection", slow)
+        found.relist()
+        await eventually(lambda: len(pages) == 1, deadline=5)  # web-0 and web-1 read
+        path = f"/api/v1/namespaces/{NAMESPACE}/services"
+        patch = {"spec": {"selector": {"app": "new"}}}
+        await call(kube_http, "PATCH", f"{path}/web-3", patch, headers=MERGE)
+        await call(kube_http, "DELETE", f"{path}/web-0")
+        await eventually(lambda: selector(kube_client, "web-3") == {"app": "new"}, deadline=5)
+        await eventually(lambda: selector(kube_client, "web-0") is None, deadline=5)
+        assert not await found.relisted(0.1), "still listing"
+
+        release.set()
+        assert await found.relisted(10)
+
+        assert selector(kube_client, "web-0") is None, "the list brought a deleted one back"
+        assert selector(kube_client, "web-3") == {"app": "new"}
+        assert selector(kube_client, "web-1") == {"app": "x"}
+        await call(kube_http, "PATCH", f"{path}/web-1", patch, headers=MERGE)
+        await eventually(lambda: selector(kube_client, "web-1") == {"app": "new"}, deadline=5)
     finally:
         kube_client.reads = None
         await found.stop()

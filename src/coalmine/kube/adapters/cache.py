@@ -99,6 +99,9 @@ class _Copy:
     """The list answered 404: the cluster does not serve the kind (yet)."""
     fresh: bool = False
     """Listed since the last `relist`."""
+    gone: dict[tuple[str, str], str] | None = None
+    """While a `relist` lists: the objects the watch saw deleted, with the deletions'
+    resourceVersions (the list may still show them)."""
     version: str = ""
     """The resourceVersion to resume the watch from."""
 
@@ -118,9 +121,12 @@ class WatchCache:
         self.namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
         self.settings = settings or CacheSettings()
         self._copies = {(kind, ns): _Copy() for kind in self.kinds for ns in self.namespaces}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._reflectors: dict[tuple[Kind, str | None], asyncio.Task[None]] = {}
+        """By kind and namespace: the task that lists, then watches."""
+        self._relists: dict[tuple[Kind, str | None], asyncio.Task[None]] = {}
+        """By kind and namespace: a `relist` in progress, beside the reflector's watch."""
         self._retired: set[asyncio.Task[None]] = set()
-        """Tasks cancelled by `relist`, not yet ended."""
+        """Tasks cancelled, not yet ended."""
         self.lists: Counter[Kind] = Counter()
         """Lists made, by kind (the first, and one after each 410)."""
         self.watches: Counter[Kind] = Counter()
@@ -137,22 +143,43 @@ class WatchCache:
 
     def start(self) -> None:
         """Start listing and watching (in the background, one task per kind and namespace)."""
-        for kind, namespace in self._copies:
-            name = f"watch cache {kind.plural} in {namespace or 'all namespaces'}"
-            self._tasks.append(asyncio.create_task(self._reflect(kind, namespace), name=name))
+        for key in self._copies:
+            self._reflect_from(key, listed=False)
 
     def relist(self) -> None:
         """List every kind again (the shards held here changed: `keeps` says otherwise).
-        Reads go on from the current copy until each new list replaces it; the objects of
-        a shard just taken, not held yet, are read from the API meanwhile."""
-        for task in self._tasks:
-            task.cancel()  # (a list cut short replaces nothing; it builds its copy aside)
-            self._retired.add(task)
-            task.add_done_callback(self._retired.discard)
-        self._tasks.clear()
+        The watch goes on meanwhile, so the copy stays current (a list of 5,000 objects
+        takes seconds on a busy server: a copy left unwatched that long was read stale by
+        every tick); each new list then replaces the copy, keeping what the watch brought
+        since, and the watch resumes from where it was. The objects of a shard just
+        taken, not held yet, are read from the API until then."""
         for held in self._copies.values():
             held.fresh = False
-        self.start()
+        if not self._reflectors:
+            self.start()
+            return
+        for key, held in self._copies.items():
+            running = self._relists.pop(key, None)
+            if running is not None:
+                self._retire(running)
+            held.gone = {}
+            name = f"watch cache relist of {key[0].plural} in {key[1] or 'all namespaces'}"
+            self._relists[key] = asyncio.create_task(self._relist(*key), name=name)
+
+    def _reflect_from(self, key: tuple[Kind, str | None], *, listed: bool) -> None:
+        """(Re)start the reflector of `key`: list then watch, or only watch (`listed`)."""
+        old = self._reflectors.get(key)
+        if old is not None:
+            self._retire(old)
+        kind, namespace = key
+        name = f"watch cache {kind.plural} in {namespace or 'all namespaces'}"
+        task = asyncio.create_task(self._reflect(kind, namespace, listed=listed), name=name)
+        self._reflectors[key] = task
+
+    def _retire(self, task: asyncio.Task[None]) -> None:
+        task.cancel()  # (a list cut short replaces nothing: it builds its copy aside)
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def relisted(self, within: float) -> bool:
         """Wait until every kind the cluster serves is listed since the last `relist`;
@@ -166,13 +193,14 @@ class WatchCache:
         return False
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._retired]
+        tasks = [*self._reflectors.values(), *self._relists.values(), *self._retired]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
+        self._reflectors.clear()
+        self._relists.clear()
         self._retired.clear()
 
     async def synced(self, within: float) -> bool:
@@ -235,37 +263,62 @@ class WatchCache:
 
     # --- list and watch ----------------------------------------------------------------------
 
-    async def _reflect(self, kind: Kind, namespace: str | None) -> None:
+    async def _reflect(self, kind: Kind, namespace: str | None, *, listed: bool) -> None:
         held = self._copies[(kind, namespace)]
         while True:
-            try:
-                await self._list(kind, namespace, held)
-            except NotFound:
-                log.info("%s are not served; reading them from the API", kind.plural)
-                await self._mark(held, synced=False, unserved=True)
-                await asyncio.sleep(self.settings.unserved_retry)
-                continue
-            except CoalmineError as error:
-                log.warning("cannot list %s: %s", kind.plural, error)
-                await asyncio.sleep(self.settings.retry)
-                continue
-            await self._mark(held, synced=True)
+            if not listed:
+                try:
+                    self._replace(kind, held, await self._listed(kind, namespace))
+                except NotFound:
+                    log.info("%s are not served; reading them from the API", kind.plural)
+                    await self._mark(held, synced=False, unserved=True)
+                    await asyncio.sleep(self.settings.unserved_retry)
+                    continue
+                except CoalmineError as error:
+                    log.warning("cannot list %s: %s", kind.plural, error)
+                    await asyncio.sleep(self.settings.retry)
+                    continue
+                await self._mark(held, synced=True, fresh=(kind, namespace) not in self._relists)
+            listed = False
             with contextlib.suppress(_Expired):
                 while True:
                     await self._watch(kind, namespace, held)
 
-    async def _mark(self, held: _Copy, *, synced: bool, unserved: bool = False) -> None:
+    async def _relist(self, kind: Kind, namespace: str | None) -> None:
+        """`relist` for one kind and namespace: list beside the watch, then swap."""
+        key = (kind, namespace)
+        held = self._copies[key]
+        while True:
+            try:
+                listed = await self._listed(kind, namespace)
+                break
+            except NotFound:  # not served (any more): the reflector says so and retries
+                held.gone = None
+                await self._mark(held, synced=False, unserved=True)
+                self._relists.pop(key, None)
+                return
+            except CoalmineError as error:
+                log.warning("cannot list %s: %s", kind.plural, error)
+                await asyncio.sleep(self.settings.retry)
+        self._replace(kind, held, listed)
+        self._relists.pop(key, None)
+        self._reflect_from(key, listed=True)  # the watch resumes from `held.version`
+        await self._mark(held, synced=True, fresh=True)
+
+    async def _mark(
+        self, held: _Copy, *, synced: bool, unserved: bool = False, fresh: bool = False
+    ) -> None:
         async with self._changed:
             held.synced, held.unserved = synced, unserved
-            held.fresh = held.fresh or synced
+            held.fresh = held.fresh or fresh
             self._changed.notify_all()
 
-    async def _list(self, kind: Kind, namespace: str | None, held: _Copy) -> None:
-        """List page by page; watch from the first page's resourceVersion (every page of a
-        list is read at it on a real server; a change between pages comes again as an
-        event, and one older than the copy is not applied). A continue token the server
-        no longer honours (410: its history was compacted between two pages, which a
-        busy cluster does) makes it list whole, as client-go's pager does."""
+    async def _listed(self, kind: Kind, namespace: str | None) -> _Copy:
+        """The objects of a list, page by page; its `version` is the first page's
+        resourceVersion (every page of a list is read at it on a real server; a change
+        between pages comes again as an event, and one older than the copy is not
+        applied). A continue token the server no longer honours (410: its history was
+        compacted between two pages) makes it list whole, as client-go's pager does."""
         self.lists[kind] += 1
         listed, limit, token = _Copy(), self.settings.page, ""
         while True:
@@ -274,7 +327,7 @@ class WatchCache:
             except Gone:
                 if not token:
                     raise
-                log.info("the list of %s expired between pages; listing whole", kind.plural)
+                log.warning("the list of %s expired between pages; listing whole", kind.plural)
                 listed, limit, token = _Copy(), 0, ""
                 continue
             for obj in answer.get("items") or []:
@@ -284,9 +337,25 @@ class WatchCache:
             token = str(meta.get("continue") or "")
             del answer  # (one page decoded at a time)
             if not token:
-                break
+                return listed
+
+    def _replace(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
+        """The copy becomes the list, with what the watch or coalmine's writes brought
+        since it began (`_keep_newer`), without what the watch saw deleted since. The watch
+        resumes from the later of the list's version and the copy's: when the watch ran
+        beside the list (`relist`), everything up to its version is in."""
+        for key, deleted in (held.gone or {}).items():
+            current = listed.objects.get(key)
+            if current is not None and not _newer(current[0], deleted):
+                del listed.objects[key]
+        for key in held.others:  # (may be read from the API: always safe)
+            if key not in listed.objects:
+                listed.others.add(key)
         self._keep_newer(kind, held, listed)
+        if _newer(held.version, listed.version):
+            listed.version = held.version
         held.objects, held.others, held.version = listed.objects, listed.others, listed.version
+        held.gone = None
 
     def _keep_newer(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
         """Carry over from the copy being replaced what is newer than the list: the answers
@@ -350,6 +419,8 @@ class WatchCache:
         if change == "DELETED":
             held.objects.pop(key, None)
             held.others.discard(key)
+            if held.gone is not None and version:
+                held.gone[key] = str(version)
             return
         current = held.objects.get(key)
         if current is not None and _newer(current[0], version):

@@ -101,8 +101,7 @@ class Controller:
         self.client = await connect(self.settings.cluster)
         scope = self.settings.scope
         self.cache = WatchCache(self.client, cached_kinds(scope), scope.namespaces)
-        self.cache.start()  # reads go to the API until their kind is listed
-        self.client.reads = self.cache
+        self.client.reads = self.cache  # (reads go to the API until their kind is listed)
         self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
         leadership = self._leadership(self.client)
         self.daemons = CanaryDaemons(
@@ -119,8 +118,10 @@ class Controller:
         )
         self.repairs = RoutingRepairs(self.daemons.routing_changed)
         self.cache.on_modified = self.repairs.modified
-        if self.shards is not None:
-            self.cache.keeps = self.shards.ours  # (only the shards' objects held here)
+        if self.shards is None:
+            self.cache.start()
+        else:  # the cache holds the shards' objects only: it lists once shards are taken
+            self.cache.keeps = self.shards.ours
             self.shards.changed = self.cache.relist
             self.shards.gained = self._shards_gained
             self.shards.losing = self.daemons.leadership_lost
