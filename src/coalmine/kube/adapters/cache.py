@@ -29,9 +29,13 @@ as client-go's informers do, and `KubeClient.get` answers from it (see `client.p
 - with shards (`kube.runtime.shards`), a replica holds only its own shards' objects: a
   Canary whose uid, or an object whose controller reference is a Canary whose uid,
   `keeps` refuses is not held, and a read of it goes to the API (it may exist). When the
-  shards held change, every kind is listed again (`relist`); reads go on from the old
-  copy meanwhile. Objects no Canary owns (the targets, taken-over Services) are held by
+  shards held change, every kind is listed again (`relist`) beside the running watch,
+  so reads go on from a current copy meanwhile; the list then replaces the copy, keeping
+  what the watch brought since and dropping what it saw deleted, and the watch resumes
+  where it was. Objects no Canary owns (the targets, taken-over Services) are held by
   every replica;
+- a list is read in pages (`limit`, 500 objects); a continue token that expired between
+  pages (410) makes it list whole, as client-go's pager does;
 - `metadata.managedFields` is left out of the copy, as controller-runtime's
   `TransformStripManagedFields` leaves it out of informers': about a third of a
   Deployment's or a Canary's text, and nothing the controller reads (an update that
@@ -359,10 +363,10 @@ class WatchCache:
 
     def _keep_newer(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
         """Carry over from the copy being replaced what is newer than the list: the answers
-        to coalmine's writes made while it listed (a primary created, its status read).
-        Without them a relist while the loops run took back what a tick had just written
-        until the watch replayed it: a primary read as missing or not ready (at 5,000
-        canaries, one Warning for nearly every Canary's initialization)."""
+        to coalmine's writes made while it listed (a primary created), and what the watch
+        brought meanwhile. Without them a list that replaced the copy while the loops ran
+        took back what a tick had just written, until the watch replayed it: a primary
+        read as missing, or not ready."""
         for key, (version, text) in held.objects.items():
             if not _newer(version, listed.version):
                 continue
