@@ -77,7 +77,7 @@ class KubeEmulator:
         self,
         *,
         token: str | None = None,
-        history_limit: int = 10_000,
+        history_limit: int = 102_400,
         bookmark_interval: float = 5.0,
     ) -> None:
         self.token = token or secrets.token_urlsafe(24)

@@ -4,6 +4,12 @@ Like etcd behind the apiserver: every write takes the next resourceVersion (a st
 the wire, a counter here), is kept in a bounded history, and is pushed to every open
 watch on that resource. A watch may start from any resourceVersion still in the history;
 older ones are "compacted" and answered with 410 Gone. `compact()` forces that in tests.
+The history is the apiserver's watch cache: it keeps at least the last 75 s of events
+(its `eventFreshDuration`), at most `history_limit` (102,400, its upper bound), and
+at least `history_floor` (100, its lower bound) however old (`watch_cache.go`; one
+history for every resource here, one per resource there). Keeping 10,000 events
+whatever their age made a watch started after a list of 10,000 Deployments expire
+(410) at once while the benchmark wrote, and its cache list again, and again.
 
 A list's continue token is another matter on a real server: the next page is read from
 etcd at the token's revision, which stays readable until the apiserver compacts etcd,
@@ -24,7 +30,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +51,8 @@ class StoredEvent:
     old: Obj | None
     texts: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     """`obj` encoded, by the apiVersion served (filled by the first watcher that sends it)."""
+    at: float = field(default=0.0, compare=False, repr=False)
+    """When it happened (monotonic): the history keeps the last 75 s (`Store`)."""
 
 
 CLOSE = None  # put on a watcher's queue to end its stream
@@ -75,12 +83,20 @@ class Store:
     """All objects by storage, with history and watch fan-out."""
 
     def __init__(
-        self, history_limit: int = 10_000, etcd_compaction_interval: float = 300.0
+        self,
+        history_limit: int = 102_400,
+        etcd_compaction_interval: float = 300.0,
+        history_fresh: float = 75.0,
+        history_floor: int = 100,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rv = 0
+        self._clock = clock
+        self._history_fresh = history_fresh
+        self._history_floor = history_floor
         self._etcd_interval = etcd_compaction_interval
         self._etcd_compacted_rv = 0
-        self._etcd_mark = (time.monotonic(), 0)
+        self._etcd_mark = (clock(), 0)
         """When etcd was last compacted, and the revision then (the next compaction's target)."""
         self._objects: dict[StorageKey, dict[ObjectKey, Obj]] = {}
         self._history: deque[StoredEvent] = deque()
@@ -104,7 +120,7 @@ class Store:
     @property
     def etcd_compacted_rv(self) -> int:
         """etcd's compacted revision: a continue token older than it gets 410."""
-        now, (then, target) = time.monotonic(), self._etcd_mark
+        now, (then, target) = self._clock(), self._etcd_mark
         if now - then >= self._etcd_interval:
             self._etcd_compacted_rv = max(self._etcd_compacted_rv, target)
             self._etcd_mark = (now, self._rv)
@@ -169,7 +185,7 @@ class Store:
         bucket[key] = obj
         self._texts.get(storage, {}).pop(key, None)
         self._index(storage, key, old, obj)
-        self._record(StoredEvent(self._rv, event_type, storage, obj, old))
+        self._record(StoredEvent(self._rv, event_type, storage, obj, old, at=self._clock()))
         return obj
 
     def remove(self, storage: StorageKey, key: ObjectKey) -> Obj:
@@ -179,7 +195,7 @@ class Store:
         self._rv += 1
         final = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._rv)}}
         self._index(storage, key, old, None)
-        self._record(StoredEvent(self._rv, "DELETED", storage, final, old))
+        self._record(StoredEvent(self._rv, "DELETED", storage, final, old, at=self._clock()))
         return final
 
     def _index(self, storage: StorageKey, key: ObjectKey, old: Obj | None, new: Obj | None) -> None:
@@ -197,8 +213,11 @@ class Store:
 
     def _record(self, event: StoredEvent) -> None:
         self._history.append(event)
-        while len(self._history) > self._history_limit:
-            self._compacted_rv = self._history.popleft().rv
+        history, now = self._history, event.at
+        while len(history) > self._history_limit or (
+            len(history) > self._history_floor and now - history[0].at > self._history_fresh
+        ):
+            self._compacted_rv = history.popleft().rv
         for queue in self._watchers.get(event.storage, ()):
             queue.put_nowait(event)
 

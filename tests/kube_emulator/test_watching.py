@@ -12,6 +12,7 @@ import aiohttp
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.http import MERGE, call, eventually, watch_events
 from tests.kube_emulator.samples import deployment
+from tests.kube_emulator.storage import Store
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
@@ -271,3 +272,18 @@ async def test_a_continue_token_outlives_the_watch_history_but_not_etcds_compact
             emulator.compact()  # etcd compacted past the token's revision
             status, gone = await call(http, "GET", path, params={"limit": "2", "continue": token})
             assert status == 410 and "continue parameter is too old" in gone["message"]
+
+
+async def test_the_history_keeps_75_seconds_of_events_as_the_apiservers_watch_cache() -> None:
+    """At least 75 s of events, however many (up to the upper bound); older ones go, down to
+    the floor. A fixed count made a watch expire at once on a busy emulator."""
+    now = [0.0]
+    store = Store(history_limit=1000, history_fresh=75.0, history_floor=2, clock=lambda: now[0])
+    for n, at in enumerate((0.0, 10.0, 20.0, 80.0, 94.0), start=1):
+        now[0] = at
+        config = {"metadata": {"name": f"c{n}", "namespace": "default"}, "data": {}}
+        store.put(("", "configmaps"), config, "ADDED")
+
+    kept = [e.obj["metadata"]["name"] for e in store.events_after(("", "configmaps"), 0)]
+    assert kept == ["c3", "c4", "c5"], "c1 and c2 are over 75 s older than the last"
+    assert store.compacted_rv == 2
