@@ -298,6 +298,26 @@ async def test_the_watch_starts_one_loop_per_canary_which_ticks_at_once(
     assert loops.running() == set()
 
 
+async def test_a_loop_ticks_only_once_the_read_cache_has_listed(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """Ticks before it would read every object from the API: at 5,000 canaries, 1,667
+    loops' first ticks starved the very lists that would have answered them."""
+    create(kube_emulator, canary())
+    loops, _ = daemons(kube_client)
+    listed = asyncio.Event()
+    loops.reads_ready = listed.wait
+    ref = ref_of(kube_emulator)
+
+    loops.noticed(ref, None, body_of(kube_emulator))
+    await asyncio.sleep(0.3)
+    assert loops.running() == {ref.uid} and loops.ticks == 0, "it ticked before the list"
+    listed.set()
+
+    await until(lambda: loops.ticks >= 1)
+    await loops.stop_all()
+
+
 async def test_with_shards_only_the_held_canaries_loop_and_a_takeover_starts_the_others(
     kube_emulator: KubeEmulator, kube_client: KubeClient
 ) -> None:

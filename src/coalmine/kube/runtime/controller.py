@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 KOPF_EXIT_TIMEOUT = 30.0
 """Seconds kopf has to stop its watches and daemons on exit."""
 
-RELIST_WAIT = 10.0
-"""Seconds the loops of a shard just taken wait for the read cache to hold its objects
-before they start anyway (their reads then go to the API)."""
+RELIST_WAIT = 60.0
+"""Seconds a loop waits for the read cache to have listed (at start, or the objects of a
+shard just taken) before it ticks anyway, its reads then going to the API."""
 
 
 def _utc_now() -> datetime:
@@ -115,6 +115,7 @@ class Controller:
             forget=self.wiring.recorder.forget,
             clock=self.clock,
             timer=self.wiring.timer,
+            reads_ready=self._reads_ready,
         )
         self.repairs = RoutingRepairs(self.daemons.routing_changed)
         self.cache.on_modified = self.repairs.modified
@@ -168,6 +169,10 @@ class Controller:
             await self._metrics.cleanup()
         if self._health_server is not None:
             self._health_server.stop()
+
+    async def _reads_ready(self) -> None:
+        assert self.cache is not None
+        await self.cache.relisted(RELIST_WAIT)
 
     def _shards_gained(self) -> None:
         """Shards were taken: start their Canaries' loops once the read cache, listing

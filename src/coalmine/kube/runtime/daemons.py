@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -201,6 +201,7 @@ class CanaryDaemons:
         clock: Callable[[], datetime] = _utc_now,
         timer: TickTimer | None = None,
         stop_grace: float = 5.0,
+        reads_ready: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.client = client
         self.ports = ports
@@ -215,6 +216,11 @@ class CanaryDaemons:
         self.timer = timer
         """Each tick's own duration, metric queries left out (`kube.runtime.tick_timing`)."""
         self.stop_grace = stop_grace
+        self.reads_ready = reads_ready
+        """Awaited by a loop before its first tick: the read cache has listed (bounded by
+        the controller). Ticks before it read every object from the API: at 5,000
+        canaries the first ticks of a replica's 1,667 loops did, and starved the very
+        lists that would have answered them (BENCHMARKS.md)."""
         """Seconds a loop has to finish its tick when the operator stops, before it is
         cancelled (every action of a tick is safe to repeat: the next tick redoes it)."""
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -259,6 +265,8 @@ class CanaryDaemons:
         shards, another replica's) or the operator stops."""
         watched = self.watched(ref)
         try:
+            if self.reads_ready is not None:
+                await self.reads_ready()
             ending = await watched.loop.run(wait, iterate=lambda: self._step(watched))
             if ending is Ending.GONE and watched.loop.last is not None:
                 self.forget(watched.loop.last)
