@@ -37,7 +37,9 @@ timer (`kube.runtime.loop_lag`): what everything ready waited for.
 progress, non-blocking, 50 samples a second, into FILE (collapsed stacks, for
 flamegraph.pl or speedscope); `--profile-emulator FILE` samples this process (the
 emulator and the Deployment stand-in) the same way. The figures of such a run include
-py-spy's cost.
+py-spy's cost. `--logs DIR` keeps the operators' logs (`operator-N.log`) in DIR;
+`--log-level info` makes them say when a replica takes or gives up a shard and when its
+read cache lists again (the default, warning, keeps the logs small).
 """
 
 from __future__ import annotations
@@ -368,13 +370,13 @@ def seed(emulator: KubeEmulator, count: int, interval: str) -> None:
 
 
 def operator_command(
-    kubeconfig: Path, metrics_server: str, metrics_port: int, shards: int
+    kubeconfig: Path, metrics_server: str, metrics_port: int, shards: int, log_level: str
 ) -> list[str]:
     command = [
         sys.executable, "-m", "coalmine", "controller", "--kubeconfig", str(kubeconfig),
         "--namespace", NAMESPACE, "--min-interval", "1s", "--metrics-server", metrics_server,
         "--metrics-addr", f"127.0.0.1:{metrics_port}", "--health-addr", "127.0.0.1:0",
-        "--log-level", "warning",
+        "--log-level", log_level,
     ]  # fmt: skip
     return [*command, "--shards", str(shards)] if shards > 1 else command
 
@@ -530,6 +532,7 @@ async def run(
     workdir: Path,
     profile: Path | None = None,
     profile_emulator: Path | None = None,
+    log_level: str = "warning",
 ) -> Figures:
     from coalmine.api.common import parse_duration
 
@@ -551,7 +554,9 @@ async def run(
         ports = [free_port() for _ in range(replicas)]
         operators = [
             launch(
-                operator_command(kubeconfig, f"http://127.0.0.1:{stand_in_port}", port, replicas),
+                operator_command(
+                    kubeconfig, f"http://127.0.0.1:{stand_in_port}", port, replicas, log_level
+                ),
                 workdir / f"operator-{n}.log",
                 {**env, "POD_NAME": f"replica-{n}"},
             )
@@ -607,21 +612,35 @@ def main() -> None:
     parser.add_argument(
         "--profile-emulator", type=Path, help="py-spy samples of the emulator's process, the same"
     )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        help="keep the operators' logs (operator-N.log) in this directory, made if missing",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", help="the operators' --log-level (info: shard changes)"
+    )
     parser.add_argument("--serve-metrics", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_metrics:
         serve_metrics_stand_in(arguments.serve_metrics)
         return
     signal.signal(signal.SIGTERM, _stop)  # (the operators are stopped on the way out)
-    with tempfile.TemporaryDirectory() as workdir:
+    with contextlib.ExitStack() as stack:
+        if arguments.logs is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            workdir = arguments.logs
+            workdir.mkdir(parents=True, exist_ok=True)
         figures = asyncio.run(
             run(
                 arguments.canaries,
                 arguments.interval,
                 arguments.replicas,
-                Path(workdir),
+                workdir,
                 arguments.profile,
                 arguments.profile_emulator,
+                arguments.log_level,
             )
         )
     figures.print()
