@@ -157,6 +157,10 @@ class WatchCache:
         every tick); each new list then replaces the copy, keeping what the watch brought
         since, and the watch resumes from where it was. The objects of a shard just
         taken, not held yet, are read from the API until then."""
+        log.info(
+            "listing %s again (the shards held here changed)",
+            ", ".join(dict.fromkeys(kind.plural for kind, _ in self._copies)),
+        )
         for held in self._copies.values():
             held.fresh = False
         if not self._reflectors:
