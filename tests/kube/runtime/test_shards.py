@@ -226,7 +226,7 @@ async def test_each_replica_holds_only_its_shards_objects_and_a_takeover_lists_t
 ) -> None:
     """At 5,000 canaries on three replicas each held every object (393 MiB a replica);
     an object its shards do not own is read from the API, which a loop here never does."""
-    canaries = [create(kube_emulator, canary(f"app-{n}")) for n in range(12)]
+    canaries = [create(kube_emulator, canary(f"app-{n}")) for n in range(30)]
     for body in canaries:
         create(kube_emulator, owned_service(body, f"{body['metadata']['name']}-primary"))
     create(kube_emulator, owned_service(None, "users"))  # no Canary's: held everywhere
@@ -260,7 +260,9 @@ async def test_each_replica_holds_only_its_shards_objects_and_a_takeover_lists_t
         await rounds(replicas, clock)
         for replica in replicas:
             assert await caches[replica.name].relisted(10)
-            assert held_by(replica) == of_shards(replica) != set()
+            assert held_by(replica) == of_shards(replica)
+        everyone = {b["metadata"]["name"] for b in canaries}
+        assert set().union(*(held_by(r) for r in replicas)) == everyone
         reads = kube_client.api_reads
         assert await kube_client.get(SERVICES, "app-0-primary", NAMESPACE) is not None
         assert kube_client.api_reads == reads + 1, "without a cache: from the API"
@@ -270,7 +272,7 @@ async def test_each_replica_holds_only_its_shards_objects_and_a_takeover_lists_t
             await rounds(alive, clock, count=1)
         for replica in alive:
             assert await caches[replica.name].relisted(10)
-        assert held_by(alive[0]) | held_by(alive[1]) == {b["metadata"]["name"] for b in canaries}
+        assert held_by(alive[0]) | held_by(alive[1]) == everyone
         assert [held_by(r) == of_shards(r) for r in alive] == [True, True]
     finally:
         for cache in caches.values():
