@@ -276,7 +276,11 @@ class WatchCache:
         while True:
             if not listed:
                 try:
-                    self._replace(kind, held, await self._listed(kind, namespace))
+                    listed_copy = await self._listed(kind, namespace)
+                    # (a relist still listing goes on tracking what the watch deletes)
+                    self._replace(
+                        kind, held, listed_copy, tracking=(kind, namespace) in self._relists
+                    )
                 except NotFound:
                     log.info("%s are not served; reading them from the API", kind.plural)
                     await self._mark(held, synced=False, unserved=True)
@@ -308,7 +312,7 @@ class WatchCache:
             except CoalmineError as error:
                 log.warning("cannot list %s: %s", kind.plural, error)
                 await asyncio.sleep(self.settings.retry)
-        self._replace(kind, held, listed)
+        self._replace(kind, held, listed, tracking=False)
         self._relists.pop(key, None)
         self._reflect_from(key, listed=True)  # the watch resumes from `held.version`
         await self._mark(held, synced=True, fresh=True)
@@ -347,7 +351,7 @@ class WatchCache:
             if not token:
                 return listed
 
-    def _replace(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
+    def _replace(self, kind: Kind, held: _Copy, listed: _Copy, *, tracking: bool) -> None:
         """The copy becomes the list, with what the watch or coalmine's writes brought
         since it began (`_keep_newer`), without what the watch saw deleted since. The watch
         resumes from the later of the list's version and the copy's: when the watch ran
@@ -363,7 +367,8 @@ class WatchCache:
         if _newer(held.version, listed.version):
             listed.version = held.version
         held.objects, held.others, held.version = listed.objects, listed.others, listed.version
-        held.gone = None
+        if not tracking:  # (else a relist's list, begun earlier, needs them still)
+            held.gone = None
 
     def _keep_newer(self, kind: Kind, held: _Copy, listed: _Copy) -> None:
         """Carry over from the copy being replaced what is newer than the list: the answers
