@@ -252,6 +252,52 @@ async def test_the_watch_goes_on_while_a_list_again_is_read(
         await found.stop()
 
 
+async def test_a_watch_that_expires_during_a_list_again_still_drops_what_it_deleted(
+    kube_client: KubeClient,
+    kube_emulator: KubeEmulator,
+    kube_http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watch beside a slow relist expires (410) and lists on its own; a deletion it
+    sees afterwards must still keep the relist's older list from bringing the object back."""
+    for n in range(4):
+        kube_emulator.create("v1", "services", service(f"web-{n}"), namespace=NAMESPACE)
+    found = WatchCache(kube_client, [SERVICES], [NAMESPACE], replace(FAST, page=2))
+    found.start()
+    collection, relist_pages, release = kube_client.collection, [], asyncio.Event()
+
+    async def slow_relist(*args: Any, **kwargs: Any) -> Obj:
+        task = asyncio.current_task()
+        if task is not None and task.get_name().startswith("watch cache relist"):
+            if relist_pages:
+                await release.wait()
+            relist_pages.append(None)
+        return await collection(*args, **kwargs)
+
+    try:
+        assert await found.synced(10)
+        kube_client.reads = found
+        monkeypatch.setattr(kube_client, "collection", slow_relist)
+        found.relist()
+        await eventually(lambda: len(relist_pages) == 1, deadline=5)  # web-0, web-1 read
+        kube_emulator.compact()
+        found._copies[(SERVICES, NAMESPACE)].version = "1"  # as if its watch fell behind
+        kube_emulator.store.close_watches()  # it resumes from there, meets 410, lists alone
+        await eventually(lambda: found.lists[SERVICES] == 3, deadline=5)
+        await eventually(lambda: found.watches[SERVICES] >= 3, deadline=5)
+        await call(kube_http, "DELETE", f"/api/v1/namespaces/{NAMESPACE}/services/web-0")
+        await eventually(lambda: selector(kube_client, "web-0") is None, deadline=5)
+
+        release.set()
+        assert await found.relisted(10)
+
+        assert selector(kube_client, "web-0") is None, "the relist's list brought it back"
+        assert selector(kube_client, "web-1") == {"app": "x"}
+    finally:
+        kube_client.reads = None
+        await found.stop()
+
+
 def owned(name: str, canary_uid: str) -> dict[str, object]:
     reference = {"apiVersion": "coalmine.dev/v1beta1", "kind": "Canary", "name": "c",
                  "uid": canary_uid, "controller": True}  # fmt: skip
