@@ -192,13 +192,7 @@ class WatchCache:
     async def relisted(self, within: float) -> bool:
         """Wait until every kind the cluster serves is listed since the last `relist`;
         False after `within` seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within), self._changed:
-                await self._changed.wait_for(
-                    lambda: all(c.fresh or c.unserved for c in self._copies.values())
-                )
-                return True
-        return False
+        return await self._every_copy(lambda held: held.fresh or held.unserved, within)
 
     async def stop(self) -> None:
         tasks = [*self._reflectors.values(), *self._relists.values(), *self._retired]
@@ -213,11 +207,12 @@ class WatchCache:
 
     async def synced(self, within: float) -> bool:
         """Wait until every kind the cluster serves is listed; False after `within` seconds."""
+        return await self._every_copy(lambda held: held.synced or held.unserved, within)
+
+    async def _every_copy(self, holds: Callable[[_Copy], bool], within: float) -> bool:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within), self._changed:
-                await self._changed.wait_for(
-                    lambda: all(c.synced or c.unserved for c in self._copies.values())
-                )
+                await self._changed.wait_for(lambda: all(map(holds, self._copies.values())))
                 return True
         return False
 
