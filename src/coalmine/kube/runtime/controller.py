@@ -82,8 +82,6 @@ class Controller:
         self._metrics: web.AppRunner | None = None
         self.metrics_port = 0
         self.health_port = 0
-        self._gaining: set[asyncio.Task[None]] = set()
-        """Shards taken, their loops waiting for the read cache to list them."""
         self.step_downs = 0
         """Times this replica lost the Lease and stepped down (without exiting)."""
 
@@ -124,7 +122,7 @@ class Controller:
         else:  # the cache holds the shards' objects only: it lists once shards are taken
             self.cache.keeps = self.shards.ours
             self.shards.changed = self.cache.relist
-            self.shards.gained = self._shards_gained
+            self.shards.gained = self.daemons.leadership_gained  # (its loops wait: reads_ready)
             self.shards.losing = self.daemons.leadership_lost
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -149,10 +147,6 @@ class Controller:
             heartbeat.cancel()
 
     async def close(self) -> None:
-        for task in list(self._gaining):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         if self.elector is not None:
             await self.elector.release()
         if self.shards is not None:
@@ -173,21 +167,6 @@ class Controller:
     async def _reads_ready(self) -> None:
         assert self.cache is not None
         await self.cache.relisted(RELIST_WAIT)
-
-    def _shards_gained(self) -> None:
-        """Shards were taken: start their Canaries' loops once the read cache, listing
-        again since the shards changed, holds their objects (at most RELIST_WAIT s)."""
-        task = asyncio.create_task(self._start_gained(), name="coalmine shards gained")
-        self._gaining.add(task)
-        task.add_done_callback(self._gaining.discard)
-
-    async def _start_gained(self) -> None:
-        assert self.cache is not None and self.daemons is not None
-        if not await self.cache.relisted(RELIST_WAIT):
-            log.warning(
-                "the read cache did not list within %.0f s; reading from the API", RELIST_WAIT
-            )
-        self.daemons.leadership_gained()
 
     def _leadership(self, client: KubeClient) -> Leadership:
         leader = self.settings.leader
