@@ -30,6 +30,7 @@ from .gc import GarbageCollector
 from .handlers import ResourceHandlers, json_response
 from .registry import Registry
 from .storage import Obj, Store, clone
+from .tls import ServerTLS
 from .watching import WatchOptions
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,11 @@ class KubeEmulator:
         token: str | None = None,
         history_limit: int = 102_400,
         bookmark_interval: float = 5.0,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.token = token or secrets.token_urlsafe(24)
+        self.tls = tls
+        """Served over HTTPS with this certificate, the kubeconfig trusting its CA."""
         self.store = Store(history_limit=history_limit)
         self.catalog = Catalog(BUILTIN_TYPES)
         rules = builtin_rules()
@@ -106,9 +110,11 @@ class KubeEmulator:
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG)
+        tls = self.tls.server_context() if self.tls is not None else None
+        site = web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG, ssl_context=tls)
         await site.start()
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
         self.gc.start()
 
     async def stop(self) -> None:
@@ -226,7 +232,7 @@ class KubeEmulator:
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "emulator", "cluster": self._cluster()}],
             "users": [{"name": "emulator", "user": {"token": self.token}}],
             "contexts": [
                 {
@@ -236,6 +242,11 @@ class KubeEmulator:
             ],
             "current-context": "emulator",
         }
+
+    def _cluster(self) -> dict[str, str]:
+        if self.tls is None:
+            return {"server": self.url}
+        return {"server": self.url, "certificate-authority-data": self.tls.ca_data}
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         path.write_text(yaml.safe_dump(self.kubeconfig(namespace)))

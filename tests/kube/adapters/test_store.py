@@ -138,6 +138,7 @@ async def test_conflicts_without_end_fail_after_the_bounded_attempts(
 ) -> None:
     create(kube_emulator, canary())
     client = EditedBeforeEveryWrite(kube_client.api, kube_client.settings)
+    client.transport = kube_client.transport  # its connections, closed with it
 
     with pytest.raises(AdapterError, match="conflicted 3 times"):
         await KubeCanaryStore(client, attempts=3).write_status(stored_canary(kube_emulator), STATUS)

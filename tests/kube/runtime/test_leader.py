@@ -123,6 +123,7 @@ class SlowAnswers(KubeClient):
 
     def __init__(self, client: KubeClient, clock: Clock, delay: float) -> None:
         super().__init__(client.api, client.settings)
+        self.transport = client.transport  # its connections, closed with it
         self.clock, self.delay = clock, delay
 
     async def replace(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

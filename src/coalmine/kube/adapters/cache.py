@@ -58,12 +58,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-from kr8s import APITimeoutError
-
 from coalmine.errors import CoalmineError, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.client import MISS, KubeClient, Obj
 from coalmine.kube.adapters.resources import Kind
+from coalmine.kube.adapters.transport import TRANSPORT_ERRORS, api_path, lines
 
 __all__ = ["CacheSettings", "WatchCache"]
 
@@ -388,27 +386,16 @@ class WatchCache:
             "timeoutSeconds": str(self.settings.watch_timeout),
         }
         read = float(self.settings.watch_timeout + 30)
+        path = api_path(kind.api_version, namespace, kind.plural)
         try:
-            async with self.client.api.call_api(
-                "GET",
-                version=kind.api_version,
-                base="/api" if kind.api_version == "v1" else "/apis",
-                namespace=namespace,
-                url=kind.plural,
-                raise_for_status=False,
-                stream=True,
-                params=params,
-                timeout=httpx.Timeout(10.0, read=read),
-            ) as response:
-                if response.status_code == 410:
+            async with self.client.streams.watch(path, params, connect=10.0, read=read) as response:
+                if response.status == 410:
                     raise _Expired()
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise Unavailable(f"watch {kind.plural}: {response.status_code}")
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        self._apply(kind, held, json.loads(line))
-        except (httpx.TransportError, APITimeoutError, Unavailable) as error:
+                if response.status >= 400:
+                    raise Unavailable(f"watch {kind.plural}: {response.status}")
+                async for line in lines(response):
+                    self._apply(kind, held, json.loads(line))
+        except (*TRANSPORT_ERRORS, Unavailable) as error:
             log.info("watch of %s cut (%r); resuming from %s", kind.plural, error, held.version)
             await asyncio.sleep(self.settings.retry)
 

@@ -1,28 +1,27 @@
-"""A thin async client over kr8s: plain dicts in, plain dicts out, coalmine's errors.
+"""A thin async client: plain dicts in, plain dicts out, coalmine's errors.
 
 The adapters work with objects as the API serves them (dicts), because they patch
-only the fields they own and must not drop fields they do not know. kr8s does the
-connection, authentication (kubeconfig, exec plugins, in-cluster service account)
-and TLS; this module adds what the adapters need on top:
+only the fields they own and must not drop fields they do not know. kr8s finds the
+credentials (kubeconfig, exec plugins, in-cluster service account); the requests go
+through `kube.adapters.transport` (aiohttp, a fifth of httpx's CPU a request). This
+module adds what the adapters need on top:
 
 - every request has a timeout (`RequestSettings.timeout`);
 - a caller cancelled mid-request (a daemon stopped, a tick abandoned) returns at once,
-  but its request runs on in the background until answered or timed out: httpcore
-  (1.0.9, the latest) can leak a connection-pool slot when a request is cancelled at the
-  wrong moment (encode/httpcore#1093), and once the pool's 100 slots are gone every
-  request fails with a pool timeout for the life of the process;
-- at most `max_in_flight` requests are in flight at once: kr8s's httpx pool keeps 20
-  connections alive, and beyond that it opens and closes one per request, and scans
-  all of them for each request (measured: with 200 canaries, most of the operator's
-  CPU went there; see benchmarks/operator_scale.py). Lease requests (leader election,
-  shards) have `lease_in_flight` slots of their own and never queue behind the ticks:
-  a replica that took a shard of hundreds of Canaries queues thousands of requests at
-  once, and its Lease renewals behind them went out tens of seconds late, so it lost
-  its Leases and the shards went round the replicas (member Leases 50 s stale at 2,000
-  Canaries on three replicas, BENCHMARKS.md);
+  but its request runs on in the background until answered or timed out: a request
+  cancelled at the wrong moment inside an HTTP client can cost a pooled connection for
+  good (httpcore did, encode/httpcore#1093, when requests went through kr8s's httpx),
+  and a request the server may already have applied is better answered than dropped;
+- at most `max_in_flight` requests are in flight at once, below the `connections` kept
+  open (past them, connections are opened and closed per request). Lease requests
+  (leader election, shards) have `lease_in_flight` slots of their own and never queue
+  behind the ticks: a replica that took a shard of hundreds of Canaries queues
+  thousands of requests at once, and its Lease renewals behind them went out tens of
+  seconds late, so it lost its Leases and the shards went round the replicas (member
+  Leases 50 s stale at 2,000 Canaries on three replicas, BENCHMARKS.md);
 - answers become coalmine errors that name the object: 404 `NotFound`, 409
-  `Conflict`, other 4xx `AdapterError` with the server's message, 5xx, timeouts and
-  refused connections `Unavailable`;
+  `Conflict`, 410 `Gone`, other 4xx `AdapterError` with the server's message, 5xx,
+  timeouts and refused connections `Unavailable`;
 - patches say their type (merge patch or JSON patch): strategic merge patch does not
   exist for custom resources, so the adapters use the two that work everywhere;
 - with a `reads` cache (`kube.adapters.cache.WatchCache`), `get` answers from memory what the
@@ -37,11 +36,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-from kr8s import APITimeoutError
-
 from coalmine.errors import AdapterError, Conflict, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.resources import LEASES, Kind
+from coalmine.kube.adapters.transport import TRANSPORT_ERRORS, ApiTransport, Reply, api_path
 
 __all__ = [
     "JSON_PATCH",
@@ -65,9 +62,11 @@ class RequestSettings:
     timeout: float = 10.0
     """Seconds one request may take, connecting included."""
     max_in_flight: int = 16
-    """Requests in flight at once; more wait their turn (below httpx's 20 kept-alive)."""
+    """Requests in flight at once; more wait their turn (below the connections kept)."""
     lease_in_flight: int = 2
     """Lease requests in flight at once, apart from the others (16 + 2 < 20)."""
+    connections: int = 20
+    """Connections kept open for requests (watches have their own, one each)."""
 
 
 class ReadCache(Protocol):
@@ -87,12 +86,17 @@ class ReadCache(Protocol):
 
 
 class KubeClient:
-    """CRUD on any resource type through one kr8s `Api` (its connection pool and auth)."""
+    """CRUD on any resource type, with the credentials of one kr8s `Api`."""
 
     def __init__(self, api: Any, settings: RequestSettings | None = None) -> None:
         """`api` is a connected `kr8s.asyncio.Api` (see `kube.runtime.connection.connect`)."""
         self.api = api
         self.settings = settings or RequestSettings()
+        self.transport = ApiTransport(api.auth, connections=self.settings.connections)
+        """Where the requests go."""
+        self.streams = ApiTransport(api.auth, connections=0)
+        """Where the read cache's watches go: a connection each, as many as it watches
+        (kinds times namespaces), never taken from the requests'."""
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
         self._lease_in_flight = asyncio.Semaphore(self.settings.lease_in_flight)
         self._requests: set[asyncio.Task[Obj]] = set()
@@ -225,38 +229,30 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> Obj:
         what = kind.describe(name, namespace) if name else f"{kind.plural} in {namespace or 'all'}"
-        path = "/".join(part for part in (kind.plural, name, subresource) if part)
-        request: dict[str, Any] = {"timeout": self.settings.timeout}
+        rest = "/".join(part for part in (kind.plural, name, subresource) if part)
+        request: dict[str, Any] = {"within": self.settings.timeout}
         if body is not None:
-            request["content"] = json.dumps(body)
-            request["headers"] = {"Content-Type": content_type}
+            request["content"] = json.dumps(body).encode()
+            request["content_type"] = content_type
         if params:
             request["params"] = dict(params)
         if method == "GET":
             self.api_reads += 1
-        dispatched = self._dispatch(method, kind, namespace, path, what, request)
+        path = api_path(kind.api_version, namespace, rest)
+        dispatched = self._dispatch(method, kind, path, what, request)
         return await (dispatched if self.timing is None else self.timing(dispatched))
 
     async def _dispatch(
-        self,
-        method: str,
-        kind: Kind,
-        namespace: str | None,
-        path: str,
-        what: str,
-        request: dict[str, Any],
+        self, method: str, kind: Kind, path: str, what: str, request: dict[str, Any]
     ) -> Obj:
         """Send once a slot is free, and wait for the answer (see `_call`)."""
         slots = self._lease_in_flight if kind == LEASES else self._in_flight
         await slots.acquire()  # released by the request's task
-        sent = asyncio.ensure_future(
-            self._send(method, kind, namespace, path, what, request, slots)
-        )
+        sent = asyncio.ensure_future(self._send(method, path, what, request, slots))
         self._requests.add(sent)
         sent.add_done_callback(self._done)
-        # shield: cancelling the caller must not cancel the request inside httpx, where a
-        # cancellation at the wrong moment leaks a pool slot for good (encode/httpcore#1093);
-        # the request ends on its own, within its timeout.
+        # shield: a cancelled caller leaves the request to end on its own, within its
+        # timeout (see the module's docstring)
         try:
             return await asyncio.shield(sent)
         finally:
@@ -267,34 +263,20 @@ class KubeClient:
             del sent
 
     async def _send(
-        self,
-        method: str,
-        kind: Kind,
-        namespace: str | None,
-        path: str,
-        what: str,
-        request: dict[str, Any],
-        slots: asyncio.Semaphore,
+        self, method: str, path: str, what: str, request: dict[str, Any], slots: asyncio.Semaphore
     ) -> Obj:
         """One request, holding an in-flight slot until it is answered or times out."""
         try:
-            async with self.api.call_api(
-                method,
-                version=kind.api_version,
-                base="/api" if kind.api_version == "v1" else "/apis",
-                namespace=namespace,
-                url=path,
-                raise_for_status=False,
-                **request,
-            ) as response:
-                return _answer(response, method, what)
-        except (httpx.TransportError, APITimeoutError) as error:  # refused, reset, timed out
-            cause = f", from {error.__cause__!r}" if error.__cause__ else ""  # which timeout
+            reply = await self.transport.request(method, path, **request)
+        except TRANSPORT_ERRORS as error:  # refused, reset, timed out
+            timeout = request["within"]
             raise Unavailable(
-                f"{method} {what}: the Kubernetes API did not answer ({error!r}{cause})"
+                f"{method} {what}: the Kubernetes API did not answer within {timeout:g}s"
+                f" ({error!r})"
             ) from error
         finally:
             slots.release()
+        return _answer(reply, method, what)
 
     def _done(self, sent: asyncio.Task[Obj]) -> None:
         self._requests.discard(sent)
@@ -303,18 +285,18 @@ class KubeClient:
 
     async def settle(self) -> None:
         """Wait for the requests still in flight (their callers may be gone); each ends
-        within its timeout. Call before closing the connection pool."""
+        within its timeout. Call before closing the connections."""
         pending = set(self._requests)
         if pending:
             await asyncio.wait(pending)
 
 
-def _answer(response: httpx.Response, method: str, what: str) -> Obj:
-    status = response.status_code
+def _answer(reply: Reply, method: str, what: str) -> Obj:
+    status = reply.status
     if status < 400:
-        answer: Obj = response.json() if response.content else {}
+        answer: Obj = reply.json()
         return answer
-    message = _message(response)
+    message = _message(reply)
     if status == 404:
         raise NotFound(f"{what} not found")
     if status == 409:
@@ -326,8 +308,9 @@ def _answer(response: httpx.Response, method: str, what: str) -> Obj:
     raise AdapterError(f"{method} {what}: the Kubernetes API refused it ({status}): {message}")
 
 
-def _message(response: httpx.Response) -> str:
+def _message(reply: Reply) -> str:
+    text = reply.body.decode(errors="replace")
     try:
-        return str(response.json().get("message") or response.text)
-    except ValueError:
-        return response.text[:300]
+        return str(reply.json().get("message") or text)
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        return text[:300]

@@ -34,9 +34,12 @@ async def connect(settings: ClusterSettings) -> KubeClient:
 
 
 async def close(client: KubeClient) -> None:
-    """Close the connection pool (kr8s has no public close; its httpx client is `_session`),
-    once the requests still in flight have ended (within their timeout)."""
+    """Close the connections, once the requests still in flight have ended (within their
+    timeout): coalmine's, and kr8s's own if it opened any (it has no public close; its
+    httpx client is `_session`)."""
     await client.settle()
+    await client.transport.close()
+    await client.streams.close()
     session = getattr(client.api, "_session", None)
     if session is not None:
         await session.aclose()
