@@ -154,3 +154,21 @@ async def test_a_watch_line_over_the_limit_is_refused(
         assert read == ["a-small"]
     finally:
         await close(client)
+
+
+async def test_requests_made_while_the_credentials_are_read_again_go_to_the_server(
+    kube_emulator: KubeEmulator, tmp_path: Path
+) -> None:
+    """kopf's login asks kr8s to read the credentials again, and kr8s empties its
+    `server` while it reads them: a request sent meanwhile went to a URL without a host
+    (a replica's first Lease request, at 5,000 canaries)."""
+    client = await client_for(kube_emulator.write_kubeconfig(tmp_path / "kubeconfig"))
+    try:
+        await client.create(SERVICES, NAMESPACE, service("web"))
+        for _ in range(5):
+            read_again = asyncio.ensure_future(client.api.auth.reauthenticate())
+            await asyncio.sleep(0)  # it has begun, and waits for the kubeconfig
+            assert await client.get(SERVICES, "web", NAMESPACE, fresh=True) is not None
+            await read_again
+    finally:
+        await close(client)

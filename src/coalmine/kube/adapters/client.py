@@ -269,10 +269,9 @@ class KubeClient:
         try:
             reply = await self.transport.request(method, path, **request)
         except TRANSPORT_ERRORS as error:  # refused, reset, timed out
-            timeout = request["within"]
+            why = f"within {request['within']:g}s " if isinstance(error, TimeoutError) else ""
             raise Unavailable(
-                f"{method} {what}: the Kubernetes API did not answer within {timeout:g}s"
-                f" ({error!r})"
+                f"{method} {what}: the Kubernetes API did not answer {why}({error!r})"
             ) from error
         finally:
             slots.release()

@@ -74,6 +74,10 @@ class ApiTransport:
         """Connections kept open to the API server, more requests wait for one; 0: no limit."""
         self._session: aiohttp.ClientSession | None = None
         self._opening = asyncio.Lock()
+        self._server = ""
+        """The API server's address, read with the session's credentials (`_new_session`)."""
+        self._routing: dict[str, Any] = {}
+        """The kubeconfig's `proxy-url` and `tls-server-name`, as request arguments."""
         self._retired: list[aiohttp.ClientSession] = []
         """Sessions a 401 replaced, closed with this transport (requests may still use them)."""
 
@@ -99,7 +103,7 @@ class ApiTransport:
                 data=content,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=within),
-                **self._routing(),
+                **self._routing,
             ) as response:
                 reply = Reply(response.status, await response.read())
             if reply.status != 401 or attempt:
@@ -119,7 +123,7 @@ class ApiTransport:
                 self._url(path),
                 params=params,
                 timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read),
-                **self._routing(),
+                **self._routing,
             ) as response:
                 if response.status != 401 or attempt:
                     yield response
@@ -135,16 +139,7 @@ class ApiTransport:
                 await session.close()
 
     def _url(self, path: str) -> str:
-        return str(self.auth.server).rstrip("/") + path
-
-    def _routing(self) -> dict[str, Any]:
-        """The kubeconfig's `proxy-url` and `tls-server-name`, when it has them."""
-        routing: dict[str, Any] = {}
-        if self.auth.proxy:
-            routing["proxy"] = self.auth.proxy
-        if self.auth.tls_server_name:
-            routing["server_hostname"] = self.auth.tls_server_name
-        return routing
+        return self._server + path
 
     async def _open(self) -> aiohttp.ClientSession:
         session = self._session
@@ -156,10 +151,20 @@ class ApiTransport:
             return self._session
 
     async def _new_session(self) -> aiohttp.ClientSession:
-        headers = {"Accept": "application/json", "User-Agent": "coalmine"}
-        if self.auth.token:
-            headers["Authorization"] = f"Bearer {self.auth.token}"
+        # kr8s's ssl_context() waits for a reauthentication in progress (kopf's login asks
+        # for one), which empties `auth.server` while it reads the kubeconfig again: what
+        # follows reads the credentials it left, before anything else can run.
         tls = await self.auth.ssl_context()  # True: the system's CAs
+        auth = self.auth
+        self._server = str(auth.server).rstrip("/")
+        self._routing = {}
+        if auth.proxy:
+            self._routing["proxy"] = auth.proxy
+        if auth.tls_server_name:
+            self._routing["server_hostname"] = auth.tls_server_name
+        headers = {"Accept": "application/json", "User-Agent": "coalmine"}
+        if auth.token:
+            headers["Authorization"] = f"Bearer {auth.token}"
         connector = aiohttp.TCPConnector(limit=self.connections, ssl=tls)
         return aiohttp.ClientSession(headers=headers, connector=connector)
 
