@@ -50,6 +50,7 @@ import concurrent.futures
 import contextlib
 import copy
 import functools
+import gc
 import multiprocessing
 import os
 import re
@@ -60,6 +61,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,6 +302,8 @@ class Figures:
     pairs: int = 0
     on_time: int = 0
     emulator_cpu: float = 0.0
+    emulator_pauses: list[float] = field(default_factory=list)
+    """This process's full garbage collections, in seconds each (the emulator stops meanwhile)."""
     wall: float = 0.0
     warnings: Counter[str] = field(default_factory=Counter)
     """The operators' WARNING and ERROR log lines, by their first words."""
@@ -345,6 +349,9 @@ class Figures:
              f"{self.on_time} of {self.pairs} ({self.windows} intervals)"),
             ("emulator + Deployment stand-in CPU (this process)",
              f"{self.emulator_cpu:.1f} s over {self.wall:.0f} s"),
+            ("  its full garbage collections (all answers wait)",
+             f"{len(self.emulator_pauses)}, {sum(self.emulator_pauses) * 1000:.0f} ms in all,"
+             f" longest {max(self.emulator_pauses, default=0.0) * 1000:.0f} ms"),
         ]  # fmt: skip
         if self.takeover is not None:
             rows.append(("replica SIGKILLed: its shards taken over after",
@@ -539,6 +546,7 @@ async def run(
     seconds = parse_duration(interval).total_seconds()
     figures = Figures(count, interval, replicas)
     began, cpu_began = time.monotonic(), time.process_time()
+    gc.callbacks.append(timer := full_collections(figures.emulator_pauses))
     async with KubeEmulator(bookmark_interval=30) as emulator:
         seed(emulator, count, interval)
         rollouts = RolloutController(emulator, period=0.2)
@@ -579,11 +587,28 @@ async def run(
             playing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await playing
+    gc.callbacks.remove(timer)
     figures.emulator_cpu = time.process_time() - cpu_began
     figures.wall = time.monotonic() - began
     for n in range(replicas):
         figures.warnings.update(logged_problems(workdir / f"operator-{n}.log"))
     return figures
+
+
+def full_collections(pauses: list[float]) -> Callable[[str, dict[str, int]], None]:
+    """A `gc.callbacks` entry that appends each full collection's duration to `pauses`."""
+    started = 0.0
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started)
+
+    return timed
 
 
 def logged_problems(log: Path) -> Counter[str]:
