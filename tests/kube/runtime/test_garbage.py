@@ -7,7 +7,12 @@ import weakref
 
 from prometheus_client import CollectorRegistry
 
-from coalmine.kube.runtime.garbage import FULL_COLLECTION_EVERY, GcPauses, freeze_start_up
+from coalmine.kube.runtime.garbage import (
+    FULL_COLLECTION_EVERY,
+    YOUNG_COLLECTION_AFTER,
+    GcPauses,
+    freeze_start_up,
+)
 
 
 def test_every_collection_is_timed_by_its_generation() -> None:
@@ -42,7 +47,7 @@ def test_start_up_is_frozen_and_still_freed_by_reference_counting() -> None:
         assert any(o is made for o in gc.get_objects()) is False, "out of the scans"
         del made
         assert alive() is None, "freed when its last reference went"
-        assert gc.get_threshold() == (*thresholds[:2], FULL_COLLECTION_EVERY)
+        assert gc.get_threshold() == (YOUNG_COLLECTION_AFTER, thresholds[1], FULL_COLLECTION_EVERY)
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
