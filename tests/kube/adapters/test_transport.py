@@ -172,3 +172,16 @@ async def test_requests_made_while_the_credentials_are_read_again_go_to_the_serv
             await read_again
     finally:
         await close(client)
+
+
+async def test_a_closed_client_opens_no_connection_again(
+    kube_emulator: KubeEmulator, tmp_path: Path
+) -> None:
+    """A watch or a request still running when the operator closes its client fails,
+    rather than opening a connection that nothing would close."""
+    client = await client_for(kube_emulator.write_kubeconfig(tmp_path / "kubeconfig"))
+    await client.create(SERVICES, NAMESPACE, service("web"))
+    await close(client)
+
+    with pytest.raises(Unavailable, match="the client was closed"):
+        await client.get(SERVICES, "web", NAMESPACE)

@@ -80,6 +80,7 @@ class ApiTransport:
         """The kubeconfig's `proxy-url` and `tls-server-name`, as request arguments."""
         self._retired: list[aiohttp.ClientSession] = []
         """Sessions a 401 replaced, closed with this transport (requests may still use them)."""
+        self._closed = False
 
     async def request(
         self,
@@ -131,7 +132,9 @@ class ApiTransport:
             await self._reauthenticate(session)
 
     async def close(self) -> None:
-        """Close the connections (call once no request is in flight)."""
+        """Close the connections (call once no request is in flight); for good: a request
+        after this fails (`TRANSPORT_ERRORS`) rather than opening new ones."""
+        self._closed = True
         sessions, self._retired = [*self._retired, self._session], []
         self._session = None
         for session in sessions:
@@ -145,6 +148,8 @@ class ApiTransport:
         session = self._session
         if session is not None and not session.closed:
             return session
+        if self._closed:
+            raise aiohttp.ClientConnectionError("the client was closed")
         async with self._opening:
             if self._session is None or self._session.closed:
                 self._session = await self._new_session()
