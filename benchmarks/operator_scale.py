@@ -422,6 +422,16 @@ class _Forgetful(list[str]):
         pass
 
 
+def window_line(window: int, last: Scrape, now: Scrape) -> str:
+    """One interval's ticks and their own time: where in the run the tail is."""
+    own, api = latency(last.own, now.own), latency(last.api, now.api)
+    return (
+        f"interval {window}: {now.ticks - last.ticks:.0f} ticks, own p50/p99"
+        f" {own[0] * 1000:.1f}/{own[1] * 1000:.1f} ms, API wait p50/p99"
+        f" {api[0] * 1000:.1f}/{api[1] * 1000:.1f} ms"
+    )
+
+
 async def on_time(
     http: aiohttp.ClientSession, urls: list[str], seconds: float, until: asyncio.Event
 ) -> tuple[int, int, int]:
@@ -435,6 +445,7 @@ async def on_time(
             break
         now = await scrape(http, urls)
         windows += 1
+        print(window_line(windows, last, now), file=sys.stderr, flush=True)
         pairs += len(now.counts)
         ticked += sum(1 for name, n in now.counts.items() if n > last.counts.get(name, 0.0))
         last = now

@@ -44,6 +44,11 @@ class Registry:
         self.catalog = catalog
         self.rules = rules
         self.on_delete: list[Callable[[], None]] = []  # a deletion may orphan dependents
+        self._admitted: dict[int, tuple[Obj, schema.Schema]] = {}
+        """Stored objects (by id, held so that the id is not reused) that were admitted
+        under the schema with them: `schema.admit` need not look again into a field
+        they still hold. Objects stored otherwise (the emulator's own controllers) are
+        not here, and are checked in full at their next write."""
 
     def _rules(self, rt: ResourceType) -> TypeRules:
         return self.rules.get(rt.storage_key, NO_RULES)
@@ -89,6 +94,7 @@ class Registry:
         else:
             fieldmanager.record_update(None, obj, manager, rt.has_status_subresource, None)
         stored = self.store.put(rt.storage_key, obj, "ADDED")
+        self._stored(rt, None, stored, admitted=True)
         self._rules(rt).committed(stored, None)
         return WriteResult(stored, warnings, created=True)
 
@@ -155,12 +161,26 @@ class Registry:
         warnings: list[str] = []
         problems: list[FieldError] = []
         if rt.schema is not None:
-            obj, dropped, problems = schema.admit(obj, rt.schema)
+            obj, dropped, problems = schema.admit(obj, rt.schema, self._admitted_as(rt, old))
             warnings = self._unknown_fields(rt, dropped, validation)
         problems = problems + rules.validate(obj, old) + self._finalizer_errors(obj, old)
         if problems:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), problems)
         return obj, warnings
+
+    def _admitted_as(self, rt: ResourceType, old: Obj | None) -> Obj | None:
+        """`old` if it was admitted under the type's current schema (not a CRD changed since)."""
+        entry = self._admitted.get(id(old)) if old is not None else None
+        return old if entry is not None and entry[0] is old and entry[1] is rt.schema else None
+
+    def _stored(self, rt: ResourceType, old: Obj | None, stored: Obj, admitted: bool) -> None:
+        """Bookkeeping for `_admitted` when `stored` replaces `old` (None: was created)."""
+        if stored is old:
+            return
+        if old is not None:
+            self._admitted.pop(id(old), None)
+        if admitted and rt.schema is not None:
+            self._admitted[id(stored)] = (stored, rt.schema)
 
     def _unknown_fields(self, rt: ResourceType, dropped: list[str], validation: str) -> list[str]:
         listed = [f'unknown field "{path}"' for path in dropped]
@@ -289,7 +309,7 @@ class Registry:
         else:
             split = rt.has_status_subresource
             fieldmanager.record_update(old, new, manager, split, subresource)
-        return self._commit(rt, old, new, warnings)
+        return self._commit(rt, old, new, warnings, admitted=True)
 
     @staticmethod
     def _split_status(rt: ResourceType, old: Obj, new: Obj, subresource: str | None) -> Obj:
@@ -326,7 +346,12 @@ class Registry:
         meta["resourceVersion"] = old_meta["resourceVersion"]
 
     def _commit(
-        self, rt: ResourceType, old: Obj, new: Obj, warnings: list[str] | None = None
+        self,
+        rt: ResourceType,
+        old: Obj,
+        new: Obj,
+        warnings: list[str] | None = None,
+        admitted: bool = False,
     ) -> WriteResult:
         """Store an update: bump generation on content changes, skip no-ops, finish deletions."""
         if "generation" in old["metadata"] and self._content_changed(rt, old, new):
@@ -338,6 +363,7 @@ class Registry:
             self._after_delete(rt, old)
             return WriteResult(final, warnings or [], deleted=True)
         stored = self.store.put(rt.storage_key, new, "MODIFIED")
+        self._stored(rt, old, stored, admitted)
         self._rules(rt).committed(stored, old)
         return WriteResult(stored, warnings or [])
 
@@ -423,6 +449,7 @@ class Registry:
             meta["generation"] += 1
 
     def _after_delete(self, rt: ResourceType, old: Obj) -> None:
+        self._admitted.pop(id(old), None)
         self._rules(rt).committed(None, old)
         self._notify()
 

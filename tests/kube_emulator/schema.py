@@ -93,8 +93,11 @@ def apply_defaults(value: Any, schema: Schema) -> Any:
     return result
 
 
-def validate(value: Any, schema: Schema, path: str, root: bool = False) -> list[FieldError]:
-    """Every rule the value breaks, with the field path in each error."""
+def validate(
+    value: Any, schema: Schema, path: str, root: bool = False, skip: frozenset[str] = frozenset()
+) -> list[FieldError]:
+    """Every rule the value breaks, with the field path in each error (`skip`: root
+    fields not to look into)."""
     if value is None:
         if schema.get("nullable"):
             return []
@@ -110,7 +113,7 @@ def validate(value: Any, schema: Schema, path: str, root: bool = False) -> list[
     elif isinstance(value, list):
         errors += _array_errors(value, schema, path)
     elif isinstance(value, dict):
-        errors += _object_errors(value, schema, path, root)
+        errors += _object_errors(value, schema, path, root, skip)
     return errors
 
 
@@ -197,7 +200,7 @@ def _array_errors(value: list[Any], schema: Schema, path: str) -> list[FieldErro
 
 
 def _object_errors(
-    value: dict[str, Any], schema: Schema, path: str, root: bool
+    value: dict[str, Any], schema: Schema, path: str, root: bool, skip: frozenset[str]
 ) -> list[FieldError]:
     errors = [
         FieldError(_child(path, name), "required")
@@ -212,7 +215,7 @@ def _object_errors(
         errors.append(FieldError(path, "invalid", detail, len(value)))
     properties, additional = schema.get("properties", {}), schema.get("additionalProperties")
     for key, item in value.items():
-        if root and key in ROOT_KEEP:
+        if root and (key in ROOT_KEEP or key in skip):
             continue
         if key in properties:
             errors += validate(item, properties[key], _child(path, key))
@@ -222,15 +225,50 @@ def _object_errors(
 
 
 def admit(
-    obj: dict[str, Any], schema: Schema
+    obj: dict[str, Any], schema: Schema, admitted: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], list[str], list[FieldError]]:
     """Prune, default and validate a whole custom resource: (object, dropped paths, errors).
 
     The errors are the OpenAPI schema's, then those of list types, oneOf and CEL rules
     (`validations.py`), as the real server reports them.
+
+    `admitted` is the object's stored version when it was admitted under this same
+    schema: a root field equal to its stored value (the spec, in a status write) is
+    kept as it is and not looked into, since every step here is a function of a field's
+    value and its schema alone (no rule sees `oldSelf`), and it passed them all when
+    stored. A status write at 5,000 Canaries spent most of its admission re-checking
+    the unchanged spec. Rules on the root itself still see the whole object.
     """
+    same = _unchanged_fields(obj, admitted)
+    changed = {key: value for key, value in obj.items() if key not in same}
     dropped: list[str] = []
-    pruned = prune(obj, schema, "", dropped, root=True)
+    pruned = prune(changed, schema, "", dropped, root=True)
     defaulted = apply_defaults(pruned, schema)
-    errors = validate(defaulted, schema, "", root=True)
-    return defaulted, dropped, errors + refinement_errors(defaulted, schema, errors)
+    whole = _with_unchanged(defaulted, obj, same)
+    errors = validate(whole, schema, "", root=True, skip=same)
+    return whole, dropped, errors + refinement_errors(whole, schema, errors, skip=same)
+
+
+def _with_unchanged(
+    defaulted: dict[str, Any], obj: dict[str, Any], same: frozenset[str]
+) -> dict[str, Any]:
+    """The admitted root fields and the unchanged ones, in the object's order."""
+    if not same:
+        return defaulted
+    whole = {
+        key: obj[key] if key in same else defaulted[key]
+        for key in obj
+        if key in same or key in defaulted
+    }
+    whole.update((key, value) for key, value in defaulted.items() if key not in whole)
+    return whole
+
+
+def _unchanged_fields(obj: dict[str, Any], admitted: dict[str, Any] | None) -> frozenset[str]:
+    if admitted is None:
+        return frozenset()
+    return frozenset(
+        key
+        for key, value in obj.items()
+        if key not in ROOT_KEEP and key in admitted and admitted[key] == value
+    )

@@ -116,3 +116,42 @@ async def test_deployment_scale_subresource(
     assert stored is not None
     assert stored["spec"]["replicas"] == 0
     assert stored["metadata"]["generation"] == 2
+
+
+async def test_a_status_write_checks_the_unchanged_spec_against_a_changed_schema(
+    kube_http: aiohttp.ClientSession, created: dict[str, Any]
+) -> None:
+    """The emulator does not look again into a spec it admitted under the same schema,
+    but a CRD changed since counts: kube-apiserver 1.28 validates the whole object on a
+    status write, so a spec the new schema refuses blocks the status too."""
+    status, _ = await call(
+        kube_http, "PATCH", f"{WIDGETS}/w/status", {"status": {"phase": "A"}}, headers=MERGE
+    )
+    assert status == 200
+    crd_path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{GROUP}"
+    _, crd = await call(kube_http, "GET", crd_path)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"]["properties"]["analysis"]["properties"]["stepWeight"][
+        "maximum"
+    ] = 5  # the stored spec has 10
+    status, _ = await call(kube_http, "PUT", crd_path, crd)
+    assert status == 200
+    status, body = await call(
+        kube_http, "PATCH", f"{WIDGETS}/w/status", {"status": {"phase": "B"}}, headers=MERGE
+    )
+    assert (status, body["details"]["causes"][0]["field"]) == (422, "spec.analysis.stepWeight")
+
+
+async def test_a_status_write_keeps_the_admitted_spec_as_stored(
+    kube_http: aiohttp.ClientSession, created: dict[str, Any]
+) -> None:
+    status, first = await call(
+        kube_http, "PATCH", f"{WIDGETS}/w/status", {"status": {"phase": "A"}}, headers=MERGE
+    )
+    status, second = await call(
+        kube_http, "PATCH", f"{WIDGETS}/w/status", {"status": {"phase": "B"}}, headers=MERGE
+    )
+    assert status == 200
+    assert second["spec"] == first["spec"] == created["spec"]
+    assert second["spec"]["analysis"]["interval"] == "1m"  # the default, kept
+    assert list(second) == list(first)  # the fields in the same order

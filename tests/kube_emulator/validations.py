@@ -95,15 +95,18 @@ def _path(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 
 
-def _walk(value: Any, schema: Schema, path: str, check: Any) -> Iterator[FieldError]:
-    """Call `check(value, schema, path)` on every node the schema describes."""
+def _walk(
+    value: Any, schema: Schema, path: str, check: Any, skip: frozenset[str] = frozenset()
+) -> Iterator[FieldError]:
+    """Call `check(value, schema, path)` on every node the schema describes (but the
+    root fields in `skip`)."""
     yield from check(value, schema, path)
     if isinstance(value, list):
         for n, item in enumerate(value):
             yield from _walk(item, schema.get("items", {}), f"{path}[{n}]", check)
     elif isinstance(value, dict) and not schema.get("x-kubernetes-preserve-unknown-fields"):
         for key, item in value.items():
-            if path == "" and key in ("apiVersion", "kind", "metadata"):
+            if path == "" and (key in ("apiVersion", "kind", "metadata") or key in skip):
                 continue
             yield from _walk(item, child(schema, key), _path(path, key), check)
 
@@ -196,16 +199,19 @@ def has_rules(schema: Any) -> bool:
     return False
 
 
-def refinement_errors(obj: Any, schema: Schema, earlier: list[FieldError]) -> list[FieldError]:
+def refinement_errors(
+    obj: Any, schema: Schema, earlier: list[FieldError], skip: frozenset[str] = frozenset()
+) -> list[FieldError]:
     """The list-type, oneOf and CEL errors of a custom resource whose OpenAPI validation
-    gave `earlier` (which decides whether the CEL rules run at all)."""
-    found = list(_walk(obj, schema, "", _list_type))
-    found += _walk(obj, schema, "", _one_of)
+    gave `earlier` (which decides whether the CEL rules run at all); the root fields in
+    `skip` passed them before (`schema.admit`)."""
+    found = list(_walk(obj, schema, "", _list_type, skip))
+    found += _walk(obj, schema, "", _one_of, skip)
     if not has_rules(schema):  # the real server builds no CEL validator then
         return found
     if any(error.type in BLOCKING for error in earlier):
         return [*found, FieldError("<nil>", "invalid", NOT_CHECKED, "null")]
-    return found + list(_walk(obj, schema, "", _rules))
+    return found + list(_walk(obj, schema, "", _rules, skip))
 
 
 __all__ = ["BLOCKING", "cel_value", "child", "compile_rule", "refinement_errors"]
