@@ -73,15 +73,14 @@ def leaves(value: Any, prefix: Path = ()) -> dict[Path, Any]:
     return {prefix: value} if prefix else {}
 
 
-def _without_status(
-    fields: dict[Path, Any], status_split: bool, subresource: str | None
-) -> dict[Path, Any]:
-    """The fields a write to the main resource or to /status may own."""
+def _writable_leaves(obj: Obj, status_split: bool, subresource: str | None) -> dict[Path, Any]:
+    """The fields a write to the main resource or to /status may own (only the part it
+    may write is walked: a status write at 5,000 Canaries walked the whole object twice)."""
     if not status_split:
-        return fields
+        return leaves(obj)
     if subresource == "status":
-        return {p: v for p, v in fields.items() if p[0] == "status"}
-    return {p: v for p, v in fields.items() if p[0] != "status"}
+        return leaves(obj["status"], ("status",)) if "status" in obj else {}
+    return leaves({key: value for key, value in obj.items() if key != "status"})
 
 
 def encode(paths: Iterable[Path]) -> Obj:
@@ -199,8 +198,8 @@ def record_update(
     subresource: str | None,
 ) -> None:
     """Give the fields a non-apply write changed to its manager (operation Update)."""
-    before = _without_status(leaves(old or {}), status_split, subresource)
-    after = _without_status(leaves(new), status_split, subresource)
+    before = _writable_leaves(old or {}, status_split, subresource)
+    after = _writable_leaves(new, status_split, subresource)
     changed = {p for p, v in after.items() if before.get(p, _MISSING) != v}
     gone = {p for p in before if p not in after}
     entries = _entries(old)
@@ -249,7 +248,7 @@ def apply(
     `qualified` is (resource, group, name) for the error; the result still goes through
     the registry's admission like any write.
     """
-    applied = _without_status(leaves(config), status_split, subresource)
+    applied = _writable_leaves(config, status_split, subresource)
     current = leaves(live or {})
     entries = _entries(live)
     conflicts = _conflicts(entries, applied, current, manager, subresource)

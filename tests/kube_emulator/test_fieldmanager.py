@@ -105,3 +105,34 @@ async def test_writes_without_field_manager_are_named_by_user_agent(
     assert list(managers(created)) == ["kr8s"]
     status, body = await call(kube_http, "PATCH", f"{DEPLOYMENTS}/web", "x: 1", headers=APPLY)
     assert (status, body["reason"]) == (400, "BadRequest")  # apply needs a fieldManager
+
+
+async def test_a_status_write_owns_status_fields_and_a_main_write_the_rest(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    await call(kube_http, "POST", DEPLOYMENTS, deployment("web"), params={"fieldManager": "helm"})
+    status, _ = await call(
+        kube_http,
+        "PATCH",
+        f"{DEPLOYMENTS}/web/status",
+        {"status": {"replicas": 2}, "spec": {"replicas": 9}},
+        headers=MERGE,
+        params={"fieldManager": "deployment-controller"},
+    )
+    assert status == 200
+    _, scaled = await call(
+        kube_http,
+        "PATCH",
+        f"{DEPLOYMENTS}/web",
+        {"spec": {"replicas": 3}, "status": {"replicas": 7}},
+        headers=MERGE,
+        params={"fieldManager": "kubectl"},
+    )
+    entries = {e["manager"]: e for e in scaled["metadata"]["managedFields"]}
+    controller = entries["deployment-controller"]
+    assert controller["subresource"] == "status"
+    assert set(controller["fieldsV1"]) == {"f:status"}
+    assert controller["fieldsV1"]["f:status"]["f:replicas"] == {}
+    assert entries["kubectl"]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in entries["helm"]["fieldsV1"]["f:spec"]  # taken by kubectl
+    assert "f:status" not in entries["helm"]["fieldsV1"]
