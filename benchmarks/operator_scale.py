@@ -101,6 +101,15 @@ def process_figures(pid: int) -> tuple[float, float]:
     return cpu, peak_kib / 1024
 
 
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU the whole machine has been busy and has had (all cores), from
+    /proc/stat: busy is everything but idle and iowait (steal included, when reported)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
 def quantile(buckets: list[tuple[float, float]], q: float) -> float:
     """From cumulative (upper bound, count) buckets, linear within the bucket."""
     total = buckets[-1][1]
@@ -282,6 +291,8 @@ class Figures:
     progress_ticks: float = 0.0
     progress_writes: int = 0
     progress_cpu: float = 0.0
+    machine_busy: float = 0.0
+    """The share of all the machine's cores busy while all progress (any process)."""
     peak_mib: float = 0.0
     p50: float = 0.0
     p99: float = 0.0
@@ -330,6 +341,8 @@ class Figures:
             ("operator CPU while all progress",
              f"{self.progress_cpu / max(self.progress_seconds, 1e-9):.3f} core"
              f" ({self.progress_cpu:.1f} s over {self.progress_seconds:.0f} s)"),
+            ("the machine's CPU busy while all progress",
+             f"{self.machine_busy * 100:.0f} % of {os.cpu_count()} cores (every process)"),
             ("operator peak memory (VmHWM, largest replica)", f"{self.peak_mib:.0f} MiB"),
             ("tick latency p50 / p99 while progressing",
              f"{self.p50 * 1000:.0f} ms / {self.p99 * 1000:.0f} ms"),
@@ -479,6 +492,7 @@ async def drive(
     ship_all(emulator, figures.count)
     shipped, mark = time.monotonic(), len(emulator.requests)
     cpu_before = sum(process_figures(pid)[0] for pid in pids)
+    machine_before = machine_cpu()
     before = await scrape(http, urls)
     samplers = [
         py_spy(pid, output)
@@ -491,6 +505,10 @@ async def drive(
         await asyncio.to_thread(sampler.wait, 60)
     figures.progress_seconds = time.monotonic() - shipped
     figures.progress_cpu = sum(process_figures(pid)[0] for pid in pids) - cpu_before
+    machine_after = machine_cpu()
+    figures.machine_busy = (machine_after[0] - machine_before[0]) / max(
+        machine_after[1] - machine_before[1], 1e-9
+    )
     after = await scrape(http, urls)
     figures.progress_ticks = after.ticks - before.ticks
     figures.progress_writes = requests_since(emulator, mark)[1]

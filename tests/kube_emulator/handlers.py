@@ -7,10 +7,10 @@ middleware in `server.py` renders `ApiError`s).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from . import errors, fieldmanager, patching
@@ -42,8 +42,8 @@ async def _body(request: web.Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
         raise errors.bad_request(f"the request body is not valid JSON: {error}") from None
 
 

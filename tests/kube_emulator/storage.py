@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .catalog import StorageKey
 
 ObjectKey = tuple[str, str]  # (namespace or "", name)
@@ -59,19 +61,32 @@ CLOSE = None  # put on a watcher's queue to end its stream
 
 
 def clone(value: Any) -> Any:
-    """A deep copy of JSON data (dicts, lists, scalars), about four times faster than
-    `copy.deepcopy`, which the emulator's write path spent most of its time in at 5,000
-    Canaries: stored objects are plain JSON, with nothing shared or cyclic to preserve."""
+    """A deep copy of JSON data (dicts, lists, scalars): encoded and decoded by orjson,
+    in C, about three times faster than a Python walk and ten times `copy.deepcopy`, which
+    the emulator's write path spent most of its time in at 5,000 Canaries. Stored
+    objects are plain JSON, with nothing shared or cyclic to preserve; what orjson does
+    not take (an integer past 64 bits, a key that is not a string) is walked in Python."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return _walked_clone(value)
+
+
+def _walked_clone(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: clone(item) for key, item in value.items()}
+        return {key: _walked_clone(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [clone(item) for item in value]
+        return [_walked_clone(item) for item in value]
     return value
 
 
 def encode(obj: Any) -> bytes:
-    """Compact JSON, as the emulator answers."""
-    return json.dumps(obj, separators=(",", ":")).encode()
+    """Compact JSON, as the emulator answers (orjson: UTF-8, as Go's encoder writes it;
+    the standard library's for what orjson does not take, see `clone`)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def object_key(obj: Obj) -> ObjectKey:
