@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.http import CRDS, MERGE, call
 from tests.kube_emulator.samples import GROUP, WIDGET_SCHEMA, widget, widget_crd
 from tests.kube_emulator.schema import admit
@@ -182,3 +183,23 @@ async def test_crds_are_checked_too(kube_http: aiohttp.ClientSession) -> None:
     assert status == 422
     fields = {cause["field"] for cause in body["details"]["causes"]}
     assert fields == {"metadata.name", "spec.versions[0].schema.openAPIV3Schema"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"apiVersion": "test.coalmine.dev/v1", "kind": "Widget", "spec": {"port": NaN}}',
+        b'{"apiVersion": "test.coalmine.dev/v1", "kind": "Widget", "spec": {"port": 1e400}}',
+        b'{"apiVersion": "test.coalmine.dev/v1", "kind": "Widget", "spec": ',
+    ],
+    ids=["NaN", "past-a-double", "cut-short"],
+)
+async def test_a_body_go_cannot_decode_is_400_and_stores_nothing(
+    kube_http: aiohttp.ClientSession, kube_emulator: KubeEmulator, widgets: None, raw: bytes
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    async with kube_http.post(WIDGETS, data=raw, headers=headers) as response:
+        status, body = response.status, await response.json()
+    assert (status, body["reason"]) == (400, "BadRequest")
+    assert "the request body is not valid JSON" in body["message"]
+    assert kube_emulator.objects(f"{GROUP}/v1", "widgets", "default") == []
