@@ -107,27 +107,23 @@ async def test_writes_without_field_manager_are_named_by_user_agent(
     assert (status, body["reason"]) == (400, "BadRequest")  # apply needs a fieldManager
 
 
+async def merge_patch(
+    http: aiohttp.ClientSession, path: str, body: dict[str, Any], manager: str
+) -> tuple[int, Any]:
+    return await call(http, "PATCH", path, body, headers=MERGE, params={"fieldManager": manager})
+
+
 async def test_a_status_write_owns_status_fields_and_a_main_write_the_rest(
     kube_http: aiohttp.ClientSession,
 ) -> None:
     await call(kube_http, "POST", DEPLOYMENTS, deployment("web"), params={"fieldManager": "helm"})
-    status, _ = await call(
-        kube_http,
-        "PATCH",
-        f"{DEPLOYMENTS}/web/status",
-        {"status": {"replicas": 2}, "spec": {"replicas": 9}},
-        headers=MERGE,
-        params={"fieldManager": "deployment-controller"},
+    both = {"status": {"replicas": 2}, "spec": {"replicas": 9}}
+    status, _ = await merge_patch(
+        kube_http, f"{DEPLOYMENTS}/web/status", both, "deployment-controller"
     )
     assert status == 200
-    _, scaled = await call(
-        kube_http,
-        "PATCH",
-        f"{DEPLOYMENTS}/web",
-        {"spec": {"replicas": 3}, "status": {"replicas": 7}},
-        headers=MERGE,
-        params={"fieldManager": "kubectl"},
-    )
+    both = {"spec": {"replicas": 3}, "status": {"replicas": 7}}
+    _, scaled = await merge_patch(kube_http, f"{DEPLOYMENTS}/web", both, "kubectl")
     entries = {e["manager"]: e for e in scaled["metadata"]["managedFields"]}
     controller = entries["deployment-controller"]
     assert controller["subresource"] == "status"
