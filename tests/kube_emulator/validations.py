@@ -155,9 +155,11 @@ def _rules(value: Any, schema: Schema, path: str) -> Iterator[FieldError]:
 
 _VERDICTS: OrderedDict[tuple[int, str], tuple[Schema, list[str]]] = OrderedDict()
 VERDICTS_KEPT = 20_000
-"""Node verdicts remembered: a status write re-validates an unchanged spec, and
-cel-python takes about half a millisecond per rule, so the same value under the same
-schema node is judged once. The schema is kept in the entry, so its id is not reused."""
+"""Node verdicts remembered: cel-python takes about half a millisecond per rule, and
+writes repeat values (a spec write that leaves `spec.analysis` as it was, thousands of
+Canaries created with the same analysis), so the same value under the same schema node
+is judged once. (A status write's unchanged spec is not walked at all: `schema.admit`.)
+The schema is kept in the entry, so its id is not reused."""
 
 
 def _verdict(value: Any, schema: Schema, rules: list[Schema]) -> list[str]:
