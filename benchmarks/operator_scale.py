@@ -278,6 +278,20 @@ def requests_since(emulator: KubeEmulator, start: int) -> tuple[int, int]:
     return reads, writes
 
 
+def served_writes(emulator: KubeEmulator, start: int) -> tuple[float, float, Counter[int]]:
+    """The emulator's own time per write since index `start` (p50, p99; Leases left out),
+    and the writes' answers by status: the server's part of the operators' API wait."""
+    seconds, answers = [], Counter[int]()
+    for request in emulator.requests[start:]:
+        if request.method in WRITES and "/leases" not in request.path:
+            seconds.append(request.seconds)
+            answers[request.status] += 1
+    seconds.sort()
+    if not seconds:
+        return 0.0, 0.0, answers
+    return seconds[len(seconds) // 2], seconds[int(len(seconds) * 0.99)], answers
+
+
 @dataclass
 class Figures:
     count: int
@@ -314,6 +328,12 @@ class Figures:
     pairs: int = 0
     on_time: int = 0
     emulator_cpu: float = 0.0
+    emulator_progress_cpu: float = 0.0
+    served: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    """The emulator's own time per write while all progress, p50 and p99 (`served_writes`)."""
+    answers: Counter[int] = field(default_factory=Counter)
+    emulator_lag: tuple[float, float] = (0.0, 0.0)
+    """This process's event-loop lag while all progress (`LoopLag`), p50 and p99."""
     emulator_pauses: list[float] = field(default_factory=list)
     emulator_peak_mib: float = 0.0
     """This process's full garbage collections, in seconds each (the emulator stops meanwhile)."""
@@ -364,6 +384,14 @@ class Figures:
              f"{self.on_time} of {self.pairs} ({self.windows} intervals)"),
             ("emulator + Deployment stand-in CPU (this process)",
              f"{self.emulator_cpu:.1f} s over {self.wall:.0f} s"),
+            ("  of it while all progress",
+             f"{self.emulator_progress_cpu / max(self.progress_seconds, 1e-9):.3f} core"),
+            ("  its event-loop lag while all progress (p50 / p99)",
+             f"{self.emulator_lag[0] * 1000:.1f} ms / {self.emulator_lag[1] * 1000:.1f} ms"),
+            ("  its own time per write while all progress (p50 / p99)",
+             f"{self.served[0] * 1000:.1f} ms / {self.served[1] * 1000:.1f} ms"),
+            ("  its answers to those writes",
+             ", ".join(f"{n} x {status}" for status, n in sorted(self.answers.items()))),
             ("  its full garbage collections (all answers wait)",
              f"{len(self.emulator_pauses)}, {sum(self.emulator_pauses) * 1000:.0f} ms in all,"
              f" longest {max(self.emulator_pauses, default=0.0) * 1000:.0f} ms"),
@@ -435,13 +463,45 @@ class _Forgetful(list[str]):
         pass
 
 
-def window_line(window: int, last: Scrape, now: Scrape) -> str:
-    """One interval's ticks and their own time: where in the run the tail is."""
+class LoopLag:
+    """How late this process's event loop (the emulator's) wakes a 20 ms timer: while it
+    runs late, every answer to the operators waits as long. With the process's CPU, it
+    tells the emulator's queue from the operators' own waits."""
+
+    PERIOD = 0.02
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.PERIOD
+            await asyncio.sleep(self.PERIOD)
+            self.samples.append(loop.time() - due)
+
+    def since(self, mark: int) -> tuple[float, float]:
+        """p50 and p99 of the lateness measured since sample `mark`."""
+        taken = sorted(self.samples[mark:])
+        if not taken:
+            return 0.0, 0.0
+        return taken[len(taken) // 2], taken[min(len(taken) - 1, int(len(taken) * 0.99))]
+
+
+EMULATOR_LAG = LoopLag()
+
+
+def window_line(
+    window: int, last: Scrape, now: Scrape, emulator: tuple[float, float, float]
+) -> str:
+    """One interval's ticks and their own time, and the emulator's loop lag (p50, p99)
+    and CPU share (of one core) meanwhile: where in the run the tail is, and whose."""
     own, api = latency(last.own, now.own), latency(last.api, now.api)
     return (
         f"interval {window}: {now.ticks - last.ticks:.0f} ticks, own p50/p99"
         f" {own[0] * 1000:.1f}/{own[1] * 1000:.1f} ms, API wait p50/p99"
-        f" {api[0] * 1000:.1f}/{api[1] * 1000:.1f} ms"
+        f" {api[0] * 1000:.1f}/{api[1] * 1000:.1f} ms; emulator lag p50/p99"
+        f" {emulator[0] * 1000:.1f}/{emulator[1] * 1000:.1f} ms, CPU {emulator[2] * 100:.0f} %"
     )
 
 
@@ -451,6 +511,7 @@ async def on_time(
     """Every `seconds`, which canaries ticked since the last look: (windows, pairs, ticked)."""
     windows = pairs = ticked = 0
     last = await scrape(http, urls)
+    mark, cpu, wall = len(EMULATOR_LAG.samples), time.process_time(), time.monotonic()
     while not until.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(until.wait(), seconds)
@@ -458,7 +519,10 @@ async def on_time(
             break
         now = await scrape(http, urls)
         windows += 1
-        print(window_line(windows, last, now), file=sys.stderr, flush=True)
+        share = (time.process_time() - cpu) / max(time.monotonic() - wall, 1e-9)
+        emulator = (*EMULATOR_LAG.since(mark), share)
+        mark, cpu, wall = len(EMULATOR_LAG.samples), time.process_time(), time.monotonic()
+        print(window_line(windows, last, now, emulator), file=sys.stderr, flush=True)
         pairs += len(now.counts)
         ticked += sum(1 for name, n in now.counts.items() if n > last.counts.get(name, 0.0))
         last = now
@@ -493,6 +557,7 @@ async def drive(
     shipped, mark = time.monotonic(), len(emulator.requests)
     cpu_before = sum(process_figures(pid)[0] for pid in pids)
     machine_before = machine_cpu()
+    lag_mark, emulator_cpu_before = len(EMULATOR_LAG.samples), time.process_time()
     before = await scrape(http, urls)
     samplers = [
         py_spy(pid, output)
@@ -505,6 +570,8 @@ async def drive(
         await asyncio.to_thread(sampler.wait, 60)
     figures.progress_seconds = time.monotonic() - shipped
     figures.progress_cpu = sum(process_figures(pid)[0] for pid in pids) - cpu_before
+    figures.emulator_progress_cpu = time.process_time() - emulator_cpu_before
+    figures.emulator_lag = EMULATOR_LAG.since(lag_mark)
     machine_after = machine_cpu()
     figures.machine_busy = (machine_after[0] - machine_before[0]) / max(
         machine_after[1] - machine_before[1], 1e-9
@@ -512,6 +579,7 @@ async def drive(
     after = await scrape(http, urls)
     figures.progress_ticks = after.ticks - before.ticks
     figures.progress_writes = requests_since(emulator, mark)[1]
+    *figures.served, figures.answers = served_writes(emulator, mark)
     figures.p50, figures.p99 = latency(before.buckets, after.buckets)
     figures.own_p50, figures.own_p99 = latency(before.own, after.own)
     figures.api_p50, figures.api_p99 = latency(before.api, after.api)
@@ -605,6 +673,7 @@ async def run(
         ]
         urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         playing = asyncio.create_task(rollouts.run())
+        lagging = asyncio.create_task(EMULATOR_LAG.run())
         try:
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:
@@ -617,9 +686,10 @@ async def run(
                 process.terminate()
             for process in (*operators, stand_in):
                 await asyncio.to_thread(process.wait, 60)
-            playing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await playing
+            for task in (playing, lagging):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     gc.callbacks.remove(timer)
     figures.emulator_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures.emulator_cpu = time.process_time() - cpu_began

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,9 @@ class RecordedRequest:
     content_type: str
     status: int
     """As answered; the 504 of a `timeout` or `reset` fault may never reach the client."""
+    seconds: float = 0.0
+    """From the emulator's first look at the request to its answer (a watch: its whole
+    stream): the server's share of a client's wait, queueing in its event loop aside."""
 
 
 def _split_api_version(api_version: str) -> tuple[str, str]:
@@ -170,6 +174,7 @@ class KubeEmulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        began = time.perf_counter()
         try:
             if (
                 request.path not in ANONYMOUS_PATHS
@@ -197,6 +202,7 @@ class KubeEmulator:
                 dict(request.query),
                 request.content_type,
                 response.status,
+                time.perf_counter() - began,
             )
         )
         return response

@@ -66,6 +66,9 @@ async def test_a_timeout_hangs_then_answers_504(
             await answer.read()
     async with kube_http.get(f"{DEPLOYMENTS}/web") as answer:
         assert answer.status == 504
+    # the emulator's own time per request (what benchmarks tell from a client's wait)
+    hung = [r.seconds for r in kube_emulator.requests if r.path == f"{DEPLOYMENTS}/web"]
+    assert len(hung) == 2 and min(hung) >= 0.3
 
 
 async def test_a_reset_closes_the_connection_at_once_without_applying(
