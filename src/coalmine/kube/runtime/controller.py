@@ -33,8 +33,9 @@ from coalmine.kube.adapters.cache import WatchCache
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.runtime.connection import close, connect, kopf_credentials
 from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, Leadership
-from coalmine.kube.runtime.handlers import build_registry, kopf_settings
+from coalmine.kube.runtime.handlers import FINALIZER, build_registry, kopf_settings
 from coalmine.kube.runtime.health import Health, HealthServer
+from coalmine.kube.runtime.kopf_events import filtering, ordinary_changes_elsewhere
 from coalmine.kube.runtime.leader import LeaseElector
 from coalmine.kube.runtime.repair import RoutingRepairs
 from coalmine.kube.runtime.settings import ControllerSettings, default_lease_namespace
@@ -189,44 +190,50 @@ class Controller:
 
     async def _operate(self, stop: asyncio.Event) -> bool:
         """Run kopf until `stop`, its own end, or the Lease is lost; True when lost."""
+        assert self.daemons is not None
+        daemons = self.daemons
+        kopf_stop, kopf_ready = asyncio.Event(), asyncio.Event()
+        daemons.accepting = True  # (stopped when this replica last stepped down)
+        settings = kopf_settings()
+        passes = ordinary_changes_elsewhere(daemons.known, daemons.leadership.elsewhere, FINALIZER)
+        with filtering(settings, passes):
+            operator = asyncio.create_task(
+                self._kopf(settings, kopf_stop, kopf_ready), name="kopf operator"
+            )
+            readiness = asyncio.create_task(self._ready_when(kopf_ready))
+            lost = asyncio.create_task(self.elector.keep()) if self.elector is not None else None
+            try:
+                await _until_first(operator, lost, stop)
+            finally:
+                readiness.cancel()
+                kopf_stop.set()
+                if lost is not None:
+                    lost.cancel()
+                loops = asyncio.create_task(daemons.stop_all())  # while kopf stops
+                try:
+                    await _finish(operator, self.health)
+                finally:
+                    await loops
+        return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
+
+    async def _kopf(self, settings: Any, stop: asyncio.Event, ready: asyncio.Event) -> None:
+        """kopf, on the Canaries of the watched namespaces, with coalmine's handlers."""
         import kopf
 
         assert self.daemons is not None and self.client is not None
         client = self.client
-        kopf_stop, kopf_ready = asyncio.Event(), asyncio.Event()
         namespaces = list(self.settings.scope.namespaces)
-        self.daemons.accepting = True  # (stopped when this replica last stepped down)
-        operator = asyncio.create_task(
-            kopf.operator(
-                registry=build_registry(
-                    self.daemons,
-                    canary_kinds(self.settings.scope),
-                    lambda: kopf_credentials(client),
-                ),
-                settings=kopf_settings(),
-                standalone=True,
-                clusterwide=not namespaces,
-                namespaces=namespaces,
-                stop_flag=kopf_stop,
-                ready_flag=kopf_ready,
+        await kopf.operator(
+            registry=build_registry(
+                self.daemons, canary_kinds(self.settings.scope), lambda: kopf_credentials(client)
             ),
-            name="kopf operator",
+            settings=settings,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            stop_flag=stop,
+            ready_flag=ready,
         )
-        readiness = asyncio.create_task(self._ready_when(kopf_ready))
-        lost = asyncio.create_task(self.elector.keep()) if self.elector is not None else None
-        try:
-            await _until_first(operator, lost, stop)
-        finally:
-            readiness.cancel()
-            kopf_stop.set()
-            if lost is not None:
-                lost.cancel()
-            loops = asyncio.create_task(self.daemons.stop_all())  # while kopf stops
-            try:
-                await _finish(operator, self.health)
-            finally:
-                await loops
-        return lost is not None and lost.done() and not lost.cancelled() and not stop.is_set()
 
     async def _operate_sharded(self, stop: asyncio.Event) -> None:
         """With shards, kopf runs on every replica (its daemons act only on the Canaries of

@@ -345,6 +345,10 @@ class CanaryDaemons:
         if going or edited:
             watched.loop.wake()
 
+    def known(self, uid: str) -> bool:
+        """Has the watch shown the Canary `uid` (and not its deletion)?"""
+        return uid in self._seen
+
     def leadership_gained(self) -> None:
         """This replica took a shard over: start the loops of its Canaries, which tick at
         once, and wake those asleep to their next slot because their shard was not held."""
