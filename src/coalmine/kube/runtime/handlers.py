@@ -13,7 +13,8 @@ For each Canary resource (coalmine.dev/v1beta1, and flagger.app/v1beta1 with
   a replica runs only its shards' loops, which a kopf daemon's filter, re-evaluated only
   on the Canary's own events, could not follow at a takeover.
 
-kopf watches only the Canaries. The Services, VirtualServices and HTTPRoutes a Canary took
+kopf watches only the Canaries, and with shards skips the status writes of the other
+replicas' (`kube.runtime.kopf_events`). The Services, VirtualServices and HTTPRoutes a Canary took
 over are repaired from the read cache's watch (`kube.runtime.repair`), which follows those
 kinds anyway: kopf would remember every object of them, per replica.
 
