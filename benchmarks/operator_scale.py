@@ -140,6 +140,10 @@ class Scrape:
     own_less_api: dict[float, float] = field(default_factory=dict)
     lag: dict[float, float] = field(default_factory=dict)
     """coalmine_event_loop_lag_seconds."""
+    queued: dict[float, float] = field(default_factory=dict)
+    """coalmine_kube_request_queue_seconds: each request's wait for an in-flight slot."""
+    answered: dict[float, float] = field(default_factory=dict)
+    """coalmine_kube_request_seconds: each request, from sending to its whole answer."""
 
     @property
     def ticks(self) -> float:
@@ -159,6 +163,8 @@ class Scrape:
             (self.api, other.api),
             (self.own_less_api, other.own_less_api),
             (self.lag, other.lag),
+            (self.queued, other.queued),
+            (self.answered, other.answered),
         ):
             for bound, value in theirs.items():
                 mine[bound] = mine.get(bound, 0.0) + value
@@ -192,6 +198,8 @@ def parsed(text: str) -> Scrape:
         "coalmine_tick_api_seconds": found.api,
         "coalmine_tick_own_less_api_seconds": found.own_less_api,
         "coalmine_event_loop_lag_seconds": found.lag,
+        "coalmine_kube_request_queue_seconds": found.queued,
+        "coalmine_kube_request_seconds": found.answered,
     }
     for family in text_string_to_metric_families(text):
         if family.name in histograms:
@@ -319,6 +327,10 @@ class Figures:
     lag_p50: float = 0.0
     lag_p99: float = 0.0
     lag_over_100ms: float = 0.0
+    queued: tuple[float, float] = (0.0, 0.0)
+    """An API request's wait for an in-flight slot while all progress, p50 and p99."""
+    answered: tuple[float, float] = (0.0, 0.0)
+    """An API request from sending to its whole answer, in the operator, p50 and p99."""
     """Share of the loop's wake-ups more than 100 ms late."""
     steady_own_p99: float = 0.0
     full_gcs: float = 0.0
@@ -372,6 +384,10 @@ class Figures:
              f"{self.api_p50 * 1000:.1f} ms / {self.api_p99 * 1000:.1f} ms"),
             ("    the rest: engine, cache, event-loop waits",
              f"{self.rest_p50 * 1000:.1f} ms / {self.rest_p99 * 1000:.1f} ms"),
+            ("    one request: waiting for a slot (p50 / p99)",
+             f"{self.queued[0] * 1000:.1f} ms / {self.queued[1] * 1000:.1f} ms"),
+            ("    one request: sent to read, operator side",
+             f"{self.answered[0] * 1000:.1f} ms / {self.answered[1] * 1000:.1f} ms"),
             ("event-loop lag while progressing (p50 / p99)",
              f"{self.lag_p50 * 1000:.1f} ms / {self.lag_p99 * 1000:.1f} ms,"
              f" {self.lag_over_100ms * 100:.1f} % of wake-ups over 100 ms late"),
@@ -388,7 +404,7 @@ class Figures:
              f"{self.emulator_progress_cpu / max(self.progress_seconds, 1e-9):.3f} core"),
             ("  its event-loop lag while all progress (p50 / p99)",
              f"{self.emulator_lag[0] * 1000:.1f} ms / {self.emulator_lag[1] * 1000:.1f} ms"),
-            ("  its own time per write while all progress (p50 / p99)",
+            ("  its own time per write (p50 / p99)",
              f"{self.served[0] * 1000:.1f} ms / {self.served[1] * 1000:.1f} ms"),
             ("  its answers to those writes",
              ", ".join(f"{n} x {status}" for status, n in sorted(self.answers.items()))),
@@ -585,6 +601,8 @@ async def drive(
     figures.api_p50, figures.api_p99 = latency(before.api, after.api)
     figures.rest_p50, figures.rest_p99 = latency(before.own_less_api, after.own_less_api)
     figures.lag_p50, figures.lag_p99 = latency(before.lag, after.lag)
+    figures.queued = latency(before.queued, after.queued)
+    figures.answered = latency(before.answered, after.answered)
     figures.lag_over_100ms = share_over(before.lag, after.lag, 0.1)
     figures.full_gcs = after.full_gc.get(float("inf"), 0.0) - before.full_gc.get(float("inf"), 0.0)
     figures.full_gc_seconds = after.full_gc_seconds - before.full_gc_seconds

@@ -13,12 +13,14 @@ from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import Canary, CanaryMetric
 from coalmine.engine.observations import Measurement
+from coalmine.errors import Unavailable
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import DEPLOYMENTS
 from coalmine.kube.runtime.settings import ControllerSettings
 from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer, awaiting_api
 from coalmine.kube.runtime.wiring import wire
 from tests.fixtures.operator import NAMESPACE
+from tests.kube_emulator import KubeEmulator
 
 
 class Clock:
@@ -131,3 +133,35 @@ async def test_the_operators_client_times_its_requests_for_the_tick(
         assert watch.api.seconds > 0
     finally:
         await wiring.close()
+
+
+async def test_each_request_is_timed_waiting_for_a_slot_then_awaiting_its_answer(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    """With one slot and the first answer 0.3 s late, the second request waits that long
+    for the slot: the queue and the answer, told apart (`coalmine_kube_request_*`)."""
+    registry = CollectorRegistry()
+    wiring = wire(kube_client, ControllerSettings(), registry)
+    kube_client._in_flight = asyncio.Semaphore(1)
+    kube_emulator.faults.configure(rate=1.0, kinds=("timeout",), seed=1)
+    kube_emulator.faults.hang_s = 0.3
+    try:
+        for answer in await asyncio.gather(
+            kube_client.get(DEPLOYMENTS, "absent", NAMESPACE),
+            kube_client.get(DEPLOYMENTS, "absent", NAMESPACE),
+            return_exceptions=True,
+        ):
+            assert isinstance(answer, Unavailable), "the fault's 504"
+    finally:
+        kube_emulator.faults.configure(rate=0.0, seed=1)
+        await wiring.close()
+
+    def sample(name: str) -> float:
+        value = registry.get_sample_value(name)
+        assert value is not None
+        return value
+
+    assert sample("coalmine_kube_request_seconds_count") == 2
+    assert sample("coalmine_kube_request_seconds_sum") >= 0.6, "each answered 0.3 s late"
+    assert sample("coalmine_kube_request_queue_seconds_count") == 2
+    assert sample("coalmine_kube_request_queue_seconds_sum") >= 0.3, "one waited for the other"

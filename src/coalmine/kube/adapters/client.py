@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -109,6 +110,9 @@ class KubeClient:
         """Wraps every request, its wait for a slot included
         (`kube.runtime.tick_timing.awaiting_api`: a tick's time awaiting the API, set by
         `kube.runtime.wiring`)."""
+        self.request_timing: Callable[[float, float], None] | None = None
+        """Told of every request: seconds it waited for a slot, then seconds from sending
+        it to its whole answer (`kube.runtime.tick_timing.RequestTimer`)."""
 
     @property
     def default_namespace(self) -> str:
@@ -247,8 +251,10 @@ class KubeClient:
     ) -> Obj:
         """Send once a slot is free, and wait for the answer (see `_call`)."""
         slots = self._lease_in_flight if kind == LEASES else self._in_flight
+        began = time.perf_counter()
         await slots.acquire()  # released by the request's task
-        sent = asyncio.ensure_future(self._send(method, path, what, request, slots))
+        queued = time.perf_counter() - began
+        sent = asyncio.ensure_future(self._send(method, path, what, request, slots, queued))
         self._requests.add(sent)
         sent.add_done_callback(self._done)
         # shield: a cancelled caller leaves the request to end on its own, within its
@@ -263,9 +269,16 @@ class KubeClient:
             del sent
 
     async def _send(
-        self, method: str, path: str, what: str, request: dict[str, Any], slots: asyncio.Semaphore
+        self,
+        method: str,
+        path: str,
+        what: str,
+        request: dict[str, Any],
+        slots: asyncio.Semaphore,
+        queued: float = 0.0,
     ) -> Obj:
         """One request, holding an in-flight slot until it is answered or times out."""
+        began = time.perf_counter()
         try:
             reply = await self.transport.request(method, path, **request)
         except TRANSPORT_ERRORS as error:  # refused, reset, timed out
@@ -275,6 +288,8 @@ class KubeClient:
             ) from error
         finally:
             slots.release()
+            if self.request_timing is not None:
+                self.request_timing(queued, time.perf_counter() - began)
         return _answer(reply, method, what)
 
     def _done(self, sent: asyncio.Task[Obj]) -> None:

@@ -42,6 +42,7 @@ from coalmine.judge.observations import TickObservation
 
 __all__ = [
     "BUCKETS",
+    "RequestTimer",
     "Stopwatch",
     "TickTimer",
     "TimedMeasurer",
@@ -149,6 +150,31 @@ class TickTimer:
                 self.own.observe(own)
                 self.api.observe(watch.api.seconds)
                 self.own_less_api.observe(max(own - watch.api.seconds, 0.0))
+
+
+class RequestTimer:
+    """Every API request's wait for a slot of the client's in-flight limit, and its time
+    from sending to the whole answer (`KubeClient.request_timing`): what a tick's API
+    wait is made of. An answer the server gave at once still waits, in this time, for
+    this process's event loop to read it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queued = Histogram(
+            "coalmine_kube_request_queue_seconds",
+            "Seconds a Kubernetes API request waited for a slot of the in-flight limit",
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.answered = Histogram(
+            "coalmine_kube_request_seconds",
+            "Seconds from sending a Kubernetes API request to reading its whole answer",
+            buckets=BUCKETS,
+            registry=registry,
+        )
+
+    def __call__(self, queued: float, answered: float) -> None:
+        self.queued.observe(queued)
+        self.answered.observe(answered)
 
 
 async def _awaiting_metrics(call: Awaitable[T]) -> T:

@@ -53,7 +53,13 @@ from coalmine.kube.adapters.revert import Reverter
 from coalmine.kube.adapters.store import KubeCanaryStore
 from coalmine.kube.adapters.workload import KubeWorkload
 from coalmine.kube.runtime.settings import ControllerSettings, ScopeSettings
-from coalmine.kube.runtime.tick_timing import TickTimer, TimedMeasurer, TimedObserver, awaiting_api
+from coalmine.kube.runtime.tick_timing import (
+    RequestTimer,
+    TickTimer,
+    TimedMeasurer,
+    TimedObserver,
+    awaiting_api,
+)
 from coalmine.metrics import PROVIDERS, MeasurerSettings, MetricMeasurer, ProviderSettings
 from coalmine.metrics.limits import QueryLimits
 from coalmine.metrics.observer import COUNT_QUERIES, PrometheusObserver
@@ -183,6 +189,7 @@ def wire(
     disowner = Disowner(client, workload, routers, store, notifier)
     timer = TickTimer(registry)
     client.timing = awaiting_api
+    client.request_timing = RequestTimer(registry)
     return Wiring(ports, events, reverter, disowner, recorder, hooks, notifier, timer, sessions)
 
 
