@@ -68,6 +68,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from tests.fixtures.operator import (
     NAMESPACE,
@@ -79,6 +80,8 @@ from tests.fixtures.operator import (
 )
 from tests.kube_emulator import KubeEmulator
 from tests.kube_emulator.server import LISTEN_BACKLOG
+
+from coalmine.kube.runtime.loop_lag import LoopLag
 
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -286,7 +289,7 @@ def requests_since(emulator: KubeEmulator, start: int) -> tuple[int, int]:
     return reads, writes
 
 
-def served_writes(emulator: KubeEmulator, start: int) -> tuple[float, float, Counter[int]]:
+def served_writes(emulator: KubeEmulator, start: int) -> tuple[tuple[float, float], Counter[int]]:
     """The emulator's own time per write since index `start` (p50, p99; Leases left out),
     and the writes' answers by status: the server's part of the operators' API wait."""
     seconds, answers = [], Counter[int]()
@@ -296,8 +299,8 @@ def served_writes(emulator: KubeEmulator, start: int) -> tuple[float, float, Cou
             answers[request.status] += 1
     seconds.sort()
     if not seconds:
-        return 0.0, 0.0, answers
-    return seconds[len(seconds) // 2], seconds[int(len(seconds) * 0.99)], answers
+        return (0.0, 0.0), answers
+    return (seconds[len(seconds) // 2], seconds[int(len(seconds) * 0.99)]), answers
 
 
 @dataclass
@@ -327,11 +330,11 @@ class Figures:
     lag_p50: float = 0.0
     lag_p99: float = 0.0
     lag_over_100ms: float = 0.0
+    """Share of the loop's wake-ups more than 100 ms late."""
     queued: tuple[float, float] = (0.0, 0.0)
     """An API request's wait for an in-flight slot while all progress, p50 and p99."""
     answered: tuple[float, float] = (0.0, 0.0)
     """An API request from sending to its whole answer, in the operator, p50 and p99."""
-    """Share of the loop's wake-ups more than 100 ms late."""
     steady_own_p99: float = 0.0
     full_gcs: float = 0.0
     full_gc_seconds: float = 0.0
@@ -341,11 +344,12 @@ class Figures:
     on_time: int = 0
     emulator_cpu: float = 0.0
     emulator_progress_cpu: float = 0.0
-    served: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    served: tuple[float, float] = (0.0, 0.0)
     """The emulator's own time per write while all progress, p50 and p99 (`served_writes`)."""
     answers: Counter[int] = field(default_factory=Counter)
+    """Those writes' answers, by status."""
     emulator_lag: tuple[float, float] = (0.0, 0.0)
-    """This process's event-loop lag while all progress (`LoopLag`), p50 and p99."""
+    """This process's event-loop lag while all progress (`EMULATOR_LAG`), p50 and p99."""
     emulator_pauses: list[float] = field(default_factory=list)
     emulator_peak_mib: float = 0.0
     """This process's full garbage collections, in seconds each (the emulator stops meanwhile)."""
@@ -479,32 +483,21 @@ class _Forgetful(list[str]):
         pass
 
 
-class LoopLag:
-    """How late this process's event loop (the emulator's) wakes a 20 ms timer: while it
-    runs late, every answer to the operators waits as long. With the process's CPU, it
-    tells the emulator's queue from the operators' own waits."""
-
-    PERIOD = 0.02
-
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + self.PERIOD
-            await asyncio.sleep(self.PERIOD)
-            self.samples.append(loop.time() - due)
-
-    def since(self, mark: int) -> tuple[float, float]:
-        """p50 and p99 of the lateness measured since sample `mark`."""
-        taken = sorted(self.samples[mark:])
-        if not taken:
-            return 0.0, 0.0
-        return taken[len(taken) // 2], taken[min(len(taken) - 1, int(len(taken) * 0.99))]
+EMULATOR_LAG = CollectorRegistry()
+"""This process's (the emulator's) event-loop lag, measured as the operator measures its
+own (`kube.runtime.loop_lag`) but every 20 ms: while it runs late, every answer to the
+operators waits as long. With the process's CPU, it tells the emulator's queue from
+the operators' own waits."""
 
 
-EMULATOR_LAG = LoopLag()
+def emulator_lag() -> dict[float, float]:
+    """The cumulative buckets of `EMULATOR_LAG` now, by upper bound."""
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in EMULATOR_LAG.collect()
+        for sample in family.samples
+        if sample.name.endswith("_bucket")
+    }
 
 
 def window_line(
@@ -527,7 +520,7 @@ async def on_time(
     """Every `seconds`, which canaries ticked since the last look: (windows, pairs, ticked)."""
     windows = pairs = ticked = 0
     last = await scrape(http, urls)
-    mark, cpu, wall = len(EMULATOR_LAG.samples), time.process_time(), time.monotonic()
+    lag, cpu, wall = emulator_lag(), time.process_time(), time.monotonic()
     while not until.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(until.wait(), seconds)
@@ -536,8 +529,8 @@ async def on_time(
         now = await scrape(http, urls)
         windows += 1
         share = (time.process_time() - cpu) / max(time.monotonic() - wall, 1e-9)
-        emulator = (*EMULATOR_LAG.since(mark), share)
-        mark, cpu, wall = len(EMULATOR_LAG.samples), time.process_time(), time.monotonic()
+        emulator = (*latency(lag, emulator_lag()), share)
+        lag, cpu, wall = emulator_lag(), time.process_time(), time.monotonic()
         print(window_line(windows, last, now, emulator), file=sys.stderr, flush=True)
         pairs += len(now.counts)
         ticked += sum(1 for name, n in now.counts.items() if n > last.counts.get(name, 0.0))
@@ -573,7 +566,7 @@ async def drive(
     shipped, mark = time.monotonic(), len(emulator.requests)
     cpu_before = sum(process_figures(pid)[0] for pid in pids)
     machine_before = machine_cpu()
-    lag_mark, emulator_cpu_before = len(EMULATOR_LAG.samples), time.process_time()
+    lag_before, emulator_cpu_before = emulator_lag(), time.process_time()
     before = await scrape(http, urls)
     samplers = [
         py_spy(pid, output)
@@ -587,7 +580,7 @@ async def drive(
     figures.progress_seconds = time.monotonic() - shipped
     figures.progress_cpu = sum(process_figures(pid)[0] for pid in pids) - cpu_before
     figures.emulator_progress_cpu = time.process_time() - emulator_cpu_before
-    figures.emulator_lag = EMULATOR_LAG.since(lag_mark)
+    figures.emulator_lag = latency(lag_before, emulator_lag())
     machine_after = machine_cpu()
     figures.machine_busy = (machine_after[0] - machine_before[0]) / max(
         machine_after[1] - machine_before[1], 1e-9
@@ -595,7 +588,7 @@ async def drive(
     after = await scrape(http, urls)
     figures.progress_ticks = after.ticks - before.ticks
     figures.progress_writes = requests_since(emulator, mark)[1]
-    *figures.served, figures.answers = served_writes(emulator, mark)
+    figures.served, figures.answers = served_writes(emulator, mark)
     figures.p50, figures.p99 = latency(before.buckets, after.buckets)
     figures.own_p50, figures.own_p99 = latency(before.own, after.own)
     figures.api_p50, figures.api_p99 = latency(before.api, after.api)
@@ -691,7 +684,7 @@ async def run(
         ]
         urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
         playing = asyncio.create_task(rollouts.run())
-        lagging = asyncio.create_task(EMULATOR_LAG.run())
+        lagging = asyncio.create_task(LoopLag(EMULATOR_LAG, period=0.02).run())
         try:
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:

@@ -275,9 +275,10 @@ class KubeClient:
         what: str,
         request: dict[str, Any],
         slots: asyncio.Semaphore,
-        queued: float = 0.0,
+        queued: float,
     ) -> Obj:
-        """One request, holding an in-flight slot until it is answered or times out."""
+        """One request, holding an in-flight slot until it is answered or times out;
+        `queued` is how long it waited for that slot (for `request_timing`)."""
         began = time.perf_counter()
         try:
             reply = await self.transport.request(method, path, **request)
