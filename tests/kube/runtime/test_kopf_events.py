@@ -45,6 +45,8 @@ def test_only_a_known_canary_of_another_replica_that_merely_changed_is_left_out(
     for kind in (None, "ADDED", "DELETED"):  # None: kopf's listing
         assert passes({**modified("theirs"), "type": kind})
     assert passes(object()), "kopf's own bookmarks"
+    for odd in ("text", None, {"metadata": "text"}):  # kopf's to refuse, not the filter's
+        assert passes({"type": "MODIFIED", "object": odd})
 
 
 class Recorder:

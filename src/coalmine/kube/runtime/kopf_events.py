@@ -52,7 +52,10 @@ def ordinary_changes_elsewhere(
     def passes(event: Any) -> bool:
         if not isinstance(event, dict) or event.get("type") != "MODIFIED":
             return True
-        meta = (event.get("object") or {}).get("metadata") or {}
+        obj = event.get("object")
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict):
+            return True  # not a Canary's shape: kopf's to judge
         uid = str(meta.get("uid") or "")
         ordinary = finalizer in (meta.get("finalizers") or ()) and not meta.get("deletionTimestamp")
         return not (ordinary and known(uid) and elsewhere(uid))
