@@ -3,8 +3,10 @@ by the replicas alive; a dead replica's shards are taken over within a lease per
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Any
 
 from coalmine.kube.adapters.cache import WatchCache
@@ -18,6 +20,7 @@ from tests.fixtures.operator import NAMESPACE, canary, create
 from tests.kube.runtime.test_daemons import daemons
 from tests.kube.runtime.test_leader import Clock
 from tests.kube_emulator import KubeEmulator
+from tests.kube_emulator.http import eventually
 
 LEASE = LeaderSettings.scaled(enabled=True, lease_duration=15.0, shards=3)
 
@@ -202,6 +205,38 @@ async def test_a_late_renewal_pauses_the_loops_and_a_shard_taken_elsewhere_ends_
     await rounds([first], clock, count=1)  # "a" sees "b" hold them
     assert second.shards.held() == [0, 1, 2] and first.shards.held() == []
     assert await first.loops.tick(ref) is None, "another replica's now: the loop here ends"
+
+
+async def test_a_round_writes_its_leases_at_once_so_slow_answers_lapse_none(
+    kube_emulator: KubeEmulator, kube_client: KubeClient
+) -> None:
+    """Every request answered 0.2 s late, six shards held, a 2 s renew deadline: a round
+    that read and wrote each Lease in turn was deeper than the deadline, and the shards
+    renewed first lapsed before their next turn (a shard's Lease lapsed at the start of a
+    5,000-Canary run, BENCHMARKS.md). A round is one list and one write deep now."""
+    settings = LeaderSettings(
+        enabled=True, lease_duration=3.0, renew_deadline=2.0, retry_period=0.4, shards=6
+    )
+
+    async def late(request: Awaitable[Obj]) -> Obj:
+        answer = await request
+        await asyncio.sleep(0.2)
+        return answer
+
+    kube_client.timing = late
+    replica = ShardLeadership(kube_client, settings, shards=6, identity="a", namespace=NAMESPACE)
+    running = asyncio.create_task(replica.run())
+    try:
+        await eventually(lambda: len(replica.held()) == 6, deadline=10)
+        seen = []
+        for _ in range(40):  # 4 s: each shard renewed several times
+            await asyncio.sleep(0.1)
+            seen.append(len(replica.held()))
+    finally:
+        running.cancel()
+        kube_client.timing = None
+
+    assert min(seen) == 6, f"shards held, every 0.1 s: {seen}"
 
 
 def owned_service(owner: Obj | None, name: str) -> Obj:

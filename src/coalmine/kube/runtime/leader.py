@@ -120,6 +120,19 @@ class LeaseElector:
         began = self.monotonic()
         try:
             lease = await self.client.get(LEASES, self.name, self.namespace)
+        except CoalmineError as error:
+            log.warning("leader election: %s", error)
+            return False
+        return await self._write(lease, began)
+
+    async def try_listed(self, lease: Obj | None) -> bool:
+        """`_try` with the Lease as just listed (None: there is none), without reading it
+        again: a round of shards lists all its Leases once, then writes concurrently. A
+        copy gone stale meanwhile gets a 409 from the server, an attempt lost."""
+        return await self._write(lease, self.monotonic())
+
+    async def _write(self, lease: Obj | None, began: float) -> bool:
+        try:
             if lease is None:
                 await self.client.create(LEASES, self.namespace, self._new_lease())
             else:

@@ -167,24 +167,43 @@ class ShardLeadership:
             self.gained()
 
     async def _round(self) -> None:
+        """One list of the Leases, then every write of the round at once: renewals in
+        sequence, a read and a write each, made a round as deep as the shards held, and
+        under load the last renewal came after the renew deadline (BENCHMARKS.md)."""
         leases = await self._leases()
-        await self.member._try()
+        await self._attempts([self.member, *(self.shards[i] for i in self.held())], leases)
         if not self._joined:
             self._joined = self.member.leading
             return
         fair = math.ceil(len(self.shards) / self._alive(leases))
-        for index in self.held():
-            await self.shards[index]._try()  # a failed renewal lapses at the renew deadline
         self._forget_taken(leases)
         await self._give_up(self.held()[fair:])  # a replica joined
-        for index in self._candidates():
-            shard = self.shards[index]
-            lease = leases.get(shard.name) if leases is not None else None
-            free = lease is None or shard._may_take(lease)  # (observes it, for expiry)
-            if free and len(self.held()) < fair and await shard._try():
+        wanted = fair - len(self.held())
+        free = [index for index in self._candidates() if self._free(index, leases)]
+        taking = [self.shards[index] for index in free[: max(0, wanted)]]
+        for shard, took in zip(taking, await self._attempts(taking, leases), strict=True):
+            if took:
+                index = self.shards.index(shard)
                 log.info("%s took shard %d", self.identity, index)
                 self._ours.add(index)
                 self._took = True
+
+    async def _attempts(
+        self, electors: list[LeaseElector], leases: dict[str, Obj] | None
+    ) -> list[bool]:
+        """Acquire or renew each at once: from the Leases listed, or reading each when the
+        list failed. A failed renewal lapses at the renew deadline."""
+        if leases is None:
+            attempts = [elector._try() for elector in electors]
+        else:
+            attempts = [elector.try_listed(leases.get(elector.name)) for elector in electors]
+        return list(await asyncio.gather(*attempts))
+
+    def _free(self, index: int, leases: dict[str, Obj] | None) -> bool:
+        """Free or expired, as listed (observed, for expiry); unknown when the list failed."""
+        shard = self.shards[index]
+        lease = leases.get(shard.name) if leases is not None else None
+        return lease is None or shard._may_take(lease)
 
     async def _give_up(self, surplus: list[int]) -> None:
         """Stop acting on the `surplus` shards, let their loops end, release their Leases."""
