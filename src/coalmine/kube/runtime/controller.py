@@ -35,7 +35,7 @@ from coalmine.kube.runtime.connection import close, connect, kopf_credentials
 from coalmine.kube.runtime.daemons import AlwaysLeading, CanaryDaemons, Leadership
 from coalmine.kube.runtime.handlers import FINALIZER, build_registry, kopf_settings
 from coalmine.kube.runtime.health import Health, HealthServer
-from coalmine.kube.runtime.kopf_events import filtering, ordinary_changes_elsewhere
+from coalmine.kube.runtime.kopf_events import filtering, ordinary_changes
 from coalmine.kube.runtime.leader import LeaseElector
 from coalmine.kube.runtime.repair import RoutingRepairs
 from coalmine.kube.runtime.settings import ControllerSettings, default_lease_namespace
@@ -195,7 +195,12 @@ class Controller:
         kopf_stop, kopf_ready = asyncio.Event(), asyncio.Event()
         daemons.accepting = True  # (stopped when this replica last stepped down)
         settings = kopf_settings()
-        passes = ordinary_changes_elsewhere(daemons.known, daemons.leadership.elsewhere, FINALIZER)
+        passes = ordinary_changes(
+            known=daemons.known,
+            elsewhere=daemons.leadership.elsewhere,
+            settled=daemons.settled,
+            finalizer=FINALIZER,
+        )
         with filtering(settings, passes):
             operator = asyncio.create_task(
                 self._kopf(settings, kopf_stop, kopf_ready), name="kopf operator"

@@ -349,6 +349,16 @@ class CanaryDaemons:
         """Has the watch shown the Canary `uid` (and not its deletion)?"""
         return uid in self._seen
 
+    def settled(self, uid: str, generation: int) -> bool:
+        """Would `noticed` do nothing with an ordinary change (not a deletion) of the
+        Canary `uid` now at `generation`? Its loop runs here, and waits for no edit of an
+        invalid spec (`kube.runtime.kopf_events`)."""
+        if uid not in self._loops:
+            return False
+        watched = self._watched.get(uid)
+        invalid = watched.invalid_generation if watched is not None else None
+        return invalid is None or generation <= invalid
+
     def leadership_gained(self) -> None:
         """This replica took a shard over: start the loops of its Canaries, which tick at
         once, and wake those asleep to their next slot because their shard was not held."""

@@ -1,25 +1,29 @@
-"""Which Canary events kopf processes: not the ordinary changes of another replica's Canaries.
+"""Which Canary events kopf processes: not the ordinary changes it has nothing to do for.
 
-With shards, every replica's kopf watches every Canary: a takeover must know every
-Canary (`CanaryDaemons.leadership_gained`), and kopf filters only after it has processed
-an event. That processing (kopf's memory of the object, its diff base, the causes, a
-worker task per Canary, the handlers) was the largest part of a replica's CPU at 5,000
-Canaries on three replicas (22 to 26 % by py-spy, BENCHMARKS.md), and two thirds of those
-events are the status writes of Canaries whose shard another replica holds: they change
-nothing here (`CanaryDaemons.noticed` knows the Canary already, and its loop runs
-elsewhere).
+kopf processes every event of every Canary it watches (its memory of the object, its diff
+base, the causes, a worker task per Canary, the handlers), and kopf filters only after
+that. At 5,000 Canaries on three replicas, that processing was the largest part of a
+replica's CPU (22 to 26 % by py-spy, BENCHMARKS.md), nearly all of it for status writes,
+one a tick: two thirds of them of Canaries whose shard another replica holds (every
+replica's kopf watches every Canary: a takeover must know them all,
+`CanaryDaemons.leadership_gained`), the rest this replica's own, whose loop runs already.
+Neither needs anything of kopf's handlers: `CanaryDaemons.noticed` knows the Canary, has
+no loop to start, and nothing to wake.
 
 So such an event is dropped between kopf's watch and its processing: a MODIFIED event
 of a Canary
 
 - that this replica has seen (`known`: its listing or ADDED event went through),
 - that is another replica's (`elsewhere`: its shard held there, or being given up here),
+  or this replica's with its loop running and waiting for no edit (`settled`: not an
+  invalid spec whose generation this event moves past, which wakes the loop),
 - that carries coalmine's finalizer (an event without it goes through: kopf adds it), and
 - that is not being deleted (every replica's kopf runs the deletion handler, which waits
   for the Canary's owner: `RetryLaterNotLeader`).
 
-Everything else goes through: listings, ADDED, DELETED, kopf's bookmarks, and every event
-on a replica without shards (nothing is `elsewhere` there).
+Everything else goes through: listings, ADDED, DELETED, and kopf's bookmarks. A spec
+edit of a valid Canary needs kopf neither: the loop reads the Canary from the read
+cache at each tick.
 
 kopf has no hook between its watch and its processing. `filtering` wraps kopf's watch
 generator (`kopf._cogs.clients.watching.infinite_watch`, which kopf's queueing looks up
@@ -35,7 +39,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-__all__ = ["filtering", "ordinary_changes_elsewhere"]
+__all__ = ["filtering", "ordinary_changes"]
 
 Passes = Callable[[Any], bool]
 """Whether kopf gets a raw watch event (a dict, or one of kopf's bookmarks)."""
@@ -44,10 +48,15 @@ _filters: dict[int, Passes] = {}
 """By `id` of a running operator's settings (kopf's settings are not hashable)."""
 
 
-def ordinary_changes_elsewhere(
-    known: Callable[[str], bool], elsewhere: Callable[[str], bool], finalizer: str
+def ordinary_changes(
+    *,
+    known: Callable[[str], bool],
+    elsewhere: Callable[[str], bool],
+    settled: Callable[[str, int], bool],
+    finalizer: str,
 ) -> Passes:
-    """The filter described above: False for the events kopf need not see."""
+    """The filter described above: False for the events kopf need not see. `settled` is
+    told the uid and the event's generation."""
 
     def passes(event: Any) -> bool:
         if not isinstance(event, dict) or event.get("type") != "MODIFIED":
@@ -58,9 +67,16 @@ def ordinary_changes_elsewhere(
             return True  # not a Canary's shape: kopf's to judge
         uid = str(meta.get("uid") or "")
         ordinary = finalizer in (meta.get("finalizers") or ()) and not meta.get("deletionTimestamp")
-        return not (ordinary and known(uid) and elsewhere(uid))
+        if not (ordinary and known(uid)):
+            return True
+        return not (elsewhere(uid) or settled(uid, _generation(meta)))
 
     return passes
+
+
+def _generation(meta: dict[str, Any]) -> int:
+    generation = meta.get("generation")
+    return generation if isinstance(generation, int) else 0
 
 
 @contextlib.contextmanager
