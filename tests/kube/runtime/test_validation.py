@@ -8,7 +8,7 @@ import pytest
 
 from coalmine.api.canary import Phase
 from coalmine.errors import ManifestError
-from coalmine.kube.runtime.validation import parse_canary
+from coalmine.kube.runtime.validation import LastParse, parse_canary
 from tests.fixtures.operator import canary
 
 FLOOR = timedelta(seconds=10)
@@ -83,3 +83,41 @@ def test_a_status_written_by_someone_else_is_read_as_far_as_it_can_be() -> None:
     assert parsed.status.phase == Phase.PROGRESSING
     assert (parsed.status.canary_weight, parsed.status.failed_checks) == (40, 0)
     assert parsed.status.tracked_configs == {"secret/db": "abc"}
+
+
+def test_a_canary_parsed_again_with_only_its_status_changed_reuses_the_parse() -> None:
+    parser = LastParse(min_interval=FLOOR, allow_cross_namespace_refs=False)
+    body = canary(analysis={"interval": "10s", "stepWeight": 20})
+    body["metadata"].update(resourceVersion="7", generation=1)
+    first = parser.parse(body)
+
+    body = {**body, "metadata": {**body["metadata"], "resourceVersion": "8"}}
+    body["status"] = {"phase": "Progressing", "canaryWeight": 20}
+    again = parser.parse(body)
+
+    assert parser.parses == 1
+    assert again.metadata.resource_version == "8", "a status write's precondition"
+    assert (again.status.phase, again.status.canary_weight) == (Phase.PROGRESSING, 20)
+    assert first.status.phase != Phase.PROGRESSING and first.metadata.resource_version == "7"
+    assert again.spec == first.spec
+
+
+def test_a_spec_or_label_changed_even_in_place_or_made_invalid_is_parsed_again() -> None:
+    parser = LastParse(min_interval=FLOOR, allow_cross_namespace_refs=False)
+    body = canary(analysis={"interval": "10s", "stepWeight": 20})
+    parser.parse(body)
+
+    body["spec"]["analysis"]["stepWeight"] = 30  # in place: the parse kept its own copy
+    assert parser.parse(body).spec.analysis.step_weight == 30
+    body["metadata"]["labels"] = {"team": "a"}
+    assert parser.parse(body).metadata.labels == {"team": "a"}
+    assert parser.parses == 3
+
+    body["spec"]["analysis"]["stepWeight"] = 120
+    with pytest.raises(ManifestError):
+        parser.parse(body)
+    with pytest.raises(ManifestError):
+        parser.parse(body)  # nothing kept of a failed parse
+    body["spec"]["analysis"]["stepWeight"] = 30
+    assert parser.parse(body).spec.analysis.step_weight == 30
+    assert parser.parses == 6

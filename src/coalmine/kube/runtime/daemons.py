@@ -59,7 +59,7 @@ from coalmine.kube.adapters.revert import Reverter
 from coalmine.kube.runtime.settings import AnalysisSettings
 from coalmine.kube.runtime.spread import first_wait, interval_of
 from coalmine.kube.runtime.tick_timing import TickTimer
-from coalmine.kube.runtime.validation import parse_canary
+from coalmine.kube.runtime.validation import LastParse, parse_canary
 from coalmine.logs import canary_logger
 from coalmine.routing.virtual_service import apex_name
 
@@ -131,6 +131,11 @@ class WatchedCanary:
         """The generation found invalid; a newer one wakes the loop."""
         self.not_ours = False
         """The last read found the Canary in a shard this replica does not hold."""
+        settings = daemons.settings
+        self.parsed = LastParse(
+            min_interval=settings.min_interval,
+            allow_cross_namespace_refs=settings.allow_cross_namespace_refs,
+        )
 
     async def read(self) -> Canary | Skip | None:
         ref, daemons = self.ref, self.daemons
@@ -158,13 +163,8 @@ class WatchedCanary:
         return canary
 
     async def _validated(self, body: Obj) -> Canary | None:
-        settings = self.daemons.settings
         try:
-            canary = parse_canary(
-                body,
-                min_interval=settings.min_interval,
-                allow_cross_namespace_refs=settings.allow_cross_namespace_refs,
-            )
+            canary = self.parsed.parse(body)
         except ManifestError as error:
             self.invalid_generation = int(body["metadata"].get("generation") or 0)
             problems = "; ".join(
