@@ -14,10 +14,17 @@ stays the replica that wrote the Event first.
 
 Writing an Event never fails a tick: an API error is logged and dropped.
 Alerts are not Events; they go to the alert providers (coalmine.notify).
+
+`KubeEvents` writes an Event before it returns (the CLI, which exits after). The operator
+uses `BackgroundKubeEvents`, which writes them as client-go's recorder does: the event is
+logged and queued with its timestamp, and tasks of their own write it, so a tick does
+not wait for the API to record what it did (one of a progressing tick's three writes,
+BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
@@ -31,9 +38,16 @@ from coalmine.engine.decision import Alert, Event, EventType
 from coalmine.errors import CoalmineError, Conflict, NotFound
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.resources import EVENTS
-from coalmine.logs import canary_logger
+from coalmine.logs import CanaryLogger, canary_logger
 
-__all__ = ["COMPONENT", "MAX_MESSAGE", "Involved", "KubeEvents", "event_name"]
+__all__ = [
+    "COMPONENT",
+    "MAX_MESSAGE",
+    "BackgroundKubeEvents",
+    "Involved",
+    "KubeEvents",
+    "event_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +121,27 @@ class KubeEvents:
 
     async def about(self, involved: Involved, event: Event) -> None:
         """Log the event and record it as a Kubernetes Event; never raises for an API error."""
-        logger = canary_logger(log, involved.name, involved.namespace)
         level = logging.WARNING if event.type == EventType.WARNING else logging.INFO
-        logger.log(level, "%s", event.message)
-        try:
-            await self._record(involved, event)
-        except CoalmineError as error:
-            logger.warning("cannot record the event %r: %s", event.message, error)
+        _logger(involved).log(level, "%s", event.message)
+        await self._write(involved, event, _timestamp(self.clock()))
 
     async def alert(self, canary: Canary, alert: Alert) -> None:
         """Alerts reach people through the alert providers; nothing to record here."""
 
-    async def _record(self, involved: Involved, event: Event) -> None:
+    async def written(self) -> None:
+        """Return once every Event recorded so far is written (or failed): at once here."""
+
+    async def close(self) -> None:
+        """Nothing is left to write (each Event was written before `about` returned)."""
+
+    async def _write(self, involved: Involved, event: Event, moment: str) -> None:
+        try:
+            await self._record(involved, event, moment)
+        except CoalmineError as error:
+            _logger(involved).warning("cannot record the event %r: %s", event.message, error)
+
+    async def _record(self, involved: Involved, event: Event, moment: str) -> None:
         name, namespace = event_name(involved, event), involved.namespace
-        moment = _timestamp(self.clock())
         count = self._counts.get(name)
         if count is not None:
             try:
@@ -168,6 +189,80 @@ class KubeEvents:
             "reportingComponent": COMPONENT,
             "reportingInstance": self.instance,
         }
+
+
+class BackgroundKubeEvents(KubeEvents):
+    """Events queued by `about` and written by tasks of their own (see the module's
+    docstring). An Event goes to one of `writers` queues by its name, so the repeats of
+    one Event are written in turn and its count goes up by one each. A full queue (the
+    API down for long) drops the Event, as client-go's broadcaster does, with a warning
+    for the first of a run of drops; the event is in the log either way."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        instance: str,
+        clock: Callable[[], datetime] = _now,
+        writers: int = 4,
+        capacity: int = 10_000,
+        close_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(client, instance=instance, clock=clock)
+        self.close_timeout = close_timeout
+        """Seconds `close` waits for the queued Events to be written."""
+        self._queues: list[asyncio.Queue[tuple[Involved, Event, str]]] = [
+            asyncio.Queue(maxsize=max(1, capacity // writers)) for _ in range(writers)
+        ]
+        self._writers: list[asyncio.Task[None]] = []
+        self.dropped = 0
+        """Events not written because their queue was full."""
+        self._dropping = False
+
+    async def _write(self, involved: Involved, event: Event, moment: str) -> None:
+        if not self._writers:  # (started on first use: in the operator's event loop)
+            self._writers = [
+                asyncio.create_task(self._writer(queue), name=f"coalmine events {n}")
+                for n, queue in enumerate(self._queues)
+            ]
+        queue = self._queues[hash(event_name(involved, event)) % len(self._queues)]
+        try:
+            queue.put_nowait((involved, event, moment))
+            self._dropping = False
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if not self._dropping:
+                log.warning("the Events queue is full (the API slow or down): dropping Events")
+            self._dropping = True
+
+    async def _writer(self, queue: asyncio.Queue[tuple[Involved, Event, str]]) -> None:
+        while True:
+            involved, event, moment = await queue.get()
+            try:
+                await super()._write(involved, event, moment)
+            finally:
+                queue.task_done()
+
+    async def written(self) -> None:
+        await asyncio.gather(*(queue.join() for queue in self._queues))
+
+    async def close(self) -> None:
+        """Write what is queued (for up to `close_timeout` seconds), then stop."""
+        if not self._writers:
+            return
+        try:
+            await asyncio.wait_for(self.written(), self.close_timeout)
+        except TimeoutError:
+            left = sum(queue.qsize() for queue in self._queues)
+            log.warning("%d Events not written: the API did not take them in time", left)
+        for writer in self._writers:
+            writer.cancel()
+        await asyncio.gather(*self._writers, return_exceptions=True)
+        self._writers = []
+
+
+def _logger(involved: Involved) -> CanaryLogger:
+    return canary_logger(log, involved.name, involved.namespace)
 
 
 def _timestamp(moment: datetime) -> str:

@@ -9,8 +9,9 @@ hooks     HttpHooks                           recorder  PrometheusRecorder (/met
           (measurer and observer wrapped by kube.runtime.tick_timing: a tick's own time
           leaves them out; the client's requests timed by it too, `awaiting_api`)
 store     KubeCanaryStore (status subresource)
-notifier  AlertingNotifier -> EventWebhookNotifier -> KubeEvents
-          (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events)
+notifier  AlertingNotifier -> EventWebhookNotifier -> BackgroundKubeEvents
+          (alerts to the AlertProviders, events to the event webhooks, then Kubernetes Events,
+          queued and written by tasks of their own)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from coalmine.hooks import EventWebhookNotifier, HttpHooks
 from coalmine.hooks.http import loadtester_token
 from coalmine.kube.adapters.client import KubeClient
 from coalmine.kube.adapters.disown import Disowner
-from coalmine.kube.adapters.events import KubeEvents
+from coalmine.kube.adapters.events import BackgroundKubeEvents
 from coalmine.kube.adapters.lookups import (
     KubeAlertProviders,
     KubeCredentials,
@@ -130,7 +131,7 @@ def cached_kinds(scope: ScopeSettings) -> tuple[Kind, ...]:
 @dataclass
 class Wiring:
     ports: Ports
-    events: KubeEvents
+    events: BackgroundKubeEvents
     reverter: Reverter
     disowner: Disowner
     recorder: PrometheusRecorder
@@ -142,6 +143,7 @@ class Wiring:
     """The metric queries' HTTP sessions, one per Prometheus address."""
 
     async def close(self) -> None:
+        await self.events.close()  # (what the last ticks queued)
         await self.notifier.close()
         await self.hooks.close()
         await self.sessions.close()
@@ -157,7 +159,7 @@ def wire(
     """The ports for `settings`; `measurer` replaces the Prometheus one (tests, benchmarks)."""
     compat = settings.scope.flagger_compat
     secrets = KubeSecrets(client)
-    events = KubeEvents(client, instance=settings.identity)
+    events = BackgroundKubeEvents(client, instance=settings.identity)
     hooks = HttpHooks(token_for=loadtester_token(settings.analysis.loadtester_token))
     notifier = AlertingNotifier(
         inner=EventWebhookNotifier(events, hooks),
