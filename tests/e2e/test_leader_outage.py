@@ -13,6 +13,7 @@ import pytest
 
 from coalmine.kube.adapters.resources import LEASES
 from coalmine.kube.runtime.settings import LeaderSettings
+from tests.fixtures.flagger import messages_once
 from tests.fixtures.operator import canary, deployment
 from tests.fixtures.world import NEW_IMAGE, StartOperator, World, eventually_async
 from tests.kube_emulator import KubeEmulator
@@ -50,6 +51,8 @@ async def test_a_leader_cut_off_by_an_outage_steps_down_and_leads_again_without_
     await world.ship("podinfo", NEW_IMAGE)
     await world.wait_phase("Succeeded", deadline=90)  # it acts again: a whole analysis
     assert controller.step_downs == 1 and not operator.running.done()
+    said = await messages_once(world, "Promotion completed!")  # its Events written again
+    assert f"Advance podinfo.{world.namespace} canary weight 40" in said
 
 
 def _true(check: object) -> object:

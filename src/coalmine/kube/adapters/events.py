@@ -219,12 +219,20 @@ class BackgroundKubeEvents(KubeEvents):
         """Events not written because their queue was full."""
         self._dropping = False
 
+    def start(self) -> None:
+        """Start the writers, or those that ended. The operator starts them before kopf:
+        kopf takes every task created after its start for its own, and at its stop (a
+        leader stepping down) waits 5 s for them, then cancels them (docs/kubernetes.md);
+        written Events would have stopped there. Started on first use otherwise."""
+        running = {n: writer for n, writer in enumerate(self._writers) if not writer.done()}
+        self._writers = [
+            running.get(n) or asyncio.create_task(self._writer(queue), name=f"coalmine events {n}")
+            for n, queue in enumerate(self._queues)
+        ]
+
     async def _write(self, involved: Involved, event: Event, moment: str) -> None:
-        if not self._writers:  # (started on first use: in the operator's event loop)
-            self._writers = [
-                asyncio.create_task(self._writer(queue), name=f"coalmine events {n}")
-                for n, queue in enumerate(self._queues)
-            ]
+        if not self._writers or any(writer.done() for writer in self._writers):
+            self.start()
         queue = self._queues[hash(event_name(involved, event)) % len(self._queues)]
         try:
             queue.put_nowait((involved, event, moment))

@@ -102,6 +102,7 @@ class Controller:
         self.cache = WatchCache(self.client, cached_kinds(scope), scope.namespaces)
         self.client.reads = self.cache  # (reads go to the API until their kind is listed)
         self.wiring = wire(self.client, self.settings, self.registry, measurer=self.measurer)
+        self.wiring.events.start()  # (before kopf, which would take its tasks for its own)
         leadership = self._leadership(self.client)
         self.daemons = CanaryDaemons(
             self.client,
