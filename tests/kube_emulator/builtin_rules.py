@@ -8,6 +8,9 @@
 - Service: type ClusterIP, a cluster IP from 10.96.0.0/16 kept across updates,
   port protocol TCP and targetPort = port; names are DNS-1035 labels.
 - Pod: `status.phase: Pending` on create.
+- HorizontalPodAutoscaler (autoscaling/v2): `status: {currentMetrics: null,
+  desiredReplicas: 0}` on create, the zero status as the server serializes it (in
+  k8s.io/api/autoscaling/v2 `desiredReplicas` and `currentMetrics` have no `omitempty`).
 - Secret: `stringData` is merged into base64 `data` and not stored.
 
 No other schema of built-in types is checked: unknown fields are stored as sent.
@@ -105,6 +108,11 @@ def _prepare_pod(obj: Obj, old: Obj | None) -> None:
         obj["status"] = {"phase": "Pending"}
 
 
+def _prepare_autoscaler(obj: Obj, old: Obj | None) -> None:
+    if old is None:
+        obj["status"] = {"currentMetrics": None, "desiredReplicas": 0}
+
+
 def _prepare_secret(obj: Obj, old: Obj | None) -> None:
     string_data = obj.pop("stringData", None) or {}
     data = obj.setdefault("data", {})
@@ -134,4 +142,5 @@ def builtin_rules() -> dict[StorageKey, TypeRules]:
         ("", "services"): _service_rules(),
         ("", "pods"): TypeRules(prepare=_prepare_pod),
         ("", "secrets"): TypeRules(prepare=_prepare_secret, validate=_validate_secret),
+        ("autoscaling", "horizontalpodautoscalers"): TypeRules(prepare=_prepare_autoscaler),
     }

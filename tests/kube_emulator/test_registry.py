@@ -230,3 +230,24 @@ async def test_kr8s_create_get_patch_delete(kr8s_api: Any, kube_emulator: KubeEm
     assert names == ["web"]
     await fetched.delete()
     assert not await fetched.exists()
+
+
+async def test_a_new_autoscaler_has_the_zero_status_a_real_server_writes(
+    kube_http: aiohttp.ClientSession,
+) -> None:
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+        },
+        "status": {"desiredReplicas": 7},  # a create never sets status
+    }
+    status, created = await call(
+        kube_http, "POST", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", hpa
+    )
+    assert status == 201, created
+    assert created["status"] == {"currentMetrics": None, "desiredReplicas": 0}
