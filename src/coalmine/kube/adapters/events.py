@@ -233,7 +233,7 @@ class BackgroundKubeEvents(KubeEvents):
     async def _write(self, involved: Involved, event: Event, moment: str) -> None:
         if not self._writers or any(writer.done() for writer in self._writers):
             self.start()
-        queue = self._queues[hash(event_name(involved, event)) % len(self._queues)]
+        queue = self._queues[hash((involved, event)) % len(self._queues)]  # (as its name)
         try:
             queue.put_nowait((involved, event, moment))
             self._dropping = False

@@ -180,10 +180,10 @@ class ShardLeadership:
         await self._give_up(self.held()[fair:])  # a replica joined
         wanted = fair - len(self.held())
         free = [index for index in self._candidates() if self._free(index, leases)]
-        taking = [self.shards[index] for index in free[: max(0, wanted)]]
-        for shard, took in zip(taking, await self._attempts(taking, leases), strict=True):
+        taking = free[: max(0, wanted)]
+        attempts = await self._attempts([self.shards[index] for index in taking], leases)
+        for index, took in zip(taking, attempts, strict=True):
             if took:
-                index = self.shards.index(shard)
                 log.info("%s took shard %d", self.identity, index)
                 self._ours.add(index)
                 self._took = True
