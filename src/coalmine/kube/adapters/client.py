@@ -31,11 +31,12 @@ module adds what the adapters need on top:
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from coalmine.errors import AdapterError, Conflict, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.resources import LEASES, Kind
@@ -236,7 +237,7 @@ class KubeClient:
         rest = "/".join(part for part in (kind.plural, name, subresource) if part)
         request: dict[str, Any] = {"within": self.settings.timeout}
         if body is not None:
-            request["content"] = json.dumps(body).encode()
+            request["content"] = orjson.dumps(body)
             request["content_type"] = content_type
         if params:
             request["params"] = dict(params)

@@ -17,13 +17,13 @@ A watch's lines are read with a limit on their size (`MAX_LINE_BYTES`).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -55,7 +55,7 @@ class Reply:
 
     def json(self) -> Any:
         """The body decoded; an empty body is an empty object."""
-        return json.loads(self.body) if self.body else {}
+        return orjson.loads(self.body) if self.body else {}
 
 
 def api_path(api_version: str, namespace: str | None, rest: str) -> str:
