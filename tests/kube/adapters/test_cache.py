@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -86,6 +88,31 @@ async def test_copies_leave_the_managed_fields_out(
     await eventually(lambda: selector(kube_client, "api") == {"app": "x"}, deadline=5)
     held = cache.lookup(SERVICES, "api", NAMESPACE)
     assert held is not None and "managedFields" not in held["metadata"], "nor from the watch"
+
+
+def test_an_object_held_takes_about_its_text_in_memory(cache: WatchCache) -> None:
+    """At 5,000 canaries a replica holds tens of thousands of objects: each must cost
+    its text, not the larger buffer the encoder wrote it in (orjson's is about three
+    times the text)."""
+    objects = []
+    for n in range(200):
+        obj: Obj = service(f"web-{n}")
+        obj["metadata"]["resourceVersion"] = str(10_000 + n)
+        obj["metadata"]["annotations"] = {"note": "x" * 2_000}
+        objects.append(obj)
+    text = sum(len(json.dumps(obj, separators=(",", ":"))) for obj in objects)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for obj in objects:
+            cache.observe(SERVICES, obj)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert cache.lookup(SERVICES, "web-199", NAMESPACE) == objects[-1]
+    assert held < 1.3 * text, f"{held} bytes held for {text} bytes of text"
 
 
 async def test_a_change_behind_the_controllers_back_is_seen_by_its_watch_event(
