@@ -82,9 +82,11 @@ def _walked_clone(value: Any) -> Any:
 
 def encode(obj: Any) -> bytes:
     """Compact JSON, as the emulator answers (orjson: UTF-8, as Go's encoder writes it;
-    the standard library's for what orjson does not take, see `clone`)."""
+    the standard library's for what orjson does not take, see `clone`). The bytes are
+    copied: orjson's keep the buffer they were written in, several times their length,
+    and the store keeps every current object's text and its history's events'."""
     try:
-        return orjson.dumps(obj)
+        return bytes(memoryview(orjson.dumps(obj)))
     except TypeError:
         return json.dumps(obj, separators=(",", ":")).encode()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from typing import Any
 
 import aiohttp
@@ -39,6 +40,22 @@ def test_a_stored_version_is_encoded_once_and_a_new_version_afresh(
     assert kube_emulator.store.text(STORAGE, stored) is not kube_emulator.store.text(
         STORAGE, stored
     )
+
+
+def test_a_text_kept_takes_its_length_in_memory() -> None:
+    """The store keeps every current object's text (and its history's events'): 5,000
+    canaries' objects must not take several times their text (orjson's own bytes keep
+    the buffer they were written in)."""
+    objects = [{"metadata": {"name": f"c{n}"}, "data": {"k": "x" * 2_000}} for n in range(200)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        texts = [encode(obj) for obj in objects]
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    length = sum(map(len, texts))
+    assert kept < 1.3 * length, f"{kept} bytes kept for {length} bytes of text"
 
 
 def test_a_list_from_the_shared_texts_is_the_list_encoded(kube_emulator: KubeEmulator) -> None:
