@@ -29,8 +29,8 @@ as client-go's informers do, and `KubeClient.get` answers from it (see `client.p
 - the JSON is orjson's: every watch event is decoded, and every object held encoded
   again, and at 5,000 canaries on three replicas that was a sixth of a replica's time
   in the intervals where all the Deployments change; orjson decodes a Deployment's
-  event in a third of the standard library's time and encodes it in a thirteenth
-  (BENCHMARKS.md);
+  event in half the standard library's time and encodes it in a tenth (BENCHMARKS.md,
+  `benchmarks/json_codec.py`); its bytes are copied to be held (see `_encoded`);
 - with shards (`kube.runtime.shards`), a replica holds only its own shards' objects: a
   Canary whose uid, or an object whose controller reference is a Canary whose uid,
   `keeps` refuses is not held, and a read of it goes to the API (it may exist). When the
