@@ -16,7 +16,9 @@ The kinds, each what a real cluster does under load, a failover or an etcd hiccu
   restarting, a load balancer cutting it), not applied. To the client it is what its own
   timeout is, minus the wait: no answer, the connection gone, the write not applied;
 - `drop-watch`: a watch stream is cut after `drop_after_s` seconds (a load balancer or
-  an API server restart), so the client must resume from its resourceVersion.
+  an API server restart), so the client must resume from its resourceVersion;
+- `garbled`: a 200 whose body is not JSON (a proxy's error page in front of the API
+  server), not applied; a watch gets it as its one line, then ends.
 
 Discovery, /version and the health endpoints are never faulted: clients cache them and a
 real outage of those is a different test. A kind that does not fit the request (a
@@ -37,7 +39,7 @@ from aiohttp import web
 
 __all__ = ["FAULT_KINDS", "Faults"]
 
-FAULT_KINDS = ("conflict", "error", "lost-answer", "timeout", "reset", "drop-watch")
+FAULT_KINDS = ("conflict", "error", "lost-answer", "timeout", "reset", "drop-watch", "garbled")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -129,7 +131,7 @@ def _fits(kind: str, request: web.Request) -> bool:
     if kind == "drop-watch":
         return watch
     if watch:
-        return kind == "error"
+        return kind in ("error", "garbled")
     if kind in ("conflict", "lost-answer"):
         return request.method in WRITES
     return True

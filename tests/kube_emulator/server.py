@@ -37,6 +37,8 @@ from .watching import WatchOptions
 logger = logging.getLogger(__name__)
 ANONYMOUS_PATHS = ("/version", "/version/", "/healthz", "/readyz", "/livez")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+GARBLED = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+"""The `garbled` fault's body: a proxy's error page, answered 200."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -225,6 +227,8 @@ class KubeEmulator:
         if kind == "reset":  # the 504 below is recorded, but cannot reach the client
             self.faults.reset(request)
             raise errors.ApiError(504, "Timeout", "the connection was closed under the request")
+        if kind == "garbled":
+            return web.Response(status=200, body=GARBLED, content_type="text/html")
         if kind == "drop-watch":
             self.faults.schedule_drop(request)
         response = await handler(request)

@@ -44,6 +44,21 @@ async def test_a_conflict_or_an_error_is_not_applied(
     assert kube_emulator.faults.injected == {"conflict": 1, "error": 1}
 
 
+async def test_a_garbled_answer_is_a_200_page_not_applied_and_a_watch_gets_one_line(
+    kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
+) -> None:
+    kube_emulator.faults.configure(rate=1.0, kinds=("garbled",), seed=1)
+    assert await scale(kube_http, 5) == 200
+    url = f"{DEPLOYMENTS}?watch=true&resourceVersion={web['metadata']['resourceVersion']}"
+    async with kube_http.get(url) as answer:
+        body = await asyncio.wait_for(answer.read(), 5)
+    assert answer.status == 200 and body.startswith(b"<html>") and body.count(b"\n") == 1
+
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    assert replicas(kube_emulator) == 2
+    assert kube_emulator.faults.injected == {"garbled": 2}
+
+
 async def test_a_lost_answer_is_applied_but_answered_504(
     kube_emulator: KubeEmulator, kube_http: aiohttp.ClientSession, web: dict[str, Any]
 ) -> None:

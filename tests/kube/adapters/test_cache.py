@@ -374,6 +374,26 @@ async def test_a_cut_watch_resumes_and_misses_nothing(
     assert kube_emulator.faults.injected["drop-watch"] >= 5
 
 
+async def test_a_watch_line_that_is_not_an_event_is_logged_and_the_watch_resumed(
+    cache: WatchCache,
+    kube_client: KubeClient,
+    kube_emulator: KubeEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A proxy's page answered 200 to a watch: a warning, then the watch resumes from
+    where it was; the cache is not left stale behind a reflector that died."""
+    kube_emulator.faults.configure(rate=1.0, kinds=("garbled",), seed=1)
+    kube_emulator.store.close_watches()  # the open ones end: their successors get the page
+    await eventually(lambda: kube_emulator.faults.injected["garbled"] >= 2, deadline=5)
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    kube_emulator.create("v1", "services", service("after"), namespace=NAMESPACE)
+
+    await eventually(lambda: selector(kube_client, "after") == {"app": "x"}, deadline=5)
+    assert cache.lists[SERVICES] == 1, "resumed from its resourceVersion, not listed again"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("watch of services: a line that is not a watch event ('<html>" in m for m in warned)
+
+
 async def test_a_watch_whose_version_expired_lists_again(
     cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:

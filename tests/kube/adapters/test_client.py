@@ -111,6 +111,22 @@ async def test_a_request_left_unanswered_is_unavailable_and_not_applied(
     assert await kube_client.get(SERVICES, "web", NAMESPACE) is None
 
 
+async def test_a_success_whose_body_is_not_json_is_unavailable_and_names_the_object(
+    kube_client: KubeClient, kube_emulator: KubeEmulator
+) -> None:
+    """A proxy in front of the API server may answer 200 with its own HTML page: one
+    clear error the tick retries, not a decoding traceback."""
+    kube_emulator.faults.configure(rate=1.0, kinds=("garbled",), seed=1)
+
+    with pytest.raises(Unavailable, match=r"POST services in test: .* not a JSON object \('<html>"):
+        await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    with pytest.raises(Unavailable, match=r"GET service web in test: .* not a JSON object"):
+        await kube_client.get(SERVICES, "web", NAMESPACE)
+
+    kube_emulator.faults.configure(rate=0.0, seed=1)
+    assert await kube_client.get(SERVICES, "web", NAMESPACE) is None, "nothing was applied"
+
+
 async def test_requests_cancelled_at_any_moment_leave_every_pooled_connection_free(
     kube_emulator: KubeEmulator, kubeconfig: Path
 ) -> None:

@@ -11,7 +11,8 @@ as client-go's informers do, and `KubeClient.get` answers from it (see `client.p
 - a watch that ends (its timeout) or is cut (a load balancer, an API server restart)
   is resumed from the last resourceVersion seen, so nothing in between is missed; a
   version the server no longer has (410 Gone, as an ERROR event or an answer) makes
-  it list again, replacing the whole copy;
+  it list again, replacing the whole copy; a line that is not a watch event (a
+  proxy's page answered 200) is logged as a warning and the watch resumed the same way;
 - a kind the cluster does not serve (Istio not installed: 404 on the list) or a list
   that fails leaves that kind unsynced, and reads of it go to the API, as before;
 - the answers to coalmine's own writes go into the copy at once, unless the copy
@@ -89,6 +90,10 @@ class CacheSettings:
 
 class _Expired(Exception):
     """The resourceVersion to resume from is gone (410): list again."""
+
+
+class _Garbled(Exception):
+    """The watch sent a line that is not a watch event: resumed, as a cut watch is."""
 
 
 _Held = tuple[str, bytes]
@@ -400,7 +405,10 @@ class WatchCache:
                 if response.status >= 400:
                     raise Unavailable(f"watch {kind.plural}: {response.status}")
                 async for line in lines(response):
-                    self._apply(kind, held, orjson.loads(line))
+                    self._apply(kind, held, _event(line))
+        except _Garbled as error:
+            log.warning("watch of %s: %s; resuming from %s", kind.plural, error, held.version)
+            await asyncio.sleep(self.settings.retry)
         except (*TRANSPORT_ERRORS, Unavailable) as error:
             log.info("watch of %s cut (%r); resuming from %s", kind.plural, error, held.version)
             await asyncio.sleep(self.settings.retry)
@@ -429,6 +437,18 @@ class WatchCache:
         self._hold(kind, held, key, obj)
         if change == "MODIFIED" and self.on_modified is not None:
             self.on_modified(kind, obj)
+
+
+def _event(line: bytes) -> Obj:
+    """A watch line decoded, or `_Garbled` (a proxy's page answered 200 to the watch)."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        text = line[:80].decode(errors="replace")
+        raise _Garbled(f"a line that is not a watch event ({text!r}); is a proxy in between?")
+    return event
 
 
 def _encoded(obj: Obj) -> _Held:

@@ -21,7 +21,8 @@ module adds what the adapters need on top:
   Leases 50 s stale at 2,000 Canaries on three replicas, BENCHMARKS.md);
 - answers become coalmine errors that name the object: 404 `NotFound`, 409
   `Conflict`, 410 `Gone`, other 4xx `AdapterError` with the server's message, 5xx,
-  timeouts and refused connections `Unavailable`;
+  timeouts, refused connections and a success whose body is not a JSON object (a
+  proxy's page answered 200) `Unavailable`;
 - patches say their type (merge patch or JSON patch): strategic merge patch does not
   exist for custom resources, so the adapters use the two that work everywhere;
 - with a `reads` cache (`kube.adapters.cache.WatchCache`), `get` answers from memory what the
@@ -310,8 +311,7 @@ class KubeClient:
 def _answer(reply: Reply, method: str, what: str) -> Obj:
     status = reply.status
     if status < 400:
-        answer: Obj = reply.json()
-        return answer
+        return _decoded(reply, method, what)
     message = _message(reply)
     if status == 404:
         raise NotFound(f"{what} not found")
@@ -322,6 +322,25 @@ def _answer(reply: Reply, method: str, what: str) -> Obj:
     if status >= 500 or status == 429:
         raise Unavailable(f"{method} {what}: the Kubernetes API answered {status}: {message}")
     raise AdapterError(f"{method} {what}: the Kubernetes API refused it ({status}): {message}")
+
+
+def _decoded(reply: Reply, method: str, what: str) -> Obj:
+    """A success's body: a JSON object, or `Unavailable` (a proxy's page answered 200)."""
+    try:
+        answer = reply.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise Unavailable(
+            f"{method} {what}: the Kubernetes API answered {reply.status} with a body that"
+            f" is not a JSON object ({_excerpt(reply.body)}); is a proxy in between?"
+        )
+    return answer
+
+
+def _excerpt(body: bytes) -> str:
+    text = body.decode(errors="replace").strip()
+    return repr(text[:80] + ("…" if len(text) > 80 else ""))
 
 
 def _message(reply: Reply) -> str:
