@@ -41,7 +41,13 @@ import orjson
 
 from coalmine.errors import AdapterError, Conflict, Gone, NotFound, Unavailable
 from coalmine.kube.adapters.resources import LEASES, Kind
-from coalmine.kube.adapters.transport import TRANSPORT_ERRORS, ApiTransport, Reply, api_path
+from coalmine.kube.adapters.transport import (
+    TRANSPORT_ERRORS,
+    ApiTransport,
+    Reply,
+    api_path,
+    excerpt,
+)
 
 __all__ = [
     "JSON_PATCH",
@@ -333,14 +339,9 @@ def _decoded(reply: Reply, method: str, what: str) -> Obj:
     if not isinstance(answer, dict):
         raise Unavailable(
             f"{method} {what}: the Kubernetes API answered {reply.status} with a body that"
-            f" is not a JSON object ({_excerpt(reply.body)}); is a proxy in between?"
+            f" is not a JSON object ({excerpt(reply.body)}); is a proxy in between?"
         )
     return answer
-
-
-def _excerpt(body: bytes) -> str:
-    text = body.decode(errors="replace").strip()
-    return repr(text[:80] + ("…" if len(text) > 80 else ""))
 
 
 def _message(reply: Reply) -> str:

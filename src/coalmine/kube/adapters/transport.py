@@ -32,6 +32,7 @@ __all__ = [
     "LineTooLong",
     "Reply",
     "api_path",
+    "excerpt",
     "lines",
 ]
 
@@ -56,6 +57,12 @@ class Reply:
     def json(self) -> Any:
         """The body decoded; an empty body is an empty object."""
         return orjson.loads(self.body) if self.body else {}
+
+
+def excerpt(body: bytes, limit: int = 80) -> str:
+    """The start of a body that is not what was expected, quoted for an error message."""
+    text = body.decode(errors="replace").strip()
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
 def api_path(api_version: str, namespace: str | None, rest: str) -> str:
