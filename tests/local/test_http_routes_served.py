@@ -4,6 +4,7 @@ Envoy, and requests sent through it to backends that answer with their own name.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -106,9 +107,18 @@ async def test_relative_backend_weights_split_the_traffic(
     seen = backends(await burst(http, gateway_url(served.plane), 2000, headers=HOST))
 
     assert set(seen) == {"primary", "canary"}
-    assert abs(100 * seen["canary"] / 2000 - 25) <= 3, seen
+    assert abs(100 * seen["canary"] / 2000 - 25) <= spread(2000, 25), seen
     other = await get(http, gateway_url(served.plane), {"Host": "app.other.org"})
     assert other.status == 404  # not a hostname of the route's listener
+
+
+def spread(requests: int, weight: int) -> float:
+    """Percentage points a share of `requests` may stray from `weight`: Envoy picks each
+    request's cluster at random, so the count is binomial; 4.5 standard deviations (one
+    run in 150,000) and half a point. A fixed 4 points at 40 % of 1,000 was 2.6 of them,
+    and failed about one run in a hundred; at 0 and 100 % it is exact."""
+    share = weight / 100
+    return 450 * math.sqrt(share * (1 - share) / requests) + 0.5
 
 
 async def test_the_routers_weights_move_with_set_routes(
@@ -118,7 +128,7 @@ async def test_the_routers_weights_move_with_set_routes(
     for weight in (0, 40, 100):
         await served.apply(http_route(http_route_spec(analysis, Routes(100 - weight, weight))))
         seen = backends(await burst(http, gateway_url(served.plane), 1000, headers=HOST))
-        assert abs(100 * seen["canary"] / 1000 - weight) <= 4, (weight, seen)
+        assert abs(100 * seen["canary"] / 1000 - weight) <= spread(1000, weight), (weight, seen)
 
 
 async def test_ab_testing_sends_the_header_and_the_cookie_to_the_canary_only(
