@@ -27,7 +27,7 @@ from coalmine.metrics import PrometheusServer, ScrapeTarget
 from coalmine.metrics.providers.base import ProviderSettings
 from coalmine.metrics.providers.prometheus import PrometheusProvider
 from coalmine.targets.kube import KubeTarget
-from coalmine.telemetry.recorder import PrometheusRecorder
+from coalmine.telemetry.recorder import STATUS, WEIGHT, PrometheusRecorder
 from coalmine.web.source import TargetSource
 from tests.fixtures.operator import NAMESPACE, canary, create, stored_canary
 from tests.kube_emulator import KubeEmulator
@@ -45,6 +45,17 @@ class Exported:
     recorder: PrometheusRecorder
     requests: Counter
     address: str
+
+
+def export_weight(recorder: PrometheusRecorder, workload: str, value: float) -> None:
+    """coalmine_canary_weight of `workload`, as the recorder sets it at a tick."""
+    owner = f"{NAMESPACE}/{workload.removesuffix('-primary')}"
+    recorder.series.set(WEIGHT, owner, (workload, NAMESPACE), value)
+
+
+def export_status(recorder: PrometheusRecorder, name: str, value: float) -> None:
+    """coalmine_canary_status of `name`, as the recorder sets it at a tick."""
+    recorder.series.set(STATUS, f"{NAMESPACE}/{name}", (name, NAMESPACE), value)
 
 
 @pytest.fixture(scope="module")
@@ -196,11 +207,11 @@ async def test_the_overview_asks_prometheus_once_for_every_canary(
     create(kube_emulator, canary())
     create(kube_emulator, canary("other"))
     await scraped(prometheus)
-    weight = exported.recorder.weight
+    recorder = exported.recorder
     for value in (0, 20, 40):
-        weight.labels(workload="podinfo", namespace=NAMESPACE).set(value)
-        weight.labels(workload="podinfo-primary", namespace=NAMESPACE).set(100 - value)
-        weight.labels(workload="other", namespace=NAMESPACE).set(60)
+        export_weight(recorder, "podinfo", value)
+        export_weight(recorder, "podinfo-primary", 100 - value)
+        export_weight(recorder, "other", 60)
         await asyncio.sleep(2.5)  # scraped at least twice
     source = TargetSource(target(kube_client), metrics_server=prometheus.url)
     canaries = await source.canaries()
@@ -226,7 +237,6 @@ async def test_revisions_from_prometheus_and_events_with_what_the_canary_served(
     create(kube_emulator, canary("served"))
     podinfo = stored_canary(kube_emulator, "served")
     recorder = exported.recorder
-    status, weight = recorder.status.labels("served", NAMESPACE), recorder.weight
     ok = exported.requests.labels("destination", NAMESPACE, "served", "200")
     failed = exported.requests.labels("destination", NAMESPACE, "served", "500")
     writer = KubeEvents(kube_client, instance="operator-0")
@@ -235,16 +245,16 @@ async def test_revisions_from_prometheus_and_events_with_what_the_canary_served(
 
     async def analysis(name: str, verdict: int) -> None:
         await writer.event(podinfo, Event("New revision detected! Scaling up served.test"))
-        status.set(0)
+        export_status(recorder, "served", 0)
         for step in (20, 40):
-            weight.labels(workload="served", namespace=NAMESPACE).set(step)
+            export_weight(recorder, "served", step)
             await asyncio.sleep(3)
         good, bad = served[name]
         ok.inc(good)
         failed.inc(bad)
         await asyncio.sleep(3)
-        status.set(verdict)
-        weight.labels(workload="served", namespace=NAMESPACE).set(0)
+        export_status(recorder, "served", verdict)
+        export_weight(recorder, "served", 0)
         ending = (
             "Promotion completed! Scaling down" if verdict == 1 else "Canary failed! Scaling down"
         )
@@ -252,8 +262,8 @@ async def test_revisions_from_prometheus_and_events_with_what_the_canary_served(
         await asyncio.sleep(6)
 
     await writer.event(podinfo, Event("Initialization done! served.test"))
-    status.set(1)
-    weight.labels(workload="served", namespace=NAMESPACE).set(0)
+    export_status(recorder, "served", 1)
+    export_weight(recorder, "served", 0)
     ok.inc(0)
     failed.inc(0)
     await asyncio.sleep(10)

@@ -12,19 +12,24 @@ Where coalmine departs from Flagger, on purpose:
   in Flagger a canary reads 1 ("succeeded") while it is still being promoted.
 - A metric that had no data sets `coalmine_canary_metric_analysis` to NaN rather
   than leaving the last good value standing.
+
+The per-canary families are `GroupedSeries` (`telemetry.grouped_series`): each canary's
+lines are rendered once per tick that changed them, not at every scrape, which at
+thousands of canaries held the operator's event loop for seconds. Like Go's client, they
+have no `_created` series.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import defaultdict
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
 
 from coalmine import __version__
 from coalmine.api.canary import Canary, Phase
 from coalmine.engine.decision import Decision
+from coalmine.telemetry.grouped_series import Family, GroupedSeries
 
 __all__ = ["STATUS_VALUES", "PrometheusRecorder"]
 
@@ -41,6 +46,45 @@ STATUS_VALUES: dict[Phase, int] = {
 STRATEGY_LABELS = {"canary": "canary", "bluegreen": "blue-green", "ab": "ab-testing"}
 """Flagger's deployment_strategy label values."""
 
+_CANARY = ("name", "namespace")
+STATUS = Family(
+    "coalmine_canary_status",
+    "Last canary analysis result: 0 running, 1 succeeded (or idle), 2 failed",
+    "gauge",
+    _CANARY,
+)
+WEIGHT = Family(
+    "coalmine_canary_weight",
+    "Traffic weight of the primary and of the canary, in percent",
+    "gauge",
+    ("workload", "namespace"),
+)
+FAILED_CHECKS = Family(
+    "coalmine_canary_failed_checks",
+    "Failed checks of the analysis in flight (rolls back at analysis.threshold)",
+    "gauge",
+    _CANARY,
+)
+DURATION = Family(
+    "coalmine_canary_duration_seconds",
+    "Seconds spent in one tick of a canary's analysis",
+    "histogram",
+    _CANARY,
+)
+ANALYSIS = Family(
+    "coalmine_canary_metric_analysis",
+    "Last value of each analysis metric (NaN when it had no data)",
+    "gauge",
+    (*_CANARY, "metric"),
+)
+_VERDICT = (*_CANARY, "deployment_strategy", "analysis_status")
+SUCCESSES = Family(
+    "coalmine_canary_successes", "Canaries that entered Succeeded", "counter", _VERDICT
+)
+FAILURES = Family("coalmine_canary_failures", "Canaries that entered Failed", "counter", _VERDICT)
+_FORGOTTEN = (STATUS, WEIGHT, FAILED_CHECKS, DURATION, ANALYSIS)
+"""What a deleted canary's series lose (its verdicts stay counted)."""
+
 
 class PrometheusRecorder:
     """Records each tick of each canary. Construct once per registry: it registers metrics."""
@@ -49,36 +93,40 @@ class PrometheusRecorder:
         self, registry: CollectorRegistry, *, version: str = __version__, mesh_provider: str = ""
     ) -> None:
         """`mesh_provider` is "istio" for the operator, "envoy" for the local runtime."""
-        self._define(registry)
+        self.info = Gauge(
+            "coalmine_info",
+            "coalmine version and mesh provider",
+            ["version", "mesh_provider"],
+            registry=registry,
+        )
+        self.total = Gauge(
+            "coalmine_canary_total", "Canaries known", ["namespace"], registry=registry
+        )
+        self.series = GroupedSeries(
+            registry, (STATUS, WEIGHT, FAILED_CHECKS, DURATION, ANALYSIS, SUCCESSES, FAILURES)
+        )
         self.info.labels(version=version, mesh_provider=mesh_provider).set(1)
         self._known: dict[str, set[str]] = defaultdict(set)
         self._phases: dict[str, Phase | None] = {}
-        self._metrics: dict[str, set[str]] = defaultdict(set)
 
     def record_tick(self, canary: Canary, decision: Decision, seconds: float) -> None:
-        name, namespace = canary.spec.target_ref.name, canary.namespace
+        owner, labels = _series_of(canary)
         self._count_known(canary)
-        self.duration.labels(name=name, namespace=namespace).observe(seconds)
+        self.series.observe(DURATION, owner, labels, seconds)
         self._record_status(canary)
         self._record_weights(canary)
         for check in decision.checks:
             value = check.value if check.value is not None else math.nan
-            self.analysis.labels(name=name, namespace=namespace, metric=check.metric).set(value)
-            self._metrics[canary.key].add(check.metric)
+            self.series.set(ANALYSIS, owner, (*labels, check.metric), value)
+        self.series.render(owner)
 
     def forget(self, canary: Canary) -> None:
         """Drop a deleted canary's series and stop counting it in coalmine_canary_total."""
-        name, namespace = canary.spec.target_ref.name, canary.namespace
-        known = self._known[namespace]
+        known = self._known[canary.namespace]
         known.discard(canary.key)
-        self.total.labels(namespace=namespace).set(len(known))
+        self.total.labels(namespace=canary.namespace).set(len(known))
         self._phases.pop(canary.key, None)
-        for gauge in (self.status, self.duration, self.failed_checks):
-            _remove(gauge, name, namespace)
-        for workload in (f"{name}-primary", name):
-            _remove(self.weight, workload, namespace)
-        for metric in self._metrics.pop(canary.key, set()):
-            _remove(self.analysis, name, namespace, metric)
+        self.series.remove(_series_of(canary)[0], _FORGOTTEN)
 
     def _count_known(self, canary: Canary) -> None:
         known = self._known[canary.namespace]
@@ -97,80 +145,26 @@ class PrometheusRecorder:
         self._phases[canary.key] = phase
         if phase is None:
             return
-        name, namespace = canary.spec.target_ref.name, canary.namespace
-        self.status.labels(name=name, namespace=namespace).set(STATUS_VALUES.get(phase, SUCCEEDED))
+        owner, labels = _series_of(canary)
+        self.series.set(STATUS, owner, labels, STATUS_VALUES.get(phase, SUCCEEDED))
         if not seen_before or previous == phase or phase not in (Phase.SUCCEEDED, Phase.FAILED):
             return
-        counter = self.successes if phase == Phase.SUCCEEDED else self.failures
-        counter.labels(
-            name=name,
-            namespace=namespace,
-            deployment_strategy=STRATEGY_LABELS[canary.spec.analysis.strategy],
-            analysis_status="skipped" if canary.spec.skip_analysis else "completed",
-        ).inc()
+        family = SUCCESSES if phase == Phase.SUCCEEDED else FAILURES
+        strategy = STRATEGY_LABELS[canary.spec.analysis.strategy]
+        status = "skipped" if canary.spec.skip_analysis else "completed"
+        self.series.inc(family, owner, (*labels, strategy, status))
 
     def _record_weights(self, canary: Canary) -> None:
-        name, namespace = canary.spec.target_ref.name, canary.namespace
+        owner, (name, namespace) = _series_of(canary)
         weight = canary.status.canary_weight
-        self.weight.labels(workload=f"{name}-primary", namespace=namespace).set(100 - weight)
-        self.weight.labels(workload=name, namespace=namespace).set(weight)
-        self.failed_checks.labels(name=name, namespace=namespace).set(canary.status.failed_checks)
-
-    def _define(self, registry: CollectorRegistry) -> None:
-        self.info = Gauge(
-            "coalmine_info",
-            "coalmine version and mesh provider",
-            ["version", "mesh_provider"],
-            registry=registry,
-        )
-        self.total = Gauge(
-            "coalmine_canary_total", "Canaries known", ["namespace"], registry=registry
-        )
-        self.status = Gauge(
-            "coalmine_canary_status",
-            "Last canary analysis result: 0 running, 1 succeeded (or idle), 2 failed",
-            ["name", "namespace"],
-            registry=registry,
-        )
-        self.weight = Gauge(
-            "coalmine_canary_weight",
-            "Traffic weight of the primary and of the canary, in percent",
-            ["workload", "namespace"],
-            registry=registry,
-        )
-        self.failed_checks = Gauge(
-            "coalmine_canary_failed_checks",
-            "Failed checks of the analysis in flight (rolls back at analysis.threshold)",
-            ["name", "namespace"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "coalmine_canary_duration_seconds",
-            "Seconds spent in one tick of a canary's analysis",
-            ["name", "namespace"],
-            registry=registry,
-        )
-        self.analysis = Gauge(
-            "coalmine_canary_metric_analysis",
-            "Last value of each analysis metric (NaN when it had no data)",
-            ["name", "namespace", "metric"],
-            registry=registry,
-        )
-        verdict_labels = ["name", "namespace", "deployment_strategy", "analysis_status"]
-        self.successes = Counter(
-            "coalmine_canary_successes",
-            "Canaries that entered Succeeded",
-            verdict_labels,
-            registry=registry,
-        )
-        self.failures = Counter(
-            "coalmine_canary_failures",
-            "Canaries that entered Failed",
-            verdict_labels,
-            registry=registry,
-        )
+        self.series.set(WEIGHT, owner, (f"{name}-primary", namespace), 100 - weight)
+        self.series.set(WEIGHT, owner, (name, namespace), weight)
+        self.series.set(FAILED_CHECKS, owner, (name, namespace), canary.status.failed_checks)
 
 
-def _remove(metric: Gauge | Histogram, *labels: str) -> None:
-    with contextlib.suppress(KeyError):
-        metric.remove(*labels)
+def _series_of(canary: Canary) -> tuple[str, tuple[str, str]]:
+    """The owner of a canary's series, and their (name, namespace) labels. The owner is
+    the labels, not the Canary: two Canaries of one target share its series, as they did
+    when prometheus-client kept them by label values."""
+    name, namespace = canary.spec.target_ref.name, canary.namespace
+    return f"{namespace}/{name}", (name, namespace)

@@ -1,7 +1,9 @@
 """Serving `/metrics` from a registry, for the controller and `coalmine up` to mount.
 
 Content negotiation is prometheus-client's: OpenMetrics when the scraper asks for it
-(Prometheus does), the classic text format otherwise.
+(Prometheus does), the classic text format otherwise. prometheus-client renders the
+registry but its grouped series (the per-canary families), whose text is kept between
+scrapes (`telemetry.grouped_series`): the scrape, on the operator's event loop, joins it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from aiohttp import hdrs, web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-__all__ = ["METRICS_PATH", "add_metrics_route", "metrics_app", "metrics_handler"]
+from coalmine.telemetry.grouped_series import rendered_apart
+
+__all__ = ["METRICS_PATH", "add_metrics_route", "exposition", "metrics_app", "metrics_handler"]
 
 METRICS_PATH = "/metrics"
 
@@ -23,10 +27,22 @@ def metrics_handler(registry: CollectorRegistry) -> Handler:
     """An aiohttp handler that renders `registry` at each request."""
 
     async def serve_metrics(request: web.Request) -> web.Response:
-        encode, content_type = choose_encoder(request.headers.get(hdrs.ACCEPT, ""))
-        return web.Response(body=encode(registry), headers={hdrs.CONTENT_TYPE: content_type})
+        body, content_type = exposition(registry, request.headers.get(hdrs.ACCEPT, ""))
+        return web.Response(body=body, headers={hdrs.CONTENT_TYPE: content_type})
 
     return serve_metrics
+
+
+def exposition(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
+    """The registry's text in the format `accept` asks for, and its content type."""
+    encode, content_type = choose_encoder(accept)
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    with rendered_apart(registry) as groups:
+        rest: bytes = encode(registry)
+    kept = b"".join(group.exposition(openmetrics=openmetrics) for group in groups)
+    if openmetrics:  # (its text ends with "# EOF")
+        return rest.removesuffix(b"# EOF\n") + kept + b"# EOF\n", content_type
+    return rest + kept, content_type
 
 
 def add_metrics_route(
