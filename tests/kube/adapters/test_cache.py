@@ -49,6 +49,12 @@ def selector(client: KubeClient, name: str) -> object:
     return held["spec"]["selector"] if held else held
 
 
+def labels(client: KubeClient, name: str) -> object:
+    assert client.reads is not None
+    held = client.reads.lookup(SERVICES, name, NAMESPACE)
+    return held["metadata"].get("labels") if held else held
+
+
 async def test_reads_come_from_memory_and_writes_are_seen_at_once(
     cache: WatchCache, kube_client: KubeClient, kube_emulator: KubeEmulator
 ) -> None:
@@ -485,3 +491,23 @@ async def test_a_canary_the_cache_does_not_hold_yet_is_not_taken_for_gone(
         assert await kube_client.delete(CANARIES, "podinfo", NAMESPACE)
         await eventually(lambda: ticked.cache.lookup(CANARIES, "podinfo", NAMESPACE) is None)
         assert await ticked.loops.tick(ticked.ref) is None, "a Canary gone is gone"
+
+
+async def test_the_event_of_coalmines_own_write_is_not_told_as_a_change(
+    cache: WatchCache, kube_client: KubeClient, kube_http: aiohttp.ClientSession
+) -> None:
+    """The repairs hear of what changed behind the controller's back, not of the echo of
+    the write coalmine just made (its answer is in the copy already)."""
+    told: list[object] = []
+    cache.on_modified = lambda kind, obj: told.append(obj["spec"]["selector"]["app"])
+    await kube_client.create(SERVICES, NAMESPACE, service("web"))
+    await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"spec": {"selector": {"app": "y"}}})
+    patch = {"spec": {"selector": {"app": "reset-by-kubectl"}}}
+    await call(kube_http, "PATCH", WEB, patch, headers=MERGE)
+    await eventually(lambda: told != [], deadline=5)
+    await kube_client.merge_patch(SERVICES, "web", NAMESPACE, {"spec": {"selector": {"app": "z"}}})
+    await call(kube_http, "PATCH", WEB, {"metadata": {"labels": {"by": "kubectl"}}}, headers=MERGE)
+    await eventually(lambda: labels(kube_client, "web") == {"by": "kubectl"}, deadline=5)
+
+    assert told == ["reset-by-kubectl", "z"], "kubectl's two changes, not coalmine's writes"
+    assert selector(kube_client, "web") == {"app": "z"}

@@ -147,7 +147,9 @@ class WatchCache:
         self._changed = asyncio.Condition()
         self.on_modified: Callable[[Kind, Obj], None] | None = None
         """Told of every MODIFIED event the watch delivers, once the copy holds it (the
-        operator's repairs, `kube.runtime.repair`); never of coalmine's own answers."""
+        operator's repairs, `kube.runtime.repair`); never of coalmine's own answers, nor of
+        their events (a write to a taken-over VirtualService at every step asked for a
+        repair of its own doing)."""
         self.keeps: Callable[[str], bool] | None = None
         """Whether the Canary of this uid is this replica's (its shard held here); None:
         every Canary is (no shards). Objects of the others' are not held."""
@@ -432,8 +434,11 @@ class WatchCache:
                 held.gone[key] = str(version)
             return
         current = held.objects.get(key)
-        if current is not None and _newer(current[0], version):
-            return  # the copy holds a newer answer to one of coalmine's writes
+        if current is not None and not _newer(version, current[0]):
+            # The copy holds this version or a newer one: the answer to one of coalmine's
+            # writes, whose event this is (or came before). Nothing changed behind the
+            # controller's back: not held again, no repair asked for.
+            return
         self._hold(kind, held, key, obj)
         if change == "MODIFIED" and self.on_modified is not None:
             self.on_modified(kind, obj)
