@@ -33,6 +33,10 @@ the emulator's answers, and the client's queue for a slot) and the rest
 loop). `coalmine_event_loop_lag_seconds` is how late the operator's event loop ran a
 timer (`kube.runtime.loop_lag`): what everything ready waited for.
 
+`--scrape-every SECONDS` also scrapes every operator's /metrics that often from its
+start, as a Prometheus does (15 to 30 s; OpenMetrics, the body read and dropped), beside
+the benchmark's own scrapes (about one per interval).
+
 `--profile FILE` samples the operator with py-spy (`pip install py-spy`) while all
 progress, non-blocking, 50 samples a second, into FILE (collapsed stacks, for
 flamegraph.pl or speedscope); `--profile-emulator FILE` samples this process (the
@@ -308,6 +312,7 @@ class Figures:
     count: int
     interval: str
     replicas: int
+    scrape_every: float = 0.0
     initialized: float = 0.0
     steady_ticks: float = 0.0
     steady_reads: int = 0
@@ -423,6 +428,7 @@ class Figures:
         print(
             f"command: .venv/bin/python -m benchmarks.operator_scale --canaries {self.count} "
             f"--interval {interval} --replicas {self.replicas}"
+            + (f" --scrape-every {self.scrape_every:g}" if self.scrape_every else "")
         )
         for name, value in rows:
             print(f"{name:<52}{value}")
@@ -651,11 +657,12 @@ async def run(
     profile: Path | None = None,
     profile_emulator: Path | None = None,
     log_level: str = "warning",
+    scrape_every: float = 0.0,
 ) -> Figures:
     from coalmine.api.common import parse_duration
 
     seconds = parse_duration(interval).total_seconds()
-    figures = Figures(count, interval, replicas)
+    figures = Figures(count, interval, replicas, scrape_every)
     began, cpu_began = time.monotonic(), time.process_time()
     gc.callbacks.append(timer := full_collections(figures.emulator_pauses))
     async with KubeEmulator(bookmark_interval=30) as emulator:
@@ -689,7 +696,20 @@ async def run(
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 pids = [p.pid for p in operators]
-                await drive(emulator, http, pids, urls, figures, seconds, profile, profile_emulator)
+                scraping = (
+                    asyncio.create_task(prometheus_scrapes(http, urls, scrape_every))
+                    if scrape_every
+                    else None
+                )
+                try:
+                    await drive(
+                        emulator, http, pids, urls, figures, seconds, profile, profile_emulator
+                    )
+                finally:
+                    if scraping is not None:
+                        scraping.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await scraping
             if replicas > 1:
                 figures.takeover = await takeover(emulator, operators[0], "replica-0")
         finally:
@@ -753,6 +773,17 @@ def logged_problems(log: Path) -> Counter[str]:
     return found
 
 
+async def prometheus_scrapes(http: aiohttp.ClientSession, urls: list[str], every: float) -> None:
+    """Every `every` seconds, each operator's /metrics as Prometheus asks for it."""
+    headers = {"Accept": "application/openmetrics-text; version=1.0.0"}
+    while True:
+        await asyncio.sleep(every)
+        for url in urls:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url, headers=headers) as answer:
+                    await answer.read()
+
+
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(f"stopped by signal {signum}")
 
@@ -773,6 +804,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--log-level", default="warning", help="the operators' --log-level (info: shard changes)"
+    )
+    parser.add_argument(
+        "--scrape-every",
+        type=float,
+        default=0.0,
+        help="also scrape every operator's /metrics this often (seconds), as Prometheus does",
     )
     parser.add_argument("--serve-metrics", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -795,6 +832,7 @@ def main() -> None:
                 arguments.profile,
                 arguments.profile_emulator,
                 arguments.log_level,
+                arguments.scrape_every,
             )
         )
     figures.print()

@@ -1,9 +1,9 @@
 """Series grouped by canary, each canary's lines rendered once per change, not per scrape.
 
 prometheus-client renders every sample of a registry at every scrape: for the per-canary
-families (about 24 samples a canary) that was 0.3 s at 1,000 canaries and over 1.5 s at
-5,000, on the operator's event loop, so every tick in flight waited, at every scrape
-(Prometheus scrapes every 15 to 30 s; `benchmarks/exposition.py`). Here each canary's
+families (about 24 samples a canary) that was 0.3 to 0.5 s at 1,000 canaries and 1.3 to
+2.4 s at 5,000, on the operator's event loop, so every tick in flight waited, at every
+scrape (Prometheus scrapes every 15 to 30 s; `benchmarks/exposition.py`). Here each canary's
 lines of a family are text kept between scrapes, rendered again only after one of its
 values changed; a scrape joins them.
 
