@@ -1,9 +1,10 @@
 """What coalmine's own telemetry costs: rendering /metrics, and a run with real ports.
 
-Prints the time to render /metrics for 10 and 200 canaries, and the ratio of ten
-simulated promotions with the real AlertingNotifier (posting to a local receiver) and
-PrometheusRecorder to the same run with the in-memory fakes. Compare as ratios within
-one run (shared, noisy machine).
+Prints the time to render /metrics for 10 and 200 canaries (as served: the per-canary
+series kept as text, `telemetry.grouped_series`; `benchmarks/exposition.py` compares),
+and the ratio of ten simulated promotions with the real AlertingNotifier (posting to a
+local receiver) and PrometheusRecorder to the same run with the in-memory fakes. Compare
+as ratios within one run (shared, noisy machine).
 
 Run: .venv/bin/python benchmarks/telemetry_overhead.py
 """
@@ -15,11 +16,12 @@ import dataclasses
 import time
 
 from alert_delivery import make_canary, notifier_for, receiver
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from coalmine.api.canary import CanaryStatus, Phase
 from coalmine.engine.decision import Decision
 from coalmine.telemetry import PrometheusRecorder
+from coalmine.telemetry.server import exposition
 from coalmine.testing import Simulation
 
 
@@ -31,7 +33,7 @@ def render_ms(canaries: int) -> float:
         recorder.record_tick(canary, Decision(canary.status), 0.01)
     started = time.perf_counter()
     for _ in range(50):
-        generate_latest(registry)
+        exposition(registry, "text/plain")  # (what /metrics serves)
     return (time.perf_counter() - started) / 50 * 1000
 
 
