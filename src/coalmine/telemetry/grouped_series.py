@@ -17,7 +17,9 @@ header differs. As with Go's client (Flagger's), there are no `_created` series.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import weakref
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -51,11 +53,16 @@ class Family:
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
     """Upper bounds, for a histogram."""
 
+    @property
+    def sample_name(self) -> str:
+        """A gauge's or a counter's samples' name."""
+        return self.name + "_total" if self.type == "counter" else self.name
+
     def header(self, *, openmetrics: bool) -> bytes:
         if openmetrics:
             name, help_text = self.name, _escape(self.documentation)
         else:  # (the classic format names a counter by its sample and escapes no quotes)
-            name = self.name + "_total" if self.type == "counter" else self.name
+            name = self.sample_name
             help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
         return f"# HELP {name} {help_text}\n# TYPE {name} {self.type}\n".encode()
 
@@ -85,6 +92,8 @@ series: formatting the labels was half of rendering a canary's lines at every ti
 _GROUPS: weakref.WeakKeyDictionary[CollectorRegistry, list[GroupedSeries]] = (
     weakref.WeakKeyDictionary()
 )
+_APART: ContextVar[bool] = ContextVar("grouped series rendered apart", default=False)
+"""Set by `rendered_apart`: grouped series collect nothing in this context."""
 
 
 class GroupedSeries(Collector):
@@ -95,7 +104,6 @@ class GroupedSeries(Collector):
         self._values: dict[Family, dict[str, _Series]] = {f: {} for f in self.families}
         self._text: dict[Family, dict[str, bytes]] = {f: {} for f in self.families}
         """The kept lines, by family and owner; absent: to render (a value changed)."""
-        self._apart: ContextVar[bool] = ContextVar(f"rendered apart {id(self)}", default=False)
         registry.register(self)
         _GROUPS.setdefault(registry, []).append(self)
 
@@ -131,8 +139,8 @@ class GroupedSeries(Collector):
         series, key = self._series(family, owner), tuple(labels)
         found = series.get(key)
         if not isinstance(found, _Value):
-            name = family.name + "_total" if family.type == "counter" else family.name
-            found = series[key] = _Value(f"{name}{{{_label_text(family.labels, key)}}} ")
+            labels = _label_text(family.labels, key)
+            found = series[key] = _Value(f"{family.sample_name}{{{labels}}} ")
         return found
 
     # --- rendering -----------------------------------------------------------------------------
@@ -141,8 +149,8 @@ class GroupedSeries(Collector):
         """Render the owner's changed lines now (its tick, not the next scrape, pays)."""
         for family in self.families:
             series = self._values[family].get(owner)
-            if series is not None and owner not in self._text[family]:
-                self._text[family][owner] = _lines(family, series)
+            if series is not None:
+                self._kept(family, owner, series)
 
     def exposition(self, *, openmetrics: bool) -> bytes:
         """Every family with series, header and kept lines (rendering the changed ones)."""
@@ -151,17 +159,21 @@ class GroupedSeries(Collector):
             owners = self._values[family]
             if not owners:
                 continue
-            kept = self._text[family]
             blocks.append(family.header(openmetrics=openmetrics))
+            kept = self._text[family]  # (read here first: the scrape's loop is the hot one)
             for owner, series in owners.items():
-                text = kept.get(owner)
-                if text is None:
-                    text = kept[owner] = _lines(family, series)
-                blocks.append(text)
+                blocks.append(kept.get(owner) or self._kept(family, owner, series))
         return b"".join(blocks)
 
+    def _kept(self, family: Family, owner: str, series: _Series) -> bytes:
+        """The owner's lines of `family`, rendered if a value changed since."""
+        text = self._text[family].get(owner)
+        if text is None:
+            text = self._text[family][owner] = _lines(family, series)
+        return text
+
     def collect(self) -> Iterator[Metric]:
-        if self._apart.get():
+        if _APART.get():
             return
         for family in self.families:  # (`list` copies a dict at once: another thread's
             # scrape, as prometheus-client's own server makes, sees no dict change size)
@@ -169,24 +181,16 @@ class GroupedSeries(Collector):
             if owners:
                 yield _metric(family, [s for series in owners for s in list(series.items())])
 
-    @contextlib.contextmanager
-    def _rendered_apart(self) -> Iterator[None]:
-        token = self._apart.set(True)
-        try:
-            yield
-        finally:
-            self._apart.reset(token)
-
 
 @contextlib.contextmanager
 def rendered_apart(registry: CollectorRegistry) -> Iterator[list[GroupedSeries]]:
     """Within: the registry's grouped series collect nothing (in this context only), so
     prometheus-client renders the rest; yields them, to add their `exposition`."""
-    groups = list(_GROUPS.get(registry, ()))
-    with contextlib.ExitStack() as stack:
-        for group in groups:
-            stack.enter_context(group._rendered_apart())
-        yield groups
+    token = _APART.set(True)
+    try:
+        yield list(_GROUPS.get(registry, ()))
+    finally:
+        _APART.reset(token)
 
 
 def _number(value: float) -> str:
@@ -196,10 +200,13 @@ def _number(value: float) -> str:
 
 
 def _bucket(bounds: Sequence[float], value: float) -> int:
-    for index, bound in enumerate(bounds):
-        if value <= bound:
-            return index
-    return len(bounds) - 1
+    """The first bucket whose bound is at least `value` (the last, +Inf, for NaN)."""
+    return min(bisect.bisect_left(bounds, value), len(bounds) - 1)
+
+
+def _cumulative(counts: Sequence[int]) -> list[float]:
+    """Counts per bucket as the exposition gives them: each with those below it."""
+    return [float(total) for total in itertools.accumulate(counts)]
 
 
 def _escape(value: str) -> str:
@@ -226,13 +233,10 @@ def _lines(family: Family, series: _Series) -> bytes:
     out: list[str] = []
     for found in series.values():
         if isinstance(found, _Observed):
-            cumulative = 0
-            for prefix, count in zip(found.prefixes[:-2], found.counts, strict=True):
-                cumulative += count
-                out.append(f"{prefix}{_number(float(cumulative))}\n")
-            count_prefix, sum_prefix = found.prefixes[-2:]
-            out.append(f"{count_prefix}{_number(float(cumulative))}\n")
-            out.append(f"{sum_prefix}{_number(found.total)}\n")
+            cumulative = _cumulative(found.counts)
+            values = (*cumulative, cumulative[-1], found.total)  # (then _count, _sum)
+            for prefix, value in zip(found.prefixes, values, strict=True):
+                out.append(f"{prefix}{_number(value)}\n")
         else:
             out.append(f"{found.prefix}{_number(found.value)}\n")
     return "".join(out).encode()
@@ -244,10 +248,8 @@ def _metric(family: Family, series: list[tuple[tuple[str, ...], _Value | _Observ
         histogram = HistogramMetricFamily(family.name, family.documentation, labels=labels)
         for values, observed in series:
             assert isinstance(observed, _Observed)  # (a family's series are all of its type)
-            cumulative, buckets = 0, []
-            for bound, count in zip(family.buckets, observed.counts, strict=True):
-                cumulative += count
-                buckets.append((_number(bound), float(cumulative)))
+            bounds = [_number(bound) for bound in family.buckets]
+            buckets = list(zip(bounds, _cumulative(observed.counts), strict=True))
             histogram.add_metric(list(values), buckets, observed.total)
         return histogram
     kind = CounterMetricFamily if family.type == "counter" else GaugeMetricFamily
